@@ -1,0 +1,729 @@
+/*=========================================================================
+ *  ITKStochasticMicrostructure: the Slicer command-line module contract.
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "itkMicrostructureIO.h"
+#include "itkMultiThreaderBase.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace sm
+{
+namespace cli
+{
+namespace
+{
+std::string
+Escape(const std::string & s)
+{
+  std::string out;
+  for (char c : s)
+  {
+    switch (c)
+    {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+bool
+IsFileTag(const std::string & tag)
+{
+  return tag == "file" || tag == "image" || tag == "directory" || tag == "table" || tag == "transform";
+}
+
+std::vector<std::string>
+SplitCommas(const std::string & s)
+{
+  std::vector<std::string> out;
+  std::string              cur;
+  for (char c : s)
+  {
+    if (c == ',')
+    {
+      out.push_back(cur);
+      cur.clear();
+    }
+    else
+    {
+      cur += c;
+    }
+  }
+  if (!cur.empty() || !out.empty())
+  {
+    out.push_back(cur);
+  }
+  return out;
+}
+
+bool
+ParseDouble(const std::string & s, double & v)
+{
+  const char * b = s.data();
+  const char * e = s.data() + s.size();
+  if (b < e && *b == '+')
+  {
+    ++b;
+  }
+  auto r = std::from_chars(b, e, v);
+  return r.ec == std::errc() && r.ptr == e && b != e;
+}
+
+class UsageError : public std::runtime_error
+{
+public:
+  using std::runtime_error::runtime_error;
+};
+} // namespace
+
+Module::Module(std::string title, std::string category, std::string description, std::string version)
+  : m_Title(std::move(title))
+  , m_Category(std::move(category))
+  , m_Description(std::move(description))
+  , m_Version(std::move(version))
+{}
+
+Module &
+Module::Group(const std::string & label, const std::string & description)
+{
+  m_Groups.push_back({ label, description, {} });
+  return *this;
+}
+
+Parameter &
+Module::Add(const std::string & tag,
+            const std::string & name,
+            const std::string & longflag,
+            const std::string & defaultValue,
+            const std::string & label,
+            const std::string & description)
+{
+  if (m_Groups.empty())
+  {
+    Group("Parameters");
+  }
+  Parameter p;
+  p.tag = tag;
+  p.name = name;
+  p.longflag = longflag;
+  p.defaultValue = defaultValue;
+  p.label = label;
+  p.description = description;
+  if (IsFileTag(tag))
+  {
+    p.channel = "input";
+  }
+  m_Groups.back().params.push_back(p);
+  m_Values[name] = defaultValue;
+  return m_Groups.back().params.back();
+}
+
+Parameter &
+Module::AddPositional(const std::string & tag,
+                      const std::string & name,
+                      int                 index,
+                      const std::string & channel,
+                      const std::string & label,
+                      const std::string & description)
+{
+  Parameter & p = Add(tag, name, "", "", label, description);
+  p.index = index;
+  p.channel = channel;
+  p.required = true;
+  return p;
+}
+
+std::string
+Module::XML() const
+{
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<executable>\n"
+    << "  <category>" << Escape(m_Category) << "</category>\n"
+    << "  <title>" << Escape(m_Title) << "</title>\n"
+    << "  <description><![CDATA[" << m_Description << "]]></description>\n"
+    << "  <version>" << Escape(m_Version) << "</version>\n"
+    << "  <documentation-url>https://github.com/InsightSoftwareConsortium/ITKStochasticMicrostructure</documentation-url>\n"
+    << "  <license>Apache 2.0</license>\n"
+    << "  <contributor>ITKStochasticMicrostructure developers</contributor>\n"
+    << "  <acknowledgements><![CDATA[Method: R. Noguchi and J. Inoue, Phys. Rev. E 104, 025302 (2021).]]></acknowledgements>\n";
+  for (const auto & g : m_Groups)
+  {
+    x << "  <parameters>\n    <label>" << Escape(g.label) << "</label>\n    <description><![CDATA["
+      << (g.description.empty() ? g.label : g.description) << "]]></description>\n";
+    for (const auto & p : g.params)
+    {
+      x << "    <" << p.tag;
+      if (!p.fileExtensions.empty())
+      {
+        x << " fileExtensions=\"" << Escape(p.fileExtensions) << "\"";
+      }
+      x << ">\n      <name>" << Escape(p.name) << "</name>\n";
+      if (p.index >= 0)
+      {
+        x << "      <index>" << p.index << "</index>\n";
+      }
+      else
+      {
+        if (!p.flag.empty())
+        {
+          x << "      <flag>-" << Escape(p.flag) << "</flag>\n";
+        }
+        x << "      <longflag>--" << Escape(p.longflag) << "</longflag>\n";
+      }
+      x << "      <label>" << Escape(p.label) << "</label>\n"
+        << "      <description><![CDATA[" << p.description << "]]></description>\n";
+      if (!p.channel.empty())
+      {
+        x << "      <channel>" << p.channel << "</channel>\n";
+      }
+      if (!p.defaultValue.empty())
+      {
+        x << "      <default>" << Escape(p.defaultValue) << "</default>\n";
+      }
+      for (const auto & e : p.elements)
+      {
+        x << "      <element>" << Escape(e) << "</element>\n";
+      }
+      if (!p.minimum.empty() || !p.maximum.empty())
+      {
+        x << "      <constraints>\n";
+        if (!p.minimum.empty())
+        {
+          x << "        <minimum>" << p.minimum << "</minimum>\n";
+        }
+        if (!p.maximum.empty())
+        {
+          x << "        <maximum>" << p.maximum << "</maximum>\n";
+        }
+        x << "      </constraints>\n";
+      }
+      x << "    </" << p.tag << ">\n";
+    }
+    x << "  </parameters>\n";
+  }
+  x << "</executable>\n";
+  return x.str();
+}
+
+std::string
+Module::Help(const std::string & program) const
+{
+  std::ostringstream h;
+  h << m_Title << " (" << m_Version << ")\n\n" << m_Description << "\n\nUsage: " << program << " [options]";
+  std::vector<const Parameter *> positional;
+  for (const auto & g : m_Groups)
+  {
+    for (const auto & p : g.params)
+    {
+      if (p.index >= 0)
+      {
+        positional.push_back(&p);
+      }
+    }
+  }
+  std::sort(positional.begin(), positional.end(), [](auto a, auto b) { return a->index < b->index; });
+  for (auto p : positional)
+  {
+    h << " <" << p->name << ">";
+  }
+  h << "\n";
+  for (auto p : positional)
+  {
+    h << "  <" << p->name << ">  " << p->description << "\n";
+  }
+  for (const auto & g : m_Groups)
+  {
+    h << "\n" << g.label << ":\n";
+    for (const auto & p : g.params)
+    {
+      if (p.index >= 0)
+      {
+        continue;
+      }
+      h << "  --" << p.longflag;
+      if (!p.flag.empty())
+      {
+        h << ", -" << p.flag;
+      }
+      if (p.tag != "boolean")
+      {
+        h << " <" << p.tag << ">";
+      }
+      h << "\n      " << p.description;
+      if (!p.elements.empty())
+      {
+        h << " One of:";
+        for (const auto & e : p.elements)
+        {
+          h << " " << e;
+        }
+        h << ".";
+      }
+      if (!p.defaultValue.empty())
+      {
+        h << " (default: " << p.defaultValue << ")";
+      }
+      h << "\n";
+    }
+  }
+  h << "\nCommon:\n  --xml  print the Slicer Execution Model description\n"
+       "  --returnparameterfile <file>  write output scalars as 'name = value' lines\n"
+       "  --threads <n>  worker threads (default: all cores; ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS also works)\n"
+       "  --help\n";
+  return h.str();
+}
+
+const Parameter &
+Module::Find(const std::string & name) const
+{
+  for (const auto & g : m_Groups)
+  {
+    for (const auto & p : g.params)
+    {
+      if (p.name == name)
+      {
+        return p;
+      }
+    }
+  }
+  throw std::logic_error("CLI parameter '" + name + "' is not declared");
+}
+
+int
+Module::Parse(int argc, char * argv[])
+{
+  const std::string program = argc > 0 ? argv[0] : m_Title;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string a = argv[i];
+    if (a == "--xml")
+    {
+      std::cout << XML() << std::flush;
+      return 0;
+    }
+    if (a == "--help" || a == "-h")
+    {
+      std::cout << Help(program) << std::flush;
+      return 0;
+    }
+  }
+  try
+  {
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i)
+    {
+      std::string a = argv[i];
+      if (a.size() < 2 || a[0] != '-' || (a[1] != '-' && !std::isalpha(static_cast<unsigned char>(a[1]))))
+      {
+        positional.push_back(a);
+        continue;
+      }
+      std::string value;
+      bool        hasValue = false;
+      const auto  eq = a.find('=');
+      if (a.rfind("--", 0) == 0 && eq != std::string::npos)
+      {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        hasValue = true;
+      }
+      if (a == "--returnparameterfile" || a == "--threads")
+      {
+        if (!hasValue)
+        {
+          if (i + 1 >= argc)
+          {
+            throw UsageError(a + " needs a value");
+          }
+          value = argv[++i];
+        }
+        if (a == "--threads")
+        {
+          double n = 0;
+          if (!ParseDouble(value, n) || n < 1 || n != std::floor(n))
+          {
+            throw UsageError("--threads needs a whole number >= 1, not '" + value + "'");
+          }
+          itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(static_cast<int>(n));
+        }
+        else
+        {
+          m_ReturnFile = value;
+        }
+        continue;
+      }
+      const Parameter * found = nullptr;
+      for (const auto & g : m_Groups)
+      {
+        for (const auto & p : g.params)
+        {
+          if (p.index < 0 && (a == "--" + p.longflag || (!p.flag.empty() && a == "-" + p.flag)))
+          {
+            found = &p;
+          }
+        }
+      }
+      if (!found)
+      {
+        throw UsageError("unknown option '" + a + "' (see --help)");
+      }
+      if (found->tag == "boolean")
+      {
+        if (hasValue)
+        {
+          if (value != "true" && value != "false" && value != "1" && value != "0")
+          {
+            throw UsageError(a + " takes true or false, not '" + value + "'");
+          }
+          m_Values[found->name] = (value == "true" || value == "1") ? "true" : "false";
+        }
+        else
+        {
+          m_Values[found->name] = "true";
+        }
+        m_Given[found->name] = true;
+        continue;
+      }
+      if (!hasValue)
+      {
+        if (i + 1 >= argc)
+        {
+          throw UsageError(a + " needs a value");
+        }
+        value = argv[++i];
+      }
+      m_Values[found->name] = value;
+      m_Given[found->name] = true;
+    }
+    // Positional arguments, by index.
+    std::vector<const Parameter *> pos;
+    for (const auto & g : m_Groups)
+    {
+      for (const auto & p : g.params)
+      {
+        if (p.index >= 0)
+        {
+          pos.push_back(&p);
+        }
+      }
+    }
+    std::sort(pos.begin(), pos.end(), [](auto a, auto b) { return a->index < b->index; });
+    if (positional.size() > pos.size())
+    {
+      throw UsageError("too many arguments: '" + positional[pos.size()] + "' is not expected (see --help)");
+    }
+    for (std::size_t k = 0; k < pos.size(); ++k)
+    {
+      if (k < positional.size())
+      {
+        m_Values[pos[k]->name] = positional[k];
+        m_Given[pos[k]->name] = true;
+      }
+      else if (pos[k]->required)
+      {
+        throw UsageError("missing argument <" + pos[k]->name + ">: " + pos[k]->description);
+      }
+    }
+    // Validate values against their types.
+    for (const auto & g : m_Groups)
+    {
+      for (const auto & p : g.params)
+      {
+        const std::string & v = m_Values[p.name];
+        if (v.empty())
+        {
+          continue;
+        }
+        const std::string flagName = p.index >= 0 ? "<" + p.name + ">" : "--" + p.longflag;
+        if (p.tag == "integer" || p.tag == "float" || p.tag == "double")
+        {
+          double d = 0;
+          if (!ParseDouble(v, d) || (p.tag == "integer" && d != std::floor(d)))
+          {
+            throw UsageError(flagName + " needs " + (p.tag == "integer" ? "a whole number" : "a number") +
+                             ", not '" + v + "'");
+          }
+          double lim = 0;
+          if (!p.minimum.empty() && ParseDouble(p.minimum, lim) && d < lim)
+          {
+            throw UsageError(flagName + " must be at least " + p.minimum + ", not " + v);
+          }
+          if (!p.maximum.empty() && ParseDouble(p.maximum, lim) && d > lim)
+          {
+            throw UsageError(flagName + " must be at most " + p.maximum + ", not " + v);
+          }
+        }
+        else if (p.tag == "integer-vector" || p.tag == "float-vector" || p.tag == "double-vector")
+        {
+          for (const auto & item : SplitCommas(v))
+          {
+            double d = 0;
+            if (!ParseDouble(item, d))
+            {
+              throw UsageError(flagName + " needs comma-separated numbers, not '" + v + "'");
+            }
+          }
+        }
+        else if (p.tag == "string-enumeration")
+        {
+          if (std::find(p.elements.begin(), p.elements.end(), v) == p.elements.end())
+          {
+            std::string opts;
+            for (const auto & e : p.elements)
+            {
+              opts += (opts.empty() ? "" : ", ") + e;
+            }
+            throw UsageError(flagName + " must be one of " + opts + ", not '" + v + "'");
+          }
+        }
+      }
+    }
+  }
+  catch (const UsageError & e)
+  {
+    std::cerr << m_Title << ": " << e.what() << std::endl;
+    return 2;
+  }
+  return -1;
+}
+
+bool
+Module::IsSet(const std::string & name) const
+{
+  Find(name);
+  auto it = m_Given.find(name);
+  return it != m_Given.end() && it->second;
+}
+
+const std::string &
+Module::Get(const std::string & name) const
+{
+  Find(name);
+  return m_Values.at(name);
+}
+
+double
+Module::GetDouble(const std::string & name) const
+{
+  double v = 0;
+  if (!ParseDouble(Get(name), v))
+  {
+    throw std::invalid_argument("'" + Get(name) + "' given for " + name + " is not a number");
+  }
+  return v;
+}
+
+long long
+Module::GetInt(const std::string & name) const
+{
+  return static_cast<long long>(std::llround(GetDouble(name)));
+}
+
+bool
+Module::GetBool(const std::string & name) const
+{
+  return Get(name) == "true" || Get(name) == "1";
+}
+
+std::vector<std::string>
+Module::GetList(const std::string & name) const
+{
+  return SplitCommas(Get(name));
+}
+
+std::vector<double>
+Module::GetDoubleList(const std::string & name) const
+{
+  std::vector<double> out;
+  for (const auto & s : GetList(name))
+  {
+    double v = 0;
+    if (!ParseDouble(s, v))
+    {
+      throw std::invalid_argument("'" + s + "' in " + name + " is not a number");
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+void
+Module::SetReturn(const std::string & name, const std::string & value)
+{
+  m_Returns.emplace_back(name, value);
+}
+
+void
+Module::Finish() const
+{
+  if (m_ReturnFile.empty())
+  {
+    return;
+  }
+  std::ostringstream os;
+  for (const auto & r : m_Returns)
+  {
+    os << r.first << " = " << r.second << "\n";
+  }
+  itk::WriteTextFileAtomically(m_ReturnFile, os.str());
+}
+
+// ---------------------------------------------------------------------------
+Progress::Progress(std::string name, std::string comment)
+  : m_Name(std::move(name))
+  , m_Start(std::chrono::steady_clock::now())
+  , m_LastPrint(m_Start)
+  , m_Tty(::isatty(2) != 0)
+{
+  std::cout << "<filter-start>\n<filter-name>" << Escape(m_Name) << "</filter-name>\n<filter-comment>"
+            << Escape(comment) << "</filter-comment>\n</filter-start>" << std::endl;
+}
+
+Progress::~Progress()
+{
+  End();
+}
+
+namespace
+{
+std::string
+FormatSeconds(double s)
+{
+  char buf[32];
+  if (!std::isfinite(s) || s < 0)
+  {
+    return "--:--";
+  }
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+  {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  }
+  else
+  {
+    std::snprintf(buf, sizeof(buf), "%02ld:%02ld", t / 60, t % 60);
+  }
+  return buf;
+}
+} // namespace
+
+void
+Progress::Update(double fraction)
+{
+  if (m_Ended)
+  {
+    return;
+  }
+  fraction = std::min(1.0, std::max(0.0, fraction));
+  const auto   now = std::chrono::steady_clock::now();
+  const double sinceLast = std::chrono::duration<double>(now - m_LastPrint).count();
+  if (fraction < 1.0 && fraction - m_LastFraction < 0.01 && sinceLast < 0.5)
+  {
+    return;
+  }
+  m_LastFraction = fraction;
+  m_LastPrint = now;
+  std::cout << "<filter-progress>" << fraction << "</filter-progress>" << std::endl;
+  const double elapsed = std::chrono::duration<double>(now - m_Start).count();
+  const double eta = fraction > 1e-6 ? elapsed * (1.0 - fraction) / fraction : -1.0;
+  if (m_Tty)
+  {
+    const int  width = 30;
+    const int  filled = static_cast<int>(fraction * width);
+    std::string bar(filled, '#');
+    bar.resize(width, '.');
+    std::fprintf(stderr, "\r%s [%s] %5.1f%%  elapsed %s  ETA %s ", m_Name.c_str(), bar.c_str(), 100 * fraction,
+                 FormatSeconds(elapsed).c_str(), FormatSeconds(eta).c_str());
+    std::fflush(stderr);
+  }
+  else
+  {
+    const int decile = static_cast<int>(fraction * 10);
+    if (decile > m_LastDecile)
+    {
+      m_LastDecile = decile;
+      std::fprintf(stderr, "%s: %3d%%  elapsed %s  ETA %s\n", m_Name.c_str(), decile * 10,
+                   FormatSeconds(elapsed).c_str(), FormatSeconds(eta).c_str());
+    }
+  }
+}
+
+void
+Progress::End()
+{
+  if (m_Ended)
+  {
+    return;
+  }
+  Update(1.0);
+  m_Ended = true;
+  const double elapsed =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - m_Start).count();
+  if (m_Tty)
+  {
+    std::fprintf(stderr, "\n");
+  }
+  std::cout << "<filter-end>\n<filter-name>" << Escape(m_Name) << "</filter-name>\n<filter-time>" << elapsed
+            << "</filter-time>\n</filter-end>" << std::endl;
+}
+
+void
+Progress::Observe(itk::ProcessObject * filter, double start, double span)
+{
+  auto cmd = itk::FunctionCommand::New();
+  cmd->SetCallback([this, filter, start, span](const itk::EventObject &) {
+    Update(start + span * filter->GetProgress());
+  });
+  filter->AddObserver(itk::ProgressEvent(), cmd);
+}
+
+int
+Run(Module & module, int argc, char * argv[], const std::function<int(Module &)> & body)
+{
+  const int parsed = module.Parse(argc, argv);
+  if (parsed >= 0)
+  {
+    return parsed;
+  }
+  try
+  {
+    const int rc = body(module);
+    if (rc == 0)
+    {
+      module.Finish();
+    }
+    return rc;
+  }
+  catch (const itk::ExceptionObject & e)
+  {
+    std::cerr << module.GetTitle() << ": error: " << e.GetDescription() << std::endl;
+  }
+  catch (const std::exception & e)
+  {
+    std::cerr << module.GetTitle() << ": error: " << e.what() << std::endl;
+  }
+  return 1;
+}
+
+} // namespace cli
+} // namespace sm

@@ -1,0 +1,162 @@
+/*=========================================================================
+ *  ITKStochasticMicrostructure: the Slicer command-line module contract.
+ *
+ *  Each CLI declares its parameters once; from that one declaration come the
+ *  Slicer Execution Model XML (--xml), the --help text, argument parsing with
+ *  clear errors, the return-parameter file, and progress reporting
+ *  (<filter-progress> tags on stdout for Slicer, a bar with ETA on stderr for
+ *  a person at a terminal).
+ *=========================================================================*/
+#ifndef MicrostructureCLI_h
+#define MicrostructureCLI_h
+
+#include "itkCommand.h"
+#include "itkProcessObject.h"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sm
+{
+namespace cli
+{
+/** One parameter as the Slicer Execution Model describes it. `tag` is the
+ * XML element: integer, float, double, boolean, string, file, directory,
+ * image, table, string-enumeration, integer-vector, float-vector,
+ * string-vector. A parameter with index >= 0 is positional. */
+struct Parameter
+{
+  std::string              tag;
+  std::string              name;
+  std::string              longflag; // without the leading "--"
+  std::string              flag;     // one letter, without "-"; may be empty
+  std::string              label;
+  std::string              description;
+  std::string              defaultValue;
+  std::string              channel; // "input" or "output" for files and images
+  int                      index{ -1 };
+  std::vector<std::string> elements; // for string-enumeration
+  std::string              minimum, maximum;
+  std::string              fileExtensions; // e.g. ".csv"
+  bool                     required{ false };
+};
+
+class Module
+{
+public:
+  Module(std::string title, std::string category, std::string description, std::string version = "0.1.0");
+
+  /** Start a new parameter group (Slicer shows one collapsible box per group). */
+  Module &
+  Group(const std::string & label, const std::string & description = "");
+  /** Add a parameter to the current group; returns it for further settings. */
+  Parameter &
+  Add(const std::string & tag,
+      const std::string & name,
+      const std::string & longflag,
+      const std::string & defaultValue,
+      const std::string & label,
+      const std::string & description);
+  /** Add a positional input or output. */
+  Parameter &
+  AddPositional(const std::string & tag,
+                const std::string & name,
+                int                 index,
+                const std::string & channel,
+                const std::string & label,
+                const std::string & description);
+
+  /** The Slicer Execution Model description. */
+  std::string
+  XML() const;
+  std::string
+  Help(const std::string & program) const;
+
+  /** Parse argv. Returns -1 when the program should go on, or an exit code
+   * (0 after --xml/--help, 2 after a usage error, with the message printed). */
+  int
+  Parse(int argc, char * argv[]);
+
+  bool
+  IsSet(const std::string & name) const; // given on the command line
+  const std::string &
+  Get(const std::string & name) const;
+  double
+  GetDouble(const std::string & name) const;
+  long long
+  GetInt(const std::string & name) const;
+  bool
+  GetBool(const std::string & name) const;
+  std::vector<std::string>
+  GetList(const std::string & name) const; // comma-separated values
+  std::vector<double>
+  GetDoubleList(const std::string & name) const;
+
+  /** Record an output scalar; written to --returnparameterfile by Finish(). */
+  void
+  SetReturn(const std::string & name, const std::string & value);
+  void
+  Finish() const;
+
+  const std::string &
+  GetTitle() const
+  {
+    return m_Title;
+  }
+
+private:
+  const Parameter &
+  Find(const std::string & name) const;
+
+  struct GroupEntry
+  {
+    std::string            label, description;
+    std::vector<Parameter> params;
+  };
+  std::string                                      m_Title, m_Category, m_Description, m_Version;
+  std::vector<GroupEntry>                          m_Groups;
+  std::map<std::string, std::string>               m_Values;
+  std::map<std::string, bool>                      m_Given;
+  std::vector<std::pair<std::string, std::string>> m_Returns;
+  std::string                                      m_ReturnFile;
+};
+
+/** Progress for one task: Slicer's tags on stdout (flushed), and a bar with
+ * ETA on stderr when stderr is a terminal (a line every 10 % otherwise). */
+class Progress
+{
+public:
+  Progress(std::string name, std::string comment);
+  ~Progress();
+  /** fraction in [0, 1]; cheap to call often (throttled). */
+  void
+  Update(double fraction);
+  void
+  End();
+
+  /** Forward an ITK filter's progress events into the range [start, start+span]. */
+  void
+  Observe(itk::ProcessObject * filter, double start, double span);
+
+private:
+  std::string                           m_Name;
+  std::chrono::steady_clock::time_point m_Start;
+  std::chrono::steady_clock::time_point m_LastPrint;
+  double                                m_LastFraction{ -1.0 };
+  int                                   m_LastDecile{ -1 };
+  bool                                  m_Tty{ false };
+  bool                                  m_Ended{ false };
+};
+
+/** Runs `body` after parsing; turns exceptions into a message on stderr and
+ * exit code 1. The standard main() of every CLI. */
+int
+Run(Module & module, int argc, char * argv[], const std::function<int(Module &)> & body);
+
+} // namespace cli
+} // namespace sm
+
+#endif
