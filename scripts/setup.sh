@@ -8,7 +8,8 @@ cd "$here"
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libinsighttoolkit5-dev        # ITK 5.2.1 (with FFTW)
+  libinsighttoolkit5-dev        # ITK 5.2.1
+  libfftw3-dev                  # ITK is built with FFTW and links it
   libtorch-dev                  # LibTorch 1.13.1, CPU
   libopenblas0-pthread          # without it LibTorch falls back to reference BLAS (~4x slower)
   libopencv-dev                 # OpenCV 4.6
