@@ -1,0 +1,205 @@
+/*=========================================================================
+ *  ITKStochasticMicrostructure
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "itkMicrostructureSummary.h"
+#include "itkTDistribution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace itk
+{
+MetricSummary
+MicrostructureSummary::SummarizeValues(const std::string & metric, const std::vector<double> & values)
+{
+  MetricSummary s;
+  s.metric = metric;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  double       sum = 0.0;
+  s.minimum = std::numeric_limits<double>::infinity();
+  s.maximum = -std::numeric_limits<double>::infinity();
+  for (double v : values)
+  {
+    if (!std::isfinite(v))
+    {
+      ++s.excluded;
+      continue;
+    }
+    ++s.n;
+    sum += v;
+    s.minimum = std::min(s.minimum, v);
+    s.maximum = std::max(s.maximum, v);
+  }
+  if (s.n == 0)
+  {
+    s.mean = s.variance = s.standardDeviation = s.ci95Low = s.ci95High = s.minimum = s.maximum = nan;
+    return s;
+  }
+  s.mean = sum / static_cast<double>(s.n);
+  double ss = 0.0;
+  for (double v : values)
+  {
+    if (std::isfinite(v))
+    {
+      ss += (v - s.mean) * (v - s.mean);
+    }
+  }
+  if (s.n < 2)
+  {
+    s.variance = s.standardDeviation = s.ci95Low = s.ci95High = nan;
+    return s;
+  }
+  s.variance = ss / static_cast<double>(s.n - 1);
+  s.standardDeviation = std::sqrt(s.variance);
+  const double t = Statistics::TDistribution::InverseCDF(0.975, static_cast<SizeValueType>(s.n - 1));
+  const double half = t * s.standardDeviation / std::sqrt(static_cast<double>(s.n));
+  s.ci95Low = s.mean - half;
+  s.ci95High = s.mean + half;
+  return s;
+}
+
+std::vector<GroupSummary>
+MicrostructureSummary::Summarize(const MicrostructureTable &       table,
+                                 const std::vector<std::string> & metricColumns,
+                                 const std::string &              groupColumn)
+{
+  std::vector<std::string> keys(table.GetNumberOfRows(), "all");
+  if (!groupColumn.empty())
+  {
+    keys = table.GetColumn(groupColumn);
+  }
+  std::vector<std::string> order = keys;
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  bool   numeric = true;
+  auto   toNumber = [](const std::string & s, double & v) {
+    std::istringstream is(s);
+    is >> v;
+    return !is.fail() && is.eof();
+  };
+  double v = 0;
+  for (const auto & k : order)
+  {
+    numeric = numeric && toNumber(k, v);
+  }
+  if (numeric)
+  {
+    std::sort(order.begin(), order.end(), [&](const std::string & a, const std::string & b) {
+      double x = 0, y = 0;
+      toNumber(a, x);
+      toNumber(b, y);
+      return x < y;
+    });
+  }
+  std::vector<std::vector<double>> columns;
+  for (const auto & m : metricColumns)
+  {
+    columns.push_back(table.GetNumericColumn(m));
+  }
+  std::vector<GroupSummary> out;
+  for (const auto & k : order)
+  {
+    GroupSummary g;
+    g.group = k;
+    for (std::size_t c = 0; c < metricColumns.size(); ++c)
+    {
+      std::vector<double> values;
+      for (std::size_t r = 0; r < keys.size(); ++r)
+      {
+        if (keys[r] == k)
+        {
+          values.push_back(columns[c][r]);
+        }
+      }
+      g.count = values.size();
+      g.metrics.push_back(SummarizeValues(metricColumns[c], values));
+    }
+    if (metricColumns.empty())
+    {
+      g.count = static_cast<std::size_t>(std::count(keys.begin(), keys.end(), k));
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+namespace
+{
+std::string
+JsonString(const std::string & s)
+{
+  std::string out = "\"";
+  for (char c : s)
+  {
+    switch (c)
+    {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+        {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        }
+        else
+        {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string
+JsonNumber(double v)
+{
+  // JSON has no NaN/Infinity: write null.
+  return std::isfinite(v) ? MicrostructureTable::FormatNumber(v) : "null";
+}
+} // namespace
+
+std::string
+MicrostructureSummary::ToJSON(const std::vector<GroupSummary> &          groups,
+                              const std::string &                        groupColumn,
+                              const std::map<std::string, std::string> & metadata)
+{
+  std::ostringstream j;
+  j << "{\n  \"group_by\": " << (groupColumn.empty() ? "null" : JsonString(groupColumn)) << ",\n";
+  for (const auto & kv : metadata)
+  {
+    j << "  " << JsonString(kv.first) << ": " << JsonString(kv.second) << ",\n";
+  }
+  j << "  \"groups\": [";
+  for (std::size_t g = 0; g < groups.size(); ++g)
+  {
+    j << (g ? "," : "") << "\n    {\n      \"group\": " << JsonString(groups[g].group)
+      << ",\n      \"count\": " << groups[g].count << ",\n      \"metrics\": {";
+    for (std::size_t m = 0; m < groups[g].metrics.size(); ++m)
+    {
+      const auto & s = groups[g].metrics[m];
+      j << (m ? "," : "") << "\n        " << JsonString(s.metric) << ": {\"n\": " << s.n
+        << ", \"excluded\": " << s.excluded << ", \"mean\": " << JsonNumber(s.mean)
+        << ", \"variance\": " << JsonNumber(s.variance) << ", \"sd\": " << JsonNumber(s.standardDeviation)
+        << ", \"ci95_low\": " << JsonNumber(s.ci95Low) << ", \"ci95_high\": " << JsonNumber(s.ci95High)
+        << ", \"min\": " << JsonNumber(s.minimum) << ", \"max\": " << JsonNumber(s.maximum) << "}";
+    }
+    j << "\n      }\n    }";
+  }
+  j << "\n  ]\n}\n";
+  return j.str();
+}
+} // end namespace itk

@@ -1,0 +1,59 @@
+#include "itkMicrostructureSummary.h"
+#include "itkMacro.h"
+
+#include <gtest/gtest.h>
+#include <cmath>
+#include <limits>
+
+TEST(MicrostructureSummary, MeanVarianceAndStudentInterval)
+{
+  // 1..10: mean 5.5, sample variance 55/6; t(0.975, 9) = 2.262157 (statistical tables).
+  std::vector<double> v;
+  for (int i = 1; i <= 10; ++i)
+  {
+    v.push_back(i);
+  }
+  const auto s = itk::MicrostructureSummary::SummarizeValues("x", v);
+  EXPECT_EQ(s.n, 10u);
+  EXPECT_DOUBLE_EQ(s.mean, 5.5);
+  EXPECT_NEAR(s.variance, 55.0 / 6.0, 1e-12);
+  const double half = 2.262157 * std::sqrt(55.0 / 6.0) / std::sqrt(10.0);
+  EXPECT_NEAR(s.ci95Low, 5.5 - half, 1e-5);
+  EXPECT_NEAR(s.ci95High, 5.5 + half, 1e-5);
+  EXPECT_EQ(s.minimum, 1.0);
+  EXPECT_EQ(s.maximum, 10.0);
+}
+
+TEST(MicrostructureSummary, NonFiniteValuesAreExcludedAndCounted)
+{
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto   s = itk::MicrostructureSummary::SummarizeValues("d", { 2.0, inf, 4.0, std::nan("") });
+  EXPECT_EQ(s.n, 2u);
+  EXPECT_EQ(s.excluded, 2u);
+  EXPECT_DOUBLE_EQ(s.mean, 3.0);
+  EXPECT_DOUBLE_EQ(s.variance, 2.0);
+  const auto one = itk::MicrostructureSummary::SummarizeValues("d", { 2.0 });
+  EXPECT_TRUE(std::isnan(one.variance));
+}
+
+TEST(MicrostructureSummary, GroupsAreNumericallyOrderedAndSeparated)
+{
+  itk::MicrostructureTable t({ "rate", "vf" });
+  t.AddRow({ "10", "0.5" });
+  t.AddRow({ "3", "0.7" });
+  t.AddRow({ "10", "0.7" });
+  t.AddRow({ "3", "0.9" });
+  const auto g = itk::MicrostructureSummary::Summarize(t, { "vf" }, "rate");
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].group, "3"); // numeric order: 3 before 10
+  EXPECT_EQ(g[1].group, "10");
+  EXPECT_NEAR(g[0].metrics[0].mean, 0.8, 1e-12);
+  EXPECT_NEAR(g[1].metrics[0].mean, 0.6, 1e-12);
+  const std::string json = itk::MicrostructureSummary::ToJSON(g, "rate", { { "source", "unit test" } });
+  EXPECT_NE(json.find("\"group_by\": \"rate\""), std::string::npos);
+  EXPECT_NE(json.find("\"source\": \"unit test\""), std::string::npos);
+  EXPECT_NE(json.find("\"mean\": 0.8"), std::string::npos) << json;
+  itk::MicrostructureTable bad({ "rate", "vf" });
+  bad.AddRow({ "1", "abc" });
+  EXPECT_THROW(itk::MicrostructureSummary::Summarize(bad, { "vf" }, "rate"), itk::ExceptionObject);
+}
