@@ -1,0 +1,504 @@
+/*=========================================================================
+ *
+ *  ITKStochasticMicrostructure
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         http://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *=========================================================================*/
+#ifndef itkTwoPointCorrelationImageFilter_hxx
+#define itkTwoPointCorrelationImageFilter_hxx
+
+#include "itkTwoPointCorrelationImageFilter.h"
+
+#include "itkConfigure.h"
+#include "itkFFTWCommon.h"
+#include "itkFFTWGlobalConfiguration.h"
+#include "itkProgressReporter.h"
+#include "vnl/algo/vnl_determinant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#if !defined(ITK_USE_FFTWD) || !defined(ITK_USE_FFTWF)
+#  error "TwoPointCorrelationImageFilter needs an ITK built with FFTW (ITK_USE_FFTWF and ITK_USE_FFTWD), as Debian's ITK is"
+#endif
+
+namespace itk
+{
+namespace TwoPointCorrelationDetail
+{
+/** Single- and double-precision FFTW through one name: plan, complex and new-array execute. */
+template <typename TReal>
+struct FFTW;
+
+template <>
+struct FFTW<float>
+{
+  using Proxy = fftw::Proxy<float>;
+  using PlanType = fftwf_plan;
+  using ComplexType = fftwf_complex;
+  static void
+  Forward(PlanType p, float * in, ComplexType * out)
+  {
+    fftwf_execute_dft_r2c(p, in, out);
+  }
+  static void
+  Inverse(PlanType p, ComplexType * in, float * out)
+  {
+    fftwf_execute_dft_c2r(p, in, out);
+  }
+  static void *
+  Malloc(std::size_t bytes)
+  {
+    return fftwf_malloc(bytes);
+  }
+  static void
+  Free(void * p)
+  {
+    fftwf_free(p);
+  }
+};
+
+template <>
+struct FFTW<double>
+{
+  using Proxy = fftw::Proxy<double>;
+  using PlanType = fftw_plan;
+  using ComplexType = fftw_complex;
+  static void
+  Forward(PlanType p, double * in, ComplexType * out)
+  {
+    fftw_execute_dft_r2c(p, in, out);
+  }
+  static void
+  Inverse(PlanType p, ComplexType * in, double * out)
+  {
+    fftw_execute_dft_c2r(p, in, out);
+  }
+  static void *
+  Malloc(std::size_t bytes)
+  {
+    return fftw_malloc(bytes);
+  }
+  static void
+  Free(void * p)
+  {
+    fftw_free(p);
+  }
+};
+
+/** An fftw_malloc'ed (SIMD-aligned) array that only grows; freed on destruction. */
+template <typename TReal, typename T>
+class AlignedBuffer
+{
+public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t count) { this->Reserve(count); }
+  ~AlignedBuffer() { FFTW<TReal>::Free(m_Data); }
+  AlignedBuffer(const AlignedBuffer &) = delete;
+  AlignedBuffer &
+  operator=(const AlignedBuffer &) = delete;
+
+  void
+  Reserve(std::size_t count)
+  {
+    if (count <= m_Count)
+    {
+      return;
+    }
+    FFTW<TReal>::Free(m_Data);
+    m_Count = 0;
+    m_Data = static_cast<T *>(FFTW<TReal>::Malloc(sizeof(T) * count));
+    if (m_Data == nullptr)
+    {
+      itkGenericExceptionMacro("TwoPointCorrelationImageFilter: could not allocate "
+                               << sizeof(T) * count << " bytes for the FFT; use a smaller image.");
+    }
+    m_Count = count;
+  }
+  T *
+  get() const
+  {
+    return m_Data;
+  }
+
+private:
+  T *         m_Data{ nullptr };
+  std::size_t m_Count{ 0 };
+};
+
+/** One forward (r2c) and one inverse (c2r) plan for a py x px grid (row-major, x fastest). */
+template <typename TReal>
+struct PlanPair
+{
+  typename FFTW<TReal>::PlanType forward{ nullptr };
+  typename FFTW<TReal>::PlanType inverse{ nullptr };
+};
+
+/** Process-wide plan cache, one per precision. Planning goes through itk::fftw::Proxy, which
+ * holds ITK's global FFTW lock (FFTW's planner is not thread-safe); the map has its own mutex.
+ * The plan rigor is ITK's (FFTWGlobalConfiguration::GetPlanRigor(): FFTW_ESTIMATE unless the
+ * environment variable ITK_FFTW_PLAN_RIGOR says otherwise; the counts are rounded, so the
+ * result does not depend on it). Plans are made on fftw_malloc'ed scratch arrays and executed
+ * with the new-array functions on other fftw_malloc'ed arrays, which FFTW allows concurrently
+ * from any thread. They are never destroyed: ITK's FFTW configuration object may already be
+ * gone when static destructors run. */
+template <typename TReal>
+PlanPair<TReal>
+GetPlans(int px, int py)
+{
+  using Traits = FFTW<TReal>;
+  static std::mutex                                     mapMutex;
+  static std::map<std::pair<int, int>, PlanPair<TReal>> cache;
+
+  std::lock_guard<std::mutex> guard(mapMutex);
+  const auto                  key = std::make_pair(px, py);
+  const auto                  found = cache.find(key);
+  if (found != cache.end())
+  {
+    return found->second;
+  }
+  const std::size_t                                  nc = std::size_t(py) * std::size_t(px / 2 + 1);
+  AlignedBuffer<TReal, TReal>                        real(std::size_t(px) * std::size_t(py));
+  AlignedBuffer<TReal, typename Traits::ComplexType> cplx(nc);
+  const int                                          n[2] = { py, px };
+  const unsigned int                                 rigor = FFTWGlobalConfiguration::GetPlanRigor();
+  PlanPair<TReal>                                    plans;
+  plans.forward = Traits::Proxy::Plan_dft_r2c(2, n, real.get(), cplx.get(), rigor, 1, true);
+  plans.inverse = Traits::Proxy::Plan_dft_c2r(2, n, cplx.get(), real.get(), rigor | FFTW_DESTROY_INPUT, 1, true);
+  if (plans.forward == nullptr || plans.inverse == nullptr)
+  {
+    itkGenericExceptionMacro("TwoPointCorrelationImageFilter: FFTW could not plan a " << px << " x " << py
+                                                                                    << " transform.");
+  }
+  cache.emplace(key, plans);
+  return plans;
+}
+
+/** Pair counts C(dx, dy) = sum_x I(x) I(x + d) for |dx|, |dy| <= r, with I(x) = (pixel ==
+ * foreground), written row by row (dy slow, dx fast) into counts[(dy + r)(2r + 1) + dx + r].
+ * pixels: ny rows of nx values, x fastest (an ITK buffer). */
+template <typename TReal, typename TPixel>
+void
+PairCounts(const TPixel *                     pixels,
+           TPixel                             foreground,
+           SizeValueType                      nx,
+           SizeValueType                      ny,
+           SizeValueType                      px,
+           SizeValueType                      py,
+           long                               r,
+           std::vector<double> &              counts)
+{
+  using Traits = FFTW<TReal>;
+  const SizeValueType                                pxc = px / 2 + 1;
+  const PlanPair<TReal> plans = GetPlans<TReal>(int(px), int(py));
+  // Per-thread work arrays, kept between calls: allocating ~200 kB per 128 x 128 patch costs
+  // page faults comparable to the transforms themselves.
+  static thread_local AlignedBuffer<TReal, TReal>                        real;
+  static thread_local AlignedBuffer<TReal, typename Traits::ComplexType> cplx;
+  real.Reserve(px * py);
+  cplx.Reserve(py * pxc);
+  TReal *                                            f = real.get();
+  std::fill(f + ny * px, f + py * px, TReal(0));
+  for (SizeValueType y = 0; y < ny; ++y)
+  {
+    TReal *        row = f + y * px;
+    const TPixel * in = pixels + y * nx;
+    for (SizeValueType x = 0; x < nx; ++x)
+    {
+      row[x] = (in[x] == foreground) ? TReal(1) : TReal(0);
+    }
+    std::fill(row + nx, row + px, TReal(0));
+  }
+  Traits::Forward(plans.forward, f, cplx.get());
+  auto * c = cplx.get();
+  for (SizeValueType i = 0; i < py * pxc; ++i)
+  {
+    c[i][0] = c[i][0] * c[i][0] + c[i][1] * c[i][1];
+    c[i][1] = TReal(0);
+  }
+  Traits::Inverse(plans.inverse, c, f); // unnormalised: every value is px * py * count
+
+  // Counts are integers >= 0; rounding removes the transform's rounding error (see the header).
+  const double        scale = 1.0 / (double(px) * double(py));
+  const SizeValueType side = SizeValueType(2 * r + 1);
+  for (long dy = -r; dy <= r; ++dy)
+  {
+    const TReal * row = f + SizeValueType((dy + long(py)) % long(py)) * px;
+    double *      out = counts.data() + SizeValueType(dy + r) * side;
+    for (long dx = -r; dx < 0; ++dx) // negative dx wrap to the end of the row
+    {
+      out[dx + r] = double(static_cast<long>(double(row[long(px) + dx]) * scale + 0.5));
+    }
+    for (long dx = 0; dx <= r; ++dx)
+    {
+      out[dx + r] = double(static_cast<long>(double(row[dx]) * scale + 0.5));
+    }
+  }
+}
+} // namespace TwoPointCorrelationDetail
+
+
+template <typename TInputImage, typename TOutputImage>
+SizeValueType
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::PaddedLength(SizeValueType n, SizeValueType r)
+{
+  for (SizeValueType p = std::max<SizeValueType>(n + r, 1);; ++p)
+  {
+    SizeValueType m = p;
+    for (const SizeValueType f : { 2, 3, 5 })
+    {
+      while (m % f == 0)
+      {
+        m /= f;
+      }
+    }
+    if (m == 1)
+    {
+      return p;
+    }
+  }
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::CheckedGeometry(SizeValueType & nx,
+                                                                          SizeValueType & ny,
+                                                                          unsigned int &  r) const
+{
+  const InputImageType * input = this->GetInput();
+  if (input == nullptr)
+  {
+    itkExceptionMacro("No input image: call SetInput() with a 2D binary or label image.");
+  }
+  const auto size = input->GetLargestPossibleRegion().GetSize();
+  if constexpr (InputImageDimension == 3)
+  {
+    if (size[2] != 1)
+    {
+      itkExceptionMacro("The input is a 3D image with "
+                        << size[2]
+                        << " slices; the two-point correlation is computed on one 2D image. Measure each "
+                           "slice on its own (e.g. with SliceBySliceImageFilter or ExtractImageFilter).");
+    }
+  }
+  nx = size[0];
+  ny = size[1];
+  if (nx == 0 || ny == 0)
+  {
+    itkExceptionMacro("The input image is empty (" << nx << " x " << ny << " pixels); give a non-empty 2D image.");
+  }
+  const SizeValueType smaller = std::min(nx, ny);
+  r = (m_MaximumDistance == 0) ? static_cast<unsigned int>(smaller / 2) : m_MaximumDistance;
+  if (r >= smaller)
+  {
+    itkExceptionMacro("MaximumDistance " << r << " pixels is not smaller than the image side (" << nx << " x " << ny
+                                         << " pixels): no pair of points fits at that displacement. Use a "
+                                            "MaximumDistance below "
+                                         << smaller << " (0 = half the smaller side).");
+  }
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::GenerateOutputInformation()
+{
+  // The output lives in displacement space: do not let the superclass copy the input's grid.
+  SizeValueType nx = 0;
+  SizeValueType ny = 0;
+  unsigned int  r = 0;
+  this->CheckedGeometry(nx, ny, r);
+  m_EffectiveMaximumDistance = r;
+
+  const InputImageType * input = this->GetInput();
+  OutputImageType *      output = this->GetOutput();
+
+  typename OutputImageType::SpacingType   spacing;
+  typename OutputImageType::DirectionType direction;
+  for (unsigned int i = 0; i < 2; ++i)
+  {
+    spacing[i] = input->GetSpacing()[i];
+    for (unsigned int j = 0; j < 2; ++j)
+    {
+      direction[i][j] = input->GetDirection()[i][j];
+    }
+  }
+  if (std::abs(vnl_determinant(direction.GetVnlMatrix())) < 1e-6)
+  {
+    direction.SetIdentity(); // the x-y block of a 3D direction can be singular
+  }
+  // Index (R, R) is zero displacement: origin = -D * (R sx, R sy).
+  typename OutputImageType::PointType origin;
+  for (unsigned int i = 0; i < 2; ++i)
+  {
+    origin[i] = 0.0;
+    for (unsigned int j = 0; j < 2; ++j)
+    {
+      origin[i] -= direction[i][j] * static_cast<double>(r) * spacing[j];
+    }
+  }
+  typename OutputImageType::RegionType region;
+  region.SetIndex({ { 0, 0 } });
+  region.SetSize({ { 2 * r + 1, 2 * r + 1 } });
+
+  output->SetLargestPossibleRegion(region);
+  output->SetSpacing(spacing);
+  output->SetOrigin(origin);
+  output->SetDirection(direction);
+  output->SetNumberOfComponentsPerPixel(1);
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
+{
+  Superclass::GenerateInputRequestedRegion();
+  auto * input = const_cast<InputImageType *>(this->GetInput());
+  if (input != nullptr)
+  {
+    input->SetRequestedRegionToLargestPossibleRegion();
+  }
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(DataObject * output)
+{
+  Superclass::EnlargeOutputRequestedRegion(output);
+  output->SetRequestedRegionToLargestPossibleRegion();
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::GenerateData()
+{
+  SizeValueType nx = 0;
+  SizeValueType ny = 0;
+  unsigned int  r = 0;
+  this->CheckedGeometry(nx, ny, r);
+  m_EffectiveMaximumDistance = r;
+
+  const InputImageType * input = this->GetInput();
+  OutputImageType *      output = this->GetOutput();
+  output->SetBufferedRegion(output->GetRequestedRegion());
+  output->Allocate();
+
+  const long          ir = static_cast<long>(r);
+  const SizeValueType side = 2 * static_cast<SizeValueType>(r) + 1;
+  ProgressReporter    progress(this, 0, 3);
+
+  // The whole input is buffered (GenerateInputRequestedRegion asked for it), x fastest.
+  if (input->GetBufferedRegion() != input->GetLargestPossibleRegion())
+  {
+    itkExceptionMacro("The input buffer holds " << input->GetBufferedRegion().GetSize()
+                                                << " pixels, not the whole image; give a fully buffered image.");
+  }
+  const InputPixelType * pixels = input->GetBufferPointer();
+  progress.CompletedPixel();
+
+  // Zero-padded to P >= N + R per axis: circular wrap-around cannot reach |d| <= R. Single
+  // precision is exact after rounding up to 256 x 256 pixels (worst case, all foreground: the
+  // largest rounding error measured is 0.007 of a count, against the 0.5 rounding tolerates);
+  // larger images use double precision.
+  static thread_local std::vector<double> s2; // per-thread, kept between calls (see PairCounts)
+  s2.resize(side * side);
+  const SizeValueType px = PaddedLength(nx, r);
+  const SizeValueType py = PaddedLength(ny, r);
+  if (nx * ny <= 256 * 256)
+  {
+    TwoPointCorrelationDetail::PairCounts<float>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+  }
+  else
+  {
+    TwoPointCorrelationDetail::PairCounts<double>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+  }
+  progress.CompletedPixel();
+
+  // S2(d) = count(d) / valid pairs(d); the curves; the output image.
+  m_XCurve.assign(r + 1, 0.0);
+  m_YCurve.assign(r + 1, 0.0);
+  m_RadialCurve.assign(r + 1, 0.0);
+  std::vector<SizeValueType> binCount(r + 1, 0);
+  OutputPixelType *          out = output->GetBufferPointer();
+  std::vector<double>        validX(side);
+  for (long dx = -ir; dx <= ir; ++dx)
+  {
+    validX[dx + ir] = static_cast<double>(static_cast<long>(nx) - std::abs(dx));
+  }
+  for (long dy = -ir; dy <= ir; ++dy)
+  {
+    double *     row = s2.data() + static_cast<SizeValueType>(dy + ir) * side;
+    const double validY = static_cast<double>(static_cast<long>(ny) - std::abs(dy));
+    for (SizeValueType i = 0; i < side; ++i)
+    {
+      row[i] /= validY * validX[i];
+    }
+    // Radial bin k = round(|d|): 4 |d|^2 is even and (2k + 1)^2 odd, so there are no ties and k
+    // is the number of odd squares (2k + 1)^2 <= 4 |d|^2; k grows with |dx| along the row.
+    long k = 0;
+    for (long dx = 0; dx <= ir; ++dx)
+    {
+      const long d2x4 = 4 * (dx * dx + dy * dy);
+      while ((2 * k + 1) * (2 * k + 1) < d2x4)
+      {
+        ++k;
+      }
+      if (k > ir)
+      {
+        break;
+      }
+      const double sum = (dx == 0) ? row[ir] : row[ir + dx] + row[ir - dx];
+      m_RadialCurve[k] += sum;
+      binCount[k] += (dx == 0) ? 1 : 2;
+    }
+    for (SizeValueType i = 0; i < side; ++i)
+    {
+      out[static_cast<SizeValueType>(dy + ir) * side + i] = static_cast<OutputPixelType>(row[i]);
+    }
+    if (dy >= 0)
+    {
+      m_YCurve[dy] = row[ir];
+    }
+    if (dy == 0)
+    {
+      std::copy(row + ir, row + side, m_XCurve.begin());
+    }
+  }
+  for (unsigned int k = 0; k <= r; ++k)
+  {
+    m_RadialCurve[k] /= static_cast<double>(binCount[k]);
+  }
+  m_VolumeFraction = m_XCurve[0];
+  progress.CompletedPixel();
+}
+
+
+template <typename TInputImage, typename TOutputImage>
+void
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Indent indent) const
+{
+  Superclass::PrintSelf(os, indent);
+  os << indent << "ForegroundValue: " << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_ForegroundValue)
+     << std::endl;
+  os << indent << "MaximumDistance: " << m_MaximumDistance << " (0 = half the smaller side)" << std::endl;
+  os << indent << "EffectiveMaximumDistance: " << m_EffectiveMaximumDistance << std::endl;
+  os << indent << "VolumeFraction: " << m_VolumeFraction << std::endl;
+}
+
+} // namespace itk
+
+#endif
