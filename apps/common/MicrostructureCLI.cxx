@@ -601,7 +601,12 @@ Progress::Progress(std::string name, std::string comment)
 
 Progress::~Progress()
 {
-  End();
+  // Reached without End() only when the work failed: close the bar without
+  // claiming completion.
+  if (!m_Ended && m_Tty)
+  {
+    std::fprintf(stderr, "\n");
+  }
 }
 
 namespace
@@ -635,6 +640,10 @@ Progress::Update(double fraction)
     return;
   }
   fraction = std::min(1.0, std::max(0.0, fraction));
+  if (fraction == m_LastFraction)
+  {
+    return;
+  }
   const auto   now = std::chrono::steady_clock::now();
   const double sinceLast = std::chrono::duration<double>(now - m_LastPrint).count();
   if (fraction < 1.0 && fraction - m_LastFraction < 0.01 && sinceLast < 0.5)

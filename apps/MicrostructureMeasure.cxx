@@ -1,0 +1,264 @@
+/*=========================================================================
+ *  MicrostructureMeasure (`measure`): Otsu phase segmentation and
+ *  microstructure descriptors of micrographs or patch stacks, per image or
+ *  patch (CSV) and per group (JSON: mean, variance, 95 % CI).
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "itkImageIOFactory.h"
+#include "itkMicrostructureIO.h"
+#include "itkMicrostructureStackMeasurement.h"
+#include "itkMicrostructureSummary.h"
+#include "itkMicrostructureTable.h"
+
+#include <filesystem>
+#include <iostream>
+
+namespace
+{
+using sm::cli::Module;
+
+void
+Declare(Module & m)
+{
+  m.Group("Input/Output");
+  m.AddPositional("file", "input", 0, "input", "Input",
+                  "A 2D micrograph, a 3D stack of patches (last axis = patch; e.g. from MicrostructurePatches), "
+                  "or a CSV listing micrographs (column 'file', relative to the CSV's folder).");
+  m.Add("table", "patchTable", "table", "", "Patch table",
+        "Optional per-patch table of a stack (MicrostructurePatches' --outputTable): one row per slice; its "
+        "columns are copied into the output rows, so they can be used for grouping.")
+    .fileExtensions = ".csv";
+  m.Add("table", "outputTable", "outputTable", "", "Measurements (CSV)",
+        "One row per image or patch: volume fraction, mean free path (pixels and micrometres), intercepts, "
+        "chords, grain size number.")
+    .channel = "output";
+  m.Add("file", "outputSummary", "outputSummary", "", "Summary (JSON)",
+        "Per group: n, mean, variance, standard deviation and 95 % confidence interval of each measure.")
+    .channel = "output";
+  m.Group("Measurement");
+  auto & fg = m.Add("string-enumeration", "foreground", "foreground", "bright", "Measured phase",
+                    "Which Otsu phase is measured: bright (ferrite in etched steel, the default) or dark.");
+  fg.elements = { "bright", "dark" };
+  m.Add("boolean", "binary", "binary", "false", "Input is a phase map",
+        "The input is already a label image: pixels equal to --foregroundValue are the measured phase (no Otsu).");
+  m.Add("integer", "foregroundValue", "foregroundValue", "1", "Foreground value",
+        "With --binary: the label of the measured phase.");
+  auto & rule = m.Add("string-enumeration", "edgeRule", "edgeRule", "astm", "Edge rule",
+                      "astm: a segment cut by the image edge counts 1/2 (ASTM E112); whole: counts 1 (Noguchi & "
+                      "Inoue 2021).");
+  rule.elements = { "astm", "whole" };
+  m.Add("integer", "lineSpacing", "lineSpacing", "1", "Test line spacing (px)",
+        "Pixels between horizontal (and vertical) test lines.")
+    .minimum = "1";
+  m.Add("double", "pixelSize", "pixelSize", "", "Pixel size (um)",
+        "Overrides the pixel size of the images (micrometres); with a CSV input, column um_per_px is used when "
+        "present.");
+  m.Add("string", "groupBy", "groupBy", "", "Group by",
+        "Column of the patch table or micrograph CSV whose values define the groups of the summary (e.g. "
+        "cooling_rate_C_per_s).");
+  m.Group("Results", "Output scalars (for Slicer).");
+  m.Add("double", "meanVolumeFraction", "meanVolumeFraction", "", "Mean volume fraction", "Over all inputs.")
+    .channel = "output";
+  m.Add("double", "meanFreePath", "meanFreePath", "", "Mean free path (um)", "Mean over all inputs.")
+    .channel = "output";
+}
+
+template <typename TPixel, unsigned int VDim>
+std::vector<itk::MicrostructureSliceMeasurement>
+MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cli::Progress & progress,
+            double start, double span)
+{
+  using ImageType = itk::Image<TPixel, VDim>;
+  auto image = itk::ReadScalarImage<ImageType>(path, /*allowConversion=*/true);
+  if (pixelSize > 0)
+  {
+    auto spacing = image->GetSpacing();
+    spacing[0] = spacing[1] = pixelSize;
+    image->SetSpacing(spacing);
+  }
+  using MeasureType = itk::MicrostructureStackMeasurement<ImageType>;
+  auto measure = MeasureType::New();
+  measure->SetInput(image);
+  measure->SetInputIsBinary(m.GetBool("binary"));
+  measure->SetForegroundValue(static_cast<TPixel>(m.GetInt("foregroundValue")));
+  measure->SetForegroundPhase(m.Get("foreground") == "dark" ? MeasureType::ForegroundPhaseEnum::Dark
+                                                            : MeasureType::ForegroundPhaseEnum::Bright);
+  measure->SetEdgeRule(m.Get("edgeRule") == "whole" ? MeasureType::EdgeRuleEnum::WholeCount
+                                                    : MeasureType::EdgeRuleEnum::ASTMHalfCount);
+  measure->SetLineSpacing(static_cast<itk::SizeValueType>(m.GetInt("lineSpacing")));
+  progress.Observe(measure, start, span);
+  measure->Update();
+  return measure->GetMeasurements();
+}
+
+/** Reads the file's header to pick the pixel type (8-bit stays 8-bit so Otsu
+ * bins integer levels; anything else is measured as float) and dimension. */
+std::vector<itk::MicrostructureSliceMeasurement>
+Measure(const Module & m, const std::string & path, double pixelSize, sm::cli::Progress & progress, double start,
+        double span)
+{
+  auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
+  if (!io)
+  {
+    itkGenericExceptionMacro(<< "Cannot read '" << path
+                             << "': it does not exist or is not an image format ITK knows (PNG, TIFF, NRRD, MHA).");
+  }
+  io->SetFileName(path);
+  io->ReadImageInformation();
+  const bool     is8bit = io->GetComponentType() == itk::IOComponentEnum::UCHAR;
+  const unsigned dim = io->GetNumberOfDimensions();
+  const bool     stack = dim == 3 && io->GetDimensions(2) > 1;
+  if (dim > 3)
+  {
+    itkGenericExceptionMacro(<< "'" << path << "' has " << dim << " dimensions; give a 2D image or a 3D stack.");
+  }
+  if (stack)
+  {
+    return is8bit ? MeasureFile<unsigned char, 3>(m, path, pixelSize, progress, start, span)
+                  : MeasureFile<float, 3>(m, path, pixelSize, progress, start, span);
+  }
+  return is8bit ? MeasureFile<unsigned char, 2>(m, path, pixelSize, progress, start, span)
+                : MeasureFile<float, 2>(m, path, pixelSize, progress, start, span);
+}
+
+/** Prepend the columns of `meta` (same number of rows) to `measured`. */
+itk::MicrostructureTable
+Join(const itk::MicrostructureTable & meta, const itk::MicrostructureTable & measured)
+{
+  std::vector<std::string> columns = meta.GetColumnNames();
+  for (const auto & c : measured.GetColumnNames())
+  {
+    columns.push_back(meta.HasColumn(c) ? "measured_" + c : c);
+  }
+  itk::MicrostructureTable out(columns);
+  for (std::size_t r = 0; r < measured.GetNumberOfRows(); ++r)
+  {
+    std::vector<std::string> row;
+    for (std::size_t c = 0; c < meta.GetNumberOfColumns(); ++c)
+    {
+      row.push_back(meta.Get(r, c));
+    }
+    for (std::size_t c = 0; c < measured.GetNumberOfColumns(); ++c)
+    {
+      row.push_back(measured.Get(r, c));
+    }
+    out.AddRow(std::move(row));
+  }
+  return out;
+}
+
+int
+Body(Module & m)
+{
+  namespace fs = std::filesystem;
+  const std::string input = m.Get("input");
+  const std::string outTable = m.Get("outputTable");
+  const std::string outSummary = m.Get("outputSummary");
+  if (outTable.empty() && outSummary.empty())
+  {
+    throw std::invalid_argument("nothing to write: give --outputTable and/or --outputSummary");
+  }
+  for (const auto & p : { outTable, outSummary })
+  {
+    if (!p.empty())
+    {
+      itk::CheckOutputPathWritable(p);
+    }
+  }
+  const double pixelSize = m.Get("pixelSize").empty() ? 0.0 : m.GetDouble("pixelSize");
+  if (!m.Get("pixelSize").empty() && !(pixelSize > 0))
+  {
+    throw std::invalid_argument("--pixelSize must be a positive number of micrometres");
+  }
+
+  sm::cli::Progress        progress("MicrostructureMeasure", "Otsu segmentation and microstructure descriptors");
+  itk::MicrostructureTable meta;
+  std::vector<itk::MicrostructureSliceMeasurement> results;
+  const bool isList = fs::path(input).extension() == ".csv";
+  if (isList)
+  {
+    meta = itk::MicrostructureTable::Read(input);
+    const auto base = fs::path(input).parent_path();
+    const auto files = meta.GetColumn("file");
+    const bool hasPixelSize = meta.HasColumn("um_per_px");
+    for (std::size_t r = 0; r < files.size(); ++r)
+    {
+      const std::string path = (base / files[r]).string();
+      const double      ps = pixelSize > 0 ? pixelSize : (hasPixelSize ? meta.GetNumber(r, "um_per_px") : 0.0);
+      auto              one = Measure(m, path, ps, progress, double(r) / files.size(), 1.0 / files.size());
+      if (one.size() != 1)
+      {
+        itkGenericExceptionMacro(<< "'" << path << "' listed in " << input
+                                 << " is a stack; list 2D micrographs, or measure the stack directly.");
+      }
+      one[0].SliceIndex = r;
+      results.push_back(one[0]);
+    }
+  }
+  else
+  {
+    results = Measure(m, input, pixelSize, progress, 0.0, 1.0);
+    if (!m.Get("patchTable").empty())
+    {
+      meta = itk::MicrostructureTable::Read(m.Get("patchTable"));
+      if (meta.GetNumberOfRows() != results.size())
+      {
+        itkGenericExceptionMacro(<< "The patch table '" << m.Get("patchTable") << "' has " << meta.GetNumberOfRows()
+                                 << " rows but '" << input << "' has " << results.size()
+                                 << " patches: give the table written together with this stack.");
+      }
+    }
+  }
+  itk::MicrostructureTable table = itk::MicrostructureMeasurementsToTable(results);
+  if (meta.GetNumberOfColumns() > 0)
+  {
+    table = Join(meta, table);
+  }
+  const std::string groupBy = m.Get("groupBy");
+  if (!groupBy.empty() && !table.HasColumn(groupBy))
+  {
+    table.GetColumnIndex(groupBy); // throws, listing the columns there are
+  }
+  const std::vector<std::string> metrics = { "volume_fraction", "mean_free_path_um", "mean_free_path_h_um",
+                                             "mean_free_path_v_um", "mean_free_path_px", "grain_size_number" };
+  const auto groups = itk::MicrostructureSummary::Summarize(table, metrics, groupBy);
+  const auto all = itk::MicrostructureSummary::Summarize(table, metrics, "");
+  if (!outTable.empty())
+  {
+    table.Write(outTable);
+  }
+  if (!outSummary.empty())
+  {
+    std::map<std::string, std::string> meta2 = { { "input", input },
+                                                 { "edge_rule", m.Get("edgeRule") },
+                                                 { "foreground", m.GetBool("binary") ? "label " + m.Get("foregroundValue")
+                                                                                     : m.Get("foreground") } };
+    itk::WriteTextFileAtomically(outSummary, itk::MicrostructureSummary::ToJSON(groups, groupBy, meta2));
+  }
+  m.SetReturn("meanVolumeFraction", itk::MicrostructureTable::FormatNumber(all[0].metrics[0].mean));
+  m.SetReturn("meanFreePath", itk::MicrostructureTable::FormatNumber(all[0].metrics[1].mean));
+  progress.End();
+  // A short table on stderr for a person at a terminal.
+  std::cerr << "measured " << table.GetNumberOfRows() << (isList ? " micrographs" : " images/patches") << "\n";
+  for (const auto & g : groups)
+  {
+    std::cerr << "  " << (groupBy.empty() ? std::string("all") : groupBy + "=" + g.group) << ": n=" << g.count
+              << "  V_f=" << g.metrics[0].mean << " (var " << g.metrics[0].variance << ")"
+              << "  d_f=" << g.metrics[1].mean << " um\n";
+  }
+  return 0;
+}
+} // namespace
+
+int
+main(int argc, char * argv[])
+{
+  Module m("Measure Microstructure",
+           "Microstructure",
+           "Otsu phase segmentation (ITK's OtsuThresholdImageFilter, per image or per patch) and microstructure "
+           "descriptors: phase volume fraction, mean free path d_f = L_L / N_L along horizontal and vertical test "
+           "lines (ASTM E112 edge rule by default), chord lengths and the ASTM E112 grain size number. Writes a "
+           "CSV row per image or patch and a JSON summary (mean, variance, 95 % CI) per group.");
+  Declare(m);
+  return sm::cli::Run(m, argc, argv, Body);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# MicrostructureMeasure on images with analytic answers: a 2D micrograph, a
+# stack with its patch table grouped by a column, a CSV list of micrographs;
+# bad input gives a message, a non-zero exit and no output files.
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+# Vertical stripes: ferrite (200) columns [0,10), [20,30), ... [80,90) in a 100x100 image.
+# Horizontal lines: L_L = 0.5, 4 interior segments + 1 cut by the left edge (1/2) per row:
+# d_H = 50 / 4.5 px. Two patches of a stack: stripes of width 10 and of width 5 (period 10).
+$py - <<'PY'
+import numpy as np, skimage.io as io
+def stripes(w, p):
+    a = np.full((100, 100), 50, np.uint8)
+    for c in range(0, 100, p):
+        a[:, c:c + w] = 200
+    return a
+io.imsave("stripes.png", stripes(10, 20), check_contrast=False)
+io.imsave("rgb.png", np.dstack([stripes(10, 20)] * 3), check_contrast=False)
+stack = np.stack([stripes(10, 20), stripes(5, 10)])
+open("stack.raw", "wb").write(stack.tobytes())
+with open("stack.mhd", "w") as f:
+    f.write("ObjectType = Image\nNDims = 3\nDimSize = 100 100 2\nElementSpacing = 0.5 0.5 1\n"
+            "ElementType = MET_UCHAR\nElementDataFile = stack.raw\n")
+with open("patches.csv", "w") as f:
+    f.write("patch,cooling_rate\n0,1\n1,30\n")
+with open("list.csv", "w") as f:
+    f.write("file,um_per_px,cooling_rate\nstripes.png,0.25,3\nstripes.png,0.5,3\n")
+with open("three.csv", "w") as f:
+    f.write("patch\n0\n1\n2\n")
+PY
+
+"$bin/MicrostructureMeasure" stripes.png --pixelSize 0.5 --outputTable one.csv --returnparameterfile rp.txt >/dev/null 2>&1
+$py - <<'PY'
+import csv
+r = list(csv.DictReader(open("one.csv")))
+assert len(r) == 1, r
+assert abs(float(r[0]["volume_fraction"]) - 0.5) < 1e-12
+assert abs(float(r[0]["mean_free_path_h_px"]) - 50 / 4.5) < 1e-9, r[0]["mean_free_path_h_px"]
+assert abs(float(r[0]["mean_free_path_h_um"]) - 25 / 4.5) < 1e-9
+rp = dict(l.split(" = ") for l in open("rp.txt").read().splitlines())
+assert abs(float(rp["meanVolumeFraction"]) - 0.5) < 1e-12, rp
+PY
+
+"$bin/MicrostructureMeasure" stack.mhd --table patches.csv --groupBy cooling_rate --edgeRule whole \
+  --outputTable stack.csv --outputSummary stack.json >/dev/null 2>&1
+$py - <<'PY'
+import csv, json
+r = list(csv.DictReader(open("stack.csv")))
+assert [x["cooling_rate"] for x in r] == ["1", "30"]
+# whole-count rule: width 10 period 20 -> 5 segments per row, d_H = 50/5 = 10 px;
+# width 5 period 10 -> 10 segments per row, d_H = 5 px.
+assert abs(float(r[0]["mean_free_path_h_px"]) - 10) < 1e-9, r[0]["mean_free_path_h_px"]
+assert abs(float(r[1]["mean_free_path_h_px"]) - 5) < 1e-9, r[1]["mean_free_path_h_px"]
+assert abs(float(r[1]["mean_free_path_h_um"]) - 2.5) < 1e-9
+s = json.load(open("stack.json"))
+assert s["group_by"] == "cooling_rate"
+assert [g["group"] for g in s["groups"]] == ["1", "30"]
+assert s["groups"][1]["metrics"]["volume_fraction"]["mean"] == 0.5
+PY
+
+"$bin/MicrostructureMeasure" list.csv --groupBy cooling_rate --outputSummary list.json >/dev/null 2>&1
+$py - <<'PY'
+import json
+s = json.load(open("list.json"))
+g = s["groups"][0]["metrics"]["mean_free_path_h_um"]
+# pixel sizes 0.25 and 0.5 um: d_H = 11.11 px -> 2.78 and 5.56 um
+assert g["n"] == 2 and abs(g["mean"] - (50 / 4.5) * 0.375) < 1e-9, g
+assert g["ci95_low"] < g["mean"] < g["ci95_high"]
+PY
+
+# Bad input: an RGB image, a missing file, a stack with a table of the wrong length.
+for args in "rgb.png" "missing.png" "stack.mhd --table three.csv" "stripes.png --edgeRule sideways"; do
+  if "$bin/MicrostructureMeasure" $args --outputTable bad.csv --outputSummary bad.json >out.txt 2>err.txt; then
+    echo "FAIL: '$args' should have failed"; exit 1
+  fi
+  [ -s err.txt ] || { echo "FAIL: '$args' gave no message"; exit 1; }
+  [ ! -e bad.csv ] && [ ! -e bad.json ] || { echo "FAIL: '$args' left output files"; exit 1; }
+  ls -a | grep -q '\.tmp-' && { echo "FAIL: temporary files left"; exit 1; }
+  echo "ok: '$args' -> $(head -c 160 err.txt)"
+done
+echo "measure CLI: all checks passed"
