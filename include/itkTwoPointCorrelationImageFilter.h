@@ -54,27 +54,32 @@ namespace itk
  * **How.** The pair counts are the autocorrelation of the indicator image, computed by FFT on
  * a zero-padded grid of size P >= N + R per axis (the smallest 2/3/5-smooth size), which is
  * exactly as much padding as is needed for the wrapped-around terms to vanish for all
- * |d| <= R -- not 2N (128 x 128 with R = 64: 192 x 192). Real-to-half-complex and back; every
- * count is an integer, so the counts are rounded to integers and the result equals a direct
- * O(N^2 R^2) pair count exactly (up to the final division and the conversion to float). This
- * also makes single precision exact for images up to 256 x 256 pixels (the worst case, all
- * foreground, has a rounding error of 0.007 of a count against the 0.5 that rounding tolerates);
- * larger images use double precision. The result does not depend on the precision or on the
- * FFTW plan.
+ * |d| <= R -- not 2N (128 x 128 with R = 64: 192 x 192). The 2D transforms are done as 1D
+ * passes that skip what is known to be zero or not needed: forward real-to-complex rows only
+ * for the N image rows, complex columns, then -- |F|^2 being real -- real-to-complex columns
+ * and complex-to-real rows only for dy = 0..R (dy < 0 follows from S2(-d) = S2(d)); about 40%
+ * fewer operations than a full 2D forward + inverse pair. Every count is an integer, so the
+ * counts are rounded to integers and the result equals a direct O(N^2 R^2) pair count exactly
+ * (up to the final division and the conversion to float). This also makes single precision
+ * exact for images up to 256 x 256 pixels (the worst case, all foreground, has a rounding
+ * error of 0.007 of a count against the 0.5 that rounding tolerates); larger images use double
+ * precision. The result does not depend on the precision or on the FFTW plan.
  *
  * **Why FFTW is called directly.** ITK's FFT filters (RealToHalfHermitianForwardFFTImageFilter
  * / HalfHermitianToRealInverseFFTImageFilter, FFTW-backed in Debian's ITK) create and destroy
- * an FFTW plan, allocate images and run the pipeline machinery on every call. For the intended
- * use -- thousands of 128 x 128 patches -- that overhead dominates: a pad + forward + |F|^2 +
- * inverse pipeline of ITK's FFTW filters took about 1.4 ms per 128 x 128 patch against
- * about 0.2 ms for this whole filter (bench/README.md). This filter therefore calls FFTW
- * through ITK's own wrapper (itk::fftw::Proxy from itkFFTWCommon.h, which serialises planning
- * with ITK's global FFTW lock) and keeps a process-wide cache of plans, one pair per padded
- * size and precision, planned with ITK's plan rigor (FFTW_ESTIMATE unless ITK_FFTW_PLAN_RIGOR
- * says otherwise). Plans are executed with FFTW's new-array execute functions on per-call,
- * fftw_malloc-aligned buffers; FFTW guarantees those are thread-safe, so any number of filter
- * instances may run in parallel on different slices. The cached plans live until the process
- * exits (a few kilobytes per distinct size).
+ * an FFTW plan, allocate images and run the pipeline machinery on every call, and cannot skip
+ * the zero rows. For the intended use -- thousands of 128 x 128 patches -- that overhead
+ * dominates: a pad + forward + |F|^2 + inverse pipeline of ITK's FFTW filters took 1.0-1.4 ms
+ * per 128 x 128 patch, against about 0.15 ms for this whole filter (bench/README.md). This
+ * filter therefore calls FFTW with ITK's FFTW set-up (itkFFTWCommon.h,
+ * itkFFTWGlobalConfiguration.h: planning holds ITK's global FFTW lock, as FFTW's planner is not
+ * thread-safe, and uses ITK's plan rigor: FFTW_ESTIMATE unless ITK_FFTW_PLAN_RIGOR says
+ * otherwise) and keeps a process-wide cache of plans, one set per padded size, image height, R
+ * and precision. Plans are executed with FFTW's new-array execute functions on per-thread,
+ * fftw_malloc-aligned work arrays that are kept between calls; FFTW guarantees new-array
+ * execution is thread-safe, so any number of filter instances may run in parallel on different
+ * slices. The cached plans and work arrays live until the process (or thread) ends: a few
+ * hundred kilobytes per distinct size.
  *
  * Runs on one thread (a 128 x 128 patch takes well under a millisecond); parallelise over
  * slices or patches instead.

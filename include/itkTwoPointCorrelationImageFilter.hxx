@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,31 @@ struct FFTW<float>
   {
     fftwf_execute_dft_c2r(p, in, out);
   }
+  static void
+  Complex(PlanType p, ComplexType * in, ComplexType * out)
+  {
+    fftwf_execute_dft(p, in, out);
+  }
+  static PlanType
+  PlanR2C(int n, int howmany, float * in, int istride, int idist, ComplexType * out, int ostride, int odist, unsigned flags)
+  {
+    return fftwf_plan_many_dft_r2c(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
+  }
+  static PlanType
+  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, float * out, int ostride, int odist, unsigned flags)
+  {
+    return fftwf_plan_many_dft_c2r(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
+  }
+  static PlanType
+  PlanC2C(int n, int howmany, ComplexType * data, int stride, int dist, int sign, unsigned flags)
+  {
+    return fftwf_plan_many_dft(1, &n, howmany, data, nullptr, stride, dist, data, nullptr, stride, dist, sign, flags);
+  }
+  static void
+  PlanWithOneThread()
+  {
+    fftwf_plan_with_nthreads(1);
+  }
   static void *
   Malloc(std::size_t bytes)
   {
@@ -83,6 +109,31 @@ struct FFTW<double>
   Inverse(PlanType p, ComplexType * in, double * out)
   {
     fftw_execute_dft_c2r(p, in, out);
+  }
+  static void
+  Complex(PlanType p, ComplexType * in, ComplexType * out)
+  {
+    fftw_execute_dft(p, in, out);
+  }
+  static PlanType
+  PlanR2C(int n, int howmany, double * in, int istride, int idist, ComplexType * out, int ostride, int odist, unsigned flags)
+  {
+    return fftw_plan_many_dft_r2c(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
+  }
+  static PlanType
+  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, double * out, int ostride, int odist, unsigned flags)
+  {
+    return fftw_plan_many_dft_c2r(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
+  }
+  static PlanType
+  PlanC2C(int n, int howmany, ComplexType * data, int stride, int dist, int sign, unsigned flags)
+  {
+    return fftw_plan_many_dft(1, &n, howmany, data, nullptr, stride, dist, data, nullptr, stride, dist, sign, flags);
+  }
+  static void
+  PlanWithOneThread()
+  {
+    fftw_plan_with_nthreads(1);
   }
   static void *
   Malloc(std::size_t bytes)
@@ -136,49 +187,61 @@ private:
   std::size_t m_Count{ 0 };
 };
 
-/** One forward (r2c) and one inverse (c2r) plan for a py x px grid (row-major, x fastest). */
+/** The four 1D passes of a pruned 2D autocorrelation on a py x px grid (row-major, x fastest):
+ * rows r2c (only the ny rows holding the image), columns c2c forward (in place), columns r2c of
+ * the real |F|^2 (a real sequence's inverse DFT is the conjugate of its forward one), rows c2r
+ * (only the R + 1 rows dy = 0..R; dy < 0 follows from C(-d) = C(d)). About 40% fewer
+ * operations than a full 2D forward + inverse pair. */
 template <typename TReal>
-struct PlanPair
+struct PlanSet
 {
-  typename FFTW<TReal>::PlanType forward{ nullptr };
-  typename FFTW<TReal>::PlanType inverse{ nullptr };
+  typename FFTW<TReal>::PlanType rows{ nullptr };
+  typename FFTW<TReal>::PlanType columns{ nullptr };
+  typename FFTW<TReal>::PlanType columnsOfPower{ nullptr };
+  typename FFTW<TReal>::PlanType rowsInverse{ nullptr };
 };
 
-/** Process-wide plan cache, one per precision. Planning goes through itk::fftw::Proxy, which
- * holds ITK's global FFTW lock (FFTW's planner is not thread-safe); the map has its own mutex.
- * The plan rigor is ITK's (FFTWGlobalConfiguration::GetPlanRigor(): FFTW_ESTIMATE unless the
- * environment variable ITK_FFTW_PLAN_RIGOR says otherwise; the counts are rounded, so the
- * result does not depend on it). Plans are made on fftw_malloc'ed scratch arrays and executed
- * with the new-array functions on other fftw_malloc'ed arrays, which FFTW allows concurrently
- * from any thread. They are never destroyed: ITK's FFTW configuration object may already be
- * gone when static destructors run. */
+/** Process-wide plan cache, one per precision, keyed by (px, py, ny, R). Planning holds ITK's
+ * global FFTW lock (FFTWGlobalConfiguration::GetLockMutex(), as itk::fftw::Proxy does: FFTW's
+ * planner is not thread-safe); the map has its own mutex. The plan rigor is ITK's
+ * (FFTWGlobalConfiguration::GetPlanRigor(): FFTW_ESTIMATE unless the environment variable
+ * ITK_FFTW_PLAN_RIGOR says otherwise; the counts are rounded, so the result does not depend on
+ * it). Plans are made on fftw_malloc'ed scratch arrays and executed with the new-array
+ * functions on other fftw_malloc'ed arrays, which FFTW allows concurrently from any thread.
+ * They are never destroyed: ITK's FFTW configuration object may already be gone when static
+ * destructors run. */
 template <typename TReal>
-PlanPair<TReal>
-GetPlans(int px, int py)
+PlanSet<TReal>
+GetPlans(int px, int py, int ny, int r)
 {
   using Traits = FFTW<TReal>;
-  static std::mutex                                     mapMutex;
-  static std::map<std::pair<int, int>, PlanPair<TReal>> cache;
+  static std::mutex                                    mapMutex;
+  static std::map<std::array<int, 4>, PlanSet<TReal>> cache;
 
   std::lock_guard<std::mutex> guard(mapMutex);
-  const auto                  key = std::make_pair(px, py);
+  const std::array<int, 4>    key{ { px, py, ny, r } };
   const auto                  found = cache.find(key);
   if (found != cache.end())
   {
     return found->second;
   }
-  const std::size_t                                  nc = std::size_t(py) * std::size_t(px / 2 + 1);
+  const int                                          pxc = px / 2 + 1;
   AlignedBuffer<TReal, TReal>                        real(std::size_t(px) * std::size_t(py));
-  AlignedBuffer<TReal, typename Traits::ComplexType> cplx(nc);
-  const int                                          n[2] = { py, px };
+  AlignedBuffer<TReal, typename Traits::ComplexType> cplx(std::size_t(py) * std::size_t(pxc));
   const unsigned int                                 rigor = FFTWGlobalConfiguration::GetPlanRigor();
-  PlanPair<TReal>                                    plans;
-  plans.forward = Traits::Proxy::Plan_dft_r2c(2, n, real.get(), cplx.get(), rigor, 1, true);
-  plans.inverse = Traits::Proxy::Plan_dft_c2r(2, n, cplx.get(), real.get(), rigor | FFTW_DESTROY_INPUT, 1, true);
-  if (plans.forward == nullptr || plans.inverse == nullptr)
+  PlanSet<TReal>                                     plans;
   {
-    itkGenericExceptionMacro("TwoPointCorrelationImageFilter: FFTW could not plan a " << px << " x " << py
-                                                                                    << " transform.");
+    std::lock_guard<FFTWGlobalConfiguration::MutexType> lock(FFTWGlobalConfiguration::GetLockMutex());
+    Traits::PlanWithOneThread();
+    plans.rows = Traits::PlanR2C(px, ny, real.get(), 1, px, cplx.get(), 1, pxc, rigor);
+    plans.columns = Traits::PlanC2C(py, pxc, cplx.get(), pxc, 1, FFTW_FORWARD, rigor);
+    plans.columnsOfPower = Traits::PlanR2C(py, pxc, real.get(), pxc, 1, cplx.get(), pxc, 1, rigor);
+    plans.rowsInverse = Traits::PlanC2R(px, r + 1, cplx.get(), 1, pxc, real.get(), 1, px, rigor | FFTW_DESTROY_INPUT);
+  }
+  if (!plans.rows || !plans.columns || !plans.columnsOfPower || !plans.rowsInverse)
+  {
+    itkGenericExceptionMacro("TwoPointCorrelationImageFilter: FFTW could not plan the transforms of a "
+                             << px << " x " << py << " grid.");
   }
   cache.emplace(key, plans);
   return plans;
@@ -200,15 +263,15 @@ PairCounts(const TPixel *                     pixels,
 {
   using Traits = FFTW<TReal>;
   const SizeValueType                                pxc = px / 2 + 1;
-  const PlanPair<TReal> plans = GetPlans<TReal>(int(px), int(py));
+  const PlanSet<TReal> plans = GetPlans<TReal>(int(px), int(py), int(ny), int(r));
   // Per-thread work arrays, kept between calls: allocating ~200 kB per 128 x 128 patch costs
   // page faults comparable to the transforms themselves.
   static thread_local AlignedBuffer<TReal, TReal>                        real;
   static thread_local AlignedBuffer<TReal, typename Traits::ComplexType> cplx;
   real.Reserve(px * py);
   cplx.Reserve(py * pxc);
-  TReal *                                            f = real.get();
-  std::fill(f + ny * px, f + py * px, TReal(0));
+  TReal * f = real.get();
+  auto *  c = cplx.get();
   for (SizeValueType y = 0; y < ny; ++y)
   {
     TReal *        row = f + y * px;
@@ -219,21 +282,26 @@ PairCounts(const TPixel *                     pixels,
     }
     std::fill(row + nx, row + px, TReal(0));
   }
-  Traits::Forward(plans.forward, f, cplx.get());
-  auto * c = cplx.get();
-  for (SizeValueType i = 0; i < py * pxc; ++i)
+  Traits::Forward(plans.rows, f, c); // rows 0..ny-1; the padding rows are zero
+  std::fill(c[0] + 2 * ny * pxc, c[0] + 2 * py * pxc, TReal(0));
+  Traits::Complex(plans.columns, c, c);
+  for (SizeValueType i = 0; i < py * pxc; ++i) // |F|^2, real, into the real array (py x pxc)
   {
-    c[i][0] = c[i][0] * c[i][0] + c[i][1] * c[i][1];
-    c[i][1] = TReal(0);
+    f[i] = c[i][0] * c[i][0] + c[i][1] * c[i][1];
   }
-  Traits::Inverse(plans.inverse, c, f); // unnormalised: every value is px * py * count
+  Traits::Forward(plans.columnsOfPower, f, c); // rows 0..py/2 hold conj(inverse DFT along y)
+  for (SizeValueType i = 0; i < (SizeValueType(r) + 1) * pxc; ++i)
+  {
+    c[i][1] = -c[i][1];
+  }
+  Traits::Inverse(plans.rowsInverse, c, f); // rows dy = 0..R: px * py * count(dx, dy)
 
   // Counts are integers >= 0; rounding removes the transform's rounding error (see the header).
   const double        scale = 1.0 / (double(px) * double(py));
   const SizeValueType side = SizeValueType(2 * r + 1);
-  for (long dy = -r; dy <= r; ++dy)
+  for (long dy = 0; dy <= r; ++dy)
   {
-    const TReal * row = f + SizeValueType((dy + long(py)) % long(py)) * px;
+    const TReal * row = f + SizeValueType(dy) * px;
     double *      out = counts.data() + SizeValueType(dy + r) * side;
     for (long dx = -r; dx < 0; ++dx) // negative dx wrap to the end of the row
     {
@@ -242,6 +310,15 @@ PairCounts(const TPixel *                     pixels,
     for (long dx = 0; dx <= r; ++dx)
     {
       out[dx + r] = double(static_cast<long>(double(row[dx]) * scale + 0.5));
+    }
+  }
+  for (long dy = -r; dy < 0; ++dy) // C(dx, dy) = C(-dx, -dy)
+  {
+    double *       out = counts.data() + SizeValueType(dy + r) * side;
+    const double * mirror = counts.data() + SizeValueType(-dy + r) * side;
+    for (SizeValueType i = 0; i < side; ++i)
+    {
+      out[i] = mirror[side - 1 - i];
     }
   }
 }
