@@ -260,6 +260,10 @@ protected:
 
   void
   VerifyPreconditions() ITKv5_CONST override;
+  /** Also checks that the input is not empty (known only once the pipeline has run its
+   * information pass, so not in VerifyPreconditions). */
+  void
+  GenerateOutputInformation() override;
   void
   GenerateInputRequestedRegion() override;
   void

@@ -50,6 +50,13 @@ MicrostructureDescriptorsImageFilter<TInputImage>::VerifyPreconditions() ITKv5_C
   {
     itkExceptionMacro(<< "LineSpacing is 0; it is the number of pixels between test lines and must be at least 1.");
   }
+}
+
+template <typename TInputImage>
+void
+MicrostructureDescriptorsImageFilter<TInputImage>::GenerateOutputInformation()
+{
+  Superclass::GenerateOutputInformation();
   const InputImageType * input = this->GetInput();
   if (input->GetLargestPossibleRegion().GetNumberOfPixels() == 0)
   {

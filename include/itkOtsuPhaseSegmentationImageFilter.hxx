@@ -33,6 +33,13 @@ OtsuPhaseSegmentationImageFilter<TInputImage, TOutputImage>::VerifyPreconditions
     itkExceptionMacro(<< "NumberOfHistogramBins is " << m_NumberOfHistogramBins
                       << "; Otsu's method needs at least 2 bins (256 is the usual choice).");
   }
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+OtsuPhaseSegmentationImageFilter<TInputImage, TOutputImage>::GenerateOutputInformation()
+{
+  Superclass::GenerateOutputInformation();
   const InputImageType * input = this->GetInput();
   if (input->GetLargestPossibleRegion().GetNumberOfPixels() == 0)
   {
