@@ -51,7 +51,12 @@ operator<<(std::ostream & os, OtsuPhaseSegmentationImageFilterEnums::ForegroundP
  * OtsuThresholdImageFilter; a 3D stack goes through ITK's
  * SliceBySliceImageFilter wrapping an OtsuThresholdImageFilter, so every patch
  * gets its own threshold (patches are independent samples; one threshold for
- * the whole stack would couple them). ITK's HistogramThresholdImageFilter marks
+ * the whole stack would couple them). For 8-bit input with 256 bins (the default)
+ * the same histogram ITK's filter would build (one bin per gray level) is counted
+ * directly and handed to ITK's OtsuThresholdCalculator: identical thresholds and
+ * phase maps (tested against OtsuThresholdImageFilter), without the per-pixel bin
+ * search of ImageToHistogramFilter, which made Otsu ~50x slower than the rest of
+ * the measurement on 128x128 patches. ITK's HistogramThresholdImageFilter marks
  * pixels <= threshold as "inside"; this filter maps that side to 0 for
  * ForegroundPhase Bright (default: bright ferrite -> 1) and to 1 for Dark.
  *
@@ -139,6 +144,13 @@ protected:
   PrintSelf(std::ostream & os, Indent indent) const override;
 
 private:
+  /** 8-bit input with 256 bins: ITK's OtsuThresholdCalculator on a directly counted histogram. */
+  void
+  GenerateDataFor8Bit(OutputPixelType inside, OutputPixelType outside);
+  /** A slice of one value has no threshold (NaN) and no foreground. */
+  void
+  ClearConstantSlices();
+
   ForegroundPhaseEnum m_ForegroundPhase{ ForegroundPhaseEnum::Bright };
   unsigned int        m_NumberOfHistogramBins{ 256 };
   std::vector<double> m_Thresholds;

@@ -1,6 +1,7 @@
 // Tests of itk::OtsuPhaseSegmentationImageFilter: two-level noisy images whose true phase
 // map is known, per-slice thresholds on a stack, foreground switch, degenerate input.
 #include "itkOtsuPhaseSegmentationImageFilter.h"
+#include "itkOtsuThresholdImageFilter.h"
 #include "itkTestingMacros.h"
 
 #include <gtest/gtest.h>
@@ -271,4 +272,35 @@ TEST(OtsuPhaseSegmentation, BadInputIsAClearError)
 
   auto noInput = itk::OtsuPhaseSegmentationImageFilter<GrayImage, LabelImage>::New();
   EXPECT_THROW(noInput->Update(), itk::ExceptionObject);
+}
+
+// The 8-bit path counts the histogram itself and calls ITK's OtsuThresholdCalculator: it must
+// give exactly what ITK's OtsuThresholdImageFilter gives, threshold and phase map, on images
+// of every kind of histogram (two noisy levels, skewed mixtures, narrow ranges, few levels).
+TEST(OtsuPhaseSegmentation, EightBitPathEqualsITKOtsuThresholdImageFilter)
+{
+  using ITKOtsu = itk::OtsuThresholdImageFilter<GrayImage, LabelImage>;
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 60; ++trial)
+  {
+    const double low = std::uniform_real_distribution<double>(0, 200)(rng);
+    const double high = low + std::uniform_real_distribution<double>(1, 120)(rng);
+    const double sigma = std::uniform_real_distribution<double>(0.3, 40)(rng);
+    auto         image = MakeTwoLevel<GrayImage>(low, high, sigma, 100 + trial);
+
+    auto reference = ITKOtsu::New();
+    reference->SetInput(image);
+    reference->SetInsideValue(0); // <= threshold
+    reference->SetOutsideValue(1);
+    reference->Update();
+
+    auto filter = itk::OtsuPhaseSegmentationImageFilter<GrayImage, LabelImage>::New();
+    filter->SetInput(image);
+    filter->Update();
+    ASSERT_EQ(filter->GetThresholds().size(), 1u);
+    EXPECT_EQ(filter->GetThresholds()[0], static_cast<double>(reference->GetThreshold())) << "trial " << trial;
+    const auto * a = filter->GetOutput()->GetBufferPointer();
+    const auto * b = reference->GetOutput()->GetBufferPointer();
+    EXPECT_TRUE(std::equal(a, a + 64 * 48, b)) << "trial " << trial;
+  }
 }
