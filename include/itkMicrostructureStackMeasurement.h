@@ -11,6 +11,7 @@
 #include "itkMicrostructureDescriptorsImageFilter.h"
 #include "itkMicrostructureTable.h"
 #include "itkOtsuPhaseSegmentationImageFilter.h"
+#include "itkTwoPointCorrelationImageFilter.h"
 
 #include <limits>
 #include <string>
@@ -28,6 +29,9 @@ struct StochasticMicrostructure_EXPORT MicrostructureSliceMeasurement
   static constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
 
   SizeValueType SliceIndex{ 0 };
+  /** Pixel size of the slice (input spacing, micrometres). */
+  double PixelSizeX{ NaN };
+  double PixelSizeY{ NaN };
   /** Otsu threshold in input intensity units; NaN for binary input. */
   double OtsuThreshold{ NaN };
   double VolumeFraction{ NaN };
@@ -53,8 +57,12 @@ struct StochasticMicrostructure_EXPORT MicrostructureSliceMeasurement
 
   double GrainSizeNumber{ NaN };
 
-  // S2 HOOK (two-point correlation, TwoPointCorrelationImageFilter): fields for S2
-  // summaries go here when it is wired in; add their columns to ColumnNames()/ToRow().
+  /** Two-point correlation S2 of the measured phase (ComputeCorrelation On; empty otherwise),
+   * r = 0..R pixels: along x, along y, and radially averaged (TwoPointCorrelationImageFilter).
+   * Curves are not part of ToRow(): they go to a table of their own. */
+  std::vector<double> CorrelationX;
+  std::vector<double> CorrelationY;
+  std::vector<double> CorrelationRadial;
 
   /** Column names of ToRow(), in order (slice, otsu_threshold, volume_fraction, ...). */
   static std::vector<std::string>
@@ -84,8 +92,8 @@ MicrostructureMeasurementsToTable(const std::vector<MicrostructureSliceMeasureme
  *    binary input: pixels equal to ForegroundValue (default 1) are the foreground;
  *  - MicrostructureDescriptorsImageFilter with LineSpacing, LineOffset, EdgeRule,
  *    IncludeEdgeChords (see that class for the definitions);
- *  - S2 HOOK: the two-point correlation of the phase map will be computed here (see
- *    MeasureSlice in the .hxx).
+ *  - with ComputeCorrelation On: TwoPointCorrelationImageFilter on the phase map, up to
+ *    CorrelationMaximumDistance pixels (0: half the smaller side) -> S2 curves per slice.
  * The results are the same as running those filters on each slice on its own (tested).
  *
  * After Update(): GetMeasurements() has one MicrostructureSliceMeasurement per slice, in
@@ -124,6 +132,7 @@ public:
   using LabelSliceType = Image<LabelPixelType, 2>;
   using OtsuFilterType = OtsuPhaseSegmentationImageFilter<GraySliceType, LabelSliceType>;
   using DescriptorsFilterType = MicrostructureDescriptorsImageFilter<LabelSliceType>;
+  using CorrelationFilterType = TwoPointCorrelationImageFilter<LabelSliceType>;
   using ForegroundPhaseEnum = OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase;
   using EdgeRuleEnum = MicrostructureDescriptorsEnums::EdgeRule;
   using MeasurementType = MicrostructureSliceMeasurement;
@@ -152,6 +161,14 @@ public:
   itkSetMacro(IncludeEdgeChords, bool);
   itkGetConstMacro(IncludeEdgeChords, bool);
   itkBooleanMacro(IncludeEdgeChords);
+
+  /** Also compute the two-point correlation S2 of every slice. Default Off. */
+  itkSetMacro(ComputeCorrelation, bool);
+  itkGetConstMacro(ComputeCorrelation, bool);
+  itkBooleanMacro(ComputeCorrelation);
+  /** Largest S2 displacement in pixels; 0 (default) = half the smaller side. */
+  itkSetMacro(CorrelationMaximumDistance, unsigned int);
+  itkGetConstMacro(CorrelationMaximumDistance, unsigned int);
 
   /** Keep the 0/1 phase maps (GetSegmentation()). Default Off. */
   itkSetMacro(KeepSegmentation, bool);
@@ -204,6 +221,8 @@ private:
   EdgeRuleEnum          m_EdgeRule{ EdgeRuleEnum::ASTMHalfCount };
   bool                  m_IncludeEdgeChords{ false };
   bool                  m_KeepSegmentation{ false };
+  bool                  m_ComputeCorrelation{ false };
+  unsigned int          m_CorrelationMaximumDistance{ 0 };
 
   std::vector<MeasurementType>            m_Measurements;
   typename SegmentationImageType::Pointer m_Segmentation;

@@ -100,6 +100,8 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
 
   MeasurementType m;
   m.SliceIndex = k;
+  m.PixelSizeX = spacing[0];
+  m.PixelSizeY = spacing[1];
 
   typename LabelSliceType::Pointer labels;
   if (m_InputIsBinary)
@@ -173,12 +175,18 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
   m.MeanChordLengthBackgroundVertical = descriptors->GetMeanChordLength(Phase::Background, Direction::Vertical);
   m.GrainSizeNumber = descriptors->GetGrainSizeNumber();
 
-  // ---------------------------------------------------------------------------------------
-  // S2 HOOK: run TwoPointCorrelationImageFilter on `labels` here (single-threaded:
-  // SetNumberOfWorkUnits(1)) and store its summaries in `m` (add the fields to
-  // MicrostructureSliceMeasurement and its ColumnNames()/ToRow()).
-  // ---------------------------------------------------------------------------------------
-
+  if (m_ComputeCorrelation)
+  {
+    auto s2 = CorrelationFilterType::New();
+    s2->SetInput(labels);
+    s2->SetForegroundValue(1);
+    s2->SetMaximumDistance(m_CorrelationMaximumDistance);
+    s2->SetNumberOfWorkUnits(1);
+    s2->Update();
+    m.CorrelationX = s2->GetXCurve();
+    m.CorrelationY = s2->GetYCurve();
+    m.CorrelationRadial = s2->GetRadialCurve();
+  }
   return m;
 }
 
@@ -197,6 +205,8 @@ MicrostructureStackMeasurement<TInputImage>::PrintSelf(std::ostream & os, Indent
   os << indent << "LineOffset: " << m_LineOffset << std::endl;
   os << indent << "EdgeRule: " << m_EdgeRule << std::endl;
   os << indent << "IncludeEdgeChords: " << (m_IncludeEdgeChords ? "On" : "Off") << std::endl;
+  os << indent << "ComputeCorrelation: " << (m_ComputeCorrelation ? "On" : "Off") << std::endl;
+  os << indent << "CorrelationMaximumDistance: " << m_CorrelationMaximumDistance << std::endl;
   os << indent << "KeepSegmentation: " << (m_KeepSegmentation ? "On" : "Off") << std::endl;
   os << indent << "Measurements: " << m_Measurements.size() << " slices" << std::endl;
 }

@@ -158,6 +158,44 @@ TEST(MicrostructureStackMeasurement, EqualsThePerSliceFilters)
   }
 }
 
+// With ComputeCorrelation the S2 curves of each slice are those of TwoPointCorrelationImageFilter
+// run on that slice's phase map, and S2(0) is the slice's volume fraction.
+TEST(MicrostructureStackMeasurement, CorrelationEqualsThePerSliceFilter)
+{
+  const auto stack = MakeStack<GrayStack>(64, 48, 4, 15.0, 5);
+  auto       m = itk::MicrostructureStackMeasurement<GrayStack>::New();
+  m->SetInput(stack);
+  m->SetKeepSegmentation(true);
+  m->SetComputeCorrelation(true);
+  m->SetCorrelationMaximumDistance(20);
+  m->Update();
+  const auto * seg = m->GetSegmentation();
+  for (unsigned k = 0; k < 4; ++k)
+  {
+    auto                   extract = itk::ExtractImageFilter<LabelStack, LabelImage>::New();
+    LabelStack::RegionType region = stack->GetLargestPossibleRegion();
+    region.SetIndex(2, k);
+    region.SetSize(2, 0);
+    extract->SetExtractionRegion(region);
+    extract->SetDirectionCollapseToSubmatrix();
+    extract->SetInput(seg);
+    auto s2 = itk::TwoPointCorrelationImageFilter<LabelImage>::New();
+    s2->SetInput(extract->GetOutput());
+    s2->SetMaximumDistance(20);
+    s2->Update();
+    const auto & r = m->GetMeasurements()[k];
+    ASSERT_EQ(r.CorrelationRadial.size(), 21u);
+    EXPECT_EQ(r.CorrelationX, s2->GetXCurve());
+    EXPECT_EQ(r.CorrelationY, s2->GetYCurve());
+    EXPECT_EQ(r.CorrelationRadial, s2->GetRadialCurve());
+    EXPECT_NEAR(r.CorrelationX[0], r.VolumeFraction, 1e-6);
+  }
+  auto off = itk::MicrostructureStackMeasurement<GrayStack>::New();
+  off->SetInput(stack);
+  off->Update();
+  EXPECT_TRUE(off->GetMeasurements()[0].CorrelationRadial.empty());
+}
+
 TEST(MicrostructureStackMeasurement, AnalyticStripesPerSlice)
 {
   // No disc, no noise: slice k has stripes of width w = 4 + 2k from x = 3; the width 243 = 3 +

@@ -63,6 +63,19 @@ assert [g["group"] for g in s["groups"]] == ["1", "30"]
 assert s["groups"][1]["metrics"]["volume_fraction"]["mean"] == 0.5
 PY
 
+# S2 of width-10 period-20 stripes along x: a triangle wave; S2(0) = 0.5, S2(10) = 0.5 * (n-valid
+# pairs both in stripes) = 0 at r = 10 (a stripe never overlaps its shift by its own width), and
+# S2 along y stays 0.5.
+"$bin/MicrostructureMeasure" stripes.png --outputCorrelation s2.csv --correlationDistance 20 >/dev/null 2>&1
+$py - <<'PY'
+import csv
+r = list(csv.DictReader(open("s2.csv")))
+assert len(r) == 21, len(r)
+assert abs(float(r[0]["s2_x"]) - 0.5) < 1e-6 and abs(float(r[10]["s2_x"])) < 1e-6, (r[0], r[10])
+assert abs(float(r[20]["s2_x"]) - 0.5) < 1e-6
+assert all(abs(float(x["s2_y"]) - 0.5) < 1e-6 for x in r)
+PY
+
 "$bin/MicrostructureMeasure" list.csv --groupBy cooling_rate --outputSummary list.json >/dev/null 2>&1
 $py - <<'PY'
 import json
