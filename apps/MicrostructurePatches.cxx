@@ -1,0 +1,154 @@
+/*=========================================================================
+ *  MicrostructurePatches: a CSV of micrographs + process parameters ->
+ *  a patch stack and a per-patch condition table, split by sample.
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "itkMicrostructureDataset.h"
+#include "itkMicrostructureIO.h"
+
+#include <filesystem>
+#include <iostream>
+
+namespace
+{
+using sm::cli::Module;
+
+void
+Declare(Module & m)
+{
+  m.Group("Input/Output");
+  m.AddPositional("table", "micrographs", 0, "input", "Micrographs (CSV)",
+                  "One row per micrograph: a file column (relative to the CSV's folder), its pixel size "
+                  "(um_per_px), its sample and its process parameters; e.g. ../shared/data/uhcs/micrographs.csv or "
+                  "the micrographs.csv of MicrostructureSynthesize.")
+    .fileExtensions = ".csv";
+  m.Add("image", "outputStack", "outputStack", "", "Patch stack",
+        "3D image (x, y, patch), 8-bit, spacing = the patches' pixel size (e.g. patches.nrrd).")
+    .channel = "output";
+  m.Add("table", "outputTable", "outputTable", "", "Patch table (CSV)",
+        "One row per patch: patch, file, sample_id, x, y, flipped, um_per_px, split (train/test), conditions.")
+    .channel = "output";
+  m.Group("Selection");
+  m.Add("string-vector", "conditions", "conditions", "", "Condition columns",
+        "Comma-separated columns copied to every patch (the process parameters), e.g. "
+        "anneal_temperature_C,anneal_time_min,cool_method.");
+  m.Add("string-vector", "where", "where", "", "Row filters",
+        "Comma-separated column=value conditions a micrograph must meet, e.g. microconstituent=spheroidite.");
+  m.Add("string", "fileColumn", "fileColumn", "file", "File column", "Column with the image paths.");
+  m.Add("string", "sampleColumn", "sampleColumn", "sample_id", "Sample column",
+        "Column naming the physical sample; the train/test split never separates a sample's micrographs. When "
+        "absent, each micrograph is its own sample.");
+  m.Add("string", "pixelSizeColumn", "pixelSizeColumn", "um_per_px", "Pixel size column",
+        "Column with each micrograph's pixel size in micrometres.");
+  m.Add("double", "inputPixelSize", "inputPixelSize", "0", "Input pixel size (um)",
+        "Pixel size of all micrographs when the table has no pixel size column; 0 = the files' own spacing.");
+  m.Group("Patches");
+  m.Add("double", "pixelSize", "pixelSize", "0", "Target pixel size (um)",
+        "Resample every micrograph to this pixel size first, so patches cover the same physical area; 0 = keep "
+        "(then all micrographs must share one pixel size).")
+    .minimum = "0";
+  m.Add("integer-vector", "patchSize", "patchSize", "128,128", "Patch size (px)", "Width,height of a patch.");
+  m.Add("integer-vector", "stride", "stride", "0,0", "Stride (px)", "Distance between patches; 0 = patch size.");
+  m.Add("boolean", "flip", "flip", "false", "Horizontal flip", "Add a left-right mirrored copy of every patch.");
+  m.Add("integer", "maxPatchesPerImage", "maxPatchesPerImage", "0", "Max patches per image",
+        "Keep at most this many patches of each micrograph (a seeded random subset); 0 = all.")
+    .minimum = "0";
+  m.Group("Split");
+  auto & tf = m.Add("double", "testFraction", "testFraction", "0.2", "Test fraction",
+                    "Fraction of the samples (not patches) held out for testing.");
+  tf.minimum = "0";
+  tf.maximum = "0.99";
+  m.Add("integer", "seed", "seed", "1", "Seed", "Seed of the split and of the patch subsets.");
+}
+
+std::vector<unsigned int>
+TwoInts(const Module & m, const std::string & name)
+{
+  const auto v = m.GetDoubleList(name);
+  if (v.size() != 2 || v[0] < 0 || v[1] < 0)
+  {
+    throw std::invalid_argument("--" + name + " takes two whole numbers, e.g. 128,128");
+  }
+  return { static_cast<unsigned int>(v[0]), static_cast<unsigned int>(v[1]) };
+}
+
+int
+Body(Module & m)
+{
+  const std::string input = m.Get("micrographs");
+  const std::string outStack = m.Get("outputStack");
+  const std::string outTable = m.Get("outputTable");
+  if (outStack.empty() || outTable.empty())
+  {
+    throw std::invalid_argument("give both --outputStack (e.g. patches.nrrd) and --outputTable (e.g. patches.csv)");
+  }
+  itk::CheckOutputPathWritable(outStack);
+  itk::CheckOutputPathWritable(outTable);
+
+  itk::MicrostructureDataset::Options o;
+  o.FileColumn = m.Get("fileColumn");
+  o.SampleColumn = m.Get("sampleColumn");
+  o.PixelSizeColumn = m.Get("pixelSizeColumn");
+  o.InputPixelSize = m.GetDouble("inputPixelSize");
+  o.TargetPixelSize = m.GetDouble("pixelSize");
+  for (const auto & c : m.GetList("conditions"))
+  {
+    if (!c.empty())
+    {
+      o.ConditionColumns.push_back(c);
+    }
+  }
+  for (const auto & w : m.GetList("where"))
+  {
+    const auto eq = w.find('=');
+    if (eq == std::string::npos || eq == 0)
+    {
+      throw std::invalid_argument("--where takes column=value conditions, not '" + w + "'");
+    }
+    o.Where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+  }
+  const auto ps = TwoInts(m, "patchSize");
+  const auto st = TwoInts(m, "stride");
+  o.PatchSize[0] = ps[0];
+  o.PatchSize[1] = ps[1];
+  o.Stride[0] = st[0];
+  o.Stride[1] = st[1];
+  o.HorizontalFlip = m.GetBool("flip");
+  o.TestFraction = m.GetDouble("testFraction");
+  o.Seed = static_cast<std::uint64_t>(m.GetInt("seed"));
+  o.MaxPatchesPerImage = static_cast<unsigned int>(m.GetInt("maxPatchesPerImage"));
+
+  const auto             table = itk::MicrostructureTable::Read(input);
+  sm::cli::Progress      progress("MicrostructurePatches", "Cutting micrographs into patches");
+  itk::MicrostructureDataset dataset;
+  dataset.Build(table, std::filesystem::path(input).parent_path().string(), o,
+                [&progress](double f) { progress.Update(0.9 * f); });
+  dataset.Write(outStack, outTable);
+  progress.End();
+  if (!dataset.GetSkippedMicrographs().empty())
+  {
+    std::cerr << "skipped " << dataset.GetSkippedMicrographs().size()
+              << " micrographs smaller than one patch, e.g. " << dataset.GetSkippedMicrographs().front() << "\n";
+  }
+  std::cerr << dataset.GetPatchTable().GetNumberOfRows() << " patches from " << dataset.GetNumberOfMicrographs()
+            << " micrographs; samples: " << dataset.GetNumberOfSamples("train") << " train, "
+            << dataset.GetNumberOfSamples("test") << " test\n";
+  m.SetReturn("numberOfPatches", std::to_string(dataset.GetPatchTable().GetNumberOfRows()));
+  return 0;
+}
+} // namespace
+
+int
+main(int argc, char * argv[])
+{
+  Module m("Microstructure Patches",
+           "Microstructure",
+           "Turns a CSV of micrographs with their process parameters into a stack of patches (optionally resampled "
+           "to one pixel size, flipped for augmentation) and a per-patch condition table, with a train/test split by "
+           "sample (never by patch).");
+  Declare(m);
+  m.Group("Results", "Output scalars (for Slicer).");
+  m.Add("integer", "numberOfPatches", "numberOfPatches", "", "Patches", "Number of patches written.").channel =
+    "output";
+  return sm::cli::Run(m, argc, argv, Body);
+}

@@ -1,0 +1,209 @@
+// Tests of itk::MicrostructureDataset: patches and table from a micrograph CSV, split by
+// sample, resampling to one pixel size, bad input, and a run on real UHCS micrographs.
+#include "itkMicrostructureDataset.h"
+#include "itkImageFileWriter.h"
+#include "itkMicrostructureIO.h"
+
+#include <gtest/gtest.h>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace
+{
+using Image2 = itk::Image<unsigned char, 2>;
+
+/** A folder with micrographs whose pixel value encodes (image, x, y). */
+class DatasetTest : public ::testing::Test
+{
+protected:
+  void
+  SetUp() override
+  {
+    m_Dir = fs::temp_directory_path() / ("sm_dataset_" + std::to_string(::getpid()));
+    fs::create_directories(m_Dir);
+  }
+  void
+  TearDown() override
+  {
+    fs::remove_all(m_Dir);
+  }
+  std::string
+  WriteImage(const std::string & name, unsigned w, unsigned h, unsigned char base)
+  {
+    auto               image = Image2::New();
+    Image2::RegionType region;
+    region.SetSize(0, w);
+    region.SetSize(1, h);
+    image->SetRegions(region);
+    image->Allocate();
+    for (unsigned y = 0; y < h; ++y)
+    {
+      for (unsigned x = 0; x < w; ++x)
+      {
+        image->SetPixel({ { x, y } }, static_cast<unsigned char>(base + (x / 8 + y / 8) % 10));
+      }
+    }
+    itk::WriteImageAtomically(image.GetPointer(), (m_Dir / name).string());
+    return name;
+  }
+  fs::path m_Dir;
+};
+} // namespace
+
+TEST_F(DatasetTest, PatchesTableAndSplitBySample)
+{
+  itk::MicrostructureTable micrographs({ "file", "sample_id", "um_per_px", "rate", "kind" });
+  for (int i = 0; i < 12; ++i)
+  {
+    const std::string f = WriteImage("m" + std::to_string(i) + ".png", 64, 48, static_cast<unsigned char>(20 * i));
+    micrographs.AddRow({ f, "s" + std::to_string(i / 2), "0.5", std::to_string(i % 3), i == 11 ? "other" : "ok" });
+  }
+  itk::MicrostructureDataset::Options o;
+  o.PatchSize[0] = 32;
+  o.PatchSize[1] = 16;
+  o.ConditionColumns = { "rate" };
+  o.Where = { { "kind", "ok" } };
+  o.TestFraction = 0.34;
+  o.Seed = 3;
+  itk::MicrostructureDataset d;
+  d.Build(micrographs, m_Dir.string(), o);
+  // 11 micrographs kept, 2 x 3 patches each.
+  EXPECT_EQ(d.GetNumberOfMicrographs(), 11u);
+  const auto & t = d.GetPatchTable();
+  ASSERT_EQ(t.GetNumberOfRows(), 66u);
+  ASSERT_EQ(d.GetPatches()->GetLargestPossibleRegion().GetSize(2), 66u);
+  EXPECT_DOUBLE_EQ(d.GetPatches()->GetSpacing()[0], 0.5);
+  // Pixel values: patch k of micrograph i starts at (x, y) of the table.
+  for (std::size_t k = 0; k < 66; k += 7)
+  {
+    const int  i = std::stoi(t.Get(k, "file").substr(1));
+    const long x = std::stol(t.Get(k, "x"));
+    const long y = std::stol(t.Get(k, "y"));
+    const auto v = d.GetPatches()->GetPixel({ { 3, 5, static_cast<long>(k) } });
+    EXPECT_EQ(v, static_cast<unsigned char>(20 * i + ((x + 3) / 8 + (y + 5) / 8) % 10)) << k;
+    EXPECT_EQ(t.Get(k, "rate"), std::to_string(i % 3));
+  }
+  // Split: 6 samples -> round(0.34 * 6) = 2 test samples; no sample in both splits.
+  std::map<std::string, std::set<std::string>> splitsOfSample;
+  for (std::size_t k = 0; k < t.GetNumberOfRows(); ++k)
+  {
+    splitsOfSample[t.Get(k, "sample_id")].insert(t.Get(k, "split"));
+  }
+  int testSamples = 0;
+  for (const auto & kv : splitsOfSample)
+  {
+    EXPECT_EQ(kv.second.size(), 1u) << "sample " << kv.first << " is in both splits";
+    testSamples += kv.second.count("test");
+  }
+  EXPECT_EQ(testSamples, 2);
+  EXPECT_EQ(d.GetNumberOfSamples("test"), 2u);
+  // Deterministic with the seed; another seed gives another split.
+  itk::MicrostructureDataset again;
+  again.Build(micrographs, m_Dir.string(), o);
+  EXPECT_EQ(again.GetPatchTable().GetColumn("split"), t.GetColumn("split"));
+  bool differs = false;
+  for (std::uint64_t seed = 4; seed < 10 && !differs; ++seed)
+  {
+    o.Seed = seed;
+    itk::MicrostructureDataset other;
+    other.Build(micrographs, m_Dir.string(), o);
+    differs = other.GetPatchTable().GetColumn("split") != t.GetColumn("split");
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST_F(DatasetTest, ResamplingMixedPixelSizesAndLimits)
+{
+  itk::MicrostructureTable micrographs({ "file", "um_per_px" });
+  micrographs.AddRow({ WriteImage("a.png", 200, 200, 0), "0.5" }); // 100 um -> 100 px at 1 um
+  micrographs.AddRow({ WriteImage("b.png", 100, 100, 0), "1.0" }); // 100 um -> 100 px
+  micrographs.AddRow({ WriteImage("c.png", 40, 40, 0), "1.0" });   // 40 um: too small, skipped
+  itk::MicrostructureDataset::Options o;
+  o.PatchSize[0] = o.PatchSize[1] = 50;
+  itk::MicrostructureDataset d;
+  EXPECT_THROW(d.Build(micrographs, m_Dir.string(), o), itk::ExceptionObject); // mixed sizes, no target
+  o.TargetPixelSize = 1.0;
+  d.Build(micrographs, m_Dir.string(), o);
+  EXPECT_EQ(d.GetPatchTable().GetNumberOfRows(), 8u); // 2 x 2 from each of a and b
+  EXPECT_EQ(d.GetSkippedMicrographs(), std::vector<std::string>{ "c.png" });
+  EXPECT_EQ(d.GetPatchTable().Get(0, "um_per_px"), "1");
+  o.MaxPatchesPerImage = 3;
+  o.HorizontalFlip = true;
+  d.Build(micrographs, m_Dir.string(), o);
+  EXPECT_EQ(d.GetPatchTable().GetNumberOfRows(), 6u);
+}
+
+TEST_F(DatasetTest, BadInputIsAClearErrorAndWritesNothing)
+{
+  itk::MicrostructureTable good({ "file", "um_per_px" });
+  good.AddRow({ WriteImage("a.png", 64, 64, 0), "0.5" });
+  itk::MicrostructureDataset::Options o;
+  o.PatchSize[0] = o.PatchSize[1] = 32;
+  itk::MicrostructureDataset d;
+  // Missing column, unreadable file, no row left, nothing to write.
+  o.ConditionColumns = { "rate" };
+  EXPECT_THROW(d.Build(good, m_Dir.string(), o), itk::ExceptionObject);
+  o.ConditionColumns.clear();
+  itk::MicrostructureTable missing({ "file", "um_per_px" });
+  missing.AddRow({ "nope.png", "0.5" });
+  EXPECT_THROW(d.Build(missing, m_Dir.string(), o), itk::ExceptionObject);
+  o.Where = { { "file", "zzz" } };
+  EXPECT_THROW(d.Build(good, m_Dir.string(), o), itk::ExceptionObject);
+  o.Where.clear();
+  EXPECT_THROW(d.Write((m_Dir / "s.nrrd").string(), (m_Dir / "t.csv").string()), itk::ExceptionObject);
+  // A 16-bit image is refused.
+  using Image16 = itk::Image<unsigned short, 2>;
+  auto                image16 = Image16::New();
+  Image16::RegionType region;
+  region.SetSize(0, 64);
+  region.SetSize(1, 64);
+  image16->SetRegions(region);
+  image16->Allocate(true);
+  itk::WriteImageAtomically(image16.GetPointer(), (m_Dir / "w.png").string());
+  itk::MicrostructureTable wide({ "file", "um_per_px" });
+  wide.AddRow({ "w.png", "0.5" });
+  EXPECT_THROW(d.Build(wide, m_Dir.string(), o), itk::ExceptionObject);
+  // A good build writes both files; an unwritable target leaves neither.
+  d.Build(good, m_Dir.string(), o);
+  EXPECT_THROW(d.Write((m_Dir / "s.nrrd").string(), (m_Dir / "no" / "t.csv").string()), itk::ExceptionObject);
+  EXPECT_FALSE(fs::exists(m_Dir / "s.nrrd"));
+  d.Write((m_Dir / "s.nrrd").string(), (m_Dir / "t.csv").string());
+  EXPECT_TRUE(fs::exists(m_Dir / "s.nrrd"));
+  EXPECT_EQ(itk::MicrostructureTable::Read((m_Dir / "t.csv").string()).GetNumberOfRows(), 4u);
+}
+
+TEST(MicrostructureDatasetUHCS, SpheroiditeAtOnePixelSize)
+{
+  const fs::path uhcs = fs::path(SM_SHARED_DATA_DIR) / "uhcs";
+  if (!fs::exists(uhcs / "micrographs.csv"))
+  {
+    GTEST_SKIP() << "real data not present at " << uhcs;
+  }
+  auto all = itk::MicrostructureTable::Read((uhcs / "micrographs.csv").string());
+  // The first 12 spheroidite micrographs, all resampled to 0.194 um/px.
+  int  n = 0;
+  auto some = all.Select([&](std::size_t r) { return all.Get(r, "microconstituent") == "spheroidite" && n++ < 12; });
+  itk::MicrostructureDataset::Options o;
+  o.TargetPixelSize = 0.194;
+  o.ConditionColumns = { "anneal_temperature_C", "anneal_time_min", "cool_method" };
+  o.TestFraction = 0.25;
+  itk::MicrostructureDataset d;
+  d.Build(some, uhcs.string(), o);
+  const auto & t = d.GetPatchTable();
+  ASSERT_GT(t.GetNumberOfRows(), 0u);
+  EXPECT_DOUBLE_EQ(d.GetPatches()->GetSpacing()[0], 0.194);
+  std::map<std::string, std::set<std::string>> splits;
+  for (std::size_t k = 0; k < t.GetNumberOfRows(); ++k)
+  {
+    splits[t.Get(k, "sample_id")].insert(t.Get(k, "split"));
+    EXPECT_FALSE(t.Get(k, "anneal_temperature_C").empty());
+  }
+  for (const auto & kv : splits)
+  {
+    EXPECT_EQ(kv.second.size(), 1u);
+  }
+}
