@@ -300,6 +300,8 @@ private:
     std::array<SizeValueType, 2>                         interior{ { 0, 0 } };
     std::array<SizeValueType, 2>                         edge{ { 0, 0 } };
     std::array<std::array<ChordLengthHistogramType, 2>, 2> chords; // [phase][direction]
+    std::vector<unsigned char>                           isForeground; // scratch: one line
+    std::vector<SizeValueType>                           runStarts;    // scratch: one line
   };
 
   void

@@ -124,18 +124,30 @@ MicrostructureDescriptorsImageFilter<TInputImage>::ScanLine(const PixelType * fi
   const PixelType fgValue = m_ForegroundValue;
   auto &          fgChords = acc.chords[0][direction];
   auto &          bgChords = acc.chords[1][direction];
-  SizeValueType   i = 0;
+  // Branch-free passes over the pixels (gather the line as 0/1, then record where the phase
+  // changes); only the runs themselves are visited with branches.
+  auto & isFg = acc.isForeground;
+  auto & starts = acc.runStarts;
+  isFg.resize(length);
+  starts.resize(length + 1);
   const PixelType * p = first;
-  while (i < length)
+  for (SizeValueType i = 0; i < length; ++i, p += stride)
   {
-    const bool    fg = (*p == fgValue);
-    SizeValueType j = i + 1;
-    p += stride;
-    while (j < length && ((*p == fgValue) == fg))
-    {
-      ++j;
-      p += stride;
-    }
+    isFg[i] = static_cast<unsigned char>(*p == fgValue);
+  }
+  SizeValueType n = 1;
+  starts[0] = 0;
+  for (SizeValueType i = 1; i < length; ++i)
+  {
+    starts[n] = i;
+    n += static_cast<SizeValueType>(isFg[i] != isFg[i - 1]);
+  }
+  starts[n] = length;
+  for (SizeValueType r = 0; r < n; ++r)
+  {
+    const SizeValueType i = starts[r];
+    const SizeValueType j = starts[r + 1];
+    const bool          fg = isFg[i] != 0;
     const SizeValueType run = j - i;
     const bool          cut = (i == 0 || j == length);
     if (fg)
@@ -154,7 +166,6 @@ MicrostructureDescriptorsImageFilter<TInputImage>::ScanLine(const PixelType * fi
     {
       ++(fg ? fgChords : bgChords)[run];
     }
-    i = j;
   }
   ++acc.lines[direction];
   acc.lineLength[direction] += length;
