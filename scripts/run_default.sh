@@ -7,7 +7,7 @@
 # Usage: bash scripts/run_default.sh [output folder, default out/default]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="$here/build/bin"
+bin="${SM_BIN_DIR:-$here/build/bin}"
 out="${1:-$here/out/default}"
 [ -x "$bin/MicrostructureMeasure" ] || { echo "Build first: bash scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$out"

@@ -57,3 +57,19 @@ TEST(MicrostructureSummary, GroupsAreNumericallyOrderedAndSeparated)
   bad.AddRow({ "1", "abc" });
   EXPECT_THROW(itk::MicrostructureSummary::Summarize(bad, { "vf" }, "rate"), itk::ExceptionObject);
 }
+
+TEST(MicrostructureSummary, LargeSamplesUseTheRightStudentQuantile)
+{
+  // t(0.975, dof) from tables: 1.972462 (191), 1.962339 (1000), 1.960201 (10000).
+  for (const auto & c : { std::pair<int, double>{ 192, 1.972462 }, { 1001, 1.962339 }, { 10001, 1.960201 } })
+  {
+    std::vector<double> v(c.first);
+    for (int i = 0; i < c.first; ++i)
+    {
+      v[i] = (i % 2) ? 1.0 : -1.0;
+    }
+    const auto s = itk::MicrostructureSummary::SummarizeValues("x", v);
+    const double half = c.second * s.standardDeviation / std::sqrt(double(c.first));
+    EXPECT_NEAR(s.ci95High - s.mean, half, 1e-6 * half) << c.first;
+  }
+}
