@@ -39,6 +39,10 @@ Declare(Module & m)
         "Optional: S2(r) of the measured phase per image or patch (long format: one row per image and distance "
         "r, with S2 along x, along y and radially averaged).")
     .channel = "output";
+  m.Add("table", "outputChords", "outputChords", "", "Chord lengths (CSV)",
+        "Optional: chord-length distributions per image or patch, phase (foreground/background) and direction "
+        "(h/v): one row per chord length present, with its count. Chords cut by the image edge are left out.")
+    .channel = "output";
   m.Group("Measurement");
   auto & fg = m.Add("string-enumeration", "foreground", "foreground", "bright", "Measured phase",
                     "Which Otsu phase is measured: bright (ferrite in etched steel, the default) or dark.");
@@ -94,6 +98,7 @@ MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cl
                                                     : MeasureType::EdgeRuleEnum::ASTMHalfCount);
   measure->SetLineSpacing(static_cast<itk::SizeValueType>(m.GetInt("lineSpacing")));
   measure->SetComputeCorrelation(!m.Get("outputCorrelation").empty());
+  measure->SetChordHistograms(!m.Get("outputChords").empty());
   measure->SetCorrelationMaximumDistance(static_cast<unsigned int>(m.GetInt("correlationDistance")));
   progress.Observe(measure, start, span);
   measure->Update();
@@ -195,6 +200,51 @@ CorrelationTable(const std::vector<itk::MicrostructureSliceMeasurement> & result
   return out;
 }
 
+/** Long-format chord-length table: one row per image/patch, phase, direction and length. */
+itk::MicrostructureTable
+ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
+           const itk::MicrostructureTable &                        table,
+           const std::string &                                     groupBy)
+{
+  std::vector<std::string> columns = { "row" };
+  if (!groupBy.empty())
+  {
+    columns.push_back(groupBy);
+  }
+  for (const char * c : { "phase", "direction", "length_px", "length_um", "count" })
+  {
+    columns.emplace_back(c);
+  }
+  itk::MicrostructureTable out(columns);
+  const char * phase[4] = { "foreground", "foreground", "background", "background" };
+  const char * direction[4] = { "h", "v", "h", "v" };
+  for (std::size_t i = 0; i < results.size(); ++i)
+  {
+    const auto & r = results[i];
+    for (unsigned h = 0; h < 4; ++h)
+    {
+      const double um = (h % 2 == 0) ? r.PixelSizeX : r.PixelSizeY;
+      for (std::size_t k = 0; k < r.ChordHistograms[h].size(); ++k)
+      {
+        if (r.ChordHistograms[h][k] == 0)
+        {
+          continue;
+        }
+        std::vector<std::string> row = { std::to_string(i) };
+        if (!groupBy.empty())
+        {
+          row.push_back(table.Get(i, groupBy));
+        }
+        row.insert(row.end(), { phase[h], direction[h], std::to_string(k),
+                                itk::MicrostructureTable::FormatNumber(k * um),
+                                std::to_string(r.ChordHistograms[h][k]) });
+        out.AddRow(std::move(row));
+      }
+    }
+  }
+  return out;
+}
+
 int
 Body(Module & m)
 {
@@ -203,11 +253,13 @@ Body(Module & m)
   const std::string outTable = m.Get("outputTable");
   const std::string outSummary = m.Get("outputSummary");
   const std::string outCorrelation = m.Get("outputCorrelation");
-  if (outTable.empty() && outSummary.empty() && outCorrelation.empty())
+  const std::string outChords = m.Get("outputChords");
+  if (outTable.empty() && outSummary.empty() && outCorrelation.empty() && outChords.empty())
   {
-    throw std::invalid_argument("nothing to write: give --outputTable, --outputSummary and/or --outputCorrelation");
+    throw std::invalid_argument(
+      "nothing to write: give --outputTable, --outputSummary, --outputCorrelation and/or --outputChords");
   }
-  for (const auto & p : { outTable, outSummary, outCorrelation })
+  for (const auto & p : { outTable, outSummary, outCorrelation, outChords })
   {
     if (!p.empty())
     {
@@ -279,6 +331,10 @@ Body(Module & m)
   if (!outCorrelation.empty())
   {
     CorrelationTable(results, table, groupBy).Write(outCorrelation);
+  }
+  if (!outChords.empty())
+  {
+    ChordTable(results, table, groupBy).Write(outChords);
   }
   if (!outSummary.empty())
   {

@@ -13,6 +13,7 @@
 #include "itkOtsuPhaseSegmentationImageFilter.h"
 #include "itkTwoPointCorrelationImageFilter.h"
 
+#include <array>
 #include <limits>
 #include <string>
 #include <vector>
@@ -63,6 +64,12 @@ struct StochasticMicrostructure_EXPORT MicrostructureSliceMeasurement
   std::vector<double> CorrelationX;
   std::vector<double> CorrelationY;
   std::vector<double> CorrelationRadial;
+
+  /** Chord-length histograms (ChordHistograms On; empty otherwise), as
+   * MicrostructureDescriptorsImageFilter::GetChordLengthHistogram(): entry k = number of
+   * chords of k pixels. Index: [0] foreground horizontal, [1] foreground vertical,
+   * [2] background horizontal, [3] background vertical. */
+  std::array<std::vector<SizeValueType>, 4> ChordHistograms;
 
   /** Column names of ToRow(), in order (slice, otsu_threshold, volume_fraction, ...). */
   static std::vector<std::string>
@@ -170,6 +177,11 @@ public:
   itkSetMacro(CorrelationMaximumDistance, unsigned int);
   itkGetConstMacro(CorrelationMaximumDistance, unsigned int);
 
+  /** Also keep the chord-length histograms of every slice. Default Off. */
+  itkSetMacro(ChordHistograms, bool);
+  itkGetConstMacro(ChordHistograms, bool);
+  itkBooleanMacro(ChordHistograms);
+
   /** Keep the 0/1 phase maps (GetSegmentation()). Default Off. */
   itkSetMacro(KeepSegmentation, bool);
   itkGetConstMacro(KeepSegmentation, bool);
@@ -222,6 +234,7 @@ private:
   bool                  m_IncludeEdgeChords{ false };
   bool                  m_KeepSegmentation{ false };
   bool                  m_ComputeCorrelation{ false };
+  bool                  m_ChordHistograms{ false };
   unsigned int          m_CorrelationMaximumDistance{ 0 };
 
   std::vector<MeasurementType>            m_Measurements;

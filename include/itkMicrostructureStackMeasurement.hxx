@@ -73,7 +73,8 @@ MicrostructureStackMeasurement<TInputImage>::StreamedGenerateData(unsigned int)
   }
   const SizeValueType numberOfSlices =
     ImageDimension == 3 ? input->GetLargestPossibleRegion().GetSize(ImageDimension - 1) : 1;
-  m_Measurements.assign(numberOfSlices, MeasurementType{});
+  m_Measurements.clear();
+  m_Measurements.resize(numberOfSlices);
 
   // Each slice is measured on one thread by single-threaded filters; the slices run in parallel.
   MultiThreaderBase * threader = this->GetMultiThreader();
@@ -174,6 +175,13 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
   m.MeanChordLengthBackgroundHorizontal = descriptors->GetMeanChordLength(Phase::Background, Direction::Horizontal);
   m.MeanChordLengthBackgroundVertical = descriptors->GetMeanChordLength(Phase::Background, Direction::Vertical);
   m.GrainSizeNumber = descriptors->GetGrainSizeNumber();
+  if (m_ChordHistograms)
+  {
+    m.ChordHistograms[0] = descriptors->GetChordLengthHistogram(Phase::Foreground, Direction::Horizontal);
+    m.ChordHistograms[1] = descriptors->GetChordLengthHistogram(Phase::Foreground, Direction::Vertical);
+    m.ChordHistograms[2] = descriptors->GetChordLengthHistogram(Phase::Background, Direction::Horizontal);
+    m.ChordHistograms[3] = descriptors->GetChordLengthHistogram(Phase::Background, Direction::Vertical);
+  }
 
   if (m_ComputeCorrelation)
   {
@@ -205,6 +213,7 @@ MicrostructureStackMeasurement<TInputImage>::PrintSelf(std::ostream & os, Indent
   os << indent << "LineOffset: " << m_LineOffset << std::endl;
   os << indent << "EdgeRule: " << m_EdgeRule << std::endl;
   os << indent << "IncludeEdgeChords: " << (m_IncludeEdgeChords ? "On" : "Off") << std::endl;
+  os << indent << "ChordHistograms: " << (m_ChordHistograms ? "On" : "Off") << std::endl;
   os << indent << "ComputeCorrelation: " << (m_ComputeCorrelation ? "On" : "Off") << std::endl;
   os << indent << "CorrelationMaximumDistance: " << m_CorrelationMaximumDistance << std::endl;
   os << indent << "KeepSegmentation: " << (m_KeepSegmentation ? "On" : "Off") << std::endl;

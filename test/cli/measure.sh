@@ -76,6 +76,18 @@ assert abs(float(r[20]["s2_x"]) - 0.5) < 1e-6
 assert all(abs(float(x["s2_y"]) - 0.5) < 1e-6 for x in r)
 PY
 
+# Chords of the width-10 period-20 stripes: per row 4 interior ferrite chords and 4 interior
+# pearlite chords of 10 px (the ferrite stripe at the left edge and the pearlite one at the right
+# edge are cut, so left out); vertical chords span the whole image, cut by both edges: none.
+"$bin/MicrostructureMeasure" stripes.png --pixelSize 0.5 --outputChords chords.csv >/dev/null 2>&1
+$py - <<'PY'
+import csv
+r = list(csv.DictReader(open("chords.csv")))
+got = {(x["phase"], x["direction"], x["length_px"]): int(x["count"]) for x in r}
+assert got == {("foreground", "h", "10"): 400, ("background", "h", "10"): 400}, got
+assert all(x["length_um"] == "5" for x in r)
+PY
+
 "$bin/MicrostructureMeasure" list.csv --groupBy cooling_rate --outputSummary list.json >/dev/null 2>&1
 $py - <<'PY'
 import json
