@@ -161,61 +161,74 @@ Join(const itk::MicrostructureTable & meta, const itk::MicrostructureTable & mea
   return out;
 }
 
-/** Long-format S2 table: one row per image/patch and distance. */
+/** A long-format table: one row per image/patch and item (distance, chord length), keyed by
+ * the image/patch row and, when grouping, its group. */
+class LongTable
+{
+public:
+  LongTable(const itk::MicrostructureTable & table, std::string groupBy, std::vector<std::string> valueColumns)
+    : m_Table(table)
+    , m_GroupBy(std::move(groupBy))
+  {
+    std::vector<std::string> columns = { "row" };
+    if (!m_GroupBy.empty())
+    {
+      columns.push_back(m_GroupBy);
+    }
+    columns.insert(columns.end(), valueColumns.begin(), valueColumns.end());
+    m_Out = itk::MicrostructureTable(columns);
+  }
+  void
+  Add(std::size_t row, const std::vector<std::string> & values)
+  {
+    std::vector<std::string> cells = { std::to_string(row) };
+    if (!m_GroupBy.empty())
+    {
+      cells.push_back(m_Table.Get(row, m_GroupBy));
+    }
+    cells.insert(cells.end(), values.begin(), values.end());
+    m_Out.AddRow(std::move(cells));
+  }
+  const itk::MicrostructureTable &
+  Get() const
+  {
+    return m_Out;
+  }
+
+private:
+  const itk::MicrostructureTable & m_Table;
+  std::string                      m_GroupBy;
+  itk::MicrostructureTable         m_Out;
+};
+
+/** S2 curves: one row per image/patch and distance. */
 itk::MicrostructureTable
 CorrelationTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
                  const itk::MicrostructureTable &                        table,
                  const std::string &                                     groupBy)
 {
-  std::vector<std::string> columns = { "row" };
-  if (!groupBy.empty())
-  {
-    columns.push_back(groupBy);
-  }
-  for (const char * c : { "r_px", "r_um", "s2_x", "s2_y", "s2_radial" })
-  {
-    columns.emplace_back(c);
-  }
-  itk::MicrostructureTable out(columns);
-  const auto               f = [](double v) { return itk::MicrostructureTable::FormatNumber(v); };
+  LongTable  out(table, groupBy, { "r_px", "r_um", "s2_x", "s2_y", "s2_radial" });
+  const auto f = [](double v) { return itk::MicrostructureTable::FormatNumber(v); };
   for (std::size_t i = 0; i < results.size(); ++i)
   {
     const auto & r = results[i];
-    const double um = r.PixelSizeX; // S2 along x; the radial curve assumes square pixels
     for (std::size_t k = 0; k < r.CorrelationRadial.size(); ++k)
     {
-      std::vector<std::string> row = { std::to_string(i) };
-      if (!groupBy.empty())
-      {
-        row.push_back(table.Get(i, groupBy));
-      }
-      row.push_back(std::to_string(k));
-      row.push_back(f(k * um));
-      row.push_back(f(r.CorrelationX[k]));
-      row.push_back(f(r.CorrelationY[k]));
-      row.push_back(f(r.CorrelationRadial[k]));
-      out.AddRow(std::move(row));
+      // r_um along x; the radial curve assumes square pixels.
+      out.Add(i, { std::to_string(k), f(k * r.PixelSizeX), f(r.CorrelationX[k]), f(r.CorrelationY[k]),
+                   f(r.CorrelationRadial[k]) });
     }
   }
-  return out;
+  return out.Get();
 }
 
-/** Long-format chord-length table: one row per image/patch, phase, direction and length. */
+/** Chord-length distributions: one row per image/patch, phase, direction and length present. */
 itk::MicrostructureTable
 ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
            const itk::MicrostructureTable &                        table,
            const std::string &                                     groupBy)
 {
-  std::vector<std::string> columns = { "row" };
-  if (!groupBy.empty())
-  {
-    columns.push_back(groupBy);
-  }
-  for (const char * c : { "phase", "direction", "length_px", "length_um", "count" })
-  {
-    columns.emplace_back(c);
-  }
-  itk::MicrostructureTable out(columns);
+  LongTable    out(table, groupBy, { "phase", "direction", "length_px", "length_um", "count" });
   const char * phase[4] = { "foreground", "foreground", "background", "background" };
   const char * direction[4] = { "h", "v", "h", "v" };
   for (std::size_t i = 0; i < results.size(); ++i)
@@ -226,23 +239,15 @@ ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
       const double um = (h % 2 == 0) ? r.PixelSizeX : r.PixelSizeY;
       for (std::size_t k = 0; k < r.ChordHistograms[h].size(); ++k)
       {
-        if (r.ChordHistograms[h][k] == 0)
+        if (r.ChordHistograms[h][k] > 0)
         {
-          continue;
+          out.Add(i, { phase[h], direction[h], std::to_string(k), itk::MicrostructureTable::FormatNumber(k * um),
+                       std::to_string(r.ChordHistograms[h][k]) });
         }
-        std::vector<std::string> row = { std::to_string(i) };
-        if (!groupBy.empty())
-        {
-          row.push_back(table.Get(i, groupBy));
-        }
-        row.insert(row.end(), { phase[h], direction[h], std::to_string(k),
-                                itk::MicrostructureTable::FormatNumber(k * um),
-                                std::to_string(r.ChordHistograms[h][k]) });
-        out.AddRow(std::move(row));
       }
     }
   }
-  return out;
+  return out.Get();
 }
 
 int
