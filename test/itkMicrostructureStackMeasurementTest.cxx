@@ -64,6 +64,20 @@ MakeStack(unsigned w, unsigned h, unsigned slices, double sigma, unsigned seed, 
   return stack;
 }
 
+/** Slice k of a label stack as a 2D image filter (ITK's ExtractImageFilter). */
+itk::ExtractImageFilter<LabelStack, LabelImage>::Pointer
+ExtractSlice(const LabelStack * stack, unsigned k)
+{
+  auto                   extract = itk::ExtractImageFilter<LabelStack, LabelImage>::New();
+  LabelStack::RegionType region = stack->GetLargestPossibleRegion();
+  region.SetIndex(2, k);
+  region.SetSize(2, 0);
+  extract->SetExtractionRegion(region);
+  extract->SetDirectionCollapseToSubmatrix();
+  extract->SetInput(stack);
+  return extract;
+}
+
 void
 ExpectSame(double a, double b, const char * what, unsigned k)
 {
@@ -115,13 +129,7 @@ TEST(MicrostructureStackMeasurement, EqualsThePerSliceFilters)
   using Direction = itk::MicrostructureDescriptorsEnums::Direction;
   for (unsigned k = 0; k < 6; ++k)
   {
-    auto                   extract = itk::ExtractImageFilter<LabelStack, LabelImage>::New();
-    LabelStack::RegionType region = stack->GetLargestPossibleRegion();
-    region.SetIndex(2, k);
-    region.SetSize(2, 0);
-    extract->SetExtractionRegion(region);
-    extract->SetDirectionCollapseToSubmatrix();
-    extract->SetInput(otsu->GetOutput());
+    auto extract = ExtractSlice(otsu->GetOutput(), k);
     auto d = itk::MicrostructureDescriptorsImageFilter<LabelImage>::New();
     d->SetInput(extract->GetOutput());
     d->Update();
@@ -172,13 +180,7 @@ TEST(MicrostructureStackMeasurement, CorrelationEqualsThePerSliceFilter)
   const auto * seg = m->GetSegmentation();
   for (unsigned k = 0; k < 4; ++k)
   {
-    auto                   extract = itk::ExtractImageFilter<LabelStack, LabelImage>::New();
-    LabelStack::RegionType region = stack->GetLargestPossibleRegion();
-    region.SetIndex(2, k);
-    region.SetSize(2, 0);
-    extract->SetExtractionRegion(region);
-    extract->SetDirectionCollapseToSubmatrix();
-    extract->SetInput(seg);
+    auto extract = ExtractSlice(seg, k);
     auto s2 = itk::TwoPointCorrelationImageFilter<LabelImage>::New();
     s2->SetInput(extract->GetOutput());
     s2->SetMaximumDistance(20);
