@@ -21,6 +21,7 @@
 #include "itkRegionOfInterestImageFilter.h"
 #include "itkSyntheticMicrostructureImageSource.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -243,6 +244,7 @@ main(int argc, char * argv[])
     double Tstar = p.TransformationEnd * std::sqrt(lambda);
     Stats  s;
     double prevT = 0, prevMean = 0;
+    std::vector<std::array<double, 3>> history;
     for (int it = 0; it < iterations; ++it)
     {
       p.NucleationDensity = lambda;
@@ -270,8 +272,18 @@ main(int argc, char * argv[])
       Tstar = std::max(0.05, Tstar + std::min(0.08, std::max(-0.08, (target.mean - s.mean) / dF)));
       lambda *= std::pow(s.df / target.df, 2.0);
       sigma = std::min(2.0, std::max(0.0, sigma * std::min(1.6, std::max(0.6, std::pow(target.var / s.var, 0.6)))));
+      history.push_back({ { lambda, Tstar, sigma } });
     }
-    table.push_back({ target.rate, lambda, Tstar / std::sqrt(lambda), sigma });
+    // The iterates fluctuate with the sampling noise: the table takes the mean of the second half.
+    const std::size_t half = history.size() / 2;
+    double            l = 0, T = 0, sg = 0;
+    for (std::size_t k = half; k < history.size(); ++k)
+    {
+      l += history[k][0] / (history.size() - half);
+      T += history[k][1] / (history.size() - half);
+      sg += history[k][2] / (history.size() - half);
+    }
+    table.push_back({ target.rate, l, T / std::sqrt(l), sg });
   }
   std::printf("\nCalibrated table (paste into GetCalibrationTable()):\n");
   for (const auto & row : table)

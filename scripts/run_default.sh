@@ -12,7 +12,7 @@ out="${1:-$here/out/default}"
 [ -x "$bin/MicrostructureMeasure" ] || { echo "Build first: bash scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$out"
 echo "Main job on the embedded default: 7 cooling rates x 4 micrographs of 1024x768 px at 0.34 um/px."
-echo "Takes about a minute on 2 cores. Output: $out"
+echo "Takes about 10 seconds on 2 cores. Output: $out"
 "$bin/MicrostructureSynthesize" "$out/micrographs" --coolingRates 1,2,3,6.5,10,20,30 --imagesPerRate 4 --seed 1
 "$bin/MicrostructurePatches" "$out/micrographs/micrographs.csv" --conditions cooling_rate_C_per_s \
   --patchSize 128,128 --testFraction 0.25 --seed 1 \
