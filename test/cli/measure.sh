@@ -46,6 +46,18 @@ rp = dict(l.split(" = ") for l in open("rp.txt").read().splitlines())
 assert abs(float(rp["meanVolumeFraction"]) - 0.5) < 1e-12, rp
 PY
 
+# Slicer's progress protocol on stdout: a start, progress values in [0, 1] that never go back,
+# and an end.
+"$bin/MicrostructureMeasure" stack.mhd --outputTable progress.csv >progress.txt 2>/dev/null
+$py - <<'PY'
+import re
+out = open("progress.txt").read()
+assert out.index("<filter-start>") < out.index("<filter-end>"), out
+values = [float(v) for v in re.findall(r"<filter-progress>([^<]*)</filter-progress>", out)]
+assert values and values[-1] == 1.0, values
+assert all(0.0 <= a <= b <= 1.0 for a, b in zip(values, values[1:])), values
+PY
+
 "$bin/MicrostructureMeasure" stack.mhd --table patches.csv --groupBy cooling_rate --edgeRule whole \
   --outputTable stack.csv --outputSummary stack.json >/dev/null 2>&1
 $py - <<'PY'
