@@ -260,6 +260,12 @@ Module::Help(const std::string & program) const
       {
         continue;
       }
+      if (p.channel == "output" && !IsFileTag(p.tag))
+      {
+        h << "  " << p.name << " (result, written to --returnparameterfile)"
+          << (p.description.empty() ? "" : ": " + p.description) << "\n";
+        continue;
+      }
       h << "  --" << p.longflag;
       if (!p.flag.empty())
       {

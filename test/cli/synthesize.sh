@@ -1,41 +1,52 @@
 #!/usr/bin/env bash
-# MicrostructureSynthesize: a tiny dataset (images, phase maps, CSV), the single-image mode,
-# determinism by seed, and bad arguments -> non-zero exit and no files.
+# MicrostructureSynthesize: a tiny dataset (files, CSV columns and rows, phase maps with labels
+# 0/1/2 that match the images), one image with -o, --xml, and bad arguments: a message, a
+# non-zero exit and no files.
 set -euo pipefail
 bin=$(cd "$1" && pwd)
+cli="$bin/MicrostructureSynthesize"
 py=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$bin/MicrostructureSynthesize" ds --coolingRates 1,30 --imagesPerRate 2 --size 256,192 --seed 5 >/dev/null 2>&1
-"$bin/MicrostructureSynthesize" ds2 --coolingRates 1,30 --imagesPerRate 2 --size 256,192 --seed 5 >/dev/null 2>&1
+
+"$cli" --xml | $py -c 'import sys, xml.dom.minidom; d = xml.dom.minidom.parseString(sys.stdin.read()); assert d.documentElement.getElementsByTagName("title")[0].firstChild.data == "Synthesize Microstructures"'
+
+"$cli" --coolingRates 1,6.5 --imagesPerRate 2 --size 200,150 --seed 4 ds >/dev/null 2>log.txt || { cat log.txt; exit 1; }
 $py - <<'PY'
-import csv, os
-import numpy as np, skimage.io as io
-r = list(csv.DictReader(open("ds/micrographs.csv")))
-assert len(r) == 4, r
-assert sorted({x["cooling_rate_C_per_s"] for x in r}) == ["1", "30"]
-for x in r:
-    img = io.imread(os.path.join("ds", x["file"]))
-    ph = io.imread(os.path.join("ds", x["phase_map"]))
-    assert img.shape == (192, 256) and img.dtype == np.uint8, img.shape
-    assert set(np.unique(ph)) <= {0, 1, 2}
-    # ferrite (label 1) is bright, pearlite (label 0) dark
-    assert img[ph == 1].mean() > img[ph == 0].mean() + 80
-    assert abs(float(x["ferrite_fraction_true"]) - (ph == 1).mean()) < 1e-9
-    again = io.imread(os.path.join("ds2", x["file"]))
-    assert (again == img).all(), "same seed must give the same image"
-assert len({x["sample_id"] for x in r}) == 4
+import csv, numpy as np, skimage.io as io
+rows = list(csv.DictReader(open("ds/micrographs.csv")))
+assert len(rows) == 4, len(rows)
+for col in ("file", "micrograph_id", "sample_id", "microconstituent", "um_per_px", "cooling_rate_C_per_s",
+            "seed", "phase_map", "ferrite_fraction_true", "mean_free_path_true_um"):
+    assert col in rows[0], col
+assert sorted({float(r["cooling_rate_C_per_s"]) for r in rows}) == [1.0, 6.5]
+assert len({r["seed"] for r in rows}) == 4
+for r in rows:
+    g = io.imread("ds/" + r["file"]); p = io.imread("ds/" + r["phase_map"])
+    assert g.shape == (150, 200) and p.shape == (150, 200) and g.dtype == np.uint8, (g.shape, p.shape)
+    assert set(np.unique(p)) <= {0, 1, 2}
+    assert abs(float(r["um_per_px"]) - 0.34) < 1e-12
+    f = float(r["ferrite_fraction_true"])
+    assert abs(f - (p == 1).mean()) < 1e-9, (f, (p == 1).mean())
+    assert g[p == 1].mean() > 170 and g[p == 0].mean() < 90
+print("dataset ok")
 PY
-"$bin/MicrostructureSynthesize" --output one.png --outputPhaseMap one_phase.png --coolingRate 6.5 \
-  --size 128,128 --seed 2 >/dev/null 2>&1
-[ -s one.png ] && [ -s one_phase.png ] || { echo "FAIL: single-image mode wrote nothing"; exit 1; }
-for args in "bad --coolingRates 0" "bad --coolingRates -3" "bad --size 0,100" "bad --coolingRates abc"; do
-  if "$bin/MicrostructureSynthesize" $args >out.txt 2>err.txt; then
-    echo "FAIL: '$args' should have failed"; exit 1
-  fi
-  [ -s err.txt ] || { echo "FAIL: '$args' gave no message"; exit 1; }
-  [ ! -e bad/micrographs.csv ] || { echo "FAIL: '$args' wrote a dataset"; exit 1; }
-  echo "ok: '$args' -> $(tail -1 err.txt | head -c 150)"
+
+# One image, regenerated from the dataset's seed: identical.
+row=$($py -c 'import csv; r = list(csv.DictReader(open("ds/micrographs.csv")))[2]; print(r["seed"], r["cooling_rate_C_per_s"], r["file"])')
+set -- $row
+"$cli" -o one.png --outputPhaseMap one_phase.png --coolingRate "$2" --seed "$1" --size 200,150 >/dev/null 2>&1
+cmp <($py -c 'import skimage.io as io, sys; sys.stdout.buffer.write(io.imread("one.png").tobytes())') \
+    <($py -c 'import skimage.io as io, sys; sys.stdout.buffer.write(io.imread("ds/'"$3"'").tobytes())')
+
+# Bad arguments: non-zero exit, a message, and nothing written.
+for args in "--coolingRates 0 bad1" "--coolingRates 1,-2 bad2" "--coolingRates 1,x bad3" "--size 0,10 bad4" \
+            "--spacing -1 bad5" "--imagesPerRate 0 bad6" "-o bad7.png --coolingRate nan" "-o bad8.png --coolingRate 5000"; do
+  if "$cli" $args >/dev/null 2>err.txt; then echo "FAIL: accepted: $args"; exit 1; fi
+  [ -s err.txt ] || { echo "FAIL: no message for: $args"; exit 1; }
 done
-echo "synthesize CLI: all checks passed"
+for f in bad1 bad2 bad3 bad4 bad5 bad6 bad7.png bad8.png; do
+  [ ! -e "$f" ] || { echo "FAIL: $f was written"; exit 1; }
+done
+echo "ok"
