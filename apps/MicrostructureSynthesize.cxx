@@ -66,7 +66,7 @@ ImageSeed(uint64_t base, double rate, int k)
   uint64_t bits;
   std::memcpy(&bits, &rate, sizeof(bits));
   using itk::SyntheticMicrostructureDetail::Mix;
-  return Mix(Mix(base, bits), static_cast<uint64_t>(k)) >> 1; // 63 bits: fits a signed CSV integer
+  return Mix(Mix(base, bits), static_cast<uint64_t>(k)) >> 12; // 52 bits: exact in a double, any CSV reader
 }
 
 SourceType::Pointer
@@ -98,11 +98,13 @@ Body(Module & m)
   {
     throw std::invalid_argument("--spacing must be a positive number of micrometres per pixel");
   }
-  if (m.GetInt("seed") < 0)
+  // Parsed here, not with GetInt (which goes through a double and would round large seeds).
+  const std::string seedText = m.Get("seed");
+  if (seedText.empty() || seedText.find_first_not_of("0123456789") != std::string::npos || seedText.size() > 19)
   {
-    throw std::invalid_argument("--seed must be >= 0");
+    throw std::invalid_argument("--seed must be a non-negative integer (at most 19 digits), got '" + seedText + "'");
   }
-  const uint64_t seed = static_cast<uint64_t>(m.GetInt("seed"));
+  const uint64_t seed = std::stoull(seedText);
   sm::cli::Progress progress("MicrostructureSynthesize", "Synthetic ferrite-pearlite micrographs");
 
   // One image.
