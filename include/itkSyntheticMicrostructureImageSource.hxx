@@ -125,22 +125,22 @@ template <typename TOutputImage>
 std::vector<typename SyntheticMicrostructureImageSource<TOutputImage>::CalibrationPoint>
 SyntheticMicrostructureImageSource<TOutputImage>::GetCalibrationTable()
 {
-  // Produced by `build/bench/calibrate_synthetic calibrate 12 8` (fixed-point / Newton on 12
-  // micrographs per rate), then hand-refined for sigma at 10 and 30 degC/s and T0 at 30 degC/s
-  // (the 12-micrograph variance estimates were too noisy). `calibrate_synthetic evaluate 30`
-  // (30 fresh micrographs = 1440 patches per rate; SE = standard error of the mean) gives:
+  // Produced by `build/bench/calibrate_synthetic calibrate 16 12` (12 fixed-point / Newton
+  // iterations on 16 fresh micrographs = 768 patches per rate and iteration; the table is the
+  // mean of the last 6 iterates). `calibrate_synthetic evaluate 30` (30 other micrographs = 1440
+  // patches per rate; SE = standard error of the mean from per-image means) gives:
   //   rate    V_f mean (SE)  V_f var  d_f um (SE)  | phase map: V_f mean, var, d_f | target
-  //     1.00    73.73 (0.14)   17.96  6.513 (0.009) | truth  73.70   18.04  6.444 | target  73.4  15.8  6.50
-  //     2.00    70.46 (0.14)   13.38  5.019 (0.006) | truth  70.41   13.49  4.950
-  //     3.00    68.99 (0.15)   13.69  4.497 (0.005) | truth  68.93   13.84  4.426 | target  68.8  13.9  4.49
-  //     6.50    67.42 (0.21)   22.04  4.050 (0.004) | truth  67.35   22.37  3.978
-  //    10.00    66.43 (0.25)   30.15  3.896 (0.004) | truth  66.36   30.64  3.824 | target  66.2  29.3  3.88
-  //    20.00    64.57 (0.31)   44.17  3.736 (0.005) | truth  64.48   44.87  3.661
-  //    30.00    63.53 (0.34)   53.98  3.656 (0.006) | truth  63.44   54.80  3.580 | target  63.4  50.3  3.64
-  return { { 1.0, 0.0139982, 7.50224, 0.010483 },
-           { 3.0, 0.0284098, 5.12468, 0.0306486 },
-           { 10.0, 0.0370622, 4.41639, 0.0703 },
-           { 30.0, 0.0410993, 4.084, 0.099 } };
+  //     1.00    73.69 (0.13)   17.69  6.507 (0.009) | truth  73.66   17.78  6.439 | target  73.4  15.8  6.50
+  //     2.00    70.44 (0.14)   13.33  5.017 (0.006) | truth  70.39   13.44  4.947
+  //     3.00    68.98 (0.15)   13.84  4.492 (0.005) | truth  68.92   13.99  4.421 | target  68.8  13.9  4.49
+  //     6.50    67.43 (0.21)   21.79  4.039 (0.004) | truth  67.36   22.11  3.967
+  //    10.00    66.46 (0.24)   28.91  3.883 (0.004) | truth  66.39   29.40  3.811 | target  66.2  29.3  3.88
+  //    20.00    64.65 (0.29)   41.07  3.724 (0.005) | truth  64.57   41.73  3.650
+  //    30.00    63.65 (0.32)   49.48  3.644 (0.006) | truth  63.56   50.26  3.568 | target  63.4  50.3  3.64
+  return { { 1.0, 0.0140194, 7.49396, 0.00851702 },
+           { 3.0, 0.0284752, 5.11907, 0.0313363 },
+           { 10.0, 0.0373292, 4.40266, 0.0685866 },
+           { 30.0, 0.0414156, 4.07247, 0.0940268 } };
 }
 
 template <typename TOutputImage>
