@@ -34,6 +34,9 @@ Declare(Module & m)
         "anneal_temperature_C,anneal_time_min,cool_method.");
   m.Add("string-vector", "where", "where", "", "Row filters",
         "Comma-separated column=value conditions a micrograph must meet, e.g. microconstituent=spheroidite.");
+  m.Add("string-vector", "range", "range", "", "Numeric ranges",
+        "Comma-separated column=min:max conditions (inclusive) a micrograph must meet, e.g. um_per_px=0.18:0.21 "
+        "keeps one magnification.");
   m.Add("string", "fileColumn", "fileColumn", "file", "File column", "Column with the image paths.");
   m.Add("string", "sampleColumn", "sampleColumn", "sample_id", "Sample column",
         "Column naming the physical sample; the train/test split never separates a sample's micrographs. When "
@@ -41,7 +44,8 @@ Declare(Module & m)
   m.Add("string", "pixelSizeColumn", "pixelSizeColumn", "um_per_px", "Pixel size column",
         "Column with each micrograph's pixel size in micrometres.");
   m.Add("double", "inputPixelSize", "inputPixelSize", "0", "Input pixel size (um)",
-        "Pixel size of all micrographs when the table has no pixel size column; 0 = the files' own spacing.");
+        "Pixel size of all micrographs, overriding the pixel size column; 0 = the column, or the files' own "
+        "spacing when the table has no such column.");
   m.Group("Patches");
   m.Add("double", "pixelSize", "pixelSize", "0", "Target pixel size (um)",
         "Resample every micrograph to this pixel size first, so patches cover the same physical area; 0 = keep "
@@ -106,6 +110,37 @@ Body(Module & m)
       throw std::invalid_argument("--where takes column=value conditions, not '" + w + "'");
     }
     o.Where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+  }
+  for (const auto & w : m.GetList("range"))
+  {
+    if (w.empty())
+    {
+      continue;
+    }
+    const auto eq = w.find('=');
+    const auto colon = w.find(':', eq == std::string::npos ? 0 : eq);
+    std::size_t used1 = 0, used2 = 0;
+    double      lo = 0.0, hi = 0.0;
+    bool        ok = eq != std::string::npos && eq > 0 && colon != std::string::npos;
+    try
+    {
+      if (ok)
+      {
+        lo = std::stod(w.substr(eq + 1, colon - eq - 1), &used1);
+        hi = std::stod(w.substr(colon + 1), &used2);
+        ok = used1 == colon - eq - 1 && used2 == w.size() - colon - 1;
+      }
+    }
+    catch (const std::exception &)
+    {
+      ok = false;
+    }
+    if (!ok)
+    {
+      throw std::invalid_argument("--range takes column=min:max conditions, e.g. um_per_px=0.18:0.21, not '" + w +
+                                  "'");
+    }
+    o.Ranges.push_back({ w.substr(0, eq), lo, hi });
   }
   const auto ps = TwoInts(m, "patchSize");
   const auto st = TwoInts(m, "stride");

@@ -23,10 +23,12 @@ namespace itk
  *
  * Input: a MicrostructureTable with one row per micrograph (e.g. the output of
  * MicrostructureSynthesize, or ../shared/data/uhcs/micrographs.csv) and the folder its file
- * paths are relative to. Each selected micrograph (rows kept by the `Where` equality filters)
- * is read as 8-bit grayscale (itk::ReadScalarImage: RGB, 16-bit or float files are clear
- * errors), given its pixel size (column PixelSizeColumn, else InputPixelSize, else the file's
- * own spacing), optionally resampled to TargetPixelSize (so micrographs at different
+ * paths are relative to. Each selected micrograph (rows kept by all the `Where` equality
+ * filters, e.g. microconstituent = spheroidite, and all the numeric `Ranges`, e.g. um_per_px in
+ * [0.19, 0.20]; an empty cell fails a range, a non-numeric one is an error) is read as 8-bit
+ * grayscale (itk::ReadScalarImage: RGB, 16-bit or float files are clear errors), given its
+ * pixel size in micrometres (InputPixelSize when > 0, else column PixelSizeColumn when the table
+ * has it, else the file's own spacing), optionally resampled to TargetPixelSize (so micrographs at different
  * magnifications give patches of the same physical size), and cut into patches by
  * PatchExtractionImageFilter (PatchSize, Stride, HorizontalFlip; at most MaxPatchesPerImage
  * per micrograph, a seeded random subset, when > 0). Without TargetPixelSize all micrographs
@@ -61,7 +63,14 @@ public:
     std::string                                      SampleColumn{ "sample_id" };
     std::vector<std::string>                         ConditionColumns;
     std::vector<std::pair<std::string, std::string>> Where; // column = value, all must hold
-    double                                           InputPixelSize{ 0.0 };  // um; 0 = column / file
+    struct Range
+    {
+      std::string Column;
+      double      Minimum;
+      double      Maximum;
+    };
+    std::vector<Range>                               Ranges; // Minimum <= number <= Maximum, all must hold
+    double                                           InputPixelSize{ 0.0 };  // um; > 0 overrides the column
     double                                           TargetPixelSize{ 0.0 }; // um; 0 = no resampling
     unsigned int                                     PatchSize[2]{ 128, 128 };
     unsigned int                                     Stride[2]{ 0, 0 }; // 0 = patch size

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace itk
 {
@@ -180,7 +181,7 @@ PatchExtractionImageFilter<TInputImage, TOutputImage>::GenerateData()
     smooth->SetUseImageSpacing(true);
     smooth->SetMaximumKernelWidth(64);
     smooth->SetNumberOfWorkUnits(this->GetNumberOfWorkUnits());
-    using ResampleType = ResampleImageFilter<RealImageType, InputImageType>;
+    using ResampleType = ResampleImageFilter<RealImageType, RealImageType>;
     auto resample = ResampleType::New();
     resample->SetInput(smooth->GetOutput());
     resample->SetInterpolator(LinearInterpolateImageFunction<RealImageType>::New());
@@ -190,7 +191,29 @@ PatchExtractionImageFilter<TInputImage, TOutputImage>::GenerateData()
     resample->SetOutputDirection(source->GetDirection());
     resample->SetNumberOfWorkUnits(this->GetNumberOfWorkUnits());
     resample->Update();
-    source = resample->GetOutput();
+    // Back to the pixel type, rounded to the nearest value for integer pixels (the resampler's
+    // own cast truncates, which would darken every resampled micrograph by half a grey level).
+    const RealImageType * real = resample->GetOutput();
+    auto                  resampled = InputImageType::New();
+    resampled->CopyInformation(real);
+    resampled->SetRegions(real->GetLargestPossibleRegion());
+    resampled->Allocate();
+    const float * r = real->GetBufferPointer();
+    PixelType *   d = resampled->GetBufferPointer();
+    for (SizeValueType i = 0, n = real->GetLargestPossibleRegion().GetNumberOfPixels(); i < n; ++i)
+    {
+      if constexpr (std::numeric_limits<PixelType>::is_integer)
+      {
+        const double lo = static_cast<double>(std::numeric_limits<PixelType>::lowest());
+        const double hi = static_cast<double>(std::numeric_limits<PixelType>::max());
+        d[i] = static_cast<PixelType>(std::floor(std::min(hi, std::max(lo, static_cast<double>(r[i]))) + 0.5));
+      }
+      else
+      {
+        d[i] = static_cast<PixelType>(r[i]);
+      }
+    }
+    source = resampled;
   }
 
   OutputImageType *   output = this->GetOutput();

@@ -52,6 +52,15 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
   {
     micrographs.GetColumnIndex(w.first);
   }
+  for (const auto & range : options.Ranges)
+  {
+    micrographs.GetColumnIndex(range.Column);
+    if (!(range.Minimum <= range.Maximum))
+    {
+      itkGenericExceptionMacro(<< "Range filter on '" << range.Column << "': minimum " << range.Minimum
+                               << " is above maximum " << range.Maximum << "; give min <= max.");
+    }
+  }
   if (!(options.TestFraction >= 0.0 && options.TestFraction < 1.0))
   {
     itkGenericExceptionMacro(<< "TestFraction is " << options.TestFraction << "; give a fraction in [0, 1).");
@@ -68,6 +77,14 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     {
       keep = keep && micrographs.Get(r, w.first) == w.second;
     }
+    for (const auto & range : options.Ranges)
+    {
+      if (keep)
+      {
+        const double v = micrographs.GetNumber(r, range.Column); // throws on text; empty = NaN
+        keep = v >= range.Minimum && v <= range.Maximum;
+      }
+    }
     if (keep)
     {
       rows.push_back(r);
@@ -76,7 +93,7 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
   if (rows.empty())
   {
     itkGenericExceptionMacro(<< "No micrograph is left after the row filters (" << micrographs.GetNumberOfRows()
-                             << " rows before): check the column=value conditions.");
+                             << " rows before): check the column=value conditions and numeric ranges.");
   }
 
   // Split by sample.
@@ -103,8 +120,6 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     nTest = std::min(std::max<std::size_t>(nTest, 1), samples.size() - 1);
   }
   std::set<std::string> testSamples(samples.begin(), samples.begin() + nTest);
-  m_TestSamples = nTest;
-  m_TrainSamples = samples.size() - nTest;
 
   std::vector<std::string> columns = { "patch", "file" };
   if (hasId)
@@ -125,7 +140,8 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
   }
   MicrostructureTable table(columns);
 
-  m_Skipped.clear();
+  // Results are kept in locals and assigned at the end: a failed Build() leaves the object as it was.
+  std::vector<std::string>   skipped;
   std::vector<unsigned char> buffer;
   const SizeValueType        patchPixels = SizeValueType(options.PatchSize[0]) * options.PatchSize[1];
   double                     commonPixelSize = 0.0;
@@ -137,13 +153,13 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     const std::string path = (fs::path(baseFolder) / file).string();
     ImageType::Pointer image = ReadScalarImage<ImageType>(path);
     double             pixelSize = image->GetSpacing()[0];
-    if (hasPixelColumn)
-    {
-      pixelSize = micrographs.GetNumber(r, options.PixelSizeColumn);
-    }
-    else if (options.InputPixelSize > 0.0)
+    if (options.InputPixelSize > 0.0)
     {
       pixelSize = options.InputPixelSize;
+    }
+    else if (hasPixelColumn)
+    {
+      pixelSize = micrographs.GetNumber(r, options.PixelSizeColumn);
     }
     if (!(pixelSize > 0.0) || !std::isfinite(pixelSize))
     {
@@ -179,7 +195,7 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     }
     if (tooSmall)
     {
-      m_Skipped.push_back(file);
+      skipped.push_back(file);
       if (progress)
       {
         progress(double(i + 1) / rows.size());
@@ -264,7 +280,10 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
   m_Patches->Allocate();
   std::copy(buffer.begin(), buffer.end(), m_Patches->GetBufferPointer());
   m_Table = std::move(table);
-  m_NumberOfMicrographs = rows.size() - m_Skipped.size();
+  m_NumberOfMicrographs = rows.size() - skipped.size();
+  m_Skipped = std::move(skipped);
+  m_TestSamples = nTest;
+  m_TrainSamples = samples.size() - nTest;
 }
 
 std::size_t

@@ -192,6 +192,64 @@ TEST(PatchExtraction, ResamplingToAPixelSize)
   EXPECT_EQ(byWidth->GetOutput()->GetLargestPossibleRegion().GetSize(2), 9u);
 }
 
+TEST(PatchExtraction, ResamplingRoundsIntegerPixels)
+{
+  // Resampling to the input's own pixel size changes nothing: every 8-bit value comes back
+  // exactly (a truncating cast would turn 99.99998 into 99).
+  auto same = Filter::New();
+  same->SetInput(MakeCoded(96, 64, 0.5));
+  same->SetPatchSize({ { 32, 32 } });
+  same->SetOutputPixelSize(0.5);
+  same->Update();
+  ASSERT_EQ(same->GetOutput()->GetLargestPossibleRegion().GetSize(2), 6u);
+  for (unsigned k = 0; k < 6; ++k)
+  {
+    const auto & c = same->GetPatchCorners()[k];
+    for (unsigned y = 0; y < 32; ++y)
+    {
+      for (unsigned x = 0; x < 32; ++x)
+      {
+        ASSERT_EQ(same->GetOutput()->GetPixel({ { x, y, k } }), Code(c.Index[0] + x, c.Index[1] + y));
+      }
+    }
+  }
+  // Shrinking a half-grey image (values 100 and 101 in a checkerboard) by 3: the smoothed,
+  // interpolated values lie near 100.5, so rounding gives 100 or 101 -- never 99, and the mean
+  // stays within 0.25 of 100.5 (a truncating cast drags it to ~100).
+  auto checker = Image2::New();
+  Image2::RegionType region;
+  region.SetSize(0, 192);
+  region.SetSize(1, 192);
+  checker->SetRegions(region);
+  checker->Allocate();
+  for (unsigned y = 0; y < 192; ++y)
+  {
+    for (unsigned x = 0; x < 192; ++x)
+    {
+      checker->SetPixel({ { x, y } }, static_cast<unsigned char>(100 + (x + y) % 2));
+    }
+  }
+  auto shrink = Filter::New();
+  shrink->SetInput(checker);
+  shrink->SetPatchSize({ { 64, 64 } });
+  shrink->SetOutputPixelSize(3.0);
+  shrink->Update();
+  const auto * out = shrink->GetOutput();
+  ASSERT_EQ(out->GetLargestPossibleRegion().GetSize(2), 1u);
+  double sum = 0.0;
+  for (unsigned y = 0; y < 64; ++y)
+  {
+    for (unsigned x = 0; x < 64; ++x)
+    {
+      const int v = out->GetPixel({ { x, y, 0 } });
+      ASSERT_GE(v, 100);
+      ASSERT_LE(v, 101);
+      sum += v;
+    }
+  }
+  EXPECT_NEAR(sum / (64 * 64), 100.5, 0.25);
+}
+
 TEST(PatchExtraction, BadInputIsAClearError)
 {
   auto small = Filter::New();
