@@ -542,6 +542,15 @@ Module::GetDouble(const std::string & name) const
 long long
 Module::GetInt(const std::string & name) const
 {
+  // Whole numbers directly (exact beyond 2^53, e.g. seeds); a value like "1e3" through double.
+  const std::string & s = Get(name);
+  long long           v = 0;
+  const char *        b = s.data() + (!s.empty() && s[0] == '+' ? 1 : 0);
+  const auto          r = std::from_chars(b, s.data() + s.size(), v);
+  if (r.ec == std::errc() && r.ptr == s.data() + s.size())
+  {
+    return v;
+  }
   return static_cast<long long>(std::llround(GetDouble(name)));
 }
 
