@@ -1,0 +1,110 @@
+/*=========================================================================
+ * Private to the StochasticMicrostructureTorch library: the VQ-VAE of
+ * Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021), section II, as LibTorch
+ * modules. No ITK types here; itk::VQVAEModel (include/itkVQVAEModel.h) is
+ * the public face.
+ *=========================================================================*/
+#ifndef itkVQVAENetwork_h
+#define itkVQVAENetwork_h
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace itk
+{
+namespace vqvae
+{
+
+/** Architecture of the network (a copy of itk::VQVAEModel::Hyperparameters
+ * without ITK). EncoderChannels has one entry per stride-2 downsampling. */
+struct NetworkOptions
+{
+  int64_t              inputChannels{ 1 };
+  std::vector<int64_t> encoderChannels{ 32, 64, 128 };
+  int64_t              residualBlocks{ 2 };
+  int64_t              codebookSize{ 512 };
+  int64_t              codeDimension{ 128 };
+  double               commitmentCost{ 1.0 };
+  bool                 ema{ false };
+  double               emaDecay{ 0.99 };
+  double               deadCodeThreshold{ 1.0 };
+};
+
+/** x + BN(conv1x1(ReLU(BN(conv3x3(ReLU(x)))))): the residual block of the
+ * VQ-VAE (van den Oord et al. 2017), with batch normalisation. */
+struct ResidualBlockImpl : torch::nn::Module
+{
+  explicit ResidualBlockImpl(int64_t channels);
+  torch::Tensor
+  forward(const torch::Tensor & x);
+
+  torch::nn::Conv2d      conv1{ nullptr }, conv2{ nullptr };
+  torch::nn::BatchNorm2d bn1{ nullptr }, bn2{ nullptr };
+};
+TORCH_MODULE(ResidualBlock);
+
+/** What the quantizer returns for one batch. */
+struct QuantizerOutput
+{
+  torch::Tensor quantized;     ///< N x D x h x w, straight-through (gradient flows to the encoder)
+  torch::Tensor indices;       ///< N x h x w, int64, nearest codebook vector
+  torch::Tensor codebookLoss;  ///< || sg[z] - e ||^2 (zero in EMA mode: the codebook follows the EMA)
+  torch::Tensor commitmentLoss;///< beta || z - sg[e] ||^2
+  double        perplexity{ 0.0 };
+  int64_t       codesInUse{ 0 };
+};
+
+/** The codebook: K vectors of dimension D. In "loss" mode the codebook is a
+ * trained parameter (codebook loss of the paper); in "ema" mode it is an
+ * exponential moving average of the encoder outputs assigned to each code,
+ * and codes whose EMA count falls below the dead-code threshold are restarted
+ * from random encoder outputs of the batch. */
+struct VectorQuantizerImpl : torch::nn::Module
+{
+  explicit VectorQuantizerImpl(const NetworkOptions & options);
+
+  /** Index of the nearest codebook vector (squared Euclidean distance) for
+   * each D-vector of z (N x D x h x w) -> N x h x w int64. */
+  torch::Tensor
+  NearestCodes(const torch::Tensor & z) const;
+
+  QuantizerOutput
+  forward(const torch::Tensor & z, torch::Generator * generator);
+
+  /** Codebook vectors for indices (N x h x w) -> N x D x h x w. */
+  torch::Tensor
+  Lookup(const torch::Tensor & indices) const;
+
+  NetworkOptions options;
+  torch::Tensor  codebook;  // K x D
+  torch::Tensor  emaCount;  // K
+  torch::Tensor  emaSum;    // K x D
+};
+TORCH_MODULE(VectorQuantizer);
+
+/** Encoder, vector quantizer, decoder. */
+struct NetworkImpl : torch::nn::Module
+{
+  explicit NetworkImpl(const NetworkOptions & options);
+
+  /** Images N x C x H x W in [-1, 1] -> encoder outputs z_e, N x D x H/2^d x W/2^d. */
+  torch::Tensor
+  Encode(const torch::Tensor & x);
+  /** Quantized latents N x D x h x w -> images N x C x h 2^d x w 2^d in [-1, 1] (tanh). */
+  torch::Tensor
+  Decode(const torch::Tensor & zq);
+
+  NetworkOptions          options;
+  torch::nn::Sequential   encoder{ nullptr };
+  VectorQuantizer         quantizer{ nullptr };
+  torch::nn::Sequential   decoder{ nullptr };
+};
+TORCH_MODULE(Network);
+
+} // namespace vqvae
+} // namespace itk
+
+#endif
