@@ -3,7 +3,6 @@
  *  micrographs, with a trained model file.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
-#include "itkImageIOFactory.h"
 #include "itkMicrostructureIO.h"
 #include "itkVQDecodeImageFilter.h"
 
@@ -50,19 +49,13 @@ Body(Module & m)
     throw std::invalid_argument("give the model file with --model");
   }
   itk::CheckOutputPathWritable(m.Get("output"));
-  auto io = itk::ImageIOFactory::CreateImageIO(input.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
-  if (!io)
-  {
-    throw std::invalid_argument("cannot read '" + input + "': it does not exist or is not an image format ITK knows");
-  }
-  io->SetFileName(input);
-  io->ReadImageInformation();
+  const bool stack = sm::cli::IsImageStack(input);
   sm::cli::Progress progress("MicrostructureDecode", "VQ-VAE decoding");
   auto              model = itk::VQVAEModel::New();
   model->SetDevice(m.Get("device"));
   model->Read(m.Get("model"));
   progress.Update(0.1);
-  if (io->GetNumberOfDimensions() == 3 && io->GetDimensions(2) > 1)
+  if (stack)
   {
     DecodeFile<3>(m, model, progress);
   }

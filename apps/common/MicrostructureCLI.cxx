@@ -2,6 +2,7 @@
  *  ITKStochasticMicrostructure: the Slicer command-line module contract.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkImageIOFactory.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -719,6 +720,25 @@ Progress::Observe(itk::ProcessObject * filter, double start, double span)
     Update(start + span * filter->GetProgress());
   });
   filter->AddObserver(itk::ProgressEvent(), cmd);
+}
+
+bool
+IsImageStack(const std::string & path)
+{
+  auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
+  if (!io)
+  {
+    throw std::invalid_argument("cannot read '" + path +
+                                "': it does not exist or is not an image format ITK knows (PNG, TIFF, NRRD, MHA)");
+  }
+  io->SetFileName(path);
+  io->ReadImageInformation();
+  if (io->GetNumberOfDimensions() > 3)
+  {
+    throw std::invalid_argument("'" + path + "' has " + std::to_string(io->GetNumberOfDimensions()) +
+                                " dimensions; give a 2D image or a 3D stack");
+  }
+  return io->GetNumberOfDimensions() == 3 && io->GetDimensions(2) > 1;
 }
 
 int

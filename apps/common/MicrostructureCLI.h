@@ -151,6 +151,11 @@ private:
   bool                                  m_Ended{ false };
 };
 
+/** True when the image file is a 3D stack of more than one slice, false for a 2D image (or a
+ * single slice). Throws a clear error for a file ITK cannot read. Reads only the header. */
+bool
+IsImageStack(const std::string & path);
+
 /** Runs `body` after parsing; turns exceptions into a message on stderr and
  * exit code 1. The standard main() of every CLI. */
 int
