@@ -209,9 +209,21 @@ public:
   /** Write the model file atomically (see the class description). */
   void
   Write(const std::string & path) const;
-  /** Read a model file; replaces hyperparameters, metadata and weights. */
+  /** Write a checkpoint: the model file plus everything training needs to go on
+   * exactly as if never stopped (Adam's moments and step counts, the dead-code
+   * restart generator, the step count and TrainerState). A checkpoint is also a
+   * valid model file. */
+  void
+  WriteCheckpoint(const std::string & path) const;
+  /** Read a model file or checkpoint; replaces hyperparameters, metadata and
+   * weights, and, for a checkpoint, the training state (HasTrainingState()). */
   void
   Read(const std::string & path);
+  /** True after Read() of a checkpoint, until Initialize(). */
+  itkGetConstMacro(HasTrainingState, bool);
+  /** Free text the trainer stores in checkpoints (VQVAETrainer: epoch, position, log). */
+  itkSetStringMacro(TrainerState);
+  itkGetStringMacro(TrainerState);
 
 protected:
   VQVAEModel();
@@ -222,6 +234,8 @@ protected:
 private:
   void
   CheckInput(unsigned int n, unsigned int height, unsigned int width) const;
+  void
+  WriteFile(const std::string & path, bool checkpoint) const;
 
   struct Impl;
   std::unique_ptr<Impl> m_Impl;
@@ -237,6 +251,8 @@ private:
   unsigned int    m_PatchSize{ 0 };
   std::string     m_TrainingSummary;
   unsigned long   m_NumberOfTrainingSteps{ 0 };
+  bool            m_HasTrainingState{ false };
+  std::string     m_TrainerState;
 };
 
 } // end namespace itk

@@ -25,6 +25,23 @@ struct VQVAEModel::Impl
   std::unique_ptr<torch::optim::Adam>  optimizer;
   torch::Device                        device{ torch::kCPU };
   torch::Generator                     generator{ at::detail::createCPUGenerator(0) };
+  /** Adam's state read from a checkpoint (or saved across a device change), loaded
+   * into the optimizer when TrainStep creates it. */
+  std::string                          pendingOptimizerState;
+
+  std::string
+  SaveOptimizerState() const
+  {
+    if (!optimizer)
+    {
+      return pendingOptimizerState;
+    }
+    std::ostringstream              stream;
+    torch::serialize::OutputArchive archive;
+    optimizer->save(archive);
+    archive.save_to(stream);
+    return stream.str();
+  }
 };
 
 namespace
@@ -226,6 +243,7 @@ VQVAEModel::SetDevice(const std::string & device)
   m_Impl->device = resolved;
   if (this->IsInitialized())
   {
+    m_Impl->pendingOptimizerState = m_Impl->SaveOptimizerState(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
     m_Impl->optimizer.reset();
   }
@@ -265,8 +283,11 @@ VQVAEModel::Initialize()
   m_Impl->network = vqvae::Network(ToOptions(m_Hyperparameters));
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.reset();
+  m_Impl->pendingOptimizerState.clear();
   m_Impl->generator = at::detail::createCPUGenerator(m_Seed ^ 0x9E3779B97F4A7C15ull);
   m_NumberOfTrainingSteps = 0;
+  m_HasTrainingState = false;
+  m_TrainerState.clear();
   this->Modified();
 }
 
@@ -411,6 +432,18 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   {
     m_Impl->optimizer =
       std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(m_LearningRate));
+    if (!m_Impl->pendingOptimizerState.empty())
+    {
+      std::istringstream             stream(m_Impl->pendingOptimizerState);
+      torch::serialize::InputArchive archive;
+      archive.load_from(stream, m_Impl->device);
+      m_Impl->optimizer->load(archive);
+      m_Impl->pendingOptimizerState.clear();
+      for (auto & group : m_Impl->optimizer->param_groups()) // the rate asked for now, not the one saved
+      {
+        static_cast<torch::optim::AdamOptions &>(group.options()).lr(m_LearningRate);
+      }
+    }
   }
   net->train();
   auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
@@ -434,8 +467,59 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   return r;
 }
 
+namespace
+{
+std::string
+ToHex(const torch::Tensor & bytes)
+{
+  static const char * digits = "0123456789abcdef";
+  auto                b = bytes.to(torch::kCPU, torch::kByte).contiguous();
+  const uint8_t *     p = b.data_ptr<uint8_t>();
+  std::string         out;
+  out.reserve(2 * b.numel());
+  for (int64_t i = 0; i < b.numel(); ++i)
+  {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+bool
+FromHex(const std::string & text, torch::Tensor & bytes)
+{
+  if (text.size() % 2 != 0)
+    return false;
+  bytes = torch::empty({ static_cast<int64_t>(text.size() / 2) }, torch::kByte);
+  uint8_t * p = bytes.data_ptr<uint8_t>();
+  auto      nibble = [](char c) -> int {
+    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+  };
+  for (size_t i = 0; i < text.size(); i += 2)
+  {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    p[i / 2] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+} // namespace
+
 void
 VQVAEModel::Write(const std::string & path) const
+{
+  this->WriteFile(path, false);
+}
+
+void
+VQVAEModel::WriteCheckpoint(const std::string & path) const
+{
+  this->WriteFile(path, true);
+}
+
+void
+VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
 {
   if (!this->IsInitialized())
   {
@@ -471,8 +555,19 @@ VQVAEModel::Write(const std::string & path) const
          << "training_steps = " << m_NumberOfTrainingSteps << '\n'
          << "training_summary = " << Escape(m_TrainingSummary) << '\n'
          << "weights_bytes = " << w.size() << '\n'
-         << "weights_fnv1a64 = " << std::hex << FNV1a64(w.data(), w.size()) << std::dec << '\n'
-         << "end_header\n";
+         << "weights_fnv1a64 = " << std::hex << FNV1a64(w.data(), w.size()) << std::dec << '\n';
+  std::string optimizerState;
+  if (checkpoint)
+  {
+    optimizerState = m_Impl->SaveOptimizerState();
+    header << "learning_rate = " << m_LearningRate << '\n'
+           << "generator_state = " << ToHex(m_Impl->generator.get_state()) << '\n'
+           << "trainer_state = " << Escape(m_TrainerState) << '\n'
+           << "optimizer_bytes = " << optimizerState.size() << '\n'
+           << "optimizer_fnv1a64 = " << std::hex << FNV1a64(optimizerState.data(), optimizerState.size()) << std::dec
+           << '\n';
+  }
+  header << "end_header\n";
 
   CheckOutputPathWritable(path);
   AtomicOutputFile out(path);
@@ -480,6 +575,7 @@ VQVAEModel::Write(const std::string & path) const
     std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
     f << header.str();
     f.write(w.data(), static_cast<std::streamsize>(w.size()));
+    f.write(optimizerState.data(), static_cast<std::streamsize>(optimizerState.size()));
     f.close();
     if (!f)
     {
@@ -613,18 +709,37 @@ VQVAEModel::Read(const std::string & path)
     itkExceptionMacro(<< path << ": intensity_maximum must exceed intensity_minimum: the file is damaged");
   }
 
+  const bool   isCheckpoint = keys.count("optimizer_bytes") > 0;
   const size_t expected = static_cast<size_t>(number("weights_bytes"));
+  const size_t optimizerBytes = isCheckpoint ? static_cast<size_t>(number("optimizer_bytes")) : 0;
   const size_t present = data.size() - pos;
-  if (present != expected)
+  if (present != expected + optimizerBytes)
   {
-    itkExceptionMacro(<< path << " holds " << present << " bytes of weights where its header announces " << expected
-                      << ": the file is truncated or damaged; write it again");
+    itkExceptionMacro(<< path << " holds " << present << " bytes after its header where the header announces "
+                      << expected + optimizerBytes << ": the file is truncated or damaged; write it again");
   }
-  std::ostringstream checksum;
-  checksum << std::hex << FNV1a64(data.data() + pos, present);
-  if (checksum.str() != get("weights_fnv1a64"))
+  auto checkSum = [&](size_t offset, size_t size, const std::string & key, const char * what) {
+    std::ostringstream checksum;
+    checksum << std::hex << FNV1a64(data.data() + offset, size);
+    if (checksum.str() != get(key))
+    {
+      ExceptionObject e(__FILE__, __LINE__,
+                        path + ": the " + what + " checksum does not match the header: the file is damaged; write it again",
+                        ITK_LOCATION);
+      throw e;
+    }
+  };
+  checkSum(pos, expected, "weights_fnv1a64", "weights'");
+  torch::Tensor generatorState;
+  std::string   trainerState;
+  if (isCheckpoint)
   {
-    itkExceptionMacro(<< path << ": the weights' checksum does not match the header: the file is damaged; write it again");
+    checkSum(pos + expected, optimizerBytes, "optimizer_fnv1a64", "optimizer state's");
+    if (!FromHex(get("generator_state"), generatorState))
+    {
+      itkExceptionMacro(<< path << ": generator_state is not hexadecimal: the checkpoint is damaged");
+    }
+    trainerState = Unescape(get("trainer_state"));
   }
 
   uint64_t seed = 0;
@@ -641,7 +756,7 @@ VQVAEModel::Read(const std::string & path)
   vqvae::Network network(ToOptions(h));
   try
   {
-    std::istringstream                weights(data.substr(pos));
+    std::istringstream                weights(data.substr(pos, expected));
     torch::serialize::InputArchive    archive;
     archive.load_from(weights, m_Impl->device);
     network->load(archive);
@@ -653,18 +768,35 @@ VQVAEModel::Read(const std::string & path)
   }
   network->to(m_Impl->device);
 
+  const auto steps = static_cast<unsigned long>(number("training_steps"));
+  torch::Generator generator = at::detail::createCPUGenerator(seed ^ 0x9E3779B97F4A7C15ull ^ steps);
+  if (isCheckpoint)
+  {
+    try
+    {
+      generator.set_state(generatorState);
+    }
+    catch (const c10::Error & e)
+    {
+      itkExceptionMacro(<< path << ": generator_state does not fit this LibTorch (" << e.what_without_backtrace() << ")");
+    }
+  }
+
   // Everything read: commit.
   m_Hyperparameters = h;
   m_IntensityMinimum = iMin;
   m_IntensityMaximum = iMax;
   m_PixelSizeMicrometres = number("pixel_size_um");
   m_PatchSize = count("patch_size");
-  m_NumberOfTrainingSteps = static_cast<unsigned long>(number("training_steps"));
+  m_NumberOfTrainingSteps = steps;
   m_TrainingSummary = Unescape(get("training_summary"));
   m_Seed = seed;
   m_Impl->network = network;
   m_Impl->optimizer.reset();
-  m_Impl->generator = at::detail::createCPUGenerator(m_Seed ^ 0x9E3779B97F4A7C15ull ^ m_NumberOfTrainingSteps);
+  m_Impl->generator = generator;
+  m_Impl->pendingOptimizerState = data.substr(pos + expected, optimizerBytes);
+  m_HasTrainingState = isCheckpoint;
+  m_TrainerState = trainerState;
   this->Modified();
 }
 
@@ -691,6 +823,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "PatchSize: " << m_PatchSize << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
+     << indent << "HasTrainingState: " << (m_HasTrainingState ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';
 }
 
