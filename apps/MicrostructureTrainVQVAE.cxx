@@ -1,0 +1,262 @@
+/*=========================================================================
+ *  MicrostructureTrainVQVAE (`train-vqvae`): trains the VQ-VAE of Noguchi &
+ *  Inoue (2021) on a patch stack from MicrostructurePatches, validating on the
+ *  table's "test" split (by sample), with a per-epoch CSV log, atomic
+ *  checkpoints and --resume.
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "itkCastImageFilter.h"
+#include "itkExtractImageFilter.h"
+#include "itkMicrostructureIO.h"
+#include "itkMicrostructureTable.h"
+#include "itkTileImageFilter.h"
+#include "itkVQVAETrainer.h"
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace
+{
+using sm::cli::Module;
+using StackType = itk::VQVAETrainer::ImageType;
+using ByteStackType = itk::Image<unsigned char, 3>;
+
+/** The slices of `stack` whose indices are in `keep`, as a new stack. */
+StackType::Pointer
+SelectSlices(const StackType * stack, const std::vector<size_t> & keep)
+{
+  const auto size = stack->GetLargestPossibleRegion().GetSize();
+  auto       out = StackType::New();
+  StackType::RegionType region;
+  region.SetSize({ { size[0], size[1], keep.size() } });
+  out->SetRegions(region);
+  out->SetSpacing(stack->GetSpacing());
+  out->Allocate();
+  const size_t per = size[0] * size[1];
+  for (size_t i = 0; i < keep.size(); ++i)
+  {
+    std::copy_n(stack->GetBufferPointer() + keep[i] * per, per, out->GetBufferPointer() + i * per);
+  }
+  return out;
+}
+
+std::string
+Describe(const itk::VQVAETrainer::EpochRecord & r)
+{
+  std::ostringstream s;
+  s << std::fixed << "epoch " << r.Epoch << " (step " << r.Step << ", " << std::setprecision(0) << r.Seconds
+    << " s): train MSE " << std::setprecision(4) << r.TrainReconstructionLoss;
+  if (r.ValidationPatches > 0)
+  {
+    s << ", validation MSE " << r.ValidationReconstructionLoss << ", perplexity " << std::setprecision(1)
+      << r.ValidationPerplexity << ", codes in use " << r.ValidationCodesInUse << std::setprecision(2)
+      << ", V_f bias " << r.VolumeFractionBias << " pp, d_f bias " << r.MeanFreePathBias << " %";
+  }
+  return s.str();
+}
+
+int
+Body(Module & m)
+{
+  const std::string output = m.Get("output");
+  itk::CheckOutputPathWritable(output);
+  std::string checkpoint = m.Get("checkpoint");
+  if (checkpoint.empty())
+    checkpoint = output + ".checkpoint";
+  if (!m.Get("log").empty())
+    itk::CheckOutputPathWritable(m.Get("log"));
+
+  sm::cli::Progress progress("MicrostructureTrainVQVAE", "VQ-VAE training");
+  // Patches: 8-bit stacks (MicrostructurePatches) or any scalar stack, as float.
+  auto stack = itk::ReadScalarImage<StackType>(m.Get("input"), true);
+  const auto size = stack->GetLargestPossibleRegion().GetSize();
+  std::vector<size_t> trainSlices, testSlices;
+  std::string         dataSummary;
+  if (!m.Get("table").empty())
+  {
+    const auto table = itk::MicrostructureTable::Read(m.Get("table"));
+    if (table.GetNumberOfRows() != size[2])
+    {
+      throw std::invalid_argument("the table " + m.Get("table") + " has " + std::to_string(table.GetNumberOfRows()) +
+                                  " rows but the stack " + m.Get("input") + " has " + std::to_string(size[2]) +
+                                  " patches: give the table written with this stack by MicrostructurePatches");
+    }
+    if (!table.HasColumn("split"))
+    {
+      throw std::invalid_argument("the table " + m.Get("table") +
+                                  " has no \"split\" column: make it with MicrostructurePatches (--testFraction)");
+    }
+    for (size_t i = 0; i < table.GetNumberOfRows(); ++i)
+    {
+      const std::string & split = table.Get(i, "split");
+      if (split == "train")
+        trainSlices.push_back(i);
+      else if (split == "test")
+        testSlices.push_back(i);
+      else
+        throw std::invalid_argument("row " + std::to_string(i + 1) + " of " + m.Get("table") + " has split \"" +
+                                    split + "\": expected train or test");
+    }
+    if (testSlices.empty())
+      std::cerr << "warning: the table has no \"test\" patches: no validation (use --testFraction in "
+                   "MicrostructurePatches)\n";
+  }
+  else
+  {
+    for (size_t i = 0; i < size[2]; ++i)
+      trainSlices.push_back(i);
+    std::cerr << "warning: no --table: every patch is used for training and nothing is validated\n";
+  }
+  auto train = SelectSlices(stack, trainSlices);
+  auto validation = testSlices.empty() ? StackType::Pointer() : SelectSlices(stack, testSlices);
+  stack = nullptr;
+
+  auto model = itk::VQVAEModel::New();
+  model->SetDevice(m.Get("device"));
+  model->SetLearningRate(m.GetDouble("learningRate"));
+  model->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
+  const bool resume = m.GetBool("resume") && std::filesystem::exists(checkpoint);
+  if (m.GetBool("resume") && !resume)
+    std::cerr << "no checkpoint at " << checkpoint << " yet: starting a new run\n";
+  if (resume)
+  {
+    model->Read(checkpoint);
+    if (!model->GetHasTrainingState())
+      throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
+    std::cerr << "resuming " << checkpoint << " at step " << model->GetNumberOfTrainingSteps() << "\n";
+  }
+  else
+  {
+    itk::VQVAEModel::Hyperparameters h;
+    h.EncoderChannels.clear();
+    for (const auto & c : m.GetList("encoderChannels"))
+      h.EncoderChannels.push_back(static_cast<unsigned int>(std::stoul(c)));
+    h.NumberOfResidualBlocks = static_cast<unsigned int>(m.GetInt("residualBlocks"));
+    h.CodebookSize = static_cast<unsigned int>(m.GetInt("codebookSize"));
+    h.CodeDimension = static_cast<unsigned int>(m.GetInt("codeDimension"));
+    h.CommitmentCost = m.GetDouble("commitmentCost");
+    h.CodebookUpdate = m.Get("codebookUpdate");
+    h.EMADecay = m.GetDouble("emaDecay");
+    model->SetHyperparameters(h);
+    model->SetSeed(std::stoull(m.Get("seed")));
+    model->Initialize();
+  }
+  const auto spacing = train->GetSpacing();
+  model->SetPixelSizeMicrometres(spacing[0]);
+  model->SetPatchSize(static_cast<unsigned int>(size[0]));
+
+  auto trainer = itk::VQVAETrainer::New();
+  trainer->SetModel(model);
+  trainer->SetTrainingImages(train);
+  if (validation)
+    trainer->SetValidationImages(validation);
+  trainer->SetNumberOfEpochs(static_cast<unsigned int>(m.GetInt("epochs")));
+  trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
+  trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
+  trainer->SetRandomFlips(!m.GetBool("noFlips"));
+  trainer->SetSeed(std::stoull(m.Get("seed")));
+  trainer->SetMaximumValidationPatches(static_cast<unsigned int>(m.GetInt("validationPatches")));
+  trainer->SetCheckpointPath(checkpoint);
+  trainer->SetCheckpointInterval(static_cast<unsigned long>(m.GetInt("checkpointInterval")));
+  trainer->SetLogPath(m.Get("log"));
+  auto onEpoch = itk::CStyleCommand::New();
+  onEpoch->SetConstCallback([](const itk::Object * caller, const itk::EventObject &, void *) {
+    const auto & r = static_cast<const itk::VQVAETrainer *>(caller)->GetEpochRecords().back();
+    std::cerr << "\n" << Describe(r) << std::endl;
+  });
+  onEpoch->SetCallback([](itk::Object * caller, const itk::EventObject &, void *) {
+    const auto & r = static_cast<itk::VQVAETrainer *>(caller)->GetEpochRecords().back();
+    std::cerr << "\n" << Describe(r) << std::endl;
+  });
+  trainer->AddObserver(itk::IterationEvent(), onEpoch);
+  progress.Observe(trainer, 0.0, 1.0);
+  std::cerr << "training on " << train->GetLargestPossibleRegion().GetSize()[2] << " patches of " << size[0] << " x "
+            << size[1] << " px, validating on " << testSlices.size() << ", device " << model->GetDeviceInUse()
+            << ", " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
+  trainer->Train();
+
+  std::ostringstream summary;
+  const auto &       records = trainer->GetEpochRecords();
+  summary << "trained " << model->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
+          << " on " << trainSlices.size() << " patches of " << m.Get("input") << " (" << testSlices.size()
+          << " validation patches), learning rate " << model->GetLearningRate() << ", data seed " << m.Get("seed");
+  if (!records.empty())
+    summary << "; last epoch: " << Describe(records.back());
+  model->SetTrainingSummary(summary.str());
+  model->Write(output);
+  progress.End();
+  std::cerr << "wrote " << output << "\n";
+  if (!records.empty())
+  {
+    const auto & r = records.back();
+    m.SetReturn("validationMSE", itk::MicrostructureTable::FormatNumber(r.ValidationReconstructionLoss));
+    m.SetReturn("volumeFractionBias", itk::MicrostructureTable::FormatNumber(r.VolumeFractionBias));
+    m.SetReturn("meanFreePathBias", itk::MicrostructureTable::FormatNumber(r.MeanFreePathBias));
+    m.SetReturn("codesInUse", std::to_string(r.ValidationCodesInUse));
+  }
+  return 0;
+}
+} // namespace
+
+int
+main(int argc, char * argv[])
+{
+  Module m("Train Microstructure VQ-VAE",
+           "Microstructure",
+           "Trains the VQ-VAE of Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021) on a stack of micrograph patches "
+           "(MicrostructurePatches). Patches of the table's test split (held out by sample) validate every epoch: "
+           "reconstruction error, codebook use, and the bias of the reconstructions' volume fraction and mean free "
+           "path. Checkpoints are written atomically; --resume continues a killed run exactly.");
+  m.Group("Input/Output");
+  m.AddPositional("image", "input", 0, "input", "Patch stack",
+                  "3D stack of patches (x, y = patch, z = patch index), e.g. patches.nrrd from MicrostructurePatches.");
+  m.AddPositional("file", "output", 1, "output", "Model file", "The trained VQ-VAE model, e.g. vqvae.model.");
+  m.Add("table", "table", "table", "", "Patch table",
+        "Per-patch table written with the stack (MicrostructurePatches --outputTable): its split column selects "
+        "training (train) and validation (test) patches.");
+  m.Add("table", "log", "log", "", "Training log (CSV)",
+        "One row per epoch: train and validation MSE, perplexity, codes in use, volume fraction and mean free "
+        "path bias of reconstructions.")
+    .channel = "output";
+  m.Add("file", "checkpoint", "checkpoint", "", "Checkpoint",
+        "Checkpoint file (default: the output path + .checkpoint).")
+    .channel = "output";
+  m.Add("integer", "checkpointInterval", "checkpointInterval", "100", "Checkpoint interval (steps)",
+        "Steps between checkpoints; 0 = none.")
+    .minimum = "0";
+  m.Add("boolean", "resume", "resume", "false", "Resume",
+        "Continue from the checkpoint when it exists (same data and settings), else start anew.");
+  m.Group("Training");
+  m.Add("integer", "epochs", "epochs", "10", "Epochs", "Passes over the training patches (unless --steps).")
+    .minimum = "1";
+  m.Add("integer", "steps", "steps", "0", "Steps", "Total optimisation steps; 0 = use --epochs.").minimum = "0";
+  m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "Patches per step (the paper: 64).").minimum = "2";
+  m.Add("double", "learningRate", "learningRate", "0.0002", "Learning rate", "Adam's learning rate.");
+  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, data order and flips.");
+  m.Add("boolean", "noFlips", "noFlips", "false", "No flips",
+        "Do not flip patches at random (on by default: flips are free data for isotropic microstructures).");
+  m.Add("integer", "validationPatches", "validationPatches", "512", "Validation patches",
+        "At most this many test patches are reconstructed and measured per epoch; 0 = all.")
+    .minimum = "0";
+  m.Group("Network");
+  m.Add("integer-vector", "encoderChannels", "encoderChannels", "32,64,128", "Encoder channels",
+        "Output channels of the stride-2 convolutions (one per halving: 3 -> 16 x 16 maps for 128 x 128 patches).");
+  m.Add("integer", "residualBlocks", "residualBlocks", "2", "Residual blocks", "").minimum = "0";
+  m.Add("integer", "codebookSize", "codebookSize", "512", "Codebook size (K)", "").minimum = "2";
+  m.Add("integer", "codeDimension", "codeDimension", "128", "Code dimension (D)", "").minimum = "1";
+  m.Add("double", "commitmentCost", "commitmentCost", "1.0", "Commitment cost (beta)", "The paper: 1.0.");
+  auto & update = m.Add("string-enumeration", "codebookUpdate", "codebookUpdate", "loss", "Codebook update",
+                        "loss: codebook loss (the paper); ema: exponential moving average with dead-code restart.");
+  update.elements = { "loss", "ema" };
+  m.Add("double", "emaDecay", "emaDecay", "0.99", "EMA decay", "ema only.");
+  m.Group("Compute");
+  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  m.Group("Results", "Output scalars (for Slicer).");
+  m.Add("double", "validationMSE", "validationMSE", "", "Validation MSE", "Last epoch.").channel = "output";
+  m.Add("double", "volumeFractionBias", "volumeFractionBias", "", "Volume fraction bias (pp)", "Reconstructions minus originals.").channel = "output";
+  m.Add("double", "meanFreePathBias", "meanFreePathBias", "", "Mean free path bias (%)", "Reconstructions vs originals.").channel = "output";
+  m.Add("integer", "codesInUse", "codesInUse", "", "Codes in use", "On the validation patches.").channel = "output";
+  return sm::cli::Run(m, argc, argv, Body);
+}
