@@ -1,0 +1,310 @@
+/*=========================================================================
+ *
+ *  ITKStochasticMicrostructure
+ *
+ *=========================================================================*/
+#ifndef itkPixelCNNPriorModel_h
+#define itkPixelCNNPriorModel_h
+
+#include "itkObject.h"
+#include "itkObjectFactory.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace itk
+{
+
+/** \class PixelCNNPriorModel
+ * \brief The prior of Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021): a
+ * conditional gated PixelCNN (van den Oord et al., NeurIPS 2016) over the
+ * index maps of a VQ-VAE (itk::VQVAEModel), given process parameters.
+ *
+ * It models p(map | condition) = prod over positions in raster order (row by
+ * row, left to right) of p(index at (r, c) | all earlier indices, condition),
+ * each a softmax over the K = CodebookSize codes.
+ *
+ * Architecture (Hyperparameters, defaults = the paper's network): an
+ * embedding of the K indices in EmbeddingDimension (64) channels; NumberOfLayers
+ * (15) gated layers, each with a vertical stack (a (p+1) x k convolution over
+ * the rows above and the current row) and a horizontal stack (a 1 x (p+1)
+ * convolution over the current row up to the current position) joined through
+ * a 1x1 convolution of the vertical features shifted down one row (no blind
+ * spot, no leak), gates tanh(a) * sigmoid(b); layer 1 has a FirstKernelSize
+ * (7) kernel with mask A (the current position excluded) and no residual,
+ * layers 2..L a KernelSize (3) kernel with mask B and a residual connection;
+ * the head is ReLU, 1x1 convolution to OutputHiddenChannels (512), ReLU, 1x1
+ * convolution to K logits. The network is fully convolutional: maps of any
+ * size h x w may be scored or sampled (e.g. 64 x 64 for 512 x 512 images with
+ * a model trained on 16 x 16 maps).
+ *
+ * Conditions: a schema (ConditionSpec list, set before Initialize) of named
+ * process parameters, each either continuous (e.g. the log of the cooling
+ * rate: standardised with the Mean and StdDev learned from the training
+ * table; Minimum..Maximum is the range trained on) or categorical (e.g. the
+ * cooling method: one-hot over Categories). The encoded vector enters every
+ * gated layer as a bias (a per-layer linear map added before the gates of
+ * both stacks). Conditions are given as Condition maps, name -> value text
+ * (a number for a continuous parameter, a category name otherwise), either
+ * one for all maps or one per map. A missing or unknown name, a value that is
+ * not a number, NaN or infinite, an unknown category: itk::ExceptionObject. A
+ * continuous value outside the trained Minimum..Maximum: a warning
+ * (itkWarningMacro), the value is used (extrapolation).
+ *
+ * Buffers: index maps are int32, N x h x w, row-major (x fastest), each
+ * index in 0..K-1 (otherwise itk::ExceptionObject).
+ *
+ * Sampling (Sample): indices drawn position by position; the randomness is
+ * fixed up front: one uniform u[n][r][c] per position from the seed (a
+ * std::mt19937_64 stream, map by map in raster order, independent of the
+ * batch size), and the index is the first k whose cumulative
+ * softmax(logits / temperature), computed in double, exceeds u. Two samplers
+ * use the same rule: "incremental" (the default; Ramachandran et al. 2017:
+ * per row, the vertical stack of the row above once for every layer; per
+ * position, only the horizontal-stack column of every layer from cached
+ * windows) and "naive" (the paper's loop: the whole network on the whole map
+ * for every position, h w times slower). They return the same indices for
+ * the same seed; the logits of the two agree to float rounding (~1e-6), so an
+ * index could differ only where a uniform lies within that of a cumulative
+ * probability. Maps are sampled InferenceBatchSize at a time on one thread
+ * that calls LibTorch, whose intra-op threads follow
+ * MultiThreaderBase::GetGlobalDefaultNumberOfThreads().
+ *
+ * Usage: SetHyperparameters, SetConditionSchema, SetSeed, SetDevice, then
+ * Initialize() (weights from the seed: same seed -> same weights on CPU) or
+ * Read(file).
+ *
+ * Model file (Write / Read): the text header "ITKSMPRIOR <version>" with
+ * key = value lines (hyperparameters, the condition schema, the latent size
+ * trained at, a free-text training summary), then the weights in LibTorch's
+ * archive format, with their size and checksum in the header. Written
+ * atomically. Read throws a clear itk::ExceptionObject for a file of another
+ * kind (a VQ-VAE model, say), a newer format version, a truncated or damaged
+ * file.
+ *
+ * \ingroup StochasticMicrostructure
+ */
+class PixelCNNPriorModel : public Object
+{
+public:
+  ITK_DISALLOW_COPY_AND_MOVE(PixelCNNPriorModel);
+
+  using Self = PixelCNNPriorModel;
+  using Superclass = Object;
+  using Pointer = SmartPointer<Self>;
+  using ConstPointer = SmartPointer<const Self>;
+
+  itkNewMacro(Self);
+  itkTypeMacro(PixelCNNPriorModel, Object);
+
+  /** The file's first word, and the format version this build writes and reads. */
+  static constexpr const char * FileMagic = "ITKSMPRIOR";
+  static constexpr unsigned int FileFormatVersion = 1;
+
+  struct Hyperparameters
+  {
+    unsigned int CodebookSize{ 512 };         ///< K, must equal the VQ-VAE's
+    unsigned int EmbeddingDimension{ 64 };    ///< channels of the index embedding
+    unsigned int HiddenChannels{ 64 };        ///< channels of both stacks
+    unsigned int NumberOfLayers{ 15 };        ///< gated layers (the first with mask A)
+    unsigned int FirstKernelSize{ 7 };        ///< odd, >= 3
+    unsigned int KernelSize{ 3 };             ///< odd, >= 1
+    unsigned int OutputHiddenChannels{ 512 }; ///< channels between the two 1x1 convolutions of the head
+
+    /** Throws itk::ExceptionObject naming the first invalid value. */
+    void
+    Validate() const;
+  };
+
+  /** One process parameter. Continuous: the network sees (value - Mean) / StdDev;
+   * Minimum..Maximum is the range of the training table. Categorical: one-hot
+   * over Categories (in this order). */
+  struct ConditionSpec
+  {
+    std::string              Name;
+    bool                     Categorical{ false };
+    std::vector<std::string> Categories;
+    double                   Mean{ 0.0 };
+    double                   StdDev{ 1.0 };
+    double                   Minimum{ 0.0 };
+    double                   Maximum{ 0.0 };
+  };
+  using ConditionSchema = std::vector<ConditionSpec>;
+  /** Values of the process parameters of one map: name -> value text. */
+  using Condition = std::map<std::string, std::string>;
+
+  /** Learns a continuous parameter from the training table's column (mean,
+   * standard deviation (1 when all values are equal), minimum, maximum).
+   * Throws for an empty column or a NaN / infinite value. */
+  static ConditionSpec
+  LearnContinuousCondition(const std::string & name, const std::vector<double> & values);
+  /** Learns a categorical parameter: its categories are the distinct values, sorted. */
+  static ConditionSpec
+  LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values);
+  /** Either of the above from a text column: categorical when asked, else every
+   * value must be a number (throws naming the first that is not). */
+  static ConditionSpec
+  LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical);
+
+  /** Losses of one training step (on the batch, before the update). */
+  struct TrainingStepResult
+  {
+    double Loss{ 0 };          ///< mean cross-entropy per index, nats
+    double BitsPerIndex{ 0 };  ///< the same in bits (Loss / ln 2)
+  };
+
+  void
+  SetHyperparameters(const Hyperparameters & h);
+  const Hyperparameters &
+  GetHyperparameters() const
+  {
+    return m_Hyperparameters;
+  }
+  unsigned int
+  GetCodebookSize() const
+  {
+    return m_Hyperparameters.CodebookSize;
+  }
+  /** Throws a clear itk::ExceptionObject unless K equals this prior's
+   * CodebookSize (use with VQVAEModel::GetHyperparameters().CodebookSize: a
+   * prior only fits the VQ-VAE whose index maps it was trained on). */
+  void
+  CheckCompatibleCodebookSize(unsigned int K) const;
+
+  /** The process parameters (validated: distinct non-empty names, categorical
+   * ones with >= 1 distinct non-empty categories, StdDev > 0 and finite, Minimum
+   * <= Maximum). The schema is part of the network: setting it discards an
+   * existing network (call Initialize() again); Read() replaces it with the file's. */
+  void
+  SetConditionSchema(const ConditionSchema & schema);
+  const ConditionSchema &
+  GetConditionSchema() const
+  {
+    return m_ConditionSchema;
+  }
+  /** Length of the encoded condition vector: 1 per continuous parameter, the
+   * number of categories per categorical one. */
+  unsigned int
+  GetEncodedConditionLength() const;
+  /** The encoded condition vectors, N x GetEncodedConditionLength(), for n maps
+   * (conditions: 1 for all, or n). Throws on a bad condition; warns once per
+   * parameter for continuous values outside the trained range. */
+  std::vector<float>
+  EncodeConditions(const std::vector<Condition> & conditions, unsigned int n) const;
+
+  /** Seed of the weight initialisation (Initialize). */
+  itkSetMacro(Seed, uint64_t);
+  itkGetConstMacro(Seed, uint64_t);
+
+  /** "auto" (CUDA when LibTorch has it), "cpu" or "cuda:N". An unavailable
+   * CUDA device falls back to the CPU with a warning; a malformed string throws. */
+  void
+  SetDevice(const std::string & device);
+  itkGetStringMacro(Device);
+  /** The device the network is on: "cpu" or "cuda:N". */
+  std::string
+  GetDeviceInUse() const;
+
+  /** Adam's learning rate for TrainStep. */
+  void
+  SetLearningRate(double rate);
+  itkGetConstMacro(LearningRate, double);
+
+  /** Maps per forward pass in LogLikelihood, Logits and Sample. */
+  itkSetMacro(InferenceBatchSize, unsigned int);
+  itkGetConstMacro(InferenceBatchSize, unsigned int);
+
+  /** Metadata stored in the model file: the index-map size trained at (set by TrainStep). */
+  itkSetMacro(LatentHeight, unsigned int);
+  itkGetConstMacro(LatentHeight, unsigned int);
+  itkSetMacro(LatentWidth, unsigned int);
+  itkGetConstMacro(LatentWidth, unsigned int);
+  itkSetStringMacro(TrainingSummary);
+  itkGetStringMacro(TrainingSummary);
+
+  /** Build a new network from the hyperparameters and the condition schema, weights drawn from the seed. */
+  void
+  Initialize();
+  bool
+  IsInitialized() const;
+
+  /** One optimisation step (Adam, owned by the model) of the cross-entropy of
+   * n maps (N x h x w) under their conditions (1 for all, or n). */
+  TrainingStepResult
+  TrainStep(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+            const std::vector<Condition> & conditions);
+  /** Number of TrainStep calls since Initialize/Read. */
+  itkGetConstMacro(NumberOfTrainingSteps, unsigned long);
+
+  /** Exact log-likelihood of each map, sum over positions of log p (nats),
+   * from one forward pass per batch. */
+  std::vector<double>
+  LogLikelihood(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+                const std::vector<Condition> & conditions) const;
+
+  /** The logits of the network (one forward pass), N x K x h x w: the logits at
+   * (r, c) are those of p(index at (r, c) | earlier indices, condition). */
+  std::vector<float>
+  Logits(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+         const std::vector<Condition> & conditions) const;
+
+  /** Which value of a continuous parameter most likely produced a map: the
+   * posterior over values (uniform prior on the grid), normalised to sum 1,
+   * p(value | map) proportional to p(map | value, others). others holds the
+   * other parameters (parameter itself, if there, is overridden). */
+  std::vector<double>
+  ConditionPosterior(const int32_t * indices, unsigned int h, unsigned int w, const Condition & others,
+                     const std::string & parameter, const std::vector<double> & values) const;
+
+  /** "incremental" (default) or "naive": see the class description. */
+  void
+  SetSampler(const std::string & sampler);
+  itkGetStringMacro(Sampler);
+
+  /** n maps of h x w indices drawn under conditions (1 for all, or n) at the
+   * given temperature (> 0; 1 = the model's distribution) from the seed. Any
+   * h, w >= 1. progress, when given, receives the fraction done (0..1]. */
+  std::vector<int32_t>
+  Sample(unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
+         double temperature, uint64_t seed, const std::function<void(double)> & progress = {}) const;
+
+  /** Write the model file atomically (see the class description). */
+  void
+  Write(const std::string & path) const;
+  /** Read a model file; replaces hyperparameters, schema, metadata and weights. */
+  void
+  Read(const std::string & path);
+
+protected:
+  PixelCNNPriorModel();
+  ~PixelCNNPriorModel() override;
+  void
+  PrintSelf(std::ostream & os, Indent indent) const override;
+
+private:
+  void
+  CheckIndices(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
+
+  struct Impl;
+  std::unique_ptr<Impl> m_Impl;
+
+  Hyperparameters m_Hyperparameters;
+  ConditionSchema m_ConditionSchema;
+  uint64_t        m_Seed{ 0 };
+  std::string     m_Device{ "auto" };
+  double          m_LearningRate{ 3e-4 };
+  unsigned int    m_InferenceBatchSize{ 256 };
+  std::string     m_Sampler{ "incremental" };
+  unsigned int    m_LatentHeight{ 0 };
+  unsigned int    m_LatentWidth{ 0 };
+  std::string     m_TrainingSummary;
+  unsigned long   m_NumberOfTrainingSteps{ 0 };
+};
+
+} // end namespace itk
+
+#endif

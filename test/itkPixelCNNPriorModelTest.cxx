@@ -1,0 +1,571 @@
+#include "itkPixelCNNPriorModel.h"
+#include "itkVQVAEModel.h"
+#include "itkOutputWindow.h"
+#include "itkMultiThreaderBase.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+#include <iomanip>
+#include <unistd.h>
+
+namespace
+{
+namespace fs = std::filesystem;
+using Prior = itk::PixelCNNPriorModel;
+
+// Tiny networks run fastest on one LibTorch thread (on a shared, loaded machine OpenMP's spinning
+// threads slow small operations by 10-100x); the model reads ITK's global thread count at Initialize/Read.
+const bool oneThread = (itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(1), true);
+
+Prior::Hyperparameters
+TinyHyperparameters(unsigned int K, unsigned int layers)
+{
+  Prior::Hyperparameters h;
+  h.CodebookSize = K;
+  h.EmbeddingDimension = 6;
+  h.HiddenChannels = 8;
+  h.NumberOfLayers = layers;
+  h.FirstKernelSize = 7;
+  h.KernelSize = 3;
+  h.OutputHiddenChannels = 16;
+  return h;
+}
+
+/** A continuous "log_rate" (trained on -2..2) and a categorical "method" {air, water}. */
+Prior::ConditionSchema
+TwoParameterSchema()
+{
+  return { Prior::LearnContinuousCondition("log_rate", { -2.0, -1.0, 0.5, 2.0 }),
+           Prior::LearnCategoricalCondition("method", { "water", "air", "water" }) };
+}
+
+Prior::Pointer
+TinyPrior(unsigned int K, unsigned int layers, uint64_t seed, const Prior::ConditionSchema & schema = {})
+{
+  auto m = Prior::New();
+  m->SetHyperparameters(TinyHyperparameters(K, layers));
+  m->SetConditionSchema(schema);
+  m->SetSeed(seed);
+  m->SetDevice("cpu");
+  m->Initialize();
+  return m;
+}
+
+std::vector<int32_t>
+RandomMaps(unsigned int n, unsigned int h, unsigned int w, unsigned int K, unsigned int seed)
+{
+  std::mt19937                       rng(seed);
+  std::uniform_int_distribution<int> u(0, static_cast<int>(K) - 1);
+  std::vector<int32_t>               out(static_cast<size_t>(n) * h * w);
+  for (auto & v : out)
+    v = u(rng);
+  return out;
+}
+
+Prior::Condition
+Cond(double logRate, const std::string & method = "")
+{
+  std::ostringstream s;
+  s << std::setprecision(17) << logRate;
+  Prior::Condition c{ { "log_rate", s.str() } };
+  if (!method.empty())
+    c["method"] = method;
+  return c;
+}
+
+/** Records ITK warnings instead of printing them. */
+class CapturingOutputWindow : public itk::OutputWindow
+{
+public:
+  ITK_DISALLOW_COPY_AND_MOVE(CapturingOutputWindow);
+  using Self = CapturingOutputWindow;
+  using Superclass = itk::OutputWindow;
+  using Pointer = itk::SmartPointer<Self>;
+  itkNewMacro(Self);
+  itkTypeMacro(CapturingOutputWindow, OutputWindow);
+
+  void
+  DisplayText(const char * text) override
+  {
+    m_Text += text;
+  }
+  void
+  DisplayWarningText(const char * text) override
+  {
+    m_Warnings += text;
+  }
+  std::string m_Text, m_Warnings;
+
+protected:
+  CapturingOutputWindow() = default;
+};
+
+template <typename F>
+std::string
+ExceptionText(F && f)
+{
+  try
+  {
+    f();
+  }
+  catch (const itk::ExceptionObject & e)
+  {
+    return e.GetDescription();
+  }
+  return "(no exception)";
+}
+
+fs::path
+TempDir(const std::string & name)
+{
+  auto d = fs::temp_directory_path() / ("itkPixelCNNPriorModelTest_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+} // namespace
+
+
+// Causality, exactly for one layer: perturbing the index at (r, c) changes the logits at (r', c') iff
+// (r' == r and c < c' <= c + 3) [horizontal stack, mask A] or (r < r' <= r + 4 and |c' - c| <= 3)
+// [vertical stack 4 x 7 seen through the down-shift], i.e. never at itself or before it, and the
+// positions up and to the right are seen (no blind spot).
+TEST(PixelCNNPriorModel, FirstLayerMaskAReceptiveFieldIsExact)
+{
+  const unsigned int K = 5, H = 9, W = 10;
+  auto               m = TinyPrior(K, 1, 3);
+  auto               maps = RandomMaps(1, H, W, K, 11);
+  const auto         base = m->Logits(maps.data(), 1, H, W, { {} });
+  for (const auto & rc : std::vector<std::pair<int, int>>{ { 0, 0 }, { 2, 4 }, { 4, 9 }, { 8, 0 }, { 3, 1 } })
+  {
+    auto changed = maps;
+    changed[rc.first * W + rc.second] = (changed[rc.first * W + rc.second] + 2) % K;
+    const auto after = m->Logits(changed.data(), 1, H, W, { {} });
+    for (int r = 0; r < static_cast<int>(H); ++r)
+      for (int c = 0; c < static_cast<int>(W); ++c)
+      {
+        double diff = 0.0;
+        for (unsigned int k = 0; k < K; ++k)
+        {
+          const size_t i = (static_cast<size_t>(k) * H + r) * W + c;
+          diff = std::max(diff, std::abs(static_cast<double>(after[i]) - base[i]));
+        }
+        const bool sees = (r == rc.first && c > rc.second && c <= rc.second + 3) ||
+                          (r > rc.first && r <= rc.first + 4 && std::abs(c - rc.second) <= 3);
+        if (sees)
+          EXPECT_GT(diff, 1e-4) << "(" << r << "," << c << ") should see (" << rc.first << "," << rc.second << ")";
+        else
+          EXPECT_LT(diff, 1e-6) << "(" << r << "," << c << ") must not see (" << rc.first << "," << rc.second << ")";
+      }
+  }
+}
+
+// Deep network (mask B layers with residuals): nothing at or before the perturbed position changes;
+// the next position, and the row below on both sides, do.
+TEST(PixelCNNPriorModel, DeepLayersAreCausalWithoutBlindSpot)
+{
+  const unsigned int K = 6, H = 8, W = 9;
+  auto               m = TinyPrior(K, 6, 5, TwoParameterSchema());
+  auto               maps = RandomMaps(1, H, W, K, 12);
+  const std::vector<Prior::Condition> cond{ Cond(0.3, "air") };
+  const auto                          base = m->Logits(maps.data(), 1, H, W, cond);
+  auto diffAt = [&](const std::vector<float> & after, int r, int c) {
+    double diff = 0.0;
+    for (unsigned int k = 0; k < K; ++k)
+    {
+      const size_t i = (static_cast<size_t>(k) * H + r) * W + c;
+      diff = std::max(diff, std::abs(static_cast<double>(after[i]) - base[i]));
+    }
+    return diff;
+  };
+  for (int p = 0; p < static_cast<int>(H * W); p += 5)
+  {
+    const int r0 = p / W, c0 = p % W;
+    auto      changed = maps;
+    changed[p] = (changed[p] + 1) % K;
+    const auto after = m->Logits(changed.data(), 1, H, W, cond);
+    for (int q = 0; q <= p; ++q)
+      EXPECT_LT(diffAt(after, q / W, q % W), 1e-6) << "position " << q << " sees the later position " << p;
+    if (c0 + 1 < static_cast<int>(W))
+      EXPECT_GT(diffAt(after, r0, c0 + 1), 1e-4);
+    if (r0 + 1 < static_cast<int>(H))
+    {
+      EXPECT_GT(diffAt(after, r0 + 1, c0), 1e-4);
+      if (c0 > 0)
+        EXPECT_GT(diffAt(after, r0 + 1, c0 - 1), 1e-4) << "blind spot: below-left does not see (" << r0 << "," << c0 << ")";
+      if (c0 + 1 < static_cast<int>(W))
+        EXPECT_GT(diffAt(after, r0 + 1, c0 + 1), 1e-4);
+    }
+  }
+}
+
+// The likelihood is a normalised distribution over all K^(h w) maps (only if it is autoregressive), and
+// equals the sum of log-softmax of the logits of one forward pass.
+TEST(PixelCNNPriorModel, LogLikelihoodIsNormalisedAndMatchesLogits)
+{
+  const unsigned int K = 3, H = 2, W = 3;
+  auto               m = TinyPrior(K, 3, 7, TwoParameterSchema());
+  const unsigned int total = 729; // 3^6
+  std::vector<int32_t> maps(total * H * W);
+  for (unsigned int i = 0; i < total; ++i)
+  {
+    unsigned int v = i;
+    for (unsigned int p = 0; p < H * W; ++p, v /= K)
+      maps[i * H * W + p] = static_cast<int32_t>(v % K);
+  }
+  const std::vector<Prior::Condition> cond{ Cond(-0.7, "water") };
+  m->SetInferenceBatchSize(100);
+  const auto logL = m->LogLikelihood(maps.data(), total, H, W, cond);
+  double     sum = 0.0;
+  for (const double l : logL)
+  {
+    EXPECT_LT(l, 0.0);
+    sum += std::exp(l);
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+
+  const auto logits = m->Logits(maps.data(), total, H, W, cond);
+  for (unsigned int i = 0; i < total; i += 37)
+  {
+    double expected = 0.0;
+    for (unsigned int p = 0; p < H * W; ++p)
+    {
+      double mx = -1e300, z = 0.0;
+      for (unsigned int k = 0; k < K; ++k)
+        mx = std::max(mx, static_cast<double>(logits[(i * K + k) * H * W + p]));
+      for (unsigned int k = 0; k < K; ++k)
+        z += std::exp(logits[(i * K + k) * H * W + p] - mx);
+      expected += logits[(i * K + maps[i * H * W + p]) * H * W + p] - mx - std::log(z);
+    }
+    EXPECT_NEAR(logL[i], expected, 1e-9);
+  }
+}
+
+// Incremental and naive samplers: the same indices for the same seed (several non-square maps, per-map
+// conditions, batches of 4 and 1); another seed, other maps.
+TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
+{
+  const unsigned int K = 9, H = 5, W = 7, n = 6;
+  auto               m = TinyPrior(K, 4, 9, TwoParameterSchema());
+  std::vector<Prior::Condition> cond;
+  for (unsigned int i = 0; i < n; ++i)
+    cond.push_back(Cond(-2.0 + 0.8 * i, i % 2 ? "air" : "water"));
+  m->SetInferenceBatchSize(4);
+  m->SetSampler("naive");
+  const auto naive = m->Sample(n, H, W, cond, 1.0, 42);
+  m->SetSampler("incremental");
+  const auto incremental = m->Sample(n, H, W, cond, 1.0, 42);
+  EXPECT_EQ(incremental, naive);
+  m->SetInferenceBatchSize(1);
+  EXPECT_EQ(m->Sample(n, H, W, cond, 1.0, 42), naive);
+  EXPECT_NE(m->Sample(n, H, W, cond, 1.0, 43), naive);
+  std::set<int32_t> used(naive.begin(), naive.end());
+  EXPECT_GE(used.size(), 5u);
+  // A lower temperature, too.
+  m->SetSampler("naive");
+  const auto cold = m->Sample(2, H, W, { cond[1] }, 0.5, 7);
+  m->SetSampler("incremental");
+  EXPECT_EQ(m->Sample(2, H, W, { cond[1] }, 0.5, 7), cold);
+}
+
+// The sampler draws from the model's distribution: on 2 x 2 maps with K = 3 (81 maps), the frequencies
+// of 4000 samples against exp(LogLikelihood) (chi-square, 80 degrees of freedom); any latent size works.
+TEST(PixelCNNPriorModel, SamplesFollowTheLikelihood)
+{
+  const unsigned int K = 3, H = 2, W = 2, n = 4000;
+  auto               m = TinyPrior(K, 2, 13, TwoParameterSchema());
+  const std::vector<Prior::Condition> cond{ Cond(1.0, "air") };
+  const auto                          s = m->Sample(n, H, W, cond, 1.0, 2021);
+  std::vector<double>                 observed(81, 0.0);
+  for (unsigned int i = 0; i < n; ++i)
+    observed[s[4 * i] + 3 * s[4 * i + 1] + 9 * s[4 * i + 2] + 27 * s[4 * i + 3]] += 1.0;
+  std::vector<int32_t> all(81 * 4);
+  for (unsigned int i = 0; i < 81; ++i)
+    for (unsigned int p = 0, v = i; p < 4; ++p, v /= 3)
+      all[4 * i + p] = static_cast<int32_t>(v % 3);
+  const auto logL = m->LogLikelihood(all.data(), 81, H, W, cond);
+  double     chi2 = 0.0;
+  for (unsigned int i = 0; i < 81; ++i)
+  {
+    const double e = n * std::exp(logL[i]);
+    chi2 += (observed[i] - e) * (observed[i] - e) / e;
+  }
+  EXPECT_LT(chi2, 150.0); // mean 80, sd 12.6
+  EXPECT_GT(chi2, 30.0);
+
+  const auto big = m->Sample(2, 32, 24, cond, 1.0, 5);
+  ASSERT_EQ(big.size(), 2u * 32 * 24);
+  for (const auto v : big)
+    ASSERT_TRUE(v >= 0 && v < 3);
+}
+
+// A tiny prior learns how the statistics of the maps depend on a continuous condition: indices are
+// independent with P(code 1) = sigmoid(c), c uniform in [-2, 2]. After training, the loss reaches the
+// true conditional entropy, samples reproduce sigmoid(c), and the posterior over c of a map made with
+// c = 1 peaks near 1.
+TEST(PixelCNNPriorModel, LearnsConditionDependence)
+{
+  const unsigned int K = 2, H = 8, W = 8, batch = 32;
+  std::mt19937       rng(3);
+  std::uniform_real_distribution<double> uc(-2.0, 2.0), u01(0.0, 1.0);
+  auto sigmoid = [](double c) { return 1.0 / (1.0 + std::exp(-c)); };
+  auto makeMap = [&](double c, unsigned int h, unsigned int w, int32_t * out) {
+    for (unsigned int i = 0; i < h * w; ++i)
+      out[i] = u01(rng) < sigmoid(c) ? 1 : 0;
+  };
+  std::vector<double> column(200);
+  for (auto & c : column)
+    c = uc(rng);
+  auto m = Prior::New();
+  auto hp = TinyHyperparameters(K, 2);
+  hp.HiddenChannels = 16;
+  m->SetHyperparameters(hp);
+  m->SetConditionSchema({ Prior::LearnContinuousCondition("c", column) });
+  EXPECT_NEAR(m->GetConditionSchema()[0].Minimum, *std::min_element(column.begin(), column.end()), 0);
+  m->SetSeed(1);
+  m->SetDevice("cpu");
+  m->SetLearningRate(3e-3);
+  m->Initialize();
+
+  // True entropy per index, bits, averaged over c.
+  double entropy = 0.0;
+  for (int i = 0; i < 4000; ++i)
+  {
+    const double p = sigmoid(-2.0 + 4.0 * (i + 0.5) / 4000);
+    entropy -= (p * std::log2(p) + (1 - p) * std::log2(1 - p)) / 4000;
+  }
+  std::vector<int32_t>          maps(batch * H * W);
+  std::vector<Prior::Condition> cond(batch);
+  double                        first = 0.0, last = 0.0;
+  const unsigned int            steps = 300;
+  for (unsigned int s = 0; s < steps; ++s)
+  {
+    for (unsigned int i = 0; i < batch; ++i)
+    {
+      const double c = column[(s * batch + i) % column.size()];
+      makeMap(c, H, W, maps.data() + i * H * W);
+      cond[i] = { { "c", Cond(c).at("log_rate") } };
+    }
+    const auto r = m->TrainStep(maps.data(), batch, H, W, cond);
+    EXPECT_NEAR(r.BitsPerIndex, r.Loss / std::log(2.0), 1e-12);
+    if (s < 10)
+      first += r.BitsPerIndex / 10;
+    if (s >= steps - 30)
+      last += r.BitsPerIndex / 30;
+  }
+  EXPECT_EQ(m->GetNumberOfTrainingSteps(), steps);
+  EXPECT_EQ(m->GetLatentHeight(), H);
+  EXPECT_LT(last, first);
+  EXPECT_LT(last, entropy + 0.05) << "true conditional entropy " << entropy << " bits";
+
+  for (const double c : { -1.5, 0.0, 1.5 })
+  {
+    const auto s = m->Sample(200, H, W, { { { "c", std::to_string(c) } } }, 1.0, 99);
+    const double fraction = std::count(s.begin(), s.end(), 1) / static_cast<double>(s.size());
+    EXPECT_NEAR(fraction, sigmoid(c), 0.05) << "c = " << c;
+  }
+
+  std::vector<int32_t> map(16 * 16);
+  makeMap(1.0, 16, 16, map.data());
+  std::vector<double> grid;
+  for (int i = 0; i <= 38; ++i)
+    grid.push_back(-1.9 + 0.1 * i);
+  const auto   posterior = m->ConditionPosterior(map.data(), 16, 16, {}, "c", grid);
+  const double total = std::accumulate(posterior.begin(), posterior.end(), 0.0);
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  const auto best = grid[std::max_element(posterior.begin(), posterior.end()) - posterior.begin()];
+  EXPECT_NEAR(best, 1.0, 0.5);
+  double mean = 0.0;
+  for (size_t i = 0; i < grid.size(); ++i)
+    mean += grid[i] * posterior[i];
+  EXPECT_NEAR(mean, 1.0, 0.5);
+}
+
+TEST(PixelCNNPriorModel, SameSeedSameWeightsAndTraining)
+{
+  const unsigned int K = 4, H = 4, W = 5;
+  auto               maps = RandomMaps(3, H, W, K, 1);
+  auto               a = TinyPrior(K, 3, 17), b = TinyPrior(K, 3, 17), c = TinyPrior(K, 3, 18);
+  EXPECT_EQ(a->LogLikelihood(maps.data(), 3, H, W, { {} }), b->LogLikelihood(maps.data(), 3, H, W, { {} }));
+  EXPECT_NE(a->LogLikelihood(maps.data(), 3, H, W, { {} }), c->LogLikelihood(maps.data(), 3, H, W, { {} }));
+  for (int s = 0; s < 3; ++s)
+  {
+    EXPECT_EQ(a->TrainStep(maps.data(), 3, H, W, { {} }).Loss, b->TrainStep(maps.data(), 3, H, W, { {} }).Loss);
+  }
+  EXPECT_EQ(a->LogLikelihood(maps.data(), 3, H, W, { {} }), b->LogLikelihood(maps.data(), 3, H, W, { {} }));
+}
+
+TEST(PixelCNNPriorModel, WriteReadRoundTrip)
+{
+  const auto dir = TempDir("roundtrip");
+  const unsigned int K = 6, H = 4, W = 6;
+  auto               schema = TwoParameterSchema();
+  schema.push_back(Prior::LearnCategoricalCondition("odd, name\\x", { "a,b", "c\nd" }));
+  auto m = TinyPrior(K, 3, 21, schema);
+  auto maps = RandomMaps(4, H, W, K, 2);
+  Prior::Condition cond = Cond(0.25, "water");
+  cond["odd, name\\x"] = "c\nd";
+  m->TrainStep(maps.data(), 4, H, W, { cond });
+  m->SetTrainingSummary("300 steps, lr 3e-4\nsecond line = x");
+  const auto path = (dir / "prior.smprior").string();
+  m->Write(path);
+
+  auto r = Prior::New();
+  r->SetDevice("cpu");
+  r->Read(path);
+  EXPECT_EQ(r->GetCodebookSize(), K);
+  EXPECT_EQ(r->GetHyperparameters().NumberOfLayers, 3u);
+  EXPECT_EQ(std::string(r->GetTrainingSummary()), std::string(m->GetTrainingSummary()));
+  EXPECT_EQ(r->GetLatentHeight(), H);
+  EXPECT_EQ(r->GetLatentWidth(), W);
+  EXPECT_EQ(r->GetNumberOfTrainingSteps(), 1u);
+  ASSERT_EQ(r->GetConditionSchema().size(), 3u);
+  for (size_t i = 0; i < 3; ++i)
+  {
+    const auto &a = schema[i], &b = r->GetConditionSchema()[i];
+    EXPECT_EQ(a.Name, b.Name);
+    EXPECT_EQ(a.Categorical, b.Categorical);
+    EXPECT_EQ(a.Categories, b.Categories);
+    EXPECT_EQ(a.Mean, b.Mean);
+    EXPECT_EQ(a.StdDev, b.StdDev);
+    EXPECT_EQ(a.Minimum, b.Minimum);
+    EXPECT_EQ(a.Maximum, b.Maximum);
+  }
+  EXPECT_EQ(r->LogLikelihood(maps.data(), 4, H, W, { cond }), m->LogLikelihood(maps.data(), 4, H, W, { cond }));
+  EXPECT_EQ(r->Sample(3, H, W, { cond }, 1.0, 8), m->Sample(3, H, W, { cond }, 1.0, 8));
+  fs::remove_all(dir);
+}
+
+TEST(PixelCNNPriorModel, DamagedForeignAndNewerFilesAreClearErrors)
+{
+  const auto dir = TempDir("damaged");
+  auto       m = TinyPrior(4, 2, 1, TwoParameterSchema());
+  const auto good = (dir / "good.smprior").string();
+  m->Write(good);
+  std::ifstream     in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto write = [&](const std::string & name, const std::string & content) {
+    const auto    p = (dir / name).string();
+    std::ofstream o(p, std::ios::binary);
+    o << content;
+    return p;
+  };
+  auto readText = [&](const std::string & p) {
+    auto r = Prior::New();
+    r->SetDevice("cpu");
+    return ExceptionText([&] { r->Read(p); });
+  };
+  EXPECT_NE(readText(write("truncated", bytes.substr(0, bytes.size() - 100))).find("truncated"), std::string::npos);
+  std::string flipped = bytes;
+  flipped[bytes.size() - 50] ^= 0x10;
+  EXPECT_NE(readText(write("flipped", flipped)).find("checksum"), std::string::npos);
+  EXPECT_NE(readText(write("text", "hello, world\n")).find("not a prior model file"), std::string::npos);
+  EXPECT_NE(readText(write("newer", "ITKSMPRIOR 2" + bytes.substr(12))).find("format version 2"), std::string::npos);
+  EXPECT_NE(readText(write("header", bytes.substr(0, 200))).find("end_header"), std::string::npos);
+  EXPECT_NE(readText((dir / "missing").string()).find("cannot open"), std::string::npos);
+
+  // A VQ-VAE model file is named as such.
+  auto vq = itk::VQVAEModel::New();
+  auto vh = vq->GetHyperparameters();
+  vh.EncoderChannels = { 4 };
+  vh.CodebookSize = 8;
+  vh.CodeDimension = 4;
+  vh.NumberOfResidualBlocks = 0;
+  vq->SetHyperparameters(vh);
+  vq->SetDevice("cpu");
+  vq->Initialize();
+  const auto vqPath = (dir / "vq.model").string();
+  vq->Write(vqPath);
+  EXPECT_NE(readText(vqPath).find("VQ-VAE"), std::string::npos);
+
+  // A failed read leaves the model as it was; writing without a network writes nothing.
+  auto r = TinyPrior(4, 2, 1, TwoParameterSchema());
+  EXPECT_NE(readText(write("flipped2", flipped)), "(no exception)");
+  auto empty = Prior::New();
+  const auto none = (dir / "none.smprior").string();
+  EXPECT_NE(ExceptionText([&] { empty->Write(none); }).find("Initialize"), std::string::npos);
+  EXPECT_FALSE(fs::exists(none));
+  fs::remove_all(dir);
+}
+
+TEST(PixelCNNPriorModel, BadConditionsAreClearErrorsOutOfRangeWarns)
+{
+  auto m = TinyPrior(4, 2, 1, TwoParameterSchema());
+  auto maps = RandomMaps(2, 3, 3, 4, 5);
+  auto logL = [&](const std::vector<Prior::Condition> & c) {
+    return ExceptionText([&] { m->LogLikelihood(maps.data(), 2, 3, 3, c); });
+  };
+  EXPECT_NE(logL({ { { "log_rate", "0.5" } } }).find("\"method\" is missing"), std::string::npos);
+  auto unknown = Cond(0.5, "air");
+  unknown["temperature"] = "800";
+  EXPECT_NE(logL({ unknown }).find("unknown process parameter \"temperature\""), std::string::npos);
+  EXPECT_NE(logL({ Cond(std::numeric_limits<double>::quiet_NaN(), "air") }).find("not a finite number"),
+            std::string::npos);
+  EXPECT_NE(logL({ { { "log_rate", "fast" }, { "method", "air" } } }).find("not a finite number"), std::string::npos);
+  EXPECT_NE(logL({ Cond(0.5, "oil") }).find("unknown category \"oil\""), std::string::npos);
+  EXPECT_NE(logL({ Cond(0.5, "air"), Cond(0.5, "air"), Cond(0.5, "air") }).find("one condition for all"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([&] { m->Sample(1, 2, 2, { Cond(0.5, "oil") }, 1.0, 1); }).find("unknown category"),
+            std::string::npos);
+  auto bad = maps;
+  bad[3] = 4;
+  EXPECT_NE(ExceptionText([&] { m->LogLikelihood(bad.data(), 2, 3, 3, { Cond(0, "air") }); }).find("outside 0..3"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([&] { m->Sample(1, 2, 2, { Cond(0, "air") }, 0.0, 1); }).find("temperature"),
+            std::string::npos);
+
+  // Outside the trained range -2..2: a warning naming the value, and a result.
+  auto window = CapturingOutputWindow::New();
+  auto previous = itk::OutputWindow::GetInstance();
+  itk::OutputWindow::SetInstance(window);
+  const bool display = itk::Object::GetGlobalWarningDisplay();
+  itk::Object::GlobalWarningDisplayOn();
+  std::vector<double> inRange, outside;
+  EXPECT_NO_THROW(inRange = m->LogLikelihood(maps.data(), 2, 3, 3, { Cond(1.5, "air") }));
+  EXPECT_EQ(window->m_Warnings, "");
+  EXPECT_NO_THROW(outside = m->LogLikelihood(maps.data(), 2, 3, 3, { Cond(3.5, "air") }));
+  EXPECT_NE(window->m_Warnings.find("log_rate = 3.5"), std::string::npos) << window->m_Warnings;
+  EXPECT_EQ(outside.size(), 2u);
+  EXPECT_NE(outside, inRange);
+  itk::Object::SetGlobalWarningDisplay(display);
+  itk::OutputWindow::SetInstance(previous);
+
+  // Schema and hyperparameter errors.
+  EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ TwoParameterSchema()[0], TwoParameterSchema()[0] }); })
+              .find("appears twice"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "two" }, false); }).find("\"two\", not a number"),
+            std::string::npos);
+  auto h = TinyHyperparameters(4, 2);
+  h.KernelSize = 4;
+  EXPECT_NE(ExceptionText([&] { h.Validate(); }).find("KernelSize must be odd"), std::string::npos);
+  EXPECT_NE(ExceptionText([&] { m->SetSampler("fast"); }).find("unknown sampler"), std::string::npos);
+  EXPECT_NE(ExceptionText([&] { m->SetDevice("gpu"); }).find("unknown device"), std::string::npos);
+}
+
+TEST(PixelCNNPriorModel, CodebookSizeMustMatchTheVQVAE)
+{
+  auto prior = TinyPrior(8, 1, 1);
+  auto vq = itk::VQVAEModel::New();
+  auto vh = vq->GetHyperparameters();
+  vh.CodebookSize = 16;
+  vq->SetHyperparameters(vh);
+  const auto text = ExceptionText([&] { prior->CheckCompatibleCodebookSize(vq->GetHyperparameters().CodebookSize); });
+  EXPECT_NE(text.find("8 codes"), std::string::npos) << text;
+  EXPECT_NE(text.find("16 codes"), std::string::npos) << text;
+  EXPECT_NO_THROW(prior->CheckCompatibleCodebookSize(8));
+  EXPECT_NE(ExceptionText([] { Prior::New()->Sample(1, 2, 2, { {} }, 1.0, 1); }).find("Initialize"),
+            std::string::npos);
+}
