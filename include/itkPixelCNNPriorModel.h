@@ -191,7 +191,7 @@ public:
   unsigned int
   GetEncodedConditionLength() const;
   /** The encoded condition vectors, N x GetEncodedConditionLength(), for n maps
-   * (conditions: 1 for all, or n). Throws on a bad condition; warns once per
+   * (conditions: 1 for all, or n; an unconditional prior also takes none). Throws on a bad condition; warns once per
    * parameter for continuous values outside the trained range. */
   std::vector<float>
   EncodeConditions(const std::vector<Condition> & conditions, unsigned int n) const;

@@ -399,7 +399,7 @@ TEST(PixelCNNPriorModel, SameSeedSameWeightsAndTraining)
   auto               maps = RandomMaps(3, H, W, K, 1);
   auto               a = TinyPrior(K, 3, 17), b = TinyPrior(K, 3, 17), c = TinyPrior(K, 3, 18);
   EXPECT_EQ(a->LogLikelihood(maps.data(), 3, H, W, { {} }), b->LogLikelihood(maps.data(), 3, H, W, { {} }));
-  EXPECT_NE(a->LogLikelihood(maps.data(), 3, H, W, { {} }), c->LogLikelihood(maps.data(), 3, H, W, { {} }));
+  EXPECT_NE(a->LogLikelihood(maps.data(), 3, H, W, { {} }), c->LogLikelihood(maps.data(), 3, H, W, {}));
   for (int s = 0; s < 3; ++s)
   {
     EXPECT_EQ(a->TrainStep(maps.data(), 3, H, W, { {} }).Loss, b->TrainStep(maps.data(), 3, H, W, { {} }).Loss);

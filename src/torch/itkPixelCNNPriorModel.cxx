@@ -376,6 +376,10 @@ PixelCNNPriorModel::GetEncodedConditionLength() const
 std::vector<float>
 PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, unsigned int n) const
 {
+  if (conditions.empty() && m_ConditionSchema.empty())
+  {
+    return {}; // an unconditional prior needs no conditions
+  }
   if (conditions.size() != 1 && conditions.size() != n)
   {
     itkExceptionMacro(<< "got " << conditions.size() << " conditions for " << n
