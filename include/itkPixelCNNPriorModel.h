@@ -275,6 +275,16 @@ public:
   /** Write the model file atomically (see the class description). */
   void
   Write(const std::string & path) const;
+  /** Write a checkpoint: the model file plus Adam's state and TrainerState,
+   * so that training goes on exactly as if never stopped. A checkpoint is
+   * also a valid model file. */
+  void
+  WriteCheckpoint(const std::string & path) const;
+  /** True after Read() of a checkpoint, until Initialize(). */
+  itkGetConstMacro(HasTrainingState, bool);
+  /** Free text the trainer stores in checkpoints (PixelCNNPriorTrainer). */
+  itkSetStringMacro(TrainerState);
+  itkGetStringMacro(TrainerState);
   /** Read a model file; replaces hyperparameters, schema, metadata and weights. */
   void
   Read(const std::string & path);
@@ -288,6 +298,8 @@ protected:
 private:
   void
   CheckIndices(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
+  void
+  WriteFile(const std::string & path, bool checkpoint) const;
 
   struct Impl;
   std::unique_ptr<Impl> m_Impl;
@@ -303,6 +315,8 @@ private:
   unsigned int    m_LatentWidth{ 0 };
   std::string     m_TrainingSummary;
   unsigned long   m_NumberOfTrainingSteps{ 0 };
+  bool            m_HasTrainingState{ false };
+  std::string     m_TrainerState;
 };
 
 } // end namespace itk

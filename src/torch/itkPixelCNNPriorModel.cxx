@@ -5,6 +5,7 @@
  *=========================================================================*/
 #include "itkPixelCNNPriorModel.h"
 #include "itkPixelCNNNetwork.h"
+#include "itkModelFile.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -25,6 +26,15 @@ struct PixelCNNPriorModel::Impl
   pixelcnn::Network                   network{ nullptr };
   std::unique_ptr<torch::optim::Adam> optimizer;
   torch::Device                       device{ torch::kCPU };
+  /** Adam's state read from a checkpoint (or kept across a device change),
+   * loaded into the optimizer when TrainStep creates it. */
+  std::string                         pendingOptimizerState;
+
+  std::string
+  SaveOptimizerState() const
+  {
+    return optimizer ? modelfile::SaveOptimizer(*optimizer) : pendingOptimizerState;
+  }
 };
 
 namespace
@@ -80,18 +90,6 @@ SplitFields(const std::string & text)
     }
   }
   return fields;
-}
-
-uint64_t
-FNV1a64(const char * data, size_t size)
-{
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i)
-  {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 std::string
@@ -487,6 +485,7 @@ PixelCNNPriorModel::SetDevice(const std::string & device)
   m_Impl->device = resolved;
   if (this->IsInitialized())
   {
+    m_Impl->pendingOptimizerState = m_Impl->SaveOptimizerState(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
     m_Impl->optimizer.reset();
   }
@@ -540,7 +539,10 @@ PixelCNNPriorModel::Initialize()
   m_Impl->network = pixelcnn::Network(ToOptions(m_Hyperparameters, this->GetEncodedConditionLength()));
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.reset();
+  m_Impl->pendingOptimizerState.clear();
   m_NumberOfTrainingSteps = 0;
+  m_HasTrainingState = false;
+  m_TrainerState.clear();
   this->Modified();
 }
 
@@ -609,6 +611,15 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   {
     m_Impl->optimizer =
       std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(m_LearningRate));
+    if (!m_Impl->pendingOptimizerState.empty())
+    {
+      modelfile::LoadOptimizer(*m_Impl->optimizer, m_Impl->pendingOptimizerState, m_Impl->device);
+      m_Impl->pendingOptimizerState.clear();
+      for (auto & group : m_Impl->optimizer->param_groups()) // the rate asked for now, not the one saved
+      {
+        static_cast<torch::optim::AdamOptions &>(group.options()).lr(m_LearningRate);
+      }
+    }
   }
   net->train();
   auto x = IndicesToTensor(indices, 0, n, h, w, m_Impl->device);
@@ -749,194 +760,136 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   return out;
 }
 
+namespace
+{
+const modelfile::Kind &
+PriorFileKind()
+{
+  static const modelfile::Kind kind{ PixelCNNPriorModel::FileMagic, PixelCNNPriorModel::FileFormatVersion,
+                                     "prior model file", "PixelCNNPriorModel::Write (MicrostructureTrainPrior)",
+                                     "retrain the prior" };
+  return kind;
+}
+
+std::string
+Exact(double v)
+{
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+} // namespace
+
 void
 PixelCNNPriorModel::Write(const std::string & path) const
+{
+  this->WriteFile(path, false);
+}
+
+void
+PixelCNNPriorModel::WriteCheckpoint(const std::string & path) const
+{
+  this->WriteFile(path, true);
+}
+
+void
+PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
 {
   if (!this->IsInitialized())
   {
     itkExceptionMacro(<< "nothing to write to " << path << ": call Initialize() or Read(file) first");
   }
-  std::ostringstream weights;
-  {
-    torch::serialize::OutputArchive archive;
-    m_Impl->network->save(archive);
-    archive.save_to(weights);
-  }
-  const std::string w = weights.str();
-  const auto &      h = m_Hyperparameters;
-
-  std::ostringstream header;
-  header << std::setprecision(17);
-  header << FileMagic << ' ' << FileFormatVersion << '\n'
-         << "kind = conditional gated PixelCNN prior over VQ-VAE index maps (Noguchi & Inoue, Phys. Rev. E 104, "
-            "025302, 2021)\n"
-         << "codebook_size = " << h.CodebookSize << '\n'
-         << "embedding_dimension = " << h.EmbeddingDimension << '\n'
-         << "hidden_channels = " << h.HiddenChannels << '\n'
-         << "layers = " << h.NumberOfLayers << '\n'
-         << "first_kernel_size = " << h.FirstKernelSize << '\n'
-         << "kernel_size = " << h.KernelSize << '\n'
-         << "output_hidden_channels = " << h.OutputHiddenChannels << '\n'
-         << "latent_height = " << m_LatentHeight << '\n'
-         << "latent_width = " << m_LatentWidth << '\n'
-         << "conditions = " << m_ConditionSchema.size() << '\n';
+  const auto &                                     h = m_Hyperparameters;
+  std::vector<std::pair<std::string, std::string>> header = {
+    { "kind", "conditional gated PixelCNN prior over VQ-VAE index maps (Noguchi & Inoue, Phys. Rev. E 104, 025302, "
+              "2021)" },
+    { "codebook_size", std::to_string(h.CodebookSize) },
+    { "embedding_dimension", std::to_string(h.EmbeddingDimension) },
+    { "hidden_channels", std::to_string(h.HiddenChannels) },
+    { "layers", std::to_string(h.NumberOfLayers) },
+    { "first_kernel_size", std::to_string(h.FirstKernelSize) },
+    { "kernel_size", std::to_string(h.KernelSize) },
+    { "output_hidden_channels", std::to_string(h.OutputHiddenChannels) },
+    { "latent_height", std::to_string(m_LatentHeight) },
+    { "latent_width", std::to_string(m_LatentWidth) },
+    { "conditions", std::to_string(m_ConditionSchema.size()) }
+  };
   for (size_t i = 0; i < m_ConditionSchema.size(); ++i)
   {
     // name,continuous,mean,stddev,minimum,maximum   or   name,categorical,category1,category2,...
-    const auto & s = m_ConditionSchema[i];
-    header << "condition_" << i << " = " << EscapeField(s.Name);
-    if (s.Categorical)
+    const auto & c = m_ConditionSchema[i];
+    std::string  value = EscapeField(c.Name);
+    if (c.Categorical)
     {
-      header << ",categorical";
-      for (const auto & c : s.Categories)
-        header << ',' << EscapeField(c);
+      value += ",categorical";
+      for (const auto & category : c.Categories)
+        value += "," + EscapeField(category);
     }
     else
     {
-      header << ",continuous," << s.Mean << ',' << s.StdDev << ',' << s.Minimum << ',' << s.Maximum;
+      value += ",continuous," + Exact(c.Mean) + "," + Exact(c.StdDev) + "," + Exact(c.Minimum) + "," + Exact(c.Maximum);
     }
-    header << '\n';
+    header.push_back({ "condition_" + std::to_string(i), value });
   }
-  header << "seed = " << m_Seed << '\n'
-         << "training_steps = " << m_NumberOfTrainingSteps << '\n'
-         << "training_summary = " << EscapeField(m_TrainingSummary) << '\n'
-         << "weights_bytes = " << w.size() << '\n'
-         << "weights_fnv1a64 = " << std::hex << FNV1a64(w.data(), w.size()) << std::dec << '\n'
-         << "end_header\n";
-
-  CheckOutputPathWritable(path);
-  AtomicOutputFile out(path);
+  header.push_back({ "seed", std::to_string(m_Seed) });
+  header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
+  header.push_back({ "training_summary", m_TrainingSummary });
+  std::vector<std::pair<std::string, std::string>> sections = { { "weights",
+                                                                  modelfile::SaveModule(*m_Impl->network) } };
+  if (checkpoint)
   {
-    std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
-    f << header.str();
-    f.write(w.data(), static_cast<std::streamsize>(w.size()));
-    f.close();
-    if (!f)
-    {
-      itkExceptionMacro(<< "could not write the prior model file " << path << " (disk full or no permission?)");
-    }
+    header.push_back({ "learning_rate", Exact(m_LearningRate) });
+    header.push_back({ "trainer_state", m_TrainerState });
+    sections.push_back({ "optimizer", m_Impl->SaveOptimizerState() });
   }
-  out.Commit();
+  modelfile::Write(path, PriorFileKind(), header, sections);
 }
 
 void
 PixelCNNPriorModel::Read(const std::string & path)
 {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-  {
-    itkExceptionMacro(<< "cannot open the prior model file " << path << ": check the path and its permissions");
-  }
-  const std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const std::string magic = FileMagic;
-  if (data.compare(0, magic.size(), magic) != 0)
-  {
-    const bool vqvae = data.compare(0, 10, "ITKSMVQVAE") == 0;
-    itkExceptionMacro(<< path << " is not a prior model file of ITKStochasticMicrostructure (it does not begin with "
-                      << magic << (vqvae ? "; it is a VQ-VAE model file" : "")
-                      << "): give a file written by PixelCNNPriorModel::Write (MicrostructureTrainPrior)");
-  }
-  std::map<std::string, std::string> keys;
-  size_t                             pos = 0;
-  bool                               first = true, ended = false;
-  while (pos < data.size())
-  {
-    const size_t eol = data.find('\n', pos);
-    if (eol == std::string::npos)
-      break;
-    const std::string line = data.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (first)
-    {
-      first = false;
-      std::istringstream s(line.substr(magic.size()));
-      unsigned int       version = 0;
-      std::string        rest;
-      if (line.size() <= magic.size() || line[magic.size()] != ' ' || !(s >> version) || (s >> rest))
-      {
-        itkExceptionMacro(<< path << ": the first line \"" << line.substr(0, 40)
-                          << "\" has no format version: the file is damaged (or is not a prior model file)");
-      }
-      if (version != FileFormatVersion)
-      {
-        itkExceptionMacro(<< path << " is a prior model file of format version " << version
-                          << ", which this build cannot read (it reads version " << FileFormatVersion
-                          << "): use the ITKStochasticMicrostructure version that wrote it, or retrain the prior");
-      }
-      continue;
-    }
-    if (line == "end_header")
-    {
-      ended = true;
-      break;
-    }
-    const size_t eq = line.find(" = ");
-    if (eq == std::string::npos)
-    {
-      itkExceptionMacro(<< path << ": header line \"" << line.substr(0, 60)
-                        << "\" is not 'key = value': the file is damaged");
-    }
-    keys[line.substr(0, eq)] = line.substr(eq + 3);
-  }
-  if (!ended)
-  {
-    itkExceptionMacro(<< path << ": the header has no end_header line: the file is truncated or damaged");
-  }
-  auto get = [&](const std::string & key) -> const std::string & {
-    const auto it = keys.find(key);
-    if (it == keys.end())
-      Fail(path + ": the header lacks \"" + key + "\": the file is damaged or was not written by PixelCNNPriorModel");
-    return it->second;
-  };
-  auto number = [&](const std::string & key, const std::string & text) -> double {
-    double d = 0.0;
-    if (!ParseDouble(text, d))
-      Fail(path + ": header value " + key + " = \"" + text + "\" is not a number: the file is damaged");
-    return d;
-  };
-  auto count = [&](const std::string & key) -> unsigned int {
-    const double d = number(key, get(key));
-    if (d < 0 || d != std::floor(d) || d > 1e9)
-      Fail(path + ": header value " + key + " is not a count: the file is damaged");
-    return static_cast<unsigned int>(d);
-  };
-
+  const auto c = modelfile::Read(path, PriorFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
+    return data.compare(0, 10, "ITKSMVQVAE") == 0 ? std::string("a VQ-VAE model file") : std::string();
+  });
   Hyperparameters h;
-  h.CodebookSize = count("codebook_size");
-  h.EmbeddingDimension = count("embedding_dimension");
-  h.HiddenChannels = count("hidden_channels");
-  h.NumberOfLayers = count("layers");
-  h.FirstKernelSize = count("first_kernel_size");
-  h.KernelSize = count("kernel_size");
-  h.OutputHiddenChannels = count("output_hidden_channels");
+  h.CodebookSize = c.Count("codebook_size");
+  h.EmbeddingDimension = c.Count("embedding_dimension");
+  h.HiddenChannels = c.Count("hidden_channels");
+  h.NumberOfLayers = c.Count("layers");
+  h.FirstKernelSize = c.Count("first_kernel_size");
+  h.KernelSize = c.Count("kernel_size");
+  h.OutputHiddenChannels = c.Count("output_hidden_channels");
   h.Validate();
 
   ConditionSchema    schema;
-  const unsigned int nConditions = count("conditions");
+  const unsigned int nConditions = c.Count("conditions");
   for (unsigned int i = 0; i < nConditions; ++i)
   {
     const std::string key = "condition_" + std::to_string(i);
-    const auto        fields = SplitFields(get(key));
-    ConditionSpec     s;
-    s.Name = fields[0];
+    const auto        fields = SplitFields(c.Get(key));
+    ConditionSpec     spec;
+    spec.Name = fields[0];
+    double numbers[4] = { 0, 0, 0, 0 };
     if (fields.size() >= 3 && fields[1] == "categorical")
     {
-      s.Categorical = true;
-      s.Categories.assign(fields.begin() + 2, fields.end());
+      spec.Categorical = true;
+      spec.Categories.assign(fields.begin() + 2, fields.end());
     }
-    else if (fields.size() == 6 && fields[1] == "continuous")
+    else if (fields.size() == 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
+             ParseDouble(fields[3], numbers[1]) && ParseDouble(fields[4], numbers[2]) &&
+             ParseDouble(fields[5], numbers[3]))
     {
-      s.Mean = number(key, fields[2]);
-      s.StdDev = number(key, fields[3]);
-      s.Minimum = number(key, fields[4]);
-      s.Maximum = number(key, fields[5]);
+      spec.Mean = numbers[0];
+      spec.StdDev = numbers[1];
+      spec.Minimum = numbers[2];
+      spec.Maximum = numbers[3];
     }
     else
     {
       Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max' or "
                                           "'name,categorical,category,...': the file is damaged");
     }
-    schema.push_back(s);
+    schema.push_back(spec);
   }
   try
   {
@@ -946,51 +899,18 @@ PixelCNNPriorModel::Read(const std::string & path)
   {
     Fail(path + ": the condition schema in the header is invalid (" + e.GetDescription() + "): the file is damaged");
   }
-
-  const size_t expected = static_cast<size_t>(number("weights_bytes", get("weights_bytes")));
-  const size_t present = data.size() - pos;
-  if (present != expected)
-  {
-    itkExceptionMacro(<< path << " holds " << present << " bytes of weights where its header announces " << expected
-                      << ": the file is truncated or damaged; write it again");
-  }
-  std::ostringstream checksum;
-  checksum << std::hex << FNV1a64(data.data() + pos, present);
-  if (checksum.str() != get("weights_fnv1a64"))
-  {
-    itkExceptionMacro(<< path << ": the weights' checksum does not match the header: the file is damaged; write it again");
-  }
-  uint64_t seed = 0;
-  try
-  {
-    seed = static_cast<uint64_t>(std::stoull(get("seed")));
-  }
-  catch (const std::logic_error &)
-  {
-    itkExceptionMacro(<< path << ": header value seed is not an integer: the file is damaged");
-  }
-  const unsigned int latentHeight = count("latent_height");
-  const unsigned int latentWidth = count("latent_width");
-  const auto         steps = static_cast<unsigned long>(number("training_steps", get("training_steps")));
-  const auto         summary = SplitFields(get("training_summary"));
+  const uint64_t     seed = c.Unsigned64("seed");
+  const unsigned int latentHeight = c.Count("latent_height");
+  const unsigned int latentWidth = c.Count("latent_width");
+  const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
+  const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
 
   SetTorchThreads();
   unsigned int conditionLength = 0;
-  for (const auto & s : schema)
-    conditionLength += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : 1u;
+  for (const auto & spec : schema)
+    conditionLength += spec.Categorical ? static_cast<unsigned int>(spec.Categories.size()) : 1u;
   pixelcnn::Network network(ToOptions(h, conditionLength));
-  try
-  {
-    std::istringstream             weights(data.substr(pos));
-    torch::serialize::InputArchive archive;
-    archive.load_from(weights, m_Impl->device);
-    network->load(archive);
-  }
-  catch (const c10::Error & e)
-  {
-    itkExceptionMacro(<< path << ": the weights do not match the header's architecture or are damaged ("
-                      << e.what_without_backtrace() << ")");
-  }
+  modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
   // Everything read: commit.
@@ -999,12 +919,13 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_LatentHeight = latentHeight;
   m_LatentWidth = latentWidth;
   m_NumberOfTrainingSteps = steps;
-  m_TrainingSummary.clear(); // written with its commas escaped: one field
-  for (size_t i = 0; i < summary.size(); ++i)
-    m_TrainingSummary += (i ? "," : "") + summary[i];
+  m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
   m_Impl->optimizer.reset();
+  m_Impl->pendingOptimizerState = isCheckpoint ? c.Section("optimizer") : std::string();
+  m_HasTrainingState = isCheckpoint;
+  m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
   this->Modified();
 }
 

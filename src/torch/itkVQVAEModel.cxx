@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "itkVQVAEModel.h"
 #include "itkVQVAENetwork.h"
+#include "itkModelFile.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -36,11 +37,7 @@ struct VQVAEModel::Impl
     {
       return pendingOptimizerState;
     }
-    std::ostringstream              stream;
-    torch::serialize::OutputArchive archive;
-    optimizer->save(archive);
-    archive.save_to(stream);
-    return stream.str();
+    return modelfile::SaveOptimizer(*optimizer);
   }
 };
 
@@ -56,55 +53,6 @@ Join(const std::vector<unsigned int> & v)
     s << (i ? "," : "") << v[i];
   }
   return s.str();
-}
-
-std::string
-Escape(const std::string & text)
-{
-  std::string out;
-  for (const char c : text)
-  {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else if (c == '\r')
-      out += "\\r";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string
-Unescape(const std::string & text)
-{
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i)
-  {
-    if (text[i] == '\\' && i + 1 < text.size())
-    {
-      const char n = text[++i];
-      out += (n == 'n') ? '\n' : (n == 'r') ? '\r' : n;
-    }
-    else
-    {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-uint64_t
-FNV1a64(const char * data, size_t size)
-{
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i)
-  {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 vqvae::NetworkOptions
@@ -434,10 +382,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
       std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(m_LearningRate));
     if (!m_Impl->pendingOptimizerState.empty())
     {
-      std::istringstream             stream(m_Impl->pendingOptimizerState);
-      torch::serialize::InputArchive archive;
-      archive.load_from(stream, m_Impl->device);
-      m_Impl->optimizer->load(archive);
+      modelfile::LoadOptimizer(*m_Impl->optimizer, m_Impl->pendingOptimizerState, m_Impl->device);
       m_Impl->pendingOptimizerState.clear();
       for (auto & group : m_Impl->optimizer->param_groups()) // the rate asked for now, not the one saved
       {
@@ -467,45 +412,6 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   return r;
 }
 
-namespace
-{
-std::string
-ToHex(const torch::Tensor & bytes)
-{
-  static const char * digits = "0123456789abcdef";
-  auto                b = bytes.to(torch::kCPU, torch::kByte).contiguous();
-  const uint8_t *     p = b.data_ptr<uint8_t>();
-  std::string         out;
-  out.reserve(2 * b.numel());
-  for (int64_t i = 0; i < b.numel(); ++i)
-  {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
-
-bool
-FromHex(const std::string & text, torch::Tensor & bytes)
-{
-  if (text.size() % 2 != 0)
-    return false;
-  bytes = torch::empty({ static_cast<int64_t>(text.size() / 2) }, torch::kByte);
-  uint8_t * p = bytes.data_ptr<uint8_t>();
-  auto      nibble = [](char c) -> int {
-    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-  };
-  for (size_t i = 0; i < text.size(); i += 2)
-  {
-    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0)
-      return false;
-    p[i / 2] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  return true;
-}
-} // namespace
-
 void
 VQVAEModel::Write(const std::string & path) const
 {
@@ -518,6 +424,25 @@ VQVAEModel::WriteCheckpoint(const std::string & path) const
   this->WriteFile(path, true);
 }
 
+namespace
+{
+const modelfile::Kind &
+VQVAEFileKind()
+{
+  static const modelfile::Kind kind{ VQVAEModel::FileMagic, VQVAEModel::FileFormatVersion, "VQ-VAE model file",
+                                     "VQVAEModel::Write (MicrostructureTrainVQVAE)", "retrain the model" };
+  return kind;
+}
+
+std::string
+Exact(double v)
+{
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+} // namespace
+
 void
 VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
 {
@@ -525,278 +450,110 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
   {
     itkExceptionMacro(<< "nothing to write to " << path << ": call Initialize() or Read(file) first");
   }
-  std::ostringstream weights;
-  {
-    torch::serialize::OutputArchive archive;
-    m_Impl->network->save(archive);
-    archive.save_to(weights);
-  }
-  const std::string w = weights.str();
-  const auto &      h = m_Hyperparameters;
-
-  std::ostringstream header;
-  header << std::setprecision(17);
-  header << FileMagic << ' ' << FileFormatVersion << '\n'
-         << "kind = VQ-VAE (Noguchi & Inoue, Phys. Rev. E 104, 025302, 2021)\n"
-         << "input_channels = " << h.InputChannels << '\n'
-         << "encoder_channels = " << Join(h.EncoderChannels) << '\n'
-         << "residual_blocks = " << h.NumberOfResidualBlocks << '\n'
-         << "codebook_size = " << h.CodebookSize << '\n'
-         << "code_dimension = " << h.CodeDimension << '\n'
-         << "commitment_cost = " << h.CommitmentCost << '\n'
-         << "codebook_update = " << h.CodebookUpdate << '\n'
-         << "ema_decay = " << h.EMADecay << '\n'
-         << "dead_code_threshold = " << h.DeadCodeThreshold << '\n'
-         << "intensity_minimum = " << m_IntensityMinimum << '\n'
-         << "intensity_maximum = " << m_IntensityMaximum << '\n'
-         << "pixel_size_um = " << m_PixelSizeMicrometres << '\n'
-         << "patch_size = " << m_PatchSize << '\n'
-         << "seed = " << m_Seed << '\n'
-         << "training_steps = " << m_NumberOfTrainingSteps << '\n'
-         << "training_summary = " << Escape(m_TrainingSummary) << '\n'
-         << "weights_bytes = " << w.size() << '\n'
-         << "weights_fnv1a64 = " << std::hex << FNV1a64(w.data(), w.size()) << std::dec << '\n';
-  std::string optimizerState;
+  const auto &                                     h = m_Hyperparameters;
+  std::vector<std::pair<std::string, std::string>> header = {
+    { "kind", "VQ-VAE (Noguchi & Inoue, Phys. Rev. E 104, 025302, 2021)" },
+    { "input_channels", std::to_string(h.InputChannels) },
+    { "encoder_channels", Join(h.EncoderChannels) },
+    { "residual_blocks", std::to_string(h.NumberOfResidualBlocks) },
+    { "codebook_size", std::to_string(h.CodebookSize) },
+    { "code_dimension", std::to_string(h.CodeDimension) },
+    { "commitment_cost", Exact(h.CommitmentCost) },
+    { "codebook_update", h.CodebookUpdate },
+    { "ema_decay", Exact(h.EMADecay) },
+    { "dead_code_threshold", Exact(h.DeadCodeThreshold) },
+    { "intensity_minimum", Exact(m_IntensityMinimum) },
+    { "intensity_maximum", Exact(m_IntensityMaximum) },
+    { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
+    { "patch_size", std::to_string(m_PatchSize) },
+    { "seed", std::to_string(m_Seed) },
+    { "training_steps", std::to_string(m_NumberOfTrainingSteps) },
+    { "training_summary", m_TrainingSummary }
+  };
+  std::vector<std::pair<std::string, std::string>> sections = { { "weights",
+                                                                  modelfile::SaveModule(*m_Impl->network) } };
   if (checkpoint)
   {
-    optimizerState = m_Impl->SaveOptimizerState();
-    header << "learning_rate = " << m_LearningRate << '\n'
-           << "generator_state = " << ToHex(m_Impl->generator.get_state()) << '\n'
-           << "trainer_state = " << Escape(m_TrainerState) << '\n'
-           << "optimizer_bytes = " << optimizerState.size() << '\n'
-           << "optimizer_fnv1a64 = " << std::hex << FNV1a64(optimizerState.data(), optimizerState.size()) << std::dec
-           << '\n';
+    header.push_back({ "learning_rate", Exact(m_LearningRate) });
+    header.push_back({ "generator_state", modelfile::GeneratorStateToHex(m_Impl->generator) });
+    header.push_back({ "trainer_state", m_TrainerState });
+    sections.push_back({ "optimizer", m_Impl->SaveOptimizerState() });
   }
-  header << "end_header\n";
-
-  CheckOutputPathWritable(path);
-  AtomicOutputFile out(path);
-  {
-    std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
-    f << header.str();
-    f.write(w.data(), static_cast<std::streamsize>(w.size()));
-    f.write(optimizerState.data(), static_cast<std::streamsize>(optimizerState.size()));
-    f.close();
-    if (!f)
-    {
-      itkExceptionMacro(<< "could not write the model file " << path << " (disk full or no permission?)");
-    }
-  }
-  out.Commit();
+  modelfile::Write(path, VQVAEFileKind(), header, sections);
 }
 
 void
 VQVAEModel::Read(const std::string & path)
 {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-  {
-    itkExceptionMacro(<< "cannot open the VQ-VAE model file " << path << ": check the path and its permissions");
-  }
-  const std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const std::string magic = FileMagic;
-  if (data.compare(0, magic.size(), magic) != 0)
-  {
-    itkExceptionMacro(<< path << " is not a VQ-VAE model file of ITKStochasticMicrostructure (it does not begin with "
-                      << magic << "): give a file written by VQVAEModel::Write (MicrostructureTrainVQVAE)");
-  }
-  // Header lines up to "end_header".
-  std::map<std::string, std::string> keys;
-  size_t                             pos = 0;
-  bool                               first = true, ended = false;
-  unsigned int                       version = 0;
-  while (pos < data.size())
-  {
-    const size_t eol = data.find('\n', pos);
-    if (eol == std::string::npos)
-      break;
-    const std::string line = data.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (first)
-    {
-      first = false;
-      std::istringstream s(line.substr(magic.size()));
-      if (!(s >> version))
-      {
-        itkExceptionMacro(<< path << ": the first line \"" << line.substr(0, 40)
-                          << "\" has no format version: the file is damaged");
-      }
-      if (version != FileFormatVersion)
-      {
-        itkExceptionMacro(<< path << " is a VQ-VAE model file of format version " << version
-                          << ", which this build cannot read (it reads version " << FileFormatVersion
-                          << "): use the ITKStochasticMicrostructure version that wrote it, or retrain the model");
-      }
-      continue;
-    }
-    if (line == "end_header")
-    {
-      ended = true;
-      break;
-    }
-    const size_t eq = line.find(" = ");
-    if (eq == std::string::npos)
-    {
-      itkExceptionMacro(<< path << ": header line \"" << line.substr(0, 60) << "\" is not 'key = value': the file is damaged");
-    }
-    keys[line.substr(0, eq)] = line.substr(eq + 3);
-  }
-  if (!ended)
-  {
-    itkExceptionMacro(<< path << ": the header has no end_header line: the file is truncated or damaged");
-  }
-  auto get = [&](const std::string & key) -> const std::string & {
-    const auto it = keys.find(key);
-    if (it == keys.end())
-    {
-      ExceptionObject e(__FILE__, __LINE__,
-                        path + ": the header lacks \"" + key + "\": the file is damaged or was not written by VQVAEModel",
-                        ITK_LOCATION);
-      throw e;
-    }
-    return it->second;
-  };
-  auto number = [&](const std::string & key) -> double {
-    const std::string & v = get(key);
-    try
-    {
-      size_t       used = 0;
-      const double d = std::stod(v, &used);
-      if (used == v.size())
-        return d;
-    }
-    catch (const std::exception &)
-    {}
-    ExceptionObject e(__FILE__, __LINE__, path + ": header value " + key + " = \"" + v + "\" is not a number: the file is damaged",
-                      ITK_LOCATION);
-    throw e;
-  };
-  auto count = [&](const std::string & key) -> unsigned int {
-    const double d = number(key);
-    if (d < 0 || d != std::floor(d) || d > 1e9)
-    {
-      ExceptionObject e(__FILE__, __LINE__, path + ": header value " + key + " is not a count: the file is damaged",
-                        ITK_LOCATION);
-      throw e;
-    }
-    return static_cast<unsigned int>(d);
-  };
-
+  const auto c = modelfile::Read(path, VQVAEFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
+    return data.compare(0, 10, "ITKSMPRIOR") == 0 ? std::string("a prior model file") : std::string();
+  });
   Hyperparameters h;
-  h.InputChannels = count("input_channels");
+  h.InputChannels = c.Count("input_channels");
   h.EncoderChannels.clear();
   {
-    std::stringstream s(get("encoder_channels"));
+    std::stringstream s(c.Get("encoder_channels"));
     std::string       item;
     while (std::getline(s, item, ','))
     {
-      keys["encoder_channel"] = item;
-      h.EncoderChannels.push_back(count("encoder_channel"));
+      if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+      {
+        itkExceptionMacro(<< path << ": encoder_channels \"" << c.Get("encoder_channels")
+                          << "\" is not a list of counts: the file is damaged");
+      }
+      h.EncoderChannels.push_back(static_cast<unsigned int>(std::stoul(item)));
     }
   }
-  h.NumberOfResidualBlocks = count("residual_blocks");
-  h.CodebookSize = count("codebook_size");
-  h.CodeDimension = count("code_dimension");
-  h.CommitmentCost = number("commitment_cost");
-  h.CodebookUpdate = get("codebook_update");
-  h.EMADecay = number("ema_decay");
-  h.DeadCodeThreshold = number("dead_code_threshold");
+  h.NumberOfResidualBlocks = c.Count("residual_blocks");
+  h.CodebookSize = c.Count("codebook_size");
+  h.CodeDimension = c.Count("code_dimension");
+  h.CommitmentCost = c.Number("commitment_cost");
+  h.CodebookUpdate = c.Get("codebook_update");
+  h.EMADecay = c.Number("ema_decay");
+  h.DeadCodeThreshold = c.Number("dead_code_threshold");
   h.Validate();
-  const double iMin = number("intensity_minimum");
-  const double iMax = number("intensity_maximum");
+  const double iMin = c.Number("intensity_minimum");
+  const double iMax = c.Number("intensity_maximum");
   if (!(iMax > iMin))
   {
     itkExceptionMacro(<< path << ": intensity_maximum must exceed intensity_minimum: the file is damaged");
   }
-
-  const bool   isCheckpoint = keys.count("optimizer_bytes") > 0;
-  const size_t expected = static_cast<size_t>(number("weights_bytes"));
-  const size_t optimizerBytes = isCheckpoint ? static_cast<size_t>(number("optimizer_bytes")) : 0;
-  const size_t present = data.size() - pos;
-  if (present != expected + optimizerBytes)
-  {
-    itkExceptionMacro(<< path << " holds " << present << " bytes after its header where the header announces "
-                      << expected + optimizerBytes << ": the file is truncated or damaged; write it again");
-  }
-  auto checkSum = [&](size_t offset, size_t size, const std::string & key, const char * what) {
-    std::ostringstream checksum;
-    checksum << std::hex << FNV1a64(data.data() + offset, size);
-    if (checksum.str() != get(key))
-    {
-      ExceptionObject e(__FILE__, __LINE__,
-                        path + ": the " + what + " checksum does not match the header: the file is damaged; write it again",
-                        ITK_LOCATION);
-      throw e;
-    }
-  };
-  checkSum(pos, expected, "weights_fnv1a64", "weights'");
-  torch::Tensor generatorState;
-  std::string   trainerState;
-  if (isCheckpoint)
-  {
-    checkSum(pos + expected, optimizerBytes, "optimizer_fnv1a64", "optimizer state's");
-    if (!FromHex(get("generator_state"), generatorState))
-    {
-      itkExceptionMacro(<< path << ": generator_state is not hexadecimal: the checkpoint is damaged");
-    }
-    trainerState = Unescape(get("trainer_state"));
-  }
-
-  uint64_t seed = 0;
-  try
-  {
-    seed = static_cast<uint64_t>(std::stoull(get("seed")));
-  }
-  catch (const std::logic_error &)
-  {
-    itkExceptionMacro(<< path << ": header value seed is not an integer: the file is damaged");
-  }
-
-  SetTorchThreads();
-  vqvae::Network network(ToOptions(h));
-  try
-  {
-    std::istringstream                weights(data.substr(pos, expected));
-    torch::serialize::InputArchive    archive;
-    archive.load_from(weights, m_Impl->device);
-    network->load(archive);
-  }
-  catch (const c10::Error & e)
-  {
-    itkExceptionMacro(<< path << ": the weights do not match the header's architecture or are damaged ("
-                      << e.what_without_backtrace() << ")");
-  }
-  network->to(m_Impl->device);
-
-  const auto steps = static_cast<unsigned long>(number("training_steps"));
+  const uint64_t seed = c.Unsigned64("seed");
+  const auto     steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
+  const bool     isCheckpoint = c.Sections.count("optimizer") > 0;
   torch::Generator generator = at::detail::createCPUGenerator(seed ^ 0x9E3779B97F4A7C15ull ^ steps);
   if (isCheckpoint)
   {
     try
     {
-      generator.set_state(generatorState);
+      modelfile::SetGeneratorStateFromHex(generator, c.Get("generator_state"));
     }
-    catch (const c10::Error & e)
+    catch (const std::invalid_argument & e)
     {
-      itkExceptionMacro(<< path << ": generator_state does not fit this LibTorch (" << e.what_without_backtrace() << ")");
+      itkExceptionMacro(<< path << ": " << e.what() << ": the checkpoint is damaged");
     }
   }
+
+  SetTorchThreads();
+  vqvae::Network network(ToOptions(h));
+  modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
+  network->to(m_Impl->device);
 
   // Everything read: commit.
   m_Hyperparameters = h;
   m_IntensityMinimum = iMin;
   m_IntensityMaximum = iMax;
-  m_PixelSizeMicrometres = number("pixel_size_um");
-  m_PatchSize = count("patch_size");
+  m_PixelSizeMicrometres = c.Number("pixel_size_um");
+  m_PatchSize = c.Count("patch_size");
   m_NumberOfTrainingSteps = steps;
-  m_TrainingSummary = Unescape(get("training_summary"));
+  m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
   m_Impl->optimizer.reset();
   m_Impl->generator = generator;
-  m_Impl->pendingOptimizerState = data.substr(pos + expected, optimizerBytes);
+  m_Impl->pendingOptimizerState = isCheckpoint ? c.Section("optimizer") : std::string();
   m_HasTrainingState = isCheckpoint;
-  m_TrainerState = trainerState;
+  m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
   this->Modified();
 }
 

@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "itkVQVAETrainer.h"
 #include "itkMicrostructureStackMeasurement.h"
+#include "itkTrainingSchedule.h"
 
 #include <algorithm>
 #include <chrono>
@@ -18,39 +19,6 @@ namespace itk
 namespace
 {
 constexpr const char * StateMagic = "vqvae-trainer 1";
-
-/** SplitMix64: decorrelates (seed, epoch) into a generator seed. */
-uint64_t
-Mix(uint64_t x)
-{
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-/** Visit order and flip codes (bit 0: flip x, bit 1: flip y) of one epoch.
- * Fisher-Yates on a 64-bit Mersenne twister: the same on every platform. */
-void
-EpochOrder(uint64_t seed, unsigned int epoch, size_t n, bool flips, std::vector<uint32_t> & order,
-           std::vector<uint8_t> & flipCodes)
-{
-  std::mt19937_64 rng(Mix(seed ^ Mix(epoch + 1)));
-  order.resize(n);
-  for (size_t i = 0; i < n; ++i)
-    order[i] = static_cast<uint32_t>(i);
-  for (size_t i = n; i > 1; --i)
-  {
-    const size_t j = static_cast<size_t>(rng() % i);
-    std::swap(order[i - 1], order[j]);
-  }
-  flipCodes.assign(n, 0);
-  if (flips)
-  {
-    for (auto & f : flipCodes)
-      f = static_cast<uint8_t>(rng() & 3u);
-  }
-}
 
 using ByteStack = Image<unsigned char, 3>;
 
@@ -156,68 +124,55 @@ VQVAETrainer::GetLog() const
 std::string
 VQVAETrainer::SaveState() const
 {
-  std::ostringstream s;
-  s.precision(17);
-  const auto * train = this->GetTrainingImages();
-  s << StateMagic << '\n'
-    << "patches " << train->GetLargestPossibleRegion().GetSize()[2] << '\n'
-    << "batch_size " << m_BatchSize << '\n'
-    << "seed " << m_Seed << '\n'
-    << "flips " << m_RandomFlips << '\n'
-    << "epoch " << m_Epoch << '\n'
-    << "batch_in_epoch " << m_BatchInEpoch << '\n'
-    << "epoch_sums " << m_EpochLossSum << ' ' << m_EpochPerplexitySum << ' ' << m_EpochCodesSum << '\n'
-    << "seconds " << m_Seconds << '\n'
-    << "log\n"
-    << this->GetLog().ToCSV();
-  return s.str();
+  using training::Exact;
+  return training::FormatTrainerState(
+    StateMagic,
+    { { "patches", std::to_string(this->GetTrainingImages()->GetLargestPossibleRegion().GetSize()[2]) },
+      { "batch_size", std::to_string(m_BatchSize) },
+      { "seed", std::to_string(m_Seed) },
+      { "flips", std::to_string(m_RandomFlips) },
+      { "epoch", std::to_string(m_Epoch) },
+      { "batch_in_epoch", std::to_string(m_BatchInEpoch) },
+      { "epoch_sums", Exact(m_EpochLossSum) + " " + Exact(m_EpochPerplexitySum) + " " + Exact(m_EpochCodesSum) },
+      { "seconds", Exact(m_Seconds) } },
+    this->GetLog().ToCSV());
 }
 
 void
-VQVAETrainer::RestoreState(const std::string & state)
+VQVAETrainer::RestoreState(const std::string & text)
 {
-  std::istringstream s(state);
-  std::string        line;
-  std::getline(s, line);
-  if (line != StateMagic)
+  training::TrainerStateText state;
+  try
   {
-    itkExceptionMacro(<< "the checkpoint's trainer state begins with \"" << line.substr(0, 30)
-                      << "\", not \"" << StateMagic << "\": it was not written by VQVAETrainer");
-  }
-  std::map<std::string, std::string> v;
-  while (std::getline(s, line) && line != "log")
-  {
-    const size_t sp = line.find(' ');
-    v[line.substr(0, sp)] = sp == std::string::npos ? "" : line.substr(sp + 1);
-  }
-  const std::string csv((std::istreambuf_iterator<char>(s)), std::istreambuf_iterator<char>());
-  auto need = [&](const std::string & key) -> std::string {
-    if (!v.count(key))
+    state = training::ParseTrainerState(text, StateMagic);
+    const auto * train = this->GetTrainingImages();
+    const auto   patches = std::stoull(state.Get("patches"));
+    if (patches != train->GetLargestPossibleRegion().GetSize()[2] ||
+        std::stoul(state.Get("batch_size")) != m_BatchSize || std::stoull(state.Get("seed")) != m_Seed ||
+        (std::stoi(state.Get("flips")) != 0) != m_RandomFlips)
     {
-      ExceptionObject e(__FILE__, __LINE__, "the checkpoint's trainer state lacks \"" + key + "\": it is damaged",
-                        ITK_LOCATION);
-      throw e;
+      itkExceptionMacro(<< "the checkpoint was made with " << patches << " training patches, batch size "
+                        << state.Get("batch_size") << ", data seed " << state.Get("seed") << " and flips "
+                        << state.Get("flips") << "; this run has " << train->GetLargestPossibleRegion().GetSize()[2]
+                        << ", " << m_BatchSize << ", " << m_Seed << " and " << m_RandomFlips
+                        << ": resume with the same training data and settings, or start a new run");
     }
-    return v[key];
-  };
-  const auto * train = this->GetTrainingImages();
-  const auto   patches = std::stoull(need("patches"));
-  if (patches != train->GetLargestPossibleRegion().GetSize()[2] || std::stoul(need("batch_size")) != m_BatchSize ||
-      std::stoull(need("seed")) != m_Seed || (std::stoi(need("flips")) != 0) != m_RandomFlips)
-  {
-    itkExceptionMacro(<< "the checkpoint was made with " << patches << " training patches, batch size "
-                      << need("batch_size") << ", data seed " << need("seed") << " and flips " << need("flips")
-                      << "; this run has " << train->GetLargestPossibleRegion().GetSize()[2] << ", " << m_BatchSize
-                      << ", " << m_Seed << " and " << m_RandomFlips
-                      << ": resume with the same training data and settings, or start a new run");
+    m_Epoch = static_cast<unsigned int>(std::stoul(state.Get("epoch")));
+    m_BatchInEpoch = static_cast<unsigned int>(std::stoul(state.Get("batch_in_epoch")));
+    std::istringstream sums(state.Get("epoch_sums"));
+    sums >> m_EpochLossSum >> m_EpochPerplexitySum >> m_EpochCodesSum;
+    m_Seconds = std::stod(state.Get("seconds"));
   }
-  m_Epoch = static_cast<unsigned int>(std::stoul(need("epoch")));
-  m_BatchInEpoch = static_cast<unsigned int>(std::stoul(need("batch_in_epoch")));
-  std::istringstream sums(need("epoch_sums"));
-  sums >> m_EpochLossSum >> m_EpochPerplexitySum >> m_EpochCodesSum;
-  m_Seconds = std::stod(need("seconds"));
+  catch (const std::logic_error & e) // stoul & co.
+  {
+    itkExceptionMacro(<< "the checkpoint's trainer state is damaged (" << e.what() << ")");
+  }
+  catch (const std::runtime_error & e)
+  {
+    itkExceptionMacro(<< e.what());
+  }
   m_EpochRecords.clear();
-  const auto log = MicrostructureTable::Parse(csv, "checkpoint log");
+  const auto log = MicrostructureTable::Parse(state.log, "checkpoint log");
   for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
   {
     EpochRecord r;
@@ -460,7 +415,7 @@ VQVAETrainer::GenerateData()
   {
     if (orderEpoch != m_Epoch)
     {
-      EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
+      training::EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
       orderEpoch = m_Epoch;
     }
     for (unsigned int j = 0; j < m_BatchSize; ++j)

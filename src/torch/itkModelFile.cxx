@@ -1,0 +1,338 @@
+/*=========================================================================
+ * The model-file container (itkModelFile.h).
+ *=========================================================================*/
+#include "itkModelFile.h"
+#include "itkMacro.h"
+#include "itkMicrostructureIO.h"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+namespace itk
+{
+namespace modelfile
+{
+
+namespace
+{
+[[noreturn]] void
+Fail(const std::string & message)
+{
+  ExceptionObject e(__FILE__, __LINE__, message, ITK_LOCATION);
+  throw e;
+}
+
+std::string
+Hex(uint64_t v)
+{
+  std::ostringstream s;
+  s << std::hex << v;
+  return s.str();
+}
+} // namespace
+
+uint64_t
+FNV1a64(const char * data, size_t size)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i)
+  {
+    h ^= static_cast<unsigned char>(data[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string
+Escape(const std::string & text)
+{
+  std::string out;
+  for (const char c : text)
+  {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string
+Unescape(const std::string & text)
+{
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i)
+  {
+    if (text[i] == '\\' && i + 1 < text.size())
+    {
+      const char n = text[++i];
+      out += (n == 'n') ? '\n' : (n == 'r') ? '\r' : n;
+    }
+    else
+    {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+const std::string &
+Contents::Get(const std::string & key) const
+{
+  const auto it = Keys.find(key);
+  if (it == Keys.end())
+    Fail(Path + ": the header lacks \"" + key + "\": the file is damaged or was written by another program");
+  return it->second;
+}
+
+double
+Contents::Number(const std::string & key) const
+{
+  const std::string & v = Get(key);
+  try
+  {
+    size_t       used = 0;
+    const double d = std::stod(v, &used);
+    if (used == v.size())
+      return d;
+  }
+  catch (const std::exception &)
+  {}
+  Fail(Path + ": header value " + key + " = \"" + v + "\" is not a number: the file is damaged");
+}
+
+unsigned int
+Contents::Count(const std::string & key) const
+{
+  const double d = Number(key);
+  if (d < 0 || d != std::floor(d) || d > 1e9)
+    Fail(Path + ": header value " + key + " is not a count: the file is damaged");
+  return static_cast<unsigned int>(d);
+}
+
+uint64_t
+Contents::Unsigned64(const std::string & key) const
+{
+  const std::string & v = Get(key);
+  try
+  {
+    size_t         used = 0;
+    const uint64_t u = std::stoull(v, &used);
+    if (used == v.size() && v.find('-') == std::string::npos)
+      return u;
+  }
+  catch (const std::exception &)
+  {}
+  Fail(Path + ": header value " + key + " is not an integer: the file is damaged");
+}
+
+const std::string &
+Contents::Section(const std::string & name) const
+{
+  const auto it = Sections.find(name);
+  if (it == Sections.end())
+    Fail(Path + ": the file has no " + name + " section: it is damaged or was written by another program");
+  return it->second;
+}
+
+void
+Write(const std::string & path, const Kind & kind, const std::vector<std::pair<std::string, std::string>> & header,
+      const std::vector<std::pair<std::string, std::string>> & sections)
+{
+  std::ostringstream text;
+  text << kind.Magic << ' ' << kind.Version << '\n';
+  for (const auto & kv : header)
+    text << kv.first << " = " << Escape(kv.second) << '\n';
+  for (const auto & s : sections)
+  {
+    text << s.first << "_bytes = " << s.second.size() << '\n'
+         << s.first << "_fnv1a64 = " << Hex(FNV1a64(s.second.data(), s.second.size())) << '\n';
+  }
+  text << "end_header\n";
+
+  CheckOutputPathWritable(path);
+  AtomicOutputFile out(path);
+  {
+    std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
+    f << text.str();
+    for (const auto & s : sections)
+      f.write(s.second.data(), static_cast<std::streamsize>(s.second.size()));
+    f.close();
+    if (!f)
+      Fail("could not write the " + kind.Name + " " + path + " (disk full or no permission?)");
+  }
+  out.Commit();
+}
+
+Contents
+Read(const std::string & path, const Kind & kind, const std::vector<std::string> & sections,
+     const std::function<std::string(const std::string &)> & foreignHint)
+{
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    Fail("cannot open the " + kind.Name + " " + path + ": check the path and its permissions");
+  const std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string & magic = kind.Magic;
+  if (data.compare(0, magic.size(), magic) != 0)
+  {
+    const std::string hint = foreignHint ? foreignHint(data) : std::string();
+    Fail(path + " is not a " + kind.Name + " of ITKStochasticMicrostructure (it does not begin with " + magic +
+         (hint.empty() ? "" : "; it is " + hint) + "): give a file written by " + kind.WrittenBy);
+  }
+  Contents c;
+  c.Path = path;
+  size_t pos = 0;
+  bool   first = true, ended = false;
+  while (pos < data.size())
+  {
+    const size_t eol = data.find('\n', pos);
+    if (eol == std::string::npos)
+      break;
+    const std::string line = data.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (first)
+    {
+      first = false;
+      std::istringstream s(line.substr(magic.size()));
+      unsigned int       version = 0;
+      std::string        rest;
+      if (line.size() <= magic.size() || line[magic.size()] != ' ' || !(s >> version) || (s >> rest))
+        Fail(path + ": the first line \"" + line.substr(0, 40) + "\" has no format version: the file is damaged");
+      if (version != kind.Version)
+        Fail(path + " is a " + kind.Name + " of format version " + std::to_string(version) +
+             ", which this build cannot read (it reads version " + std::to_string(kind.Version) +
+             "): use the ITKStochasticMicrostructure version that wrote it, or " + kind.Retrain);
+      continue;
+    }
+    if (line == "end_header")
+    {
+      ended = true;
+      break;
+    }
+    const size_t eq = line.find(" = ");
+    if (eq == std::string::npos)
+      Fail(path + ": header line \"" + line.substr(0, 60) + "\" is not 'key = value': the file is damaged");
+    c.Keys[line.substr(0, eq)] = Unescape(line.substr(eq + 3));
+  }
+  if (!ended)
+    Fail(path + ": the header has no end_header line: the file is truncated or damaged");
+
+  size_t announced = 0;
+  for (const auto & name : sections)
+    if (c.Has(name + "_bytes"))
+      announced += static_cast<size_t>(c.Number(name + "_bytes"));
+  if (data.size() - pos != announced)
+    Fail(path + " holds " + std::to_string(data.size() - pos) + " bytes after its header where the header announces " +
+         std::to_string(announced) + ": the file is truncated or damaged; write it again");
+  for (const auto & name : sections)
+  {
+    if (!c.Has(name + "_bytes"))
+      continue;
+    const size_t size = static_cast<size_t>(c.Number(name + "_bytes"));
+    if (Hex(FNV1a64(data.data() + pos, size)) != c.Get(name + "_fnv1a64"))
+      Fail(path + ": the " + name + " section's checksum does not match the header: the file is damaged; write it again");
+    c.Sections[name] = data.substr(pos, size);
+    pos += size;
+  }
+  return c;
+}
+
+std::string
+SaveOptimizer(torch::optim::Optimizer & optimizer)
+{
+  std::ostringstream              stream;
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.save_to(stream);
+  return stream.str();
+}
+
+void
+LoadOptimizer(torch::optim::Optimizer & optimizer, const std::string & bytes, const torch::Device & device)
+{
+  std::istringstream             stream(bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(stream, device);
+  optimizer.load(archive);
+}
+
+std::string
+SaveModule(torch::nn::Module & module)
+{
+  std::ostringstream              stream;
+  torch::serialize::OutputArchive archive;
+  module.save(archive);
+  archive.save_to(stream);
+  return stream.str();
+}
+
+void
+LoadModule(torch::nn::Module & module, const std::string & bytes, const torch::Device & device,
+           const std::string & path)
+{
+  try
+  {
+    std::istringstream             stream(bytes);
+    torch::serialize::InputArchive archive;
+    archive.load_from(stream, device);
+    module.load(archive);
+  }
+  catch (const c10::Error & e)
+  {
+    Fail(path + ": the weights do not match the header's architecture or are damaged (" +
+         e.what_without_backtrace() + ")");
+  }
+}
+
+std::string
+GeneratorStateToHex(const torch::Generator & generator)
+{
+  static const char * digits = "0123456789abcdef";
+  auto                b = generator.get_state().to(torch::kCPU, torch::kByte).contiguous();
+  const uint8_t *     p = b.data_ptr<uint8_t>();
+  std::string         out;
+  out.reserve(2 * b.numel());
+  for (int64_t i = 0; i < b.numel(); ++i)
+  {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+void
+SetGeneratorStateFromHex(torch::Generator & generator, const std::string & text)
+{
+  auto nibble = [](char c) -> int {
+    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+  };
+  if (text.size() % 2 != 0)
+    throw std::invalid_argument("generator state: odd number of hexadecimal digits");
+  auto      bytes = torch::empty({ static_cast<int64_t>(text.size() / 2) }, torch::kByte);
+  uint8_t * p = bytes.data_ptr<uint8_t>();
+  for (size_t i = 0; i < text.size(); i += 2)
+  {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0)
+      throw std::invalid_argument("generator state: not hexadecimal");
+    p[i / 2] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  try
+  {
+    generator.set_state(bytes);
+  }
+  catch (const c10::Error & e)
+  {
+    throw std::invalid_argument(std::string("generator state does not fit this LibTorch: ") +
+                                e.what_without_backtrace());
+  }
+}
+
+} // namespace modelfile
+} // namespace itk
