@@ -1,0 +1,326 @@
+/*=========================================================================
+ *  MicrostructureTrainPrior (`train-prior`): trains the conditional gated
+ *  PixelCNN prior of Noguchi & Inoue (2021) on the index maps a trained
+ *  VQ-VAE gives for a patch stack (computed once and cached), conditioned on
+ *  process parameters from the patch table; validation on the table's test
+ *  split (by sample); per-epoch CSV log, checkpoints, --resume.
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "itkMicrostructureIO.h"
+#include "itkMicrostructureTable.h"
+#include "itkPixelCNNPriorTrainer.h"
+#include "itkVQEncodeImageFilter.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace
+{
+using sm::cli::Module;
+using ByteStackType = itk::Image<unsigned char, 3>;
+using MapType = itk::PixelCNNPriorTrainer::MapImageType;
+using Prior = itk::PixelCNNPriorModel;
+
+uint64_t
+FileFingerprint(const std::string & path)
+{
+  std::ifstream f(path, std::ios::binary);
+  uint64_t      h = 1469598103934665603ull;
+  char          buffer[1 << 16];
+  while (f.read(buffer, sizeof(buffer)) || f.gcount() > 0)
+  {
+    for (std::streamsize i = 0; i < f.gcount(); ++i)
+    {
+      h ^= static_cast<unsigned char>(buffer[i]);
+      h *= 1099511628211ull;
+    }
+  }
+  return h;
+}
+
+/** The index maps of the stack under the VQ-VAE, from the cache when it was
+ * made from the same two files, else encoded and cached. */
+MapType::Pointer
+IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const std::string & cachePath,
+          sm::cli::Progress & progress)
+{
+  std::ostringstream key;
+  key << "stack " << FileFingerprint(stackPath) << " vqvae " << FileFingerprint(vqvaePath);
+  const std::string keyPath = cachePath + ".key";
+  {
+    std::ifstream k(keyPath);
+    std::string   stored;
+    std::getline(k, stored);
+    if (stored == key.str() && std::filesystem::exists(cachePath))
+    {
+      std::cerr << "index maps from the cache " << cachePath << "\n";
+      return itk::ReadScalarImage<MapType>(cachePath);
+    }
+  }
+  auto vqvae = itk::VQVAEModel::New();
+  vqvae->Read(vqvaePath);
+  auto stack = itk::ReadScalarImage<ByteStackType>(stackPath);
+  auto encode = itk::VQEncodeImageFilter<ByteStackType, MapType>::New();
+  encode->SetInput(stack);
+  encode->SetModel(vqvae);
+  progress.Observe(encode, 0.0, 0.1);
+  encode->Update();
+  MapType::Pointer maps = encode->GetOutput();
+  maps->DisconnectPipeline();
+  itk::WriteImageAtomically(maps.GetPointer(), cachePath);
+  itk::WriteTextFileAtomically(keyPath, key.str() + "\n");
+  return maps;
+}
+
+MapType::Pointer
+SelectMaps(const MapType * maps, const std::vector<size_t> & keep)
+{
+  const auto size = maps->GetLargestPossibleRegion().GetSize();
+  auto       out = MapType::New();
+  MapType::RegionType region;
+  region.SetSize({ { size[0], size[1], keep.size() } });
+  out->SetRegions(region);
+  out->SetSpacing(maps->GetSpacing());
+  out->Allocate();
+  const size_t per = size[0] * size[1];
+  for (size_t i = 0; i < keep.size(); ++i)
+    std::copy_n(maps->GetBufferPointer() + keep[i] * per, per, out->GetBufferPointer() + i * per);
+  return out;
+}
+
+int
+Body(Module & m)
+{
+  const std::string output = m.Get("output");
+  itk::CheckOutputPathWritable(output);
+  if (m.Get("vqvae").empty())
+    throw std::invalid_argument("give the VQ-VAE model with --vqvae (MicrostructureTrainVQVAE)");
+  if (m.Get("table").empty())
+    throw std::invalid_argument("give the patch table with --table: it holds the process parameters of every patch");
+  std::string checkpoint = m.Get("checkpoint");
+  if (checkpoint.empty())
+    checkpoint = output + ".checkpoint";
+  std::string cache = m.Get("cache");
+  if (cache.empty())
+    cache = output + ".maps.nrrd";
+
+  sm::cli::Progress progress("MicrostructureTrainPrior", "PixelCNN prior training");
+  const auto        table = itk::MicrostructureTable::Read(m.Get("table"));
+  // Conditions: continuous columns as they are, --logConditions as ln(value) named ln_<column>,
+  // --categorical as categories.
+  struct Column
+  {
+    std::string source, name;
+    bool        log{ false }, categorical{ false };
+  };
+  std::vector<Column> columns;
+  for (const auto & c : m.GetList("conditions"))
+    columns.push_back({ c, c, false, false });
+  for (const auto & c : m.GetList("logConditions"))
+    columns.push_back({ c, "ln_" + c, true, false });
+  for (const auto & c : m.GetList("categorical"))
+    columns.push_back({ c, c, false, true });
+  for (const auto & c : columns)
+    if (!table.HasColumn(c.source))
+      throw std::invalid_argument("the table " + m.Get("table") + " has no column \"" + c.source +
+                                  "\": give process-parameter columns that MicrostructurePatches copied (--conditions)");
+  if (!table.HasColumn("split"))
+    throw std::invalid_argument("the table has no \"split\" column: make it with MicrostructurePatches");
+  // --exclude column=value: rows left out of training and validation (e.g. a held-out condition).
+  std::vector<std::pair<std::string, std::string>> exclude;
+  for (const auto & e : m.GetList("exclude"))
+  {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos || !table.HasColumn(e.substr(0, eq)))
+      throw std::invalid_argument("--exclude " + e + ": write column=value with a column of the table");
+    exclude.push_back({ e.substr(0, eq), e.substr(eq + 1) });
+  }
+
+  auto maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
+  const auto size = maps->GetLargestPossibleRegion().GetSize();
+  if (table.GetNumberOfRows() != size[2])
+    throw std::invalid_argument("the table has " + std::to_string(table.GetNumberOfRows()) + " rows but the stack " +
+                                std::to_string(size[2]) + " patches: give the table written with this stack");
+
+  std::vector<size_t>           trainRows, testRows;
+  std::vector<Prior::Condition> trainConditions, testConditions;
+  std::map<std::string, std::vector<std::string>> trainValues;
+  size_t                                          excluded = 0;
+  for (size_t i = 0; i < table.GetNumberOfRows(); ++i)
+  {
+    bool skip = false;
+    for (const auto & e : exclude)
+      skip = skip || table.Get(i, e.first) == e.second;
+    if (skip)
+    {
+      ++excluded;
+      continue;
+    }
+    Prior::Condition c;
+    for (const auto & col : columns)
+    {
+      std::string v = table.Get(i, col.source);
+      if (col.log)
+      {
+        const double x = table.GetNumber(i, col.source);
+        if (!(x > 0))
+          throw std::invalid_argument("row " + std::to_string(i + 1) + ": " + col.source + " = " + v +
+                                      " has no logarithm: --logConditions needs positive values");
+        v = itk::MicrostructureTable::FormatNumber(std::log(x));
+      }
+      c[col.name] = v;
+    }
+    const bool test = table.Get(i, "split") == "test";
+    (test ? testRows : trainRows).push_back(i);
+    (test ? testConditions : trainConditions).push_back(c);
+    if (!test)
+      for (const auto & kv : c)
+        trainValues[kv.first].push_back(kv.second);
+  }
+  if (trainRows.empty())
+    throw std::invalid_argument("no training patches left (split train, not excluded)");
+
+  auto prior = Prior::New();
+  prior->SetDevice(m.Get("device"));
+  prior->SetLearningRate(m.GetDouble("learningRate"));
+  prior->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
+  const bool resume = m.GetBool("resume") && std::filesystem::exists(checkpoint);
+  if (resume)
+  {
+    prior->Read(checkpoint);
+    if (!prior->GetHasTrainingState())
+      throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
+    std::cerr << "resuming " << checkpoint << " at step " << prior->GetNumberOfTrainingSteps() << "\n";
+  }
+  else
+  {
+    Prior::Hyperparameters h;
+    {
+      auto vqvae = itk::VQVAEModel::New();
+      vqvae->Read(m.Get("vqvae"));
+      h.CodebookSize = vqvae->GetHyperparameters().CodebookSize;
+    }
+    h.EmbeddingDimension = static_cast<unsigned int>(m.GetInt("embeddingDimension"));
+    h.HiddenChannels = static_cast<unsigned int>(m.GetInt("hiddenChannels"));
+    h.NumberOfLayers = static_cast<unsigned int>(m.GetInt("layers"));
+    h.FirstKernelSize = static_cast<unsigned int>(m.GetInt("firstKernelSize"));
+    h.KernelSize = static_cast<unsigned int>(m.GetInt("kernelSize"));
+    h.OutputHiddenChannels = static_cast<unsigned int>(m.GetInt("outputHiddenChannels"));
+    prior->SetHyperparameters(h);
+    Prior::ConditionSchema schema;
+    for (const auto & col : columns)
+      schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], col.categorical));
+    prior->SetConditionSchema(schema);
+    prior->SetSeed(std::stoull(m.Get("seed")));
+    prior->Initialize();
+  }
+
+  auto trainer = itk::PixelCNNPriorTrainer::New();
+  trainer->SetModel(prior);
+  trainer->SetTrainingMaps(SelectMaps(maps, trainRows), trainConditions);
+  if (!testRows.empty())
+    trainer->SetValidationMaps(SelectMaps(maps, testRows), testConditions);
+  trainer->SetNumberOfEpochs(static_cast<unsigned int>(m.GetInt("epochs")));
+  trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
+  trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
+  trainer->SetSeed(std::stoull(m.Get("seed")));
+  trainer->SetCheckpointPath(checkpoint);
+  trainer->SetCheckpointInterval(static_cast<unsigned long>(m.GetInt("checkpointInterval")));
+  trainer->SetLogPath(m.Get("log"));
+  auto onEpoch = itk::CStyleCommand::New();
+  onEpoch->SetCallback([](itk::Object * caller, const itk::EventObject &, void *) {
+    const auto & r = static_cast<itk::PixelCNNPriorTrainer *>(caller)->GetEpochRecords().back();
+    std::cerr << "\nepoch " << r.Epoch << " (step " << r.Step << ", " << static_cast<long>(r.Seconds)
+              << " s): train " << r.TrainBitsPerIndex << " bits/index, validation " << r.ValidationBitsPerIndex
+              << " bits/index" << std::endl;
+  });
+  trainer->AddObserver(itk::IterationEvent(), onEpoch);
+  progress.Observe(trainer, 0.1, 0.9);
+  std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
+            << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
+  for (const auto & col : columns)
+    std::cerr << ' ' << col.name;
+  std::cerr << ", device " << prior->GetDeviceInUse() << "\n";
+  trainer->Train();
+
+  std::ostringstream summary;
+  summary << "trained " << prior->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
+          << " on " << trainRows.size() << " index maps of " << m.Get("input") << " under " << m.Get("vqvae");
+  if (!exclude.empty())
+  {
+    summary << ", excluding";
+    for (const auto & e : exclude)
+      summary << ' ' << e.first << '=' << e.second;
+  }
+  const auto & records = trainer->GetEpochRecords();
+  if (!records.empty())
+    summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
+  prior->SetTrainingSummary(summary.str());
+  prior->Write(output);
+  progress.End();
+  std::cerr << "wrote " << output << "\n";
+  if (!records.empty())
+    m.SetReturn("validationBitsPerIndex", itk::MicrostructureTable::FormatNumber(records.back().ValidationBitsPerIndex));
+  return 0;
+}
+} // namespace
+
+int
+main(int argc, char * argv[])
+{
+  Module m("Train Microstructure Prior",
+           "Microstructure",
+           "Trains the conditional gated PixelCNN prior of Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021) on the "
+           "VQ-VAE index maps of a patch stack (encoded once and cached), conditioned on process parameters from the "
+           "patch table. The table's test split (held out by sample) gives the validation log-likelihood every epoch. "
+           "Checkpoints are written atomically; --resume continues a killed run exactly.");
+  m.Group("Input/Output");
+  m.AddPositional("image", "input", 0, "input", "Patch stack", "3D stack of 8-bit patches from MicrostructurePatches.");
+  m.AddPositional("file", "output", 1, "output", "Prior model", "The trained prior, e.g. prior.model.");
+  m.Add("file", "vqvae", "vqvae", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
+  m.Add("table", "table", "table", "", "Patch table",
+        "Per-patch table written with the stack: process-parameter columns and the train/test split.");
+  m.Add("file", "cache", "cache", "", "Index-map cache",
+        "Where the encoded index maps are kept (default: output + .maps.nrrd); reused while the stack and the "
+        "VQ-VAE are unchanged.")
+    .channel = "output";
+  m.Add("table", "log", "log", "", "Training log (CSV)", "One row per epoch: train and validation bits per index.")
+    .channel = "output";
+  m.Add("file", "checkpoint", "checkpoint", "", "Checkpoint", "Default: the output path + .checkpoint.")
+    .channel = "output";
+  m.Add("integer", "checkpointInterval", "checkpointInterval", "200", "Checkpoint interval (steps)", "0 = none.")
+    .minimum = "0";
+  m.Add("boolean", "resume", "resume", "false", "Resume", "Continue from the checkpoint when it exists.");
+  m.Group("Conditions");
+  m.Add("string-vector", "conditions", "conditions", "", "Continuous parameters",
+        "Table columns used as they are, e.g. anneal_temperature_C.");
+  m.Add("string-vector", "logConditions", "logConditions", "", "Log-scaled parameters",
+        "Table columns whose natural logarithm is the parameter, named ln_<column> (the paper: ln cooling rate), "
+        "e.g. cooling_rate_C_per_s -> ln_cooling_rate_C_per_s.");
+  m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
+        "Table columns of categories (one-hot), e.g. cool_method.");
+  m.Add("string-vector", "exclude", "exclude", "", "Exclude",
+        "column=value pairs whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3).");
+  m.Group("Training");
+  m.Add("integer", "epochs", "epochs", "10", "Epochs", "Passes over the training maps (unless --steps).").minimum = "1";
+  m.Add("integer", "steps", "steps", "0", "Steps", "Total optimisation steps; 0 = use --epochs.").minimum = "0";
+  m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "").minimum = "1";
+  m.Add("double", "learningRate", "learningRate", "0.0003", "Learning rate", "Adam's learning rate.");
+  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
+  m.Group("Network");
+  m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";
+  m.Add("integer", "hiddenChannels", "hiddenChannels", "64", "Hidden channels", "").minimum = "1";
+  m.Add("integer", "embeddingDimension", "embeddingDimension", "64", "Embedding dimension", "").minimum = "1";
+  m.Add("integer", "firstKernelSize", "firstKernelSize", "7", "First kernel size", "Odd; mask A.").minimum = "3";
+  m.Add("integer", "kernelSize", "kernelSize", "3", "Kernel size", "Odd; mask B.").minimum = "1";
+  m.Add("integer", "outputHiddenChannels", "outputHiddenChannels", "512", "Head channels", "").minimum = "1";
+  m.Group("Compute");
+  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  m.Group("Results", "Output scalars (for Slicer).");
+  m.Add("double", "validationBitsPerIndex", "validationBitsPerIndex", "", "Validation bits per index", "Last epoch.")
+    .channel = "output";
+  return sm::cli::Run(m, argc, argv, Body);
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# MicrostructureTrainPrior -> MicrostructureGenerate on a tiny synthetic dataset: the prior trains
+# on cached index maps (reused on a second run), resumes, and generates the asked number of
+# micrographs of the right size (stack, one file per sample, index maps, table); same seed gives
+# the same micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit
+# and no output.
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+[ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 0; }
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+"$bin/MicrostructureSynthesize" --coolingRates 1,10 --imagesPerRate 2 --size 128,128 --seed 3 ds >/dev/null 2>&1
+"$bin/MicrostructurePatches" ds/micrographs.csv --conditions cooling_rate_C_per_s --patchSize 32,32 \
+  --testFraction 0.25 --seed 1 --outputStack patches.nrrd --outputTable patches.csv >/dev/null 2>&1
+"$bin/MicrostructureTrainVQVAE" patches.nrrd vq.model --table patches.csv --encoderChannels 8,16 --residualBlocks 1 \
+  --codebookSize 16 --codeDimension 8 --batchSize 8 --steps 4 >/dev/null 2>&1
+
+prior=(--vqvae vq.model --table patches.csv --logConditions cooling_rate_C_per_s --layers 2 --hiddenChannels 8
+       --embeddingDimension 8 --outputHiddenChannels 16 --batchSize 8 --learningRate 0.003)
+"$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 6 --checkpointInterval 2 \
+  --log prior_log.csv --returnparameterfile ret.txt >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; }
+head -c 12 prior.model | grep -q "ITKSMPRIOR 1" || { echo "FAIL: prior file magic"; exit 1; }
+grep -q "condition_0 = ln_cooling_rate_C_per_s,continuous" prior.model || { echo "FAIL: schema not stored"; exit 1; }
+grep -q "codebook_size = 16" prior.model || { echo "FAIL: K not taken from the VQ-VAE"; exit 1; }
+[ -s prior.model.maps.nrrd ] || { echo "FAIL: no index-map cache"; exit 1; }
+$py - <<'PY'
+import csv
+rows = list(csv.DictReader(open("prior_log.csv")))
+assert rows and rows[-1]["step"] == "6", rows
+bits = float(rows[-1]["val_bits_per_index"])
+assert 0 < bits < 8, bits  # log2(16) = 4 for a uniform guess; a few steps do not go far beyond
+ret = dict(l.strip().split(" = ") for l in open("ret.txt") if " = " in l)
+assert abs(float(ret["validationBitsPerIndex"]) - bits) < 1e-6
+PY
+# Second run: the cache is reused, --resume continues the checkpoint.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 8 --resume >out.txt 2>&1 \
+  || { cat out.txt; exit 1; }
+grep -q "from the cache" out.txt || { echo "FAIL: cache not reused"; cat out.txt; exit 1; }
+grep -q "resuming" out.txt || { echo "FAIL: not resumed"; exit 1; }
+grep -q "training_steps = 8" prior.model || { echo "FAIL: resumed prior not at step 8"; exit 1; }
+
+gen=(--vqvae vq.model --prior prior.model --condition ln_cooling_rate_C_per_s=1.2 --samples 5 --batchSize 2)
+"$bin/MicrostructureGenerate" g1.nrrd "${gen[@]}" --seed 7 --outputIndexMaps g1_maps.nrrd --outputFolder g1 \
+  --outputTable g1.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
+"$bin/MicrostructureGenerate" g2.nrrd "${gen[@]}" --seed 7 >/dev/null 2>&1
+"$bin/MicrostructureGenerate" g3.nrrd "${gen[@]}" --seed 8 --latentSize 12,6 >/dev/null 2>&1
+$py - <<'PY'
+import csv, glob, numpy as np, skimage.io as io
+def sizes(path):
+    text = open(path, "rb").read(3000).split(b"\n\n")[0].decode()
+    return [l.split(": ", 1)[1].split() for l in text.splitlines() if l.startswith("sizes:")][0]
+assert sizes("g1.nrrd") == ["32", "32", "5"], sizes("g1.nrrd")
+assert sizes("g1_maps.nrrd") == ["8", "8", "5"], sizes("g1_maps.nrrd")
+assert sizes("g3.nrrd") == ["48", "24", "5"], sizes("g3.nrrd")  # any latent size: 12 x 6 -> 48 x 24
+files = sorted(glob.glob("g1/sample_*.png"))
+assert len(files) == 5, files
+assert io.imread(files[0]).shape == (32, 32)
+rows = list(csv.DictReader(open("g1.csv")))
+assert len(rows) == 5 and rows[0]["ln_cooling_rate_C_per_s"] == "1.2", rows[0]
+assert open("g1.nrrd", "rb").read() == open("g2.nrrd", "rb").read(), "same seed, different output"
+PY
+
+# Bad condition: the message names the prior's parameters; no output.
+if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior.model --condition cooling=3 >out.txt 2>&1; then
+  echo "FAIL: accepted an unknown parameter"; exit 1; fi
+grep -q "ln_cooling_rate_C_per_s: number, trained on" out.txt || { echo "FAIL: message lacks the schema"; cat out.txt; exit 1; }
+[ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
+# A VQ-VAE with another codebook size does not fit the prior.
+"$bin/MicrostructureTrainVQVAE" patches.nrrd vq32.model --table patches.csv --encoderChannels 8,16 --residualBlocks 1 \
+  --codebookSize 32 --codeDimension 8 --batchSize 8 --steps 1 >/dev/null 2>&1
+if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq32.model --prior prior.model \
+    --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1; then echo "FAIL: mismatched models accepted"; exit 1; fi
+grep -q "16" out.txt && grep -q "32" out.txt || { echo "FAIL: unclear mismatch message"; cat out.txt; exit 1; }
+[ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
+echo "ok"
