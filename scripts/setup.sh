@@ -17,6 +17,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   xvfb xauth                    # VTK 9.1 renders offscreen only with an X display
+  chromium                      # headless check that the study report renders
   python3 python3-numpy python3-skimage python3-torch   # bench/ references and test cross-checks
 )
 
