@@ -64,6 +64,39 @@ assert len(rows) == 5 and rows[0]["ln_cooling_rate_C_per_s"] == "1.2", rows[0]
 assert open("g1.nrrd", "rb").read() == open("g2.nrrd", "rb").read(), "same seed, different output"
 PY
 
+# The inverse direction: posterior over ln cooling rate for the generated stack and for one micrograph.
+"$bin/MicrostructureInferCondition" g1.nrrd post.csv --vqvae vq.model --prior prior.model \
+  --parameter ln_cooling_rate_C_per_s --grid -1:4:11 --outputSummary post_summary.csv >out.txt 2>&1 \
+  || { cat out.txt; exit 1; }
+"$bin/MicrostructureInferCondition" ds/images/$(ls ds/images | head -1) post1.csv --vqvae vq.model --prior prior.model \
+  --parameter ln_cooling_rate_C_per_s >/dev/null 2>&1
+$py - <<'PY'
+import csv, math, collections
+rows = list(csv.DictReader(open("post.csv")))
+by = collections.defaultdict(list)
+for r in rows:
+    by[r["image"]].append(r)
+assert sorted(by) == ["0", "1", "2", "3", "4", "all"], sorted(by)
+for image, rs in by.items():
+    assert [float(r["value"]) for r in rs] == [-1 + 0.5 * i for i in range(11)]
+    p = [float(r["posterior"]) for r in rs]
+    assert abs(sum(p) - 1) < 1e-9, (image, sum(p))
+    # posterior proportional to exp(log-likelihood) (uniform prior on the grid)
+    ll = [float(r["log_likelihood"]) for r in rs]
+    z = [math.exp(l - max(ll)) for l in ll]
+    assert all(abs(a - b / sum(z)) < 1e-6 for a, b in zip(p, z))
+    assert abs(float(rs[0]["exp_value"]) - math.exp(-1)) < 1e-9
+# pooled log-likelihood = sum over the patches
+for v in range(11):
+    s = sum(float(by[str(k)][v]["log_likelihood"]) for k in range(5))
+    assert abs(s - float(by["all"][v]["log_likelihood"])) < 1e-6 * max(1, abs(s))
+summary = {r["image"]: r for r in csv.DictReader(open("post_summary.csv"))}
+a = summary["all"]
+assert float(a["lower95"]) <= float(a["mean"]) <= float(a["upper95"])
+one = list(csv.DictReader(open("post1.csv")))
+assert len(one) == 61, len(one)  # default grid, one micrograph of 128 x 128 -> one 32 x 32 map
+PY
+
 # Bad condition: the message names the prior's parameters; no output.
 if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior.model --condition cooling=3 >out.txt 2>&1; then
   echo "FAIL: accepted an unknown parameter"; exit 1; fi
