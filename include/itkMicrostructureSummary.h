@@ -63,6 +63,21 @@ public:
 
   /** JSON document: {"group_by": ..., <metadata>, "groups": [{"group": ..,
    * "count": .., "metrics": {"name": {"n":..,"mean":..,...}}}]}. */
+  /** Two-sample Kolmogorov-Smirnov statistic: the largest distance between the
+   * empirical distribution functions of a and b (0..1). NaNs are ignored; throws
+   * itk::ExceptionObject when either sample is empty. */
+  static double
+  KolmogorovSmirnovStatistic(std::vector<double> a, std::vector<double> b);
+  /** Asymptotic p-value of a two-sample KS statistic d for samples of n and m
+   * values (Kolmogorov distribution with Stephens' correction). */
+  static double
+  KolmogorovSmirnovPValue(double d, std::size_t n, std::size_t m);
+  /** First Wasserstein (earth mover's) distance between the empirical
+   * distributions of a and b, in the units of the values. NaNs are ignored;
+   * throws itk::ExceptionObject when either sample is empty. */
+  static double
+  WassersteinDistance(std::vector<double> a, std::vector<double> b);
+
   static std::string
   ToJSON(const std::vector<GroupSummary> &          groups,
          const std::string &                        groupColumn,

@@ -16,6 +16,7 @@ packages=(
   libvtk9-dev                   # VTK 9.1 charts for the report
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
+  nlohmann-json3-dev            # the study's JSON config and summaries
   xvfb xauth                    # VTK 9.1 renders offscreen only with an X display
   chromium                      # headless check that the study report renders
   python3 python3-numpy python3-skimage python3-torch   # bench/ references and test cross-checks

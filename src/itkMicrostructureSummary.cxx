@@ -222,4 +222,87 @@ MicrostructureSummary::ToJSON(const std::vector<GroupSummary> &          groups,
   j << "\n  ]\n}\n";
   return j.str();
 }
+namespace
+{
+std::vector<double>
+SortedFinite(std::vector<double> v, const char * what)
+{
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty())
+  {
+    ExceptionObject e(__FILE__, __LINE__, std::string("MicrostructureSummary: the ") + what +
+                                            " sample has no values: compare two non-empty samples",
+                      ITK_LOCATION);
+    throw e;
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+} // namespace
+
+double
+MicrostructureSummary::KolmogorovSmirnovStatistic(std::vector<double> a, std::vector<double> b)
+{
+  a = SortedFinite(std::move(a), "first");
+  b = SortedFinite(std::move(b), "second");
+  const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
+  size_t       i = 0, j = 0;
+  double       d = 0.0;
+  while (i < a.size() && j < b.size())
+  {
+    const double x = std::min(a[i], b[j]);
+    while (i < a.size() && a[i] <= x)
+      ++i;
+    while (j < b.size() && b[j] <= x)
+      ++j;
+    d = std::max(d, std::abs(i / na - j / nb));
+  }
+  return d;
+}
+
+double
+MicrostructureSummary::KolmogorovSmirnovPValue(double d, std::size_t n, std::size_t m)
+{
+  if (n == 0 || m == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  const double en = std::sqrt(static_cast<double>(n) * m / static_cast<double>(n + m));
+  const double lambda = (en + 0.12 + 0.11 / en) * d;
+  if (lambda < 1e-3)
+    return 1.0;
+  double sum = 0.0, sign = 1.0;
+  for (int k = 1; k <= 100; ++k)
+  {
+    const double term = sign * std::exp(-2.0 * k * k * lambda * lambda);
+    sum += term;
+    if (std::abs(term) < 1e-12)
+      break;
+    sign = -sign;
+  }
+  return std::clamp(2.0 * sum, 0.0, 1.0);
+}
+
+double
+MicrostructureSummary::WassersteinDistance(std::vector<double> a, std::vector<double> b)
+{
+  a = SortedFinite(std::move(a), "first");
+  b = SortedFinite(std::move(b), "second");
+  // Integral over x of |F_a(x) - F_b(x)|, between consecutive values of the merged samples.
+  std::vector<double> all(a);
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end());
+  const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
+  double       w = 0.0;
+  size_t       i = 0, j = 0;
+  for (size_t k = 0; k + 1 < all.size(); ++k)
+  {
+    const double x = all[k];
+    while (i < a.size() && a[i] <= x)
+      ++i;
+    while (j < b.size() && b[j] <= x)
+      ++j;
+    w += std::abs(i / na - j / nb) * (all[k + 1] - x);
+  }
+  return w;
+}
+
 } // end namespace itk

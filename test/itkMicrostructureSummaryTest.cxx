@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <random>
 
 TEST(MicrostructureSummary, MeanVarianceAndStudentInterval)
 {
@@ -72,4 +77,62 @@ TEST(MicrostructureSummary, LargeSamplesUseTheRightStudentQuantile)
     const double half = c.second * s.standardDeviation / std::sqrt(double(c.first));
     EXPECT_NEAR(s.ci95High - s.mean, half, 1e-6 * half) << c.first;
   }
+}
+
+// KS statistic and Wasserstein distance: analytic cases, then scipy.stats as the
+// reference (Debian's python3-scipy, a dependency of python3-skimage).
+TEST(MicrostructureSummary, KolmogorovSmirnovAndWassersteinAnalytic)
+{
+  using S = itk::MicrostructureSummary;
+  EXPECT_DOUBLE_EQ(S::KolmogorovSmirnovStatistic({ 1, 2, 3 }, { 1, 2, 3 }), 0.0);
+  EXPECT_DOUBLE_EQ(S::KolmogorovSmirnovStatistic({ 1, 2 }, { 5, 6, 7 }), 1.0); // disjoint
+  EXPECT_DOUBLE_EQ(S::WassersteinDistance({ 0, 0 }, { 3, 3, 3 }), 3.0);        // a shift of 3
+  EXPECT_DOUBLE_EQ(S::WassersteinDistance({ 1, 2, 3 }, { 3, 4, 5 }), 2.0);
+  EXPECT_NEAR(S::KolmogorovSmirnovPValue(0.0, 100, 100), 1.0, 1e-12);
+  EXPECT_LT(S::KolmogorovSmirnovPValue(1.0, 100, 100), 1e-12);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_DOUBLE_EQ(S::WassersteinDistance({ 0, nan }, { 1 }), 1.0); // NaN ignored
+  EXPECT_THROW(S::KolmogorovSmirnovStatistic({}, { 1 }), itk::ExceptionObject);
+  EXPECT_THROW(S::WassersteinDistance({ nan }, { 1 }), itk::ExceptionObject);
+}
+
+TEST(MicrostructureSummary, KolmogorovSmirnovAndWassersteinMatchScipy)
+{
+  if (std::system("/usr/bin/python3 -c 'import scipy.stats' 2>/dev/null") != 0)
+    GTEST_SKIP() << "no scipy";
+  std::mt19937                     rng(3);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double>              a(300), b(217);
+  for (auto & v : a)
+    v = g(rng);
+  for (auto & v : b)
+    v = 0.3 + 1.4 * g(rng);
+  for (size_t i = 0; i < 20; ++i) // ties
+    b[i] = a[i];
+  const std::string path = (std::filesystem::temp_directory_path() / "ks_samples.txt").string();
+  {
+    std::ofstream f(path);
+    f.precision(17);
+    for (double v : a)
+      f << v << ' ';
+    f << '\n';
+    for (double v : b)
+      f << v << ' ';
+    f << '\n';
+  }
+  const std::string cmd = "/usr/bin/python3 -c \"import scipy.stats as s; l=open('" + path +
+                          "').read().split(chr(10)); a=[float(x) for x in l[0].split()]; b=[float(x) for x in "
+                          "l[1].split()]; r=s.ks_2samp(a,b); print(repr(r.statistic), repr(r.pvalue), "
+                          "repr(s.wasserstein_distance(a,b)))\"";
+  FILE * p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  double ks = 0, pvalue = 0, w = 0;
+  ASSERT_EQ(std::fscanf(p, "%lf %lf %lf", &ks, &pvalue, &w), 3);
+  pclose(p);
+  using S = itk::MicrostructureSummary;
+  const double d = S::KolmogorovSmirnovStatistic(a, b);
+  EXPECT_NEAR(d, ks, 1e-12);
+  EXPECT_NEAR(S::WassersteinDistance(a, b), w, 1e-9);
+  // scipy's exact / asymptotic p-value and the Stephens approximation agree to a few per cent here.
+  EXPECT_NEAR(S::KolmogorovSmirnovPValue(d, a.size(), b.size()), pvalue, 0.02 + 0.2 * pvalue);
 }
