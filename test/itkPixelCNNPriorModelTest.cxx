@@ -269,7 +269,20 @@ TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
   const auto incremental = m->Sample(n, H, W, cond, 1.0, 42);
   EXPECT_EQ(incremental, naive);
   m->SetInferenceBatchSize(1);
-  EXPECT_EQ(m->Sample(n, H, W, cond, 1.0, 42), naive);
+  std::vector<double> progress;
+  EXPECT_EQ(m->Sample(n, H, W, cond, 1.0, 42, [&](double f) { progress.push_back(f); }), naive);
+  ASSERT_EQ(progress.size(), n * H); // once per row of every map
+  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+  EXPECT_NEAR(progress.back(), 1.0, 1e-12);
+  // Larger codebooks, other networks and seeds, 8 x 6 maps: still the same indices.
+  for (unsigned int s = 1; s <= 3; ++s)
+  {
+    auto big = TinyPrior(64, 3, 100 + s, TwoParameterSchema());
+    big->SetSampler("naive");
+    const auto a = big->Sample(4, 8, 6, { cond[s] }, 1.0, s);
+    big->SetSampler("incremental");
+    EXPECT_EQ(big->Sample(4, 8, 6, { cond[s] }, 1.0, s), a) << "network " << s;
+  }
   EXPECT_NE(m->Sample(n, H, W, cond, 1.0, 43), naive);
   std::set<int32_t> used(naive.begin(), naive.end());
   EXPECT_GE(used.size(), 5u);
