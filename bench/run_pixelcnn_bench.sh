@@ -52,15 +52,19 @@ echo "$outp"
 inc=$(sed -n 's/^INCREMENTAL_SECONDS=//p' <<<"$outc")
 nai=$(sed -n "s/^NAIVE_SECONDS_ESTIMATED_FOR_${count}=//p" <<<"$outc")
 py=$(sed -n "s/^PYTHON_NAIVE_SECONDS_ESTIMATED_FOR_${count}=//p" <<<"$outp")
+cinc=$(sed -n 's/^INCREMENTAL_CPU_SECONDS=//p' <<<"$outc")
+cnai=$(sed -n "s/^NAIVE_CPU_SECONDS_ESTIMATED_FOR_${count}=//p" <<<"$outc")
+cpy=$(sed -n "s/^PYTHON_NAIVE_CPU_SECONDS_ESTIMATED_FOR_${count}=//p" <<<"$outp")
 same=$(sed -n 's/^IDENTICAL_MAPS=//p' <<<"$outc")
 echo "== summary ($count maps of 16x16, K = 512, $threads thread(s); naive timed on $naive map(s), scaled)"
-awk -v inc="$inc" -v nai="$nai" -v py="$py" -v n="$count" -v same="$same" 'BEGIN {
-  printf "C++ incremental:            %10.1f s   (%.1f ms per map)\n", inc, 1000 * inc / n
-  printf "C++ naive (estimated):      %10.1f s   incremental is %.0fx faster\n", nai, nai / inc
-  printf "PyTorch naive (estimated):  %10.1f s   incremental is %.0fx faster\n", py, py / inc
+awk -v inc="$inc" -v nai="$nai" -v py="$py" -v cinc="$cinc" -v cnai="$cnai" -v cpy="$cpy" -v n="$count" -v same="$same" 'BEGIN {
+  printf "                              wall-clock                     CPU (all threads)\n"
+  printf "C++ incremental:            %9.1f s (%5.1f ms/map)        %9.1f s\n", inc, 1000 * inc / n, cinc
+  printf "C++ naive (estimated):      %9.1f s  ratio %6.0fx        %9.1f s  ratio %6.0fx\n", nai, nai / inc, cnai, cnai / cinc
+  printf "PyTorch naive (estimated):  %9.1f s  ratio %6.0fx        %9.1f s  ratio %6.0fx\n", py, py / inc, cpy, cpy / cinc
   printf "naive == incremental samples: %s maps\n", same
-  printf "goals: incremental >= 100x naive: %s; %d maps in < 60 s: %s\n", (nai / inc >= 100 ? "yes" : "NO"), n, (inc < 60 ? "yes" : "NO")
-  printf "RATIO=%.1f\n", nai / inc
+  printf "goals: incremental >= 100x naive (wall): %s; %d maps in < 60 s: %s\n", (nai / inc >= 100 ? "yes" : "NO"), n, (inc < 60 ? "yes" : "NO")
+  printf "RATIO=%.1f\nCPU_RATIO=%.1f\n", nai / inc, cnai / cinc
 }'
 echo "== files in $work"
 exit $status

@@ -72,7 +72,11 @@ namespace itk
  * index could differ only where a uniform lies within that of a cumulative
  * probability. Maps are sampled InferenceBatchSize at a time on one thread
  * that calls LibTorch, whose intra-op threads follow
- * MultiThreaderBase::GetGlobalDefaultNumberOfThreads().
+ * MultiThreaderBase::GetGlobalDefaultNumberOfThreads() (read at Initialize and
+ * Read). The incremental sampler runs many small operations: on a machine
+ * whose cores are busy with other processes, OpenMP threads that spin while
+ * waiting slow it down many times; run with OMP_WAIT_POLICY=PASSIVE in the
+ * environment, or with one thread (measured in bench/run_pixelcnn_bench.sh).
  *
  * Usage: SetHyperparameters, SetConditionSchema, SetSeed, SetDevice, then
  * Initialize() (weights from the seed: same seed -> same weights on CPU) or
