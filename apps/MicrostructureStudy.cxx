@@ -1,0 +1,579 @@
+/*=========================================================================
+ *  MicrostructureStudy (`study`): the experiment of Noguchi & Inoue,
+ *  Phys. Rev. E 104, 025302 (2021), end to end, with held-out validation:
+ *  micrographs (the synthetic default or a CSV of real ones) -> patches ->
+ *  VQ-VAE -> conditional PixelCNN prior -> generated patches for every
+ *  training condition, a held-out one and unseen ones -> measurement of the
+ *  real, reconstructed and generated sets -> comparison -> report.
+ *
+ *  Every step runs one of the module's CLIs (the same programs a user or
+ *  Slicer runs) with its log in <out>/logs; a step whose command and inputs
+ *  are unchanged is not run again (stamps in <out>/.stamps), so a re-run with
+ *  a changed report setting does not retrain, and a killed training resumes
+ *  from its checkpoint.
+ *=========================================================================*/
+#include "MicrostructureCLI.h"
+#include "MicrostructureStudyAnalysis.h"
+#include "itkMicrostructureIO.h"
+#include "itkMicrostructureTable.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace
+{
+using sm::cli::Module;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+/** Presets. demo: the README's main job, <= 15 min on 2 cores. tiny: CI, a couple of minutes.
+ * paper: the paper's sizes, for a GPU. */
+json
+Preset(const std::string & name)
+{
+  json c = R"({
+    "data": {
+      "source": "synthetic",
+      "synthetic": { "train_rates": [1, 10, 30], "images_per_rate": 6,
+                     "truth_rates": [3, 2, 6.5, 20], "truth_images_per_rate": 6,
+                     "holdout_images": 21, "size": [1024, 768], "pixel_size_um": 0.34, "seed": 1 },
+      "csv": { "path": "", "where": [], "range": [], "pixel_size_um": 0, "sample_column": "sample_id" },
+      "log_conditions": ["cooling_rate_C_per_s"], "conditions": [], "categorical": [],
+      "patch_size": 128, "test_fraction": 0.25, "max_patches_per_image": 0, "seed": 1
+    },
+    "holdout": ["cooling_rate_C_per_s=3"],
+    "unseen": ["cooling_rate_C_per_s=2", "cooling_rate_C_per_s=6.5", "cooling_rate_C_per_s=20"],
+    "vqvae": { "encoder_channels": [16, 32, 64], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 64,
+               "codebook_update": "ema", "commitment_cost": 0.25, "steps": 500, "batch_size": 32,
+               "learning_rate": 0.001, "seed": 1 },
+    "prior": { "layers": 8, "hidden_channels": 48, "embedding_dimension": 32, "first_kernel_size": 7,
+               "kernel_size": 3, "output_hidden_channels": 256, "steps": 800, "batch_size": 32,
+               "learning_rate": 0.001, "seed": 1 },
+    "generate": { "samples": 300, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
+    "report": { "montage_patches": 6, "memorisation_patches": 200 },
+    "device": "auto"
+  })"_json;
+  if (name == "tiny")
+  {
+    c["data"]["synthetic"] = R"({ "train_rates": [1, 30], "images_per_rate": 2, "truth_rates": [3], "truth_images_per_rate": 2,
+                                  "holdout_images": 2, "size": [256, 256], "pixel_size_um": 0.34, "seed": 1 })"_json;
+    c["data"]["patch_size"] = 64;
+    c["holdout"] = json::array({ "cooling_rate_C_per_s=3" });
+    c["unseen"] = json::array();
+    c["vqvae"] = R"({ "encoder_channels": [8, 16], "residual_blocks": 1, "codebook_size": 32, "code_dimension": 16,
+                      "codebook_update": "ema", "commitment_cost": 0.25, "steps": 20, "batch_size": 8,
+                      "learning_rate": 0.002, "seed": 1 })"_json;
+    c["prior"] = R"({ "layers": 3, "hidden_channels": 16, "embedding_dimension": 8, "first_kernel_size": 5,
+                      "kernel_size": 3, "output_hidden_channels": 32, "steps": 30, "batch_size": 8,
+                      "learning_rate": 0.003, "seed": 1 })"_json;
+    c["generate"] = R"({ "samples": 12, "holdout_samples": 16, "temperature": 1.0, "seed": 1, "batch_size": 16 })"_json;
+    c["report"] = R"({ "montage_patches": 4, "memorisation_patches": 16 })"_json;
+  }
+  else if (name == "paper")
+  {
+    // The paper's networks and budget (52,800 patches, 135 epochs): days on 2 CPU cores, hours on a GPU.
+    c["data"]["synthetic"]["train_rates"] = json::array({ 1, 10, 30 });
+    c["data"]["synthetic"]["images_per_rate"] = 300;
+    c["data"]["synthetic"]["holdout_images"] = 21;
+    c["vqvae"] = R"({ "encoder_channels": [32, 64, 128], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 128,
+                      "codebook_update": "loss", "commitment_cost": 1.0, "steps": 100000, "batch_size": 64,
+                      "learning_rate": 0.0002, "seed": 1 })"_json;
+    c["prior"] = R"({ "layers": 15, "hidden_channels": 64, "embedding_dimension": 64, "first_kernel_size": 7,
+                      "kernel_size": 3, "output_hidden_channels": 512, "steps": 100000, "batch_size": 64,
+                      "learning_rate": 0.0003, "seed": 1 })"_json;
+    c["generate"]["samples"] = 1000;
+  }
+  else if (name != "demo")
+  {
+    throw std::invalid_argument("unknown preset \"" + name + "\": use demo, tiny or paper");
+  }
+  return c;
+}
+
+/** Deep merge: values of `over` replace those of `base`; objects merge key by key. */
+void
+Merge(json & base, const json & over)
+{
+  for (auto it = over.begin(); it != over.end(); ++it)
+  {
+    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object())
+      Merge(base[it.key()], *it);
+    else
+      base[it.key()] = *it;
+  }
+}
+
+std::string
+Quote(const std::string & s)
+{
+  std::string q = "'";
+  for (const char c : s)
+    q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string
+JoinNumbers(const json & array)
+{
+  std::string s;
+  for (const auto & v : array)
+  {
+    std::ostringstream o;
+    o << v.get<double>();
+    s += (s.empty() ? "" : ",") + o.str();
+  }
+  return s;
+}
+
+std::string
+JoinStrings(const json & array)
+{
+  std::string s;
+  for (const auto & v : array)
+    s += (s.empty() ? "" : ",") + v.get<std::string>();
+  return s;
+}
+
+uint64_t
+Hash(const std::string & text, uint64_t h = 1469598103934665603ull)
+{
+  for (const char c : text)
+  {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/** Runs the module's CLIs as steps: progress of each child mapped into the study's bar, logs kept,
+ * unchanged steps skipped. */
+class Runner
+{
+public:
+  Runner(std::string binDir, std::string out, sm::cli::Progress & progress)
+    : m_Bin(std::move(binDir))
+    , m_Out(std::move(out))
+    , m_Progress(progress)
+  {
+    fs::create_directories(m_Out + "/logs");
+    fs::create_directories(m_Out + "/.stamps");
+  }
+
+  /** Runs `program args` unless its stamp (command + stamps of `after`) is unchanged and every
+   * output exists. Progress [start, start + span]. Returns the step's stamp. */
+  std::string
+  Step(const std::string & name, const std::string & program, const std::vector<std::string> & args,
+       const std::vector<std::string> & outputs, double start, double span, const std::vector<std::string> & after = {})
+  {
+    std::string command = Quote(m_Bin + "/" + program);
+    for (const auto & a : args)
+      command += " " + Quote(a);
+    std::string key = command;
+    for (const auto & a : after)
+      key += "|" + ReadStamp(a);
+    std::ostringstream stampText;
+    stampText << std::hex << Hash(key);
+    const std::string stamp = stampText.str();
+    bool              fresh = ReadStamp(name) == stamp;
+    for (const auto & o : outputs)
+      fresh = fresh && fs::exists(o);
+    if (fresh)
+    {
+      std::cerr << "[study] " << name << ": up to date\n";
+      m_Progress.Update(start + span);
+      return stamp;
+    }
+    std::cerr << "[study] " << name << " ..." << std::endl;
+    fs::remove(m_Out + "/.stamps/" + name);
+    const std::string log = m_Out + "/logs/" + name + ".log";
+    const auto        t0 = std::chrono::steady_clock::now();
+    FILE *            pipe = popen((command + " 2>" + Quote(log)).c_str(), "r");
+    if (!pipe)
+      throw std::runtime_error("cannot start " + program);
+    char         line[4096];
+    const std::string tag = "<filter-progress>";
+    while (std::fgets(line, sizeof(line), pipe))
+    {
+      const std::string l(line);
+      const size_t      p = l.find(tag);
+      if (p != std::string::npos)
+      {
+        const double f = std::atof(l.c_str() + p + tag.size());
+        m_Progress.Update(start + span * std::min(1.0, std::max(0.0, f)));
+      }
+    }
+    const int status = pclose(pipe);
+    if (status != 0)
+    {
+      std::ifstream     f(log);
+      std::string       text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const size_t      keep = 1500;
+      throw std::runtime_error("step " + name + " failed (" + program + ", exit " +
+                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); its log " + log +
+                               " ends with:\n" + (text.size() > keep ? text.substr(text.size() - keep) : text));
+    }
+    itk::WriteTextFileAtomically(m_Out + "/.stamps/" + name, stamp + "\n");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m_Timings.push_back({ name, seconds });
+    std::cerr << "[study] " << name << " done in " << std::fixed << std::setprecision(1) << seconds << " s"
+              << std::defaultfloat << std::endl;
+    m_Progress.Update(start + span);
+    return stamp;
+  }
+
+  std::string
+  ReadStamp(const std::string & name) const
+  {
+    std::ifstream f(m_Out + "/.stamps/" + name);
+    std::string   s;
+    std::getline(f, s);
+    return s;
+  }
+
+  const std::vector<std::pair<std::string, double>> &
+  Timings() const
+  {
+    return m_Timings;
+  }
+
+private:
+  std::string                                 m_Bin, m_Out;
+  sm::cli::Progress &                         m_Progress;
+  std::vector<std::pair<std::string, double>> m_Timings;
+};
+
+/** The directory of this executable (the module's other CLIs live beside it). */
+std::string
+BinDir()
+{
+  std::error_code ec;
+  const auto      self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
+/** Synthetic default: train rates and truth rates (held-out and unseen) synthesized into one
+ * micrograph table with distinct sample ids. */
+std::vector<std::string>
+SyntheticData(Runner & run, const json & s, const std::string & dataDir)
+{
+  const std::string size = std::to_string(s["size"][0].get<int>()) + "," + std::to_string(s["size"][1].get<int>());
+  const std::string spacing = std::to_string(s["pixel_size_um"].get<double>());
+  const uint64_t    seed = s["seed"].get<uint64_t>();
+  std::vector<std::string> stamps;
+  stamps.push_back(run.Step("synthesize-train", "MicrostructureSynthesize",
+                            { dataDir + "/train", "--coolingRates", JoinNumbers(s["train_rates"]), "--imagesPerRate",
+                              std::to_string(s["images_per_rate"].get<int>()), "--size", size, "--spacing", spacing,
+                              "--seed", std::to_string(seed) },
+                            { dataDir + "/train/micrographs.csv" }, 0.0, 0.02));
+  // The held-out rate (first truth rate) gets holdout_images micrographs (>= 1000 patches), the unseen ones fewer.
+  const json & truth = s["truth_rates"];
+  if (!truth.empty())
+  {
+    stamps.push_back(run.Step("synthesize-holdout", "MicrostructureSynthesize",
+                              { dataDir + "/holdout", "--coolingRates", JoinNumbers(json::array({ truth[0] })),
+                                "--imagesPerRate", std::to_string(s["holdout_images"].get<int>()), "--size", size,
+                                "--spacing", spacing, "--seed", std::to_string(seed + 1000) },
+                              { dataDir + "/holdout/micrographs.csv" }, 0.02, 0.02));
+    if (truth.size() > 1)
+    {
+      json rest = json::array();
+      for (size_t i = 1; i < truth.size(); ++i)
+        rest.push_back(truth[i]);
+      stamps.push_back(run.Step("synthesize-unseen", "MicrostructureSynthesize",
+                                { dataDir + "/unseen", "--coolingRates", JoinNumbers(rest), "--imagesPerRate",
+                                  std::to_string(s["truth_images_per_rate"].get<int>()), "--size", size, "--spacing",
+                                  spacing, "--seed", std::to_string(seed + 2000) },
+                                { dataDir + "/unseen/micrographs.csv" }, 0.04, 0.02));
+    }
+  }
+  // One table: file paths relative to dataDir, sample ids prefixed by their group.
+  itk::MicrostructureTable all;
+  for (const char * group : { "train", "holdout", "unseen" })
+  {
+    const std::string csv = dataDir + "/" + group + "/micrographs.csv";
+    if (!fs::exists(csv))
+      continue;
+    auto t = itk::MicrostructureTable::Read(csv);
+    if (all.GetNumberOfColumns() == 0)
+      for (const auto & c : t.GetColumnNames())
+        all.AddColumn(c);
+    for (size_t r = 0; r < t.GetNumberOfRows(); ++r)
+    {
+      std::vector<std::string> row;
+      for (const auto & c : all.GetColumnNames())
+      {
+        std::string v = t.Get(r, c);
+        if (c == "file" || c == "phase_map")
+          v = std::string(group) + "/" + v;
+        else if (c == "sample_id" || c == "micrograph_id")
+          v = std::string(group) + "-" + v;
+        row.push_back(v);
+      }
+      all.AddRow(row);
+    }
+  }
+  all.Write(dataDir + "/micrographs.csv");
+  return stamps;
+}
+
+int
+Body(Module & m)
+{
+  json config = Preset(m.Get("preset"));
+  if (!m.Get("config").empty())
+  {
+    std::ifstream f(m.Get("config"));
+    if (!f)
+      throw std::invalid_argument("cannot open the config file " + m.Get("config"));
+    json user;
+    try
+    {
+      f >> user;
+    }
+    catch (const json::exception & e)
+    {
+      throw std::invalid_argument("the config file " + m.Get("config") + " is not valid JSON: " + e.what());
+    }
+    Merge(config, user);
+  }
+  if (!m.Get("device").empty())
+    config["device"] = m.Get("device");
+  const std::string out = fs::absolute(m.Get("output")).string();
+  fs::create_directories(out);
+  itk::WriteTextFileAtomically(out + "/config.json", config.dump(2) + "\n");
+
+  const json & data = config["data"];
+  const bool   synthetic = data["source"] == "synthetic";
+  std::cerr << "[study] preset " << m.Get("preset") << ", output " << out << "\n";
+  if (m.Get("preset") == "demo" && synthetic)
+    std::cerr << "[study] the demo (synthetic default, small networks) takes about 10-15 minutes on 2 cores; "
+                 "steps already done are reused\n";
+
+  sm::cli::Progress progress("MicrostructureStudy", "the whole study");
+  Runner            run(BinDir(), out, progress);
+  const std::string dataDir = out + "/data";
+  fs::create_directories(dataDir);
+  std::string micrographs;
+  std::vector<std::string> conditionColumns;
+  for (const char * key : { "log_conditions", "conditions", "categorical" })
+    for (const auto & c : data[key])
+      conditionColumns.push_back(c.get<std::string>());
+  if (synthetic)
+  {
+    SyntheticData(run, data["synthetic"], dataDir);
+    micrographs = dataDir + "/micrographs.csv";
+  }
+  else
+  {
+    micrographs = data["csv"]["path"].get<std::string>();
+    if (micrographs.empty() || !fs::exists(micrographs))
+      throw std::invalid_argument("data.csv.path \"" + micrographs + "\" does not exist: give the micrograph table");
+  }
+
+  // Patches of every micrograph, split into train/test by sample.
+  std::vector<std::string> patchArgs = { micrographs, "--conditions", [&] {
+                                          std::string s;
+                                          for (const auto & c : conditionColumns)
+                                            s += (s.empty() ? "" : ",") + c;
+                                          return s;
+                                        }(),
+                                         "--patchSize",
+                                         std::to_string(data["patch_size"].get<int>()) + "," +
+                                           std::to_string(data["patch_size"].get<int>()),
+                                         "--testFraction", std::to_string(data["test_fraction"].get<double>()),
+                                         "--seed", std::to_string(data["seed"].get<int>()),
+                                         "--outputStack", out + "/patches.nrrd", "--outputTable",
+                                         out + "/patches.csv" };
+  if (!synthetic)
+  {
+    const json & csv = data["csv"];
+    if (!csv["where"].empty())
+      patchArgs.insert(patchArgs.end(), { "--where", JoinStrings(csv["where"]) });
+    if (!csv["range"].empty())
+      patchArgs.insert(patchArgs.end(), { "--range", JoinStrings(csv["range"]) });
+    if (csv["pixel_size_um"].get<double>() > 0)
+      patchArgs.insert(patchArgs.end(), { "--pixelSize", std::to_string(csv["pixel_size_um"].get<double>()) });
+    patchArgs.insert(patchArgs.end(), { "--sampleColumn", csv["sample_column"].get<std::string>() });
+  }
+  if (data["max_patches_per_image"].get<int>() > 0)
+    patchArgs.insert(patchArgs.end(), { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
+  const auto patchStamp = run.Step("patches", "MicrostructurePatches", patchArgs,
+                                   { out + "/patches.nrrd", out + "/patches.csv" }, 0.06, 0.02,
+                                   { "synthesize-train", "synthesize-holdout", "synthesize-unseen" });
+
+  // Held-out and unseen conditions are excluded from both networks' training.
+  std::vector<std::string> excluded;
+  for (const char * key : { "holdout", "unseen" })
+    for (const auto & c : config[key])
+      excluded.push_back(c.get<std::string>());
+  std::string excludeArg;
+  for (const auto & e : excluded)
+    excludeArg += (excludeArg.empty() ? "" : ",") + e;
+
+  run.Step("measure-real", "MicrostructureMeasure",
+           { out + "/patches.nrrd", "--table", out + "/patches.csv", "--outputTable", out + "/measure_real.csv",
+             "--outputCorrelation", out + "/s2_real.csv", "--correlationDistance", "40" },
+           { out + "/measure_real.csv", out + "/s2_real.csv" }, 0.08, 0.01, { "patches" });
+
+  const json &             vq = config["vqvae"];
+  std::vector<std::string> vqArgs = { out + "/patches.nrrd",
+                                      out + "/vqvae.model",
+                                      "--table",
+                                      out + "/patches.csv",
+                                      "--log",
+                                      out + "/vqvae_log.csv",
+                                      "--resume",
+                                      "--steps",
+                                      std::to_string(vq["steps"].get<int>()),
+                                      "--batchSize",
+                                      std::to_string(vq["batch_size"].get<int>()),
+                                      "--learningRate",
+                                      std::to_string(vq["learning_rate"].get<double>()),
+                                      "--seed",
+                                      std::to_string(vq["seed"].get<int>()),
+                                      "--encoderChannels",
+                                      JoinNumbers(vq["encoder_channels"]),
+                                      "--residualBlocks",
+                                      std::to_string(vq["residual_blocks"].get<int>()),
+                                      "--codebookSize",
+                                      std::to_string(vq["codebook_size"].get<int>()),
+                                      "--codeDimension",
+                                      std::to_string(vq["code_dimension"].get<int>()),
+                                      "--codebookUpdate",
+                                      vq["codebook_update"].get<std::string>(),
+                                      "--commitmentCost",
+                                      std::to_string(vq["commitment_cost"].get<double>()),
+                                      "--validationPatches",
+                                      "256",
+                                      "--device",
+                                      config["device"].get<std::string>() };
+  if (!excludeArg.empty())
+    vqArgs.insert(vqArgs.end(), { "--exclude", excludeArg });
+  run.Step("train-vqvae", "MicrostructureTrainVQVAE", vqArgs, { out + "/vqvae.model" }, 0.09, 0.36, { "patches" });
+
+  // Reconstructions of every patch: the VQ-VAE's own bias, apart from the prior's.
+  run.Step("encode", "MicrostructureEncode",
+           { out + "/patches.nrrd", out + "/maps_real.nrrd", "--model", out + "/vqvae.model", "--device",
+             config["device"].get<std::string>() },
+           { out + "/maps_real.nrrd" }, 0.45, 0.02, { "patches", "train-vqvae" });
+  run.Step("decode", "MicrostructureDecode",
+           { out + "/maps_real.nrrd", out + "/reconstructed.nrrd", "--model", out + "/vqvae.model", "--device",
+             config["device"].get<std::string>() },
+           { out + "/reconstructed.nrrd" }, 0.47, 0.02, { "encode" });
+  run.Step("measure-reconstructed", "MicrostructureMeasure",
+           { out + "/reconstructed.nrrd", "--table", out + "/patches.csv", "--outputTable",
+             out + "/measure_reconstructed.csv", "--outputCorrelation", out + "/s2_reconstructed.csv",
+             "--correlationDistance", "40" },
+           { out + "/measure_reconstructed.csv" }, 0.49, 0.01, { "decode" });
+
+  const json &             pr = config["prior"];
+  std::vector<std::string> priorArgs = { out + "/patches.nrrd",
+                                         out + "/prior.model",
+                                         "--vqvae",
+                                         out + "/vqvae.model",
+                                         "--table",
+                                         out + "/patches.csv",
+                                         "--log",
+                                         out + "/prior_log.csv",
+                                         "--resume",
+                                         "--steps",
+                                         std::to_string(pr["steps"].get<int>()),
+                                         "--batchSize",
+                                         std::to_string(pr["batch_size"].get<int>()),
+                                         "--learningRate",
+                                         std::to_string(pr["learning_rate"].get<double>()),
+                                         "--seed",
+                                         std::to_string(pr["seed"].get<int>()),
+                                         "--layers",
+                                         std::to_string(pr["layers"].get<int>()),
+                                         "--hiddenChannels",
+                                         std::to_string(pr["hidden_channels"].get<int>()),
+                                         "--embeddingDimension",
+                                         std::to_string(pr["embedding_dimension"].get<int>()),
+                                         "--firstKernelSize",
+                                         std::to_string(pr["first_kernel_size"].get<int>()),
+                                         "--kernelSize",
+                                         std::to_string(pr["kernel_size"].get<int>()),
+                                         "--outputHiddenChannels",
+                                         std::to_string(pr["output_hidden_channels"].get<int>()),
+                                         "--device",
+                                         config["device"].get<std::string>() };
+  for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
+         { "--logConditions", "log_conditions" }, { "--conditions", "conditions" }, { "--categorical", "categorical" } })
+    if (!data[key].empty())
+      priorArgs.insert(priorArgs.end(), { flag, JoinStrings(data[key]) });
+  if (!excludeArg.empty())
+    priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
+  run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
+           { "patches", "train-vqvae" });
+
+  // Conditions to generate: every condition of the table (training ones, the held-out, the unseen).
+  const auto               table = itk::MicrostructureTable::Read(out + "/patches.csv");
+  const auto               conditions = sm::study::DistinctConditions(table, conditionColumns);
+  const json &             gen = config["generate"];
+  fs::create_directories(out + "/generated");
+  const double span = 0.2 / std::max<size_t>(1, conditions.size());
+  for (size_t k = 0; k < conditions.size(); ++k)
+  {
+    const auto &      c = conditions[k];
+    const bool        holdout = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end() &&
+                         !config["holdout"].empty() && c.Key == config["holdout"][0].get<std::string>();
+    const std::string name = "generated/" + c.Slug;
+    std::vector<std::string> args = {
+      out + "/" + name + ".nrrd", "--vqvae", out + "/vqvae.model", "--prior", out + "/prior.model",
+      "--condition", sm::study::PriorCondition(c, data), "--samples",
+      std::to_string(holdout ? gen["holdout_samples"].get<int>() : gen["samples"].get<int>()), "--temperature",
+      std::to_string(gen["temperature"].get<double>()), "--seed", std::to_string(gen["seed"].get<int>() + k),
+      "--batchSize", std::to_string(gen["batch_size"].get<int>()), "--outputTable", out + "/" + name + ".csv",
+      "--device", config["device"].get<std::string>()
+    };
+    run.Step("generate-" + c.Slug, "MicrostructureGenerate", args, { out + "/" + name + ".nrrd" }, 0.75 + k * span,
+             span * 0.8, { "train-prior" });
+    run.Step("measure-generated-" + c.Slug, "MicrostructureMeasure",
+             { out + "/" + name + ".nrrd", "--table", out + "/" + name + ".csv", "--outputTable",
+               out + "/" + name + "_measure.csv", "--outputCorrelation", out + "/" + name + "_s2.csv",
+               "--correlationDistance", "40" },
+             { out + "/" + name + "_measure.csv" }, 0.75 + (k + 0.8) * span, span * 0.2, { "generate-" + c.Slug });
+  }
+
+  // Comparison and report (cheap: always redone).
+  progress.Update(0.95);
+  sm::study::Analyse(out, config, conditions, excluded, run.Timings());
+  progress.End();
+  std::cerr << "[study] report: " << out << "/report/index.html\n";
+  return 0;
+}
+} // namespace
+
+int
+main(int argc, char * argv[])
+{
+  Module m("Microstructure Study",
+           "Microstructure",
+           "The experiment of Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021) end to end, with held-out validation: "
+           "micrographs (the synthetic default, or a CSV of real ones with process parameters) -> patches -> VQ-VAE "
+           "-> conditional PixelCNN prior -> generated patches for every training condition, a held-out one and "
+           "unseen ones -> volume fraction, mean free path and S2 of the real, reconstructed and generated sets -> "
+           "report (index.html, tables, figures). Steps already done are reused.");
+  m.Group("Input/Output");
+  m.AddPositional("directory", "output", 0, "output", "Study folder",
+                  "Everything the study makes: data, models, logs, tables and report/index.html.");
+  m.Add("file", "config", "config", "", "Config (JSON)",
+        "Settings that replace the preset's (same keys as <output>/config.json, which every run writes).");
+  auto & preset = m.Add("string-enumeration", "preset", "preset", "demo", "Preset",
+                        "demo: synthetic default, small networks, 10-15 min on 2 cores; tiny: a couple of minutes "
+                        "(tests); paper: the paper's network sizes and budget (for a GPU).");
+  preset.elements = { "demo", "tiny", "paper" };
+  m.Add("string", "device", "device", "", "Device", "auto (CUDA when present), cpu or cuda:N; overrides the config.");
+  return sm::cli::Run(m, argc, argv, Body);
+}

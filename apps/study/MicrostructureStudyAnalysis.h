@@ -1,0 +1,57 @@
+/*=========================================================================
+ *  The comparison and report of MicrostructureStudy: real (training,
+ *  held-out, unseen), reconstructed and generated patches per condition.
+ *=========================================================================*/
+#ifndef MicrostructureStudyAnalysis_h
+#define MicrostructureStudyAnalysis_h
+
+#include "itkMicrostructureTable.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sm
+{
+namespace study
+{
+
+/** One process condition: its values of the condition columns. */
+struct Condition
+{
+  std::map<std::string, std::string> Values; ///< column -> value text
+  std::string                        Key;    ///< "col=value;col2=value2"
+  std::string                        Slug;   ///< file-name safe form of Key
+  std::string                        Label;  ///< for figures, e.g. "3 °C/s"
+};
+
+/** The distinct conditions of a patch table, sorted (numerically where possible). */
+std::vector<Condition>
+DistinctConditions(const itk::MicrostructureTable & table, const std::vector<std::string> & columns);
+
+/** True when row `row` of the table has the condition's values. */
+bool
+RowHasCondition(const itk::MicrostructureTable & table, std::size_t row, const Condition & c);
+
+/** The condition as the prior's parameters ("ln_col=..." for log-scaled columns), comma-separated. */
+std::string
+PriorCondition(const Condition & c, const nlohmann::json & data);
+
+/** Reads the study's tables and models in `out`, writes results.json, comparison.csv and the
+ * report folder (index.html, figures when an X display is there). */
+void
+Analyse(const std::string & out, const nlohmann::json & config, const std::vector<Condition> & conditions,
+        const std::vector<std::string> & excluded, const std::vector<std::pair<std::string, double>> & timings);
+
+/** The report folder: index.html (offline), figures (VTK, when an X display is there). */
+void
+WriteReport(const std::string & out, const nlohmann::json & config, const std::vector<Condition> & conditions,
+            const nlohmann::json & results, const itk::MicrostructureTable & comparison);
+
+} // namespace study
+} // namespace sm
+
+#endif
