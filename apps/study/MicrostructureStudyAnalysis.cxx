@@ -164,28 +164,44 @@ MakeThumbs(const StackType * stack, const std::vector<size_t> & slices)
   return t;
 }
 
-/** RMS grey-level distance of each query to its nearest reference. */
+/** For each query, the largest normalised cross-correlation (Pearson, at zero shift) with any
+ * reference: 1 for a copy, whatever its brightness or contrast; unlike a grey-level distance it is
+ * not lowered by mere blur. */
 std::vector<double>
-NearestDistances(const Thumbs & query, const Thumbs & reference)
+NearestCorrelations(Thumbs query, Thumbs reference)
 {
-  const size_t        nq = query.dim ? query.data.size() / query.dim : 0, nr = reference.data.size() / reference.dim;
+  auto normalise = [](Thumbs & t) {
+    const size_t n = t.dim ? t.data.size() / t.dim : 0;
+    for (size_t i = 0; i < n; ++i)
+    {
+      float * a = t.data.data() + i * t.dim;
+      double  mean = 0, norm = 0;
+      for (size_t k = 0; k < t.dim; ++k)
+        mean += a[k];
+      mean /= t.dim;
+      for (size_t k = 0; k < t.dim; ++k)
+        norm += (a[k] - mean) * (a[k] - mean);
+      norm = norm > 0 ? std::sqrt(norm) : 1.0;
+      for (size_t k = 0; k < t.dim; ++k)
+        a[k] = static_cast<float>((a[k] - mean) / norm);
+    }
+    return n;
+  };
+  const size_t        nq = normalise(query), nr = normalise(reference);
   std::vector<double> out(nq, NaN);
   for (size_t i = 0; i < nq; ++i)
   {
     const float * a = query.data.data() + i * query.dim;
-    double        best = std::numeric_limits<double>::max();
+    double        best = -1.0;
     for (size_t j = 0; j < nr; ++j)
     {
       const float * b = reference.data.data() + j * reference.dim;
       double        d = 0;
-      for (size_t k = 0; k < query.dim && d < best; ++k)
-      {
-        const double e = a[k] - b[k];
-        d += e * e;
-      }
-      best = std::min(best, d);
+      for (size_t k = 0; k < query.dim; ++k)
+        d += a[k] * b[k];
+      best = std::max(best, d);
     }
-    out[i] = std::sqrt(best / query.dim);
+    out[i] = best;
   }
   return out;
 }
@@ -401,7 +417,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   }
   results["holdout_targets"] = targets;
 
-  // Memorisation: are generated patches closer to training patches than real held-out ones are?
+  // Memorisation: is a generated patch more alike its most similar training patch than real
+  // patches the networks never saw (test split, held-out and unseen conditions) are?
   const auto patches = ReadStack(out + "/patches.nrrd");
   const int  m = config["report"]["memorisation_patches"].get<int>();
   json       memo = json::array();
@@ -422,18 +439,18 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         genRows.push_back(k);
       if (realRows.empty())
         continue;
-      const auto dGen = NearestDistances(MakeThumbs(gen, genRows), trainThumbs);
-      const auto dReal = NearestDistances(MakeThumbs(patches, realRows), trainThumbs);
-      const double floor = Quantile(dReal, 0.01);
-      size_t       closer = 0;
-      for (const double d : dGen)
-        closer += d < floor;
+      const auto   cGen = NearestCorrelations(MakeThumbs(gen, genRows), trainThumbs);
+      const auto   cReal = NearestCorrelations(MakeThumbs(patches, realRows), trainThumbs);
+      const double ceiling = Quantile(cReal, 0.99);
+      size_t       above = 0;
+      for (const double c : cGen)
+        above += c > ceiling;
       memo.push_back({ { "condition", c.Key },
-                       { "generated_median", Quantile(dGen, 0.5) },
-                       { "real_unseen_median", Quantile(dReal, 0.5) },
-                       { "generated_min", Quantile(dGen, 0.0) },
-                       { "real_unseen_min", Quantile(dReal, 0.0) },
-                       { "generated_fraction_below_real_1st_percentile", double(closer) / dGen.size() } });
+                       { "generated_median_max_correlation", Quantile(cGen, 0.5) },
+                       { "real_unseen_median_max_correlation", Quantile(cReal, 0.5) },
+                       { "generated_max_correlation", Quantile(cGen, 1.0) },
+                       { "real_unseen_max_correlation", Quantile(cReal, 1.0) },
+                       { "generated_fraction_above_real_99th_percentile", double(above) / cGen.size() } });
     }
   }
   results["memorisation"] = memo;
