@@ -129,15 +129,8 @@ Body(Module & m)
                                   "\": give process-parameter columns that MicrostructurePatches copied (--conditions)");
   if (!table.HasColumn("split"))
     throw std::invalid_argument("the table has no \"split\" column: make it with MicrostructurePatches");
-  // --exclude column=value: rows left out of training and validation (e.g. a held-out condition).
-  std::vector<std::pair<std::string, std::string>> exclude;
-  for (const auto & e : m.GetList("exclude"))
-  {
-    const size_t eq = e.find('=');
-    if (eq == std::string::npos || !table.HasColumn(e.substr(0, eq)))
-      throw std::invalid_argument("--exclude " + e + ": write column=value with a column of the table");
-    exclude.push_back({ e.substr(0, eq), e.substr(eq + 1) });
-  }
+  // --exclude: rows left out of training and validation (e.g. a held-out condition).
+  const sm::cli::RowExclusion exclude(m.GetList("exclude"), table);
 
   auto maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
   const auto size = maps->GetLargestPossibleRegion().GetSize();
@@ -151,10 +144,7 @@ Body(Module & m)
   size_t                                          excluded = 0;
   for (size_t i = 0; i < table.GetNumberOfRows(); ++i)
   {
-    bool skip = false;
-    for (const auto & e : exclude)
-      skip = skip || table.Get(i, e.first) == e.second;
-    if (skip)
+    if (exclude.Excludes(table, i))
     {
       ++excluded;
       continue;
@@ -249,12 +239,8 @@ Body(Module & m)
   std::ostringstream summary;
   summary << "trained " << prior->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
           << " on " << trainRows.size() << " index maps of " << m.Get("input") << " under " << m.Get("vqvae");
-  if (!exclude.empty())
-  {
-    summary << ", excluding";
-    for (const auto & e : exclude)
-      summary << ' ' << e.first << '=' << e.second;
-  }
+  if (!exclude.Empty())
+    summary << ", excluding " << exclude.Describe();
   const auto & records = trainer->GetEpochRecords();
   if (!records.empty())
     summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
@@ -303,7 +289,8 @@ main(int argc, char * argv[])
   m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
         "Table columns of categories (one-hot), e.g. cool_method.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
-        "column=value pairs whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3).");
+        "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
+        "combination: anneal_temperature_C=970;cool_method=Q).");
   m.Group("Training");
   m.Add("integer", "epochs", "epochs", "10", "Epochs", "Passes over the training maps (unless --steps).").minimum = "1";
   m.Add("integer", "steps", "steps", "0", "Steps", "Total optimisation steps; 0 = use --epochs.").minimum = "0";

@@ -88,20 +88,10 @@ Body(Module & m)
       throw std::invalid_argument("the table " + m.Get("table") +
                                   " has no \"split\" column: make it with MicrostructurePatches (--testFraction)");
     }
-    std::vector<std::pair<std::string, std::string>> exclude;
-    for (const auto & e : m.GetList("exclude"))
-    {
-      const size_t eq = e.find('=');
-      if (eq == std::string::npos || !table.HasColumn(e.substr(0, eq)))
-        throw std::invalid_argument("--exclude " + e + ": write column=value with a column of the table");
-      exclude.push_back({ e.substr(0, eq), e.substr(eq + 1) });
-    }
+    const sm::cli::RowExclusion exclude(m.GetList("exclude"), table);
     for (size_t i = 0; i < table.GetNumberOfRows(); ++i)
     {
-      bool skip = false;
-      for (const auto & e : exclude)
-        skip = skip || table.Get(i, e.first) == e.second;
-      if (skip)
+      if (exclude.Excludes(table, i))
         continue;
       const std::string & split = table.Get(i, "split");
       if (split == "train")
@@ -230,7 +220,8 @@ main(int argc, char * argv[])
         "Per-patch table written with the stack (MicrostructurePatches --outputTable): its split column selects "
         "training (train) and validation (test) patches.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
-        "column=value pairs whose patches are left out of training and validation (e.g. a held-out condition).");
+        "Conditions whose patches are left out of training and validation (e.g. a held-out condition): "
+        "column=value, or column=value;column2=value2 for a combination.");
   m.Add("table", "log", "log", "", "Training log (CSV)",
         "One row per epoch: train and validation MSE, perplexity, codes in use, volume fraction and mean free "
         "path bias of reconstructions.")

@@ -769,5 +769,52 @@ Run(Module & module, int argc, char * argv[], const std::function<int(Module &)>
   return 1;
 }
 
+RowExclusion::RowExclusion(const std::vector<std::string> & items, const itk::MicrostructureTable & table)
+{
+  for (const auto & item : items)
+  {
+    std::vector<std::pair<std::string, std::string>> all;
+    std::stringstream                                parts(item);
+    std::string                                      part;
+    while (std::getline(parts, part, ';'))
+    {
+      const size_t eq = part.find('=');
+      if (eq == std::string::npos || eq == 0 || !table.HasColumn(part.substr(0, eq)))
+        throw std::invalid_argument("--exclude " + item +
+                                    ": write column=value (or column=value;column2=value2) with columns of the table");
+      all.push_back({ part.substr(0, eq), part.substr(eq + 1) });
+    }
+    if (!all.empty())
+      m_Conditions.push_back(all);
+  }
+}
+
+bool
+RowExclusion::Excludes(const itk::MicrostructureTable & table, std::size_t row) const
+{
+  for (const auto & all : m_Conditions)
+  {
+    bool match = true;
+    for (const auto & [column, value] : all)
+      match = match && table.Get(row, column) == value;
+    if (match)
+      return true;
+  }
+  return false;
+}
+
+std::string
+RowExclusion::Describe() const
+{
+  std::string s;
+  for (const auto & all : m_Conditions)
+  {
+    s += s.empty() ? "" : ", ";
+    for (size_t i = 0; i < all.size(); ++i)
+      s += (i ? ";" : "") + all[i].first + "=" + all[i].second;
+  }
+  return s;
+}
+
 } // namespace cli
 } // namespace sm

@@ -11,6 +11,7 @@
 #define MicrostructureCLI_h
 
 #include "itkCommand.h"
+#include "itkMicrostructureTable.h"
 #include "itkProcessObject.h"
 
 #include <chrono>
@@ -155,6 +156,28 @@ private:
  * single slice). Throws a clear error for a file ITK cannot read. Reads only the header. */
 bool
 IsImageStack(const std::string & path);
+
+/** Rows of a patch table left out of training (--exclude): a list of conditions, each
+ * "column=value" or several joined by ';' ("a=1;b=Q": all must hold); a row matching any
+ * condition is excluded. Throws std::invalid_argument for a malformed item or an unknown column. */
+class RowExclusion
+{
+public:
+  RowExclusion(const std::vector<std::string> & items, const itk::MicrostructureTable & table);
+  bool
+  Excludes(const itk::MicrostructureTable & table, std::size_t row) const;
+  bool
+  Empty() const
+  {
+    return m_Conditions.empty();
+  }
+  /** "a=1;b=Q, c=2" */
+  std::string
+  Describe() const;
+
+private:
+  std::vector<std::vector<std::pair<std::string, std::string>>> m_Conditions;
+};
 
 /** Runs `body` after parsing; turns exceptions into a message on stderr and
  * exit code 1. The standard main() of every CLI. */
