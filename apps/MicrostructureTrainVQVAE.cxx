@@ -142,6 +142,7 @@ Body(Module & m)
     h.CommitmentCost = m.GetDouble("commitmentCost");
     h.CodebookUpdate = m.Get("codebookUpdate");
     h.EMADecay = m.GetDouble("emaDecay");
+    h.GradientLossWeight = m.GetDouble("gradientLossWeight");
     model->SetHyperparameters(h);
     model->SetSeed(std::stoull(m.Get("seed")));
     model->Initialize();
@@ -257,6 +258,8 @@ main(int argc, char * argv[])
                         "loss: codebook loss (the paper); ema: exponential moving average with dead-code restart.");
   update.elements = { "loss", "ema" };
   m.Add("double", "emaDecay", "emaDecay", "0.99", "EMA decay", "ema only.");
+  m.Add("double", "gradientLossWeight", "gradientLossWeight", "0", "Gradient loss weight",
+        "Weight of an image-gradient term added to the MSE (0 = the paper): keeps grain boundaries sharp.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   m.Group("Results", "Output scalars (for Slicer).");

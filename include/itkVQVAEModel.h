@@ -39,6 +39,8 @@ namespace itk
  *   encoder outputs assigned to each code; loss = MSE + beta ||z - sg[e]||^2;
  *   codes whose EMA count drops below DeadCodeThreshold restart from random
  *   encoder outputs of the batch.
+ * Either way GradientLossWeight (default 0) adds an image-gradient term to
+ * the reconstruction loss, against the decoder's blurring of boundaries.
  *
  * Intensities: the network works on images in [-1, 1]. The model stores the
  * intensity range it was trained on (IntensityMinimum..IntensityMaximum, by
@@ -95,6 +97,10 @@ public:
     std::string               CodebookUpdate{ "loss" }; ///< "loss" or "ema"
     double                    EMADecay{ 0.99 };
     double                    DeadCodeThreshold{ 1.0 }; ///< "ema" only: EMA count below which a code restarts
+    /** Weight of an image-gradient term, mean |d/dx x' - d/dx x| + |d/dy x' - d/dy x|, added to
+     * the reconstruction loss (0 = the paper's plain MSE). It penalises blurred grain boundaries,
+     * which Otsu then loses and the mean free path with them. */
+    double                    GradientLossWeight{ 0.0 };
 
     unsigned int
     GetNumberOfDownsamplings() const
@@ -112,6 +118,7 @@ public:
     double       ReconstructionLoss{ 0 }; ///< MSE between input and decoded image, both in [-1, 1]
     double       CodebookLoss{ 0 };       ///< ||sg[z] - e||^2 (0 in "ema" mode)
     double       CommitmentLoss{ 0 };     ///< beta ||z - sg[e]||^2
+    double       GradientLoss{ 0 };       ///< mean |image-gradient difference| (unweighted; 0 when its weight is 0)
     double       TotalLoss{ 0 };
     double       Perplexity{ 0 };         ///< exp(entropy of code usage in the batch)
     unsigned int CodesInUse{ 0 };         ///< distinct codes chosen in the batch

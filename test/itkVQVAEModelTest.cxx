@@ -201,6 +201,35 @@ TEST(VQVAEModel, TrainingLowersTheReconstructionLoss)
   }
 }
 
+TEST(VQVAEModel, GradientLossTermAddsToTheTotalAndIsStored)
+{
+  const auto images = SyntheticBatch(8, 32, 17);
+  auto       plain = TinyModel(4);
+  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
+  EXPECT_EQ(r0.GradientLoss, 0.0);
+  EXPECT_NEAR(r0.TotalLoss, r0.ReconstructionLoss + r0.CodebookLoss + r0.CommitmentLoss, 1e-6);
+
+  auto h = TinyHyperparameters();
+  h.GradientLossWeight = 0.5;
+  auto m = itk::VQVAEModel::New();
+  m->SetHyperparameters(h);
+  m->SetSeed(4);
+  m->SetDevice("cpu");
+  m->Initialize();
+  const auto r = m->TrainStep(images.data(), 8, 32, 32);
+  // Same seed, same first forward pass: only the gradient term differs.
+  EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
+  EXPECT_GT(r.GradientLoss, 0.0);
+  EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 0.5 * r.GradientLoss, 1e-6);
+  const std::string path = TempPath("gradient.vqvae");
+  m->Write(path);
+  auto back = itk::VQVAEModel::New();
+  back->Read(path);
+  EXPECT_DOUBLE_EQ(back->GetHyperparameters().GradientLossWeight, 0.5);
+  h.GradientLossWeight = -1.0;
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+}
+
 TEST(VQVAEModel, ChosenCodeIsTheNearestCodebookVector)
 {
   auto m = TinyModel(5);

@@ -147,6 +147,8 @@ VQVAEModel::Hyperparameters::Validate() const
     fail("EMADecay must lie in (0, 1), it is " + std::to_string(EMADecay));
   if (!(DeadCodeThreshold >= 0.0))
     fail("DeadCodeThreshold must be >= 0");
+  if (!(GradientLossWeight >= 0.0))
+    fail("GradientLossWeight must be >= 0");
 }
 
 
@@ -396,7 +398,16 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   auto q = net->quantizer->forward(z, &m_Impl->generator);
   auto reconstruction = net->Decode(q.quantized);
   auto mse = torch::mse_loss(reconstruction, x);
-  auto total = mse + q.codebookLoss + q.commitmentLoss;
+  auto   total = mse + q.codebookLoss + q.commitmentLoss;
+  double gradientLoss = 0.0;
+  if (m_Hyperparameters.GradientLossWeight > 0.0)
+  {
+    auto dx = [](const torch::Tensor & t) { return torch::diff(t, 1, -1); };
+    auto dy = [](const torch::Tensor & t) { return torch::diff(t, 1, -2); };
+    auto gradient = (dx(reconstruction) - dx(x)).abs().mean() + (dy(reconstruction) - dy(x)).abs().mean();
+    total = total + m_Hyperparameters.GradientLossWeight * gradient;
+    gradientLoss = gradient.item<double>();
+  }
   m_Impl->optimizer->zero_grad();
   total.backward();
   m_Impl->optimizer->step();
@@ -406,6 +417,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   r.ReconstructionLoss = mse.item<double>();
   r.CodebookLoss = q.codebookLoss.item<double>();
   r.CommitmentLoss = q.commitmentLoss.item<double>();
+  r.GradientLoss = gradientLoss;
   r.TotalLoss = total.item<double>();
   r.Perplexity = q.perplexity;
   r.CodesInUse = static_cast<unsigned int>(q.codesInUse);
@@ -462,6 +474,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "codebook_update", h.CodebookUpdate },
     { "ema_decay", Exact(h.EMADecay) },
     { "dead_code_threshold", Exact(h.DeadCodeThreshold) },
+    { "gradient_loss_weight", Exact(h.GradientLossWeight) },
     { "intensity_minimum", Exact(m_IntensityMinimum) },
     { "intensity_maximum", Exact(m_IntensityMaximum) },
     { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
@@ -511,6 +524,7 @@ VQVAEModel::Read(const std::string & path)
   h.CodebookUpdate = c.Get("codebook_update");
   h.EMADecay = c.Number("ema_decay");
   h.DeadCodeThreshold = c.Number("dead_code_threshold");
+  h.GradientLossWeight = c.Has("gradient_loss_weight") ? c.Number("gradient_loss_weight") : 0.0;
   h.Validate();
   const double iMin = c.Number("intensity_minimum");
   const double iMax = c.Number("intensity_maximum");
@@ -571,6 +585,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "CodebookUpdate: " << h.CodebookUpdate << '\n'
      << indent << "EMADecay: " << h.EMADecay << '\n'
      << indent << "DeadCodeThreshold: " << h.DeadCodeThreshold << '\n'
+     << indent << "GradientLossWeight: " << h.GradientLossWeight << '\n'
      << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
      << indent << "LearningRate: " << m_LearningRate << '\n'
