@@ -25,6 +25,41 @@ ResidualBlockImpl::forward(const torch::Tensor & x)
 }
 
 
+TransposedConvolution2xImpl::TransposedConvolution2xImpl(int64_t in, int64_t out, bool withBias)
+  : inChannels(in)
+  , outChannels(out)
+{
+  // Draw the initial weights exactly as torch::nn::ConvTranspose2d does (same generator calls,
+  // same values for a given seed), then own its tensors under its parameter names.
+  nn::ConvTranspose2d init(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1).bias(withBias));
+  weight = register_parameter("weight", init->weight.detach().clone());
+  bias = withBias ? register_parameter("bias", init->bias.detach().clone())
+                  : register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
+}
+
+torch::Tensor
+TransposedConvolution2xImpl::ConvolutionWeight() const
+{
+  // ConvTranspose2d (stride 2, padding 1): output row Y = 2 iy - 1 + ky. Output row 2m + a
+  // reads input row m + d (d = -1, 0, 1; 3x3 row r = d + 1) through kernel row
+  // ky = a + 1 - 2d: a = 0 -> r = 0, 1, 2 use ky = 3, 1, none; a = 1 -> none, 2, 0.
+  // "none" picks row 4 of the weight padded with zeros. Columns likewise.
+  const auto index = torch::tensor({ 3, 1, 4, 4, 2, 0 }, torch::TensorOptions().dtype(torch::kLong).device(weight.device()));
+  auto padded = torch::constant_pad_nd(weight, { 0, 1, 0, 1 }, 0.0); // Ci x Co x 5 x 5, row/col 4 zero
+  auto taps = padded.index_select(2, index).index_select(3, index);  // Ci x Co x (a r) x (b s)
+  return taps.view({ inChannels, outChannels, 2, 3, 2, 3 })
+    .permute({ 1, 2, 4, 0, 3, 5 }) // Co x a x b x Ci x r x s
+    .reshape({ 4 * outChannels, inChannels, 3, 3 });
+}
+
+torch::Tensor
+TransposedConvolution2xImpl::forward(const torch::Tensor & x)
+{
+  const auto b = bias.defined() ? bias.repeat_interleave(4) : torch::Tensor();
+  return torch::pixel_shuffle(torch::conv2d(x, ConvolutionWeight(), b, /*stride=*/1, /*padding=*/1), 2);
+}
+
+
 VectorQuantizerImpl::VectorQuantizerImpl(const NetworkOptions & opts)
   : options(opts)
 {
@@ -138,11 +173,11 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   dec->push_back(nn::ReLU());
   for (auto i = static_cast<int64_t>(ch.size()) - 1; i >= 1; --i)
   {
-    dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[i], ch[i - 1], 4).stride(2).padding(1).bias(false)));
+    dec->push_back(TransposedConvolution2x(ch[i], ch[i - 1], /*withBias=*/false));
     dec->push_back(nn::BatchNorm2d(ch[i - 1]));
     dec->push_back(nn::ReLU());
   }
-  dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[0], options.inputChannels, 4).stride(2).padding(1)));
+  dec->push_back(TransposedConvolution2x(ch[0], options.inputChannels, /*withBias=*/true));
   dec->push_back(nn::Tanh());
   decoder = register_module("decoder", dec);
 }

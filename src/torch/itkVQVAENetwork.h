@@ -46,6 +46,44 @@ struct ResidualBlockImpl : torch::nn::Module
 };
 TORCH_MODULE(ResidualBlock);
 
+/** ConvTranspose2d(inChannels, outChannels, kernel 4, stride 2, padding 1),
+ * the decoder's upsampling step, computed on the fast convolution kernels.
+ *
+ * Parameters are those of torch::nn::ConvTranspose2d, with the same names and
+ * shapes: "weight" (inChannels x outChannels x 4 x 4) and "bias" (outChannels,
+ * or undefined without bias), so model files written with ConvTranspose2d load
+ * unchanged.
+ *
+ * Why: LibTorch 1.13 on the CPU runs a transposed convolution through
+ * slow_conv_transpose2d (im2col + GEMM, never oneDNN), whose backward pass
+ * took ~75% of a training step. Output pixel (2m + a, 2n + b) of this
+ * transposed convolution depends only on input pixels m-1..m+1, n-1..n+1, so
+ * the layer is exactly a 3x3, stride-1, padding-1 convolution to
+ * 4 x outChannels channels (channel 4 o + 2 a + b holds phase (a, b) of output
+ * channel o; kernel taps that the phase does not use are zero) followed by
+ * pixel_shuffle(2). The 3x3 weight is gathered from "weight" on every forward
+ * (index_select, differentiable), so gradients flow to the same parameter.
+ * Same sums as ConvTranspose2d up to float rounding (tested to 1e-5). */
+struct TransposedConvolution2xImpl : torch::nn::Module
+{
+  TransposedConvolution2xImpl(int64_t inChannels, int64_t outChannels, bool withBias);
+
+  /** N x inChannels x H x W -> N x outChannels x 2H x 2W. */
+  torch::Tensor
+  forward(const torch::Tensor & x);
+
+  /** The 3x3 weight, 4 outChannels x inChannels x 3 x 3, gathered from `weight`. */
+  torch::Tensor
+  ConvolutionWeight() const;
+
+  int64_t       inChannels;
+  int64_t       outChannels;
+  torch::Tensor weight;
+  torch::Tensor bias;
+  torch::Tensor tapIndex; // 6: for phase a (0, 1) and 3x3 row r (0..2), the 4x4 row used, or 4 (zero)
+};
+TORCH_MODULE(TransposedConvolution2x);
+
 /** What the quantizer returns for one batch. */
 struct QuantizerOutput
 {
