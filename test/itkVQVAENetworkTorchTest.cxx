@@ -180,25 +180,33 @@ TEST(VQVAENetworkTorch, DecoderCompatibleWithConvTranspose2dDecoder)
   }
 }
 
-// The network's encoder and decoder give the same results whatever the memory layout of their
-// input (the network works channels-last inside), and index maps match the codebook search by
-// brute force.
-TEST(VQVAENetworkTorch, NearestCodesIsTheBruteForceNearestVector)
+// The network works channels-last inside (Encode and Decode convert their input): the same
+// results as the plain NCHW forward of the same modules; and the index map is the brute-force
+// nearest codebook vector.
+TEST(VQVAENetworkTorch, ChannelsLastAndNearestCodes)
 {
   torch::manual_seed(3);
   const auto          o = SmallOptions();
   itk::vqvae::Network net(o);
   net->eval();
   torch::NoGradGuard noGrad;
-  auto               x = torch::rand({ 2, 1, 32, 24 }) * 2 - 1;
-  auto               z = net->Encode(x);
+  const auto         x = torch::rand({ 2, 1, 32, 24 }) * 2 - 1;
+  const auto         z = net->Encode(x);
   ASSERT_EQ(z.sizes(), (std::vector<int64_t>{ 2, o.codeDimension, 4, 3 }));
-  auto idx = net->quantizer->NearestCodes(z);
-  auto flat = z.permute({ 0, 2, 3, 1 }).reshape({ -1, 1, o.codeDimension });
-  auto brute = (flat - net->quantizer->codebook.unsqueeze(0)).pow(2).sum(2).argmin(1).reshape({ 2, 4, 3 });
+  EXPECT_LT(RelativeDifference(z.contiguous(), net->encoder->forward(x.contiguous())), 1e-5);
+  const auto y = net->Decode(z);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  EXPECT_LT(RelativeDifference(y.contiguous(), net->decoder->forward(z.contiguous())), 1e-5);
+
+  const auto idx = net->quantizer->NearestCodes(z);
+  const auto flat = z.permute({ 0, 2, 3, 1 }).reshape({ -1, 1, o.codeDimension });
+  const auto brute = (flat - net->quantizer->codebook.unsqueeze(0)).pow(2).sum(2).argmin(1).reshape({ 2, 4, 3 });
   EXPECT_TRUE(torch::equal(idx, brute));
-  auto zc = net->Encode(x.contiguous());
-  EXPECT_LT(RelativeDifference(z.contiguous(), zc.contiguous()), 1e-6);
+  const auto e = net->quantizer->Lookup(idx);
+  EXPECT_TRUE(torch::equal(e.contiguous(), net->quantizer->codebook.index_select(0, idx.reshape({ -1 }))
+                                             .reshape({ 2, 4, 3, o.codeDimension })
+                                             .permute({ 0, 3, 1, 2 })
+                                             .contiguous()));
 }
 
 #else

@@ -85,7 +85,8 @@ VectorQuantizerImpl::NearestCodes(const torch::Tensor & z) const
 torch::Tensor
 VectorQuantizerImpl::Lookup(const torch::Tensor & indices) const
 {
-  return torch::embedding(codebook, indices).permute({ 0, 3, 1, 2 }).contiguous();
+  // N x h x w x D in memory = N x D x h x w channels-last, the layout the network works in.
+  return torch::embedding(codebook, indices).permute({ 0, 3, 1, 2 });
 }
 
 QuantizerOutput
@@ -185,13 +186,13 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
 torch::Tensor
 NetworkImpl::Encode(const torch::Tensor & x)
 {
-  return encoder->forward(x);
+  return encoder->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 torch::Tensor
 NetworkImpl::Decode(const torch::Tensor & zq)
 {
-  return decoder->forward(zq);
+  return decoder->forward(zq.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 } // namespace vqvae

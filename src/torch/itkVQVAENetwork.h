@@ -112,7 +112,7 @@ struct VectorQuantizerImpl : torch::nn::Module
   QuantizerOutput
   forward(const torch::Tensor & z, torch::Generator * generator);
 
-  /** Codebook vectors for indices (N x h x w) -> N x D x h x w. */
+  /** Codebook vectors for indices (N x h x w) -> N x D x h x w, channels-last strided. */
   torch::Tensor
   Lookup(const torch::Tensor & indices) const;
 
@@ -128,7 +128,9 @@ struct NetworkImpl : torch::nn::Module
 {
   explicit NetworkImpl(const NetworkOptions & options);
 
-  /** Images N x C x H x W in [-1, 1] -> encoder outputs z_e, N x D x H/2^d x W/2^d. */
+  /** Images N x C x H x W in [-1, 1] -> encoder outputs z_e, N x D x H/2^d x W/2^d.
+   * Encode and Decode work in the channels-last memory format (oneDNN's fast layout): their
+   * results are channels-last strided; call .contiguous() before reading raw memory. */
   torch::Tensor
   Encode(const torch::Tensor & x);
   /** Quantized latents N x D x h x w -> images N x C x h 2^d x w 2^d in [-1, 1] (tanh). */
