@@ -20,8 +20,91 @@ ResidualBlockImpl::ResidualBlockImpl(int64_t channels)
 torch::Tensor
 ResidualBlockImpl::forward(const torch::Tensor & x)
 {
-  auto h = torch::relu(bn1(conv1(torch::relu(x))));
+  auto h = bn1(conv1(torch::relu(x))); // x itself is kept for the skip connection
+  h.relu_();
   return x + bn2(conv2(h));
+}
+
+
+namespace
+{
+/** The four output phases of a stride-2 transposed convolution held by the 2x2 convolution output
+ * y (N x 4 Co x (H+1) x (W+1), channel 4 o + 2 a + b = phase (a, b) of output channel o, phase
+ * (a, b) at row m + a, column n + b), as a view N x Co x H x 2 x W x 2 of y's storage: element
+ * (n, o, m, a, k, b) lies at offset n sN + (4 o + 2 a + b) sC + (m + a) sH + (k + b) sW, affine in
+ * each index, so one as_strided view gathers it. */
+torch::Tensor
+PhaseView(const torch::Tensor & y, int64_t outChannels)
+{
+  const auto s = y.strides();
+  const auto n = y.size(0), h = y.size(2) - 1, w = y.size(3) - 1;
+  return y.as_strided({ n, outChannels, h, 2, w, 2 }, { s[0], 4 * s[1], s[2], s[2] + 2 * s[1], s[3], s[3] + s[1] },
+                      y.storage_offset());
+}
+
+/** y (see PhaseView) -> N x Co x 2H x 2W, channels-last; backward scatters the gradient back into
+ * a zero N x 4 Co x (H+1) x (W+1) tensor (the one-pixel border of y that no phase reads gets 0). */
+class InterleavePhases : public torch::autograd::Function<InterleavePhases>
+{
+public:
+  static torch::Tensor
+  forward(torch::autograd::AutogradContext * ctx, const torch::Tensor & y, int64_t outChannels)
+  {
+    ctx->saved_data["sizes"] = y.sizes().vec();
+    ctx->saved_data["outChannels"] = outChannels;
+    const auto n = y.size(0), h = y.size(2) - 1, w = y.size(3) - 1;
+    return PhaseView(y, outChannels)
+      .permute({ 0, 2, 3, 4, 5, 1 }) // n, m, a, k, b, o
+      .reshape({ n, 2 * h, 2 * w, outChannels })
+      .permute({ 0, 3, 1, 2 });
+  }
+
+  static torch::autograd::variable_list
+  backward(torch::autograd::AutogradContext * ctx, torch::autograd::variable_list grads)
+  {
+    const auto sizes = ctx->saved_data["sizes"].toIntVector();
+    const auto outChannels = ctx->saved_data["outChannels"].toInt();
+    const auto & g = grads[0]; // N x Co x 2H x 2W
+    auto gy = torch::zeros(sizes, g.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    PhaseView(gy, outChannels).copy_(g.reshape({ sizes[0], outChannels, sizes[2] - 1, 2, sizes[3] - 1, 2 }));
+    return { gy, torch::Tensor() };
+  }
+};
+} // namespace
+
+TransposedConvolution2xImpl::TransposedConvolution2xImpl(int64_t in, int64_t out, bool withBias)
+  : inChannels(in)
+  , outChannels(out)
+{
+  // Draw the initial weights exactly as torch::nn::ConvTranspose2d does (same generator calls,
+  // same values for a given seed), then own its tensors under its parameter names.
+  nn::ConvTranspose2d init(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1).bias(withBias));
+  weight = register_parameter("weight", init->weight.detach().clone());
+  bias = withBias ? register_parameter("bias", init->bias.detach().clone())
+                  : register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
+}
+
+torch::Tensor
+TransposedConvolution2xImpl::ConvolutionWeight() const
+{
+  // ConvTranspose2d (stride 2, padding 1): output row Y = 2 iy - 1 + ky. Output row 2m + a reads
+  // input rows m - 1, m (a = 0) through kernel rows ky = 3, 1, or rows m, m + 1 (a = 1) through
+  // ky = 2, 0. A 2x2 convolution with padding 1 reads rows p - 1, p at its output row p: phase
+  // a = 0 is its row p = m with kernel rows (3, 1), phase a = 1 its row p = m + 1 with (2, 0).
+  // Columns likewise.
+  const auto index = torch::tensor({ 3, 1, 2, 0 }, torch::TensorOptions().dtype(torch::kLong).device(weight.device()));
+  auto taps = weight.index_select(2, index).index_select(3, index); // Ci x Co x (a u) x (b v)
+  return taps.view({ inChannels, outChannels, 2, 2, 2, 2 })
+    .permute({ 1, 2, 4, 0, 3, 5 }) // Co x a x b x Ci x u x v
+    .reshape({ 4 * outChannels, inChannels, 2, 2 });
+}
+
+torch::Tensor
+TransposedConvolution2xImpl::forward(const torch::Tensor & x)
+{
+  const auto b = bias.defined() ? bias.repeat_interleave(4) : torch::Tensor();
+  auto       y = torch::conv2d(x, ConvolutionWeight(), b, /*stride=*/1, /*padding=*/1); // N x 4Co x (H+1) x (W+1)
+  return InterleavePhases::apply(y, outChannels);
 }
 
 
@@ -42,15 +125,18 @@ VectorQuantizerImpl::NearestCodes(const torch::Tensor & z) const
 {
   const auto D = options.codeDimension;
   auto       flat = z.permute({ 0, 2, 3, 1 }).reshape({ -1, D });
-  // ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2
-  auto distances = flat.pow(2).sum(1, true) - 2.0 * torch::matmul(flat, codebook.t()) + codebook.pow(2).sum(1).unsqueeze(0);
-  return distances.argmin(1).reshape({ z.size(0), z.size(2), z.size(3) });
+  // ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2; ||z||^2 is the same for every code, so the nearest
+  // code minimises ||e||^2 - 2 z.e: one GEMM with the norms as its initial value (addmm), no
+  // further pass over the N h w x K matrix before argmin.
+  auto scores = torch::addmm(codebook.pow(2).sum(1).unsqueeze(0), flat, codebook.t(), /*beta=*/1.0, /*alpha=*/-2.0);
+  return scores.argmin(1).reshape({ z.size(0), z.size(2), z.size(3) });
 }
 
 torch::Tensor
 VectorQuantizerImpl::Lookup(const torch::Tensor & indices) const
 {
-  return torch::embedding(codebook, indices).permute({ 0, 3, 1, 2 }).contiguous();
+  // N x h x w x D in memory = N x D x h x w channels-last, the layout the network works in.
+  return torch::embedding(codebook, indices).permute({ 0, 3, 1, 2 });
 }
 
 QuantizerOutput
@@ -116,7 +202,7 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   {
     enc->push_back(nn::Conv2d(nn::Conv2dOptions(in, c, 4).stride(2).padding(1).bias(false)));
     enc->push_back(nn::BatchNorm2d(c));
-    enc->push_back(nn::ReLU());
+    enc->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
     in = c;
   }
   for (int64_t i = 0; i < options.residualBlocks; ++i)
@@ -138,11 +224,11 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   dec->push_back(nn::ReLU());
   for (auto i = static_cast<int64_t>(ch.size()) - 1; i >= 1; --i)
   {
-    dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[i], ch[i - 1], 4).stride(2).padding(1).bias(false)));
+    dec->push_back(TransposedConvolution2x(ch[i], ch[i - 1], /*withBias=*/false));
     dec->push_back(nn::BatchNorm2d(ch[i - 1]));
-    dec->push_back(nn::ReLU());
+    dec->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
   }
-  dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[0], options.inputChannels, 4).stride(2).padding(1)));
+  dec->push_back(TransposedConvolution2x(ch[0], options.inputChannels, /*withBias=*/true));
   dec->push_back(nn::Tanh());
   decoder = register_module("decoder", dec);
 }
@@ -150,13 +236,13 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
 torch::Tensor
 NetworkImpl::Encode(const torch::Tensor & x)
 {
-  return encoder->forward(x);
+  return encoder->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 torch::Tensor
 NetworkImpl::Decode(const torch::Tensor & zq)
 {
-  return decoder->forward(zq);
+  return decoder->forward(zq.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 } // namespace vqvae

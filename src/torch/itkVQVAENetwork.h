@@ -46,6 +46,46 @@ struct ResidualBlockImpl : torch::nn::Module
 };
 TORCH_MODULE(ResidualBlock);
 
+/** ConvTranspose2d(inChannels, outChannels, kernel 4, stride 2, padding 1),
+ * the decoder's upsampling step, computed on the fast convolution kernels.
+ *
+ * Parameters are those of torch::nn::ConvTranspose2d, with the same names and
+ * shapes: "weight" (inChannels x outChannels x 4 x 4) and "bias" (outChannels,
+ * or undefined without bias), so model files written with ConvTranspose2d load
+ * unchanged.
+ *
+ * Why: LibTorch 1.13 on the CPU runs a transposed convolution through
+ * slow_conv_transpose2d (im2col + GEMM, never oneDNN), whose backward pass
+ * with 2 threads took ~75% of a training step. Output pixel (2m + a, 2n + b)
+ * of this transposed convolution (phase (a, b)) is a 2x2 convolution of input
+ * pixels m - 1 + a .. m + a, n - 1 + b .. n + b with 4 of the 16 kernel taps.
+ * So the layer is one 2x2, stride-1, padding-1 convolution (oneDNN) to
+ * 4 x outChannels channels (channel 4 o + 2 a + b: phase (a, b) of output
+ * channel o; output (H+1) x (W+1)), whose weight is gathered from "weight" on
+ * every forward (index_select, differentiable, so gradients flow to the same
+ * parameter), then the phases are interleaved into the 2H x 2W output (one
+ * strided copy; its backward scatters the gradient back). The same products
+ * and sums as ConvTranspose2d (no zero taps), up to float rounding order
+ * (tested to 1e-5 in float, 1e-9 in double, forward and gradients). */
+struct TransposedConvolution2xImpl : torch::nn::Module
+{
+  TransposedConvolution2xImpl(int64_t inChannels, int64_t outChannels, bool withBias);
+
+  /** N x inChannels x H x W -> N x outChannels x 2H x 2W. */
+  torch::Tensor
+  forward(const torch::Tensor & x);
+
+  /** The 2x2 weight, 4 outChannels x inChannels x 2 x 2, gathered from `weight`. */
+  torch::Tensor
+  ConvolutionWeight() const;
+
+  int64_t       inChannels;
+  int64_t       outChannels;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+TORCH_MODULE(TransposedConvolution2x);
+
 /** What the quantizer returns for one batch. */
 struct QuantizerOutput
 {
@@ -74,7 +114,7 @@ struct VectorQuantizerImpl : torch::nn::Module
   QuantizerOutput
   forward(const torch::Tensor & z, torch::Generator * generator);
 
-  /** Codebook vectors for indices (N x h x w) -> N x D x h x w. */
+  /** Codebook vectors for indices (N x h x w) -> N x D x h x w, channels-last strided. */
   torch::Tensor
   Lookup(const torch::Tensor & indices) const;
 
@@ -90,7 +130,9 @@ struct NetworkImpl : torch::nn::Module
 {
   explicit NetworkImpl(const NetworkOptions & options);
 
-  /** Images N x C x H x W in [-1, 1] -> encoder outputs z_e, N x D x H/2^d x W/2^d. */
+  /** Images N x C x H x W in [-1, 1] -> encoder outputs z_e, N x D x H/2^d x W/2^d.
+   * Encode and Decode work in the channels-last memory format (oneDNN's fast layout): their
+   * results are channels-last strided; call .contiguous() before reading raw memory. */
   torch::Tensor
   Encode(const torch::Tensor & x);
   /** Quantized latents N x D x h x w -> images N x C x h 2^d x w 2^d in [-1, 1] (tanh). */

@@ -1,0 +1,61 @@
+#!/bin/bash
+# VQ-VAE training and encoding throughput: itk::VQVAEModel (BUILD/bench/vqvae_bench) against
+# the same network in PyTorch (bench/vqvae_reference.py, Debian's python3-torch: the same
+# ATen, oneDNN and OpenBLAS), interleaved (ref, ours, ref, ours, ...) because the machine is
+# shared; then the machine's peak (a large 3x3 convolution through oneDNN, a large sgemm) and
+# the fraction of it that training reaches.
+#
+#   bash bench/run_vqvae_bench.sh BUILD
+#
+# Environment knobs: BATCH (64), STEPS (timed training steps per run, 5), WARMUP (1),
+# ENCODE_IMAGES (256), THREADS (2), ROUNDS (2), PYTHON (/usr/bin/python3).
+# Each side's figure is its best run (max over rounds); per run, training img/s counts all timed
+# steps, "best step" the fastest one. Training FLOPs = 3 x forward FLOPs (forward, and a
+# backward of twice the forward), forward counted analytically by both sides (2 x multiply-adds).
+set -euo pipefail
+BUILD=${1:?usage: run_vqvae_bench.sh BUILD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$BUILD/bench/vqvae_bench
+PYTHON=${PYTHON:-/usr/bin/python3}
+BATCH=${BATCH:-64}; STEPS=${STEPS:-5}; WARMUP=${WARMUP:-1}; ENCODE_IMAGES=${ENCODE_IMAGES:-256}
+THREADS=${THREADS:-2}; ROUNDS=${ROUNDS:-2}
+[ -x "$BIN" ] || { echo "no $BIN: build it first (cmake --build $BUILD --target vqvae_bench)" >&2; exit 1; }
+ARGS="--batch $BATCH --steps $STEPS --warmup $WARMUP --encode-images $ENCODE_IMAGES --threads $THREADS"
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+for r in $(seq 1 "$ROUNDS"); do
+  "$PYTHON" "$HERE/vqvae_reference.py" $ARGS > "$TMP/ref.$r"
+  "$BIN" $ARGS > "$TMP/ours.$r"
+  echo "round $r (load $(cut -d' ' -f1 /proc/loadavg)):" \
+    "ref $(grep -h '^REF_TRAIN_IMG_S=' "$TMP/ref.$r" | cut -d= -f2) img/s," \
+    "ours $(grep -h '^OURS_TRAIN_IMG_S=' "$TMP/ours.$r" | cut -d= -f2) img/s"
+done
+"$PYTHON" "$HERE/vqvae_reference.py" --peak-only --threads "$THREADS" > "$TMP/peak"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# max over rounds of KEY in files matching PATTERN
+best() { cat $TMP/$1.* | grep "^$2=" | cut -d= -f2 | sort -g | tail -1; }
+get() { grep -h "^$2=" "$TMP/$1" | cut -d= -f2; }
+RT=$(best ref REF_TRAIN_IMG_S); OT=$(best ours OURS_TRAIN_IMG_S)
+RB=$(best ref REF_TRAIN_IMG_S_BEST_STEP); OB=$(best ours OURS_TRAIN_IMG_S_BEST_STEP)
+RC=$(best ref REF_TRAIN_IMG_PER_CPU_S); OC=$(best ours OURS_TRAIN_IMG_PER_CPU_S)
+RE=$(best ref REF_ENCODE_IMG_S); OE=$(best ours OURS_ENCODE_IMG_S)
+RF=$(get ref.1 REF_FORWARD_GFLOP_PER_IMAGE); OF=$(get ours.1 OURS_FORWARD_GFLOP_PER_IMAGE)
+PC=$(get peak PEAK_CONV3X3_GFLOPS); PG=$(get peak PEAK_SGEMM_GFLOPS)
+
+awk -v rt="$RT" -v ot="$OT" -v rb="$RB" -v ob="$OB" -v rc="$RC" -v oc="$OC" -v re="$RE" -v oe="$OE" \
+    -v rf="$RF" -v of="$OF" -v pc="$PC" -v pg="$PG" -v batch="$BATCH" -v threads="$THREADS" 'BEGIN {
+  printf "\nVQ-VAE 128x128, batch %d, %d threads; forward %.4f GFLOP/image (ref counts %.4f)\n", batch, threads, of, rf
+  printf "%-34s %12s %12s %8s\n", "", "PyTorch ref", "C++ (ours)", "ours/ref"
+  printf "%-34s %12.2f %12.2f %8.2f\n", "training img/s (all timed steps)", rt, ot, ot / rt
+  printf "%-34s %12.2f %12.2f %8.2f\n", "training img/s (best step)", rb, ob, ob / rb
+  printf "%-34s %12.2f %12.2f %8.2f\n", "training img per CPU-second", rc, oc, oc / rc
+  printf "%-34s %12.2f %12.2f %8.2f\n", "encoding img/s", re, oe, oe / re
+  printf "%-34s %12.1f %12.1f\n", "training GFLOP/s (3 x forward)", 3 * rf * rt, 3 * of * ot
+  printf "peak: 3x3 convolution (oneDNN) %.1f GFLOP/s, sgemm %.1f GFLOP/s\n", pc, pg
+  printf "%-34s %11.1f%% %11.1f%%\n", "training, fraction of conv peak", 100 * 3 * rf * rt / pc, 100 * 3 * of * ot / pc
+  printf "%-34s %11.1f%% %11.1f%%\n", "training, fraction of sgemm peak", 100 * 3 * rf * rt / pg, 100 * 3 * of * ot / pg
+  printf "RATIO_TRAIN=%.3f\nRATIO_ENCODE=%.3f\n", ot / rt, oe / re
+}'

@@ -1,0 +1,219 @@
+/*=========================================================================
+ * Tests of the private LibTorch network of the VQ-VAE (src/torch/itkVQVAENetwork.h):
+ * the decoder's fast transposed convolution (2x2 convolution + phase interleaving) against
+ * LibTorch's own ConvTranspose2d, forward and gradients, and the compatibility of
+ * its parameters (names, shapes, saved archives) with the ConvTranspose2d decoder.
+ *
+ * The test needs LibTorch's headers: the CMake target has them when it links LibTorch
+ * (${TORCH_LIBRARIES}); without them every case is skipped, saying so.
+ *=========================================================================*/
+#include "gtest/gtest.h"
+
+#if __has_include(<torch/torch.h>)
+#  define SM_HAVE_TORCH_HEADERS 1
+#  include "../src/torch/itkVQVAENetwork.h"
+
+#  include <sstream>
+
+namespace
+{
+namespace nn = torch::nn;
+
+/** max |a - b| / max(1, max |b|). */
+double
+RelativeDifference(const torch::Tensor & a, const torch::Tensor & b)
+{
+  const double scale = std::max(1.0, b.abs().max().item<double>());
+  return (a - b).abs().max().item<double>() / scale;
+}
+
+/** The decoder as it was before the fast transposed convolution: torch::nn::ConvTranspose2d. */
+nn::Sequential
+ConvTransposeDecoder(const itk::vqvae::NetworkOptions & o)
+{
+  const auto &   ch = o.encoderChannels;
+  const auto     last = ch.back();
+  nn::Sequential dec;
+  dec->push_back(nn::Conv2d(nn::Conv2dOptions(o.codeDimension, last, 3).padding(1)));
+  for (int64_t i = 0; i < o.residualBlocks; ++i)
+  {
+    dec->push_back(itk::vqvae::ResidualBlock(last));
+  }
+  dec->push_back(nn::ReLU());
+  for (auto i = static_cast<int64_t>(ch.size()) - 1; i >= 1; --i)
+  {
+    dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[i], ch[i - 1], 4).stride(2).padding(1).bias(false)));
+    dec->push_back(nn::BatchNorm2d(ch[i - 1]));
+    dec->push_back(nn::ReLU());
+  }
+  dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[0], o.inputChannels, 4).stride(2).padding(1)));
+  dec->push_back(nn::Tanh());
+  return dec;
+}
+
+itk::vqvae::NetworkOptions
+SmallOptions()
+{
+  itk::vqvae::NetworkOptions o;
+  o.encoderChannels = { 8, 16, 24 };
+  o.residualBlocks = 1;
+  o.codebookSize = 16;
+  o.codeDimension = 12;
+  return o;
+}
+
+} // namespace
+
+// One layer against LibTorch's conv_transpose2d on the same parameter tensors: forward, and the
+// gradients with respect to the input, the weight and the bias. In double precision the two
+// formulations agree to rounding (1e-9 relative); in float (the network's type) the forward pass
+// agrees to 1e-5 relative.
+TEST(VQVAENetworkTorch, TransposedConvolution2xEqualsConvTranspose2d)
+{
+  torch::manual_seed(7);
+  struct Case
+  {
+    int64_t in, out, h, w;
+    bool    bias;
+  };
+  for (const Case c : { Case{ 128, 64, 8, 8, false }, Case{ 32, 1, 16, 16, true }, Case{ 3, 5, 5, 9, true } })
+  {
+    SCOPED_TRACE(std::to_string(c.in) + "->" + std::to_string(c.out) + " bias " + std::to_string(c.bias));
+    itk::vqvae::TransposedConvolution2x fast(c.in, c.out, c.bias);
+    ASSERT_EQ(fast->weight.sizes(), (std::vector<int64_t>{ c.in, c.out, 4, 4 }));
+    ASSERT_EQ(fast->bias.defined(), c.bias);
+
+    // float forward
+    {
+      torch::NoGradGuard noGrad;
+      const auto         x = torch::randn({ 3, c.in, c.h, c.w });
+      const auto         y = fast->forward(x);
+      const auto         yr = torch::conv_transpose2d(x, fast->weight, fast->bias, /*stride=*/2, /*padding=*/1);
+      ASSERT_EQ(y.sizes(), (std::vector<int64_t>{ 3, c.out, 2 * c.h, 2 * c.w }));
+      EXPECT_LT(RelativeDifference(y, yr), 1e-5);
+    }
+
+    // double forward and gradients
+    fast->to(torch::kDouble);
+    auto x = torch::randn({ 3, c.in, c.h, c.w }, torch::kDouble).requires_grad_(true);
+    auto xr = x.detach().clone().requires_grad_(true);
+    auto wr = fast->weight.detach().clone().requires_grad_(true);
+    auto br = c.bias ? fast->bias.detach().clone().requires_grad_(true) : torch::Tensor();
+    auto y = fast->forward(x);
+    auto yr = torch::conv_transpose2d(xr, wr, br, /*stride=*/2, /*padding=*/1);
+    ASSERT_EQ(y.sizes(), yr.sizes());
+    EXPECT_LT(RelativeDifference(y, yr), 1e-9);
+    auto g = torch::randn_like(yr);
+    y.backward(g);
+    yr.backward(g);
+    EXPECT_LT(RelativeDifference(x.grad(), xr.grad()), 1e-9);
+    EXPECT_LT(RelativeDifference(fast->weight.grad(), wr.grad()), 1e-9);
+    if (c.bias)
+    {
+      EXPECT_LT(RelativeDifference(fast->bias.grad(), br.grad()), 1e-9);
+    }
+
+    // The 2x2 weight of the four phases holds each 4x4 tap exactly once.
+    const auto w2 = fast->ConvolutionWeight();
+    EXPECT_EQ(w2.sizes(), (std::vector<int64_t>{ 4 * c.out, c.in, 2, 2 }));
+    EXPECT_TRUE(torch::equal(std::get<0>(w2.flatten().sort()), std::get<0>(fast->weight.flatten().sort())));
+  }
+}
+
+// The decoder has the parameter and buffer names and shapes of the ConvTranspose2d decoder, a
+// decoder saved with ConvTranspose2d loads into it, and both compute the same images and
+// gradients (training mode, batch statistics) and the same images in eval mode.
+TEST(VQVAENetworkTorch, DecoderCompatibleWithConvTranspose2dDecoder)
+{
+  torch::manual_seed(11);
+  const auto          o = SmallOptions();
+  itk::vqvae::Network net(o);
+  auto                old = ConvTransposeDecoder(o);
+  for (auto & p : old->parameters())
+  {
+    torch::NoGradGuard noGrad;
+    p.normal_(0.0, 0.2); // not the initial values of either side
+  }
+
+  const auto newParams = net->decoder->named_parameters();
+  const auto oldParams = old->named_parameters();
+  ASSERT_EQ(newParams.keys(), oldParams.keys());
+  for (const auto & p : oldParams)
+  {
+    EXPECT_EQ(newParams[p.key()].sizes(), p.value().sizes()) << p.key();
+  }
+  ASSERT_EQ(net->decoder->named_buffers().keys(), old->named_buffers().keys());
+
+  // An archive written by the old decoder loads into the new one.
+  std::stringstream archive;
+  torch::save(old, archive);
+  torch::load(net->decoder, archive);
+  for (const auto & p : oldParams)
+  {
+    EXPECT_TRUE(torch::equal(newParams[p.key()], p.value())) << p.key();
+  }
+
+  auto zq = torch::randn({ 4, o.codeDimension, 3, 5 });
+  for (const bool training : { true, false })
+  {
+    SCOPED_TRACE(training ? "train" : "eval");
+    net->train(training);
+    old->train(training);
+    auto a = zq.clone().requires_grad_(true);
+    auto b = zq.clone().requires_grad_(true);
+    auto ya = net->Decode(a);
+    auto yb = old->forward(b);
+    ASSERT_EQ(ya.sizes(), (std::vector<int64_t>{ 4, o.inputChannels, 24, 40 }));
+    EXPECT_LT(RelativeDifference(ya, yb), 1e-5);
+    if (training)
+    {
+      auto g = torch::randn_like(yb);
+      ya.backward(g);
+      yb.backward(g);
+      EXPECT_LT(RelativeDifference(a.grad(), b.grad()), 1e-5);
+      for (const auto & p : oldParams)
+      {
+        EXPECT_LT(RelativeDifference(newParams[p.key()].grad(), p.value().grad()), 1e-5) << p.key();
+      }
+    }
+  }
+}
+
+// The network works channels-last inside (Encode and Decode convert their input): the same
+// results as the plain NCHW forward of the same modules; and the index map is the brute-force
+// nearest codebook vector.
+TEST(VQVAENetworkTorch, ChannelsLastAndNearestCodes)
+{
+  torch::manual_seed(3);
+  const auto          o = SmallOptions();
+  itk::vqvae::Network net(o);
+  net->eval();
+  torch::NoGradGuard noGrad;
+  const auto         x = torch::rand({ 2, 1, 32, 24 }) * 2 - 1;
+  const auto         z = net->Encode(x);
+  ASSERT_EQ(z.sizes(), (std::vector<int64_t>{ 2, o.codeDimension, 4, 3 }));
+  EXPECT_LT(RelativeDifference(z.contiguous(), net->encoder->forward(x.contiguous())), 1e-5);
+  const auto y = net->Decode(z);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  EXPECT_LT(RelativeDifference(y.contiguous(), net->decoder->forward(z.contiguous())), 1e-5);
+
+  const auto idx = net->quantizer->NearestCodes(z);
+  const auto flat = z.permute({ 0, 2, 3, 1 }).reshape({ -1, 1, o.codeDimension });
+  const auto brute = (flat - net->quantizer->codebook.unsqueeze(0)).pow(2).sum(2).argmin(1).reshape({ 2, 4, 3 });
+  EXPECT_TRUE(torch::equal(idx, brute));
+  const auto e = net->quantizer->Lookup(idx);
+  EXPECT_TRUE(torch::equal(e.contiguous(), net->quantizer->codebook.index_select(0, idx.reshape({ -1 }))
+                                             .reshape({ 2, 4, 3, o.codeDimension })
+                                             .permute({ 0, 3, 1, 2 })
+                                             .contiguous()));
+}
+
+#else
+
+TEST(VQVAENetworkTorch, NeedsLibTorchHeaders)
+{
+  GTEST_SKIP() << "LibTorch's headers are not on this test's include path: link the test with "
+                  "${TORCH_LIBRARIES} in test/CMakeLists.txt to run the network tests";
+}
+
+#endif
