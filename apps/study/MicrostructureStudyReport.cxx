@@ -1,19 +1,441 @@
 /*=========================================================================
- *  The report of MicrostructureStudy: index.html, figures.
+ *  The report of MicrostructureStudy: report/index.html (offline), its
+ *  tables and its figures (VTK charts, drawn when an X display is there).
  *=========================================================================*/
 #include "MicrostructureStudyAnalysis.h"
+#include "itkExtractImageFilter.h"
+#include "itkImage.h"
+#include "itkMicrostructureIO.h"
+#include "itkVQVAEModel.h"
+#ifdef SM_HAVE_REPORT
+#  include "itkMicrostructureReport.h"
+#endif
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 namespace sm
 {
 namespace study
 {
-void
-WriteReport(const std::string & out, const nlohmann::json &, const std::vector<Condition> &, const nlohmann::json &,
-            const itk::MicrostructureTable &)
+namespace fs = std::filesystem;
+using nlohmann::json;
+using itk::MicrostructureTable;
+
+#ifdef SM_HAVE_REPORT
+namespace
 {
-  std::cerr << "[study] tables in " << out << "/report\n";
+using StackType = itk::Image<unsigned char, 3>;
+using SliceType = itk::Image<unsigned char, 2>;
+using MapType = itk::Image<unsigned short, 3>;
+namespace report = itk::report;
+
+std::string
+Fmt(const json & j, const char * key, int digits = 2)
+{
+  if (!j.contains(key) || !j[key].is_number())
+    return "–";
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << j[key].get<double>();
+  return s.str();
 }
+
+SliceType::ConstPointer
+Slice(const StackType * stack, size_t k)
+{
+  auto                  extract = itk::ExtractImageFilter<StackType, SliceType>::New();
+  StackType::RegionType region = stack->GetLargestPossibleRegion();
+  region.SetIndex(2, static_cast<itk::IndexValueType>(k));
+  region.SetSize(2, 0);
+  extract->SetExtractionRegion(region);
+  extract->SetDirectionCollapseToSubmatrix();
+  extract->SetInput(stack);
+  extract->Update();
+  return extract->GetOutput();
+}
+
+StackType::Pointer
+ReadStack(const std::string & path)
+{
+  return fs::exists(path) ? itk::ReadScalarImage<StackType>(path) : nullptr;
+}
+
+/** The rows of the patch table with the condition (at most `limit`, test split first when asked). */
+std::vector<size_t>
+RowsOf(const MicrostructureTable & table, const Condition & c, size_t limit)
+{
+  std::vector<size_t> rows;
+  for (size_t r = 0; r < table.GetNumberOfRows() && rows.size() < limit; ++r)
+    if (RowHasCondition(table, r, c))
+      rows.push_back(r);
+  return rows;
+}
+
+/** Training curves from a trainer's CSV log. */
+void
+TrainingFigure(const std::string & log, const std::string & png, const std::string & title,
+               const std::vector<std::pair<std::string, std::string>> & columns, const std::string & yLabel)
+{
+  if (!fs::exists(log))
+    return;
+  const auto                 t = MicrostructureTable::Read(log);
+  std::vector<report::Curve> curves;
+  for (const auto & [column, label] : columns)
+  {
+    if (!t.HasColumn(column))
+      continue;
+    report::Curve c;
+    c.Label = label;
+    c.X = t.GetNumericColumn("step");
+    c.Mean = t.GetNumericColumn(column);
+    curves.push_back(c);
+  }
+  if (!curves.empty() && !curves[0].X.empty())
+    report::WriteCurves(png, title, "optimisation step", yLabel, curves);
+}
+
+/** Every figure; returns the captions of those drawn, by file name. */
+std::map<std::string, std::string>
+Figures(const std::string & out, const json & config, const std::vector<Condition> & conditions, const json & results)
+{
+  std::map<std::string, std::string> drawn;
+  const std::string                  dir = out + "/report/";
+  const auto                         table = MicrostructureTable::Read(out + "/patches.csv");
+  const auto                         real = MicrostructureTable::Read(out + "/measure_real.csv");
+  const auto                         recon = MicrostructureTable::Read(out + "/measure_reconstructed.csv");
+
+  // Box plots of volume fraction and mean free path per condition (paper Figs. 10, 12-14).
+  for (const auto & [column, label, file, scale] :
+       std::vector<std::tuple<std::string, std::string, std::string, double>>{
+         { "volume_fraction", "volume fraction (%)", "box_volume_fraction.png", 100.0 },
+         { "mean_free_path_um", "mean free path d_f (um)", "box_mean_free_path.png", 1.0 } })
+  {
+    report::BoxPlotData data;
+    data.SeriesNames = { "real", "reconstructed (VQ-VAE)", "generated" };
+    data.Values.assign(3, {});
+    data.GroupLabel = "condition";
+    for (const auto & c : conditions)
+    {
+      std::string role;
+      for (const auto & jc : results["conditions"])
+        if (jc["condition"] == c.Key)
+          role = jc["role"].get<std::string>();
+      data.Groups.push_back(c.Label + (role == "training" ? "" : " (" + role + ")"));
+      std::vector<double> a, b, g;
+      for (size_t r = 0; r < real.GetNumberOfRows(); ++r)
+        if (RowHasCondition(real, r, c))
+        {
+          a.push_back(scale * real.GetNumber(r, column));
+          b.push_back(scale * recon.GetNumber(r, column));
+        }
+      const std::string genPath = out + "/generated/" + c.Slug + "_measure.csv";
+      if (fs::exists(genPath))
+        g = MicrostructureTable::Read(genPath).GetNumericColumn(column);
+      for (auto & v : g)
+        v *= scale;
+      data.Values[0].push_back(a);
+      data.Values[1].push_back(b);
+      data.Values[2].push_back(g);
+    }
+    report::WriteBoxPlot(dir + file, label + " per condition", label, data);
+    drawn[file] = label + ": real patches, their VQ-VAE reconstructions and generated patches per condition "
+                          "(boxes: quartiles; whiskers: 1.5 IQR; points beyond).";
+  }
+
+  // S2 with 5-95 % bands, real vs generated, per condition.
+  for (const auto & c : conditions)
+  {
+    std::set<size_t> rows;
+    for (size_t r = 0; r < real.GetNumberOfRows(); ++r)
+      if (RowHasCondition(real, r, c))
+        rows.insert(r);
+    std::vector<report::Curve> curves;
+    for (const auto & [path, label, subset, dashed] :
+         std::vector<std::tuple<std::string, std::string, bool, bool>>{
+           { out + "/s2_real.csv", "real", true, true },
+           { out + "/generated/" + c.Slug + "_s2.csv", "generated", false, false } })
+    {
+      if (!fs::exists(path))
+        continue;
+      const auto     t = MicrostructureTable::Read(path);
+      std::map<double, std::vector<double>> byR;
+      const auto row = t.GetNumericColumn("row"), r = t.GetNumericColumn("r_um"), s = t.GetNumericColumn("s2_radial");
+      for (size_t i = 0; i < row.size(); ++i)
+        if (!subset || rows.count(static_cast<size_t>(row[i])))
+          byR[r[i]].push_back(s[i]);
+      report::Curve curve;
+      curve.Label = label + " (mean, 5-95 %)";
+      curve.Dashed = dashed;
+      for (auto & [x, v] : byR)
+      {
+        std::sort(v.begin(), v.end());
+        double m = 0;
+        for (const double e : v)
+          m += e;
+        curve.X.push_back(x);
+        curve.Mean.push_back(m / v.size());
+        curve.Lower.push_back(v[static_cast<size_t>(0.05 * (v.size() - 1))]);
+        curve.Upper.push_back(v[static_cast<size_t>(0.95 * (v.size() - 1))]);
+      }
+      if (!curve.X.empty())
+        curves.push_back(curve);
+    }
+    if (curves.size() == 2)
+    {
+      const std::string file = "s2_" + c.Slug + ".png";
+      report::WriteCurves(dir + file, "two-point correlation S2 of ferrite, " + c.Label, "r (um)", "S2(r)", curves);
+      drawn[file] = "S2(r) of the ferrite phase at " + c.Label + ", radially averaged: real (dashed) and generated "
+                                                                  "(solid) patches, mean with a 5-95 % band.";
+    }
+  }
+
+  // Montages: real, reconstructed and generated patches per condition (paper Fig. 7).
+  const int  count = config["report"]["montage_patches"].get<int>();
+  const auto patches = ReadStack(out + "/patches.nrrd");
+  const auto reconstructed = ReadStack(out + "/reconstructed.nrrd");
+  for (const auto & c : conditions)
+  {
+    const auto gen = ReadStack(out + "/generated/" + c.Slug + ".nrrd");
+    if (!patches || !gen)
+      continue;
+    std::vector<std::vector<report::MontageImageType::ConstPointer>> rows(3);
+    // Spread the real examples over the condition's micrographs.
+    const auto all = RowsOf(table, c, table.GetNumberOfRows());
+    for (int k = 0; k < count && !all.empty(); ++k)
+    {
+      const size_t r = all[(k * all.size()) / count];
+      rows[0].push_back(Slice(patches, r));
+      if (reconstructed)
+        rows[1].push_back(Slice(reconstructed, r));
+    }
+    for (int k = 0; k < count && k < static_cast<int>(gen->GetLargestPossibleRegion().GetSize()[2]); ++k)
+      rows[2].push_back(Slice(gen, k));
+    if (!reconstructed)
+      rows.erase(rows.begin() + 1);
+    const std::string file = "montage_" + c.Slug + ".png";
+    report::WriteMontage(dir + file,
+                         reconstructed ? std::vector<std::string>{ "real", "reconstructed", "generated" }
+                                       : std::vector<std::string>{ "real", "generated" },
+                         rows);
+    drawn[file] = c.Label + ": real patches (top), their VQ-VAE reconstructions (middle) and generated patches "
+                            "(bottom).";
+  }
+
+  // PCA of the encoder outputs (patch means of z_e) coloured by condition (Fig. 15), and of the codebook (Fig. 16).
+  if (patches && fs::exists(out + "/vqvae.model"))
+  {
+    auto model = itk::VQVAEModel::New();
+    model->SetDevice(config["device"].get<std::string>());
+    model->Read(out + "/vqvae.model");
+    const auto         size = patches->GetLargestPossibleRegion().GetSize();
+    const unsigned int w = static_cast<unsigned int>(size[0]), h = static_cast<unsigned int>(size[1]);
+    const unsigned int D = model->GetHyperparameters().CodeDimension;
+    report::ScatterData scatter;
+    std::vector<float>  features;
+    size_t              n = 0;
+    for (const auto & c : conditions)
+    {
+      const auto         rows = RowsOf(table, c, 150);
+      std::vector<float> x(rows.size() * w * h);
+      for (size_t i = 0; i < rows.size(); ++i)
+        for (size_t p = 0; p < static_cast<size_t>(w) * h; ++p)
+          x[i * w * h + p] = static_cast<float>(
+            model->NormalizeIntensity(patches->GetBufferPointer()[rows[i] * w * h + p]));
+      if (rows.empty())
+        continue;
+      const auto   z = model->EncodeToLatents(x.data(), static_cast<unsigned int>(rows.size()), h, w);
+      const size_t per = z.size() / rows.size() / D;
+      for (size_t i = 0; i < rows.size(); ++i)
+      {
+        for (unsigned int d = 0; d < D; ++d)
+        {
+          double s = 0;
+          for (size_t p = 0; p < per; ++p)
+            s += z[(i * D + d) * per + p];
+          features.push_back(static_cast<float>(s / per));
+        }
+        scatter.Group.push_back(c.Label);
+        ++n;
+      }
+    }
+    std::vector<double> explained;
+    const auto          pcs = report::PrincipalComponents(features, n, D, 2, &explained);
+    for (size_t i = 0; i < n; ++i)
+    {
+      scatter.X.push_back(pcs[2 * i]);
+      scatter.Y.push_back(pcs[2 * i + 1]);
+    }
+    std::ostringstream axis1, axis2;
+    axis1.precision(1);
+    axis2.precision(1);
+    axis1 << std::fixed << "PC1 (" << 100 * explained[0] << " %)";
+    axis2 << std::fixed << "PC2 (" << 100 * explained[1] << " %)";
+    report::WriteScatter(dir + "pca_encoder.png", "encoder outputs (patch means) by condition", axis1.str(),
+                         axis2.str(), scatter);
+    drawn["pca_encoder.png"] = "Principal components of the encoder outputs z_e (averaged over each patch), coloured "
+                               "by condition (paper Fig. 15).";
+
+    const auto     codebook = model->GetCodebook();
+    const unsigned K = model->GetHyperparameters().CodebookSize;
+    std::vector<double> usage(K, 0.0);
+    if (fs::exists(out + "/maps_real.nrrd"))
+    {
+      const auto   maps = itk::ReadScalarImage<MapType>(out + "/maps_real.nrrd");
+      const auto   ms = maps->GetLargestPossibleRegion().GetSize();
+      const size_t total = ms[0] * ms[1] * ms[2];
+      for (size_t i = 0; i < total; ++i)
+        usage[std::min<size_t>(K - 1, maps->GetBufferPointer()[i])] += 1.0;
+    }
+    std::vector<double> codeExplained;
+    const auto          cpcs = report::PrincipalComponents(codebook, K, D, 2, &codeExplained);
+    report::ScatterData codes;
+    for (unsigned k = 0; k < K; ++k)
+    {
+      codes.X.push_back(cpcs[2 * k]);
+      codes.Y.push_back(cpcs[2 * k + 1]);
+      codes.Group.push_back(usage[k] == 0 ? "unused" : usage[k] < 10 ? "used < 10 times" : "used >= 10 times");
+    }
+    report::WriteScatter(dir + "pca_codebook.png", "codebook vectors", "PC1", "PC2", codes);
+    drawn["pca_codebook.png"] = "Principal components of the K codebook vectors, by how often the real patches use "
+                                "them (paper Fig. 16).";
+  }
+
+  TrainingFigure(out + "/vqvae_log.csv", dir + "training_vqvae.png", "VQ-VAE training",
+                 { { "train_mse", "train MSE" }, { "val_mse", "validation MSE" } }, "MSE (images in [-1, 1])");
+  TrainingFigure(out + "/vqvae_log.csv", dir + "training_vqvae_bias.png", "VQ-VAE: bias of the reconstructions",
+                 { { "vf_bias_pp", "volume fraction bias (pp)" }, { "df_bias_percent", "mean free path bias (%)" } },
+                 "bias");
+  TrainingFigure(out + "/prior_log.csv", dir + "training_prior.png", "prior training",
+                 { { "train_bits_per_index", "train" }, { "val_bits_per_index", "validation" } }, "bits per index");
+  for (const auto & [file, caption] : std::vector<std::pair<std::string, std::string>>{
+         { "training_vqvae.png", "VQ-VAE training: reconstruction MSE per epoch." },
+         { "training_vqvae_bias.png", "VQ-VAE validation: bias of the reconstructions' volume fraction (pp) and mean "
+                                      "free path (%) against the originals, per epoch." },
+         { "training_prior.png", "Prior training: negative log-likelihood in bits per index, training and validation "
+                                 "(validation by sample)." } })
+    if (fs::exists(dir + file))
+      drawn[file] = caption;
+  return drawn;
+}
+} // namespace
+#endif
+
+void
+WriteReport(const std::string & out, const json & config, const std::vector<Condition> & conditions,
+            const json & results, const MicrostructureTable & comparison)
+{
+  const std::string dir = out + "/report/";
+  fs::create_directories(dir);
+  itk::WriteTextFileAtomically(dir + "config.json", config.dump(2) + "\n");
+#ifndef SM_HAVE_REPORT
+  std::cerr << "[study] this build has no VTK: the report is results.json and comparison.csv in " << dir << "\n";
+  (void)conditions;
+  (void)results;
+  (void)comparison;
+#else
+  std::map<std::string, std::string> figures;
+  std::string                        why;
+  if (report::HasDisplay(&why))
+    figures = Figures(out, config, conditions, results);
+  else
+    std::cerr << "[study] no figures: " << why << " (run the study under xvfb-run -a)\n";
+
+  report::HtmlReport page;
+  const bool synthetic = config["data"]["source"] == "synthetic";
+  page.SetTitle("Microstructure study");
+  page.AddHeading("Microstructure study", 1);
+  page.AddParagraph(
+    std::string("Process -> microstructure, after Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021): a VQ-VAE turns "
+                "micrograph patches into codebook index maps, a gated PixelCNN conditioned on the process parameters "
+                "learns their distribution, and sampling it gives new micrographs for any condition. Data: ") +
+    (synthetic ? "the embedded synthetic ferrite-pearlite source (truth known at every cooling rate)."
+               : "real micrographs from " + config["data"]["csv"]["path"].get<std::string>() + ".") +
+    " Held-out and unseen conditions were excluded from training both networks; their real patches are the truth "
+    "the generated ones are compared with.");
+
+  const json & t = results["holdout_targets"];
+  if (!t.empty())
+  {
+    page.AddHeading("Held-out condition: " + t["condition"].get<std::string>(), 2);
+    MicrostructureTable targets;
+    for (const char * c : { "figure", "ours", "target", "met", "paper (training conditions only)" })
+      targets.AddColumn(c);
+    auto yes = [&](const char * key) { return t.value(key, false) ? "yes" : "NO"; };
+    targets.AddRow({ "volume fraction, generated - true mean (pp)", Fmt(t, "vf_mean_difference_pp"), "|.| <= 1",
+                     yes("vf_mean_ok"), "not checked at an unseen condition" });
+    targets.AddRow({ "mean free path, generated vs true mean (%)", Fmt(t, "df_mean_difference_percent", 1), "|.| <= 5",
+                     yes("df_mean_ok"), "+16 to +24 % (its Table II)" });
+    targets.AddRow({ "volume fraction variance ratio, generated / true", Fmt(t, "vf_variance_ratio"),
+                     "0.8 .. 1.25", yes("vf_variance_ok"), "–" });
+    targets.AddRow({ "volume fraction KS statistic", Fmt(t, "vf_ks", 3), "<= 0.1", yes("vf_ks_ok"), "–" });
+    page.AddTable(targets, std::to_string(t.value("generated", 0)) + " generated vs " +
+                             std::to_string(t.value("true", 0)) + " true patches at the held-out condition.");
+  }
+  page.AddHeading("Per condition: real, reconstructed, generated", 2);
+  page.AddTable(comparison,
+                "Means, variances and distances per condition and set (volume fraction in %, d_f in um). Differences, "
+                "ratios, KS and Wasserstein: reconstructed and generated against the real patches of the condition.",
+                0, "comparison.csv");
+  for (const char * f : { "box_volume_fraction.png", "box_mean_free_path.png" })
+    if (figures.count(f))
+      page.AddFigure(f, figures[f]);
+  page.AddParagraph("The VQ-VAE's bias is reconstructed vs real; the prior's is generated vs reconstructed (both in "
+                    "results.json): the decoder alone is why the paper's grain sizes came out coarse.");
+
+  page.AddHeading("Two-point correlation", 2);
+  for (const auto & [f, caption] : figures)
+    if (f.rfind("s2_", 0) == 0)
+      page.AddFigure(f, caption);
+  page.AddHeading("Samples", 2);
+  for (const auto & [f, caption] : figures)
+    if (f.rfind("montage_", 0) == 0)
+      page.AddFigure(f, caption);
+  page.AddHeading("Latent space", 2);
+  for (const char * f : { "pca_encoder.png", "pca_codebook.png" })
+    if (figures.count(f))
+      page.AddFigure(f, figures[f]);
+
+  page.AddHeading("Memorisation", 2);
+  MicrostructureTable memo;
+  for (const char * c : { "condition", "generated: median max correlation", "real unseen: median max correlation",
+                          "generated above real 99th percentile" })
+    memo.AddColumn(c);
+  for (const auto & m : results["memorisation"])
+    memo.AddRow({ m["condition"].get<std::string>(), Fmt(m, "generated_median_max_correlation", 3),
+                  Fmt(m, "real_unseen_median_max_correlation", 3),
+                  Fmt(m, "generated_fraction_above_real_99th_percentile", 3) });
+  page.AddTable(memo, "Largest normalised cross-correlation of each patch with any training patch: a generated "
+                      "patch that copies a training patch scores near 1, far above real patches the networks never saw.");
+
+  page.AddHeading("Training", 2);
+  for (const char * f : { "training_vqvae.png", "training_vqvae_bias.png", "training_prior.png" })
+    if (figures.count(f))
+      page.AddFigure(f, figures[f]);
+  MicrostructureTable timing;
+  timing.AddColumn("step");
+  timing.AddColumn("seconds (this run)");
+  for (const auto & [name, seconds] : results["timings_s"].items())
+    timing.AddRow({ name, Fmt(seconds.is_number() ? json{ { "v", seconds } } : json{}, "v", 1) });
+  page.AddTable(timing, "Steps run this time (steps already done were reused and are not listed).", 0);
+  if (figures.empty())
+    page.AddParagraph("No figures: " + why + ". Run the study under xvfb-run -a to draw them.");
+  page.AddHeading("Files", 3);
+  page.AddLink("results.json", "results.json (every figure of this page)");
+  page.AddLink("comparison.csv", "comparison.csv");
+  page.AddLink("config.json", "config.json (the settings of this run)");
+  if (!synthetic)
+    page.AddParagraph("Real data: UHCSDB, B. L. DeCost et al., Integrating Materials and Manufacturing Innovation 6, "
+                      "197-205 (2017); NIST Materials Data Repository, handle 11256/940, CC BY 3.0 US.");
+  page.Write(dir + "index.html");
+  std::cerr << "[study] report with " << figures.size() << " figures: " << dir << "index.html\n";
+#endif
+}
+
 } // namespace study
 } // namespace sm
