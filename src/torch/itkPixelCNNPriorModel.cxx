@@ -6,6 +6,7 @@
 #include "itkPixelCNNPriorModel.h"
 #include "itkPixelCNNNetwork.h"
 #include "itkModelFile.h"
+#include "itkTorchSupport.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -23,18 +24,9 @@ namespace itk
 
 struct PixelCNNPriorModel::Impl
 {
-  pixelcnn::Network                   network{ nullptr };
-  std::unique_ptr<torch::optim::Adam> optimizer;
-  torch::Device                       device{ torch::kCPU };
-  /** Adam's state read from a checkpoint (or kept across a device change),
-   * loaded into the optimizer when TrainStep creates it. */
-  std::string                         pendingOptimizerState;
-
-  std::string
-  SaveOptimizerState() const
-  {
-    return optimizer ? modelfile::SaveOptimizer(*optimizer) : pendingOptimizerState;
-  }
+  pixelcnn::Network       network{ nullptr };
+  torchsupport::Optimizer optimizer;
+  torch::Device           device{ torch::kCPU };
 };
 
 namespace
@@ -144,53 +136,6 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   return o;
 }
 
-torch::Device
-ResolveDevice(const std::string & name, std::string & warning)
-{
-  if (name == "cpu")
-  {
-    return torch::kCPU;
-  }
-  if (name == "auto")
-  {
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  }
-  if (name.rfind("cuda", 0) == 0)
-  {
-    const std::string rest = name.substr(4);
-    int               index = 0;
-    bool              ok = rest.empty();
-    if (!ok && rest[0] == ':' && rest.size() > 1 && rest.size() < 6 &&
-        rest.find_first_not_of("0123456789", 1) == std::string::npos)
-    {
-      index = std::stoi(rest.substr(1));
-      ok = true;
-    }
-    if (ok)
-    {
-      if (!torch::cuda::is_available())
-      {
-        warning = "device " + name + " asked for, but this LibTorch has no CUDA device available: using the CPU";
-        return torch::kCPU;
-      }
-      if (index >= static_cast<int>(torch::cuda::device_count()))
-      {
-        warning = "device " + name + " asked for, but only " + std::to_string(torch::cuda::device_count()) +
-                  " CUDA device(s) are present: using the CPU";
-        return torch::kCPU;
-      }
-      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-    }
-  }
-  throw std::invalid_argument("unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)");
-}
-
-void
-SetTorchThreads()
-{
-  torch::set_num_threads(static_cast<int>(MultiThreaderBase::GetGlobalDefaultNumberOfThreads()));
-}
-
 void
 ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
 {
@@ -222,18 +167,6 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
       if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
     }
-  }
-}
-
-// Runs fn(first, count) over batches of at most `batch` maps.
-template <typename F>
-void
-ForBatches(unsigned int n, unsigned int batch, F && fn)
-{
-  batch = std::max(1u, batch);
-  for (unsigned int first = 0; first < n; first += batch)
-  {
-    fn(first, std::min(batch, n - first));
   }
 }
 
@@ -358,7 +291,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
   ValidateSchema(schema);
   m_ConditionSchema = schema;
   m_Impl->network = nullptr;
-  m_Impl->optimizer.reset();
+  m_Impl->optimizer.Reset();
   this->Modified();
 }
 
@@ -471,7 +404,7 @@ PixelCNNPriorModel::SetDevice(const std::string & device)
   torch::Device resolved{ torch::kCPU };
   try
   {
-    resolved = ResolveDevice(device, warning);
+    resolved = torchsupport::ResolveDevice(device, warning);
   }
   catch (const std::invalid_argument & e)
   {
@@ -485,9 +418,8 @@ PixelCNNPriorModel::SetDevice(const std::string & device)
   m_Impl->device = resolved;
   if (this->IsInitialized())
   {
-    m_Impl->pendingOptimizerState = m_Impl->SaveOptimizerState(); // Adam's moments follow to the new device
+    m_Impl->optimizer.Park(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
-    m_Impl->optimizer.reset();
   }
   this->Modified();
 }
@@ -506,13 +438,7 @@ PixelCNNPriorModel::SetLearningRate(double rate)
     itkExceptionMacro(<< "learning rate must be a finite number > 0, it is " << rate);
   }
   m_LearningRate = rate;
-  if (m_Impl->optimizer)
-  {
-    for (auto & group : m_Impl->optimizer->param_groups())
-    {
-      static_cast<torch::optim::AdamOptions &>(group.options()).lr(rate);
-    }
-  }
+  m_Impl->optimizer.SetLearningRate(rate);
   this->Modified();
 }
 
@@ -534,12 +460,11 @@ PixelCNNPriorModel::Initialize()
 {
   m_Hyperparameters.Validate();
   ValidateSchema(m_ConditionSchema);
-  SetTorchThreads();
+  torchsupport::SetTorchThreads();
   torch::manual_seed(m_Seed);
   m_Impl->network = pixelcnn::Network(ToOptions(m_Hyperparameters, this->GetEncodedConditionLength()));
   m_Impl->network->to(m_Impl->device);
-  m_Impl->optimizer.reset();
-  m_Impl->pendingOptimizerState.clear();
+  m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
   m_HasTrainingState = false;
   m_TrainerState.clear();
@@ -607,27 +532,14 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   const auto   encoded = this->EncodeConditions(conditions, n);
   const auto   D = this->GetEncodedConditionLength();
   auto &       net = m_Impl->network;
-  if (!m_Impl->optimizer)
-  {
-    m_Impl->optimizer =
-      std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(m_LearningRate));
-    if (!m_Impl->pendingOptimizerState.empty())
-    {
-      modelfile::LoadOptimizer(*m_Impl->optimizer, m_Impl->pendingOptimizerState, m_Impl->device);
-      m_Impl->pendingOptimizerState.clear();
-      for (auto & group : m_Impl->optimizer->param_groups()) // the rate asked for now, not the one saved
-      {
-        static_cast<torch::optim::AdamOptions &>(group.options()).lr(m_LearningRate);
-      }
-    }
-  }
+  auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
   auto x = IndicesToTensor(indices, 0, n, h, w, m_Impl->device);
   auto logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device));
   auto loss = torch::nn::functional::cross_entropy(logits, x);
-  m_Impl->optimizer->zero_grad();
+  adam.zero_grad();
   loss.backward();
-  m_Impl->optimizer->step();
+  adam.step();
   ++m_NumberOfTrainingSteps;
   m_LatentHeight = h;
   m_LatentWidth = w;
@@ -650,7 +562,7 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto logits = net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
                                ConditionsToTensor(encoded, first, count, D, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
@@ -671,7 +583,7 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   torch::NoGradGuard  noGrad;
   auto &              net = m_Impl->network;
   net->eval();
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
     auto logits = net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device));
     auto logp = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).squeeze(1);
@@ -742,7 +654,7 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
 
   std::vector<int32_t> out(n * per);
   const bool           naive = (m_Sampler == "naive");
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
     auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
     std::function<void(double)> batchProgress;
@@ -840,7 +752,7 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   {
     header.push_back({ "learning_rate", Exact(m_LearningRate) });
     header.push_back({ "trainer_state", m_TrainerState });
-    sections.push_back({ "optimizer", m_Impl->SaveOptimizerState() });
+    sections.push_back({ "optimizer", m_Impl->optimizer.Save() });
   }
   modelfile::Write(path, PriorFileKind(), header, sections);
 }
@@ -905,7 +817,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
 
-  SetTorchThreads();
+  torchsupport::SetTorchThreads();
   unsigned int conditionLength = 0;
   for (const auto & spec : schema)
     conditionLength += spec.Categorical ? static_cast<unsigned int>(spec.Categories.size()) : 1u;
@@ -922,8 +834,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
-  m_Impl->optimizer.reset();
-  m_Impl->pendingOptimizerState = isCheckpoint ? c.Section("optimizer") : std::string();
+  m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
   this->Modified();

@@ -5,6 +5,7 @@
 #include "itkVQVAEModel.h"
 #include "itkVQVAENetwork.h"
 #include "itkModelFile.h"
+#include "itkTorchSupport.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -22,23 +23,10 @@ namespace itk
 
 struct VQVAEModel::Impl
 {
-  vqvae::Network                       network{ nullptr };
-  std::unique_ptr<torch::optim::Adam>  optimizer;
-  torch::Device                        device{ torch::kCPU };
-  torch::Generator                     generator{ at::detail::createCPUGenerator(0) };
-  /** Adam's state read from a checkpoint (or saved across a device change), loaded
-   * into the optimizer when TrainStep creates it. */
-  std::string                          pendingOptimizerState;
-
-  std::string
-  SaveOptimizerState() const
-  {
-    if (!optimizer)
-    {
-      return pendingOptimizerState;
-    }
-    return modelfile::SaveOptimizer(*optimizer);
-  }
+  vqvae::Network          network{ nullptr };
+  torchsupport::Optimizer optimizer;
+  torch::Device           device{ torch::kCPU };
+  torch::Generator        generator{ at::detail::createCPUGenerator(0) };
 };
 
 namespace
@@ -69,52 +57,6 @@ ToOptions(const VQVAEModel::Hyperparameters & h)
   o.emaDecay = h.EMADecay;
   o.deadCodeThreshold = h.DeadCodeThreshold;
   return o;
-}
-
-torch::Device
-ResolveDevice(const std::string & name, std::string & warning)
-{
-  if (name == "cpu")
-  {
-    return torch::kCPU;
-  }
-  if (name == "auto")
-  {
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  }
-  int index = 0;
-  if (name.rfind("cuda", 0) == 0)
-  {
-    const std::string rest = name.substr(4);
-    bool              ok = rest.empty();
-    if (!ok && rest[0] == ':' && rest.size() > 1 && rest.find_first_not_of("0123456789", 1) == std::string::npos)
-    {
-      index = std::stoi(rest.substr(1));
-      ok = true;
-    }
-    if (ok)
-    {
-      if (!torch::cuda::is_available())
-      {
-        warning = "device " + name + " asked for, but this LibTorch has no CUDA device available: using the CPU";
-        return torch::kCPU;
-      }
-      if (index >= static_cast<int>(torch::cuda::device_count()))
-      {
-        warning = "device " + name + " asked for, but only " + std::to_string(torch::cuda::device_count()) +
-                  " CUDA device(s) are present: using the CPU";
-        return torch::kCPU;
-      }
-      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-    }
-  }
-  throw std::invalid_argument("unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)");
-}
-
-void
-SetTorchThreads()
-{
-  torch::set_num_threads(static_cast<int>(MultiThreaderBase::GetGlobalDefaultNumberOfThreads()));
 }
 
 } // namespace
@@ -179,7 +121,7 @@ VQVAEModel::SetDevice(const std::string & device)
   torch::Device resolved{ torch::kCPU };
   try
   {
-    resolved = ResolveDevice(device, warning);
+    resolved = torchsupport::ResolveDevice(device, warning);
   }
   catch (const std::invalid_argument & e)
   {
@@ -193,9 +135,8 @@ VQVAEModel::SetDevice(const std::string & device)
   m_Impl->device = resolved;
   if (this->IsInitialized())
   {
-    m_Impl->pendingOptimizerState = m_Impl->SaveOptimizerState(); // Adam's moments follow to the new device
+    m_Impl->optimizer.Park(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
-    m_Impl->optimizer.reset();
   }
   this->Modified();
 }
@@ -214,13 +155,7 @@ VQVAEModel::SetLearningRate(double rate)
     itkExceptionMacro(<< "learning rate must be > 0, it is " << rate);
   }
   m_LearningRate = rate;
-  if (m_Impl->optimizer)
-  {
-    for (auto & group : m_Impl->optimizer->param_groups())
-    {
-      static_cast<torch::optim::AdamOptions &>(group.options()).lr(rate);
-    }
-  }
+  m_Impl->optimizer.SetLearningRate(rate);
   this->Modified();
 }
 
@@ -228,12 +163,11 @@ void
 VQVAEModel::Initialize()
 {
   m_Hyperparameters.Validate();
-  SetTorchThreads();
+  torchsupport::SetTorchThreads();
   torch::manual_seed(m_Seed);
   m_Impl->network = vqvae::Network(ToOptions(m_Hyperparameters));
   m_Impl->network->to(m_Impl->device);
-  m_Impl->optimizer.reset();
-  m_Impl->pendingOptimizerState.clear();
+  m_Impl->optimizer.Reset();
   m_Impl->generator = at::detail::createCPUGenerator(m_Seed ^ 0x9E3779B97F4A7C15ull);
   m_NumberOfTrainingSteps = 0;
   m_HasTrainingState = false;
@@ -259,18 +193,6 @@ VQVAEModel::CheckInput(unsigned int n, unsigned int height, unsigned int width) 
 
 namespace
 {
-// Runs fn(firstImage, count) over batches of at most `batch` images.
-template <typename F>
-void
-ForBatches(unsigned int n, unsigned int batch, F && fn)
-{
-  batch = std::max(1u, batch);
-  for (unsigned int first = 0; first < n; first += batch)
-  {
-    fn(first, std::min(batch, n - first));
-  }
-}
-
 torch::Tensor
 ImagesToTensor(const float * images, unsigned int first, unsigned int count, int64_t c, unsigned int h, unsigned int w,
                const torch::Device & device)
@@ -298,7 +220,7 @@ VQVAEModel::Encode(const float * images, unsigned int n, unsigned int height, un
   torch::NoGradGuard   noGrad;
   auto &               net = m_Impl->network;
   net->eval();
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto x = ImagesToTensor(images, first, count, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
     auto idx = net->quantizer->NearestCodes(net->Encode(x)).to(torch::kCPU, torch::kInt).contiguous();
     std::memcpy(out.data() + first * per, idx.data_ptr<int32_t>(), idx.numel() * sizeof(int32_t));
@@ -316,7 +238,7 @@ VQVAEModel::EncodeToLatents(const float * images, unsigned int n, unsigned int h
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto x = ImagesToTensor(images, first, count, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
     TensorToFloats(net->Encode(x), out, first * per);
   });
@@ -343,7 +265,7 @@ VQVAEModel::Decode(const int32_t * indices, unsigned int n, unsigned int h, unsi
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto idx = torch::from_blob(const_cast<int32_t *>(indices) + first * perIn, { count, h, w }, torch::kInt)
                  .to(m_Impl->device, torch::kLong);
     TensorToFloats(net->Decode(net->quantizer->Lookup(idx)), out, first * perOut);
@@ -378,20 +300,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
 {
   this->CheckInput(n, height, width);
   auto & net = m_Impl->network;
-  if (!m_Impl->optimizer)
-  {
-    m_Impl->optimizer =
-      std::make_unique<torch::optim::Adam>(net->parameters(), torch::optim::AdamOptions(m_LearningRate));
-    if (!m_Impl->pendingOptimizerState.empty())
-    {
-      modelfile::LoadOptimizer(*m_Impl->optimizer, m_Impl->pendingOptimizerState, m_Impl->device);
-      m_Impl->pendingOptimizerState.clear();
-      for (auto & group : m_Impl->optimizer->param_groups()) // the rate asked for now, not the one saved
-      {
-        static_cast<torch::optim::AdamOptions &>(group.options()).lr(m_LearningRate);
-      }
-    }
-  }
+  auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
   auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
   auto z = net->Encode(x);
@@ -408,9 +317,9 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     total = total + m_Hyperparameters.GradientLossWeight * gradient;
     gradientLoss = gradient.item<double>();
   }
-  m_Impl->optimizer->zero_grad();
+  adam.zero_grad();
   total.backward();
-  m_Impl->optimizer->step();
+  adam.step();
   ++m_NumberOfTrainingSteps;
 
   TrainingStepResult r;
@@ -490,7 +399,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     header.push_back({ "learning_rate", Exact(m_LearningRate) });
     header.push_back({ "generator_state", modelfile::GeneratorStateToHex(m_Impl->generator) });
     header.push_back({ "trainer_state", m_TrainerState });
-    sections.push_back({ "optimizer", m_Impl->SaveOptimizerState() });
+    sections.push_back({ "optimizer", m_Impl->optimizer.Save() });
   }
   modelfile::Write(path, VQVAEFileKind(), header, sections);
 }
@@ -548,7 +457,7 @@ VQVAEModel::Read(const std::string & path)
     }
   }
 
-  SetTorchThreads();
+  torchsupport::SetTorchThreads();
   vqvae::Network network(ToOptions(h));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
@@ -563,9 +472,8 @@ VQVAEModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
-  m_Impl->optimizer.reset();
   m_Impl->generator = generator;
-  m_Impl->pendingOptimizerState = isCheckpoint ? c.Section("optimizer") : std::string();
+  m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
   this->Modified();

@@ -1,0 +1,116 @@
+/*=========================================================================
+ * Shared LibTorch support of the models (itkTorchSupport.h).
+ *=========================================================================*/
+#include "itkTorchSupport.h"
+#include "itkModelFile.h"
+#include "itkMultiThreaderBase.h"
+
+namespace itk
+{
+namespace torchsupport
+{
+
+torch::Device
+ResolveDevice(const std::string & name, std::string & warning)
+{
+  if (name == "cpu")
+  {
+    return torch::kCPU;
+  }
+  if (name == "auto")
+  {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  if (name.rfind("cuda", 0) == 0)
+  {
+    const std::string rest = name.substr(4);
+    int               index = 0;
+    bool              ok = rest.empty();
+    if (!ok && rest[0] == ':' && rest.size() > 1 && rest.size() < 6 &&
+        rest.find_first_not_of("0123456789", 1) == std::string::npos)
+    {
+      index = std::stoi(rest.substr(1));
+      ok = true;
+    }
+    if (ok)
+    {
+      if (!torch::cuda::is_available())
+      {
+        warning = "device " + name + " asked for, but this LibTorch has no CUDA device available: using the CPU";
+        return torch::kCPU;
+      }
+      if (index >= static_cast<int>(torch::cuda::device_count()))
+      {
+        warning = "device " + name + " asked for, but only " + std::to_string(torch::cuda::device_count()) +
+                  " CUDA device(s) are present: using the CPU";
+        return torch::kCPU;
+      }
+      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+  }
+  throw std::invalid_argument("unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)");
+}
+
+void
+SetTorchThreads()
+{
+  torch::set_num_threads(static_cast<int>(MultiThreaderBase::GetGlobalDefaultNumberOfThreads()));
+}
+
+torch::optim::Adam &
+Optimizer::Get(torch::nn::Module & module, double learningRate, const torch::Device & device)
+{
+  if (!m_Adam)
+  {
+    m_Adam = std::make_unique<torch::optim::Adam>(module.parameters(), torch::optim::AdamOptions(learningRate));
+    if (!m_Pending.empty())
+    {
+      modelfile::LoadOptimizer(*m_Adam, m_Pending, device);
+      m_Pending.clear();
+      this->SetLearningRate(learningRate); // the rate asked for now, not the one saved
+    }
+  }
+  return *m_Adam;
+}
+
+void
+Optimizer::SetLearningRate(double learningRate)
+{
+  if (m_Adam)
+  {
+    for (auto & group : m_Adam->param_groups())
+    {
+      static_cast<torch::optim::AdamOptions &>(group.options()).lr(learningRate);
+    }
+  }
+}
+
+std::string
+Optimizer::Save() const
+{
+  return m_Adam ? modelfile::SaveOptimizer(*m_Adam) : m_Pending;
+}
+
+void
+Optimizer::Park()
+{
+  m_Pending = this->Save();
+  m_Adam.reset();
+}
+
+void
+Optimizer::Reset()
+{
+  m_Adam.reset();
+  m_Pending.clear();
+}
+
+void
+Optimizer::SetPending(std::string bytes)
+{
+  m_Adam.reset();
+  m_Pending = std::move(bytes);
+}
+
+} // namespace torchsupport
+} // namespace itk

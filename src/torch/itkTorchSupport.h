@@ -1,0 +1,74 @@
+/*=========================================================================
+ * Private to the StochasticMicrostructureTorch library: what the models
+ * (VQVAEModel, PixelCNNPriorModel) share around LibTorch: devices, threads,
+ * batches, and an Adam optimizer whose state survives device changes and
+ * checkpoints.
+ *=========================================================================*/
+#ifndef itkTorchSupport_h
+#define itkTorchSupport_h
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+namespace itk
+{
+namespace torchsupport
+{
+
+/** "auto" (CUDA when available), "cpu" or "cuda:N". An unavailable CUDA device gives the CPU and
+ * a warning text; a malformed name throws std::invalid_argument saying what is accepted. */
+torch::Device
+ResolveDevice(const std::string & name, std::string & warning);
+
+/** LibTorch's intra-op threads = ITK's global default number of threads. */
+void
+SetTorchThreads();
+
+/** Runs fn(first, count) over batches of at most `batch` items. */
+template <typename F>
+void
+ForBatches(unsigned int n, unsigned int batch, F && fn)
+{
+  batch = std::max(1u, batch);
+  for (unsigned int first = 0; first < n; first += batch)
+  {
+    fn(first, std::min(batch, n - first));
+  }
+}
+
+/** Adam, created on first use; its state (moments, step counts) can be saved, parked across a
+ * device change and restored from a checkpoint. */
+class Optimizer
+{
+public:
+  /** The optimizer over the module's parameters; created (loading a parked or checkpoint state,
+   * then the learning rate asked for now) when there is none. */
+  torch::optim::Adam &
+  Get(torch::nn::Module & module, double learningRate, const torch::Device & device);
+  void
+  SetLearningRate(double learningRate);
+  /** The state as bytes (the parked state when no optimizer exists; empty when neither). */
+  std::string
+  Save() const;
+  /** Keep the state as bytes and drop the optimizer (before the parameters move to another device). */
+  void
+  Park();
+  /** Drop optimizer and state (new weights). */
+  void
+  Reset();
+  /** A state read from a checkpoint, loaded when the optimizer is created. */
+  void
+  SetPending(std::string bytes);
+
+private:
+  std::unique_ptr<torch::optim::Adam> m_Adam;
+  std::string                         m_Pending;
+};
+
+} // namespace torchsupport
+} // namespace itk
+
+#endif
