@@ -44,8 +44,13 @@ namespace report
 {
 /** True when an X display can be opened (DISPLAY is set and XOpenDisplay
  * succeeds: libX11 is loaded at run time). When false and `why` is given, it
- * receives the reason. Cheap (about a millisecond); not cached, so a change of
- * DISPLAY is seen at the next call. */
+ * receives the reason. The first successful probe opens one X connection that
+ * stays open for the life of the process and is shared by every chart's render
+ * window (Xvfb resets when its last client disconnects and refuses clients
+ * meanwhile: a probe that closed its connection would make VTK's own
+ * connection fail now and then, and VTK aborts then). Later calls with the same
+ * DISPLAY return true at once; a changed or unset DISPLAY is seen at the next
+ * call. Thread-safe. */
 bool
 HasDisplay(std::string * why = nullptr);
 
@@ -265,7 +270,7 @@ private:
       Heading,
       Raw,
       Figure
-    } Type;
+    } Type{ Raw };
     std::string Text;    // heading text or raw html
     unsigned    Level{ 0 };
     std::string Path;    // figure path

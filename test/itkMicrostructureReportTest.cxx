@@ -306,6 +306,44 @@ TEST(MicrostructureReport, BoxPlotMediansOfConstantDataSitAtTheirValues)
   EXPECT_NEAR(axis.y - ys[0], step, 2.5);
 }
 
+TEST(MicrostructureReport, BoxPlotWithManyGroupsThreeSeriesAndMissingBoxes)
+{
+  REQUIRE_DISPLAY();
+  // Ten long group names (labels are turned), three series, some empty
+  // (series, group) cells, min/max whiskers.
+  rp::BoxPlotData d;
+  d.SeriesNames = { "real", "reconstructed", "generated" };
+  for (int g = 0; g < 10; ++g)
+  {
+    d.Groups.push_back("800 C, 90 min, quench " + std::to_string(g));
+  }
+  d.Values.assign(3, std::vector<std::vector<double>>(10));
+  for (int s = 0; s < 3; ++s)
+  {
+    for (int g = 0; g < 10; ++g)
+    {
+      if ((s + g) % 4 == 3)
+      {
+        continue; // no box
+      }
+      for (int i = 0; i < 9; ++i)
+      {
+        d.Values[s][g].push_back(1.0 + 0.1 * g + 0.05 * s + 0.01 * i);
+      }
+    }
+  }
+  d.TukeyWhiskers = false;
+  const auto dir = Scratch("box-many");
+  rp::WriteBoxPlot((dir / "many.png").string(), "Mean free path", "mean free path (um)", d, 1000, 600);
+  const auto im = ReadRgb((dir / "many.png").string());
+  EXPECT_EQ(im.Width, 1000u);
+  EXPECT_EQ(im.Height, 600u);
+  for (std::size_t s = 0; s < 3; ++s)
+  {
+    EXPECT_GT(CountColour(im, OverWhite(s, 200.0 / 255.0), 25), 300u) << "series " << s;
+  }
+}
+
 TEST(MicrostructureReport, CurvesWithBandsLinearAndLog)
 {
   REQUIRE_DISPLAY();

@@ -147,6 +147,8 @@ struct ChartCanvas
     legend->SetHorizontalAlignment(vtkChartLegend::RIGHT);
     legend->SetVerticalAlignment(vtkChartLegend::TOP);
     legend->GetBrush()->SetColor(255, 255, 255, 220);
+    // Outside the plot area (the chart reserves room on the right): never over the data.
+    legend->SetInline(false);
   }
 
   void
@@ -377,8 +379,10 @@ WriteBoxPlot(const std::string & png,
   xAxis->SetGridVisible(false);
   if (static_cast<double>(G * longest) * 8.0 > 0.8 * width)
   {
-    xAxis->GetLabelProperties()->SetOrientation(30.0);
+    // Too long to sit side by side: turned upright (a slant would run off the left edge).
+    xAxis->GetLabelProperties()->SetOrientation(90.0);
     xAxis->GetLabelProperties()->SetJustificationToRight();
+    xAxis->GetLabelProperties()->SetVerticalJustificationToCentered();
   }
   canvas.SetRange(vtkAxis::BOTTOM, -0.5, static_cast<double>(G) - 0.5);
   double lo = 0.0, hi = 1.0;

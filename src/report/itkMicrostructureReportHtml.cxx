@@ -588,7 +588,8 @@ HtmlReport::AddHeading(const std::string & text, unsigned level)
   {
     itkGenericExceptionMacro(<< "Heading level " << level << " for '" << text << "': use 1 to 4.");
   }
-  Block b{ Block::Heading };
+  Block b;
+  b.Type = Block::Heading;
   b.Text = text;
   b.Level = level;
   m_Blocks.push_back(b);
@@ -609,7 +610,8 @@ HtmlReport::AddParagraph(const std::string & text)
 void
 HtmlReport::AddHtml(const std::string & html)
 {
-  Block b{ Block::Raw };
+  Block b;
+  b.Type = Block::Raw;
   b.Text = html;
   m_Blocks.push_back(b);
 }
@@ -666,7 +668,8 @@ void
 HtmlReport::AddFigure(const std::string & relativePath, const std::string & caption, const std::string & alt)
 {
   CheckRelative(relativePath, "figure");
-  Block b{ Block::Figure };
+  Block b;
+  b.Type = Block::Figure;
   b.Path = relativePath;
   b.Caption = caption;
   b.Alt = alt.empty() ? caption : alt;
