@@ -158,9 +158,12 @@ WriteScatter(const std::string &  png,
  * Sign convention (deterministic): each axis is oriented so that its
  * largest-magnitude loading is positive.
  * Method: exact eigen-decomposition (vnl) of the covariance or of the Gram
- * matrix, whichever is smaller, when min(rows, cols) <= 1000; otherwise a
- * randomized SVD (fixed seed, 10 extra vectors, 4 power iterations), accurate
- * for the leading components of the large latent arrays of a study.
+ * matrix, whichever is smaller, when min(rows, cols) <= 400; otherwise a
+ * randomized SVD (fixed seed, 10 extra vectors, 4 power iterations), as
+ * accurate as the exact one when the leading eigenvalues stand apart from the
+ * rest (latent arrays of a study); for a flat spectrum (pure noise) its axes
+ * are approximate. Memory: a double copy of the data (8 x rows x cols bytes).
+ * Time (one core, this machine): 5000 x 1000: 0.6 s; 4000 x 16384: 5.4 s.
  * Throws when rows < 2, data.size() != rows * cols, a value is not finite, or
  * components is 0 or exceeds min(rows, cols). */
 std::vector<double>

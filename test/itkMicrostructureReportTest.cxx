@@ -696,7 +696,7 @@ TEST(MicrostructureReport, PCAMatchesPowerIterationOnAnisotropicData)
 
 TEST(MicrostructureReport, PCAOfLargeLowRankDataUsesTheRandomizedPathAccurately)
 {
-  // rows x cols = 1100 x 1050 (> 1000 both: randomized SVD). Data = two known
+  // rows x cols = 1100 x 1050 (both > 400: randomized SVD). Data = two known
   // orthogonal directions with known scores + tiny noise: the leading
   // projections are the scores (up to the sign convention).
   const std::size_t                rows = 1100, cols = 1050;

@@ -193,6 +193,54 @@ Orthonormalize(vnl_matrix<double> & m)
     }
   }
 }
+
+// out (rows x l) = X (rows x cols, row-major) * w (cols x l).
+void
+Multiply(const std::vector<double> & x, std::size_t rows, std::size_t cols, const vnl_matrix<double> & w,
+         vnl_matrix<double> & out)
+{
+  const unsigned l = w.cols();
+  out.set_size(static_cast<unsigned>(rows), l);
+  out.fill(0.0);
+  for (std::size_t r = 0; r < rows; ++r)
+  {
+    double *       o = out[static_cast<unsigned>(r)];
+    const double * xr = &x[r * cols];
+    for (std::size_t c = 0; c < cols; ++c)
+    {
+      const double   v = xr[c];
+      const double * wc = w[static_cast<unsigned>(c)];
+      for (unsigned j = 0; j < l; ++j)
+      {
+        o[j] += v * wc[j];
+      }
+    }
+  }
+}
+
+// out (cols x l) = X^T (X: rows x cols, row-major) * y (rows x l).
+void
+MultiplyTransposed(const std::vector<double> & x, std::size_t rows, std::size_t cols, const vnl_matrix<double> & y,
+                   vnl_matrix<double> & out)
+{
+  const unsigned l = y.cols();
+  out.set_size(static_cast<unsigned>(cols), l);
+  out.fill(0.0);
+  for (std::size_t r = 0; r < rows; ++r)
+  {
+    const double * yr = y[static_cast<unsigned>(r)];
+    const double * xr = &x[r * cols];
+    for (std::size_t c = 0; c < cols; ++c)
+    {
+      const double v = xr[c];
+      double *     o = out[static_cast<unsigned>(c)];
+      for (unsigned j = 0; j < l; ++j)
+      {
+        o[j] += v * yr[j];
+      }
+    }
+  }
+}
 } // namespace
 
 std::vector<double>
@@ -217,8 +265,8 @@ PrincipalComponents(const std::vector<float> & data,
     itkGenericExceptionMacro(<< "PCA: asked for " << components << " components of a " << rows << " x " << cols
                              << " matrix; ask for 1 to " << std::min(rows, cols) << ".");
   }
-  // Centre (double precision).
-  vnl_matrix<double> x(static_cast<unsigned>(rows), static_cast<unsigned>(cols));
+  // Centre (double precision, row-major).
+  std::vector<double> x(rows * cols);
   std::vector<double> mean(cols, 0.0);
   for (std::size_t r = 0; r < rows; ++r)
   {
@@ -243,7 +291,7 @@ PrincipalComponents(const std::vector<float> & data,
     for (std::size_t c = 0; c < cols; ++c)
     {
       const double v = data[r * cols + c] - mean[c];
-      x(r, c) = v;
+      x[r * cols + c] = v;
       total += v * v;
     }
   }
@@ -251,15 +299,36 @@ PrincipalComponents(const std::vector<float> & data,
   total /= n1;
 
   const unsigned     k = components;
-  vnl_matrix<double> loadings(static_cast<unsigned>(cols), k, 0.0); // unit axes
+  vnl_matrix<double> loadings(static_cast<unsigned>(cols), k, 0.0); // unit axes, one per column
   std::vector<double> eig(k, 0.0);                                  // covariance eigenvalues
   const std::size_t   small = std::min(rows, cols);
-  if (small <= 1000)
+  if (small <= 400)
   {
     if (cols <= rows)
     {
-      // Covariance (cols x cols).
-      const vnl_matrix<double>            cov = x.transpose() * x / n1;
+      // Covariance (cols x cols), accumulated row by row (upper triangle).
+      vnl_matrix<double> cov(static_cast<unsigned>(cols), static_cast<unsigned>(cols), 0.0);
+      for (std::size_t r = 0; r < rows; ++r)
+      {
+        const double * xr = &x[r * cols];
+        for (std::size_t i = 0; i < cols; ++i)
+        {
+          const double xi = xr[i];
+          double *     ci = cov[static_cast<unsigned>(i)];
+          for (std::size_t j = i; j < cols; ++j)
+          {
+            ci[j] += xi * xr[j];
+          }
+        }
+      }
+      for (unsigned i = 0; i < cols; ++i)
+      {
+        for (unsigned j = i; j < cols; ++j)
+        {
+          cov(i, j) /= n1;
+          cov(j, i) = cov(i, j);
+        }
+      }
       const vnl_symmetric_eigensystem<double> es(cov);
       for (unsigned j = 0; j < k; ++j)
       {
@@ -271,23 +340,42 @@ PrincipalComponents(const std::vector<float> & data,
     else
     {
       // Gram matrix (rows x rows): X X^T = U S^2 U^T, axes V = X^T U / s.
-      const vnl_matrix<double>            gram = x * x.transpose();
+      vnl_matrix<double> gram(static_cast<unsigned>(rows), static_cast<unsigned>(rows), 0.0);
+      for (std::size_t a = 0; a < rows; ++a)
+      {
+        for (std::size_t b = a; b < rows; ++b)
+        {
+          double dot = 0.0;
+          for (std::size_t c = 0; c < cols; ++c)
+          {
+            dot += x[a * cols + c] * x[b * cols + c];
+          }
+          gram(static_cast<unsigned>(a), static_cast<unsigned>(b)) = dot;
+          gram(static_cast<unsigned>(b), static_cast<unsigned>(a)) = dot;
+        }
+      }
       const vnl_symmetric_eigensystem<double> es(gram);
+      vnl_matrix<double>                      u(static_cast<unsigned>(rows), k, 0.0);
+      std::vector<double>                     s(k, 0.0);
       for (unsigned j = 0; j < k; ++j)
       {
         const unsigned src = static_cast<unsigned>(rows) - 1 - j;
         const double   s2 = std::max(0.0, es.D(src, src));
         eig[j] = s2 / n1;
-        if (s2 > 0.0)
-        {
-          loadings.set_column(j, x.transpose() * es.V.get_column(src) / std::sqrt(s2));
-        }
+        s[j] = std::sqrt(s2);
+        u.set_column(j, es.V.get_column(src));
+      }
+      MultiplyTransposed(x, rows, cols, u, loadings);
+      for (unsigned j = 0; j < k; ++j)
+      {
+        loadings.set_column(j, s[j] > 0.0 ? loadings.get_column(j) / s[j] : loadings.get_column(j) * 0.0);
       }
     }
   }
   else
   {
-    // Randomized SVD (Halko, Martinsson & Tropp 2011), fixed seed.
+    // Randomized SVD (Halko, Martinsson & Tropp 2011), fixed seed; the data
+    // are streamed row by row, never transposed or copied.
     const unsigned     l = std::min<unsigned>(k + 10, static_cast<unsigned>(small));
     vnl_matrix<double> omega(static_cast<unsigned>(cols), l);
     std::mt19937_64    rng(20210825u);
@@ -299,17 +387,18 @@ PrincipalComponents(const std::vector<float> & data,
         omega(i, j) = normal(rng);
       }
     }
-    vnl_matrix<double> y = x * omega; // rows x l
+    vnl_matrix<double> y(static_cast<unsigned>(rows), l), z(static_cast<unsigned>(cols), l);
+    Multiply(x, rows, cols, omega, y); // rows x l
     Orthonormalize(y);
     for (int it = 0; it < 4; ++it)
     {
-      vnl_matrix<double> z = x.transpose() * y; // cols x l
+      MultiplyTransposed(x, rows, cols, y, z); // cols x l
       Orthonormalize(z);
-      y = x * z;
+      Multiply(x, rows, cols, z, y);
       Orthonormalize(y);
     }
-    const vnl_matrix<double>                b = y.transpose() * x; // l x cols
-    const vnl_symmetric_eigensystem<double> es(b * b.transpose());
+    MultiplyTransposed(x, rows, cols, y, z); // B^T = X^T Q, cols x l
+    const vnl_symmetric_eigensystem<double> es(z.transpose() * z); // B B^T, l x l
     for (unsigned j = 0; j < k; ++j)
     {
       const unsigned src = l - 1 - j;
@@ -317,7 +406,7 @@ PrincipalComponents(const std::vector<float> & data,
       eig[j] = s2 / n1;
       if (s2 > 0.0)
       {
-        loadings.set_column(j, b.transpose() * es.V.get_column(src) / std::sqrt(s2));
+        loadings.set_column(j, z * es.V.get_column(src) / std::sqrt(s2));
       }
     }
   }
@@ -337,15 +426,9 @@ PrincipalComponents(const std::vector<float> & data,
       loadings.set_column(j, -loadings.get_column(j));
     }
   }
-  const vnl_matrix<double> proj = x * loadings; // rows x k
-  std::vector<double>      out(rows * k);
-  for (std::size_t r = 0; r < rows; ++r)
-  {
-    for (unsigned j = 0; j < k; ++j)
-    {
-      out[r * k + j] = proj(static_cast<unsigned>(r), j);
-    }
-  }
+  vnl_matrix<double> proj(static_cast<unsigned>(rows), k);
+  Multiply(x, rows, cols, loadings, proj); // rows x k
+  std::vector<double> out(proj.data_block(), proj.data_block() + rows * k);
   if (explainedVarianceRatio)
   {
     explainedVarianceRatio->assign(k, 0.0);
