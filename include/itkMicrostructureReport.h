@@ -38,6 +38,27 @@ namespace itk
  * Colours: series and groups take the "tab10" palette in order (blue, orange,
  * green, red, purple, brown, pink, grey, olive, cyan), cycling after ten.
  *
+ * Threads: VTK is not thread-safe; draw from one thread at a time.
+ *
+ * Typical use (the study CLI):
+ * \code
+ *   namespace rp = itk::report;
+ *   rp::HtmlReport page;
+ *   page.SetTitle("Study");
+ *   page.AddHeading("Volume fraction", 2);
+ *   page.AddTable(table, "Volume fraction per condition", 100, "tables/vf.csv");
+ *   if (rp::HasDisplay())
+ *   {
+ *     rp::WriteBoxPlot(dir + "/figures/vf.png", "Volume fraction", "volume fraction", box);
+ *     page.AddFigure("figures/vf.png", "Volume fraction: real, reconstructed, generated");
+ *   }
+ *   else
+ *   {
+ *     page.AddParagraph("Charts were not drawn: no X display (run under xvfb-run -a).");
+ *   }
+ *   page.Write(dir + "/index.html");
+ * \endcode
+ *
  * \ingroup StochasticMicrostructure
  */
 namespace report
