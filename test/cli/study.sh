@@ -36,7 +36,41 @@ rows = list(csv.DictReader(open("st/report/comparison.csv")))
 assert len(rows) == 9, len(rows)  # 3 conditions x (real, reconstructed, generated)
 for f in ("vqvae.model", "prior.model", "patches.nrrd", "measure_real.csv", "config.json"):
     assert os.path.getsize("st/" + f) > 0, f
+# The report: every figure the page shows exists and is a real picture (many colours), and the
+# kinds the issue asks for are all there.
+import re, numpy as np, skimage.io as io
+html = open("st/report/index.html", encoding="utf-8").read()
+assert "http" not in html and "<script" not in html, "the page must open offline"
+figures = re.findall(r'<img[^>]*src="([^"]+)"', html)
+kinds = ("box_volume_fraction", "box_mean_free_path", "s2_", "montage_", "pca_encoder", "pca_codebook",
+         "training_vqvae", "training_prior")
+for k in kinds:
+    assert any(f.startswith(k) for f in figures), (k, figures)
+for f in figures:
+    img = io.imread("st/report/" + f)
+    assert img.shape[0] >= 150 and img.shape[1] >= 200, (f, img.shape)
+    colours = len(np.unique(img.reshape(-1, img.shape[-1]) if img.ndim == 3 else img.reshape(-1, 1), axis=0))
+    assert colours >= 8, (f, colours)
+assert "<table" in html and "held-out" in html.lower() or "held out" in html.lower()
 PY
+# The page renders in headless Chromium: every image loads (naturalWidth > 0 in the rendered DOM).
+if [ -x /usr/bin/chromium ]; then
+  page="file://$work/st/report/index.html"
+  timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --user-data-dir="$work/chrome" \
+    --virtual-time-budget=5000 --window-size=1000,1400 --screenshot="$work/shot.png" "$page" >/dev/null 2>&1 || true
+  timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --user-data-dir="$work/chrome" \
+    --dump-dom "$page" >dom.html 2>/dev/null || true
+  $py - <<'PY'
+import re, numpy as np, skimage.io as io
+dom = open("dom.html", encoding="utf-8").read()
+html = open("st/report/index.html", encoding="utf-8").read()
+assert len(re.findall("<img", dom)) == len(re.findall("<img", html)) > 0, "Chromium's DOM lacks the figures"
+shot = io.imread("shot.png")
+assert shot.shape[0] == 1400 and shot.shape[1] == 1000, shot.shape
+assert len(np.unique(shot.reshape(-1, shot.shape[-1]), axis=0)) > 50, "blank screenshot"
+PY
+fi
+
 # Second run: nothing retrained.
 "${run[@]}" "$bin/MicrostructureStudy" st --preset tiny >out2.txt 2>&1 || { tail -20 out2.txt; exit 1; }
 grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" out2.txt \
