@@ -122,6 +122,12 @@ public:
   itkSetMacro(RandomFlips, bool);
   itkGetConstMacro(RandomFlips, bool);
   itkBooleanMacro(RandomFlips);
+  /** "constant" (default) or "cosine": the model's learning rate decays from its value at the
+   * start to 5 % of it along half a cosine over the run's steps (a function of the step, so a
+   * resumed run follows the same schedule). */
+  void
+  SetLearningRateSchedule(const std::string & schedule);
+  itkGetStringMacro(LearningRateSchedule);
   /** Seed of the data order and flips (the weights' seed is the model's). */
   itkSetMacro(Seed, uint64_t);
   itkGetConstMacro(Seed, uint64_t);
@@ -191,6 +197,7 @@ private:
   std::string         m_CheckpointPath;
   unsigned long       m_CheckpointInterval{ 0 };
   std::string         m_LogPath;
+  std::string         m_LearningRateSchedule{ "constant" };
 
   // Training state (saved in checkpoints).
   unsigned int             m_Epoch{ 0 };        ///< 0-based epoch in progress

@@ -171,6 +171,7 @@ TEST(VQVAETrainer, ResumeFromACheckpointGivesTheUninterruptedRun)
   auto straight = TinyModel(9);
   auto t1 = MakeTrainer(straight, train, validation);
   t1->SetNumberOfSteps(8);
+  t1->SetLearningRateSchedule("cosine"); // a function of the step: resumed runs follow it too
   t1->Train();
 
   // Interrupted: aborted after 5 steps (checkpoint every 2 steps + at the abort) ...
@@ -178,6 +179,7 @@ TEST(VQVAETrainer, ResumeFromACheckpointGivesTheUninterruptedRun)
   auto              first = TinyModel(9);
   auto              t2 = MakeTrainer(first, train, validation);
   t2->SetNumberOfSteps(8);
+  t2->SetLearningRateSchedule("cosine");
   t2->SetCheckpointPath(checkpoint);
   t2->SetCheckpointInterval(2);
   auto counter = EventCounter::New();
@@ -195,7 +197,10 @@ TEST(VQVAETrainer, ResumeFromACheckpointGivesTheUninterruptedRun)
   EXPECT_EQ(resumed->GetNumberOfTrainingSteps(), 5u);
   auto t3 = MakeTrainer(resumed, train, validation);
   t3->SetNumberOfSteps(8);
+  t3->SetLearningRateSchedule("cosine");
   t3->Train();
+  EXPECT_DOUBLE_EQ(resumed->GetLearningRate(), 3e-3); // the schedule leaves the model's rate as it was
+  EXPECT_THROW(t3->SetLearningRateSchedule("step"), itk::ExceptionObject);
 
   EXPECT_EQ(resumed->GetNumberOfTrainingSteps(), 8u);
   EXPECT_EQ(resumed->GetCodebook(), straight->GetCodebook()); // bit-identical

@@ -299,6 +299,17 @@ VQVAETrainer::Validate(EpochRecord & record)
 }
 
 void
+VQVAETrainer::SetLearningRateSchedule(const std::string & schedule)
+{
+  if (schedule != "constant" && schedule != "cosine")
+  {
+    itkExceptionMacro(<< "unknown learning-rate schedule \"" << schedule << "\": use constant or cosine");
+  }
+  m_LearningRateSchedule = schedule;
+  this->Modified();
+}
+
+void
 VQVAETrainer::Train()
 {
   this->GenerateData();
@@ -411,8 +422,20 @@ VQVAETrainer::GenerateData()
   };
 
   this->UpdateProgress(static_cast<float>(step) / m_TotalSteps);
+  const double baseRate = m_Model->GetLearningRate();
+  struct RestoreRate // the model leaves Train() with the rate it came with, even on abort
+  {
+    VQVAEModel * model;
+    double       rate;
+    ~RestoreRate() { model->SetLearningRate(rate); }
+  } restoreRate{ m_Model, baseRate };
   while (step < m_TotalSteps)
   {
+    if (m_LearningRateSchedule == "cosine")
+    {
+      const double t = static_cast<double>(step) / static_cast<double>(m_TotalSteps);
+      m_Model->SetLearningRate(baseRate * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * t))));
+    }
     if (orderEpoch != m_Epoch)
     {
       training::EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
@@ -488,6 +511,7 @@ VQVAETrainer::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "CheckpointPath: " << m_CheckpointPath << '\n'
      << indent << "CheckpointInterval: " << m_CheckpointInterval << '\n'
      << indent << "LogPath: " << m_LogPath << '\n'
+     << indent << "LearningRateSchedule: " << m_LearningRateSchedule << '\n'
      << indent << "Epoch: " << m_Epoch << ", batch " << m_BatchInEpoch << '\n'
      << indent << "EpochRecords: " << m_EpochRecords.size() << '\n';
 }
