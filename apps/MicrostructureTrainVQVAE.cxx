@@ -258,10 +258,12 @@ main(int argc, char * argv[])
   m.Add("integer", "residualBlocks", "residualBlocks", "2", "Residual blocks", "").minimum = "0";
   m.Add("integer", "codebookSize", "codebookSize", "512", "Codebook size (K)", "").minimum = "2";
   m.Add("integer", "codeDimension", "codeDimension", "128", "Code dimension (D)", "").minimum = "1";
-  m.Add("double", "commitmentCost", "commitmentCost", "1.0", "Commitment cost (beta)", "The paper: 1.0.");
-  auto & update = m.Add("string-enumeration", "codebookUpdate", "codebookUpdate", "loss", "Codebook update",
-                        "loss: codebook loss (the paper); ema: exponential moving average with dead-code restart.");
-  update.elements = { "loss", "ema" };
+  m.Add("double", "commitmentCost", "commitmentCost", "0.25", "Commitment cost (beta)",
+        "0.25 with the EMA codebook; the paper uses 1.0 with --codebookUpdate loss.");
+  auto & update = m.Add("string-enumeration", "codebookUpdate", "codebookUpdate", "ema", "Codebook update",
+                        "ema (default): exponential moving average with dead-code restart, which keeps the whole "
+                        "codebook in use; loss: the paper's codebook loss (measured: far fewer codes in use).");
+  update.elements = { "ema", "loss" };
   m.Add("double", "emaDecay", "emaDecay", "0.99", "EMA decay", "ema only.");
   m.Add("double", "gradientLossWeight", "gradientLossWeight", "0", "Gradient loss weight",
         "Weight of an image-gradient term added to the MSE (0 = the paper): keeps grain boundaries sharp.");

@@ -93,8 +93,10 @@ public:
     unsigned int              NumberOfResidualBlocks{ 2 };
     unsigned int              CodebookSize{ 512 };  ///< K
     unsigned int              CodeDimension{ 128 }; ///< D
-    double                    CommitmentCost{ 1.0 };///< beta
-    std::string               CodebookUpdate{ "loss" }; ///< "loss" or "ema"
+    /** beta: 0.25 with "ema" (the default); the paper uses 1.0 with "loss". */
+    double                    CommitmentCost{ 0.25 };
+    /** "ema" (default, chosen by measurement: see the README) or "loss" (the paper). */
+    std::string               CodebookUpdate{ "ema" };
     double                    EMADecay{ 0.99 };
     double                    DeadCodeThreshold{ 1.0 }; ///< "ema" only: EMA count below which a code restarts
     /** Weight of an image-gradient term, mean |d/dx x' - d/dx x| + |d/dy x' - d/dy x|, added to

@@ -25,6 +25,7 @@ TinyHyperparameters(const std::string & update = "loss")
   h.CodebookSize = 16;
   h.CodeDimension = 8;
   h.CodebookUpdate = update;
+  h.CommitmentCost = update == "loss" ? 1.0 : 0.25; // the paper's pairing; the EMA default
   return h;
 }
 
@@ -150,7 +151,8 @@ TEST(VQVAEModel, BasicObject)
   EXPECT_EQ(h.EncoderChannels, (std::vector<unsigned int>{ 32, 64, 128 }));
   EXPECT_EQ(h.CodebookSize, 512u);
   EXPECT_EQ(h.CodeDimension, 128u);
-  EXPECT_EQ(h.CommitmentCost, 1.0);
+  EXPECT_EQ(h.CommitmentCost, 0.25); // with the EMA codebook (default by measurement; the paper: loss, 1.0)
+  EXPECT_EQ(h.CodebookUpdate, "ema");
   EXPECT_EQ(m->GetDownsamplingFactor(), 8u);
   EXPECT_DOUBLE_EQ(m->NormalizeIntensity(0), -1.0);
   EXPECT_DOUBLE_EQ(m->NormalizeIntensity(255), 1.0);
