@@ -200,9 +200,18 @@ Body(Module & m)
     h.KernelSize = static_cast<unsigned int>(m.GetInt("kernelSize"));
     h.OutputHiddenChannels = static_cast<unsigned int>(m.GetInt("outputHiddenChannels"));
     prior->SetHyperparameters(h);
+    // Continuous parameters: normalisation and trained range from the training rows. Categorical
+    // ones: every category of the table (also those only in the test split or held out), so
+    // validation and generation can name them; a category never trained on keeps its initial
+    // (untrained) bias.
     Prior::ConditionSchema schema;
     for (const auto & col : columns)
-      schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], col.categorical));
+    {
+      if (col.categorical)
+        schema.push_back(Prior::LearnCategoricalCondition(col.name, table.GetColumn(col.source)));
+      else
+        schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false));
+    }
     prior->SetConditionSchema(schema);
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();
