@@ -4,7 +4,6 @@
  *=========================================================================*/
 #include "MicrostructureCLI.h"
 #include "itkConditionalMicrostructureImageSource.h"
-#include "itkExtractImageFilter.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
 
@@ -124,20 +123,12 @@ Body(Module & m)
   if (!folder.empty())
   {
     std::filesystem::create_directories(folder);
-    using SliceType = itk::Image<unsigned char, 2>;
     for (itk::SizeValueType k = 0; k < size[2]; ++k)
     {
-      auto                  extract = itk::ExtractImageFilter<ImageType, SliceType>::New();
-      ImageType::RegionType region = images->GetLargestPossibleRegion();
-      region.SetIndex(2, static_cast<itk::IndexValueType>(k));
-      region.SetSize(2, 0);
-      extract->SetExtractionRegion(region);
-      extract->SetDirectionCollapseToSubmatrix();
-      extract->SetInput(images);
-      extract->Update();
       char name[32];
       std::snprintf(name, sizeof(name), "sample_%05lu.png", static_cast<unsigned long>(k));
-      itk::WriteImageAtomically(extract->GetOutput(), (std::filesystem::path(folder) / name).string());
+      itk::WriteImageAtomically(sm::cli::ExtractSlice(images, k).GetPointer(),
+                                (std::filesystem::path(folder) / name).string());
     }
   }
   if (!m.Get("outputTable").empty())

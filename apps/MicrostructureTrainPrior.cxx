@@ -75,22 +75,6 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   return maps;
 }
 
-MapType::Pointer
-SelectMaps(const MapType * maps, const std::vector<size_t> & keep)
-{
-  const auto size = maps->GetLargestPossibleRegion().GetSize();
-  auto       out = MapType::New();
-  MapType::RegionType region;
-  region.SetSize({ { size[0], size[1], keep.size() } });
-  out->SetRegions(region);
-  out->SetSpacing(maps->GetSpacing());
-  out->Allocate();
-  const size_t per = size[0] * size[1];
-  for (size_t i = 0; i < keep.size(); ++i)
-    std::copy_n(maps->GetBufferPointer() + keep[i] * per, per, out->GetBufferPointer() + i * per);
-  return out;
-}
-
 int
 Body(Module & m)
 {
@@ -219,9 +203,9 @@ Body(Module & m)
 
   auto trainer = itk::PixelCNNPriorTrainer::New();
   trainer->SetModel(prior);
-  trainer->SetTrainingMaps(SelectMaps(maps, trainRows), trainConditions);
+  trainer->SetTrainingMaps(sm::cli::SelectSlices<MapType>(maps, trainRows), trainConditions);
   if (!testRows.empty())
-    trainer->SetValidationMaps(SelectMaps(maps, testRows), testConditions);
+    trainer->SetValidationMaps(sm::cli::SelectSlices<MapType>(maps, testRows), testConditions);
   trainer->SetNumberOfEpochs(static_cast<unsigned int>(m.GetInt("epochs")));
   trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
   trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));

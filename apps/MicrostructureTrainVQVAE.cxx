@@ -23,25 +23,6 @@ using sm::cli::Module;
 using StackType = itk::VQVAETrainer::ImageType;
 using ByteStackType = itk::Image<unsigned char, 3>;
 
-/** The slices of `stack` whose indices are in `keep`, as a new stack. */
-StackType::Pointer
-SelectSlices(const StackType * stack, const std::vector<size_t> & keep)
-{
-  const auto size = stack->GetLargestPossibleRegion().GetSize();
-  auto       out = StackType::New();
-  StackType::RegionType region;
-  region.SetSize({ { size[0], size[1], keep.size() } });
-  out->SetRegions(region);
-  out->SetSpacing(stack->GetSpacing());
-  out->Allocate();
-  const size_t per = size[0] * size[1];
-  for (size_t i = 0; i < keep.size(); ++i)
-  {
-    std::copy_n(stack->GetBufferPointer() + keep[i] * per, per, out->GetBufferPointer() + i * per);
-  }
-  return out;
-}
-
 std::string
 Describe(const itk::VQVAETrainer::EpochRecord & r)
 {
@@ -112,8 +93,8 @@ Body(Module & m)
       trainSlices.push_back(i);
     std::cerr << "warning: no --table: every patch is used for training and nothing is validated\n";
   }
-  auto train = SelectSlices(stack, trainSlices);
-  auto validation = testSlices.empty() ? StackType::Pointer() : SelectSlices(stack, testSlices);
+  auto train = sm::cli::SelectSlices<StackType>(stack, trainSlices);
+  auto validation = testSlices.empty() ? StackType::Pointer() : sm::cli::SelectSlices<StackType>(stack, testSlices);
   stack = nullptr;
 
   auto model = itk::VQVAEModel::New();

@@ -11,6 +11,8 @@
 #define MicrostructureCLI_h
 
 #include "itkCommand.h"
+#include "itkExtractImageFilter.h"
+#include "itkImage.h"
 #include "itkMicrostructureTable.h"
 #include "itkProcessObject.h"
 
@@ -156,6 +158,46 @@ private:
  * single slice). Throws a clear error for a file ITK cannot read. Reads only the header. */
 bool
 IsImageStack(const std::string & path);
+
+/** The slices of a 3D stack whose indices are in `keep`, in that order, as a new stack (same
+ * spacing). */
+template <typename TImage>
+typename TImage::Pointer
+SelectSlices(const TImage * stack, const std::vector<std::size_t> & keep)
+{
+  static_assert(TImage::ImageDimension == 3, "SelectSlices takes a 3D stack");
+  const auto                     size = stack->GetLargestPossibleRegion().GetSize();
+  auto                           out = TImage::New();
+  typename TImage::RegionType    region;
+  region.SetSize({ { size[0], size[1], keep.size() } });
+  out->SetRegions(region);
+  out->SetSpacing(stack->GetSpacing());
+  out->Allocate();
+  const std::size_t per = size[0] * size[1];
+  for (std::size_t i = 0; i < keep.size(); ++i)
+  {
+    std::copy_n(stack->GetBufferPointer() + keep[i] * per, per, out->GetBufferPointer() + i * per);
+  }
+  return out;
+}
+
+/** Slice k of a 3D stack as a 2D image (direction collapsed to the in-plane submatrix). */
+template <typename TImage>
+typename itk::Image<typename TImage::PixelType, 2>::Pointer
+ExtractSlice(const TImage * stack, std::size_t k)
+{
+  static_assert(TImage::ImageDimension == 3, "ExtractSlice takes a 3D stack");
+  using SliceType = itk::Image<typename TImage::PixelType, 2>;
+  auto                        extract = itk::ExtractImageFilter<TImage, SliceType>::New();
+  typename TImage::RegionType region = stack->GetLargestPossibleRegion();
+  region.SetIndex(2, static_cast<itk::IndexValueType>(k));
+  region.SetSize(2, 0);
+  extract->SetExtractionRegion(region);
+  extract->SetDirectionCollapseToSubmatrix();
+  extract->SetInput(stack);
+  extract->Update();
+  return extract->GetOutput();
+}
 
 /** Rows of a patch table left out of training (--exclude): a list of conditions, each
  * "column=value" or several joined by ';' ("a=1;b=Q": all must hold); a row matching any

@@ -3,7 +3,7 @@
  *  tables and its figures (VTK charts, drawn when an X display is there).
  *=========================================================================*/
 #include "MicrostructureStudyAnalysis.h"
-#include "itkExtractImageFilter.h"
+#include "MicrostructureCLI.h"
 #include "itkImage.h"
 #include "itkMicrostructureIO.h"
 #include "itkVQVAEModel.h"
@@ -30,7 +30,6 @@ using itk::MicrostructureTable;
 namespace
 {
 using StackType = itk::Image<unsigned char, 3>;
-using SliceType = itk::Image<unsigned char, 2>;
 using MapType = itk::Image<unsigned short, 3>;
 namespace report = itk::report;
 
@@ -44,20 +43,6 @@ Fmt(const json & j, const char * key, int digits = 2)
   s.precision(digits);
   s << j[key].get<double>();
   return s.str();
-}
-
-SliceType::ConstPointer
-Slice(const StackType * stack, size_t k)
-{
-  auto                  extract = itk::ExtractImageFilter<StackType, SliceType>::New();
-  StackType::RegionType region = stack->GetLargestPossibleRegion();
-  region.SetIndex(2, static_cast<itk::IndexValueType>(k));
-  region.SetSize(2, 0);
-  extract->SetExtractionRegion(region);
-  extract->SetDirectionCollapseToSubmatrix();
-  extract->SetInput(stack);
-  extract->Update();
-  return extract->GetOutput();
 }
 
 StackType::Pointer
@@ -210,12 +195,12 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     for (int k = 0; k < count && !all.empty(); ++k)
     {
       const size_t r = all[(k * all.size()) / count];
-      rows[0].push_back(Slice(patches, r));
+      rows[0].push_back(sm::cli::ExtractSlice(patches.GetPointer(), r).GetPointer());
       if (reconstructed)
-        rows[1].push_back(Slice(reconstructed, r));
+        rows[1].push_back(sm::cli::ExtractSlice(reconstructed.GetPointer(), r).GetPointer());
     }
     for (int k = 0; k < count && k < static_cast<int>(gen->GetLargestPossibleRegion().GetSize()[2]); ++k)
-      rows[2].push_back(Slice(gen, k));
+      rows[2].push_back(sm::cli::ExtractSlice(gen.GetPointer(), k).GetPointer());
     if (!reconstructed)
       rows.erase(rows.begin() + 1);
     const std::string file = "montage_" + c.Slug + ".png";
