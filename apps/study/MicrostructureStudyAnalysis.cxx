@@ -218,6 +218,8 @@ Quantile(std::vector<double> v, double q)
   return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[i];
 }
 
+} // namespace
+
 /** S2 (radial) curves of a measurement's correlation table: mean and 5-95 % band per distance,
  * over the table rows (patches) in `rows` (all when empty). Returns {r_um, mean, lo, hi}. */
 std::array<std::vector<double>, 4>
@@ -252,8 +254,6 @@ ReadStack(const std::string & path)
 {
   return fs::exists(path) ? itk::ReadScalarImage<StackType>(path) : nullptr;
 }
-} // namespace
-
 std::vector<Condition>
 DistinctConditions(const MicrostructureTable & table, const std::vector<std::string> & columns)
 {

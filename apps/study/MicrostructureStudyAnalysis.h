@@ -9,7 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "itkImage.h"
+
+#include <array>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +39,16 @@ DistinctConditions(const itk::MicrostructureTable & table, const std::vector<std
 /** True when row `row` of the table has the condition's values. */
 bool
 RowHasCondition(const itk::MicrostructureTable & table, std::size_t row, const Condition & c);
+
+/** Radial S2 curves of a MicrostructureMeasure correlation table over the table rows (patches) in
+ * `rows` (all when empty): {r (um), mean, 5 % quantile, 95 % quantile} per distance; empty when the
+ * file does not exist. */
+std::array<std::vector<double>, 4>
+S2Band(const std::string & path, const std::set<std::size_t> & rows);
+
+/** An 8-bit stack, or nullptr when the file does not exist. */
+itk::Image<unsigned char, 3>::Pointer
+ReadStack(const std::string & path);
 
 /** The condition as the prior's parameters ("ln_col=..." for log-scaled columns), comma-separated. */
 std::string

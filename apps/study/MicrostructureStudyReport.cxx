@@ -45,11 +45,6 @@ Fmt(const json & j, const char * key, int digits = 2)
   return s.str();
 }
 
-StackType::Pointer
-ReadStack(const std::string & path)
-{
-  return fs::exists(path) ? itk::ReadScalarImage<StackType>(path) : nullptr;
-}
 
 /** The rows of the patch table with the condition (at most `limit`, test split first when asked). */
 std::vector<size_t>
@@ -146,28 +141,14 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
            { out + "/s2_real.csv", "real", true, true },
            { out + "/generated/" + c.Slug + "_s2.csv", "generated", false, false } })
     {
-      if (!fs::exists(path))
-        continue;
-      const auto     t = MicrostructureTable::Read(path);
-      std::map<double, std::vector<double>> byR;
-      const auto row = t.GetNumericColumn("row"), r = t.GetNumericColumn("r_um"), s = t.GetNumericColumn("s2_radial");
-      for (size_t i = 0; i < row.size(); ++i)
-        if (!subset || rows.count(static_cast<size_t>(row[i])))
-          byR[r[i]].push_back(s[i]);
+      const auto    band = S2Band(path, subset ? rows : std::set<size_t>{});
       report::Curve curve;
       curve.Label = label + " (mean, 5-95 %)";
       curve.Dashed = dashed;
-      for (auto & [x, v] : byR)
-      {
-        std::sort(v.begin(), v.end());
-        double m = 0;
-        for (const double e : v)
-          m += e;
-        curve.X.push_back(x);
-        curve.Mean.push_back(m / v.size());
-        curve.Lower.push_back(v[static_cast<size_t>(0.05 * (v.size() - 1))]);
-        curve.Upper.push_back(v[static_cast<size_t>(0.95 * (v.size() - 1))]);
-      }
+      curve.X = band[0];
+      curve.Mean = band[1];
+      curve.Lower = band[2];
+      curve.Upper = band[3];
       if (!curve.X.empty())
         curves.push_back(curve);
     }
