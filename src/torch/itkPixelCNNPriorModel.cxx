@@ -400,16 +400,8 @@ PixelCNNPriorModel::IsInitialized() const
 void
 PixelCNNPriorModel::SetDevice(const std::string & device)
 {
-  std::string   warning;
-  torch::Device resolved{ torch::kCPU };
-  try
-  {
-    resolved = torchsupport::ResolveDevice(device, warning);
-  }
-  catch (const std::invalid_argument & e)
-  {
-    itkExceptionMacro(<< e.what());
-  }
+  std::string         warning;
+  const torch::Device resolved = torchsupport::ResolveDevice(device, warning);
   if (!warning.empty())
   {
     itkWarningMacro(<< warning);

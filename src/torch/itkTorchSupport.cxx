@@ -3,6 +3,7 @@
  *=========================================================================*/
 #include "itkTorchSupport.h"
 #include "itkModelFile.h"
+#include "itkMacro.h"
 #include "itkMultiThreaderBase.h"
 
 namespace itk
@@ -48,7 +49,9 @@ ResolveDevice(const std::string & name, std::string & warning)
       return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
   }
-  throw std::invalid_argument("unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)");
+  ExceptionObject e(__FILE__, __LINE__, "unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)",
+                    ITK_LOCATION);
+  throw e;
 }
 
 void

@@ -19,7 +19,7 @@ namespace torchsupport
 {
 
 /** "auto" (CUDA when available), "cpu" or "cuda:N". An unavailable CUDA device gives the CPU and
- * a warning text; a malformed name throws std::invalid_argument saying what is accepted. */
+ * a warning text; a malformed name throws itk::ExceptionObject saying what is accepted. */
 torch::Device
 ResolveDevice(const std::string & name, std::string & warning);
 
