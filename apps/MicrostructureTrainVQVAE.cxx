@@ -124,6 +124,8 @@ Body(Module & m)
     h.CodebookUpdate = m.Get("codebookUpdate");
     h.EMADecay = m.GetDouble("emaDecay");
     h.GradientLossWeight = m.GetDouble("gradientLossWeight");
+    h.PhaseLossWeight = m.GetDouble("phaseLossWeight");
+    h.PhaseLossSoftness = m.GetDouble("phaseLossSoftness");
     model->SetHyperparameters(h);
     model->SetSeed(std::stoull(m.Get("seed")));
     model->Initialize();
@@ -248,6 +250,11 @@ main(int argc, char * argv[])
   m.Add("double", "emaDecay", "emaDecay", "0.99", "EMA decay", "ema only.");
   m.Add("double", "gradientLossWeight", "gradientLossWeight", "0", "Gradient loss weight",
         "Weight of an image-gradient term added to the MSE (0 = the paper): keeps grain boundaries sharp.");
+  m.Add("double", "phaseLossWeight", "phaseLossWeight", "0", "Phase loss weight",
+        "Weight of a phase-map term added to the MSE (0 = the paper): soft Otsu phase maps of reconstructions "
+        "vs originals, so thin boundaries and small particles stay on the right side of the threshold.");
+  m.Add("double", "phaseLossSoftness", "phaseLossSoftness", "0.05", "Phase loss softness",
+        "Width of the soft threshold in [-1, 1] intensity units.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   m.Group("Results", "Output scalars (for Slicer).");

@@ -40,7 +40,14 @@ namespace itk
  *   codes whose EMA count drops below DeadCodeThreshold restart from random
  *   encoder outputs of the batch.
  * Either way GradientLossWeight (default 0) adds an image-gradient term to
- * the reconstruction loss, against the decoder's blurring of boundaries.
+ * the reconstruction loss, against the decoder's blurring of boundaries, and
+ * PhaseLossWeight adds a phase-map term: each original's Otsu threshold t is
+ * computed on the batch (256 bins over [-1, 1], as the measurement binarizes
+ * 8-bit patches), and the loss compares the soft phase maps
+ * sigmoid((x' - t) / s) and sigmoid((x - t) / s), s = PhaseLossSoftness. It
+ * acts only on pixels near the threshold, where a small intensity error flips
+ * the phase: thin grain boundaries and small particles, the pixels that the
+ * volume fraction and the mean free path are measured from.
  *
  * Intensities: the network works on images in [-1, 1]. The model stores the
  * intensity range it was trained on (IntensityMinimum..IntensityMaximum, by
@@ -103,6 +110,10 @@ public:
      * the reconstruction loss (0 = the paper's plain MSE). It penalises blurred grain boundaries,
      * which Otsu then loses and the mean free path with them. */
     double                    GradientLossWeight{ 0.0 };
+    /** Weight of the phase-map term (see the class comment; 0 = the paper's plain MSE). */
+    double                    PhaseLossWeight{ 0.0 };
+    /** Width s of the soft threshold, in the network's [-1, 1] intensity units. */
+    double                    PhaseLossSoftness{ 0.05 };
 
     unsigned int
     GetNumberOfDownsamplings() const
@@ -121,6 +132,7 @@ public:
     double       CodebookLoss{ 0 };       ///< ||sg[z] - e||^2 (0 in "ema" mode)
     double       CommitmentLoss{ 0 };     ///< beta ||z - sg[e]||^2
     double       GradientLoss{ 0 };       ///< mean |image-gradient difference| (unweighted; 0 when its weight is 0)
+    double       PhaseLoss{ 0 };          ///< mean squared soft-phase-map difference (unweighted; 0 when its weight is 0)
     double       TotalLoss{ 0 };
     double       Perplexity{ 0 };         ///< exp(entropy of code usage in the batch)
     unsigned int CodesInUse{ 0 };         ///< distinct codes chosen in the batch

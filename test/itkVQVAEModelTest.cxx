@@ -232,6 +232,41 @@ TEST(VQVAEModel, GradientLossTermAddsToTheTotalAndIsStored)
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
 
+TEST(VQVAEModel, PhaseLossTermAddsToTheTotalAndIsStored)
+{
+  const auto images = SyntheticBatch(8, 32, 17);
+  auto       plain = TinyModel(4);
+  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
+  EXPECT_EQ(r0.PhaseLoss, 0.0);
+
+  auto h = TinyHyperparameters();
+  h.PhaseLossWeight = 2.0;
+  h.PhaseLossSoftness = 0.1;
+  auto m = itk::VQVAEModel::New();
+  m->SetHyperparameters(h);
+  m->SetSeed(4);
+  m->SetDevice("cpu");
+  m->Initialize();
+  const auto r = m->TrainStep(images.data(), 8, 32, 32);
+  // Same seed, same first forward pass: only the phase term differs. Soft phase maps lie in
+  // (0, 1), so their mean squared difference does too; an untrained decoder gets phases wrong.
+  EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
+  EXPECT_GT(r.PhaseLoss, 0.01);
+  EXPECT_LT(r.PhaseLoss, 1.0);
+  EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 2.0 * r.PhaseLoss, 1e-6);
+  const std::string path = TempPath("phase.vqvae");
+  m->Write(path);
+  auto back = itk::VQVAEModel::New();
+  back->Read(path);
+  EXPECT_DOUBLE_EQ(back->GetHyperparameters().PhaseLossWeight, 2.0);
+  EXPECT_DOUBLE_EQ(back->GetHyperparameters().PhaseLossSoftness, 0.1);
+  h.PhaseLossWeight = -1.0;
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+  h.PhaseLossWeight = 1.0;
+  h.PhaseLossSoftness = 0.0;
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+}
+
 TEST(VQVAEModel, ChosenCodeIsTheNearestCodebookVector)
 {
   auto m = TinyModel(5);

@@ -91,6 +91,10 @@ VQVAEModel::Hyperparameters::Validate() const
     fail("DeadCodeThreshold must be >= 0");
   if (!(GradientLossWeight >= 0.0))
     fail("GradientLossWeight must be >= 0");
+  if (!(PhaseLossWeight >= 0.0))
+    fail("PhaseLossWeight must be >= 0");
+  if (!(PhaseLossSoftness > 0.0))
+    fail("PhaseLossSoftness must be > 0 (the width of the soft threshold in [-1, 1] units; 0.05 is a good start)");
 }
 
 
@@ -309,6 +313,15 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     total = total + m_Hyperparameters.GradientLossWeight * gradient;
     gradientLoss = gradient.item<double>();
   }
+  double phaseLoss = 0.0;
+  if (m_Hyperparameters.PhaseLossWeight > 0.0)
+  {
+    const auto t = vqvae::OtsuThresholds(x).view({ -1, 1, 1, 1 });
+    const auto s = m_Hyperparameters.PhaseLossSoftness;
+    auto phase = torch::mse_loss(torch::sigmoid((reconstruction - t) / s), torch::sigmoid((x - t) / s));
+    total = total + m_Hyperparameters.PhaseLossWeight * phase;
+    phaseLoss = phase.item<double>();
+  }
   adam.zero_grad();
   total.backward();
   adam.step();
@@ -319,6 +332,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   r.CodebookLoss = q.codebookLoss.item<double>();
   r.CommitmentLoss = q.commitmentLoss.item<double>();
   r.GradientLoss = gradientLoss;
+  r.PhaseLoss = phaseLoss;
   r.TotalLoss = total.item<double>();
   r.Perplexity = q.perplexity;
   r.CodesInUse = static_cast<unsigned int>(q.codesInUse);
@@ -376,6 +390,8 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "ema_decay", Exact(h.EMADecay) },
     { "dead_code_threshold", Exact(h.DeadCodeThreshold) },
     { "gradient_loss_weight", Exact(h.GradientLossWeight) },
+    { "phase_loss_weight", Exact(h.PhaseLossWeight) },
+    { "phase_loss_softness", Exact(h.PhaseLossSoftness) },
     { "intensity_minimum", Exact(m_IntensityMinimum) },
     { "intensity_maximum", Exact(m_IntensityMaximum) },
     { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
@@ -426,6 +442,8 @@ VQVAEModel::Read(const std::string & path)
   h.EMADecay = c.Number("ema_decay");
   h.DeadCodeThreshold = c.Number("dead_code_threshold");
   h.GradientLossWeight = c.Has("gradient_loss_weight") ? c.Number("gradient_loss_weight") : 0.0;
+  h.PhaseLossWeight = c.Has("phase_loss_weight") ? c.Number("phase_loss_weight") : 0.0;
+  h.PhaseLossSoftness = c.Has("phase_loss_softness") ? c.Number("phase_loss_softness") : 0.05;
   h.Validate();
   const double iMin = c.Number("intensity_minimum");
   const double iMax = c.Number("intensity_maximum");
@@ -486,6 +504,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "EMADecay: " << h.EMADecay << '\n'
      << indent << "DeadCodeThreshold: " << h.DeadCodeThreshold << '\n'
      << indent << "GradientLossWeight: " << h.GradientLossWeight << '\n'
+     << indent << "PhaseLossWeight: " << h.PhaseLossWeight << " (softness " << h.PhaseLossSoftness << ")\n"
      << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
      << indent << "LearningRate: " << m_LearningRate << '\n'

@@ -245,5 +245,31 @@ NetworkImpl::Decode(const torch::Tensor & zq)
   return decoder->forward(zq.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
+torch::Tensor
+OtsuThresholds(const torch::Tensor & images, int64_t bins)
+{
+  torch::NoGradGuard noGrad;
+  const auto         n = images.size(0);
+  const auto         flat = images.detach().reshape({ n, -1 }).to(torch::kFloat);
+  const auto         lo = std::get<0>(flat.min(1, /*keepdim=*/true));
+  const auto         hi = std::get<0>(flat.max(1, /*keepdim=*/true));
+  const auto         width = (hi - lo).clamp_min(1e-12) / static_cast<double>(bins);
+  // Bin b holds [lo + b width, lo + (b + 1) width); the maximum goes to the last bin.
+  const auto index = ((flat - lo) / width).floor().clamp(0, static_cast<double>(bins - 1)).to(torch::kLong);
+  auto       counts = torch::zeros({ n, bins }, flat.options().dtype(torch::kDouble));
+  counts.scatter_add_(1, index, torch::ones_like(index, counts.options()));
+  const auto p = counts / counts.sum(1, /*keepdim=*/true);
+  const auto centres = torch::arange(bins, p.options()).add_(0.5).unsqueeze(0);
+  const auto w0 = p.cumsum(1);               // weight of the dark class, bins 0..b
+  const auto m0 = (p * centres).cumsum(1);   // its first moment
+  const auto mT = m0.select(1, bins - 1).unsqueeze(1);
+  // Between-class variance (mT w0 - m0)^2 / (w0 (1 - w0)); 0 where a class is empty.
+  const auto denominator = w0 * (1.0 - w0);
+  const auto between = torch::where(denominator > 1e-12, (mT * w0 - m0).pow(2) / denominator.clamp_min(1e-12),
+                                    torch::zeros_like(denominator));
+  const auto best = between.argmax(1, /*keepdim=*/true).to(torch::kDouble);
+  return (lo.to(torch::kDouble) + (best + 1.0) * width.to(torch::kDouble)).squeeze(1).to(images.scalar_type());
+}
+
 } // namespace vqvae
 } // namespace itk

@@ -146,6 +146,13 @@ struct NetworkImpl : torch::nn::Module
 };
 TORCH_MODULE(Network);
 
+/** Otsu's threshold of each image of a batch N x C x H x W (all channels of an image together):
+ * a histogram of `bins` bins between the image's minimum and maximum, the bin that maximises the
+ * between-class variance, and its upper edge (pixels <= threshold are the dark class), as ITK's
+ * OtsuThresholdCalculator does. No gradient. Returns N thresholds in the images' units. */
+torch::Tensor
+OtsuThresholds(const torch::Tensor & images, int64_t bins = 256);
+
 } // namespace vqvae
 } // namespace itk
 
