@@ -457,6 +457,8 @@ Body(Module & m)
                                       std::to_string(vq.value("gradient_loss_weight", 0.0)),
                                       "--phaseLossWeight",
                                       std::to_string(vq.value("phase_loss_weight", 0.0)),
+                                      "--histogramLossWeight",
+                                      std::to_string(vq.value("histogram_loss_weight", 0.0)),
                                       "--schedule",
                                       vq.value("schedule", std::string("constant")),
                                       "--validationPatches",

@@ -126,6 +126,7 @@ Body(Module & m)
     h.GradientLossWeight = m.GetDouble("gradientLossWeight");
     h.PhaseLossWeight = m.GetDouble("phaseLossWeight");
     h.PhaseLossSoftness = m.GetDouble("phaseLossSoftness");
+    h.HistogramLossWeight = m.GetDouble("histogramLossWeight");
     model->SetHyperparameters(h);
     model->SetSeed(std::stoull(m.Get("seed")));
     model->Initialize();
@@ -255,6 +256,9 @@ main(int argc, char * argv[])
         "vs originals, so thin boundaries and small particles stay on the right side of the threshold.");
   m.Add("double", "phaseLossSoftness", "phaseLossSoftness", "0.05", "Phase loss softness",
         "Width of the soft threshold in [-1, 1] intensity units.");
+  m.Add("double", "histogramLossWeight", "histogramLossWeight", "0", "Histogram loss weight",
+        "Weight of an intensity-histogram term added to the MSE (0 = the paper): the mean squared difference of "
+        "sorted pixel values, so reconstructions keep the originals' grey-level distribution and Otsu threshold.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   m.Group("Results", "Output scalars (for Slicer).");

@@ -267,6 +267,35 @@ TEST(VQVAEModel, PhaseLossTermAddsToTheTotalAndIsStored)
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
 
+TEST(VQVAEModel, HistogramLossTermAddsToTheTotalAndIsStored)
+{
+  const auto images = SyntheticBatch(8, 32, 17);
+  auto       plain = TinyModel(4);
+  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
+  EXPECT_EQ(r0.HistogramLoss, 0.0);
+
+  auto h = TinyHyperparameters();
+  h.HistogramLossWeight = 0.7;
+  auto m = itk::VQVAEModel::New();
+  m->SetHyperparameters(h);
+  m->SetSeed(4);
+  m->SetDevice("cpu");
+  m->Initialize();
+  const auto r = m->TrainStep(images.data(), 8, 32, 32);
+  // The sorted-value distance is at most the pixelwise MSE (sorting both is the optimal matching).
+  EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
+  EXPECT_GT(r.HistogramLoss, 0.0);
+  EXPECT_LE(r.HistogramLoss, r.ReconstructionLoss + 1e-7);
+  EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 0.7 * r.HistogramLoss, 1e-6);
+  const std::string path = TempPath("histogram.vqvae");
+  m->Write(path);
+  auto back = itk::VQVAEModel::New();
+  back->Read(path);
+  EXPECT_DOUBLE_EQ(back->GetHyperparameters().HistogramLossWeight, 0.7);
+  h.HistogramLossWeight = -0.1;
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+}
+
 TEST(VQVAEModel, ChosenCodeIsTheNearestCodebookVector)
 {
   auto m = TinyModel(5);

@@ -262,6 +262,35 @@ TEST(VQVAENetworkTorch, OtsuThresholdsAgreeWithITK)
   }
 }
 
+// The histogram loss: the squared Wasserstein-2 distance of the pixel-value distributions. A
+// permutation of an image's pixels is at distance 0, an image plus a constant c at distance c^2,
+// and in general it equals the brute-force value from sorted copies, image by image.
+TEST(VQVAENetworkTorch, SortedIntensityDistanceIsWasserstein2OfPixelValues)
+{
+  torch::manual_seed(5);
+  const auto a = torch::randn({ 3, 2, 9, 7 }, torch::kDouble);
+  const auto permuted = a.reshape({ 3, -1 }).index_select(1, torch::randperm(2 * 9 * 7, torch::kLong)).reshape(a.sizes());
+  EXPECT_LT(itk::vqvae::SortedIntensityDistance(permuted, a).item<double>(), 1e-24);
+  EXPECT_NEAR(itk::vqvae::SortedIntensityDistance(a + 0.3, a).item<double>(), 0.09, 1e-12);
+  const auto b = torch::rand({ 3, 2, 9, 7 }, torch::kDouble);
+  double     brute = 0.0;
+  for (int64_t i = 0; i < 3; ++i)
+  {
+    auto       va = a[i].flatten();
+    auto       vb = b[i].flatten();
+    const auto sa = std::get<0>(va.sort());
+    const auto sb = std::get<0>(vb.sort());
+    brute += (sa - sb).pow(2).sum().item<double>();
+  }
+  brute /= static_cast<double>(a.numel());
+  EXPECT_NEAR(itk::vqvae::SortedIntensityDistance(a, b).item<double>(), brute, 1e-12);
+  // Differentiable: the gradient moves the first batch's distribution towards the second's.
+  auto x = a.clone().requires_grad_(true);
+  itk::vqvae::SortedIntensityDistance(x, b).backward();
+  const auto step = (x - 0.5 * static_cast<double>(a.numel()) * x.grad()).detach(); // lands on sorted b
+  EXPECT_LT(itk::vqvae::SortedIntensityDistance(step, b).item<double>(), 1e-6 * brute);
+}
+
 #else
 
 TEST(VQVAENetworkTorch, NeedsLibTorchHeaders)

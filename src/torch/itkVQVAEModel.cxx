@@ -93,6 +93,8 @@ VQVAEModel::Hyperparameters::Validate() const
     fail("GradientLossWeight must be >= 0");
   if (!(PhaseLossWeight >= 0.0))
     fail("PhaseLossWeight must be >= 0");
+  if (!(HistogramLossWeight >= 0.0))
+    fail("HistogramLossWeight must be >= 0");
   if (!(PhaseLossSoftness > 0.0))
     fail("PhaseLossSoftness must be > 0 (the width of the soft threshold in [-1, 1] units; 0.05 is a good start)");
 }
@@ -322,6 +324,13 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     total = total + m_Hyperparameters.PhaseLossWeight * phase;
     phaseLoss = phase.item<double>();
   }
+  double histogramLoss = 0.0;
+  if (m_Hyperparameters.HistogramLossWeight > 0.0)
+  {
+    auto histogram = vqvae::SortedIntensityDistance(reconstruction, x);
+    total = total + m_Hyperparameters.HistogramLossWeight * histogram;
+    histogramLoss = histogram.item<double>();
+  }
   adam.zero_grad();
   total.backward();
   adam.step();
@@ -333,6 +342,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   r.CommitmentLoss = q.commitmentLoss.item<double>();
   r.GradientLoss = gradientLoss;
   r.PhaseLoss = phaseLoss;
+  r.HistogramLoss = histogramLoss;
   r.TotalLoss = total.item<double>();
   r.Perplexity = q.perplexity;
   r.CodesInUse = static_cast<unsigned int>(q.codesInUse);
@@ -392,6 +402,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "gradient_loss_weight", Exact(h.GradientLossWeight) },
     { "phase_loss_weight", Exact(h.PhaseLossWeight) },
     { "phase_loss_softness", Exact(h.PhaseLossSoftness) },
+    { "histogram_loss_weight", Exact(h.HistogramLossWeight) },
     { "intensity_minimum", Exact(m_IntensityMinimum) },
     { "intensity_maximum", Exact(m_IntensityMaximum) },
     { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
@@ -444,6 +455,7 @@ VQVAEModel::Read(const std::string & path)
   h.GradientLossWeight = c.Has("gradient_loss_weight") ? c.Number("gradient_loss_weight") : 0.0;
   h.PhaseLossWeight = c.Has("phase_loss_weight") ? c.Number("phase_loss_weight") : 0.0;
   h.PhaseLossSoftness = c.Has("phase_loss_softness") ? c.Number("phase_loss_softness") : 0.05;
+  h.HistogramLossWeight = c.Has("histogram_loss_weight") ? c.Number("histogram_loss_weight") : 0.0;
   h.Validate();
   const double iMin = c.Number("intensity_minimum");
   const double iMax = c.Number("intensity_maximum");
@@ -505,6 +517,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "DeadCodeThreshold: " << h.DeadCodeThreshold << '\n'
      << indent << "GradientLossWeight: " << h.GradientLossWeight << '\n'
      << indent << "PhaseLossWeight: " << h.PhaseLossWeight << " (softness " << h.PhaseLossSoftness << ")\n"
+     << indent << "HistogramLossWeight: " << h.HistogramLossWeight << '\n'
      << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
      << indent << "LearningRate: " << m_LearningRate << '\n'

@@ -271,5 +271,14 @@ OtsuThresholds(const torch::Tensor & images, int64_t bins)
   return (lo.to(torch::kDouble) + (best + 1.0) * width.to(torch::kDouble)).squeeze(1).to(images.scalar_type());
 }
 
+torch::Tensor
+SortedIntensityDistance(const torch::Tensor & a, const torch::Tensor & b)
+{
+  const auto n = a.size(0);
+  const auto sa = std::get<0>(a.reshape({ n, -1 }).sort(1));
+  const auto sb = std::get<0>(b.reshape({ n, -1 }).sort(1));
+  return torch::mse_loss(sa, sb);
+}
+
 } // namespace vqvae
 } // namespace itk

@@ -153,6 +153,13 @@ TORCH_MODULE(Network);
 torch::Tensor
 OtsuThresholds(const torch::Tensor & images, int64_t bins = 256);
 
+/** Squared 1-D Wasserstein-2 distance between the intensity distributions of corresponding images
+ * of two batches N x C x H x W (all channels of an image together), averaged over the batch: the
+ * mean squared difference of their sorted pixel values. 0 for a permutation of the pixels;
+ * differentiable with respect to both (through the sort's gather). */
+torch::Tensor
+SortedIntensityDistance(const torch::Tensor & a, const torch::Tensor & b);
+
 } // namespace vqvae
 } // namespace itk
 
