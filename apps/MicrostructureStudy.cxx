@@ -464,6 +464,8 @@ Body(Module & m)
                                       vq.value("schedule", std::string("constant")),
                                       "--validationPatches",
                                       "256",
+                                      "--precision",
+                                      vq.value("precision", std::string("float32")),
                                       "--device",
                                       config["device"].get<std::string>() };
   if (!excludeArg.empty())

@@ -99,6 +99,7 @@ Body(Module & m)
 
   auto model = itk::VQVAEModel::New();
   model->SetDevice(m.Get("device"));
+  model->SetPrecision(m.Get("precision"));
   model->SetLearningRate(m.GetDouble("learningRate"));
   model->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   const bool resume = m.GetBool("resume") && std::filesystem::exists(checkpoint);
@@ -163,7 +164,7 @@ Body(Module & m)
   progress.Observe(trainer, 0.0, 1.0);
   std::cerr << "training on " << train->GetLargestPossibleRegion().GetSize()[2] << " patches of " << size[0] << " x "
             << size[1] << " px, validating on " << testSlices.size() << ", device " << model->GetDeviceInUse()
-            << ", " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
+            << " (" << model->GetPrecisionInUse() << "), " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
   trainer->Train();
 
   std::ostringstream summary;
@@ -261,6 +262,11 @@ main(int argc, char * argv[])
         "sorted pixel values, so reconstructions keep the originals' grey-level distribution and Otsu threshold.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
+                           "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (weights, "
+                           "quantizer, losses and Adam in float32): about 2x faster on CPUs with AVX512-BF16; auto: "
+                           "bfloat16 where the CPU has it, float32 otherwise.");
+  precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationMSE", "validationMSE", "", "Validation MSE", "Last epoch.").channel = "output";
   m.Add("double", "volumeFractionBias", "volumeFractionBias", "", "Volume fraction bias (pp)", "Reconstructions minus originals.").channel = "output";

@@ -14,22 +14,29 @@
 # steps, "best step" the fastest one. Also the median over rounds of the per-round training ratio
 # (the two runs of a round are adjacent in time, so see about the same load). Training FLOPs = 3 x forward FLOPs (forward, and a
 # backward of twice the forward), forward counted analytically by both sides (2 x multiply-adds).
+# MIXED=1 (default) also times bfloat16 mixed precision on both sides (ours: --precision bfloat16;
+# the reference: torch.autocast on CPU), interleaved in the same rounds; MIXED=0 skips it.
 set -euo pipefail
 BUILD=${1:?usage: run_vqvae_bench.sh BUILD}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$BUILD/bench/vqvae_bench
 PYTHON=${PYTHON:-/usr/bin/python3}
 BATCH=${BATCH:-64}; STEPS=${STEPS:-5}; WARMUP=${WARMUP:-1}; ENCODE_IMAGES=${ENCODE_IMAGES:-256}
-THREADS=${THREADS:-2}; ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}; ROUNDS=${ROUNDS:-3}; MIXED=${MIXED:-1}
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" # OpenMP spin-waiting distorts both sides on a shared machine
 [ -x "$BIN" ] || { echo "no $BIN: build it first (cmake --build $BUILD --target vqvae_bench)" >&2; exit 1; }
 ARGS="--batch $BATCH --steps $STEPS --warmup $WARMUP --encode-images $ENCODE_IMAGES --threads $THREADS"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 for r in $(seq 1 "$ROUNDS"); do
   "$PYTHON" "$HERE/vqvae_reference.py" $ARGS > "$TMP/ref.$r"
   "$BIN" $ARGS > "$TMP/ours.$r"
+  if [ "$MIXED" = 1 ]; then
+    "$PYTHON" "$HERE/vqvae_reference.py" $ARGS --autocast > "$TMP/refbf.$r"
+    "$BIN" $ARGS --precision bfloat16 > "$TMP/oursbf.$r"
+  fi
   "$PYTHON" "$HERE/vqvae_reference.py" --peak-only --threads "$THREADS" > "$TMP/peak.$r"
   rr=$(grep -h '^REF_TRAIN_IMG_S=' "$TMP/ref.$r" | cut -d= -f2)
   oo=$(grep -h '^OURS_TRAIN_IMG_S=' "$TMP/ours.$r" | cut -d= -f2)
@@ -66,3 +73,15 @@ awk -v rt="$RT" -v ot="$OT" -v rb="$RB" -v ob="$OB" -v rc="$RC" -v oc="$OC" -v r
   printf "median over rounds of training ours/ref (same round, adjacent in time): %.2f\n", med
   printf "RATIO_TRAIN=%.3f\nRATIO_TRAIN_MEDIAN_ROUND=%.3f\nRATIO_ENCODE=%.3f\n", ot / rt, med, oe / re
 }'
+if [ "$MIXED" = 1 ]; then
+  RBF=$(best refbf REF_TRAIN_IMG_S); OBF=$(best oursbf OURS_TRAIN_IMG_S)
+  awk -v rt="$RT" -v ot="$OT" -v rb="$RBF" -v ob="$OBF" -v of="$OF" 'BEGIN {
+    printf "\nbfloat16 mixed precision (convolutions in bfloat16; quantizer, losses, weights, Adam in float32)\n"
+    printf "%-34s %12s %12s %8s\n", "training img/s", "PyTorch ref", "C++ (ours)", "ours/ref"
+    printf "%-34s %12.2f %12.2f %8.2f\n", "float32", rt, ot, ot / rt
+    printf "%-34s %12.2f %12.2f %8.2f\n", "bfloat16 mixed (autocast)", rb, ob, ob / rb
+    printf "%-34s %12s %12.2f %8.2f\n", "ours bfloat16 vs ref float32", "", ob, ob / rt
+    printf "ours bfloat16 / ours float32: %.2f; ours bfloat16: %.1f GFLOP/s\n", ob / ot, 3 * of * ob
+    printf "RATIO_TRAIN_BF16_VS_REF_FP32=%.3f\nRATIO_TRAIN_BF16_VS_REF_BF16=%.3f\n", ob / rt, ob / rb
+  }'
+fi

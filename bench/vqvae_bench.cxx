@@ -5,7 +5,7 @@
  * bench/vqvae_reference.py, the same network in PyTorch).
  *
  *   vqvae_bench [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256]
- *               [--size 128] [--threads 2] [--seed 2021]
+ *               [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto]
  *
  * Prints KEY=VALUE lines: OURS_FORWARD_GFLOP_PER_IMAGE (2 x multiply-adds of
  * one image's forward pass, counted analytically from the hyperparameters),
@@ -84,6 +84,7 @@ int
 main(int argc, char * argv[])
 {
   unsigned int batch = 64, steps = 5, warmup = 1, encodeImages = 256, size = 128, threads = 2, seed = 2021;
+  std::string  precision = "float32";
   for (int i = 1; i < argc; ++i)
   {
     const std::string a = argv[i];
@@ -108,10 +109,12 @@ main(int argc, char * argv[])
       threads = value();
     else if (a == "--seed")
       seed = value();
+    else if (a == "--precision" && i + 1 < argc)
+      precision = argv[++i];
     else
     {
       std::cerr << "usage: " << argv[0]
-                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed 2021]\n";
+                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -121,6 +124,7 @@ main(int argc, char * argv[])
     auto model = itk::VQVAEModel::New();
     model->SetSeed(seed);
     model->SetDevice("cpu");
+    model->SetPrecision(precision);
     model->SetInferenceBatchSize(batch);
     model->Initialize();
     std::printf("OURS_FORWARD_GFLOP_PER_IMAGE=%.6f\n", ForwardFlopsPerImage(model->GetHyperparameters(), size) / 1e9);

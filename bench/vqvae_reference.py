@@ -106,11 +106,15 @@ def make_data(n, size, in_ch, seed):
     return torch.rand(n, in_ch, size, size, generator=g) * 2.0 - 1.0
 
 
-def train_step(net, opt, x):
-    z = net.encoder(x)
-    q, idx, cb, cm, perp, in_use = net.quantize(z)
-    rec = net.decoder(q)
-    mse = F.mse_loss(rec, x)
+def train_step(net, opt, x, autocast=False):
+    # autocast: mixed precision as the C++ side's --precision bfloat16 (encoder and decoder under
+    # torch.autocast("cpu", bfloat16), quantizer and losses in float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        z = net.encoder(x)
+    q, idx, cb, cm, perp, in_use = net.quantize(z.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        rec = net.decoder(q)
+    mse = F.mse_loss(rec.float(), x)
     total = mse + cb + cm
     opt.zero_grad()
     total.backward()
@@ -162,6 +166,7 @@ def main():
     ap.add_argument("--seed", type=int, default=2021)
     ap.add_argument("--peak", action="store_true", help="also measure the machine's peak GFLOP/s")
     ap.add_argument("--peak-only", action="store_true", help="only measure the machine's peak GFLOP/s")
+    ap.add_argument("--autocast", action="store_true", help="bfloat16 mixed precision (torch.autocast)")
     ap.add_argument("--profile", action="store_true", help="print a per-operator profile of training steps")
     a = ap.parse_args()
 
@@ -178,18 +183,18 @@ def main():
 
     net.train()
     for _ in range(a.warmup):
-        train_step(net, opt, x)
+        train_step(net, opt, x, a.autocast)
     if a.profile:
         with torch.autograd.profiler.profile() as prof:
             for _ in range(a.steps):
-                train_step(net, opt, x)
+                train_step(net, opt, x, a.autocast)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
         return
     best = 1e300
     c, t = time.process_time(), time.perf_counter()
     for _ in range(a.steps):
         ts = time.perf_counter()
-        loss = train_step(net, opt, x)
+        loss = train_step(net, opt, x, a.autocast)
         best = min(best, time.perf_counter() - ts)
     dt, dc = time.perf_counter() - t, time.process_time() - c
     print(f"REF_TRAIN_IMG_S={a.steps * a.batch / dt:.3f}")

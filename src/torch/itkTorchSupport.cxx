@@ -6,6 +6,8 @@
 #include "itkMacro.h"
 #include "itkMultiThreaderBase.h"
 
+#include <ATen/autocast_mode.h>
+
 namespace itk
 {
 namespace torchsupport
@@ -52,6 +54,80 @@ ResolveDevice(const std::string & name, std::string & warning)
   ExceptionObject e(__FILE__, __LINE__, "unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)",
                     ITK_LOCATION);
   throw e;
+}
+
+bool
+CPUHasNativeBFloat16()
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && (__GNUC__ >= 12 || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+std::string
+ResolvePrecision(const std::string & name, const torch::Device & device)
+{
+  if (name == "float32" || name == "bfloat16")
+  {
+    return name;
+  }
+  if (name == "auto")
+  {
+    return device.is_cpu() && CPUHasNativeBFloat16() ? "bfloat16" : "float32";
+  }
+  ExceptionObject e(__FILE__, __LINE__,
+                    "unknown precision \"" + name + "\": use float32, bfloat16 (mixed precision) or auto", ITK_LOCATION);
+  throw e;
+}
+
+BFloat16Autocast::BFloat16Autocast(bool enabled, const torch::Device & device)
+  : m_Enabled(enabled)
+  , m_Cuda(device.is_cuda())
+{
+  if (!m_Enabled)
+  {
+    return;
+  }
+  if (m_Cuda)
+  {
+    m_WasEnabled = at::autocast::is_enabled();
+    m_WasType = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+  }
+  else
+  {
+    m_WasEnabled = at::autocast::is_cpu_enabled();
+    m_WasType = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  at::autocast::increment_nesting();
+}
+
+BFloat16Autocast::~BFloat16Autocast()
+{
+  if (!m_Enabled)
+  {
+    return;
+  }
+  if (at::autocast::decrement_nesting() == 0)
+  {
+    at::autocast::clear_cache();
+  }
+  if (m_Cuda)
+  {
+    at::autocast::set_enabled(m_WasEnabled);
+    at::autocast::set_autocast_gpu_dtype(m_WasType);
+  }
+  else
+  {
+    at::autocast::set_cpu_enabled(m_WasEnabled);
+    at::autocast::set_autocast_cpu_dtype(m_WasType);
+  }
 }
 
 void

@@ -146,6 +146,23 @@ VQVAEModel::GetDeviceInUse() const
 }
 
 void
+VQVAEModel::SetPrecision(const std::string & precision)
+{
+  torchsupport::ResolvePrecision(precision, torch::kCPU); // throws for an unknown name
+  if (precision != m_Precision)
+  {
+    m_Precision = precision;
+    this->Modified();
+  }
+}
+
+std::string
+VQVAEModel::GetPrecisionInUse() const
+{
+  return torchsupport::ResolvePrecision(m_Precision, m_Impl->device);
+}
+
+void
 VQVAEModel::SetLearningRate(double rate)
 {
   if (!(rate > 0.0))
@@ -301,9 +318,20 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
   auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
-  auto z = net->Encode(x);
-  auto q = net->quantizer->forward(z, &m_Impl->generator);
-  auto reconstruction = net->Decode(q.quantized);
+  // Mixed precision: encoder and decoder under autocast; the quantizer (nearest codes, EMA) and
+  // every loss in float32.
+  const bool    bf16 = this->GetPrecisionInUse() == "bfloat16";
+  torch::Tensor z, reconstruction;
+  {
+    torchsupport::BFloat16Autocast autocast(bf16, m_Impl->device);
+    z = net->Encode(x);
+  }
+  auto q = net->quantizer->forward(z.to(torch::kFloat), &m_Impl->generator);
+  {
+    torchsupport::BFloat16Autocast autocast(bf16, m_Impl->device);
+    reconstruction = net->Decode(q.quantized);
+  }
+  reconstruction = reconstruction.to(torch::kFloat);
   auto mse = torch::mse_loss(reconstruction, x);
   auto   total = mse + q.codebookLoss + q.commitmentLoss;
   double gradientLoss = 0.0;
@@ -520,6 +548,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "HistogramLossWeight: " << h.HistogramLossWeight << '\n'
      << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
+     << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"
      << indent << "LearningRate: " << m_LearningRate << '\n'
      << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "IntensityRange: " << m_IntensityMinimum << " .. " << m_IntensityMaximum << '\n'
