@@ -55,7 +55,7 @@ Preset(const std::string & name)
     "unseen": ["cooling_rate_C_per_s=2", "cooling_rate_C_per_s=6.5", "cooling_rate_C_per_s=20"],
     "vqvae": { "encoder_channels": [32, 64], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 64,
                "codebook_update": "ema", "commitment_cost": 0.25, "gradient_loss_weight": 0.0, "phase_loss_weight": 3.0,
-               "histogram_loss_weight": 3.0, "steps": 600,
+               "histogram_loss_weight": 3.0, "precision": "auto", "steps": 600,
                "batch_size": 32, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 48, "embedding_dimension": 32, "first_kernel_size": 7,
                "kernel_size": 3, "output_hidden_channels": 128, "steps": 350, "batch_size": 16,
