@@ -171,10 +171,14 @@ public:
   }
 
   /** Runs `program args` unless its stamp (command + stamps of `after`) is unchanged and every
-   * output exists. Progress [start, start + span]. Returns the step's stamp. */
+   * output exists. Progress [start, start + span]. Returns the step's stamp. `checkpoint`: the
+   * step's resumable state; kept when the last attempt had this stamp (a killed run resumes),
+   * removed when it had another (changed settings start anew instead of resuming a checkpoint
+   * of different settings). */
   std::string
   Step(const std::string & name, const std::string & program, const std::vector<std::string> & args,
-       const std::vector<std::string> & outputs, double start, double span, const std::vector<std::string> & after = {})
+       const std::vector<std::string> & outputs, double start, double span, const std::vector<std::string> & after = {},
+       const std::string & checkpoint = {})
   {
     std::string command = Quote(m_Bin + "/" + program);
     for (const auto & a : args)
@@ -196,6 +200,15 @@ public:
     }
     std::cerr << "[study] " << name << " ..." << std::endl;
     fs::remove(m_Out + "/.stamps/" + name);
+    if (!checkpoint.empty())
+    {
+      if (ReadStamp(name + ".attempt") != stamp && fs::exists(checkpoint))
+      {
+        std::cerr << "[study] " << name << ": settings changed since " << checkpoint << " was written: starting anew\n";
+        fs::remove(checkpoint);
+      }
+      itk::WriteTextFileAtomically(m_Out + "/.stamps/" + name + ".attempt", stamp + "\n");
+    }
     const std::string log = m_Out + "/logs/" + name + ".log";
     const auto        t0 = std::chrono::steady_clock::now();
     FILE *            pipe = popen((command + " 2>" + Quote(log)).c_str(), "r");
@@ -470,7 +483,8 @@ Body(Module & m)
                                       config["device"].get<std::string>() };
   if (!excludeArg.empty())
     vqArgs.insert(vqArgs.end(), { "--exclude", excludeArg });
-  run.Step("train-vqvae", "MicrostructureTrainVQVAE", vqArgs, { out + "/vqvae.model" }, 0.09, 0.36, { "patches" });
+  run.Step("train-vqvae", "MicrostructureTrainVQVAE", vqArgs, { out + "/vqvae.model" }, 0.09, 0.36, { "patches" },
+           out + "/vqvae.model.checkpoint");
 
   // Reconstructions of every patch: the VQ-VAE's own bias, apart from the prior's.
   run.Step("encode", "MicrostructureEncode",
@@ -526,7 +540,7 @@ Body(Module & m)
   if (!excludeArg.empty())
     priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
-           { "patches", "train-vqvae" });
+           { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 
   // Conditions to generate: every condition of the table (training ones, the held-out, the unseen).
   const auto               table = itk::MicrostructureTable::Read(out + "/patches.csv");

@@ -76,6 +76,15 @@ fi
 grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" out2.txt \
   || { echo "FAIL: a second run retrained"; cat out2.txt; exit 1; }
 
+# Third run with another prior: the prior retrains from scratch (its old checkpoint has other
+# settings and must not be resumed), the VQ-VAE is reused.
+echo '{ "prior": { "layers": 2 } }' > prior2.json
+"${run[@]}" "$bin/MicrostructureStudy" st --preset tiny --config prior2.json >out3.txt 2>&1 || { tail -20 out3.txt; exit 1; }
+grep -q "train-vqvae: up to date" out3.txt || { echo "FAIL: a prior change retrained the VQ-VAE"; cat out3.txt; exit 1; }
+grep -q "train-prior: settings changed" out3.txt || { echo "FAIL: stale prior checkpoint not dropped"; cat out3.txt; exit 1; }
+! grep -q "resuming" st/logs/train-prior.log || { echo "FAIL: resumed a checkpoint of other settings"; exit 1; }
+grep -qa "^layers = 2" st/prior.model || { echo "FAIL: prior.model does not have the new layer count"; exit 1; }
+
 # A config that is not JSON, and one naming a data file that does not exist.
 echo "{ not json" > bad.json
 if "$bin/MicrostructureStudy" st2 --preset tiny --config bad.json >out.txt 2>&1; then echo "FAIL: bad JSON accepted"; exit 1; fi

@@ -66,6 +66,19 @@ mm = header("micro_maps.nrrd")
 assert mm["sizes"].split() == ["24", "16"], mm["sizes"]
 PY
 
+# The losses against the decoder's bias and mixed precision reach the model: the file records the
+# weights, and the run says which arithmetic it used (bfloat16 asked for explicitly runs anywhere).
+"$bin/MicrostructureTrainVQVAE" patches.nrrd lossy.vq --table patches.csv "${tiny[@]}" --steps 3 \
+  --phaseLossWeight 2.5 --histogramLossWeight 1.5 --precision bfloat16 --checkpointInterval 0 >out.txt 2>&1 ||
+  { cat out.txt; exit 1; }
+grep -q "phase_loss_weight = 2.5" lossy.vq && grep -q "histogram_loss_weight = 1.5" lossy.vq ||
+  { echo "FAIL: loss weights not in the model file"; exit 1; }
+grep -q "(bfloat16)" out.txt || { echo "FAIL: precision not reported"; cat out.txt; exit 1; }
+if "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.vq --table patches.csv "${tiny[@]}" --steps 2 \
+    --phaseLossWeight -1 >out.txt 2>&1; then echo "FAIL: accepted a negative phase loss weight"; exit 1; fi
+grep -q "PhaseLossWeight must be >= 0" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+[ ! -e bad.vq ] || { echo "FAIL: output written on error"; exit 1; }
+
 # Bad input: a message, a non-zero exit, no output.
 if "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.vq --table ds/micrographs.csv "${tiny[@]}" --steps 2 \
     >out.txt 2>&1; then echo "FAIL: accepted a table that does not belong to the stack"; exit 1; fi
