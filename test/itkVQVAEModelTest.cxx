@@ -41,6 +41,22 @@ TinyModel(uint64_t seed, const std::string & update = "loss")
   return m;
 }
 
+/** A new CPU model with hyperparameters h and seed 4 (the seed of the loss-term tests' plain model). */
+itk::VQVAEModel::Pointer
+ModelWith(const itk::VQVAEModel::Hyperparameters & h)
+{
+  auto m = itk::VQVAEModel::New();
+  m->SetHyperparameters(h);
+  m->SetSeed(4);
+  m->SetDevice("cpu");
+  m->Initialize();
+  return m;
+}
+
+/** The hyperparameters of m after a write to a file and a read back. */
+itk::VQVAEModel::Hyperparameters
+WrittenAndRead(itk::VQVAEModel * m, const std::string & name);
+
 /** n images of size x size in [-1, 1]: even ones are stripes (random period,
  * phase, orientation), odd ones bright discs on a dark background. */
 std::vector<float>
@@ -109,6 +125,16 @@ TempPath(const std::string & name)
   const fs::path dir = fs::temp_directory_path() / "sm_vqvae_test";
   fs::create_directories(dir);
   return (dir / name).string();
+}
+
+itk::VQVAEModel::Hyperparameters
+WrittenAndRead(itk::VQVAEModel * m, const std::string & name)
+{
+  const std::string path = TempPath(name);
+  m->Write(path);
+  auto back = itk::VQVAEModel::New();
+  back->Read(path);
+  return back->GetHyperparameters();
 }
 
 std::string
@@ -204,31 +230,27 @@ TEST(VQVAEModel, TrainingLowersTheReconstructionLoss)
   }
 }
 
+// The optional loss terms: a plain model's first step has none (and its total is the sum of the
+// three VQ-VAE losses); a model of the same seed with the term on has the same reconstruction loss
+// on its first step (same forward pass), a term in its range, a total that adds it with its
+// weight; the weight is stored in the model file, and a bad value throws.
 TEST(VQVAEModel, GradientLossTermAddsToTheTotalAndIsStored)
 {
   const auto images = SyntheticBatch(8, 32, 17);
-  auto       plain = TinyModel(4);
-  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
+  const auto r0 = TinyModel(4)->TrainStep(images.data(), 8, 32, 32);
   EXPECT_EQ(r0.GradientLoss, 0.0);
+  EXPECT_EQ(r0.PhaseLoss, 0.0);
+  EXPECT_EQ(r0.HistogramLoss, 0.0);
   EXPECT_NEAR(r0.TotalLoss, r0.ReconstructionLoss + r0.CodebookLoss + r0.CommitmentLoss, 1e-6);
 
   auto h = TinyHyperparameters();
   h.GradientLossWeight = 0.5;
-  auto m = itk::VQVAEModel::New();
-  m->SetHyperparameters(h);
-  m->SetSeed(4);
-  m->SetDevice("cpu");
-  m->Initialize();
+  auto       m = ModelWith(h);
   const auto r = m->TrainStep(images.data(), 8, 32, 32);
-  // Same seed, same first forward pass: only the gradient term differs.
   EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
   EXPECT_GT(r.GradientLoss, 0.0);
   EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 0.5 * r.GradientLoss, 1e-6);
-  const std::string path = TempPath("gradient.vqvae");
-  m->Write(path);
-  auto back = itk::VQVAEModel::New();
-  back->Read(path);
-  EXPECT_DOUBLE_EQ(back->GetHyperparameters().GradientLossWeight, 0.5);
+  EXPECT_DOUBLE_EQ(WrittenAndRead(m, "gradient.vqvae").GradientLossWeight, 0.5);
   h.GradientLossWeight = -1.0;
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
@@ -236,31 +258,21 @@ TEST(VQVAEModel, GradientLossTermAddsToTheTotalAndIsStored)
 TEST(VQVAEModel, PhaseLossTermAddsToTheTotalAndIsStored)
 {
   const auto images = SyntheticBatch(8, 32, 17);
-  auto       plain = TinyModel(4);
-  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
-  EXPECT_EQ(r0.PhaseLoss, 0.0);
-
-  auto h = TinyHyperparameters();
+  const auto r0 = TinyModel(4)->TrainStep(images.data(), 8, 32, 32);
+  auto       h = TinyHyperparameters();
   h.PhaseLossWeight = 2.0;
   h.PhaseLossSoftness = 0.1;
-  auto m = itk::VQVAEModel::New();
-  m->SetHyperparameters(h);
-  m->SetSeed(4);
-  m->SetDevice("cpu");
-  m->Initialize();
+  auto       m = ModelWith(h);
   const auto r = m->TrainStep(images.data(), 8, 32, 32);
-  // Same seed, same first forward pass: only the phase term differs. Soft phase maps lie in
-  // (0, 1), so their mean squared difference does too; an untrained decoder gets phases wrong.
+  // Soft phase maps lie in (0, 1), so their mean squared difference does too; an untrained
+  // decoder gets phases wrong.
   EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
   EXPECT_GT(r.PhaseLoss, 0.01);
   EXPECT_LT(r.PhaseLoss, 1.0);
   EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 2.0 * r.PhaseLoss, 1e-6);
-  const std::string path = TempPath("phase.vqvae");
-  m->Write(path);
-  auto back = itk::VQVAEModel::New();
-  back->Read(path);
-  EXPECT_DOUBLE_EQ(back->GetHyperparameters().PhaseLossWeight, 2.0);
-  EXPECT_DOUBLE_EQ(back->GetHyperparameters().PhaseLossSoftness, 0.1);
+  const auto back = WrittenAndRead(m, "phase.vqvae");
+  EXPECT_DOUBLE_EQ(back.PhaseLossWeight, 2.0);
+  EXPECT_DOUBLE_EQ(back.PhaseLossSoftness, 0.1);
   h.PhaseLossWeight = -1.0;
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
   h.PhaseLossWeight = 1.0;
@@ -323,28 +335,17 @@ TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
 TEST(VQVAEModel, HistogramLossTermAddsToTheTotalAndIsStored)
 {
   const auto images = SyntheticBatch(8, 32, 17);
-  auto       plain = TinyModel(4);
-  const auto r0 = plain->TrainStep(images.data(), 8, 32, 32);
-  EXPECT_EQ(r0.HistogramLoss, 0.0);
-
-  auto h = TinyHyperparameters();
+  const auto r0 = TinyModel(4)->TrainStep(images.data(), 8, 32, 32);
+  auto       h = TinyHyperparameters();
   h.HistogramLossWeight = 0.7;
-  auto m = itk::VQVAEModel::New();
-  m->SetHyperparameters(h);
-  m->SetSeed(4);
-  m->SetDevice("cpu");
-  m->Initialize();
+  auto       m = ModelWith(h);
   const auto r = m->TrainStep(images.data(), 8, 32, 32);
   // The sorted-value distance is at most the pixelwise MSE (sorting both is the optimal matching).
   EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
   EXPECT_GT(r.HistogramLoss, 0.0);
   EXPECT_LE(r.HistogramLoss, r.ReconstructionLoss + 1e-7);
   EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 0.7 * r.HistogramLoss, 1e-6);
-  const std::string path = TempPath("histogram.vqvae");
-  m->Write(path);
-  auto back = itk::VQVAEModel::New();
-  back->Read(path);
-  EXPECT_DOUBLE_EQ(back->GetHyperparameters().HistogramLossWeight, 0.7);
+  EXPECT_DOUBLE_EQ(WrittenAndRead(m, "histogram.vqvae").HistogramLossWeight, 0.7);
   h.HistogramLossWeight = -0.1;
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
