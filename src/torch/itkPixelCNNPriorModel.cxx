@@ -7,6 +7,7 @@
 #include "itkPixelCNNNetwork.h"
 #include "itkModelFile.h"
 #include "itkTorchSupport.h"
+#include "itkTrainingSchedule.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -675,13 +676,7 @@ PriorFileKind()
   return kind;
 }
 
-std::string
-Exact(double v)
-{
-  std::ostringstream s;
-  s << std::setprecision(17) << v;
-  return s.str();
-}
+using training::Exact; // 17 significant digits: reads back exactly
 } // namespace
 
 void

@@ -6,6 +6,7 @@
 #include "itkVQVAENetwork.h"
 #include "itkModelFile.h"
 #include "itkTorchSupport.h"
+#include "itkTrainingSchedule.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -399,13 +400,7 @@ VQVAEFileKind()
   return kind;
 }
 
-std::string
-Exact(double v)
-{
-  std::ostringstream s;
-  s << std::setprecision(17) << v;
-  return s.str();
-}
+using training::Exact; // 17 significant digits: reads back exactly
 } // namespace
 
 void
