@@ -35,7 +35,10 @@ for p in root.getElementsByTagName("parameters"):
             has_flag = el.getElementsByTagName("longflag") or el.getElementsByTagName("index")
             assert has_flag, "parameter without longflag or index"
 ' || { echo "FAIL: $name --xml is not a valid Slicer description"; exit 1; }
-  "$cli" --help | grep -q "Usage" || { echo "FAIL: $name --help"; exit 1; }
+  # (captured first: grep -q leaves at the first match, and under pipefail the CLI's next write to
+  # the closed pipe would fail the test)
+  help=$("$cli" --help) || { echo "FAIL: $name --help exited non-zero"; exit 1; }
+  grep -q "Usage" <<<"$help" || { echo "FAIL: $name --help has no usage text"; exit 1; }
   if "$cli" --no-such-option >/dev/null 2>&1; then
     echo "FAIL: $name accepted an unknown option"; exit 1
   fi
