@@ -58,7 +58,7 @@ Preset(const std::string & name)
                "histogram_loss_weight": 3.0, "precision": "auto", "steps": 600,
                "batch_size": 32, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 48, "embedding_dimension": 32, "first_kernel_size": 7,
-               "kernel_size": 3, "output_hidden_channels": 128, "steps": 350, "batch_size": 16,
+               "kernel_size": 3, "output_hidden_channels": 128, "precision": "auto", "steps": 550, "batch_size": 16,
                "learning_rate": 0.002, "seed": 1 },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
@@ -531,6 +531,8 @@ Body(Module & m)
                                          std::to_string(pr["kernel_size"].get<int>()),
                                          "--outputHiddenChannels",
                                          std::to_string(pr["output_hidden_channels"].get<int>()),
+                                         "--precision",
+                                         pr.value("precision", std::string("float32")),
                                          "--device",
                                          config["device"].get<std::string>() };
   for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{

@@ -159,6 +159,7 @@ Body(Module & m)
 
   auto prior = Prior::New();
   prior->SetDevice(m.Get("device"));
+  prior->SetPrecision(m.Get("precision"));
   prior->SetLearningRate(m.GetDouble("learningRate"));
   prior->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   const bool resume = m.GetBool("resume") && std::filesystem::exists(checkpoint);
@@ -226,7 +227,7 @@ Body(Module & m)
             << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
-  std::cerr << ", device " << prior->GetDeviceInUse() << "\n";
+  std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse() << ")\n";
   trainer->Train();
 
   std::ostringstream summary;
@@ -299,6 +300,10 @@ main(int argc, char * argv[])
   m.Add("integer", "outputHiddenChannels", "outputHiddenChannels", "512", "Head channels", "").minimum = "1";
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
+                           "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "
+                           "float32); auto: bfloat16 where the CPU has AVX512-BF16, float32 otherwise.");
+  precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationBitsPerIndex", "validationBitsPerIndex", "", "Validation bits per index", "Last epoch.")
     .channel = "output";

@@ -213,6 +213,17 @@ public:
   std::string
   GetDeviceInUse() const;
 
+  /** Arithmetic of TrainStep's convolutions, as VQVAEModel::SetPrecision: "float32" (default),
+   * "bfloat16" (mixed precision through LibTorch's autocast; the loss, weights and Adam in
+   * float32) or "auto" (bfloat16 on CPUs with AVX512-BF16). Sampling and likelihoods always run in
+   * float32. An unknown name throws. */
+  void
+  SetPrecision(const std::string & precision);
+  itkGetStringMacro(Precision);
+  /** "float32" or "bfloat16": what TrainStep uses on the device in use. */
+  std::string
+  GetPrecisionInUse() const;
+
   /** Adam's learning rate for TrainStep. */
   void
   SetLearningRate(double rate);
@@ -312,6 +323,7 @@ private:
   ConditionSchema m_ConditionSchema;
   uint64_t        m_Seed{ 0 };
   std::string     m_Device{ "auto" };
+  std::string     m_Precision{ "float32" };
   double          m_LearningRate{ 3e-4 };
   unsigned int    m_InferenceBatchSize{ 256 };
   std::string     m_Sampler{ "incremental" };

@@ -424,6 +424,23 @@ PixelCNNPriorModel::GetDeviceInUse() const
 }
 
 void
+PixelCNNPriorModel::SetPrecision(const std::string & precision)
+{
+  torchsupport::ResolvePrecision(precision, torch::kCPU); // throws for an unknown name
+  if (precision != m_Precision)
+  {
+    m_Precision = precision;
+    this->Modified();
+  }
+}
+
+std::string
+PixelCNNPriorModel::GetPrecisionInUse() const
+{
+  return torchsupport::ResolvePrecision(m_Precision, m_Impl->device);
+}
+
+void
 PixelCNNPriorModel::SetLearningRate(double rate)
 {
   if (!(rate > 0.0) || !std::isfinite(rate))
@@ -527,9 +544,13 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   auto &       net = m_Impl->network;
   auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
-  auto x = IndicesToTensor(indices, 0, n, h, w, m_Impl->device);
-  auto logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device));
-  auto loss = torch::nn::functional::cross_entropy(logits, x);
+  auto          x = IndicesToTensor(indices, 0, n, h, w, m_Impl->device);
+  torch::Tensor logits;
+  {
+    torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
+    logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device));
+  }
+  auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
   loss.backward();
   adam.step();
@@ -861,6 +882,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
   }
   os << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
+     << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"
      << indent << "LearningRate: " << m_LearningRate << '\n'
      << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "Sampler: " << m_Sampler << '\n'
