@@ -89,6 +89,13 @@ public:
   itkGetConstMacro(BatchSize, unsigned int);
   itkSetMacro(Seed, uint64_t);
   itkGetConstMacro(Seed, uint64_t);
+  /** "constant" (default) or "cosine": as VQVAETrainer::SetLearningRateSchedule, the model's
+   * learning rate decays to 5 % of its value at the start along half a cosine over the run's
+   * steps (a function of the step: a resumed run follows the same schedule). An unknown name
+   * throws. */
+  void
+  SetLearningRateSchedule(const std::string & schedule);
+  itkGetStringMacro(LearningRateSchedule);
   itkSetStringMacro(CheckpointPath);
   itkGetStringMacro(CheckpointPath);
   itkSetMacro(CheckpointInterval, unsigned long);
@@ -135,6 +142,7 @@ private:
   unsigned long               m_NumberOfSteps{ 0 };
   unsigned int                m_BatchSize{ 64 };
   uint64_t                    m_Seed{ 0 };
+  std::string                 m_LearningRateSchedule{ "constant" };
   std::string                 m_CheckpointPath;
   unsigned long               m_CheckpointInterval{ 0 };
   std::string                 m_LogPath;

@@ -146,10 +146,12 @@ TEST(PixelCNNPriorTrainer, ResumeGivesTheUninterruptedRun)
     t->SetBatchSize(8);
     t->SetNumberOfSteps(8);
     t->SetSeed(9);
+    t->SetLearningRateSchedule("cosine"); // a function of the step: a resumed run follows it too
     return t;
   };
   auto straight = TinyPrior(11);
   make(straight)->Train();
+  EXPECT_DOUBLE_EQ(straight->GetLearningRate(), 3e-3); // the schedule leaves the model's rate as it was
 
   const std::string checkpoint = TempPath("prior.ckpt");
   auto              first = TinyPrior(11);
@@ -172,6 +174,14 @@ TEST(PixelCNNPriorTrainer, ResumeGivesTheUninterruptedRun)
   std::vector<int32_t> idx(val->GetBufferPointer(), val->GetBufferPointer() + 6 * 6 * 8);
   EXPECT_EQ(resumed->LogLikelihood(idx.data(), 8, 6, 6, valC), straight->LogLikelihood(idx.data(), 8, 6, 6, valC));
   EXPECT_EQ(t3->GetEpochRecords().size(), 3u); // epochs end at steps 3, 6 and the last step 8
+
+  // The schedule is applied: the same run at a constant rate ends elsewhere.
+  auto constant = TinyPrior(11);
+  auto t4 = make(constant);
+  t4->SetLearningRateSchedule("constant");
+  t4->Train();
+  EXPECT_NE(constant->LogLikelihood(idx.data(), 8, 6, 6, valC), straight->LogLikelihood(idx.data(), 8, 6, 6, valC));
+  EXPECT_THROW(t4->SetLearningRateSchedule("step"), itk::ExceptionObject);
 }
 
 TEST(PixelCNNPriorTrainer, ClearErrors)

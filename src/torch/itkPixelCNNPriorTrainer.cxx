@@ -62,6 +62,21 @@ PixelCNNPriorTrainer::SetValidationMaps(const MapImageType * maps, const std::ve
   this->Modified();
 }
 
+void
+PixelCNNPriorTrainer::SetLearningRateSchedule(const std::string & schedule)
+{
+  try
+  {
+    training::CheckLearningRateSchedule(schedule);
+  }
+  catch (const std::invalid_argument & e)
+  {
+    itkExceptionMacro(<< e.what());
+  }
+  m_LearningRateSchedule = schedule;
+  this->Modified();
+}
+
 std::vector<std::string>
 PixelCNNPriorTrainer::LogColumns()
 {
@@ -234,9 +249,18 @@ PixelCNNPriorTrainer::GenerateData()
     last = now;
   };
 
+  const double baseRate = m_Model->GetLearningRate();
+  struct RestoreRate // the model leaves Train() with the rate it came with, even on abort
+  {
+    PixelCNNPriorModel * model;
+    double               rate;
+    ~RestoreRate() { model->SetLearningRate(rate); }
+  } restoreRate{ m_Model, baseRate };
   this->UpdateProgress(0.0f);
   while (step < m_TotalSteps)
   {
+    if (m_LearningRateSchedule != "constant")
+      m_Model->SetLearningRate(training::ScheduledLearningRate(m_LearningRateSchedule, baseRate, step, m_TotalSteps));
     if (orderEpoch != m_Epoch)
     {
       training::EpochOrder(m_Seed, m_Epoch, n, false, order, unused);
@@ -313,6 +337,7 @@ PixelCNNPriorTrainer::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "NumberOfSteps: " << m_NumberOfSteps << '\n'
      << indent << "BatchSize: " << m_BatchSize << '\n'
      << indent << "Seed: " << m_Seed << '\n'
+     << indent << "LearningRateSchedule: " << m_LearningRateSchedule << '\n'
      << indent << "CheckpointPath: " << m_CheckpointPath << '\n'
      << indent << "CheckpointInterval: " << m_CheckpointInterval << '\n'
      << indent << "LogPath: " << m_LogPath << '\n'

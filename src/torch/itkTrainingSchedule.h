@@ -1,10 +1,12 @@
 /*=========================================================================
  * Private to the StochasticMicrostructureTorch library: the data order of
- * the trainers (VQVAETrainer, PixelCNNPriorTrainer). Torch-free.
+ * the trainers (VQVAETrainer, PixelCNNPriorTrainer), their learning-rate
+ * schedule and checkpoint state text. Torch-free.
  *=========================================================================*/
 #ifndef itkTrainingSchedule_h
 #define itkTrainingSchedule_h
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -103,6 +105,26 @@ ParseTrainerState(const std::string & text, const std::string & magic)
   }
   state.log.assign(std::istreambuf_iterator<char>(s), std::istreambuf_iterator<char>());
   return state;
+}
+
+/** Throws std::invalid_argument unless schedule is "constant" or "cosine". */
+inline void
+CheckLearningRateSchedule(const std::string & schedule)
+{
+  if (schedule != "constant" && schedule != "cosine")
+    throw std::invalid_argument("unknown learning-rate schedule \"" + schedule + "\": use constant or cosine");
+}
+
+/** The learning rate at step (0-based) of total: "constant" gives base; "cosine" decays from base
+ * to 5 % of it along half a cosine (a function of the step alone, so a resumed run follows the
+ * same schedule). */
+inline double
+ScheduledLearningRate(const std::string & schedule, double base, unsigned long step, unsigned long total)
+{
+  if (schedule != "cosine" || total == 0)
+    return base;
+  const double t = static_cast<double>(step) / static_cast<double>(total);
+  return base * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * t)));
 }
 
 /** Double to text that reads back exactly. */

@@ -301,9 +301,13 @@ VQVAETrainer::Validate(EpochRecord & record)
 void
 VQVAETrainer::SetLearningRateSchedule(const std::string & schedule)
 {
-  if (schedule != "constant" && schedule != "cosine")
+  try
   {
-    itkExceptionMacro(<< "unknown learning-rate schedule \"" << schedule << "\": use constant or cosine");
+    training::CheckLearningRateSchedule(schedule);
+  }
+  catch (const std::invalid_argument & e)
+  {
+    itkExceptionMacro(<< e.what());
   }
   m_LearningRateSchedule = schedule;
   this->Modified();
@@ -431,11 +435,8 @@ VQVAETrainer::GenerateData()
   } restoreRate{ m_Model, baseRate };
   while (step < m_TotalSteps)
   {
-    if (m_LearningRateSchedule == "cosine")
-    {
-      const double t = static_cast<double>(step) / static_cast<double>(m_TotalSteps);
-      m_Model->SetLearningRate(baseRate * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * t))));
-    }
+    if (m_LearningRateSchedule != "constant")
+      m_Model->SetLearningRate(training::ScheduledLearningRate(m_LearningRateSchedule, baseRate, step, m_TotalSteps));
     if (orderEpoch != m_Epoch)
     {
       training::EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
