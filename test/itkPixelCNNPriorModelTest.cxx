@@ -51,10 +51,13 @@ TwoParameterSchema()
 }
 
 Prior::Pointer
-TinyPrior(unsigned int K, unsigned int layers, uint64_t seed, const Prior::ConditionSchema & schema = {})
+TinyPrior(unsigned int K, unsigned int layers, uint64_t seed, const Prior::ConditionSchema & schema = {},
+          const std::vector<unsigned int> & dilations = {})
 {
   auto m = Prior::New();
-  m->SetHyperparameters(TinyHyperparameters(K, layers));
+  auto h = TinyHyperparameters(K, layers);
+  h.Dilations = dilations;
+  m->SetHyperparameters(h);
   m->SetConditionSchema(schema);
   m->SetSeed(seed);
   m->SetDevice("cpu");
@@ -174,10 +177,13 @@ TEST(PixelCNNPriorModel, FirstLayerMaskAReceptiveFieldIsExact)
 
 // Deep network (mask B layers with residuals): nothing at or before the perturbed position changes;
 // the next position, and the row below on both sides, do.
-TEST(PixelCNNPriorModel, DeepLayersAreCausalWithoutBlindSpot)
+class DeepLayers : public ::testing::TestWithParam<std::vector<unsigned int>>
+{};
+
+TEST_P(DeepLayers, AreCausalWithoutBlindSpot)
 {
   const unsigned int K = 6, H = 8, W = 9;
-  auto               m = TinyPrior(K, 6, 5, TwoParameterSchema());
+  auto               m = TinyPrior(K, 6, 5, TwoParameterSchema(), GetParam());
   auto               maps = RandomMaps(1, H, W, K, 12);
   const std::vector<Prior::Condition> cond{ Cond(0.3, "air") };
   const auto                          base = m->Logits(maps.data(), 1, H, W, cond);
@@ -209,6 +215,39 @@ TEST(PixelCNNPriorModel, DeepLayersAreCausalWithoutBlindSpot)
         EXPECT_GT(diffAt(after, r0 + 1, c0 + 1), 1e-4);
     }
   }
+}
+// Without dilations (the paper), and with dilations 1, 2, 3 cycled over layers 2..6.
+INSTANTIATE_TEST_SUITE_P(PixelCNNPriorModel, DeepLayers,
+                         ::testing::Values(std::vector<unsigned int>{}, std::vector<unsigned int>{ 1, 2, 3 }));
+
+// Dilations widen the receptive field as computed by hand: with 3 layers (first kernel 7, then kernel
+// 3 at dilation 8), the logits at (r, c) see, through the vertical stacks shifted down one row, the
+// rows r-20..r-17 among others; without dilations they reach no further up than r-6.
+TEST(PixelCNNPriorModel, DilationsWidenTheReceptiveField)
+{
+  const unsigned int K = 5, H = 24, W = 24;
+  auto               plain = TinyPrior(K, 3, 4);
+  auto               dilated = TinyPrior(K, 3, 4, {}, { 8 });
+  auto               maps = RandomMaps(1, H, W, K, 13);
+  auto               changed = maps;
+  changed[0 * W + 12] = (changed[0 * W + 12] + 1) % K; // position (0, 12)
+  auto diff = [&](Prior * m, int r, int c) {
+    const auto a = m->Logits(maps.data(), 1, H, W, { {} });
+    const auto b = m->Logits(changed.data(), 1, H, W, { {} });
+    double     d = 0.0;
+    for (unsigned int k = 0; k < K; ++k)
+    {
+      const size_t i = (static_cast<size_t>(k) * H + r) * W + c;
+      d = std::max(d, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    return d;
+  };
+  EXPECT_GT(diff(dilated, 20, 12), 1e-5);
+  EXPECT_GT(diff(dilated, 17, 12), 1e-5);
+  EXPECT_LT(diff(dilated, 21, 12), 1e-7); // beyond the field: r-20 is the farthest row
+  EXPECT_GT(diff(plain, 6, 12), 1e-5);
+  EXPECT_LT(diff(plain, 7, 12), 1e-7);
+  EXPECT_LT(diff(plain, 20, 12), 1e-7);
 }
 
 // The likelihood is a normalised distribution over all K^(h w) maps (only if it is autoregressive), and
@@ -282,6 +321,15 @@ TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
     const auto a = big->Sample(4, 8, 6, { cond[s] }, 1.0, s);
     big->SetSampler("incremental");
     EXPECT_EQ(big->Sample(4, 8, 6, { cond[s] }, 1.0, s), a) << "network " << s;
+  }
+  // Dilated layers (reaching past the map's edges, too): the incremental sampler's strided windows.
+  for (const auto & dilations : std::vector<std::vector<unsigned int>>{ { 2 }, { 1, 3, 5 } })
+  {
+    auto dilated = TinyPrior(32, 4, 200 + dilations.size(), TwoParameterSchema(), dilations);
+    dilated->SetSampler("naive");
+    const auto a = dilated->Sample(3, 9, 7, { cond[2] }, 1.0, 5);
+    dilated->SetSampler("incremental");
+    EXPECT_EQ(dilated->Sample(3, 9, 7, { cond[2] }, 1.0, 5), a) << "dilations " << dilations.size();
   }
   EXPECT_NE(m->Sample(n, H, W, cond, 1.0, 43), naive);
   std::set<int32_t> used(naive.begin(), naive.end());
@@ -489,7 +537,7 @@ TEST(PixelCNNPriorModel, WriteReadRoundTrip)
   const unsigned int K = 6, H = 4, W = 6;
   auto               schema = TwoParameterSchema();
   schema.push_back(Prior::LearnCategoricalCondition("odd, name\\x", { "a,b", "c\nd" }));
-  auto m = TinyPrior(K, 3, 21, schema);
+  auto m = TinyPrior(K, 3, 21, schema, { 2, 3 });
   auto maps = RandomMaps(4, H, W, K, 2);
   Prior::Condition cond = Cond(0.25, "water");
   cond["odd, name\\x"] = "c\nd";
@@ -503,6 +551,7 @@ TEST(PixelCNNPriorModel, WriteReadRoundTrip)
   r->Read(path);
   EXPECT_EQ(r->GetCodebookSize(), K);
   EXPECT_EQ(r->GetHyperparameters().NumberOfLayers, 3u);
+  EXPECT_EQ(r->GetHyperparameters().Dilations, (std::vector<unsigned int>{ 2, 3 }));
   EXPECT_EQ(std::string(r->GetTrainingSummary()), std::string(m->GetTrainingSummary()));
   EXPECT_EQ(r->GetLatentHeight(), H);
   EXPECT_EQ(r->GetLatentWidth(), W);
@@ -627,6 +676,9 @@ TEST(PixelCNNPriorModel, BadConditionsAreClearErrorsOutOfRangeWarns)
   auto h = TinyHyperparameters(4, 2);
   h.KernelSize = 4;
   EXPECT_NE(ExceptionText([&] { h.Validate(); }).find("KernelSize must be odd"), std::string::npos);
+  h.KernelSize = 3;
+  h.Dilations = { 1, 0 };
+  EXPECT_NE(ExceptionText([&] { h.Validate(); }).find("every dilation must lie in 1..64"), std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetSampler("fast"); }).find("unknown sampler"), std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetDevice("gpu"); }).find("unknown device"), std::string::npos);
 }

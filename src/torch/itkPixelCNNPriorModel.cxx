@@ -122,6 +122,31 @@ FormatDouble(double v)
   return s.str();
 }
 
+std::string
+JoinCounts(const std::vector<unsigned int> & values)
+{
+  std::string s;
+  for (const unsigned int v : values)
+    s += (s.empty() ? "" : ",") + std::to_string(v);
+  return s;
+}
+
+/** "1,2,4" -> {1, 2, 4}; "" -> {}. False for anything else. */
+bool
+ParseCounts(const std::string & text, std::vector<unsigned int> & values)
+{
+  values.clear();
+  std::stringstream s(text);
+  std::string       item;
+  while (std::getline(s, item, ','))
+  {
+    if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    values.push_back(static_cast<unsigned int>(std::stoul(item)));
+  }
+  return true;
+}
+
 pixelcnn::NetworkOptions
 ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength)
 {
@@ -134,6 +159,7 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   o.kernelSize = h.KernelSize;
   o.outputHiddenChannels = h.OutputHiddenChannels;
   o.conditionDimension = conditionLength;
+  o.dilations.assign(h.Dilations.begin(), h.Dilations.end());
   return o;
 }
 
@@ -192,6 +218,9 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
     fail("KernelSize must be odd, 1..31 (the paper uses 3), it is " + std::to_string(KernelSize));
   if (OutputHiddenChannels < 1)
     fail("OutputHiddenChannels must be at least 1");
+  for (const unsigned int d : Dilations)
+    if (d < 1 || d > 64)
+      fail("every dilation must lie in 1..64 (1 = none), one is " + std::to_string(d));
 }
 
 
@@ -730,6 +759,7 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     { "first_kernel_size", std::to_string(h.FirstKernelSize) },
     { "kernel_size", std::to_string(h.KernelSize) },
     { "output_hidden_channels", std::to_string(h.OutputHiddenChannels) },
+    { "dilations", JoinCounts(h.Dilations) },
     { "latent_height", std::to_string(m_LatentHeight) },
     { "latent_width", std::to_string(m_LatentWidth) },
     { "conditions", std::to_string(m_ConditionSchema.size()) }
@@ -779,6 +809,12 @@ PixelCNNPriorModel::Read(const std::string & path)
   h.FirstKernelSize = c.Count("first_kernel_size");
   h.KernelSize = c.Count("kernel_size");
   h.OutputHiddenChannels = c.Count("output_hidden_channels");
+  if (c.Has("dilations")) // absent in files written before dilations existed: all 1
+  {
+    if (!ParseCounts(c.Get("dilations"), h.Dilations))
+      Fail(path + ": header line dilations = \"" + c.Get("dilations") +
+           "\" is not a comma-separated list of whole numbers: the file is damaged");
+  }
   h.Validate();
 
   ConditionSchema    schema;
@@ -859,6 +895,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "NumberOfLayers: " << h.NumberOfLayers << '\n'
      << indent << "FirstKernelSize: " << h.FirstKernelSize << '\n'
      << indent << "KernelSize: " << h.KernelSize << '\n'
+     << indent << "Dilations: " << (h.Dilations.empty() ? std::string("none") : JoinCounts(h.Dilations)) << '\n'
      << indent << "OutputHiddenChannels: " << h.OutputHiddenChannels << '\n'
      << indent << "Conditions:";
   if (m_ConditionSchema.empty())
