@@ -533,6 +533,8 @@ Body(Module & m)
                                          std::to_string(pr["output_hidden_channels"].get<int>()),
                                          "--precision",
                                          pr.value("precision", std::string("float32")),
+                                         "--schedule",
+                                         pr.value("schedule", std::string("constant")),
                                          "--device",
                                          config["device"].get<std::string>() };
   for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
@@ -541,6 +543,10 @@ Body(Module & m)
       priorArgs.insert(priorArgs.end(), { flag, JoinStrings(data[key]) });
   if (!excludeArg.empty())
     priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
+  if (pr.value("mirrors", false))
+    priorArgs.push_back("--mirrors");
+  if (pr.contains("dilations") && !pr["dilations"].empty())
+    priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

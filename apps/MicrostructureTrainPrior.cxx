@@ -8,6 +8,7 @@
 #include "MicrostructureCLI.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
+#include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -41,14 +42,47 @@ FileFingerprint(const std::string & path)
   return h;
 }
 
-/** The index maps of the stack under the VQ-VAE, from the cache when it was
- * made from the same two files, else encoded and cached. */
+/** The stack and its mirror images, 4 N slices: 0..N-1 as given, then flipped left-right,
+ * top-bottom, and both (itk::FlipImageFilter). */
+ByteStackType::Pointer
+WithMirrorImages(const ByteStackType * stack)
+{
+  const auto            size = stack->GetLargestPossibleRegion().GetSize();
+  const size_t          count = size[0] * size[1] * size[2];
+  auto                  out = ByteStackType::New();
+  ByteStackType::SizeType outSize = size;
+  outSize[2] *= 4;
+  out->SetRegions(ByteStackType::RegionType(outSize));
+  out->SetSpacing(stack->GetSpacing());
+  out->Allocate();
+  std::copy_n(stack->GetBufferPointer(), count, out->GetBufferPointer());
+  const bool axes[3][2] = { { true, false }, { false, true }, { true, true } };
+  for (int k = 0; k < 3; ++k)
+  {
+    auto flip = itk::FlipImageFilter<ByteStackType>::New();
+    flip->SetInput(stack);
+    itk::FixedArray<bool, 3> flipAxes;
+    flipAxes[0] = axes[k][0];
+    flipAxes[1] = axes[k][1];
+    flipAxes[2] = false;
+    flip->SetFlipAxes(flipAxes);
+    flip->Update();
+    std::copy_n(flip->GetOutput()->GetBufferPointer(), count, out->GetBufferPointer() + (k + 1) * count);
+  }
+  return out;
+}
+
+/** The index maps of the stack (with --mirrors: of the stack and its mirror images, 4 N maps)
+ * under the VQ-VAE, from the cache when it was made from the same two files and the same
+ * choice, else encoded and cached. */
 MapType::Pointer
-IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const std::string & cachePath,
+IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const std::string & cachePath, bool mirrors,
           sm::cli::Progress & progress)
 {
   std::ostringstream key;
   key << "stack " << FileFingerprint(stackPath) << " vqvae " << FileFingerprint(vqvaePath);
+  if (mirrors)
+    key << " mirrors";
   const std::string keyPath = cachePath + ".key";
   {
     std::ifstream k(keyPath);
@@ -62,7 +96,9 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   }
   auto vqvae = itk::VQVAEModel::New();
   vqvae->Read(vqvaePath);
-  auto stack = itk::ReadScalarImage<ByteStackType>(stackPath);
+  ByteStackType::Pointer stack = itk::ReadScalarImage<ByteStackType>(stackPath);
+  if (mirrors)
+    stack = WithMirrorImages(stack);
   auto encode = itk::VQEncodeImageFilter<ByteStackType, MapType>::New();
   encode->SetInput(stack);
   encode->SetModel(vqvae);
@@ -116,11 +152,13 @@ Body(Module & m)
   // --exclude: rows left out of training and validation (e.g. a held-out condition).
   const sm::cli::RowExclusion exclude(m.GetList("exclude"), table);
 
-  auto maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
-  const auto size = maps->GetLargestPossibleRegion().GetSize();
-  if (table.GetNumberOfRows() != size[2])
+  const bool   mirrors = m.GetBool("mirrors");
+  const size_t copies = mirrors ? 4 : 1;
+  auto         maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, mirrors, progress);
+  const auto   size = maps->GetLargestPossibleRegion().GetSize();
+  if (table.GetNumberOfRows() * copies != size[2])
     throw std::invalid_argument("the table has " + std::to_string(table.GetNumberOfRows()) + " rows but the stack " +
-                                std::to_string(size[2]) + " patches: give the table written with this stack");
+                                std::to_string(size[2] / copies) + " patches: give the table written with this stack");
 
   std::vector<size_t>           trainRows, testRows;
   std::vector<Prior::Condition> trainConditions, testConditions;
@@ -148,8 +186,19 @@ Body(Module & m)
       c[col.name] = v;
     }
     const bool test = table.Get(i, "split") == "test";
-    (test ? testRows : trainRows).push_back(i);
-    (test ? testConditions : trainConditions).push_back(c);
+    if (test)
+    {
+      testRows.push_back(i); // validation on the patches as they are
+      testConditions.push_back(c);
+    }
+    else
+    {
+      for (size_t k = 0; k < copies; ++k) // with --mirrors, also their mirror images
+      {
+        trainRows.push_back(i + k * table.GetNumberOfRows());
+        trainConditions.push_back(c);
+      }
+    }
     if (!test)
       for (const auto & kv : c)
         trainValues[kv.first].push_back(kv.second);
@@ -184,6 +233,13 @@ Body(Module & m)
     h.FirstKernelSize = static_cast<unsigned int>(m.GetInt("firstKernelSize"));
     h.KernelSize = static_cast<unsigned int>(m.GetInt("kernelSize"));
     h.OutputHiddenChannels = static_cast<unsigned int>(m.GetInt("outputHiddenChannels"));
+    for (const auto & d : m.GetList("dilations"))
+    {
+      if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos || d.size() > 2)
+        throw std::invalid_argument("--dilations " + m.Get("dilations") +
+                                    ": give whole numbers 1..64 separated by commas, e.g. 1,2,4,8");
+      h.Dilations.push_back(static_cast<unsigned int>(std::stoul(d)));
+    }
     prior->SetHyperparameters(h);
     // Continuous parameters: normalisation and trained range from the training rows. Categorical
     // ones: every category of the table (also those only in the test split or held out), so
@@ -211,6 +267,7 @@ Body(Module & m)
   trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
   trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   trainer->SetSeed(std::stoull(m.Get("seed")));
+  trainer->SetLearningRateSchedule(m.Get("schedule"));
   trainer->SetCheckpointPath(checkpoint);
   trainer->SetCheckpointInterval(static_cast<unsigned long>(m.GetInt("checkpointInterval")));
   trainer->SetLogPath(m.Get("log"));
@@ -224,7 +281,7 @@ Body(Module & m)
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   progress.Observe(trainer, 0.1, 0.9);
   std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
-            << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
+            << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
   std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse() << ")\n";
@@ -232,7 +289,9 @@ Body(Module & m)
 
   std::ostringstream summary;
   summary << "trained " << prior->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
-          << " on " << trainRows.size() << " index maps of " << m.Get("input") << " under " << m.Get("vqvae");
+          << " (learning rate " << m.Get("learningRate") << ", " << trainer->GetLearningRateSchedule() << ") on "
+          << trainRows.size() << " index maps of " << m.Get("input") << (mirrors ? " and its mirror images" : "")
+          << " under " << m.Get("vqvae");
   if (!exclude.Empty())
     summary << ", excluding " << exclude.Describe();
   const auto & records = trainer->GetEpochRecords();
@@ -290,6 +349,14 @@ main(int argc, char * argv[])
   m.Add("integer", "steps", "steps", "0", "Steps", "Total optimisation steps; 0 = use --epochs.").minimum = "0";
   m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "").minimum = "1";
   m.Add("double", "learningRate", "learningRate", "0.0003", "Learning rate", "Adam's learning rate.");
+  auto & schedule = m.Add("string-enumeration", "schedule", "schedule", "constant", "Learning-rate schedule",
+                          "constant, or cosine: decay to 5 % of --learningRate over the run (a smoother final "
+                          "model in a fixed budget).");
+  schedule.elements = { "constant", "cosine" };
+  m.Add("boolean", "mirrors", "mirrors", "false", "Mirror images",
+        "Also train on the index maps of every training patch mirrored left-right, top-bottom and both (4x the "
+        "maps, encoded once and cached): more data for microstructures whose statistics do not change under "
+        "mirroring (no rolling or growth direction). Validation uses the patches as they are.");
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";
@@ -298,6 +365,9 @@ main(int argc, char * argv[])
   m.Add("integer", "firstKernelSize", "firstKernelSize", "7", "First kernel size", "Odd; mask A.").minimum = "3";
   m.Add("integer", "kernelSize", "kernelSize", "3", "Kernel size", "Odd; mask B.").minimum = "1";
   m.Add("integer", "outputHiddenChannels", "outputHiddenChannels", "512", "Head channels", "").minimum = "1";
+  m.Add("integer-vector", "dilations", "dilations", "", "Dilations",
+        "Dilations of layers 2..L, cycled, e.g. 1,2,4,8 (not in the paper; default: none): a wider receptive field "
+        "at the same cost, for structure on the scale of the whole map.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
