@@ -7,11 +7,68 @@
 #include "itkMultiThreaderBase.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 namespace itk
 {
 namespace torchsupport
 {
+
+namespace
+{
+// LibTorch's autocast state of one device type. LibTorch 2.4 made it per device type
+// (is_autocast_enabled(type), ...) and deprecated the CUDA- and CPU-specific calls, which from then
+// on print a deprecation warning at every call (four per autocast region, several regions a step).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool
+AutocastEnabled(c10::DeviceType type)
+{
+  return at::autocast::is_autocast_enabled(type);
+}
+void
+SetAutocastEnabled(c10::DeviceType type, bool enabled)
+{
+  at::autocast::set_autocast_enabled(type, enabled);
+}
+at::ScalarType
+AutocastType(c10::DeviceType type)
+{
+  return at::autocast::get_autocast_dtype(type);
+}
+void
+SetAutocastType(c10::DeviceType type, at::ScalarType scalarType)
+{
+  at::autocast::set_autocast_dtype(type, scalarType);
+}
+#else
+bool
+AutocastEnabled(c10::DeviceType type)
+{
+  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void
+SetAutocastEnabled(c10::DeviceType type, bool enabled)
+{
+  if (type == c10::DeviceType::CUDA)
+    at::autocast::set_enabled(enabled);
+  else
+    at::autocast::set_cpu_enabled(enabled);
+}
+at::ScalarType
+AutocastType(c10::DeviceType type)
+{
+  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void
+SetAutocastType(c10::DeviceType type, at::ScalarType scalarType)
+{
+  if (type == c10::DeviceType::CUDA)
+    at::autocast::set_autocast_gpu_dtype(scalarType);
+  else
+    at::autocast::set_autocast_cpu_dtype(scalarType);
+}
+#endif
+} // namespace
 
 torch::Device
 ResolveDevice(const std::string & name, std::string & warning)
@@ -91,20 +148,11 @@ BFloat16Autocast::BFloat16Autocast(bool enabled, const torch::Device & device)
   {
     return;
   }
-  if (m_Cuda)
-  {
-    m_WasEnabled = at::autocast::is_enabled();
-    m_WasType = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  }
-  else
-  {
-    m_WasEnabled = at::autocast::is_cpu_enabled();
-    m_WasType = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  const auto type = m_Cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  m_WasEnabled = AutocastEnabled(type);
+  m_WasType = AutocastType(type);
+  SetAutocastType(type, at::kBFloat16);
+  SetAutocastEnabled(type, true);
   at::autocast::increment_nesting();
 }
 
@@ -118,16 +166,9 @@ BFloat16Autocast::~BFloat16Autocast()
   {
     at::autocast::clear_cache();
   }
-  if (m_Cuda)
-  {
-    at::autocast::set_enabled(m_WasEnabled);
-    at::autocast::set_autocast_gpu_dtype(m_WasType);
-  }
-  else
-  {
-    at::autocast::set_cpu_enabled(m_WasEnabled);
-    at::autocast::set_autocast_cpu_dtype(m_WasType);
-  }
+  const auto type = m_Cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  SetAutocastEnabled(type, m_WasEnabled);
+  SetAutocastType(type, m_WasType);
 }
 
 void
