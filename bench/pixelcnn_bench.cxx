@@ -4,7 +4,7 @@
  * 512; one continuous and one categorical condition), random weights (the
  * cost does not depend on them), 16 x 16 latent maps:
  *
- *   pixelcnn_bench WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021]
+ *   pixelcnn_bench WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021] [DEVICE=cpu]
  *
  * - the incremental sampler draws COUNT maps, in batches of BATCH (timed);
  * - the incremental sampler draws COUNT / 100 maps of 64 x 64 (timed);
@@ -65,7 +65,7 @@ main(int argc, char * argv[])
 {
   if (argc < 2)
   {
-    std::cerr << "usage: " << argv[0] << " WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021]\n";
+    std::cerr << "usage: " << argv[0] << " WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021] [DEVICE=cpu]\n";
     return 2;
   }
   const std::string  work = argv[1];
@@ -74,6 +74,7 @@ main(int argc, char * argv[])
   const unsigned int threads = argc > 4 ? std::atoi(argv[4]) : 2;
   const unsigned int batch = argc > 5 ? std::atoi(argv[5]) : 250;
   const uint64_t     seed = argc > 6 ? std::strtoull(argv[6], nullptr, 10) : 2021;
+  const std::string  device = argc > 7 ? argv[7] : "cpu";
   const unsigned int h = 16, w = 16;
   try
   {
@@ -86,7 +87,7 @@ main(int argc, char * argv[])
     prior->SetConditionSchema({ Prior::LearnContinuousCondition("ln_cooling_rate", { -4.0, -1.0, 2.0, 5.0 }),
                                 Prior::LearnCategoricalCondition("cool_method", { "furnace", "air", "water" }) });
     prior->SetSeed(1);
-    prior->SetDevice("cpu");
+    prior->SetDevice(device);
     prior->Initialize();
     prior->SetLatentHeight(h);
     prior->SetLatentWidth(w);
@@ -94,7 +95,8 @@ main(int argc, char * argv[])
     const std::vector<Prior::Condition> condition{ { { "ln_cooling_rate", "0.5" }, { "cool_method", "air" } } };
 
     std::cout << "PRIOR=K " << prior->GetCodebookSize() << ", embedding 64, 15 gated layers (7x7 A, 3x3 B), 64 channels, "
-              << "head 512; maps " << h << "x" << w << "; " << threads << " LibTorch thread(s)" << std::endl;
+              << "head 512; maps " << h << "x" << w << "; " << threads << " LibTorch thread(s); device "
+              << prior->GetDeviceInUse() << std::endl;
 
     prior->SetSampler("incremental");
     prior->SetInferenceBatchSize(batch);

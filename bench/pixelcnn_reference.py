@@ -97,7 +97,9 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2021)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:N")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
@@ -109,13 +111,16 @@ def main():
                   n("kernel_size"), n("output_hidden_channels"), cond.numel())
     model.load_state_dict(state)
     model.eval()
+    model.to(dev)
+    cond = cond.to(dev)
 
     ok = True
     maps = torch.from_numpy(np.fromfile(f"{a.work}/maps.i32", dtype=np.int32).astype(np.int64)).view(-1, h, w)
     cxx = np.fromfile(f"{a.work}/loglik.f64", dtype=np.float64)
     with torch.no_grad():
+        maps = maps.to(dev)
         logits = model(maps, cond.expand(maps.shape[0], -1))
-        logp = torch.log_softmax(logits.double(), 1).gather(1, maps[:, None]).sum((1, 2, 3)).numpy()
+        logp = torch.log_softmax(logits.double(), 1).gather(1, maps[:, None]).sum((1, 2, 3)).cpu().numpy()
     diff = float(np.max(np.abs(logp - cxx)))
     print(f"LOGLIK_PYTHON={' '.join(f'{v:.6f}' for v in logp)}")
     print(f"LOGLIK_CXX={' '.join(f'{v:.6f}' for v in cxx)}")
@@ -126,7 +131,7 @@ def main():
 
     # The paper's sampler: the whole network for every position.
     N = a.naive_count
-    x = torch.zeros(N, h, w, dtype=torch.long)
+    x = torch.zeros(N, h, w, dtype=torch.long, device=dev)
     c = cond.expand(N, -1)
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
@@ -134,6 +139,7 @@ def main():
             for j in range(w):
                 probs = F.softmax(model(x, c)[:, :, i, j], -1)
                 x[:, i, j] = torch.multinomial(probs, 1).squeeze(-1)
+    x.cpu()  # wait for the device
     t, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"PYTHON_THREADS={a.threads}")
     print(f"PYTHON_NAIVE_MAPS={N}")

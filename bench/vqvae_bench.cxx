@@ -6,6 +6,7 @@
  *
  *   vqvae_bench [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256]
  *               [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto]
+ *               [--device cpu|cuda:N|auto]
  *
  * Prints KEY=VALUE lines: OURS_FORWARD_GFLOP_PER_IMAGE (2 x multiply-adds of
  * one image's forward pass, counted analytically from the hyperparameters),
@@ -85,6 +86,7 @@ main(int argc, char * argv[])
 {
   unsigned int batch = 64, steps = 5, warmup = 1, encodeImages = 256, size = 128, threads = 2, seed = 2021;
   std::string  precision = "float32";
+  std::string  device = "cpu";
   for (int i = 1; i < argc; ++i)
   {
     const std::string a = argv[i];
@@ -111,10 +113,12 @@ main(int argc, char * argv[])
       seed = value();
     else if (a == "--precision" && i + 1 < argc)
       precision = argv[++i];
+    else if (a == "--device" && i + 1 < argc)
+      device = argv[++i];
     else
     {
       std::cerr << "usage: " << argv[0]
-                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto]\n";
+                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto] [--device cpu|cuda:N|auto]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -123,10 +127,11 @@ main(int argc, char * argv[])
     itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
     auto model = itk::VQVAEModel::New();
     model->SetSeed(seed);
-    model->SetDevice("cpu");
+    model->SetDevice(device);
     model->SetPrecision(precision);
     model->SetInferenceBatchSize(batch);
     model->Initialize();
+    std::printf("OURS_DEVICE=%s\nOURS_PRECISION=%s\n", model->GetDeviceInUse().c_str(), model->GetPrecisionInUse().c_str());
     std::printf("OURS_FORWARD_GFLOP_PER_IMAGE=%.6f\n", ForwardFlopsPerImage(model->GetHyperparameters(), size) / 1e9);
 
     const auto x = RandomImages(batch, size, seed);

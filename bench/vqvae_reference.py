@@ -108,11 +108,11 @@ def make_data(n, size, in_ch, seed):
 
 def train_step(net, opt, x, autocast=False):
     # autocast: mixed precision as the C++ side's --precision bfloat16 (encoder and decoder under
-    # torch.autocast("cpu", bfloat16), quantizer and losses in float32)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    # torch.autocast(device, bfloat16), quantizer and losses in float32)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
         z = net.encoder(x)
     q, idx, cb, cm, perp, in_use = net.quantize(z.float())
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
         rec = net.decoder(q)
     mse = F.mse_loss(rec.float(), x)
     total = mse + cb + cm
@@ -127,7 +127,7 @@ def encode(net, x, batch):
     with torch.no_grad():
         for i in range(0, x.size(0), batch):
             out.append(net.nearest_codes(net.encoder(x[i:i + batch])).int())
-    return torch.cat(out)
+    return torch.cat(out).cpu()  # the codes back on the host, as the C++ Encode returns them
 
 
 def peak(threads):
@@ -168,6 +168,7 @@ def main():
     ap.add_argument("--peak-only", action="store_true", help="only measure the machine's peak GFLOP/s")
     ap.add_argument("--autocast", action="store_true", help="bfloat16 mixed precision (torch.autocast)")
     ap.add_argument("--profile", action="store_true", help="print a per-operator profile of training steps")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:N")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -180,6 +181,10 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=2e-4)
     x = make_data(a.batch, a.size, 1, a.seed)
     print(f"REF_FORWARD_GFLOP_PER_IMAGE={forward_flops_per_image(net, a.size, 1) / 1e9:.6f}")
+    dev = torch.device(a.device)
+    net.to(dev)  # in place: the optimizer keeps the same parameters
+    x = x.to(dev)
+    print(f"REF_DEVICE={dev}")
 
     net.train()
     for _ in range(a.warmup):
@@ -203,7 +208,7 @@ def main():
     print(f"REF_TRAIN_LOSS={loss[0]:.6f}")
 
     net.eval()
-    xe = make_data(a.encode_images, a.size, 1, a.seed + 1)
+    xe = make_data(a.encode_images, a.size, 1, a.seed + 1).to(dev)
     encode(net, xe[: a.batch], a.batch)
     dt = 1e300
     for _ in range(2):  # best of 2
