@@ -65,14 +65,7 @@ PixelCNNPriorTrainer::SetValidationMaps(const MapImageType * maps, const std::ve
 void
 PixelCNNPriorTrainer::SetLearningRateSchedule(const std::string & schedule)
 {
-  try
-  {
-    training::CheckLearningRateSchedule(schedule);
-  }
-  catch (const std::invalid_argument & e)
-  {
-    itkExceptionMacro(<< e.what());
-  }
+  training::CheckLearningRateSchedule(schedule);
   m_LearningRateSchedule = schedule;
   this->Modified();
 }
@@ -249,13 +242,8 @@ PixelCNNPriorTrainer::GenerateData()
     last = now;
   };
 
-  const double baseRate = m_Model->GetLearningRate();
-  struct RestoreRate // the model leaves Train() with the rate it came with, even on abort
-  {
-    PixelCNNPriorModel * model;
-    double               rate;
-    ~RestoreRate() { model->SetLearningRate(rate); }
-  } restoreRate{ m_Model, baseRate };
+  const training::ScopedLearningRate<PixelCNNPriorModel> restoreRate(m_Model); // the rate it came with, even on abort
+  const double                           baseRate = restoreRate.rate;
   this->UpdateProgress(0.0f);
   while (step < m_TotalSteps)
   {

@@ -6,6 +6,8 @@
 #ifndef itkTrainingSchedule_h
 #define itkTrainingSchedule_h
 
+#include "itkMacro.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -107,13 +109,30 @@ ParseTrainerState(const std::string & text, const std::string & magic)
   return state;
 }
 
-/** Throws std::invalid_argument unless schedule is "constant" or "cosine". */
+/** Throws itk::ExceptionObject unless schedule is "constant" or "cosine". */
 inline void
 CheckLearningRateSchedule(const std::string & schedule)
 {
   if (schedule != "constant" && schedule != "cosine")
-    throw std::invalid_argument("unknown learning-rate schedule \"" + schedule + "\": use constant or cosine");
+    throw ExceptionObject(__FILE__, __LINE__,
+                          "unknown learning-rate schedule \"" + schedule + "\": use constant or cosine", ITK_LOCATION);
 }
+
+/** Gives the model back the learning rate it had when made, also when training throws or aborts. */
+template <typename TModel>
+struct ScopedLearningRate
+{
+  explicit ScopedLearningRate(TModel * m)
+    : model(m)
+    , rate(m->GetLearningRate())
+  {}
+  ~ScopedLearningRate() { model->SetLearningRate(rate); }
+  ScopedLearningRate(const ScopedLearningRate &) = delete;
+  ScopedLearningRate &
+  operator=(const ScopedLearningRate &) = delete;
+  TModel *     model;
+  const double rate;
+};
 
 /** The learning rate at step (0-based) of total: "constant" gives base; "cosine" decays from base
  * to 5 % of it along half a cosine (a function of the step alone, so a resumed run follows the

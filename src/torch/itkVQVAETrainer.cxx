@@ -301,14 +301,7 @@ VQVAETrainer::Validate(EpochRecord & record)
 void
 VQVAETrainer::SetLearningRateSchedule(const std::string & schedule)
 {
-  try
-  {
-    training::CheckLearningRateSchedule(schedule);
-  }
-  catch (const std::invalid_argument & e)
-  {
-    itkExceptionMacro(<< e.what());
-  }
+  training::CheckLearningRateSchedule(schedule);
   m_LearningRateSchedule = schedule;
   this->Modified();
 }
@@ -426,13 +419,8 @@ VQVAETrainer::GenerateData()
   };
 
   this->UpdateProgress(static_cast<float>(step) / m_TotalSteps);
-  const double baseRate = m_Model->GetLearningRate();
-  struct RestoreRate // the model leaves Train() with the rate it came with, even on abort
-  {
-    VQVAEModel * model;
-    double       rate;
-    ~RestoreRate() { model->SetLearningRate(rate); }
-  } restoreRate{ m_Model, baseRate };
+  const training::ScopedLearningRate<VQVAEModel> restoreRate(m_Model); // the rate it came with, even on abort
+  const double                           baseRate = restoreRate.rate;
   while (step < m_TotalSteps)
   {
     if (m_LearningRateSchedule != "constant")

@@ -69,9 +69,10 @@ grep -q "condition_1 = method,categorical,air,water" prior_m.model || { echo "FA
   >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "mirror images" prior_mir.model || { echo "FAIL: mirrors not in the training summary"; exit 1; }
 grep -q "cosine" prior_mir.model || { echo "FAIL: schedule not in the training summary"; exit 1; }
-$py - <<'PY'
+cat > nrrd_stack.py <<'PY'
 import gzip, numpy as np
 def read(path):
+    """A 3D NRRD stack (raw or gzip) as a numpy array, slices first."""
     raw = open(path, "rb").read()
     head, data = raw.split(b"\n\n", 1)
     h = dict(l.split(": ", 1) for l in head.decode().splitlines()[1:] if ": " in l)
@@ -80,6 +81,10 @@ def read(path):
     if h["encoding"] == "gzip":
         data = gzip.decompress(data)
     return np.frombuffer(data, dtype=dtype).reshape(sz, sy, sx)
+PY
+$py - <<'PY'
+import numpy as np
+from nrrd_stack import read
 p = read("patches.nrrd")
 for name, f in (("orig", p), ("lr", p[:, :, ::-1]), ("tb", p[:, ::-1, :]), ("both", p[:, ::-1, ::-1])):
     z, y, x = f.shape
@@ -91,16 +96,8 @@ for f in orig lr tb both; do
   "$bin/MicrostructureEncode" $f.nrrd ${f}_maps.nrrd --model vq.model >/dev/null 2>&1 || { echo "FAIL: encode $f"; exit 1; }
 done
 $py - <<'PY'
-import csv, gzip, re, numpy as np
-def read(path):
-    raw = open(path, "rb").read()
-    head, data = raw.split(b"\n\n", 1)
-    h = dict(l.split(": ", 1) for l in head.decode().splitlines()[1:] if ": " in l)
-    sx, sy, sz = (int(v) for v in h["sizes"].split())
-    dtype = {"unsigned char": np.uint8, "unsigned short": np.uint16}[h["type"]]
-    if h["encoding"] == "gzip":
-        data = gzip.decompress(data)
-    return np.frombuffer(data, dtype=dtype).reshape(sz, sy, sx)
+import csv, re, numpy as np
+from nrrd_stack import read
 cache = read("prior_mir.model.maps.nrrd")
 n = len(list(csv.DictReader(open("patches.csv"))))
 assert cache.shape[0] == 4 * n, cache.shape
