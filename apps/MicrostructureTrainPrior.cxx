@@ -198,10 +198,9 @@ Body(Module & m)
         trainRows.push_back(i + k * table.GetNumberOfRows());
         trainConditions.push_back(c);
       }
-    }
-    if (!test)
       for (const auto & kv : c)
         trainValues[kv.first].push_back(kv.second);
+    }
   }
   if (trainRows.empty())
     throw std::invalid_argument("no training patches left (split train, not excluded)");
@@ -281,7 +280,8 @@ Body(Module & m)
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   progress.Observe(trainer, 0.1, 0.9);
   std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
-            << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
+            << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, "
+            << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
   std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse() << ")\n";
