@@ -547,6 +547,11 @@ Body(Module & m)
     priorArgs.push_back("--mirrors");
   if (pr.contains("dilations") && !pr["dilations"].empty())
     priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
+  if (pr.value("calibration_samples", 0) > 0)
+    priorArgs.insert(priorArgs.end(),
+                     { "--calibrationSamples", std::to_string(pr["calibration_samples"].get<int>()),
+                       "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
+                       out + "/prior_calibration.csv" });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

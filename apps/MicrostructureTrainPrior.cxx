@@ -278,7 +278,8 @@ Body(Module & m)
               << " bits/index" << std::endl;
   });
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
-  progress.Observe(trainer, 0.1, 0.9);
+  const auto calibrationSamples = static_cast<unsigned int>(m.GetInt("calibrationSamples"));
+  progress.Observe(trainer, 0.1, calibrationSamples > 0 ? 0.75 : 0.9);
   std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
             << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, "
             << excluded << " excluded), conditions:";
@@ -297,6 +298,44 @@ Body(Module & m)
   const auto & records = trainer->GetEpochRecords();
   if (!records.empty())
     summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
+  if (calibrationSamples > 0)
+  {
+    // The code frequencies of sampled maps matched to the training maps' at every training condition.
+    Prior::CalibrationOptions options;
+    options.SamplesPerCondition = calibrationSamples;
+    options.Iterations = static_cast<unsigned int>(m.GetInt("calibrationRounds"));
+    options.Seed = std::stoull(m.Get("seed"));
+    const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
+    const size_t         per = static_cast<size_t>(size[0]) * size[1];
+    std::vector<int32_t> indices(trainRows.size() * per);
+    std::copy(train->GetBufferPointer(), train->GetBufferPointer() + indices.size(), indices.begin());
+    prior->SetInferenceBatchSize(std::max(256u, prior->GetInferenceBatchSize())); // sampling: wide batches
+    std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
+              << " sampled maps per training condition\n";
+    const auto calibration = prior->CalibrateMarginals(
+      indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
+      static_cast<unsigned int>(size[0]), trainConditions, options,
+      [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
+    itk::MicrostructureTable table({ "round", "condition", "real_maps", "sampled_maps", "total_variation" });
+    double before = 0.0, after = 0.0;
+    size_t nBefore = 0, nAfter = 0;
+    for (const auto & r : calibration)
+    {
+      table.AddRow({ std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps), std::to_string(r.SampledMaps),
+                     itk::MicrostructureTable::FormatNumber(r.TotalVariation) });
+      if (r.Round == 0)
+        before += r.TotalVariation, ++nBefore;
+      if (r.Round == options.Iterations)
+        after += r.TotalVariation, ++nAfter;
+    }
+    if (!m.Get("calibrationLog").empty())
+      table.Write(m.Get("calibrationLog"));
+    std::cerr << "code-frequency total variation, mean over " << nBefore << " training conditions: "
+              << before / nBefore << " before, " << after / nAfter << " after calibration\n";
+    summary << "; code frequencies calibrated (" << options.Iterations << " rounds of " << calibrationSamples
+            << " maps per condition; total variation " << itk::MicrostructureTable::FormatNumber(before / nBefore)
+            << " -> " << itk::MicrostructureTable::FormatNumber(after / nAfter) << ")";
+  }
   prior->SetTrainingSummary(summary.str());
   prior->Write(output);
   progress.End();
@@ -357,7 +396,20 @@ main(int argc, char * argv[])
         "Also train on the index maps of every training patch mirrored left-right, top-bottom and both (4x the "
         "maps, encoded once and cached): more data for microstructures whose statistics do not change under "
         "mirroring (no rolling or growth direction). Validation uses the patches as they are.");
-  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
+  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, the data order and the calibration's samples.");
+  m.Group("Calibration");
+  m.Add("integer", "calibrationSamples", "calibrationSamples", "0", "Calibration samples per condition",
+        "After training, match the code frequencies of sampled maps to those of the training maps at every "
+        "training condition (per-code logit offsets, linear in the encoded condition, so unseen conditions are "
+        "interpolated; not in the paper): maps sampled per condition and round, e.g. 200. 0 = no calibration.")
+    .minimum = "0";
+  m.Add("integer", "calibrationRounds", "calibrationRounds", "3", "Calibration rounds",
+        "Rounds of sample, compare, correct.")
+    .minimum = "1";
+  m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
+        "Total variation between real and sampled code frequencies per training condition, before and after "
+        "each round.")
+    .channel = "output";
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";
   m.Add("integer", "hiddenChannels", "hiddenChannels", "64", "Hidden channels", "").minimum = "1";

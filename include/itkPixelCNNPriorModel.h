@@ -293,6 +293,57 @@ public:
   Sample(unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
          double temperature, uint64_t seed, const std::function<void(double)> & progress = {}) const;
 
+  /** Marginal calibration (not in the paper; see CalibrateMarginals): per-code offsets added to
+   * the logits at every position, a linear function of the encoded condition c (length D =
+   * GetEncodedConditionLength()): offset(k | c) = A[0][k] + sum_j c[j] A[1 + j][k]. A is
+   * (1 + D) x K, row-major; empty = none (the network's own distribution). The calibrated model
+   * is softmax(logits + offset): Sample, Logits and LogLikelihood use it; TrainStep trains the
+   * network alone and discards the calibration (it belongs to the weights it was fitted to).
+   * Stored in the model file. A size other than 0 or (1 + D) K, or a value that is not finite,
+   * throws. */
+  void
+  SetMarginalCalibration(const std::vector<float> & offsets);
+  const std::vector<float> &
+  GetMarginalCalibration() const
+  {
+    return m_MarginalCalibration;
+  }
+
+  struct CalibrationOptions
+  {
+    unsigned int SamplesPerCondition{ 200 }; ///< maps drawn per distinct training condition and round
+    unsigned int Iterations{ 3 };            ///< rounds of sample, compare, correct
+    double       MaximumOffset{ 3.0 };       ///< |offset| bound at each training condition (nats)
+    double       Ridge{ 1e-3 };              ///< ridge weight on the condition slopes (not on A[0])
+    uint64_t     Seed{ 0 };                  ///< seed of the samples (round i, condition g: Seed + i G + g)
+  };
+  /** Total variation distance 0.5 sum_k |p(k) - q(k)| between the index frequencies of the
+   * real maps (p) and of maps sampled from the model (q) at one training condition. */
+  struct CalibrationRecord
+  {
+    unsigned int Round{ 0 };      ///< 0 = before any correction; Iterations = after the last
+    std::string  Condition;       ///< "name=value;..." of the condition
+    unsigned int RealMaps{ 0 };
+    unsigned int SampledMaps{ 0 };
+    double       TotalVariation{ 0 };
+  };
+  /** Fits the marginal calibration so that the code frequencies of sampled maps match those of
+   * the given real maps (the training maps: never the held-out ones) at each of their distinct
+   * conditions. The prior's index frequencies are its weakest point at small training budgets
+   * (the decoded volume fraction follows them); an autoregressive model's errors in them do not
+   * shrink by sampling more. Rounds: sample SamplesPerCondition maps per distinct condition
+   * (h x w of the real maps, temperature 1), move each condition's target offsets by log p(k) -
+   * log q(k) (frequencies with half a count added to every code, the targets clamped to
+   * +-MaximumOffset), fit A to the targets by ridge least squares over the conditions (with one
+   * condition only the intercept; with two or more values of a continuous parameter the slopes
+   * interpolate between them, the unseen conditions included). Starts from no calibration.
+   * Returns the total variation at every condition before the first round and after each
+   * (Iterations + 1 samplings). progress receives the fraction done. */
+  std::vector<CalibrationRecord>
+  CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+                     const std::vector<Condition> & conditions, const CalibrationOptions & options,
+                     const std::function<void(double)> & progress = {});
+
   /** Write the model file atomically (see the class description). */
   void
   Write(const std::string & path) const;
@@ -339,6 +390,7 @@ private:
   unsigned long   m_NumberOfTrainingSteps{ 0 };
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
+  std::vector<float> m_MarginalCalibration;
 };
 
 } // end namespace itk

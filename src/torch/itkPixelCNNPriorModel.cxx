@@ -299,6 +299,7 @@ PixelCNNPriorModel::SetHyperparameters(const Hyperparameters & h)
 {
   h.Validate();
   m_Hyperparameters = h;
+  m_MarginalCalibration.clear();
   this->Modified();
 }
 
@@ -320,6 +321,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 {
   ValidateSchema(schema);
   m_ConditionSchema = schema;
+  m_MarginalCalibration.clear();
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
   this->Modified();
@@ -505,6 +507,7 @@ PixelCNNPriorModel::Initialize()
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
+  m_MarginalCalibration.clear();
   m_HasTrainingState = false;
   m_TrainerState.clear();
   this->Modified();
@@ -561,6 +564,34 @@ ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsig
     .to(device)
     .clone();
 }
+
+/** The marginal calibration's offsets for maps first..first+count-1, count x K, or undefined
+ * without a calibration. A: (1 + D) x K row-major; encoded: the maps' condition vectors. */
+torch::Tensor
+OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded, unsigned int first,
+                unsigned int count, unsigned int D, unsigned int K, const torch::Device & device)
+{
+  if (A.empty())
+  {
+    return torch::Tensor();
+  }
+  const auto a = torch::from_blob(const_cast<float *>(A.data()), { 1 + static_cast<int64_t>(D), K }, torch::kFloat);
+  auto       offsets = a[0].unsqueeze(0).expand({ static_cast<int64_t>(count), K }).clone();
+  if (D > 0)
+  {
+    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
+                                    { count, D }, torch::kFloat);
+    offsets += c.matmul(a.slice(0, 1));
+  }
+  return offsets.to(device);
+}
+
+/** Adds count x K offsets (or nothing) to count x K x h x w logits. */
+torch::Tensor
+WithOffsets(const torch::Tensor & logits, const torch::Tensor & offsets)
+{
+  return offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
+}
 } // namespace
 
 PixelCNNPriorModel::TrainingStepResult
@@ -584,6 +615,7 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   loss.backward();
   adam.step();
   ++m_NumberOfTrainingSteps;
+  m_MarginalCalibration.clear(); // fitted to the weights before this step
   m_LatentHeight = h;
   m_LatentWidth = w;
 
@@ -606,8 +638,10 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                               ConditionsToTensor(encoded, first, count, D, m_Impl->device))
+    auto logits = WithOffsets(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
+                                           ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                              m_Hyperparameters.CodebookSize, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -628,7 +662,9 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    auto logits = net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device));
+    auto logits = WithOffsets(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                              m_Hyperparameters.CodebookSize, m_Impl->device));
     auto logp = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).squeeze(1);
     auto sums = logp.sum({ 1, 2 }).to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
@@ -700,19 +736,216 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
     auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
+    auto offsets = OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D, m_Hyperparameters.CodebookSize,
+                                   torch::kCPU);
     std::function<void(double)> batchProgress;
     if (progress)
       batchProgress = [&](double f) { progress((first + f * count) / n); };
     if (naive)
-      pixelcnn::SampleNaive(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device,
+      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature, m_Impl->device,
                             batchProgress);
     else
-      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature,
+      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
                                   m_Impl->device, batchProgress);
     const int64_t * m = maps.data_ptr<int64_t>();
     std::transform(m, m + count * per, out.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
   });
   return out;
+}
+
+void
+PixelCNNPriorModel::SetMarginalCalibration(const std::vector<float> & offsets)
+{
+  const size_t K = m_Hyperparameters.CodebookSize;
+  const size_t rows = 1 + this->GetEncodedConditionLength();
+  if (!offsets.empty() && offsets.size() != rows * K)
+  {
+    itkExceptionMacro(<< "a marginal calibration of this prior has (1 + " << rows - 1 << " encoded condition values) x "
+                      << K << " codes = " << rows * K << " values, got " << offsets.size()
+                      << ": fit it with CalibrateMarginals on this prior (or give none to remove it)");
+  }
+  for (size_t i = 0; i < offsets.size(); ++i)
+  {
+    if (!std::isfinite(offsets[i]))
+    {
+      itkExceptionMacro(<< "value " << i << " of the marginal calibration is not a finite number");
+    }
+  }
+  m_MarginalCalibration = offsets;
+  this->Modified();
+}
+
+namespace
+{
+/** Solves the symmetric positive (semi)definite system M x = b for every column of B (M: n x n,
+ * B: n x m, both row-major) by Gaussian elimination with partial pivoting. False when M is singular. */
+bool
+SolveNormalEquations(std::vector<double> M, std::vector<double> & B, size_t n, size_t m)
+{
+  for (size_t col = 0; col < n; ++col)
+  {
+    size_t pivot = col;
+    for (size_t r = col + 1; r < n; ++r)
+      if (std::abs(M[r * n + col]) > std::abs(M[pivot * n + col]))
+        pivot = r;
+    if (!(std::abs(M[pivot * n + col]) > 1e-12))
+      return false;
+    for (size_t c = 0; c < n; ++c)
+      std::swap(M[col * n + c], M[pivot * n + c]);
+    for (size_t c = 0; c < m; ++c)
+      std::swap(B[col * m + c], B[pivot * m + c]);
+    for (size_t r = 0; r < n; ++r)
+    {
+      if (r == col)
+        continue;
+      const double f = M[r * n + col] / M[col * n + col];
+      if (f == 0.0)
+        continue;
+      for (size_t c = col; c < n; ++c)
+        M[r * n + c] -= f * M[col * n + c];
+      for (size_t c = 0; c < m; ++c)
+        B[r * m + c] -= f * B[col * m + c];
+    }
+  }
+  for (size_t r = 0; r < n; ++r)
+    for (size_t c = 0; c < m; ++c)
+      B[r * m + c] /= M[r * n + r];
+  return true;
+}
+} // namespace
+
+std::vector<PixelCNNPriorModel::CalibrationRecord>
+PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+                                       const std::vector<Condition> & conditions, const CalibrationOptions & options,
+                                       const std::function<void(double)> & progress)
+{
+  if (indices == nullptr)
+  {
+    itkExceptionMacro(<< "CalibrateMarginals needs the real (training) index maps it matches");
+  }
+  this->CheckIndices(indices, n, h, w);
+  if (options.SamplesPerCondition == 0)
+  {
+    itkExceptionMacro(<< "SamplesPerCondition must be at least 1 (200 or more gives code frequencies to a few %)");
+  }
+  if (!(options.MaximumOffset > 0.0) || !std::isfinite(options.MaximumOffset))
+  {
+    itkExceptionMacro(<< "MaximumOffset must be a finite number > 0 (nats), it is " << options.MaximumOffset);
+  }
+  if (!(options.Ridge >= 0.0) || !std::isfinite(options.Ridge))
+  {
+    itkExceptionMacro(<< "Ridge must be a finite number >= 0, it is " << options.Ridge);
+  }
+  const auto         encoded = this->EncodeConditions(conditions, n);
+  const unsigned int D = this->GetEncodedConditionLength();
+  const unsigned int K = m_Hyperparameters.CodebookSize;
+  const size_t       per = static_cast<size_t>(h) * w;
+
+  // The distinct conditions, in the order they first appear, and the real code counts of each.
+  std::map<std::vector<float>, size_t>   groupOf;
+  std::vector<std::vector<float>>        groupVector;
+  std::vector<Condition>                 groupCondition;
+  std::vector<std::vector<double>>       realCounts;
+  std::vector<unsigned int>              realMaps;
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    std::vector<float> key;
+    if (D > 0)
+      key.assign(encoded.begin() + static_cast<size_t>(i) * D, encoded.begin() + static_cast<size_t>(i + 1) * D);
+    auto it = groupOf.find(key);
+    if (it == groupOf.end())
+    {
+      it = groupOf.emplace(key, groupVector.size()).first;
+      groupVector.push_back(key);
+      groupCondition.push_back(conditions.empty() ? Condition() : conditions[conditions.size() == 1 ? 0 : i]);
+      realCounts.emplace_back(K, 0.0);
+      realMaps.push_back(0);
+    }
+    auto & counts = realCounts[it->second];
+    for (size_t p = 0; p < per; ++p)
+      counts[indices[i * per + p]] += 1.0;
+    ++realMaps[it->second];
+  }
+  const size_t G = groupVector.size();
+  const size_t R = 1 + D;
+
+  auto frequencies = [K](const std::vector<double> & counts, double add) {
+    double total = 0.0;
+    for (const double c : counts)
+      total += c + add;
+    std::vector<double> f(K);
+    for (unsigned int k = 0; k < K; ++k)
+      f[k] = (counts[k] + add) / total;
+    return f;
+  };
+  auto describe = [](const Condition & c) {
+    std::string text;
+    for (const auto & kv : c)
+      text += (text.empty() ? "" : ";") + kv.first + "=" + kv.second;
+    return text.empty() ? std::string("(unconditional)") : text;
+  };
+
+  m_MarginalCalibration.clear();
+  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0));
+  std::vector<CalibrationRecord>   records;
+  const double                     samplings = static_cast<double>(options.Iterations + 1) * G;
+  for (unsigned int round = 0; round <= options.Iterations; ++round)
+  {
+    for (size_t g = 0; g < G; ++g)
+    {
+      const double done = static_cast<double>(round) * G + g;
+      std::function<void(double)> sampleProgress;
+      if (progress)
+        sampleProgress = [&](double f) { progress((done + f) / samplings); };
+      const auto sampled = this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, 1.0,
+                                        options.Seed + static_cast<uint64_t>(round) * G + g, sampleProgress);
+      std::vector<double> sampledCounts(K, 0.0);
+      for (const int32_t v : sampled)
+        sampledCounts[v] += 1.0;
+      const auto p = frequencies(realCounts[g], 0.0), q = frequencies(sampledCounts, 0.0);
+      CalibrationRecord record;
+      record.Round = round;
+      record.Condition = describe(groupCondition[g]);
+      record.RealMaps = realMaps[g];
+      record.SampledMaps = options.SamplesPerCondition;
+      for (unsigned int k = 0; k < K; ++k)
+        record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
+      records.push_back(record);
+      if (round == options.Iterations)
+        continue;
+      const auto ps = frequencies(realCounts[g], 0.5), qs = frequencies(sampledCounts, 0.5);
+      for (unsigned int k = 0; k < K; ++k)
+        target[g][k] = std::clamp(target[g][k] + std::log(ps[k] / qs[k]), -options.MaximumOffset,
+                                  options.MaximumOffset);
+    }
+    if (round == options.Iterations)
+      break;
+    // Ridge least squares over the conditions: rows x = (1, c_g), offsets x A = target_g.
+    std::vector<double> M(R * R, 0.0), B(R * K, 0.0);
+    for (size_t g = 0; g < G; ++g)
+    {
+      std::vector<double> x(R, 1.0);
+      for (unsigned int j = 0; j < D; ++j)
+        x[1 + j] = groupVector[g][j];
+      for (size_t a = 0; a < R; ++a)
+      {
+        for (size_t b = 0; b < R; ++b)
+          M[a * R + b] += x[a] * x[b];
+        for (unsigned int k = 0; k < K; ++k)
+          B[a * K + k] += x[a] * target[g][k];
+      }
+    }
+    for (size_t a = 1; a < R; ++a)
+      M[a * R + a] += options.Ridge;
+    if (!SolveNormalEquations(M, B, R, K))
+    {
+      itkExceptionMacro(<< "the " << G << " distinct conditions of the maps do not determine the " << R - 1
+                        << " condition slopes of the calibration: give a Ridge > 0");
+    }
+    m_MarginalCalibration.assign(B.begin(), B.end());
+  }
+  this->Modified();
+  return records;
 }
 
 namespace
@@ -780,6 +1013,14 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
       value += ",continuous," + Exact(c.Mean) + "," + Exact(c.StdDev) + "," + Exact(c.Minimum) + "," + Exact(c.Maximum);
     }
     header.push_back({ "condition_" + std::to_string(i), value });
+  }
+  if (!m_MarginalCalibration.empty())
+  {
+    std::ostringstream values; // 9 significant digits: a float reads back exactly
+    values << std::setprecision(9);
+    for (size_t i = 0; i < m_MarginalCalibration.size(); ++i)
+      values << (i ? "," : "") << m_MarginalCalibration[i];
+    header.push_back({ "marginal_calibration", values.str() });
   }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
@@ -860,6 +1101,28 @@ PixelCNNPriorModel::Read(const std::string & path)
   const unsigned int latentWidth = c.Count("latent_width");
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
+  std::vector<float> calibration; // absent: none (and in files written before calibration existed)
+  if (c.Has("marginal_calibration"))
+  {
+    const auto   fields = SplitFields(c.Get("marginal_calibration"));
+    const size_t expected = static_cast<size_t>(h.CodebookSize) * (1 + [&] {
+                              size_t d = 0;
+                              for (const auto & spec : schema)
+                                d += spec.Categorical ? spec.Categories.size() : 1;
+                              return d;
+                            }());
+    double value = 0.0;
+    for (const auto & f : fields)
+    {
+      if (!ParseDouble(f, value) || !std::isfinite(value))
+        Fail(path + ": header line marginal_calibration holds \"" + f.substr(0, 20) +
+             "\", not a finite number: the file is damaged");
+      calibration.push_back(static_cast<float>(value));
+    }
+    if (calibration.size() != expected)
+      Fail(path + ": header line marginal_calibration has " + std::to_string(calibration.size()) + " values, not " +
+           std::to_string(expected) + " ((1 + encoded condition length) x codebook size): the file is damaged");
+  }
 
   torchsupport::SetTorchThreads();
   unsigned int conditionLength = 0;
@@ -878,6 +1141,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
+  m_MarginalCalibration = calibration;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -925,6 +1189,11 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "Sampler: " << m_Sampler << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
+     << indent << "MarginalCalibration: "
+     << (m_MarginalCalibration.empty() ? std::string("none")
+                                       : std::to_string(1 + this->GetEncodedConditionLength()) + " x " +
+                                           std::to_string(m_Hyperparameters.CodebookSize) + " offsets")
+     << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';
 }

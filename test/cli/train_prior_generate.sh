@@ -2,7 +2,8 @@
 # MicrostructureTrainPrior -> MicrostructureGenerate on a tiny synthetic dataset: the prior trains
 # on cached index maps (reused on a second run), resumes, and generates the asked number of
 # micrographs of the right size (stack, one file per sample, index maps, table); with --mirrors it
-# also trains on the mirrored patches' maps (checked against MicrostructureEncode); same seed gives
+# also trains on the mirrored patches' maps (checked against MicrostructureEncode); with
+# --calibrationSamples its code frequencies are calibrated to the training maps'; same seed gives
 # the same micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit
 # and no output.
 set -euo pipefail
@@ -164,6 +165,39 @@ a = summary["all"]
 assert float(a["lower95"]) <= float(a["mean"]) <= float(a["upper95"])
 one = list(csv.DictReader(open("post1.csv")))
 assert len(one) == 61, len(one)  # default grid, one micrograph of 128 x 128 -> one 32 x 32 map
+PY
+
+# --calibrationSamples: the same 8 steps as prior.model (training is deterministic), then per-code
+# logit offsets fitted so that sampled code frequencies match the training maps'; the log has a row
+# per round and training condition; maps generated at a training rate have frequencies closer to
+# the real training maps' than the uncalibrated prior's (counted here from the cache and the table).
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_cal.model "${prior[@]}" --steps 8 --calibrationSamples 60 \
+  --calibrationRounds 3 --calibrationLog cal.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; }
+grep -q "code frequencies calibrated" prior_cal.model || { echo "FAIL: calibration not in the summary"; exit 1; }
+for m in prior prior_cal; do
+  "$bin/MicrostructureGenerate" gen_$m.nrrd --vqvae vq.model --prior $m.model --condition ln_cooling_rate_C_per_s=0 \
+    --samples 150 --seed 5 --outputIndexMaps gen_${m}_maps.nrrd >/dev/null 2>&1 || { echo "FAIL: generate $m"; exit 1; }
+done
+$py - <<'PY'
+import csv, numpy as np
+from nrrd_stack import read
+log = list(csv.DictReader(open("cal.csv")))
+assert len(log) == 4 * 2, len(log)  # rounds 0..3, conditions ln 1 and ln 10
+assert sorted({r["condition"] for r in log}) == ["ln_cooling_rate_C_per_s=0", "ln_cooling_rate_C_per_s=2.302585092994046"], log
+line = [l for l in open("prior_cal.model", "rb").read().split(b"end_header")[0].decode().splitlines()
+        if l.startswith("marginal_calibration = ")][0]
+assert len(line.split(" = ")[1].split(",")) == 2 * 16, line[:80]  # (1 + 1 condition) x K
+rows = list(csv.DictReader(open("patches.csv")))
+cache = read("prior.model.maps.nrrd")
+real = np.concatenate([cache[i].ravel() for i, r in enumerate(rows)
+                       if r["split"] == "train" and float(r["cooling_rate_C_per_s"]) == 1])
+p = np.bincount(real, minlength=16) / real.size
+tv = {}
+for m in ("prior", "prior_cal"):
+    g = read(f"gen_{m}_maps.nrrd").ravel()
+    tv[m] = 0.5 * np.abs(np.bincount(g, minlength=16) / g.size - p).sum()
+assert tv["prior_cal"] < 0.6 * tv["prior"] and tv["prior_cal"] < 0.12, tv
 PY
 
 # Bad condition: the message names the prior's parameters; no output.
