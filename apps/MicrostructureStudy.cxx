@@ -183,7 +183,16 @@ public:
     std::string command = Quote(m_Bin + "/" + program);
     for (const auto & a : args)
       command += " " + Quote(a);
-    std::string key = command;
+    // The stamp names the study folder "<study>": a study copied or moved elsewhere is still up to date.
+    std::string key = program;
+    for (const auto & a : args)
+    {
+      std::string       relative = a == m_Out ? std::string("<study>") : a;
+      const std::string inside = m_Out + "/";
+      for (size_t at = relative.find(inside); at != std::string::npos; at = relative.find(inside, at + 8))
+        relative.replace(at, inside.size(), "<study>/");
+      key += " " + Quote(relative);
+    }
     for (const auto & a : after)
       key += "|" + ReadStamp(a);
     std::ostringstream stampText;
@@ -362,7 +371,9 @@ Body(Module & m)
   }
   if (!m.Get("device").empty())
     config["device"] = m.Get("device");
-  const std::string out = fs::absolute(m.Get("output")).string();
+  std::string out = fs::absolute(m.Get("output")).lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/')
+    out.pop_back(); // "out/" and "out" are the same study
   fs::create_directories(out);
   itk::WriteTextFileAtomically(out + "/config.json", config.dump(2) + "\n");
 

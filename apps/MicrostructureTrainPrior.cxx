@@ -305,6 +305,7 @@ Body(Module & m)
     options.SamplesPerCondition = calibrationSamples;
     options.Iterations = static_cast<unsigned int>(m.GetInt("calibrationRounds"));
     options.Seed = std::stoull(m.Get("seed"));
+    options.Ridge = m.GetDouble("calibrationRidge");
     const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
     const size_t         per = static_cast<size_t>(size[0]) * size[1];
     std::vector<int32_t> indices(trainRows.size() * per);
@@ -406,6 +407,11 @@ main(int argc, char * argv[])
   m.Add("integer", "calibrationRounds", "calibrationRounds", "3", "Calibration rounds",
         "Rounds of sample, compare, correct.")
     .minimum = "1";
+  m.Add("double", "calibrationRidge", "calibrationRidge", "0.001", "Calibration ridge",
+        "Ridge weight on the offsets' slopes over the encoded condition (standardised units): small = offsets "
+        "that follow the training conditions and interpolate between them, large (e.g. 1e9) = one offset for all "
+        "conditions.")
+    .minimum = "0";
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
         "Total variation between real and sampled code frequencies per training condition, before and after "
         "each round.")

@@ -415,6 +415,85 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                 { "vf_ks", ks },
                 { "vf_ks_ok", ks <= 0.1 } };
   }
+  // A baseline for those figures: the training conditions' true means and variance interpolated
+  // linearly, in the one continuous parameter that separates the held-out condition from its nearest
+  // training conditions on either side (in ln for log_conditions: the coordinate the prior sees).
+  // What a model would get that knew the training rates exactly and interpolated them naively.
+  if (!targets.empty())
+  {
+    const Condition * held = nullptr;
+    for (const auto & c : conditions)
+      if (c.Key == holdoutKey)
+        held = &c;
+    auto isLog = [&](const std::string & column) {
+      for (const auto & l : config["data"]["log_conditions"])
+        if (l.get<std::string>() == column)
+          return true;
+      return false;
+    };
+    auto isContinuous = [&](const std::string & column) {
+      if (isLog(column))
+        return true;
+      for (const auto & l : config["data"]["conditions"])
+        if (l.get<std::string>() == column)
+          return true;
+      return false;
+    };
+    std::string                                    parameter;
+    std::vector<std::pair<double, const json *>>   neighbours; // coordinate, the condition's results
+    bool                                           oneParameter = held != nullptr;
+    for (const auto & jc : results["conditions"])
+    {
+      if (!held || jc["role"] != "training")
+        continue;
+      const Condition * c = nullptr;
+      for (const auto & cc : conditions)
+        if (cc.Key == jc["condition"])
+          c = &cc;
+      std::vector<std::string> differ;
+      for (const auto & [column, value] : held->Values)
+        if (c->Values.count(column) && c->Values.at(column) != value)
+          differ.push_back(column);
+      if (differ.size() != 1 || !isContinuous(differ[0]))
+        continue;
+      if (!parameter.empty() && parameter != differ[0])
+        oneParameter = false;
+      parameter = differ[0];
+      double x = std::stod(c->Values.at(parameter));
+      neighbours.push_back({ isLog(parameter) ? std::log(x) : x, &jc });
+    }
+    if (oneParameter && !parameter.empty())
+    {
+      double x = std::stod(held->Values.at(parameter));
+      x = isLog(parameter) ? std::log(x) : x;
+      const std::pair<double, const json *> *below = nullptr, *above = nullptr;
+      for (const auto & n : neighbours)
+      {
+        if (n.first < x && (!below || n.first > below->first))
+          below = &n;
+        if (n.first > x && (!above || n.first < above->first))
+          above = &n;
+      }
+      if (below && above)
+      {
+        const double t = (x - below->first) / (above->first - below->first);
+        auto         at = [&](const char * key) {
+          return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
+        };
+        json truth;
+        for (const auto & jc : results["conditions"])
+          if (jc["condition"] == holdoutKey)
+            truth = jc["sets"]["real"];
+        targets["baseline_interpolation"] = {
+          { "parameter", (isLog(parameter) ? "ln " : "") + parameter },
+          { "between", { (*below->second)["condition"], (*above->second)["condition"] } },
+          { "vf_mean_difference_pp", at("vf_mean") - Get(truth, "vf_mean") },
+          { "df_mean_difference_percent", 100.0 * (at("df_mean") / Get(truth, "df_mean") - 1.0) },
+          { "vf_variance_ratio", at("vf_variance") / Get(truth, "vf_variance") }
+        };
+      }
+    }
+  }
   results["holdout_targets"] = targets;
 
   // Memorisation: is a generated patch more alike its most similar training patch than real

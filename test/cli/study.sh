@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # MicrostructureStudy --preset tiny: the whole experiment in about a minute (synthetic data, tiny
 # networks, the 3 degC/s condition held out). The results, the comparison table, the report page
-# and every figure exist and are not trivial; a second run reuses every step; a bad config is a
-# clear error.
+# and every figure exist and are not trivial; a second run (of the study moved elsewhere) reuses
+# every step; a bad config is a clear error.
 set -euo pipefail
 bin=$(cd "$1" && pwd)
 [ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 0; }
@@ -16,7 +16,7 @@ if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then run=(xvfb-run -
 "${run[@]}" "$bin/MicrostructureStudy" st --preset tiny >out.txt 2>&1 || { tail -40 out.txt; exit 1; }
 grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; }
 $py - <<'PY'
-import csv, json, os
+import csv, json, math, os
 r = json.load(open("st/report/results.json"))
 roles = {c["condition"]: c["role"] for c in r["conditions"]}
 assert roles == {"cooling_rate_C_per_s=1": "training", "cooling_rate_C_per_s=3": "held out",
@@ -31,6 +31,15 @@ for key in ("vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_
 g, real = held["sets"]["generated"], held["sets"]["real"]
 assert abs(t["vf_mean_difference_pp"] - (g["vf_mean"] - real["vf_mean"])) < 1e-9
 assert 0 <= t["vf_ks"] <= 1
+# The baseline: the true means of 1 and 30 degC/s interpolated linearly in ln rate to 3 degC/s.
+b = t["baseline_interpolation"]
+assert b["parameter"] == "ln cooling_rate_C_per_s" and b["between"] == ["cooling_rate_C_per_s=1", "cooling_rate_C_per_s=30"], b
+sets = {c["condition"]: c["sets"]["real"] for c in r["conditions"]}
+w = (math.log(3) - math.log(1)) / (math.log(30) - math.log(1))
+for key, value in (("vf_mean", "vf_mean_difference_pp"), ("df_mean", "df_mean_difference_percent")):
+    at = (1 - w) * sets["cooling_rate_C_per_s=1"][key] + w * sets["cooling_rate_C_per_s=30"][key]
+    want = at - real[key] if key == "vf_mean" else 100 * (at / real[key] - 1)
+    assert abs(b[value] - want) < 1e-9, (key, b[value], want)
 assert r["memorisation"] and all(-1 <= m["generated_max_correlation"] <= 1 for m in r["memorisation"])
 rows = list(csv.DictReader(open("st/report/comparison.csv")))
 assert len(rows) == 9, len(rows)  # 3 conditions x (real, reconstructed, generated)
@@ -79,8 +88,10 @@ assert len(np.unique(shot.reshape(-1, shot.shape[-1]), axis=0)) > 50, "blank scr
 PY
 fi
 
-# Second run: nothing retrained.
-"${run[@]}" "$bin/MicrostructureStudy" st --preset tiny >out2.txt 2>&1 || { tail -20 out2.txt; exit 1; }
+# Second run, of the study moved to another folder (named with a trailing slash): nothing retrained.
+mv st moved
+"${run[@]}" "$bin/MicrostructureStudy" moved/ --preset tiny >out2.txt 2>&1 || { tail -20 out2.txt; exit 1; }
+mv moved st
 grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" out2.txt \
   || { echo "FAIL: a second run retrained"; cat out2.txt; exit 1; }
 
