@@ -43,6 +43,10 @@ for key, value in (("vf_mean", "vf_mean_difference_pp"), ("df_mean", "df_mean_di
 assert r["memorisation"] and all(-1 <= m["generated_max_correlation"] <= 1 for m in r["memorisation"])
 rows = list(csv.DictReader(open("st/report/comparison.csv")))
 assert len(rows) == 9, len(rows)  # 3 conditions x (real, reconstructed, generated)
+# The preset calibrates the prior's code frequencies: a log row per round (0..2) and training condition.
+cal = list(csv.DictReader(open("st/prior_calibration.csv")))
+assert sorted((r["round"], r["condition"]) for r in cal) == sorted(
+    (str(k), f"ln_cooling_rate_C_per_s={c}") for k in range(3) for c in ("0", "3.4011973816621555")), cal
 for f in ("vqvae.model", "prior.model", "patches.nrrd", "measure_real.csv", "config.json"):
     assert os.path.getsize("st/" + f) > 0, f
 PY
@@ -54,7 +58,7 @@ else
 $py - <<'PY'
 # The report: every figure the page shows exists and is a real picture (many colours), and the
 # kinds the issue asks for are all there.
-import re, numpy as np, skimage.io as io
+import os, re, numpy as np, skimage.io as io
 html = open("st/report/index.html", encoding="utf-8").read()
 assert "http" not in html and "<script" not in html, "the page must open offline"
 figures = re.findall(r'<img[^>]*src="([^"]+)"', html)
@@ -68,6 +72,8 @@ for f in figures:
     colours = len(np.unique(img.reshape(-1, img.shape[-1]) if img.ndim == 3 else img.reshape(-1, 1), axis=0))
     assert colours >= 8, (f, colours)
 assert "<table" in html and "held-out" in html.lower() or "held out" in html.lower()
+assert "Prior calibration" in html and 'href="prior_calibration.csv"' in html and os.path.exists("st/report/prior_calibration.csv")
+assert "interpolating the training conditions" in html
 PY
 fi
 # The page renders in headless Chromium: every image loads (naturalWidth > 0 in the rendered DOM).
