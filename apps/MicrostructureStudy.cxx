@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -371,6 +372,10 @@ Body(Module & m)
   }
   if (!m.Get("device").empty())
     config["device"] = m.Get("device");
+  // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
+  // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps
+  // inherit this unless the caller chose a policy.
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   std::string out = fs::absolute(m.Get("output")).lexically_normal().string();
   while (out.size() > 1 && out.back() == '/')
     out.pop_back(); // "out/" and "out" are the same study
