@@ -5,7 +5,8 @@
 # ratio and KS statistics, as the study's report does. Used to compare prior settings at equal cost
 # without retraining the VQ-VAE.
 # Usage: bash scripts/prior_variant.sh STUDY_DIR OUT_DIR [MicrostructureTrainPrior options that
-#        override the demo's, e.g. --mirrors --seed 2 --dilations 1,2,4,8 --schedule cosine]
+#        override the demo's, e.g. --mirrors --seed 2 --dilations 1,2,4,8 --schedule cosine;
+#        --calibrationSamples 0 for the uncalibrated prior]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${SM_BIN_DIR:-$here/build/bin}"
@@ -17,6 +18,7 @@ start=$(date +%s)
   --table "$study/patches.csv" --log "$out/prior_log.csv" --checkpointInterval 0 \
   --steps 550 --batchSize 16 --learningRate 0.002 --seed 1 --layers 8 --hiddenChannels 48 --embeddingDimension 32 \
   --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 128 --precision auto --logConditions cooling_rate_C_per_s \
+  --calibrationSamples 200 --calibrationRounds 3 --calibrationLog "$out/calibration.csv" \
   --exclude cooling_rate_C_per_s=3,cooling_rate_C_per_s=2,cooling_rate_C_per_s=6.5,cooling_rate_C_per_s=20 "$@" \
   >"$out/train.log" 2>&1 || { tail "$out/train.log"; exit 1; }
 trained=$(date +%s)
