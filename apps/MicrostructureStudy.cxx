@@ -452,8 +452,9 @@ Body(Module & m)
 
   run.Step("measure-real", "MicrostructureMeasure",
            { out + "/patches.nrrd", "--table", out + "/patches.csv", "--outputTable", out + "/measure_real.csv",
-             "--outputCorrelation", out + "/s2_real.csv", "--correlationDistance", "40" },
-           { out + "/measure_real.csv", out + "/s2_real.csv" }, 0.08, 0.01, { "patches" });
+             "--outputCorrelation", out + "/s2_real.csv", "--correlationDistance", "40", "--outputChords",
+             out + "/chords_real.csv" },
+           { out + "/measure_real.csv", out + "/s2_real.csv", out + "/chords_real.csv" }, 0.08, 0.01, { "patches" });
 
   const json &             vq = config["vqvae"];
   std::vector<std::string> vqArgs = { out + "/patches.nrrd",
@@ -596,8 +597,9 @@ Body(Module & m)
     run.Step("measure-generated-" + c.Slug, "MicrostructureMeasure",
              { out + "/" + name + ".nrrd", "--table", out + "/" + name + ".csv", "--outputTable",
                out + "/" + name + "_measure.csv", "--outputCorrelation", out + "/" + name + "_s2.csv",
-               "--correlationDistance", "40" },
-             { out + "/" + name + "_measure.csv" }, 0.75 + (k + 0.8) * span, span * 0.2, { "generate-" + c.Slug });
+               "--correlationDistance", "40", "--outputChords", out + "/" + name + "_chords.csv" },
+             { out + "/" + name + "_measure.csv", out + "/" + name + "_chords.csv" }, 0.75 + (k + 0.8) * span,
+             span * 0.2, { "generate-" + c.Slug });
   }
 
   // Comparison and report (cheap: always redone).

@@ -249,6 +249,51 @@ S2Band(const std::string & path, const std::set<size_t> & rows)
   return out;
 }
 
+std::array<std::vector<double>, 3>
+ChordSurvivalBand(const std::string & path, const std::set<size_t> & rows, const std::vector<double> & lengths)
+{
+  std::array<std::vector<double>, 3> out;
+  if (!fs::exists(path))
+    return out;
+  const auto t = MicrostructureTable::Read(path);
+  // Per patch: its foreground chords' lengths and counts.
+  std::map<size_t, std::vector<std::pair<double, double>>> byPatch;
+  for (size_t i = 0; i < t.GetNumberOfRows(); ++i)
+  {
+    const auto row = static_cast<size_t>(t.GetNumber(i, "row"));
+    if (t.Get(i, "phase") == "foreground" && (rows.empty() || rows.count(row)))
+      byPatch[row].push_back({ t.GetNumber(i, "length_um"), t.GetNumber(i, "count") });
+  }
+  std::vector<std::vector<double>> survival(lengths.size());
+  for (const auto & [row, chords] : byPatch)
+  {
+    double total = 0.0;
+    for (const auto & c : chords)
+      total += c.second;
+    if (!(total > 0))
+      continue;
+    for (size_t k = 0; k < lengths.size(); ++k)
+    {
+      double longer = 0.0;
+      for (const auto & c : chords)
+        longer += c.first > lengths[k] ? c.second : 0.0;
+      survival[k].push_back(longer / total);
+    }
+  }
+  for (auto & values : survival)
+  {
+    if (values.empty())
+      return {};
+    double m = 0;
+    for (const double v : values)
+      m += v;
+    out[0].push_back(m / values.size());
+    out[1].push_back(Quantile(values, 0.05));
+    out[2].push_back(Quantile(values, 0.95));
+  }
+  return out;
+}
+
 StackType::Pointer
 ReadStack(const std::string & path)
 {
@@ -391,6 +436,45 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                           Fmt(Get(cmp, "vf_mean_difference_pp"), 6), Fmt(Get(cmp, "df_mean_difference_percent"), 6),
                           Fmt(Get(cmp, "vf_variance_ratio"), 6), Fmt(Get(cmp, "vf_ks"), 6), Fmt(Get(cmp, "df_ks"), 6),
                           Fmt(Get(cmp, "vf_wasserstein_pp"), 6), Fmt(Get(cmp, "df_wasserstein_um"), 6) });
+    }
+  }
+
+  // Chord-length survival curves (fraction of a patch's ferrite chords longer than L) per condition,
+  // real and generated, on one grid: 0 .. the 99th percentile of the real chords' lengths.
+  if (fs::exists(out + "/chords_real.csv"))
+  {
+    const auto          chords = MicrostructureTable::Read(out + "/chords_real.csv");
+    std::vector<double> pooled;
+    for (size_t i = 0; i < chords.GetNumberOfRows(); ++i)
+      if (chords.Get(i, "phase") == "foreground")
+        pooled.insert(pooled.end(), static_cast<size_t>(chords.GetNumber(i, "count")), chords.GetNumber(i, "length_um"));
+    if (!pooled.empty())
+    {
+      const double        top = Quantile(pooled, 0.99);
+      std::vector<double> lengths;
+      for (int k = 0; k <= 40; ++k)
+        lengths.push_back(top * k / 40.0);
+      for (auto & jc : results["conditions"])
+      {
+        const Condition * c = nullptr;
+        for (const auto & cc : conditions)
+          if (cc.Key == jc["condition"])
+            c = &cc;
+        std::set<size_t> rows;
+        for (size_t r = 0; r < real.GetNumberOfRows(); ++r)
+          if (RowHasCondition(real, r, *c))
+            rows.insert(r);
+        json curves = { { "length_um", lengths } };
+        for (const auto & [set, path, subset] : std::vector<std::tuple<std::string, std::string, bool>>{
+               { "real", out + "/chords_real.csv", true },
+               { "generated", out + "/generated/" + c->Slug + "_chords.csv", false } })
+        {
+          const auto band = ChordSurvivalBand(path, subset ? rows : std::set<size_t>{}, lengths);
+          if (!band[0].empty())
+            curves[set] = { { "mean", band[0] }, { "q05", band[1] }, { "q95", band[2] } };
+        }
+        jc["chord_survival"] = curves;
+      }
     }
   }
 

@@ -43,6 +43,26 @@ for key, value in (("vf_mean", "vf_mean_difference_pp"), ("df_mean", "df_mean_di
 assert r["memorisation"] and all(-1 <= m["generated_max_correlation"] <= 1 for m in r["memorisation"])
 rows = list(csv.DictReader(open("st/report/comparison.csv")))
 assert len(rows) == 9, len(rows)  # 3 conditions x (real, reconstructed, generated)
+# Chord-length survival curves (fraction of a patch's ferrite chords longer than L, mean over the
+# patches), recomputed here from the chord tables MicrostructureMeasure wrote.
+import collections
+import numpy as np
+cs = held["chord_survival"]
+L = cs["length_um"]
+assert len(L) == 41 and L[0] == 0 and L[-1] > 0
+def survival(path, rows):
+    by = collections.defaultdict(list)
+    for c in csv.DictReader(open(path)):
+        if c["phase"] == "foreground" and (rows is None or int(c["row"]) in rows):
+            by[int(c["row"])].append((float(c["length_um"]), float(c["count"])))
+    return np.mean([[sum(n for l, n in ch if l > x) / sum(n for _, n in ch) for x in L] for ch in by.values()], axis=0)
+rows3 = {i for i, m in enumerate(csv.DictReader(open("st/measure_real.csv"))) if float(m["cooling_rate_C_per_s"]) == 3}
+assert np.allclose(survival("st/chords_real.csv", rows3), cs["real"]["mean"], atol=1e-9, rtol=0)
+assert np.allclose(survival("st/generated/cooling_rate_C_per_s_3_chords.csv", None), cs["generated"]["mean"], atol=1e-9, rtol=0)
+for s in ("real", "generated"):
+    m = np.array(cs[s]["mean"])
+    assert m[0] == 1 and np.all(np.diff(m) <= 1e-12) and m[-1] < 0.2, (s, m)
+    assert np.all(np.array(cs[s]["q05"]) <= m + 1e-12) and np.all(m <= np.array(cs[s]["q95"]) + 1e-12)
 # The preset calibrates the prior's code frequencies: a log row per round (0..2) and training condition.
 cal = list(csv.DictReader(open("st/prior_calibration.csv")))
 assert sorted((r["round"], r["condition"]) for r in cal) == sorted(
@@ -63,7 +83,7 @@ html = open("st/report/index.html", encoding="utf-8").read()
 assert "http" not in html and "<script" not in html, "the page must open offline"
 figures = re.findall(r'<img[^>]*src="([^"]+)"', html)
 kinds = ("box_volume_fraction", "box_mean_free_path", "s2_", "montage_", "pca_encoder", "pca_codebook",
-         "training_vqvae", "training_prior")
+         "training_vqvae", "training_prior", "chords_")
 for k in kinds:
     assert any(f.startswith(k) for f in figures), (k, figures)
 for f in figures:
