@@ -317,18 +317,24 @@ Body(Module & m)
       indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    itk::MicrostructureTable table({ "round", "condition", "real_maps", "sampled_maps", "total_variation" });
+    itk::MicrostructureTable table({ "round", "condition", "real_maps", "sampled_maps", "total_variation", "kept" });
+    unsigned int lastKept = 0;
+    for (const auto & r : calibration)
+      if (r.Kept)
+        lastKept = std::max(lastKept, r.Round);
     double before = 0.0, after = 0.0;
     size_t nBefore = 0, nAfter = 0;
     for (const auto & r : calibration)
     {
       table.AddRow({ std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps), std::to_string(r.SampledMaps),
-                     itk::MicrostructureTable::FormatNumber(r.TotalVariation) });
+                     itk::MicrostructureTable::FormatNumber(r.TotalVariation), r.Kept ? "1" : "0" });
       if (r.Round == 0)
         before += r.TotalVariation, ++nBefore;
-      if (r.Round == options.Iterations)
+      if (r.Round == lastKept)
         after += r.TotalVariation, ++nAfter;
     }
+    if (lastKept == 0)
+      std::cerr << "the calibration matched no better than the network alone: none kept\n";
     if (!m.Get("calibrationLog").empty())
       table.Write(m.Get("calibrationLog"));
     std::cerr << "code-frequency total variation, mean over " << nBefore << " training conditions: "

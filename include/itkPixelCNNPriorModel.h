@@ -326,6 +326,7 @@ public:
     unsigned int RealMaps{ 0 };
     unsigned int SampledMaps{ 0 };
     double       TotalVariation{ 0 };
+    bool         Kept{ true }; ///< false: this round's offsets matched worse than the kept ones (undone)
   };
   /** Fits the marginal calibration so that the code frequencies of sampled maps match those of
    * the given real maps (the training maps: never the held-out ones) at each of their distinct
@@ -336,9 +337,12 @@ public:
    * log q(k) (frequencies with half a count added to every code, the targets clamped to
    * +-MaximumOffset), fit A to the targets by ridge least squares over the conditions (with one
    * condition only the intercept; with two or more values of a continuous parameter the slopes
-   * interpolate between them, the unseen conditions included). Starts from no calibration.
-   * Returns the total variation at every condition before the first round and after each
-   * (Iterations + 1 samplings). progress receives the fraction done. */
+   * interpolate between them, the unseen conditions included). Starts from no calibration. A
+   * round whose offsets match worse than the best so far (mean total variation over the
+   * conditions) is undone and the next step is half as long, so the result is never worse than
+   * the best offsets measured (no calibration included). Returns the total variation at every
+   * condition before the first round and after each (Iterations + 1 samplings), with Kept marking
+   * the rounds whose offsets were kept. progress receives the fraction done. */
   std::vector<CalibrationRecord>
   CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                      const std::vector<Condition> & conditions, const CalibrationOptions & options,

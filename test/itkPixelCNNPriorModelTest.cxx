@@ -872,6 +872,46 @@ TEST(PixelCNNPriorModel, MarginalCalibrationMatchesCodeFrequencies)
   EXPECT_LT(unseenAfter, 0.5 * unseenBefore) << "before " << unseenBefore;
   EXPECT_LT(unseenAfter, 0.06);
 
+  // Safeguard: with one sampled 3 x 3 map per condition the corrections are mostly noise. A round
+  // whose offsets match worse (mean total variation) than the best kept so far is undone; the
+  // records say which were kept, the kept total variation never rises, and when only round 0 (no
+  // offsets) was kept the prior has no calibration.
+  {
+    std::vector<std::string> categories = { "a", "b", "c", "d", "e", "f" };
+    auto noisy = TinyPrior(32, 2, 3, { Prior::LearnCategoricalCondition("c", categories) });
+    const auto                    noisyMaps = RandomMaps(12, 3, 3, 32, 8);
+    std::vector<Prior::Condition> noisyConditions;
+    for (unsigned int i = 0; i < 12; ++i)
+      noisyConditions.push_back({ { "c", categories[i % 6] } });
+    Prior::CalibrationOptions few;
+    few.SamplesPerCondition = 1;
+    few.Iterations = 6;
+    few.Seed = 4;
+    const auto r = noisy->CalibrateMarginals(noisyMaps.data(), 12, 3, 3, noisyConditions, few);
+    ASSERT_EQ(r.size(), 6u * 7);
+    double       best = std::numeric_limits<double>::infinity();
+    unsigned int lastKept = 0, undone = 0;
+    for (unsigned int round = 0; round <= few.Iterations; ++round)
+    {
+      double mean = 0.0;
+      for (unsigned int g = 0; g < 6; ++g)
+      {
+        mean += r[round * 6 + g].TotalVariation / 6;
+        EXPECT_EQ(r[round * 6 + g].Kept, r[round * 6].Kept);
+      }
+      EXPECT_EQ(r[round * 6].Kept, mean <= best) << "round " << round;
+      if (mean <= best)
+        best = mean, lastKept = round;
+      else
+        ++undone;
+    }
+    EXPECT_GE(undone, 1u) << "this setting should make some rounds worse";
+    if (lastKept == 0)
+      EXPECT_TRUE(noisy->GetMarginalCalibration().empty());
+    else
+      EXPECT_EQ(noisy->GetMarginalCalibration().size(), 7u * 32);
+  }
+
   // Bad options: clear errors.
   options.SamplesPerCondition = 0;
   EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(maps.data(), 2 * perCondition, H, W, conditions, options); })

@@ -446,9 +446,10 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     // Written by MicrostructureTrainPrior --calibrationSamples: rounds 0 (before) .. R (after).
     const auto log = MicrostructureTable::Read(out + "/prior_calibration.csv");
     log.Write(dir + "prior_calibration.csv"); // linked from the page
-    unsigned int last = 0;
+    unsigned int last = 0; // the last round whose offsets were kept
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
-      last = std::max(last, static_cast<unsigned int>(log.GetNumber(i, "round")));
+      if (!log.HasColumn("kept") || log.Get(i, "kept") == "1")
+        last = std::max(last, static_cast<unsigned int>(log.GetNumber(i, "round")));
     std::map<std::string, std::pair<std::string, std::string>> byCondition;
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
     {
@@ -467,7 +468,8 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
       calibration.AddRow({ condition, tv.first, tv.second });
     page.AddTable(calibration,
                   "Prior calibration: total variation between the code frequencies of sampled and real training maps "
-                  "per training condition (0 = the same frequencies; sampling noise alone gives a few hundredths). "
+                  "per training condition, before and with the offsets kept (0 = the same frequencies; sampling "
+                  "noise alone gives a few hundredths; a round that matched worse is undone). "
                   "The per-code logit offsets are linear in the encoded condition, so unseen conditions get "
                   "interpolated offsets.",
                   0, "prior_calibration.csv");

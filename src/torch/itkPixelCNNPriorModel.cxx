@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <random>
 #include <set>
 #include <sstream>
@@ -886,11 +887,20 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   };
 
   m_MarginalCalibration.clear();
-  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0));
+  // Each round samples at the current offsets. When they match worse (mean total variation over the
+  // conditions) than the offsets kept so far, those are restored and the step halves: with few
+  // samples per condition the log-ratios of rare codes are noisy, and repeating them can diverge.
+  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0)), keptTarget = target;
+  std::vector<std::vector<double>> keptCounts(G);
+  std::vector<float>               kept;
+  double                           keptTotalVariation = std::numeric_limits<double>::infinity(), step = 1.0;
   std::vector<CalibrationRecord>   records;
   const double                     samplings = static_cast<double>(options.Iterations + 1) * G;
   for (unsigned int round = 0; round <= options.Iterations; ++round)
   {
+    std::vector<std::vector<double>> counts(G);
+    double                           meanTotalVariation = 0.0;
+    const size_t                     firstRecord = records.size();
     for (size_t g = 0; g < G; ++g)
     {
       const double done = static_cast<double>(round) * G + g;
@@ -899,10 +909,10 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         sampleProgress = [&](double f) { progress((done + f) / samplings); };
       const auto sampled = this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, 1.0,
                                         options.Seed + static_cast<uint64_t>(round) * G + g, sampleProgress);
-      std::vector<double> sampledCounts(K, 0.0);
+      counts[g].assign(K, 0.0);
       for (const int32_t v : sampled)
-        sampledCounts[v] += 1.0;
-      const auto p = frequencies(realCounts[g], 0.0), q = frequencies(sampledCounts, 0.0);
+        counts[g][v] += 1.0;
+      const auto p = frequencies(realCounts[g], 0.0), q = frequencies(counts[g], 0.0);
       CalibrationRecord record;
       record.Round = round;
       record.Condition = describe(groupCondition[g]);
@@ -910,16 +920,34 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       record.SampledMaps = options.SamplesPerCondition;
       for (unsigned int k = 0; k < K; ++k)
         record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
+      meanTotalVariation += record.TotalVariation / G;
       records.push_back(record);
-      if (round == options.Iterations)
-        continue;
-      const auto ps = frequencies(realCounts[g], 0.5), qs = frequencies(sampledCounts, 0.5);
-      for (unsigned int k = 0; k < K; ++k)
-        target[g][k] = std::clamp(target[g][k] + std::log(ps[k] / qs[k]), -options.MaximumOffset,
-                                  options.MaximumOffset);
+    }
+    const bool better = meanTotalVariation <= keptTotalVariation;
+    for (size_t i = firstRecord; i < records.size(); ++i)
+      records[i].Kept = better;
+    if (better)
+    {
+      keptTotalVariation = meanTotalVariation;
+      kept = m_MarginalCalibration;
+      keptTarget = target;
+      keptCounts = counts;
+    }
+    else
+    {
+      m_MarginalCalibration = kept;
+      target = keptTarget;
+      step *= 0.5;
     }
     if (round == options.Iterations)
       break;
+    for (size_t g = 0; g < G; ++g)
+    {
+      const auto ps = frequencies(realCounts[g], 0.5), qs = frequencies(keptCounts[g], 0.5);
+      for (unsigned int k = 0; k < K; ++k)
+        target[g][k] = std::clamp(keptTarget[g][k] + step * std::log(ps[k] / qs[k]), -options.MaximumOffset,
+                                  options.MaximumOffset);
+    }
     // Ridge least squares over the conditions: rows x = (1, c_g), offsets x A = target_g.
     std::vector<double> M(R * R, 0.0), B(R * K, 0.0);
     for (size_t g = 0; g < G; ++g)
