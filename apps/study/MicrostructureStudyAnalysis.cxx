@@ -523,9 +523,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
           return true;
       return false;
     };
-    std::string                                    parameter;
-    std::vector<std::pair<double, const json *>>   neighbours; // coordinate, the condition's results
-    bool                                           oneParameter = held != nullptr;
+    // Training conditions that differ from the held-out one in one continuous parameter, by parameter.
+    std::map<std::string, std::vector<std::pair<double, const json *>>> neighbours;
     for (const auto & jc : results["conditions"])
     {
       if (!held || jc["role"] != "training")
@@ -540,42 +539,42 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
           differ.push_back(column);
       if (differ.size() != 1 || !isContinuous(differ[0]))
         continue;
-      if (!parameter.empty() && parameter != differ[0])
-        oneParameter = false;
-      parameter = differ[0];
-      double x = std::stod(c->Values.at(parameter));
-      neighbours.push_back({ isLog(parameter) ? std::log(x) : x, &jc });
+      const double x = std::stod(c->Values.at(differ[0]));
+      neighbours[differ[0]].push_back({ isLog(differ[0]) ? std::log(x) : x, &jc });
     }
-    if (oneParameter && !parameter.empty())
+    json truth;
+    for (const auto & jc : results["conditions"])
+      if (jc["condition"] == holdoutKey)
+        truth = jc["sets"]["real"];
+    json baselines = json::array();
+    for (const auto & [parameter, points] : neighbours)
     {
       double x = std::stod(held->Values.at(parameter));
       x = isLog(parameter) ? std::log(x) : x;
       const std::pair<double, const json *> *below = nullptr, *above = nullptr;
-      for (const auto & n : neighbours)
+      for (const auto & n : points)
       {
         if (n.first < x && (!below || n.first > below->first))
           below = &n;
         if (n.first > x && (!above || n.first < above->first))
           above = &n;
       }
-      if (below && above)
-      {
-        const double t = (x - below->first) / (above->first - below->first);
-        auto         at = [&](const char * key) {
-          return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
-        };
-        json truth;
-        for (const auto & jc : results["conditions"])
-          if (jc["condition"] == holdoutKey)
-            truth = jc["sets"]["real"];
-        targets["baseline_interpolation"] = {
-          { "parameter", (isLog(parameter) ? "ln " : "") + parameter },
-          { "between", { (*below->second)["condition"], (*above->second)["condition"] } },
-          { "vf_mean_difference_pp", at("vf_mean") - Get(truth, "vf_mean") },
-          { "df_mean_difference_percent", 100.0 * (at("df_mean") / Get(truth, "df_mean") - 1.0) },
-          { "vf_variance_ratio", at("vf_variance") / Get(truth, "vf_variance") }
-        };
-      }
+      if (!below || !above)
+        continue;
+      const double t = (x - below->first) / (above->first - below->first);
+      auto         at = [&](const char * key) {
+        return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
+      };
+      baselines.push_back({ { "parameter", (isLog(parameter) ? "ln " : "") + parameter },
+                            { "between", { (*below->second)["condition"], (*above->second)["condition"] } },
+                            { "vf_mean_difference_pp", at("vf_mean") - Get(truth, "vf_mean") },
+                            { "df_mean_difference_percent", 100.0 * (at("df_mean") / Get(truth, "df_mean") - 1.0) },
+                            { "vf_variance_ratio", at("vf_variance") / Get(truth, "vf_variance") } });
+    }
+    if (!baselines.empty())
+    {
+      targets["baseline_interpolation"] = baselines[0];
+      targets["baseline_interpolations"] = baselines; // one per parameter with neighbours on both sides
     }
   }
   results["holdout_targets"] = targets;

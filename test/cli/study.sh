@@ -33,6 +33,7 @@ assert abs(t["vf_mean_difference_pp"] - (g["vf_mean"] - real["vf_mean"])) < 1e-9
 assert 0 <= t["vf_ks"] <= 1
 # The baseline: the true means of 1 and 30 degC/s interpolated linearly in ln rate to 3 degC/s.
 b = t["baseline_interpolation"]
+assert t["baseline_interpolations"] == [b], t["baseline_interpolations"]  # one continuous parameter
 assert b["parameter"] == "ln cooling_rate_C_per_s" and b["between"] == ["cooling_rate_C_per_s=1", "cooling_rate_C_per_s=30"], b
 sets = {c["condition"]: c["sets"]["real"] for c in r["conditions"]}
 w = (math.log(3) - math.log(1)) / (math.log(30) - math.log(1))
@@ -93,7 +94,7 @@ for f in figures:
     assert colours >= 8, (f, colours)
 assert "<table" in html and "held-out" in html.lower() or "held out" in html.lower()
 assert "Prior calibration" in html and 'href="prior_calibration.csv"' in html and os.path.exists("st/report/prior_calibration.csv")
-assert "interpolating the training conditions" in html
+assert "interpolating the training conditions" in html and "in ln cooling_rate_C_per_s" in html
 PY
 fi
 # The page renders in headless Chromium: every image loads (naturalWidth > 0 in the rendered DOM).
