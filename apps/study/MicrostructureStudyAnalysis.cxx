@@ -250,12 +250,9 @@ S2Band(const std::string & path, const std::set<size_t> & rows)
 }
 
 std::array<std::vector<double>, 3>
-ChordSurvivalBand(const std::string & path, const std::set<size_t> & rows, const std::vector<double> & lengths)
+ChordSurvivalBand(const MicrostructureTable & t, const std::set<size_t> & rows, const std::vector<double> & lengths)
 {
   std::array<std::vector<double>, 3> out;
-  if (!fs::exists(path))
-    return out;
-  const auto t = MicrostructureTable::Read(path);
   // Per patch: its foreground chords' lengths and counts.
   std::map<size_t, std::vector<std::pair<double, double>>> byPatch;
   for (size_t i = 0; i < t.GetNumberOfRows(); ++i)
@@ -344,15 +341,26 @@ RowHasCondition(const MicrostructureTable & table, std::size_t row, const Condit
   return true;
 }
 
+namespace
+{
+/** True when the column is one of data.log_conditions (the prior sees ln of its value). */
+bool
+IsLogCondition(const json & data, const std::string & column)
+{
+  for (const auto & l : data["log_conditions"])
+    if (l.get<std::string>() == column)
+      return true;
+  return false;
+}
+} // namespace
+
 std::string
 PriorCondition(const Condition & c, const json & data)
 {
   std::string out;
   for (const auto & [column, value] : c.Values)
   {
-    bool isLog = false;
-    for (const auto & l : data["log_conditions"])
-      isLog = isLog || l.get<std::string>() == column;
+    const bool  isLog = IsLogCondition(data, column);
     std::string v = value;
     if (isLog)
       v = MicrostructureTable::FormatNumber(std::log(std::stod(value)));
@@ -384,6 +392,27 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   };
   std::map<std::string, std::map<std::string, Sets>> all; // condition -> set -> values
   std::vector<size_t>                                trainRows;
+
+  // Chord-length survival curves (fraction of a patch's ferrite chords longer than L) per condition,
+  // real and generated, on one grid: 0 .. the 99th percentile of the real chords' lengths.
+  MicrostructureTable realChords;
+  std::vector<double> chordLengths;
+  if (fs::exists(out + "/chords_real.csv"))
+  {
+    realChords = MicrostructureTable::Read(out + "/chords_real.csv");
+    std::vector<double> pooled;
+    for (size_t i = 0; i < realChords.GetNumberOfRows(); ++i)
+      if (realChords.Get(i, "phase") == "foreground")
+        pooled.insert(pooled.end(), static_cast<size_t>(realChords.GetNumber(i, "count")),
+                      realChords.GetNumber(i, "length_um"));
+    if (!pooled.empty())
+    {
+      const double top = Quantile(pooled, 0.99);
+      for (int k = 0; k <= 40; ++k)
+        chordLengths.push_back(top * k / 40.0);
+    }
+  }
+
   for (const auto & c : conditions)
   {
     const bool        isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
@@ -424,6 +453,19 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       Compare(sets["real"].vf, sets["real"].df, sets["reconstructed"].vf, sets["reconstructed"].df);
     jc["generated_vs_reconstructed"] =
       Compare(sets["reconstructed"].vf, sets["reconstructed"].df, sets["generated"].vf, sets["generated"].df);
+    if (!chordLengths.empty())
+    {
+      json       curves = { { "length_um", chordLengths } };
+      const auto realBand = ChordSurvivalBand(realChords, std::set<size_t>(rows.begin(), rows.end()), chordLengths);
+      const auto chordPath = out + "/generated/" + c.Slug + "_chords.csv";
+      const auto generatedBand = fs::exists(chordPath)
+                                   ? ChordSurvivalBand(MicrostructureTable::Read(chordPath), {}, chordLengths)
+                                   : std::array<std::vector<double>, 3>{};
+      for (const auto & [set, band] : { std::pair{ "real", &realBand }, std::pair{ "generated", &generatedBand } })
+        if (!(*band)[0].empty())
+          curves[set] = { { "mean", (*band)[0] }, { "q05", (*band)[1] }, { "q95", (*band)[2] } };
+      jc["chord_survival"] = curves;
+    }
     results["conditions"].push_back(jc);
     for (const char * set : { "real", "reconstructed", "generated" })
     {
@@ -436,45 +478,6 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                           Fmt(Get(cmp, "vf_mean_difference_pp"), 6), Fmt(Get(cmp, "df_mean_difference_percent"), 6),
                           Fmt(Get(cmp, "vf_variance_ratio"), 6), Fmt(Get(cmp, "vf_ks"), 6), Fmt(Get(cmp, "df_ks"), 6),
                           Fmt(Get(cmp, "vf_wasserstein_pp"), 6), Fmt(Get(cmp, "df_wasserstein_um"), 6) });
-    }
-  }
-
-  // Chord-length survival curves (fraction of a patch's ferrite chords longer than L) per condition,
-  // real and generated, on one grid: 0 .. the 99th percentile of the real chords' lengths.
-  if (fs::exists(out + "/chords_real.csv"))
-  {
-    const auto          chords = MicrostructureTable::Read(out + "/chords_real.csv");
-    std::vector<double> pooled;
-    for (size_t i = 0; i < chords.GetNumberOfRows(); ++i)
-      if (chords.Get(i, "phase") == "foreground")
-        pooled.insert(pooled.end(), static_cast<size_t>(chords.GetNumber(i, "count")), chords.GetNumber(i, "length_um"));
-    if (!pooled.empty())
-    {
-      const double        top = Quantile(pooled, 0.99);
-      std::vector<double> lengths;
-      for (int k = 0; k <= 40; ++k)
-        lengths.push_back(top * k / 40.0);
-      for (auto & jc : results["conditions"])
-      {
-        const Condition * c = nullptr;
-        for (const auto & cc : conditions)
-          if (cc.Key == jc["condition"])
-            c = &cc;
-        std::set<size_t> rows;
-        for (size_t r = 0; r < real.GetNumberOfRows(); ++r)
-          if (RowHasCondition(real, r, *c))
-            rows.insert(r);
-        json curves = { { "length_um", lengths } };
-        for (const auto & [set, path, subset] : std::vector<std::tuple<std::string, std::string, bool>>{
-               { "real", out + "/chords_real.csv", true },
-               { "generated", out + "/generated/" + c->Slug + "_chords.csv", false } })
-        {
-          const auto band = ChordSurvivalBand(path, subset ? rows : std::set<size_t>{}, lengths);
-          if (!band[0].empty())
-            curves[set] = { { "mean", band[0] }, { "q05", band[1] }, { "q95", band[2] } };
-        }
-        jc["chord_survival"] = curves;
-      }
     }
   }
 
@@ -499,58 +502,48 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                 { "vf_ks", ks },
                 { "vf_ks_ok", ks <= 0.1 } };
   }
-  // A baseline for those figures: the training conditions' true means and variance interpolated
-  // linearly, in the one continuous parameter that separates the held-out condition from its nearest
-  // training conditions on either side (in ln for log_conditions: the coordinate the prior sees).
+  // Baselines for those figures: the training conditions' true means and variance interpolated
+  // linearly, for each continuous parameter that alone separates the held-out condition from its
+  // nearest training conditions on either side (in ln for log_conditions: the coordinate the prior sees).
   // What a model would get that knew the training rates exactly and interpolated them naively.
   if (!targets.empty())
   {
-    const Condition * held = nullptr;
-    for (const auto & c : conditions)
-      if (c.Key == holdoutKey)
-        held = &c;
-    auto isLog = [&](const std::string & column) {
-      for (const auto & l : config["data"]["log_conditions"])
-        if (l.get<std::string>() == column)
-          return true;
-      return false;
-    };
-    auto isContinuous = [&](const std::string & column) {
-      if (isLog(column))
+    // results["conditions"][i] describes conditions[i].
+    const auto & described = results["conditions"];
+    size_t       heldIndex = 0;
+    while (heldIndex < conditions.size() && conditions[heldIndex].Key != holdoutKey)
+      ++heldIndex;
+    const auto & data = config["data"];
+    auto         isContinuous = [&](const std::string & column) {
+      if (IsLogCondition(data, column))
         return true;
-      for (const auto & l : config["data"]["conditions"])
+      for (const auto & l : data["conditions"])
         if (l.get<std::string>() == column)
           return true;
       return false;
     };
     // Training conditions that differ from the held-out one in one continuous parameter, by parameter.
     std::map<std::string, std::vector<std::pair<double, const json *>>> neighbours;
-    for (const auto & jc : results["conditions"])
+    for (size_t i = 0; heldIndex < conditions.size() && i < conditions.size(); ++i)
     {
-      if (!held || jc["role"] != "training")
+      if (described[i]["role"] != "training")
         continue;
-      const Condition * c = nullptr;
-      for (const auto & cc : conditions)
-        if (cc.Key == jc["condition"])
-          c = &cc;
       std::vector<std::string> differ;
-      for (const auto & [column, value] : held->Values)
-        if (c->Values.count(column) && c->Values.at(column) != value)
+      for (const auto & [column, value] : conditions[heldIndex].Values)
+        if (conditions[i].Values.count(column) && conditions[i].Values.at(column) != value)
           differ.push_back(column);
       if (differ.size() != 1 || !isContinuous(differ[0]))
         continue;
-      const double x = std::stod(c->Values.at(differ[0]));
-      neighbours[differ[0]].push_back({ isLog(differ[0]) ? std::log(x) : x, &jc });
+      const double x = std::stod(conditions[i].Values.at(differ[0]));
+      neighbours[differ[0]].push_back({ IsLogCondition(data, differ[0]) ? std::log(x) : x, &described[i] });
     }
-    json truth;
-    for (const auto & jc : results["conditions"])
-      if (jc["condition"] == holdoutKey)
-        truth = jc["sets"]["real"];
     json baselines = json::array();
     for (const auto & [parameter, points] : neighbours)
     {
-      double x = std::stod(held->Values.at(parameter));
-      x = isLog(parameter) ? std::log(x) : x;
+      const json & truth = described[heldIndex]["sets"]["real"];
+      const bool   isLog = IsLogCondition(data, parameter);
+      double       x = std::stod(conditions[heldIndex].Values.at(parameter));
+      x = isLog ? std::log(x) : x;
       const std::pair<double, const json *> *below = nullptr, *above = nullptr;
       for (const auto & n : points)
       {
@@ -565,7 +558,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       auto         at = [&](const char * key) {
         return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
       };
-      baselines.push_back({ { "parameter", (isLog(parameter) ? "ln " : "") + parameter },
+      baselines.push_back({ { "parameter", (isLog ? "ln " : "") + parameter },
                             { "between", { (*below->second)["condition"], (*above->second)["condition"] } },
                             { "vf_mean_difference_pp", at("vf_mean") - Get(truth, "vf_mean") },
                             { "df_mean_difference_percent", 100.0 * (at("df_mean") / Get(truth, "df_mean") - 1.0) },

@@ -47,12 +47,13 @@ std::array<std::vector<double>, 4>
 S2Band(const std::string & path, const std::set<std::size_t> & rows);
 
 /** Chord lengths of the measured phase (foreground; horizontal and vertical chords pooled, edge-cut
- * chords left out, as MicrostructureMeasure --outputChords writes them) over the table rows
- * (patches) in `rows` (all when empty): per patch the fraction of its chords longer than each
- * length of `lengths` (um), then {mean, 5 % quantile, 95 % quantile} over the patches per length.
- * Patches without a chord are left out; empty when the file does not exist. */
+ * chords left out) in a MicrostructureMeasure --outputChords table, over its rows' patches in
+ * `rows` (all when empty): per patch the fraction of its chords longer than each length of
+ * `lengths` (um), then {mean, 5 % quantile, 95 % quantile} over the patches per length. Patches
+ * without a chord are left out; empty when no patch has one. */
 std::array<std::vector<double>, 3>
-ChordSurvivalBand(const std::string & path, const std::set<std::size_t> & rows, const std::vector<double> & lengths);
+ChordSurvivalBand(const itk::MicrostructureTable & chords, const std::set<std::size_t> & rows,
+                  const std::vector<double> & lengths);
 
 /** An 8-bit stack, or nullptr when the file does not exist. */
 itk::Image<unsigned char, 3>::Pointer
