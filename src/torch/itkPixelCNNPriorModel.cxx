@@ -776,45 +776,6 @@ PixelCNNPriorModel::SetMarginalCalibration(const std::vector<float> & offsets)
   this->Modified();
 }
 
-namespace
-{
-/** Solves the symmetric positive (semi)definite system M x = b for every column of B (M: n x n,
- * B: n x m, both row-major) by Gaussian elimination with partial pivoting. False when M is singular. */
-bool
-SolveNormalEquations(std::vector<double> M, std::vector<double> & B, size_t n, size_t m)
-{
-  for (size_t col = 0; col < n; ++col)
-  {
-    size_t pivot = col;
-    for (size_t r = col + 1; r < n; ++r)
-      if (std::abs(M[r * n + col]) > std::abs(M[pivot * n + col]))
-        pivot = r;
-    if (!(std::abs(M[pivot * n + col]) > 1e-12))
-      return false;
-    for (size_t c = 0; c < n; ++c)
-      std::swap(M[col * n + c], M[pivot * n + c]);
-    for (size_t c = 0; c < m; ++c)
-      std::swap(B[col * m + c], B[pivot * m + c]);
-    for (size_t r = 0; r < n; ++r)
-    {
-      if (r == col)
-        continue;
-      const double f = M[r * n + col] / M[col * n + col];
-      if (f == 0.0)
-        continue;
-      for (size_t c = col; c < n; ++c)
-        M[r * n + c] -= f * M[col * n + c];
-      for (size_t c = 0; c < m; ++c)
-        B[r * m + c] -= f * B[col * m + c];
-    }
-  }
-  for (size_t r = 0; r < n; ++r)
-    for (size_t c = 0; c < m; ++c)
-      B[r * m + c] /= M[r * n + r];
-  return true;
-}
-} // namespace
-
 std::vector<PixelCNNPriorModel::CalibrationRecord>
 PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                                        const std::vector<Condition> & conditions, const CalibrationOptions & options,
@@ -965,12 +926,16 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     }
     for (size_t a = 1; a < R; ++a)
       M[a * R + a] += options.Ridge;
-    if (!SolveNormalEquations(M, B, R, K))
+    const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
+    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
+    const auto [solution, info] = torch::linalg_solve_ex(normal, right);
+    if (info.item<int64_t>() != 0)
     {
       itkExceptionMacro(<< "the " << G << " distinct conditions of the maps do not determine the " << R - 1
                         << " condition slopes of the calibration: give a Ridge > 0");
     }
-    m_MarginalCalibration.assign(B.begin(), B.end());
+    const auto A = solution.to(torch::kFloat).contiguous();
+    m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
   }
   this->Modified();
   return records;
