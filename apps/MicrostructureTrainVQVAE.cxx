@@ -128,6 +128,7 @@ Body(Module & m)
     h.PhaseLossWeight = m.GetDouble("phaseLossWeight");
     h.PhaseLossSoftness = m.GetDouble("phaseLossSoftness");
     h.HistogramLossWeight = m.GetDouble("histogramLossWeight");
+    h.InterfaceLossWeight = m.GetDouble("interfaceLossWeight");
     model->SetHyperparameters(h);
     model->SetSeed(std::stoull(m.Get("seed")));
     model->Initialize();
@@ -260,6 +261,10 @@ main(int argc, char * argv[])
   m.Add("double", "histogramLossWeight", "histogramLossWeight", "0", "Histogram loss weight",
         "Weight of an intensity-histogram term added to the MSE (0 = the paper): the mean squared difference of "
         "sorted pixel values, so reconstructions keep the originals' grey-level distribution and Otsu threshold.");
+  m.Add("double", "interfaceLossWeight", "interfaceLossWeight", "0", "Interface loss weight",
+        "Weight of an interface-count term added to the MSE (0 = the paper): the squared relative difference of the "
+        "soft phase maps' phase changes per pixel along rows and columns, so reconstructions keep the originals' "
+        "number of boundaries, which the mean free path divides by.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",

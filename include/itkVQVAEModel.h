@@ -55,6 +55,16 @@ namespace itk
  * own Otsu threshold and volume fraction, is shifted (measured: the
  * reconstructions' threshold 2-3 grey levels high, V_f -0.7 pp, while at the
  * original's threshold their V_f was within 0.1 pp).
+ * InterfaceLossWeight adds a term on the number of phase boundaries, which
+ * the mean free path divides by: per image and direction (rows, columns), the
+ * mean |difference| of neighbouring pixels of the soft phase maps (the phase
+ * changes per pixel step, twice the intercept density N_L for a sharp map) of
+ * the reconstruction and of the original, both at the original's threshold;
+ * the term is the mean squared relative difference of the two densities. The
+ * phase-map term compares the maps pixel by pixel and cannot tell a blurred
+ * boundary from a shifted one; this term counts boundaries (measured: the
+ * reconstructions of the demo without it cross 4-5 % fewer boundaries than
+ * their originals, and their mean free path is 3-5 % too long).
  *
  * Intensities: the network works on images in [-1, 1]. The model stores the
  * intensity range it was trained on (IntensityMinimum..IntensityMaximum, by
@@ -123,6 +133,8 @@ public:
     double                    PhaseLossSoftness{ 0.05 };
     /** Weight of the intensity-histogram term (see the class comment; 0 = the paper's plain MSE). */
     double                    HistogramLossWeight{ 0.0 };
+    /** Weight of the interface-count term (see the class comment; 0 = the paper's plain MSE). */
+    double                    InterfaceLossWeight{ 0.0 };
 
     unsigned int
     GetNumberOfDownsamplings() const
@@ -143,6 +155,7 @@ public:
     double       GradientLoss{ 0 };       ///< mean |image-gradient difference| (unweighted; 0 when its weight is 0)
     double       PhaseLoss{ 0 };          ///< mean squared soft-phase-map difference (unweighted; 0 when its weight is 0)
     double       HistogramLoss{ 0 };      ///< mean squared sorted-intensity difference (unweighted; 0 when its weight is 0)
+    double       InterfaceLoss{ 0 };      ///< mean squared relative interface-density difference (unweighted; 0 when its weight is 0)
     double       TotalLoss{ 0 };
     double       Perplexity{ 0 };         ///< exp(entropy of code usage in the batch)
     unsigned int CodesInUse{ 0 };         ///< distinct codes chosen in the batch

@@ -350,6 +350,24 @@ TEST(VQVAEModel, HistogramLossTermAddsToTheTotalAndIsStored)
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
 
+TEST(VQVAEModel, InterfaceLossTermAddsToTheTotalAndIsStored)
+{
+  const auto images = SyntheticBatch(8, 32, 17);
+  const auto r0 = TinyModel(4)->TrainStep(images.data(), 8, 32, 32);
+  EXPECT_EQ(r0.InterfaceLoss, 0.0);
+  auto h = TinyHyperparameters();
+  h.InterfaceLossWeight = 1.5;
+  auto       m = ModelWith(h);
+  const auto r = m->TrainStep(images.data(), 8, 32, 32);
+  // An untrained decoder's output has another number of boundaries than the originals.
+  EXPECT_NEAR(r.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
+  EXPECT_GT(r.InterfaceLoss, 1e-4);
+  EXPECT_NEAR(r.TotalLoss, r.ReconstructionLoss + r.CodebookLoss + r.CommitmentLoss + 1.5 * r.InterfaceLoss, 1e-6);
+  EXPECT_DOUBLE_EQ(WrittenAndRead(m, "interface.vqvae").InterfaceLossWeight, 1.5);
+  h.InterfaceLossWeight = -0.5;
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+}
+
 TEST(VQVAEModel, ChosenCodeIsTheNearestCodebookVector)
 {
   auto m = TinyModel(5);

@@ -262,6 +262,64 @@ TEST(VQVAENetworkTorch, OtsuThresholdsAgreeWithITK)
   }
 }
 
+// The interface loss's densities: on sharp two-level images (softness far below the contrast) they
+// are the phase changes per pixel step, counted here by brute force over rows and columns; vertical
+// stripes have no vertical changes; the result is differentiable, and a blurred copy of an image at
+// a wide softness crosses fewer boundaries than the sharp one.
+TEST(VQVAENetworkTorch, SoftInterfaceDensityCountsPhaseChanges)
+{
+  const int64_t h = 16, w = 24;
+  // Vertical stripes 4 px wide: 5 changes on each row's 23 steps, none on the columns.
+  auto stripes = torch::full({ 1, 1, h, w }, -1.0, torch::kDouble);
+  for (int64_t j = 0; j < w; ++j)
+    if ((j / 4) % 2 == 1)
+      stripes.select(3, j).fill_(1.0);
+  auto d = itk::vqvae::SoftInterfaceDensity(stripes, torch::zeros({ 1 }, torch::kDouble), 1e-3);
+  ASSERT_EQ(d.sizes(), (std::vector<int64_t>{ 1, 2 }));
+  EXPECT_NEAR(d[0][0].item<double>(), 5.0 / 23.0, 1e-12);
+  EXPECT_NEAR(d[0][1].item<double>(), 0.0, 1e-12);
+
+  // Random two-level images, each with its own threshold between the levels.
+  torch::manual_seed(3);
+  const int64_t n = 3;
+  auto          images = torch::empty({ n, 1, h, w }, torch::kDouble);
+  auto          thresholds = torch::empty({ n }, torch::kDouble);
+  for (int64_t i = 0; i < n; ++i)
+  {
+    const double dark = -0.9 + 0.2 * i, bright = 0.1 + 0.3 * i;
+    images[i][0].copy_(torch::where(torch::rand({ h, w }, torch::kDouble) < 0.3 + 0.2 * i,
+                                    torch::full({ h, w }, bright, torch::kDouble), torch::full({ h, w }, dark, torch::kDouble)));
+    thresholds[i] = 0.5 * (dark + bright);
+  }
+  d = itk::vqvae::SoftInterfaceDensity(images, thresholds, 1e-4);
+  for (int64_t i = 0; i < n; ++i)
+  {
+    const auto a = images[i][0].contiguous();
+    const auto p = a.data_ptr<double>();
+    const double t = thresholds[i].item<double>();
+    int          changesH = 0, changesV = 0;
+    for (int64_t r = 0; r < h; ++r)
+      for (int64_t c = 0; c < w; ++c)
+      {
+        if (c + 1 < w && (p[r * w + c] > t) != (p[r * w + c + 1] > t))
+          ++changesH;
+        if (r + 1 < h && (p[r * w + c] > t) != (p[(r + 1) * w + c] > t))
+          ++changesV;
+      }
+    EXPECT_NEAR(d[i][0].item<double>(), changesH / double(h * (w - 1)), 1e-12) << "image " << i;
+    EXPECT_NEAR(d[i][1].item<double>(), changesV / double((h - 1) * w), 1e-12) << "image " << i;
+  }
+
+  // Differentiable, and blurring removes boundaries.
+  auto soft = images.clone().requires_grad_(true);
+  itk::vqvae::SoftInterfaceDensity(soft, thresholds, 0.2).sum().backward();
+  EXPECT_GT(soft.grad().abs().sum().item<double>(), 0.0);
+  const auto blurred = torch::avg_pool2d(images, 3, 1, 1, /*ceil_mode=*/false, /*count_include_pad=*/false);
+  const auto sharpDensity = itk::vqvae::SoftInterfaceDensity(images, thresholds, 0.05);
+  const auto blurredDensity = itk::vqvae::SoftInterfaceDensity(blurred, thresholds, 0.05);
+  EXPECT_TRUE((blurredDensity < sharpDensity).all().item<bool>());
+}
+
 // The histogram loss: the squared Wasserstein-2 distance of the pixel-value distributions. A
 // permutation of an image's pixels is at distance 0, an image plus a constant c at distance c^2,
 // and in general it equals the brute-force value from sorted copies, image by image.

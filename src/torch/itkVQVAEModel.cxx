@@ -96,6 +96,8 @@ VQVAEModel::Hyperparameters::Validate() const
     fail("PhaseLossWeight must be >= 0");
   if (!(HistogramLossWeight >= 0.0))
     fail("HistogramLossWeight must be >= 0");
+  if (!(InterfaceLossWeight >= 0.0))
+    fail("InterfaceLossWeight must be >= 0");
   if (!(PhaseLossSoftness > 0.0))
     fail("PhaseLossSoftness must be > 0 (the width of the soft threshold in [-1, 1] units; 0.05 is a good start)");
 }
@@ -344,14 +346,30 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     total = total + m_Hyperparameters.GradientLossWeight * gradient;
     gradientLoss = gradient.item<double>();
   }
+  const auto s = m_Hyperparameters.PhaseLossSoftness;
+  torch::Tensor thresholds;
+  if (m_Hyperparameters.PhaseLossWeight > 0.0 || m_Hyperparameters.InterfaceLossWeight > 0.0)
+  {
+    thresholds = vqvae::OtsuThresholds(x);
+  }
   double phaseLoss = 0.0;
   if (m_Hyperparameters.PhaseLossWeight > 0.0)
   {
-    const auto t = vqvae::OtsuThresholds(x).view({ -1, 1, 1, 1 });
-    const auto s = m_Hyperparameters.PhaseLossSoftness;
+    const auto t = thresholds.view({ -1, 1, 1, 1 });
     auto phase = torch::mse_loss(torch::sigmoid((reconstruction - t) / s), torch::sigmoid((x - t) / s));
     total = total + m_Hyperparameters.PhaseLossWeight * phase;
     phaseLoss = phase.item<double>();
+  }
+  double interfaceLoss = 0.0;
+  if (m_Hyperparameters.InterfaceLossWeight > 0.0)
+  {
+    // Relative to the original's density; 1e-3 (one boundary in 1000 pixel steps) keeps images
+    // without boundaries from dominating.
+    const auto original = vqvae::SoftInterfaceDensity(x, thresholds, s);
+    const auto relative = (vqvae::SoftInterfaceDensity(reconstruction, thresholds, s) - original) / (original + 1e-3);
+    auto       interface = relative.pow(2).mean();
+    total = total + m_Hyperparameters.InterfaceLossWeight * interface;
+    interfaceLoss = interface.item<double>();
   }
   double histogramLoss = 0.0;
   if (m_Hyperparameters.HistogramLossWeight > 0.0)
@@ -372,6 +390,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   r.GradientLoss = gradientLoss;
   r.PhaseLoss = phaseLoss;
   r.HistogramLoss = histogramLoss;
+  r.InterfaceLoss = interfaceLoss;
   r.TotalLoss = total.item<double>();
   r.Perplexity = q.perplexity;
   r.CodesInUse = static_cast<unsigned int>(q.codesInUse);
@@ -426,6 +445,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "phase_loss_weight", Exact(h.PhaseLossWeight) },
     { "phase_loss_softness", Exact(h.PhaseLossSoftness) },
     { "histogram_loss_weight", Exact(h.HistogramLossWeight) },
+    { "interface_loss_weight", Exact(h.InterfaceLossWeight) },
     { "intensity_minimum", Exact(m_IntensityMinimum) },
     { "intensity_maximum", Exact(m_IntensityMaximum) },
     { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
@@ -479,6 +499,7 @@ VQVAEModel::Read(const std::string & path)
   h.PhaseLossWeight = c.Has("phase_loss_weight") ? c.Number("phase_loss_weight") : 0.0;
   h.PhaseLossSoftness = c.Has("phase_loss_softness") ? c.Number("phase_loss_softness") : 0.05;
   h.HistogramLossWeight = c.Has("histogram_loss_weight") ? c.Number("histogram_loss_weight") : 0.0;
+  h.InterfaceLossWeight = c.Has("interface_loss_weight") ? c.Number("interface_loss_weight") : 0.0;
   h.Validate();
   const double iMin = c.Number("intensity_minimum");
   const double iMax = c.Number("intensity_maximum");
@@ -541,6 +562,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "GradientLossWeight: " << h.GradientLossWeight << '\n'
      << indent << "PhaseLossWeight: " << h.PhaseLossWeight << " (softness " << h.PhaseLossSoftness << ")\n"
      << indent << "HistogramLossWeight: " << h.HistogramLossWeight << '\n'
+     << indent << "InterfaceLossWeight: " << h.InterfaceLossWeight << '\n'
      << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
      << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"

@@ -280,5 +280,15 @@ SortedIntensityDistance(const torch::Tensor & a, const torch::Tensor & b)
   return torch::mse_loss(sa, sb);
 }
 
+torch::Tensor
+SoftInterfaceDensity(const torch::Tensor & images, const torch::Tensor & thresholds, double softness)
+{
+  const auto n = images.size(0);
+  const auto p = torch::sigmoid((images - thresholds.view({ n, 1, 1, 1 })) / softness);
+  const auto h = torch::diff(p, 1, -1).abs().reshape({ n, -1 }).mean(1);
+  const auto v = torch::diff(p, 1, -2).abs().reshape({ n, -1 }).mean(1);
+  return torch::stack({ h, v }, 1);
+}
+
 } // namespace vqvae
 } // namespace itk

@@ -160,6 +160,15 @@ OtsuThresholds(const torch::Tensor & images, int64_t bins = 256);
 torch::Tensor
 SortedIntensityDistance(const torch::Tensor & a, const torch::Tensor & b);
 
+/** Interface density of the soft phase maps p = sigmoid((x - t) / s) of a batch N x C x H x W,
+ * t one threshold per image (N values), s the softness: per image, the mean of |p(i, j+1) - p(i, j)|
+ * over all horizontal neighbour pairs and of |p(i+1, j) - p(i, j)| over all vertical ones. For a
+ * binary map these are the phase changes per pixel step along rows and along columns, i.e. twice the
+ * intercept density N_L of the mean free path. Returns N x 2 (horizontal, vertical); differentiable
+ * with respect to the images. */
+torch::Tensor
+SoftInterfaceDensity(const torch::Tensor & images, const torch::Tensor & thresholds, double softness);
+
 } // namespace vqvae
 } // namespace itk
 

@@ -69,9 +69,10 @@ PY
 # The losses against the decoder's bias and mixed precision reach the model: the file records the
 # weights, and the run says which arithmetic it used (bfloat16 asked for explicitly runs anywhere).
 "$bin/MicrostructureTrainVQVAE" patches.nrrd lossy.vq --table patches.csv "${tiny[@]}" --steps 3 \
-  --phaseLossWeight 2.5 --histogramLossWeight 1.5 --precision bfloat16 --checkpointInterval 0 >out.txt 2>&1 ||
-  { cat out.txt; exit 1; }
-grep -q "phase_loss_weight = 2.5" lossy.vq && grep -q "histogram_loss_weight = 1.5" lossy.vq ||
+  --phaseLossWeight 2.5 --phaseLossSoftness 0.0625 --histogramLossWeight 1.5 --interfaceLossWeight 0.75 \
+  --precision bfloat16 --checkpointInterval 0 >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "phase_loss_weight = 2.5" lossy.vq && grep -q "histogram_loss_weight = 1.5" lossy.vq &&
+  grep -q "phase_loss_softness = 0.0625" lossy.vq && grep -q "interface_loss_weight = 0.75" lossy.vq ||
   { echo "FAIL: loss weights not in the model file"; exit 1; }
 grep -q "(bfloat16)" out.txt || { echo "FAIL: precision not reported"; cat out.txt; exit 1; }
 if "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.vq --table patches.csv "${tiny[@]}" --steps 2 \
