@@ -702,6 +702,38 @@ TEST(PixelCNNPriorModel, CodebookSizeMustMatchTheVQVAE)
 // (checked against the uncalibrated logits), the calibrated model is normalised, both samplers use it,
 // the model file keeps it exactly, a training step discards it, and a calibration of the wrong size
 // or with a non-finite value is a clear error.
+// Conditions that cannot determine the calibration's slopes (here maps at two conditions that
+// differ only in the categorical parameter, whose two one-hot columns add up to the intercept) with
+// Ridge 0: a clear error before any sampling, and the model keeps the calibration it had; a
+// Ridge > 0 makes the same system solvable.
+TEST(PixelCNNPriorModel, UndeterminedCalibrationIsAClearErrorBeforeSampling)
+{
+  const unsigned int K = 3, H = 2, W = 3;
+  auto               m = TinyPrior(K, 2, 5, TwoParameterSchema());
+  const unsigned int D = m->GetEncodedConditionLength();
+  const auto         maps = RandomMaps(4, H, W, K, 6);
+  const std::vector<Prior::Condition> conditions{ Cond(0.5, "air"), Cond(0.5, "water"), Cond(0.5, "air"),
+                                                  Cond(0.5, "water") };
+  const std::vector<float> before((1 + D) * K, 0.125f);
+  m->SetMarginalCalibration(before);
+  Prior::CalibrationOptions options;
+  options.SamplesPerCondition = 2;
+  options.Iterations = 1;
+  options.Ridge = 0.0;
+  unsigned int progressCalls = 0;
+  const auto   text = ExceptionText([&] {
+    m->CalibrateMarginals(maps.data(), 4, H, W, conditions, options, [&](double) { ++progressCalls; });
+  });
+  EXPECT_NE(text.find("give a Ridge > 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("the 2 distinct conditions"), std::string::npos) << text;
+  EXPECT_EQ(progressCalls, 0u);
+  EXPECT_EQ(m->GetMarginalCalibration(), before);
+
+  options.Ridge = 1e-3;
+  const auto records = m->CalibrateMarginals(maps.data(), 4, H, W, conditions, options);
+  EXPECT_EQ(records.size(), 2u * (options.Iterations + 1));
+}
+
 TEST(PixelCNNPriorModel, MarginalCalibrationOffsetsTheLogits)
 {
   const unsigned int K = 3, H = 2, W = 3;

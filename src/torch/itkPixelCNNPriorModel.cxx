@@ -830,6 +830,27 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   }
   const size_t G = groupVector.size();
   const size_t R = 1 + D;
+  // The offsets are fitted by ridge least squares over the conditions: rows x_g = (1, c_g), offsets
+  // x_g A = target_g. The normal matrix depends only on the conditions, so a system that the
+  // conditions cannot determine is reported before any sampling, with the model unchanged.
+  std::vector<std::vector<double>> rows(G, std::vector<double>(R, 1.0));
+  std::vector<double>              M(R * R, 0.0);
+  for (size_t g = 0; g < G; ++g)
+  {
+    for (unsigned int j = 0; j < D; ++j)
+      rows[g][1 + j] = groupVector[g][j];
+    for (size_t a = 0; a < R; ++a)
+      for (size_t b = 0; b < R; ++b)
+        M[a * R + b] += rows[g][a] * rows[g][b];
+  }
+  for (size_t a = 1; a < R; ++a)
+    M[a * R + a] += options.Ridge;
+  const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
+  if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
+  {
+    itkExceptionMacro(<< "the " << G << " distinct conditions of the maps do not determine the " << R - 1
+                      << " condition slopes of the calibration: give a Ridge > 0");
+  }
 
   auto frequencies = [K](const std::vector<double> & counts, double add) {
     double total = 0.0;
@@ -909,31 +930,13 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         target[g][k] = std::clamp(keptTarget[g][k] + step * std::log(ps[k] / qs[k]), -options.MaximumOffset,
                                   options.MaximumOffset);
     }
-    // Ridge least squares over the conditions: rows x = (1, c_g), offsets x A = target_g.
-    std::vector<double> M(R * R, 0.0), B(R * K, 0.0);
+    std::vector<double> B(R * K, 0.0);
     for (size_t g = 0; g < G; ++g)
-    {
-      std::vector<double> x(R, 1.0);
-      for (unsigned int j = 0; j < D; ++j)
-        x[1 + j] = groupVector[g][j];
       for (size_t a = 0; a < R; ++a)
-      {
-        for (size_t b = 0; b < R; ++b)
-          M[a * R + b] += x[a] * x[b];
         for (unsigned int k = 0; k < K; ++k)
-          B[a * K + k] += x[a] * target[g][k];
-      }
-    }
-    for (size_t a = 1; a < R; ++a)
-      M[a * R + a] += options.Ridge;
-    const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
+          B[a * K + k] += rows[g][a] * target[g][k];
     const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
-    const auto [solution, info] = torch::linalg_solve_ex(normal, right);
-    if (info.item<int64_t>() != 0)
-    {
-      itkExceptionMacro(<< "the " << G << " distinct conditions of the maps do not determine the " << R - 1
-                        << " condition slopes of the calibration: give a Ridge > 0");
-    }
+    const auto solution = torch::linalg_solve(normal, right);
     const auto A = solution.to(torch::kFloat).contiguous();
     m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
   }
