@@ -7,15 +7,19 @@
 # Usage: bash scripts/prior_variant.sh STUDY_DIR OUT_DIR [MicrostructureTrainPrior options that
 #        override the demo's, e.g. --mirrors --seed 2 --dilations 1,2,4,8 --schedule cosine;
 #        --calibrationSamples 0 for the uncalibrated prior]
+#        PATCHES=stack.nrrd TABLE=table.csv train the prior on another patch stack of the same
+#        micrographs (e.g. MicrostructurePatches --stride 64,64 on STUDY_DIR/data/micrographs.csv with
+#        the study's --testFraction and --seed); the real patches compared with stay the study's.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${SM_BIN_DIR:-$here/build/bin}"
 study=$(cd "$1" && pwd); mkdir -p "$2"; out=$(cd "$2" && pwd); shift 2
 [ -s "$study/vqvae.model" ] && [ -s "$study/measure_real.csv" ] || { echo "$study is not a finished study" >&2; exit 1; }
 export OMP_WAIT_POLICY=PASSIVE
+patches="${PATCHES:-$study/patches.nrrd}"; table="${TABLE:-$study/patches.csv}"
 start=$(date +%s)
-"$bin/MicrostructureTrainPrior" "$study/patches.nrrd" "$out/prior.model" --vqvae "$study/vqvae.model" \
-  --table "$study/patches.csv" --log "$out/prior_log.csv" --checkpointInterval 0 \
+"$bin/MicrostructureTrainPrior" "$patches" "$out/prior.model" --vqvae "$study/vqvae.model" \
+  --table "$table" --log "$out/prior_log.csv" --checkpointInterval 0 \
   --steps 550 --batchSize 16 --learningRate 0.002 --seed 1 --layers 8 --hiddenChannels 48 --embeddingDimension 32 \
   --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 128 --precision auto --logConditions cooling_rate_C_per_s \
   --calibrationSamples 200 --calibrationRounds 3 --calibrationLog "$out/calibration.csv" \
