@@ -572,7 +572,11 @@ Body(Module & m)
     priorArgs.insert(priorArgs.end(),
                      { "--calibrationSamples", std::to_string(pr["calibration_samples"].get<int>()),
                        "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
-                       out + "/prior_calibration.csv" });
+                       out + "/prior_calibration.csv", "--calibrationSpread",
+                       std::to_string(pr.value("calibration_spread", 0)) });
+  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_probe_temperatures"))
+    priorArgs.insert(priorArgs.end(),
+                     { "--calibrationProbeTemperatures", JoinNumbers(pr["calibration_probe_temperatures"]) });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

@@ -306,32 +306,51 @@ Body(Module & m)
     options.Iterations = static_cast<unsigned int>(m.GetInt("calibrationRounds"));
     options.Seed = std::stoull(m.Get("seed"));
     options.Ridge = m.GetDouble("calibrationRidge");
+    options.SpreadComponents = static_cast<unsigned int>(m.GetInt("calibrationSpread"));
+    options.ProbeTemperatures = m.GetDoubleList("calibrationProbeTemperatures");
     const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
     const size_t         per = static_cast<size_t>(size[0]) * size[1];
     std::vector<int32_t> indices(trainRows.size() * per);
     std::copy(train->GetBufferPointer(), train->GetBufferPointer() + indices.size(), indices.begin());
     prior->SetInferenceBatchSize(std::max(256u, prior->GetInferenceBatchSize())); // sampling: wide batches
     std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
-              << " sampled maps per training condition\n";
+              << " sampled maps per training condition";
+    if (options.SpreadComponents > 0)
+      std::cerr << ", after the temperature per condition that matches the maps' spread along "
+                << options.SpreadComponents << " directions (" << options.ProbeTemperatures.size() + 1
+                << " probe temperatures)";
+    std::cerr << "\n";
     const auto calibration = prior->CalibrateMarginals(
       indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    itk::MicrostructureTable table({ "round", "condition", "real_maps", "sampled_maps", "total_variation", "kept" });
+    // stage "probe": the spread calibration's samplings (no offsets) at each probe temperature;
+    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature.
+    itk::MicrostructureTable table({ "stage", "round", "condition", "real_maps", "sampled_maps", "temperature",
+                                     "total_variation", "spread_ratio", "kept" });
     unsigned int lastKept = 0;
     for (const auto & r : calibration)
-      if (r.Kept)
+      if (r.Kept && !r.Probe)
         lastKept = std::max(lastKept, r.Round);
-    double before = 0.0, after = 0.0;
+    double before = 0.0, after = 0.0, spreadBefore = 0.0, spreadAfter = 0.0;
     size_t nBefore = 0, nAfter = 0;
+    std::ostringstream temperatures;
     for (const auto & r : calibration)
     {
-      table.AddRow({ std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps), std::to_string(r.SampledMaps),
-                     itk::MicrostructureTable::FormatNumber(r.TotalVariation), r.Kept ? "1" : "0" });
-      if (r.Round == 0)
-        before += r.TotalVariation, ++nBefore;
-      if (r.Round == lastKept)
-        after += r.TotalVariation, ++nAfter;
+      table.AddRow({ r.Probe ? "probe" : "round", std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps),
+                     std::to_string(r.SampledMaps), itk::MicrostructureTable::FormatNumber(r.Temperature),
+                     itk::MicrostructureTable::FormatNumber(r.TotalVariation),
+                     std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio) : "",
+                     r.Kept ? "1" : "0" });
+      const bool atOne = r.Probe && r.Temperature == 1.0; // the network as trained
+      if ((options.SpreadComponents > 0) ? atOne : (r.Round == 0))
+        before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
+      if (!r.Probe && r.Round == lastKept)
+      {
+        after += r.TotalVariation, spreadAfter += r.SpreadRatio, ++nAfter;
+        temperatures << (nAfter > 1 ? ", " : "") << r.Condition << ": "
+                     << itk::MicrostructureTable::FormatNumber(std::round(r.Temperature * 1000) / 1000);
+      }
     }
     if (lastKept == 0)
       std::cerr << "the calibration matched no better than the network alone: none kept\n";
@@ -339,9 +358,18 @@ Body(Module & m)
       table.Write(m.Get("calibrationLog"));
     std::cerr << "code-frequency total variation, mean over " << nBefore << " training conditions: "
               << before / nBefore << " before, " << after / nAfter << " after calibration\n";
+    if (options.SpreadComponents > 0)
+      std::cerr << "spread ratio (sampled / real variance along " << options.SpreadComponents
+                << " directions), mean: " << spreadBefore / nBefore << " at temperature 1, " << spreadAfter / nAfter
+                << " calibrated; temperatures " << temperatures.str() << "\n";
     summary << "; code frequencies calibrated (" << options.Iterations << " rounds of " << calibrationSamples
             << " maps per condition; total variation " << itk::MicrostructureTable::FormatNumber(before / nBefore)
             << " -> " << itk::MicrostructureTable::FormatNumber(after / nAfter) << ")";
+    if (options.SpreadComponents > 0)
+      summary << "; temperature per condition for the maps' spread along " << options.SpreadComponents
+              << " directions (spread ratio " << itk::MicrostructureTable::FormatNumber(spreadBefore / nBefore)
+              << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << temperatures.str()
+              << ")";
   }
   prior->SetTrainingSummary(summary.str());
   prior->Write(output);
@@ -418,9 +446,17 @@ main(int argc, char * argv[])
         "that follow the training conditions and interpolate between them, large (e.g. 1e9) = one offset for all "
         "conditions.")
     .minimum = "0";
+  m.Add("integer", "calibrationSpread", "calibrationSpread", "0", "Spread calibration directions",
+        "With --calibrationSamples: first fit a sampling temperature per condition (linear in the encoded "
+        "condition in log T, so unseen conditions are interpolated; not in the paper) so that sampled maps vary "
+        "from one to the next as much as the training maps along this many leading directions of their per-map "
+        "code frequencies, e.g. 4. 0 = temperature 1.")
+    .minimum = "0";
+  m.Add("float-vector", "calibrationProbeTemperatures", "calibrationProbeTemperatures", "0.85,0.7",
+        "Probe temperatures", "Temperatures sampled besides 1 to fit the spread calibration's temperatures.");
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
-        "Total variation between real and sampled code frequencies per training condition, before and after "
-        "each round.")
+        "Total variation between real and sampled code frequencies (and the spread ratio) per training "
+        "condition, at each probe temperature and before and after each round.")
     .channel = "output";
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -297,7 +298,7 @@ public:
    * the logits at every position, a linear function of the encoded condition c (length D =
    * GetEncodedConditionLength()): offset(k | c) = A[0][k] + sum_j c[j] A[1 + j][k]. A is
    * (1 + D) x K, row-major; empty = none (the network's own distribution). The calibrated model
-   * is softmax(logits + offset): Sample, Logits and LogLikelihood use it; TrainStep trains the
+   * is softmax(logits + offset) (over T(c) with a temperature calibration, below): Sample, Logits and LogLikelihood use it; TrainStep trains the
    * network alone and discards the calibration (it belongs to the weights it was fitted to).
    * Stored in the model file. A size other than 0 or (1 + D) K, or a value that is not finite,
    * throws. */
@@ -309,6 +310,23 @@ public:
     return m_MarginalCalibration;
   }
 
+  /** Spread calibration (not in the paper; see CalibrateMarginals): the sampling temperature as a
+   * function of the encoded condition c, T(c) = exp(t[0] + sum_j c[j] t[1 + j]) (length 1 + D;
+   * empty = T = 1 at every condition). The calibrated model is softmax((logits + offset) / T(c)):
+   * Sample (whose own temperature multiplies T(c)), Logits and LogLikelihood use it; TrainStep
+   * discards it with the offsets. Stored in the model file. A size other than 0 or 1 + D, or a
+   * value that is not finite, throws. */
+  void
+  SetTemperatureCalibration(const std::vector<float> & logTemperature);
+  const std::vector<float> &
+  GetTemperatureCalibration() const
+  {
+    return m_TemperatureCalibration;
+  }
+  /** T(c) of a condition: 1 without a temperature calibration. */
+  double
+  GetCalibratedTemperature(const Condition & condition) const;
+
   struct CalibrationOptions
   {
     unsigned int SamplesPerCondition{ 200 }; ///< maps drawn per distinct training condition and round
@@ -316,6 +334,13 @@ public:
     double       MaximumOffset{ 3.0 };       ///< |offset| bound at each training condition (nats)
     double       Ridge{ 1e-3 };              ///< ridge weight on the condition slopes (not on A[0])
     uint64_t     Seed{ 0 };                  ///< seed of the samples (round i, condition g: Seed + i G + g)
+    /** Spread calibration: 0 = none (T = 1); otherwise the number of principal directions of the
+     * real maps' per-map code frequencies (within-condition covariance) whose variance the
+     * sampled maps' is matched to, by a temperature per condition. */
+    unsigned int        SpreadComponents{ 0 };
+    std::vector<double> ProbeTemperatures{ 0.85, 0.7 }; ///< sampled besides T = 1 to fit T(c) (each > 0)
+    double              MinimumTemperature{ 0.5 };      ///< T(c) at a training condition is kept within these
+    double              MaximumTemperature{ 1.5 };
   };
   /** Total variation distance 0.5 sum_k |p(k) - q(k)| between the index frequencies of the
    * real maps (p) and of maps sampled from the model (q) at one training condition. */
@@ -327,6 +352,11 @@ public:
     unsigned int SampledMaps{ 0 };
     double       TotalVariation{ 0 };
     bool         Kept{ true }; ///< false: this round's offsets matched worse than the kept ones (undone)
+    bool         Probe{ false };  ///< a temperature probe of the spread calibration (no offsets), not a round
+    double       Temperature{ 1 }; ///< the temperature the maps were sampled at (T(c), or the probe's)
+    /** Spread calibration only (NaN without): variance of the sampled maps' code frequencies along
+     * the SpreadComponents principal directions over the real maps' (1 = as spread as the real maps). */
+    double       SpreadRatio{ std::numeric_limits<double>::quiet_NaN() };
   };
   /** Fits the marginal calibration so that the code frequencies of sampled maps match those of
    * the given real maps (the training maps: never the held-out ones) at each of their distinct
@@ -342,7 +372,21 @@ public:
    * conditions) is undone and the next step is half as long, so the result is never worse than
    * the best offsets measured (no calibration included). Returns the total variation at every
    * condition before the first round and after each (Iterations + 1 samplings), with Kept marking
-   * the rounds whose offsets were kept. progress receives the fraction done. */
+   * the rounds whose offsets were kept. progress receives the fraction done.
+   *
+   * With SpreadComponents > 0 a spread calibration comes first: an autoregressive prior with a
+   * receptive field smaller than the map makes maps that vary less from one to the next than the
+   * real ones (the decoded volume fraction's variance falls short), and a lower temperature makes
+   * each map commit harder to what it has drawn. The directions are the leading eigenvectors of the
+   * real maps' within-condition covariance of per-map code frequencies; at each condition maps are
+   * sampled at T = 1 and at each ProbeTemperatures T with the offsets (T - 1) log p(k | c) that keep
+   * the real code frequencies p (the logits become log p + (logits - log p) / T, so the temperature
+   * sharpens how each index follows those drawn before it, not which codes are common), log(spread ratio) is fitted
+   * linearly in log T and solved for ratio 1 (clamped to the temperatures probed and to
+   * Minimum..MaximumTemperature; T = 1 where the fitted change over the probes is within twice the
+   * sampling noise of a log variance), and log T(c) is fitted to those by the same ridge least squares as the
+   * offsets. The offset rounds then sample at T(c), round 0 with the offsets (T(c) - 1) log p(k | c)
+   * fitted the same way. The probes are returned first (Probe = true). */
   std::vector<CalibrationRecord>
   CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                      const std::vector<Condition> & conditions, const CalibrationOptions & options,
@@ -395,6 +439,7 @@ private:
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
   std::vector<float> m_MarginalCalibration;
+  std::vector<float> m_TemperatureCalibration;
 };
 
 } // end namespace itk

@@ -445,32 +445,62 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     // Written by MicrostructureTrainPrior --calibrationSamples: rounds 0 (before) .. R (after).
     const auto log = MicrostructureTable::Read(out + "/prior_calibration.csv");
     log.Write(dir + "prior_calibration.csv"); // linked from the page
+    // Rows of stage "probe" (the spread calibration's temperature probes, no offsets) come first.
+    const bool isProbeLog = log.HasColumn("stage");
+    const bool spread = log.HasColumn("spread_ratio") && log.GetNumberOfRows() > 0 && !log.Get(0, "spread_ratio").empty();
+    auto       probe = [&](size_t i) { return isProbeLog && log.Get(i, "stage") == "probe"; };
     unsigned int last = 0; // the last round whose offsets were kept
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
-      if (!log.HasColumn("kept") || log.Get(i, "kept") == "1")
+      if (!probe(i) && (!log.HasColumn("kept") || log.Get(i, "kept") == "1"))
         last = std::max(last, static_cast<unsigned int>(log.GetNumber(i, "round")));
-    std::map<std::string, std::pair<std::string, std::string>> byCondition;
+    auto rounded = [&](size_t i, const char * column) {
+      return MicrostructureTable::FormatNumber(std::round(log.GetNumber(i, column) * 1000) / 1000);
+    };
+    std::map<std::string, std::vector<std::string>> byCondition; // TV before, after; spread before, after; T
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
     {
-      const auto round = static_cast<unsigned int>(log.GetNumber(i, "round"));
-      auto &     entry = byCondition[log.Get(i, "condition")];
-      const auto tv = MicrostructureTable::FormatNumber(std::round(log.GetNumber(i, "total_variation") * 1000) / 1000);
-      if (round == 0)
-        entry.first = tv;
-      if (round == last)
-        entry.second = tv;
+      auto & entry = byCondition[log.Get(i, "condition")];
+      entry.resize(5);
+      // Before: the network as trained (the probe at T = 1 with a spread calibration, round 0 without).
+      const bool before = spread ? (probe(i) && log.GetNumber(i, "temperature") == 1.0) : (!probe(i) && log.GetNumber(i, "round") == 0);
+      const bool after = !probe(i) && static_cast<unsigned int>(log.GetNumber(i, "round")) == last;
+      if (before)
+      {
+        entry[0] = rounded(i, "total_variation");
+        if (spread)
+          entry[2] = rounded(i, "spread_ratio");
+      }
+      if (after)
+      {
+        entry[1] = rounded(i, "total_variation");
+        if (spread)
+          entry[3] = rounded(i, "spread_ratio"), entry[4] = rounded(i, "temperature");
+      }
     }
     MicrostructureTable calibration;
-    for (const char * c : { "training condition", "before calibration", "after" })
+    for (const char * c : { "training condition", "code-frequency TV before calibration", "after" })
       calibration.AddColumn(c);
-    for (const auto & [condition, tv] : byCondition)
-      calibration.AddRow({ condition, tv.first, tv.second });
+    if (spread)
+      for (const char * c : { "spread ratio before", "after", "temperature" })
+        calibration.AddColumn(c);
+    for (const auto & [condition, e] : byCondition)
+    {
+      std::vector<std::string> row{ condition, e[0], e[1] };
+      if (spread)
+        row.insert(row.end(), { e[2], e[3], e[4] });
+      calibration.AddRow(row);
+    }
     page.AddTable(calibration,
-                  "Prior calibration: total variation between the code frequencies of sampled and real training maps "
-                  "per training condition, before and with the offsets kept (0 = the same frequencies; sampling "
-                  "noise alone gives a few hundredths; a round that matched worse is undone). "
-                  "The per-code logit offsets are linear in the encoded condition, so unseen conditions get "
-                  "interpolated offsets.",
+                  std::string("Prior calibration: total variation (TV) between the code frequencies of sampled and real "
+                              "training maps per training condition, before and with the offsets kept (0 = the same "
+                              "frequencies; sampling noise alone gives a few hundredths; a round that matched worse is "
+                              "undone). The per-code logit offsets are linear in the encoded condition, so unseen "
+                              "conditions get interpolated offsets.") +
+                    (spread ? " Spread ratio: variance of the sampled maps' per-map code frequencies along the leading "
+                              "directions of the real maps', over the real maps' (1 = as varied as the real maps), at "
+                              "temperature 1 and at the calibrated temperature of the condition (log T linear in the "
+                              "encoded condition too)."
+                            : ""),
                   0, "prior_calibration.csv");
   }
   MicrostructureTable timing;

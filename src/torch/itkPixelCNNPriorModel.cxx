@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <set>
 #include <sstream>
@@ -301,6 +302,7 @@ PixelCNNPriorModel::SetHyperparameters(const Hyperparameters & h)
   h.Validate();
   m_Hyperparameters = h;
   m_MarginalCalibration.clear();
+  m_TemperatureCalibration.clear();
   this->Modified();
 }
 
@@ -323,6 +325,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
   ValidateSchema(schema);
   m_ConditionSchema = schema;
   m_MarginalCalibration.clear();
+  m_TemperatureCalibration.clear();
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
   this->Modified();
@@ -509,6 +512,7 @@ PixelCNNPriorModel::Initialize()
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
   m_MarginalCalibration.clear();
+  m_TemperatureCalibration.clear();
   m_HasTrainingState = false;
   m_TrainerState.clear();
   this->Modified();
@@ -587,11 +591,34 @@ OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded
   return offsets.to(device);
 }
 
-/** Adds count x K offsets (or nothing) to count x K x h x w logits. */
+/** The spread calibration's logit scales 1 / T(c) for maps first..first+count-1 (count), or
+ * undefined without one. t: 1 + D log-temperature coefficients. */
 torch::Tensor
-WithOffsets(const torch::Tensor & logits, const torch::Tensor & offsets)
+ScalesToTensor(const std::vector<float> & t, const std::vector<float> & encoded, unsigned int first, unsigned int count,
+               unsigned int D, const torch::Device & device)
 {
-  return offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
+  if (t.empty())
+  {
+    return torch::Tensor();
+  }
+  auto logT = torch::full({ static_cast<int64_t>(count) }, t[0], torch::kFloat);
+  if (D > 0)
+  {
+    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
+                                    { count, D }, torch::kFloat);
+    const auto slopes = torch::from_blob(const_cast<float *>(t.data()) + 1, { static_cast<int64_t>(D) }, torch::kFloat);
+    logT += c.matmul(slopes);
+  }
+  return torch::exp(-logT).to(device);
+}
+
+/** The calibrated logits: count x K offsets (or nothing) added to count x K x h x w logits, then
+ * each map's times its scale (or 1). */
+torch::Tensor
+Calibrated(const torch::Tensor & logits, const torch::Tensor & offsets, const torch::Tensor & scales)
+{
+  auto z = offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
+  return scales.defined() ? z * scales.view({ -1, 1, 1, 1 }) : z;
 }
 } // namespace
 
@@ -616,7 +643,8 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   loss.backward();
   adam.step();
   ++m_NumberOfTrainingSteps;
-  m_MarginalCalibration.clear(); // fitted to the weights before this step
+  m_MarginalCalibration.clear(); // both fitted to the weights before this step
+  m_TemperatureCalibration.clear();
   m_LatentHeight = h;
   m_LatentWidth = w;
 
@@ -639,10 +667,11 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = WithOffsets(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                                           ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
-                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                              m_Hyperparameters.CodebookSize, m_Impl->device))
+    auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
+                                          ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                             OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                             m_Hyperparameters.CodebookSize, m_Impl->device),
+                             ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -663,9 +692,10 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    auto logits = WithOffsets(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
-                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                              m_Hyperparameters.CodebookSize, m_Impl->device));
+    auto logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                             OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                             m_Hyperparameters.CodebookSize, m_Impl->device),
+                             ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device));
     auto logp = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).squeeze(1);
     auto sums = logp.sum({ 1, 2 }).to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
@@ -739,15 +769,16 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
     auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
     auto offsets = OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D, m_Hyperparameters.CodebookSize,
                                    torch::kCPU);
+    auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, torch::kCPU);
     std::function<void(double)> batchProgress;
     if (progress)
       batchProgress = [&](double f) { progress((first + f * count) / n); };
     if (naive)
-      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature, m_Impl->device,
-                            batchProgress);
+      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, scales, uniforms.data() + first * per, temperature,
+                            m_Impl->device, batchProgress);
     else
-      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
-                                  m_Impl->device, batchProgress);
+      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, scales, uniforms.data() + first * per,
+                                  temperature, m_Impl->device, batchProgress);
     const int64_t * m = maps.data_ptr<int64_t>();
     std::transform(m, m + count * per, out.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
   });
@@ -774,6 +805,41 @@ PixelCNNPriorModel::SetMarginalCalibration(const std::vector<float> & offsets)
   }
   m_MarginalCalibration = offsets;
   this->Modified();
+}
+
+void
+PixelCNNPriorModel::SetTemperatureCalibration(const std::vector<float> & logTemperature)
+{
+  const size_t rows = 1 + this->GetEncodedConditionLength();
+  if (!logTemperature.empty() && logTemperature.size() != rows)
+  {
+    itkExceptionMacro(<< "a temperature calibration of this prior has 1 + " << rows - 1
+                      << " encoded condition values = " << rows << " values, got " << logTemperature.size()
+                      << ": fit it with CalibrateMarginals (SpreadComponents > 0) on this prior (or give none to remove it)");
+  }
+  for (size_t i = 0; i < logTemperature.size(); ++i)
+  {
+    if (!std::isfinite(logTemperature[i]))
+    {
+      itkExceptionMacro(<< "value " << i << " of the temperature calibration is not a finite number");
+    }
+  }
+  m_TemperatureCalibration = logTemperature;
+  this->Modified();
+}
+
+double
+PixelCNNPriorModel::GetCalibratedTemperature(const Condition & condition) const
+{
+  if (m_TemperatureCalibration.empty())
+  {
+    return 1.0;
+  }
+  const auto encoded = this->EncodeConditions({ condition }, 1);
+  double     logT = m_TemperatureCalibration[0];
+  for (size_t j = 0; j < encoded.size(); ++j)
+    logT += static_cast<double>(encoded[j]) * m_TemperatureCalibration[1 + j];
+  return std::exp(logT);
 }
 
 std::vector<PixelCNNPriorModel::CalibrationRecord>
@@ -809,6 +875,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   std::vector<Condition>                 groupCondition;
   std::vector<std::vector<double>>       realCounts;
   std::vector<unsigned int>              realMaps;
+  std::vector<size_t>                    groupOfMap(n);
   for (unsigned int i = 0; i < n; ++i)
   {
     std::vector<float> key;
@@ -823,6 +890,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       realCounts.emplace_back(K, 0.0);
       realMaps.push_back(0);
     }
+    groupOfMap[i] = it->second;
     auto & counts = realCounts[it->second];
     for (size_t p = 0; p < per; ++p)
       counts[indices[i * per + p]] += 1.0;
@@ -869,15 +937,193 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   };
 
   m_MarginalCalibration.clear();
+  m_TemperatureCalibration.clear();
+  std::vector<CalibrationRecord> records;
+  const size_t                   probes = options.SpreadComponents > 0 ? 1 + options.ProbeTemperatures.size() : 0;
+  const double                   samplings = static_cast<double>(options.Iterations + 1 + probes) * G;
+
+  // The offsets A from per-condition targets (G x K): ridge least squares over the conditions.
+  auto fitOffsets = [&](const std::vector<std::vector<double>> & targets) {
+    std::vector<double> B(R * K, 0.0);
+    for (size_t g = 0; g < G; ++g)
+      for (size_t a = 0; a < R; ++a)
+        for (unsigned int k = 0; k < K; ++k)
+          B[a * K + k] += rows[g][a] * targets[g][k];
+    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
+    const auto A = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
+    m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
+  };
+  // At temperature T the offsets (T - 1) log p(k) keep the code frequencies near the real p(k | c)
+  // (the logits become log p + (logits - log p) / T): the temperature then sharpens how each index
+  // follows the ones drawn before it, not which codes are common.
+  auto compensation = [&](size_t g, double T) {
+    const auto          ps = frequencies(realCounts[g], 0.5);
+    std::vector<double> o(K);
+    for (unsigned int k = 0; k < K; ++k)
+      o[k] = std::clamp((T - 1.0) * std::log(ps[k]), -options.MaximumOffset, options.MaximumOffset);
+    return o;
+  };
+
+  // The spread calibration: per-map code frequencies (count x K), their variance along the leading
+  // directions of the real maps' within-condition covariance, and a temperature per condition
+  // that makes the sampled maps' variance the real maps'.
+  torch::Tensor directions; // K x SpreadComponents, or undefined
+  auto          mapFrequencies = [&](const int32_t * maps, const std::vector<size_t> & which) {
+    auto     f = torch::zeros({ static_cast<int64_t>(which.size()), static_cast<int64_t>(K) }, torch::kDouble);
+    double * d = f.data_ptr<double>();
+    for (size_t i = 0; i < which.size(); ++i)
+      for (size_t p = 0; p < per; ++p)
+        d[i * K + maps[which[i] * per + p]] += 1.0 / static_cast<double>(per);
+    return f;
+  };
+  auto spreadOf = [&](const torch::Tensor & f) {
+    const auto projected = (f - f.mean(0, true)).matmul(directions);
+    return projected.var(0, true).sum().item<double>();
+  };
+  auto all = [](size_t count) {
+    std::vector<size_t> v(count);
+    std::iota(v.begin(), v.end(), size_t{ 0 });
+    return v;
+  };
+  std::vector<double>              realSpread(G, 0.0);
+  std::vector<double>              calibratedLogTemperature(G, 0.0);
+  if (options.SpreadComponents > 0)
+  {
+    if (options.SpreadComponents >= K)
+    {
+      itkExceptionMacro(<< "SpreadComponents is " << options.SpreadComponents << ", but the " << K
+                        << " codes' frequencies have fewer directions: give a few (4, say)");
+    }
+    if (!(options.MinimumTemperature > 0.0) || !(options.MaximumTemperature >= options.MinimumTemperature) ||
+        !std::isfinite(options.MaximumTemperature))
+    {
+      itkExceptionMacro(<< "the temperature range " << options.MinimumTemperature << " .. " << options.MaximumTemperature
+                        << " is invalid: give 0 < MinimumTemperature <= MaximumTemperature (finite)");
+    }
+    if (options.ProbeTemperatures.empty())
+    {
+      itkExceptionMacro(<< "the spread calibration needs at least one ProbeTemperatures value besides 1 (0.7, say)");
+    }
+    for (const double t : options.ProbeTemperatures)
+    {
+      if (!(t > 0.0) || !std::isfinite(t) || t == 1.0)
+      {
+        itkExceptionMacro(<< "probe temperature " << t << " is invalid: give finite values > 0 other than 1");
+      }
+    }
+    std::vector<std::vector<size_t>> members(G);
+    for (unsigned int i = 0; i < n; ++i)
+      members[groupOfMap[i]].push_back(i);
+    auto covariance = torch::zeros({ static_cast<int64_t>(K), static_cast<int64_t>(K) }, torch::kDouble);
+    for (size_t g = 0; g < G; ++g)
+    {
+      if (members[g].size() < 2)
+      {
+        itkExceptionMacro(<< "condition " << describe(groupCondition[g]) << " has " << members[g].size()
+                          << " real map: the spread calibration needs at least 2 per condition (or SpreadComponents = 0)");
+      }
+      const auto f = mapFrequencies(indices, members[g]);
+      const auto centred = f - f.mean(0, true);
+      covariance += centred.t().matmul(centred);
+    }
+    // Eigenvalues in ascending order: the leading directions are the last columns.
+    const auto eigenvectors = std::get<1>(torch::linalg_eigh(covariance / static_cast<double>(n - G)));
+    directions = eigenvectors.narrow(1, K - options.SpreadComponents, options.SpreadComponents).contiguous();
+    for (size_t g = 0; g < G; ++g)
+    {
+      realSpread[g] = spreadOf(mapFrequencies(indices, members[g]));
+      if (!(realSpread[g] > 0.0))
+      {
+        itkExceptionMacro(<< "the real maps of " << describe(groupCondition[g])
+                          << " do not vary along the spread directions: use SpreadComponents = 0");
+      }
+    }
+    std::vector<double> temperatures{ 1.0 };
+    temperatures.insert(temperatures.end(), options.ProbeTemperatures.begin(), options.ProbeTemperatures.end());
+    std::vector<std::vector<double>> logRatio(G);
+    for (size_t t = 0; t < temperatures.size(); ++t)
+    {
+      for (size_t g = 0; g < G; ++g)
+      {
+        const double                done = static_cast<double>(t) * G + g;
+        std::function<void(double)> sampleProgress;
+        if (progress)
+          sampleProgress = [&](double f) { progress((done + f) / samplings); };
+        m_MarginalCalibration.assign(R * K, 0.0f); // the compensation for this condition alone
+        const auto o = compensation(g, temperatures[t]);
+        std::copy(o.begin(), o.end(), m_MarginalCalibration.begin());
+        const auto sampled =
+          this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, temperatures[t],
+                       options.Seed + static_cast<uint64_t>(options.Iterations + 1 + t) * G + g, sampleProgress);
+        m_MarginalCalibration.clear();
+        std::vector<double> counts(K, 0.0);
+        for (const int32_t v : sampled)
+          counts[v] += 1.0;
+        const auto p = frequencies(realCounts[g], 0.0), q = frequencies(counts, 0.0);
+        CalibrationRecord record;
+        record.Condition = describe(groupCondition[g]);
+        record.RealMaps = realMaps[g];
+        record.SampledMaps = options.SamplesPerCondition;
+        for (unsigned int k = 0; k < K; ++k)
+          record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
+        record.Kept = false;
+        record.Probe = true;
+        record.Temperature = temperatures[t];
+        record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), all(options.SamplesPerCondition))) / realSpread[g];
+        logRatio[g].push_back(std::log(std::max(record.SpreadRatio, 1e-12)));
+        records.push_back(record);
+      }
+    }
+    // Per condition: log(ratio) = a + b log T by least squares over the probes, solved for ratio 1,
+    // within the temperatures probed (no extrapolation) and the options' range. Where the fitted
+    // change over the probes is within twice the sampling noise of a log variance (sqrt(2 / (N - 1))
+    // for N sampled maps), the spread does not follow the temperature measurably: T = 1 there.
+    const double probedMin = *std::min_element(temperatures.begin(), temperatures.end());
+    const double probedMax = *std::max_element(temperatures.begin(), temperatures.end());
+    const double logMin = std::log(std::max(options.MinimumTemperature, probedMin));
+    const double logMax = std::log(std::min(options.MaximumTemperature, probedMax));
+    const double noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
+    for (size_t g = 0; g < G; ++g)
+    {
+      double mx = 0.0, my = 0.0;
+      for (size_t t = 0; t < temperatures.size(); ++t)
+        mx += std::log(temperatures[t]) / temperatures.size(), my += logRatio[g][t] / temperatures.size();
+      double sxy = 0.0, sxx = 0.0;
+      for (size_t t = 0; t < temperatures.size(); ++t)
+      {
+        const double dx = std::log(temperatures[t]) - mx;
+        sxy += dx * (logRatio[g][t] - my);
+        sxx += dx * dx;
+      }
+      const double b = sxy / sxx;
+      const bool   measurable = std::isfinite(b) && std::abs(b) * (std::log(probedMax) - std::log(probedMin)) > 2 * noise;
+      calibratedLogTemperature[g] = (measurable && logMin <= logMax) ? std::clamp(mx - my / b, logMin, logMax) : 0.0;
+    }
+    std::vector<double> B(R, 0.0);
+    for (size_t g = 0; g < G; ++g)
+      for (size_t a = 0; a < R; ++a)
+        B[a] += rows[g][a] * calibratedLogTemperature[g];
+    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble);
+    const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
+    m_TemperatureCalibration.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+  const double probeSamplings = static_cast<double>(probes) * G;
+
   // Each round samples at the current offsets. When they match worse (mean total variation over the
   // conditions) than the offsets kept so far, those are restored and the step halves: with few
   // samples per condition the log-ratios of rare codes are noisy, and repeating them can diverge.
-  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0)), keptTarget = target;
+  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0));
+  if (!m_TemperatureCalibration.empty())
+  {
+    // Round 0 starts from the compensation of each condition's calibrated temperature.
+    for (size_t g = 0; g < G; ++g)
+      target[g] = compensation(g, this->GetCalibratedTemperature(groupCondition[g]));
+    fitOffsets(target);
+  }
+  auto keptTarget = target;
   std::vector<std::vector<double>> keptCounts(G);
   std::vector<float>               kept;
   double                           keptTotalVariation = std::numeric_limits<double>::infinity(), step = 1.0;
-  std::vector<CalibrationRecord>   records;
-  const double                     samplings = static_cast<double>(options.Iterations + 1) * G;
   for (unsigned int round = 0; round <= options.Iterations; ++round)
   {
     std::vector<std::vector<double>> counts(G);
@@ -885,7 +1131,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const size_t                     firstRecord = records.size();
     for (size_t g = 0; g < G; ++g)
     {
-      const double done = static_cast<double>(round) * G + g;
+      const double done = probeSamplings + static_cast<double>(round) * G + g;
       std::function<void(double)> sampleProgress;
       if (progress)
         sampleProgress = [&](double f) { progress((done + f) / samplings); };
@@ -902,6 +1148,9 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       record.SampledMaps = options.SamplesPerCondition;
       for (unsigned int k = 0; k < K; ++k)
         record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
+      record.Temperature = this->GetCalibratedTemperature(groupCondition[g]);
+      if (directions.defined())
+        record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), all(options.SamplesPerCondition))) / realSpread[g];
       meanTotalVariation += record.TotalVariation / G;
       records.push_back(record);
     }
@@ -930,15 +1179,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         target[g][k] = std::clamp(keptTarget[g][k] + step * std::log(ps[k] / qs[k]), -options.MaximumOffset,
                                   options.MaximumOffset);
     }
-    std::vector<double> B(R * K, 0.0);
-    for (size_t g = 0; g < G; ++g)
-      for (size_t a = 0; a < R; ++a)
-        for (unsigned int k = 0; k < K; ++k)
-          B[a * K + k] += rows[g][a] * target[g][k];
-    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
-    const auto solution = torch::linalg_solve(normal, right);
-    const auto A = solution.to(torch::kFloat).contiguous();
-    m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
+    fitOffsets(target);
   }
   this->Modified();
   return records;
@@ -1017,6 +1258,14 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     for (size_t i = 0; i < m_MarginalCalibration.size(); ++i)
       values << (i ? "," : "") << m_MarginalCalibration[i];
     header.push_back({ "marginal_calibration", values.str() });
+  }
+  if (!m_TemperatureCalibration.empty())
+  {
+    std::ostringstream values;
+    values << std::setprecision(9);
+    for (size_t i = 0; i < m_TemperatureCalibration.size(); ++i)
+      values << (i ? "," : "") << m_TemperatureCalibration[i];
+    header.push_back({ "temperature_calibration", values.str() });
   }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
@@ -1097,34 +1346,34 @@ PixelCNNPriorModel::Read(const std::string & path)
   const unsigned int latentWidth = c.Count("latent_width");
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
-  std::vector<float> calibration; // absent: none (and in files written before calibration existed)
-  if (c.Has("marginal_calibration"))
-  {
-    const auto   fields = SplitFields(c.Get("marginal_calibration"));
-    const size_t expected = static_cast<size_t>(h.CodebookSize) * (1 + [&] {
-                              size_t d = 0;
-                              for (const auto & spec : schema)
-                                d += spec.Categorical ? spec.Categories.size() : 1;
-                              return d;
-                            }());
+  size_t encodedLength = 0;
+  for (const auto & spec : schema)
+    encodedLength += spec.Categorical ? spec.Categories.size() : 1;
+  // Absent: none (and in files written before the calibrations existed).
+  auto readValues = [&](const std::string & key, size_t expected, const std::string & shape) {
+    std::vector<float> values;
+    if (!c.Has(key))
+      return values;
     double value = 0.0;
-    for (const auto & f : fields)
+    for (const auto & f : SplitFields(c.Get(key)))
     {
       if (!ParseDouble(f, value) || !std::isfinite(value))
-        Fail(path + ": header line marginal_calibration holds \"" + f.substr(0, 20) +
+        Fail(path + ": header line " + key + " holds \"" + f.substr(0, 20) +
              "\", not a finite number: the file is damaged");
-      calibration.push_back(static_cast<float>(value));
+      values.push_back(static_cast<float>(value));
     }
-    if (calibration.size() != expected)
-      Fail(path + ": header line marginal_calibration has " + std::to_string(calibration.size()) + " values, not " +
-           std::to_string(expected) + " ((1 + encoded condition length) x codebook size): the file is damaged");
-  }
+    if (values.size() != expected)
+      Fail(path + ": header line " + key + " has " + std::to_string(values.size()) + " values, not " +
+           std::to_string(expected) + " (" + shape + "): the file is damaged");
+    return values;
+  };
+  const auto calibration = readValues("marginal_calibration", static_cast<size_t>(h.CodebookSize) * (1 + encodedLength),
+                                      "(1 + encoded condition length) x codebook size");
+  const auto temperatureCalibration =
+    readValues("temperature_calibration", 1 + encodedLength, "1 + encoded condition length");
 
   torchsupport::SetTorchThreads();
-  unsigned int conditionLength = 0;
-  for (const auto & spec : schema)
-    conditionLength += spec.Categorical ? static_cast<unsigned int>(spec.Categories.size()) : 1u;
-  pixelcnn::Network network(ToOptions(h, conditionLength));
+  pixelcnn::Network network(ToOptions(h, static_cast<unsigned int>(encodedLength)));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -1138,6 +1387,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_Seed = seed;
   m_Impl->network = network;
   m_MarginalCalibration = calibration;
+  m_TemperatureCalibration = temperatureCalibration;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -1189,6 +1439,10 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << (m_MarginalCalibration.empty() ? std::string("none")
                                        : std::to_string(1 + this->GetEncodedConditionLength()) + " x " +
                                            std::to_string(m_Hyperparameters.CodebookSize) + " offsets")
+     << '\n'
+     << indent << "TemperatureCalibration: "
+     << (m_TemperatureCalibration.empty() ? std::string("none")
+                                          : std::to_string(m_TemperatureCalibration.size()) + " log-temperature coefficients")
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';

@@ -200,6 +200,33 @@ for m in ("prior", "prior_cal"):
 assert tv["prior_cal"] < 0.6 * tv["prior"] and tv["prior_cal"] < 0.12, tv
 PY
 
+# --calibrationSpread: a temperature per training condition first (probes at 1 and 0.8 logged per
+# condition, stage "probe"), the offsets' rounds at the calibrated temperatures; the model file holds
+# 1 + 1 log-temperature coefficients that reproduce the logged temperatures, and its summary says so.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_spread.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
+  --calibrationRounds 1 --calibrationSpread 2 --calibrationProbeTemperatures 0.8 --calibrationLog spread.csv \
+  >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "temperature per condition" prior_spread.model || { echo "FAIL: spread calibration not in the summary"; exit 1; }
+$py - <<'PY'
+import csv, math
+log = list(csv.DictReader(open("spread.csv")))
+probes = [r for r in log if r["stage"] == "probe"]
+rounds = [r for r in log if r["stage"] == "round"]
+assert sorted((float(r["temperature"]), r["condition"]) for r in probes) == sorted(
+    (t, f"ln_cooling_rate_C_per_s={c}") for t in (0.8, 1.0) for c in ("0", "2.302585092994046")), probes
+assert len(rounds) == 2 * 2 and all(r["spread_ratio"] != "" and float(r["spread_ratio"]) > 0 for r in log), log
+head = open("prior_spread.model", "rb").read().split(b"end_header")[0].decode().splitlines()
+t = [float(v) for v in [l for l in head if l.startswith("temperature_calibration = ")][0].split(" = ")[1].split(",")]
+assert len(t) == 2, t
+# The encoded condition is ln rate standardised by the mean and sd the model file records.
+spec = [l for l in head if l.startswith("condition_0 = ")][0].split(" = ")[1].split(",")
+mean, sd = float(spec[2]), float(spec[3])
+for r in rounds:
+    z = (float(r["condition"].split("=")[1]) - mean) / sd
+    assert abs(math.exp(t[0] + z * t[1]) - float(r["temperature"])) < 1e-4 * float(r["temperature"]), (t, r)
+    assert 0.8 - 1e-9 <= float(r["temperature"]) <= 1.0 + 1e-9, r
+PY
+
 # Bad condition: the message names the prior's parameters; no output.
 if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior.model --condition cooling=3 >out.txt 2>&1; then
   echo "FAIL: accepted an unknown parameter"; exit 1; fi
