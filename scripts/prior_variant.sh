@@ -20,9 +20,9 @@ patches="${PATCHES:-$study/patches.nrrd}"; table="${TABLE:-$study/patches.csv}"
 start=$(date +%s)
 "$bin/MicrostructureTrainPrior" "$patches" "$out/prior.model" --vqvae "$study/vqvae.model" \
   --table "$table" --log "$out/prior_log.csv" --checkpointInterval 0 \
-  --steps 550 --batchSize 16 --learningRate 0.002 --seed 1 --layers 8 --hiddenChannels 48 --embeddingDimension 32 \
-  --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 128 --precision auto --logConditions cooling_rate_C_per_s \
-  --calibrationSamples 200 --calibrationRounds 3 --calibrationLog "$out/calibration.csv" \
+  --steps 300 --batchSize 16 --learningRate 0.002 --seed 1 --layers 8 --hiddenChannels 32 --embeddingDimension 32 \
+  --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 96 --precision auto --logConditions cooling_rate_C_per_s \
+  --calibrationSamples 150 --calibrationRounds 2 --calibrationLog "$out/calibration.csv" \
   --exclude cooling_rate_C_per_s=3,cooling_rate_C_per_s=2,cooling_rate_C_per_s=6.5,cooling_rate_C_per_s=20 "$@" \
   >"$out/train.log" 2>&1 || { tail "$out/train.log"; exit 1; }
 trained=$(date +%s)
