@@ -145,6 +145,21 @@ TempDir(const std::string & name)
 // (r' == r and c < c' <= c + 3) [horizontal stack, mask A] or (r < r' <= r + 4 and |c' - c| <= 3)
 // [vertical stack 4 x 7 seen through the down-shift], i.e. never at itself or before it, and the
 // positions up and to the right are seen (no blind spot).
+/** Copies a model file with the first character of a header key's value replaced by "x"; false
+ * when the key is not in the file. */
+bool
+DamageHeaderValue(const fs::path & from, const std::string & key, const fs::path & to)
+{
+  std::ifstream in(from, std::ios::binary);
+  std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto    at = bytes.find(key + " = ");
+  if (at == std::string::npos)
+    return false;
+  bytes.replace(at + key.size() + 3, 1, "x");
+  std::ofstream(to.string(), std::ios::binary) << bytes;
+  return true;
+}
+
 TEST(PixelCNNPriorModel, FirstLayerMaskAReceptiveFieldIsExact)
 {
   const unsigned int K = 5, H = 9, W = 10;
@@ -800,14 +815,7 @@ TEST(PixelCNNPriorModel, MarginalCalibrationOffsetsTheLogits)
   EXPECT_EQ(r->Logits(maps.data(), 5, H, W, cond), raw);
 
   // A damaged value in the file, a wrong size, a NaN: clear errors; training discards it.
-  {
-    std::ifstream in(dir / "calibrated.smprior", std::ios::binary);
-    std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto    at = bytes.find("marginal_calibration = ");
-    ASSERT_NE(at, std::string::npos);
-    bytes.replace(at + 23, 1, "x");
-    std::ofstream((dir / "bad.smprior").string(), std::ios::binary) << bytes;
-  }
+  ASSERT_TRUE(DamageHeaderValue(dir / "calibrated.smprior", "marginal_calibration", dir / "bad.smprior"));
   EXPECT_NE(ExceptionText([&] { r->Read((dir / "bad.smprior").string()); }).find("marginal_calibration"),
             std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetMarginalCalibration(std::vector<float>(K, 0.0f)); }).find("values, got 3"),
@@ -1019,14 +1027,7 @@ TEST(PixelCNNPriorModel, TemperatureCalibrationScalesTheLogits)
   r->Read((dir / "plain.smprior").string());
   EXPECT_TRUE(r->GetTemperatureCalibration().empty());
   EXPECT_EQ(r->Logits(maps.data(), 5, H, W, cond), offsetOnly);
-  {
-    std::ifstream in(dir / "calibrated.smprior", std::ios::binary);
-    std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto    at = bytes.find("temperature_calibration = ");
-    ASSERT_NE(at, std::string::npos);
-    bytes.replace(at + 26, 1, "x");
-    std::ofstream((dir / "bad.smprior").string(), std::ios::binary) << bytes;
-  }
+  ASSERT_TRUE(DamageHeaderValue(dir / "calibrated.smprior", "temperature_calibration", dir / "bad.smprior"));
   EXPECT_NE(ExceptionText([&] { r->Read((dir / "bad.smprior").string()); }).find("temperature_calibration"),
             std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetTemperatureCalibration({ 0.1f, 0.2f }); }).find("values, got 2"),
