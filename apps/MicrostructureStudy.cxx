@@ -577,6 +577,12 @@ Body(Module & m)
   if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_probe_temperatures"))
     priorArgs.insert(priorArgs.end(),
                      { "--calibrationProbeTemperatures", JoinNumbers(pr["calibration_probe_temperatures"]) });
+  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_spread_method"))
+    priorArgs.insert(priorArgs.end(),
+                     { "--calibrationSpreadMethod", pr["calibration_spread_method"].get<std::string>() });
+  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_probe_variations"))
+    priorArgs.insert(priorArgs.end(),
+                     { "--calibrationProbeVariations", JoinNumbers(pr["calibration_probe_variations"]) });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

@@ -308,6 +308,10 @@ Body(Module & m)
     options.Ridge = m.GetDouble("calibrationRidge");
     options.SpreadComponents = static_cast<unsigned int>(m.GetInt("calibrationSpread"));
     options.ProbeTemperatures = m.GetDoubleList("calibrationProbeTemperatures");
+    options.SpreadMethod = m.Get("calibrationSpreadMethod");
+    options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
+    const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
+    const std::string matchedBy = byVariation ? "per-map tilt" : "temperature";
     const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
     const size_t         per = static_cast<size_t>(size[0]) * size[1];
     std::vector<int32_t> indices(trainRows.size() * per);
@@ -316,18 +320,18 @@ Body(Module & m)
     std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
               << " sampled maps per training condition";
     if (options.SpreadComponents > 0)
-      std::cerr << ", after the temperature per condition that matches the maps' spread along "
-                << options.SpreadComponents << " directions (" << options.ProbeTemperatures.size() + 1
-                << " probe temperatures)";
+      std::cerr << ", after the " << matchedBy << " per condition that matches the maps' spread along "
+                << options.SpreadComponents << " directions ("
+                << (byVariation ? options.ProbeVariations.size() : options.ProbeTemperatures.size()) + 1 << " probes)";
     std::cerr << "\n";
     const auto calibration = prior->CalibrateMarginals(
       indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    // stage "probe": the spread calibration's samplings (no offsets) at each probe temperature;
-    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature.
+    // stage "probe": the spread calibration's samplings (no offsets) at each probe temperature or tilt;
+    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature and tilt.
     itk::MicrostructureTable table({ "stage", "round", "condition", "real_maps", "sampled_maps", "temperature",
-                                     "total_variation", "spread_ratio", "kept" });
+                                     "variation", "total_variation", "spread_ratio", "kept" });
     unsigned int lastKept = 0;
     for (const auto & r : calibration)
       if (r.Kept && !r.Probe)
@@ -339,17 +343,19 @@ Body(Module & m)
     {
       table.AddRow({ r.Probe ? "probe" : "round", std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps),
                      std::to_string(r.SampledMaps), itk::MicrostructureTable::FormatNumber(r.Temperature),
+                     itk::MicrostructureTable::FormatNumber(r.Variation),
                      itk::MicrostructureTable::FormatNumber(r.TotalVariation),
                      std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio) : "",
                      r.Kept ? "1" : "0" });
-      const bool atOne = r.Probe && r.Temperature == 1.0; // the network as trained
+      const bool atOne = r.Probe && r.Temperature == 1.0 && r.Variation == 0.0; // the network as trained
       if ((options.SpreadComponents > 0) ? atOne : (r.Round == 0))
         before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
       if (!r.Probe && r.Round == lastKept)
       {
         after += r.TotalVariation, spreadAfter += r.SpreadRatio, ++nAfter;
         temperatures << (nAfter > 1 ? ", " : "") << r.Condition << ": "
-                     << itk::MicrostructureTable::FormatNumber(std::round(r.Temperature * 1000) / 1000);
+                     << itk::MicrostructureTable::FormatNumber(
+                          std::round((byVariation ? r.Variation : r.Temperature) * 1000) / 1000);
       }
     }
     if (lastKept == 0)
@@ -360,13 +366,13 @@ Body(Module & m)
               << before / nBefore << " before, " << after / nAfter << " after calibration\n";
     if (options.SpreadComponents > 0)
       std::cerr << "spread ratio (sampled / real variance along " << options.SpreadComponents
-                << " directions), mean: " << spreadBefore / nBefore << " at temperature 1, " << spreadAfter / nAfter
-                << " calibrated; temperatures " << temperatures.str() << "\n";
+                << " directions), mean: " << spreadBefore / nBefore << " as trained, " << spreadAfter / nAfter
+                << " calibrated; " << (byVariation ? "tilt scales " : "temperatures ") << temperatures.str() << "\n";
     summary << "; code frequencies calibrated (" << options.Iterations << " rounds of " << calibrationSamples
             << " maps per condition; total variation " << itk::MicrostructureTable::FormatNumber(before / nBefore)
             << " -> " << itk::MicrostructureTable::FormatNumber(after / nAfter) << ")";
     if (options.SpreadComponents > 0)
-      summary << "; temperature per condition for the maps' spread along " << options.SpreadComponents
+      summary << "; " << matchedBy << " per condition for the maps' spread along " << options.SpreadComponents
               << " directions (spread ratio " << itk::MicrostructureTable::FormatNumber(spreadBefore / nBefore)
               << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << temperatures.str()
               << ")";
@@ -454,6 +460,15 @@ main(int argc, char * argv[])
     .minimum = "0";
   m.Add("float-vector", "calibrationProbeTemperatures", "calibrationProbeTemperatures", "0.85,0.7",
         "Probe temperatures", "Temperatures sampled besides 1 to fit the spread calibration's temperatures.");
+  auto & spreadMethod = m.Add("string-enumeration", "calibrationSpreadMethod", "calibrationSpreadMethod", "temperature",
+                              "Spread calibration method",
+                              "What makes the sampled maps vary as the training maps (with --calibrationSpread): "
+                              "temperature (a sampling temperature per condition) or variation (each map draws a "
+                              "tilt of its logits along the direction in which the training maps differ most, with "
+                              "a spread per condition; log of it linear in the encoded condition).");
+  spreadMethod.elements = { "temperature", "variation" };
+  m.Add("float-vector", "calibrationProbeVariations", "calibrationProbeVariations", "0.5,1,1.5", "Probe variations",
+        "Tilt spreads sampled besides 0 to fit the variation calibration, as multiples of the training maps' own.");
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
         "Total variation between real and sampled code frequencies (and the spread ratio) per training "
         "condition, at each probe temperature and before and after each round.")

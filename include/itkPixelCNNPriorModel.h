@@ -327,6 +327,33 @@ public:
   double
   GetCalibratedTemperature(const Condition & condition) const;
 
+  /** Variation calibration (not in the paper; see CalibrateMarginals): a per-map tilt of the logits
+   * along a direction of the codes, the model's stand-in for what varies from one micrograph region
+   * to the next on a scale larger than the network's receptive field. Each map draws one
+   * epsilon ~ N(0, s(c)^2), with s(c) = exp(v[0] + sum_j c[j] v[1 + j]) (logScale, length 1 + D),
+   * and every position's logits get epsilon b[k] (direction, length K) added with the offsets:
+   * the calibrated model is the mixture over epsilon of softmax((logits + offset + epsilon b) / T(c)).
+   * Sample draws epsilon per map (from the seed, apart from the uniforms of the indices);
+   * LogLikelihood integrates it out (adaptive Gauss-Hermite quadrature about each map's most
+   * likely epsilon); Logits are those of epsilon = 0. TrainStep discards it with the other
+   * calibrations. Stored in the model file. Both empty = none; otherwise sizes K and 1 + D, finite
+   * values, or it throws. */
+  void
+  SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale);
+  const std::vector<float> &
+  GetVariationDirection() const
+  {
+    return m_VariationDirection;
+  }
+  const std::vector<float> &
+  GetVariationCalibration() const
+  {
+    return m_VariationCalibration;
+  }
+  /** s(c) of a condition: 0 without a variation calibration. */
+  double
+  GetCalibratedVariation(const Condition & condition) const;
+
   struct CalibrationOptions
   {
     unsigned int SamplesPerCondition{ 200 }; ///< maps drawn per distinct training condition and round
@@ -341,6 +368,15 @@ public:
     std::vector<double> ProbeTemperatures{ 0.85, 0.7 }; ///< sampled besides T = 1 to fit T(c) (each > 0)
     double              MinimumTemperature{ 0.5 };      ///< T(c) at a training condition is kept within these
     double              MaximumTemperature{ 1.5 };
+    /** What matches the spread (SpreadComponents > 0): "temperature" (T(c)) or "variation" (the
+     * per-map tilt s(c) of SetVariationCalibration). */
+    std::string         SpreadMethod{ "temperature" };
+    /** Variation probes: s as multiples of the real maps' own spread along the tilt at each condition
+     * (increasing, > 0); sampled besides s = 0 to fit s(c). */
+    std::vector<double> ProbeVariations{ 0.5, 1.0, 1.5 };
+    /** s(c) at a training condition is at least this multiple of the pooled real spread along the
+     * tilt (s(c) is fitted in log s, so it cannot be 0 where the network's own spread suffices). */
+    double              MinimumVariation{ 0.05 };
   };
   /** Total variation distance 0.5 sum_k |p(k) - q(k)| between the index frequencies of the
    * real maps (p) and of maps sampled from the model (q) at one training condition. */
@@ -354,6 +390,7 @@ public:
     bool         Kept{ true }; ///< false: this round's offsets matched worse than the kept ones (undone)
     bool         Probe{ false };  ///< a temperature probe of the spread calibration (no offsets), not a round
     double       Temperature{ 1 }; ///< the temperature the maps were sampled at (T(c), or the probe's)
+    double       Variation{ 0 };   ///< the per-map tilt s the maps were sampled at (s(c), or the probe's)
     /** Spread calibration only (NaN without): variance of the sampled maps' code frequencies along
      * the SpreadComponents principal directions over the real maps' (1 = as spread as the real maps). */
     double       SpreadRatio{ std::numeric_limits<double>::quiet_NaN() };
@@ -386,7 +423,18 @@ public:
    * Minimum..MaximumTemperature; T = 1 where the fitted change over the probes is within twice the
    * sampling noise of a log variance), and log T(c) is fitted to those by the same ridge least squares as the
    * offsets. The offset rounds then sample at T(c), round 0 with the offsets (T(c) - 1) log p(k | c)
-   * fitted the same way. The probes are returned first (Probe = true). */
+   * fitted the same way. The probes are returned first (Probe = true).
+   *
+   * With SpreadMethod "variation" the spread is matched by the per-map tilt instead (the temperature
+   * stays 1): its direction b is, per code, the slope of the real maps' frequency on their score along
+   * the leading direction (centred per condition, unit pooled variance) over the code's mean frequency,
+   * so that epsilon = 1 tilts a map as the real maps one pooled standard deviation apart differ (to
+   * first order; clamped to +-MaximumOffset).
+   * At each condition maps are sampled with s = 0 and s = each ProbeVariations multiple of that
+   * condition's real standard deviation of the score; s is where the spread ratio, interpolated
+   * linearly in s^2 (the tilt adds variance) between the probes, first reaches 1 (the largest probe
+   * when none does, 0 when the network's own maps vary enough); log s(c) is fitted to
+   * max(s, MinimumVariation) by the same ridge least squares; the offset rounds then sample with it. */
   std::vector<CalibrationRecord>
   CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                      const std::vector<Condition> & conditions, const CalibrationOptions & options,
@@ -420,6 +468,9 @@ private:
   CheckIndices(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
   void
   WriteFile(const std::string & path, bool checkpoint) const;
+  /** Removes the marginal, temperature and variation calibrations (they belong to the weights). */
+  void
+  ClearCalibrations();
 
   struct Impl;
   std::unique_ptr<Impl> m_Impl;
@@ -440,6 +491,8 @@ private:
   std::string     m_TrainerState;
   std::vector<float> m_MarginalCalibration;
   std::vector<float> m_TemperatureCalibration;
+  std::vector<float> m_VariationDirection;
+  std::vector<float> m_VariationCalibration;
 };
 
 } // end namespace itk

@@ -456,13 +456,20 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     auto rounded = [&](size_t i, const char * column) {
       return MicrostructureTable::FormatNumber(std::round(log.GetNumber(i, column) * 1000) / 1000);
     };
-    std::map<std::string, std::vector<std::string>> byCondition; // TV before, after; spread before, after; T
+    // The variation calibration (a per-map tilt instead of a temperature): a "variation" column with
+    // a tilt spread s > 0 somewhere.
+    bool tilt = false;
+    for (size_t i = 0; log.HasColumn("variation") && i < log.GetNumberOfRows(); ++i)
+      tilt = tilt || log.GetNumber(i, "variation") > 0.0;
+    std::map<std::string, std::vector<std::string>> byCondition; // TV before, after; spread before, after; T; s
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
     {
       auto & entry = byCondition[log.Get(i, "condition")];
-      entry.resize(5);
+      entry.resize(6);
       // Before: the network as trained (the probe at T = 1 with a spread calibration, round 0 without).
-      const bool before = spread ? (probe(i) && log.GetNumber(i, "temperature") == 1.0) : (!probe(i) && log.GetNumber(i, "round") == 0);
+      const bool before = spread ? (probe(i) && log.GetNumber(i, "temperature") == 1.0 &&
+                                    (!log.HasColumn("variation") || log.GetNumber(i, "variation") == 0.0))
+                                 : (!probe(i) && log.GetNumber(i, "round") == 0);
       const bool after = !probe(i) && static_cast<unsigned int>(log.GetNumber(i, "round")) == last;
       if (before)
       {
@@ -474,14 +481,14 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
       {
         entry[1] = rounded(i, "total_variation");
         if (spread)
-          entry[3] = rounded(i, "spread_ratio"), entry[4] = rounded(i, "temperature");
+          entry[3] = rounded(i, "spread_ratio"), entry[4] = rounded(i, tilt ? "variation" : "temperature");
       }
     }
     MicrostructureTable calibration;
     for (const char * c : { "training condition", "code-frequency TV before calibration", "after" })
       calibration.AddColumn(c);
     if (spread)
-      for (const char * c : { "spread ratio before", "after", "temperature" })
+      for (const char * c : { "spread ratio before", "after", tilt ? "per-map tilt spread" : "temperature" })
         calibration.AddColumn(c);
     for (const auto & [condition, e] : byCondition)
     {
@@ -500,7 +507,12 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                               "directions of the real maps', over the real maps' (1 = as varied as the real maps), at "
                               "temperature 1 and at the calibrated temperature of the condition (log T linear in the "
                               "encoded condition too)."
-                            : ""),
+                            : "") +
+                    (tilt ? " Here the spread is matched by a per-map tilt of the logits instead: each map draws "
+                            "epsilon ~ N(0, s^2) and every position's logits move by epsilon times a direction of the "
+                            "codes (along which the real maps differ most); s per condition, log s linear in the "
+                            "encoded condition, so unseen conditions are interpolated."
+                          : ""),
                   0, "prior_calibration.csv");
   }
   MicrostructureTable timing;

@@ -297,12 +297,20 @@ PixelCNNPriorModel::PixelCNNPriorModel()
 PixelCNNPriorModel::~PixelCNNPriorModel() = default;
 
 void
+PixelCNNPriorModel::ClearCalibrations()
+{
+  m_MarginalCalibration.clear();
+  m_TemperatureCalibration.clear();
+  m_VariationDirection.clear();
+  m_VariationCalibration.clear();
+}
+
+void
 PixelCNNPriorModel::SetHyperparameters(const Hyperparameters & h)
 {
   h.Validate();
   m_Hyperparameters = h;
-  m_MarginalCalibration.clear();
-  m_TemperatureCalibration.clear();
+  this->ClearCalibrations();
   this->Modified();
 }
 
@@ -324,8 +332,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 {
   ValidateSchema(schema);
   m_ConditionSchema = schema;
-  m_MarginalCalibration.clear();
-  m_TemperatureCalibration.clear();
+  this->ClearCalibrations();
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
   this->Modified();
@@ -511,8 +518,7 @@ PixelCNNPriorModel::Initialize()
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
-  m_MarginalCalibration.clear();
-  m_TemperatureCalibration.clear();
+  this->ClearCalibrations();
   m_HasTrainingState = false;
   m_TrainerState.clear();
   this->Modified();
@@ -591,6 +597,23 @@ OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded
   return offsets.to(device);
 }
 
+/** t[0] + c . t[1..D] for the condition vectors c of maps first..first+count-1 (count, on the CPU).
+ * t: 1 + D coefficients (not empty). */
+torch::Tensor
+LinearInCondition(const std::vector<float> & t, const std::vector<float> & encoded, unsigned int first,
+                  unsigned int count, unsigned int D)
+{
+  auto y = torch::full({ static_cast<int64_t>(count) }, t[0], torch::kFloat);
+  if (D > 0)
+  {
+    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
+                                    { count, D }, torch::kFloat);
+    const auto slopes = torch::from_blob(const_cast<float *>(t.data()) + 1, { static_cast<int64_t>(D) }, torch::kFloat);
+    y += c.matmul(slopes);
+  }
+  return y;
+}
+
 /** The spread calibration's logit scales 1 / T(c) for maps first..first+count-1 (count), or
  * undefined without one. t: 1 + D log-temperature coefficients. */
 torch::Tensor
@@ -601,15 +624,95 @@ ScalesToTensor(const std::vector<float> & t, const std::vector<float> & encoded,
   {
     return torch::Tensor();
   }
-  auto logT = torch::full({ static_cast<int64_t>(count) }, t[0], torch::kFloat);
-  if (D > 0)
+  return torch::exp(-LinearInCondition(t, encoded, first, count, D)).to(device);
+}
+
+/** The offsets (count x K, or undefined = none) with each map's tilt epsilon[first + i] b added. */
+torch::Tensor
+WithTilt(const torch::Tensor & offsets, const std::vector<float> & direction, const std::vector<double> & epsilon,
+         unsigned int first, unsigned int count, unsigned int K, const torch::Device & device)
+{
+  if (direction.empty())
   {
-    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
-                                    { count, D }, torch::kFloat);
-    const auto slopes = torch::from_blob(const_cast<float *>(t.data()) + 1, { static_cast<int64_t>(D) }, torch::kFloat);
-    logT += c.matmul(slopes);
+    return offsets;
   }
-  return torch::exp(-logT).to(device);
+  const auto b = torch::from_blob(const_cast<float *>(direction.data()), { 1, K }, torch::kFloat).to(device);
+  const auto e = torch::from_blob(const_cast<double *>(epsilon.data()) + first, { count, 1 }, torch::kDouble)
+                   .to(device, torch::kFloat);
+  const auto tilt = e * b;
+  return offsets.defined() ? offsets + tilt : tilt;
+}
+
+/** Nodes and weights of Q-point Gauss-Hermite quadrature for the standard normal measure
+ * (probabilists' Hermite; weights sum to 1), by Golub-Welsch: the eigenvalues of the Jacobi matrix
+ * are the nodes, the squared first components of its eigenvectors the weights. */
+std::pair<std::vector<double>, std::vector<double>>
+GaussHermite(unsigned int Q)
+{
+  auto J = torch::zeros({ Q, Q }, torch::kDouble);
+  for (unsigned int i = 0; i + 1 < Q; ++i)
+  {
+    J[i][i + 1] = std::sqrt(static_cast<double>(i + 1));
+    J[i + 1][i] = std::sqrt(static_cast<double>(i + 1));
+  }
+  const auto eig = torch::linalg_eigh(J);
+  const auto values = std::get<0>(eig).contiguous();
+  const auto first = std::get<1>(eig).select(0, 0).pow(2).contiguous();
+  return { std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + Q),
+           std::vector<double>(first.data_ptr<double>(), first.data_ptr<double>() + Q) };
+}
+
+/** log of the integral over epsilon ~ N(0, s_i^2) of prod_t softmax(base + epsilon tilt)[x_t], per
+ * map: base count x K x h x w (the calibrated logits, double), tilt count x K (b / T(c), double),
+ * s count (> 0). Newton's method finds each map's most likely epsilon (the log integrand is concave
+ * in epsilon), then 20-point Gauss-Hermite quadrature about it with the width from the curvature
+ * (adaptive: exact for a Gaussian integrand, and the integrand narrows towards one as maps grow). */
+torch::Tensor
+TiltMixtureLogLikelihood(const torch::Tensor & base, const torch::Tensor & x, const torch::Tensor & tilt,
+                         const torch::Tensor & s)
+{
+  static const auto gh = GaussHermite(20);
+  const auto        t4 = tilt.unsqueeze(2).unsqueeze(3);
+  const auto        observedTilt = tilt.gather(1, x.flatten(1)).sum(1); // sum_t b[x_t] / T
+  const auto        variance = s * s;
+  auto              logIntegrand = [&](const torch::Tensor & e) { // count: log prod_t p(x_t | epsilon)
+    return torch::log_softmax(base + e.view({ -1, 1, 1, 1 }) * t4, 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
+  };
+  auto     e = torch::zeros_like(s);
+  auto     curvature = torch::zeros_like(s);
+  for (int iteration = 0; iteration < 50; ++iteration)
+  {
+    const auto p = torch::softmax(base + e.view({ -1, 1, 1, 1 }) * t4, 1);
+    const auto mean = (p * t4).sum(1);
+    const auto spread = ((p * t4 * t4).sum(1) - mean * mean).clamp_min(0.0);
+    const auto gradient = observedTilt - mean.sum({ 1, 2 }) - e / variance;
+    curvature = spread.sum({ 1, 2 }) + 1.0 / variance; // minus the second derivative
+    const auto step = (gradient / curvature).clamp(-s, s);
+    e = e + step;
+    if ((step.abs() <= 1e-9 * (1.0 + s)).all().item<bool>())
+      break;
+  }
+  const auto sigma = curvature.rsqrt();
+  std::vector<torch::Tensor> terms;
+  for (size_t j = 0; j < gh.first.size(); ++j)
+  {
+    const double u = gh.first[j];
+    const auto   ej = e + sigma * u;
+    // log N(ej; 0, s^2) - log phi(u) + log sigma + log w_j + log integrand
+    terms.push_back(logIntegrand(ej) - 0.5 * ej * ej / variance - s.log() + 0.5 * u * u + sigma.log() +
+                    std::log(gh.second[j]));
+  }
+  return torch::logsumexp(torch::stack(terms), 0);
+}
+
+/** A standard normal number from two 53-bit uniforms of the engine (Box-Muller; this project's own
+ * transform, so that the numbers are the same on every platform). */
+double
+StandardNormal(std::mt19937_64 & engine)
+{
+  const double u1 = (static_cast<double>(engine() >> 11) + 1.0) * (1.0 / 9007199254740992.0); // (0, 1]
+  const double u2 = static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
 /** The calibrated logits: count x K offsets (or nothing) added to count x K x h x w logits, then
@@ -643,8 +746,7 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   loss.backward();
   adam.step();
   ++m_NumberOfTrainingSteps;
-  m_MarginalCalibration.clear(); // both fitted to the weights before this step
-  m_TemperatureCalibration.clear();
+  this->ClearCalibrations(); // fitted to the weights before this step
   m_LatentHeight = h;
   m_LatentWidth = w;
 
@@ -696,8 +798,26 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                              m_Hyperparameters.CodebookSize, m_Impl->device),
                              ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device));
-    auto logp = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).squeeze(1);
-    auto sums = logp.sum({ 1, 2 }).to(torch::kCPU).contiguous();
+    torch::Tensor sums;
+    if (m_VariationDirection.empty())
+    {
+      sums = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
+    }
+    else
+    {
+      // The per-map tilt epsilon b is added before the division by T(c): b / T(c) per map.
+      auto tilt = torch::from_blob(const_cast<float *>(m_VariationDirection.data()),
+                                   { 1, static_cast<int64_t>(m_VariationDirection.size()) }, torch::kFloat)
+                    .to(m_Impl->device, torch::kDouble)
+                    .expand({ static_cast<int64_t>(count), -1 });
+      const auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device);
+      if (scales.defined())
+        tilt = tilt * scales.to(torch::kDouble).view({ -1, 1 });
+      const auto s = LinearInCondition(m_VariationCalibration, encoded, first, count, D).exp().to(m_Impl->device,
+                                                                                                   torch::kDouble);
+      sums = TiltMixtureLogLikelihood(logits.to(torch::kDouble), x, tilt.contiguous(), s);
+    }
+    sums = sums.to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
   });
   return out;
@@ -762,13 +882,25 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   for (auto & u : uniforms)
     u = static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
 
+  // The variation calibration's per-map tilts, from an engine of their own (the uniforms above stay
+  // those of the uncalibrated model).
+  std::vector<double> epsilon(n, 0.0);
+  if (!m_VariationDirection.empty())
+  {
+    const auto      s = LinearInCondition(m_VariationCalibration, encoded, 0, n, D).exp().contiguous();
+    std::mt19937_64 tiltEngine(seed ^ 0x6a09e667f3bcc908ULL);
+    for (unsigned int i = 0; i < n; ++i)
+      epsilon[i] = s[i].item<double>() * StandardNormal(tiltEngine);
+  }
+
   std::vector<int32_t> out(n * per);
   const bool           naive = (m_Sampler == "naive");
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
     auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
-    auto offsets = OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D, m_Hyperparameters.CodebookSize,
-                                   torch::kCPU);
+    auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                            m_Hyperparameters.CodebookSize, torch::kCPU),
+                            m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
     auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, torch::kCPU);
     std::function<void(double)> batchProgress;
     if (progress)
@@ -826,6 +958,47 @@ PixelCNNPriorModel::SetTemperatureCalibration(const std::vector<float> & logTemp
   }
   m_TemperatureCalibration = logTemperature;
   this->Modified();
+}
+
+void
+PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale)
+{
+  const size_t K = m_Hyperparameters.CodebookSize;
+  const size_t rows = 1 + this->GetEncodedConditionLength();
+  if (direction.empty() != logScale.empty() || (!direction.empty() && (direction.size() != K || logScale.size() != rows)))
+  {
+    itkExceptionMacro(<< "a variation calibration of this prior has a direction of " << K
+                      << " values (one per code) and 1 + " << rows - 1 << " encoded condition values = " << rows
+                      << " log-scale coefficients, got " << direction.size() << " and " << logScale.size()
+                      << ": fit it with CalibrateMarginals (SpreadMethod \"variation\") on this prior (or give two "
+                         "empty vectors to remove it)");
+  }
+  for (const auto * values : { &direction, &logScale })
+  {
+    for (size_t i = 0; i < values->size(); ++i)
+    {
+      if (!std::isfinite((*values)[i]))
+      {
+        itkExceptionMacro(<< "value " << i << " of the variation calibration's "
+                          << (values == &direction ? "direction" : "log-scale coefficients") << " is not a finite number");
+      }
+    }
+  }
+  m_VariationDirection = direction;
+  m_VariationCalibration = logScale;
+  this->Modified();
+}
+
+double
+PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
+{
+  if (m_VariationCalibration.empty())
+  {
+    return 0.0;
+  }
+  const auto encoded = this->EncodeConditions({ condition }, 1);
+  return std::exp(static_cast<double>(
+    LinearInCondition(m_VariationCalibration, encoded, 0, 1, this->GetEncodedConditionLength())[0].item<float>()));
 }
 
 double
@@ -936,11 +1109,20 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     return text.empty() ? std::string("(unconditional)") : text;
   };
 
-  m_MarginalCalibration.clear();
-  m_TemperatureCalibration.clear();
+  const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
+  if (options.SpreadComponents > 0 && !byVariation && options.SpreadMethod != "temperature")
+  {
+    itkExceptionMacro(<< "SpreadMethod is \"" << options.SpreadMethod
+                      << "\": give \"temperature\" (a sampling temperature per condition) or \"variation\" (a per-map "
+                         "tilt of the logits)");
+  }
+  this->ClearCalibrations();
   std::vector<CalibrationRecord> records;
-  const size_t                   probes = options.SpreadComponents > 0 ? 1 + options.ProbeTemperatures.size() : 0;
-  const double                   samplings = static_cast<double>(options.Iterations + 1 + probes) * G;
+  const size_t                   probes =
+    options.SpreadComponents == 0
+                        ? 0
+                        : 1 + (byVariation ? options.ProbeVariations.size() : options.ProbeTemperatures.size());
+  const double samplings = static_cast<double>(options.Iterations + 1 + probes) * G;
 
   // The offsets A from per-condition targets (G x K): ridge least squares over the conditions.
   auto fitOffsets = [&](const std::vector<std::vector<double>> & targets) {
@@ -952,6 +1134,16 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
     const auto A = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
     m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
+  };
+  // The same ridge least squares for one value per condition (a log temperature, a log tilt scale).
+  auto fitLine = [&](const std::vector<double> & perCondition) {
+    std::vector<double> B(R, 0.0);
+    for (size_t g = 0; g < G; ++g)
+      for (size_t a = 0; a < R; ++a)
+        B[a] += rows[g][a] * perCondition[g];
+    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble);
+    const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
+    return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   };
   // At temperature T the offsets (T - 1) log p(k) keep the code frequencies near the real p(k | c)
   // (the logits become log p + (logits - log p) / T): the temperature then sharpens how each index
@@ -965,8 +1157,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   };
 
   // The spread calibration: per-map code frequencies (count x K), their variance along the leading
-  // directions of the real maps' within-condition covariance, and a temperature per condition
-  // that makes the sampled maps' variance the real maps'.
+  // directions of the real maps' within-condition covariance, and a temperature or a per-map tilt
+  // per condition that makes the sampled maps' variance the real maps'.
   torch::Tensor directions; // K x SpreadComponents, or undefined
   auto          mapFrequencies = [&](const int32_t * maps, const std::vector<size_t> & which) {
     auto     f = torch::zeros({ static_cast<int64_t>(which.size()), static_cast<int64_t>(K) }, torch::kDouble);
@@ -980,13 +1172,39 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const auto projected = (f - f.mean(0, true)).matmul(directions);
     return projected.var(0, true).sum().item<double>();
   };
-  auto all = [](size_t count) {
-    std::vector<size_t> v(count);
-    std::iota(v.begin(), v.end(), size_t{ 0 });
-    return v;
+  std::vector<size_t> sampledMaps(options.SamplesPerCondition);
+  std::iota(sampledMaps.begin(), sampledMaps.end(), size_t{ 0 });
+  std::vector<double> realSpread(G, 0.0);
+  // What every sampling at condition g records: the code counts (into counts), their total variation
+  // from the real ones, the spread ratio (with a spread calibration), and the temperature and tilt
+  // scale in force. The caller sets Round, Probe and Kept.
+  auto measure = [&](size_t g, const std::vector<int32_t> & sampled, std::vector<double> & counts) {
+    counts.assign(K, 0.0);
+    for (const int32_t v : sampled)
+      counts[v] += 1.0;
+    const auto        p = frequencies(realCounts[g], 0.0), q = frequencies(counts, 0.0);
+    CalibrationRecord record;
+    record.Condition = describe(groupCondition[g]);
+    record.RealMaps = realMaps[g];
+    record.SampledMaps = options.SamplesPerCondition;
+    for (unsigned int k = 0; k < K; ++k)
+      record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
+    record.Temperature = this->GetCalibratedTemperature(groupCondition[g]);
+    record.Variation = this->GetCalibratedVariation(groupCondition[g]);
+    if (directions.defined())
+      record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), sampledMaps)) / realSpread[g];
+    return record;
   };
-  std::vector<double>              realSpread(G, 0.0);
-  std::vector<double>              calibratedLogTemperature(G, 0.0);
+  auto sampleAt = [&](size_t g, double temperature, uint64_t seed, double done) {
+    std::function<void(double)> sampleProgress;
+    if (progress)
+      sampleProgress = [&](double f) { progress((done + f) / samplings); };
+    return this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, temperature, seed, sampleProgress);
+  };
+  // Probe seeds follow those of the rounds: round i, condition g uses Seed + i G + g.
+  auto probeSeed = [&](size_t t, size_t g) {
+    return options.Seed + static_cast<uint64_t>(options.Iterations + 1 + t) * G + g;
+  };
   if (options.SpreadComponents > 0)
   {
     if (options.SpreadComponents >= K)
@@ -994,27 +1212,54 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       itkExceptionMacro(<< "SpreadComponents is " << options.SpreadComponents << ", but the " << K
                         << " codes' frequencies have fewer directions: give a few (4, say)");
     }
-    if (!(options.MinimumTemperature > 0.0) || !(options.MaximumTemperature >= options.MinimumTemperature) ||
-        !std::isfinite(options.MaximumTemperature))
+    if (!byVariation)
     {
-      itkExceptionMacro(<< "the temperature range " << options.MinimumTemperature << " .. " << options.MaximumTemperature
-                        << " is invalid: give 0 < MinimumTemperature <= MaximumTemperature (finite)");
-    }
-    if (options.ProbeTemperatures.empty())
-    {
-      itkExceptionMacro(<< "the spread calibration needs at least one ProbeTemperatures value besides 1 (0.7, say)");
-    }
-    for (const double t : options.ProbeTemperatures)
-    {
-      if (!(t > 0.0) || !std::isfinite(t) || t == 1.0)
+      if (!(options.MinimumTemperature > 0.0) || !(options.MaximumTemperature >= options.MinimumTemperature) ||
+          !std::isfinite(options.MaximumTemperature))
       {
-        itkExceptionMacro(<< "probe temperature " << t << " is invalid: give finite values > 0 other than 1");
+        itkExceptionMacro(<< "the temperature range " << options.MinimumTemperature << " .. "
+                          << options.MaximumTemperature
+                          << " is invalid: give 0 < MinimumTemperature <= MaximumTemperature (finite)");
+      }
+      if (options.ProbeTemperatures.empty())
+      {
+        itkExceptionMacro(<< "the spread calibration needs at least one ProbeTemperatures value besides 1 (0.7, say)");
+      }
+      for (const double t : options.ProbeTemperatures)
+      {
+        if (!(t > 0.0) || !std::isfinite(t) || t == 1.0)
+        {
+          itkExceptionMacro(<< "probe temperature " << t << " is invalid: give finite values > 0 other than 1");
+        }
+      }
+    }
+    else
+    {
+      if (!(options.MinimumVariation > 0.0) || !std::isfinite(options.MinimumVariation))
+      {
+        itkExceptionMacro(<< "MinimumVariation is " << options.MinimumVariation
+                          << ": give a finite number > 0 (0.05, say: s(c) is fitted in log s)");
+      }
+      if (options.ProbeVariations.empty())
+      {
+        itkExceptionMacro(<< "the variation calibration needs at least one ProbeVariations value besides 0 (1, say)");
+      }
+      for (size_t i = 0; i < options.ProbeVariations.size(); ++i)
+      {
+        const double v = options.ProbeVariations[i];
+        if (!(v > 0.0) || !std::isfinite(v) || (i > 0 && !(v > options.ProbeVariations[i - 1])))
+        {
+          itkExceptionMacro(<< "probe variation " << v
+                            << " is invalid: give increasing finite multiples > 0 of the real maps' spread (0.5, 1, 1.5, "
+                               "say)");
+        }
       }
     }
     std::vector<std::vector<size_t>> members(G);
     for (unsigned int i = 0; i < n; ++i)
       members[groupOfMap[i]].push_back(i);
     auto covariance = torch::zeros({ static_cast<int64_t>(K), static_cast<int64_t>(K) }, torch::kDouble);
+    std::vector<torch::Tensor> realFrequencies(G);
     for (size_t g = 0; g < G; ++g)
     {
       if (members[g].size() < 2)
@@ -1022,8 +1267,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         itkExceptionMacro(<< "condition " << describe(groupCondition[g]) << " has " << members[g].size()
                           << " real map: the spread calibration needs at least 2 per condition (or SpreadComponents = 0)");
       }
-      const auto f = mapFrequencies(indices, members[g]);
-      const auto centred = f - f.mean(0, true);
+      realFrequencies[g] = mapFrequencies(indices, members[g]);
+      const auto centred = realFrequencies[g] - realFrequencies[g].mean(0, true);
       covariance += centred.t().matmul(centred);
     }
     // Eigenvalues in ascending order: the leading directions are the last columns.
@@ -1031,81 +1276,151 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     directions = eigenvectors.narrow(1, K - options.SpreadComponents, options.SpreadComponents).contiguous();
     for (size_t g = 0; g < G; ++g)
     {
-      realSpread[g] = spreadOf(mapFrequencies(indices, members[g]));
+      realSpread[g] = spreadOf(realFrequencies[g]);
       if (!(realSpread[g] > 0.0))
       {
         itkExceptionMacro(<< "the real maps of " << describe(groupCondition[g])
                           << " do not vary along the spread directions: use SpreadComponents = 0");
       }
     }
-    std::vector<double> temperatures{ 1.0 };
-    temperatures.insert(temperatures.end(), options.ProbeTemperatures.begin(), options.ProbeTemperatures.end());
-    std::vector<std::vector<double>> logRatio(G);
-    for (size_t t = 0; t < temperatures.size(); ++t)
+    const double noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
+    if (!byVariation)
     {
+      std::vector<double> temperatures{ 1.0 };
+      temperatures.insert(temperatures.end(), options.ProbeTemperatures.begin(), options.ProbeTemperatures.end());
+      std::vector<std::vector<double>> logRatio(G);
+      for (size_t t = 0; t < temperatures.size(); ++t)
+      {
+        for (size_t g = 0; g < G; ++g)
+        {
+          m_MarginalCalibration.assign(R * K, 0.0f); // the compensation for this condition alone
+          const auto o = compensation(g, temperatures[t]);
+          std::copy(o.begin(), o.end(), m_MarginalCalibration.begin());
+          const auto sampled = sampleAt(g, temperatures[t], probeSeed(t, g), static_cast<double>(t) * G + g);
+          m_MarginalCalibration.clear();
+          std::vector<double> counts;
+          auto                record = measure(g, sampled, counts);
+          record.Kept = false;
+          record.Probe = true;
+          record.Temperature = temperatures[t];
+          logRatio[g].push_back(std::log(std::max(record.SpreadRatio, 1e-12)));
+          records.push_back(record);
+        }
+      }
+      // Per condition: log(ratio) = a + b log T by least squares over the probes, solved for ratio 1,
+      // within the temperatures probed (no extrapolation) and the options' range. Where the fitted
+      // change over the probes is within twice the sampling noise of a log variance (sqrt(2 / (N - 1))
+      // for N sampled maps), the spread does not follow the temperature measurably: T = 1 there.
+      const double        probedMin = *std::min_element(temperatures.begin(), temperatures.end());
+      const double        probedMax = *std::max_element(temperatures.begin(), temperatures.end());
+      const double        logMin = std::log(std::max(options.MinimumTemperature, probedMin));
+      const double        logMax = std::log(std::min(options.MaximumTemperature, probedMax));
+      std::vector<double> calibratedLogTemperature(G, 0.0);
       for (size_t g = 0; g < G; ++g)
       {
-        const double                done = static_cast<double>(t) * G + g;
-        std::function<void(double)> sampleProgress;
-        if (progress)
-          sampleProgress = [&](double f) { progress((done + f) / samplings); };
-        m_MarginalCalibration.assign(R * K, 0.0f); // the compensation for this condition alone
-        const auto o = compensation(g, temperatures[t]);
-        std::copy(o.begin(), o.end(), m_MarginalCalibration.begin());
-        const auto sampled =
-          this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, temperatures[t],
-                       options.Seed + static_cast<uint64_t>(options.Iterations + 1 + t) * G + g, sampleProgress);
-        m_MarginalCalibration.clear();
-        std::vector<double> counts(K, 0.0);
-        for (const int32_t v : sampled)
-          counts[v] += 1.0;
-        const auto p = frequencies(realCounts[g], 0.0), q = frequencies(counts, 0.0);
-        CalibrationRecord record;
-        record.Condition = describe(groupCondition[g]);
-        record.RealMaps = realMaps[g];
-        record.SampledMaps = options.SamplesPerCondition;
-        for (unsigned int k = 0; k < K; ++k)
-          record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
-        record.Kept = false;
-        record.Probe = true;
-        record.Temperature = temperatures[t];
-        record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), all(options.SamplesPerCondition))) / realSpread[g];
-        logRatio[g].push_back(std::log(std::max(record.SpreadRatio, 1e-12)));
-        records.push_back(record);
+        double mx = 0.0, my = 0.0;
+        for (size_t t = 0; t < temperatures.size(); ++t)
+          mx += std::log(temperatures[t]) / temperatures.size(), my += logRatio[g][t] / temperatures.size();
+        double sxy = 0.0, sxx = 0.0;
+        for (size_t t = 0; t < temperatures.size(); ++t)
+        {
+          const double dx = std::log(temperatures[t]) - mx;
+          sxy += dx * (logRatio[g][t] - my);
+          sxx += dx * dx;
+        }
+        const double b = sxy / sxx;
+        const bool   measurable =
+          std::isfinite(b) && std::abs(b) * (std::log(probedMax) - std::log(probedMin)) > 2 * noise;
+        calibratedLogTemperature[g] = (measurable && logMin <= logMax) ? std::clamp(mx - my / b, logMin, logMax) : 0.0;
       }
+      m_TemperatureCalibration = fitLine(calibratedLogTemperature);
     }
-    // Per condition: log(ratio) = a + b log T by least squares over the probes, solved for ratio 1,
-    // within the temperatures probed (no extrapolation) and the options' range. Where the fitted
-    // change over the probes is within twice the sampling noise of a log variance (sqrt(2 / (N - 1))
-    // for N sampled maps), the spread does not follow the temperature measurably: T = 1 there.
-    const double probedMin = *std::min_element(temperatures.begin(), temperatures.end());
-    const double probedMax = *std::max_element(temperatures.begin(), temperatures.end());
-    const double logMin = std::log(std::max(options.MinimumTemperature, probedMin));
-    const double logMax = std::log(std::min(options.MaximumTemperature, probedMax));
-    const double noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
-    for (size_t g = 0; g < G; ++g)
+    else
     {
-      double mx = 0.0, my = 0.0;
-      for (size_t t = 0; t < temperatures.size(); ++t)
-        mx += std::log(temperatures[t]) / temperatures.size(), my += logRatio[g][t] / temperatures.size();
-      double sxy = 0.0, sxx = 0.0;
-      for (size_t t = 0; t < temperatures.size(); ++t)
+      // The tilt direction: each real map's score u along the leading direction (centred per
+      // condition, scaled to unit pooled variance), and per code the slope of the maps' frequency on
+      // u over the code's mean frequency (half a count added): d log E[f_k] / du, what a tilt of the
+      // logits by u b changes the code frequencies by, to first order. (A regression of per-map log
+      // frequencies would be flattened by the many codes a single map has none or one of.)
+      const auto                 leading = directions.select(1, options.SpreadComponents - 1);
+      std::vector<torch::Tensor> scores(G);
+      double                     sumSquares = 0.0;
+      for (size_t g = 0; g < G; ++g)
       {
-        const double dx = std::log(temperatures[t]) - mx;
-        sxy += dx * (logRatio[g][t] - my);
-        sxx += dx * dx;
+        scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
+        sumSquares += scores[g].pow(2).sum().item<double>();
       }
-      const double b = sxy / sxx;
-      const bool   measurable = std::isfinite(b) && std::abs(b) * (std::log(probedMax) - std::log(probedMin)) > 2 * noise;
-      calibratedLogTemperature[g] = (measurable && logMin <= logMax) ? std::clamp(mx - my / b, logMin, logMax) : 0.0;
+      const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
+      auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
+      auto                meanFrequency = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
+      std::vector<double> realScoreDeviation(G);
+      for (size_t g = 0; g < G; ++g)
+      {
+        const auto u = scores[g] / pooled;
+        slope += u.matmul(realFrequencies[g] - realFrequencies[g].mean(0, true));
+        meanFrequency += torch::from_blob(realCounts[g].data(), { static_cast<int64_t>(K) }, torch::kDouble);
+        realScoreDeviation[g] = u.std(0, true).item<double>();
+      }
+      slope /= sumSquares / (pooled * pooled); // sum of u^2
+      meanFrequency = (meanFrequency + 0.5) / (meanFrequency.sum() + 0.5 * K);
+      const auto direction =
+        (slope / meanFrequency).clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
+      const std::vector<float> b(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
+      // Probes: s = 0 and each multiple of the condition's real score deviation, without offsets.
+      std::vector<double> multiples{ 0.0 };
+      multiples.insert(multiples.end(), options.ProbeVariations.begin(), options.ProbeVariations.end());
+      std::vector<std::vector<double>> probed(G), ratio(G);
+      for (size_t t = 0; t < multiples.size(); ++t)
+      {
+        for (size_t g = 0; g < G; ++g)
+        {
+          const double s = multiples[t] * realScoreDeviation[g];
+          if (s > 0.0)
+          {
+            std::vector<float> logScale(R, 0.0f);
+            logScale[0] = static_cast<float>(std::log(s));
+            m_VariationDirection = b;
+            m_VariationCalibration = logScale;
+          }
+          const auto sampled = sampleAt(g, 1.0, probeSeed(t, g), static_cast<double>(t) * G + g);
+          std::vector<double> counts;
+          auto                record = measure(g, sampled, counts);
+          m_VariationDirection.clear();
+          m_VariationCalibration.clear();
+          record.Kept = false;
+          record.Probe = true;
+          record.Variation = s;
+          probed[g].push_back(s * s);
+          ratio[g].push_back(record.SpreadRatio);
+          records.push_back(record);
+        }
+      }
+      // Per condition: where the spread ratio, interpolated linearly in s^2 (the tilt adds variance)
+      // between the probes in order, first reaches 1; the largest probe when none does (no
+      // extrapolation: the response saturates); 0 when the network's own maps vary enough.
+      std::vector<double> logScales(G);
+      for (size_t g = 0; g < G; ++g)
+      {
+        double s = std::sqrt(probed[g].back());
+        if (ratio[g][0] >= 1.0)
+          s = 0.0;
+        else
+        {
+          for (size_t t = 1; t < probed[g].size(); ++t)
+          {
+            if (ratio[g][t] >= 1.0)
+            {
+              const double f = (1.0 - ratio[g][t - 1]) / (ratio[g][t] - ratio[g][t - 1]);
+              s = std::sqrt(probed[g][t - 1] + f * (probed[g][t] - probed[g][t - 1]));
+              break;
+            }
+          }
+        }
+        logScales[g] = std::log(std::max(s, options.MinimumVariation));
+      }
+      m_VariationDirection = b;
+      m_VariationCalibration = fitLine(logScales);
     }
-    std::vector<double> B(R, 0.0);
-    for (size_t g = 0; g < G; ++g)
-      for (size_t a = 0; a < R; ++a)
-        B[a] += rows[g][a] * calibratedLogTemperature[g];
-    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble);
-    const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
-    m_TemperatureCalibration.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   }
   const double probeSamplings = static_cast<double>(probes) * G;
 
@@ -1131,26 +1446,10 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const size_t                     firstRecord = records.size();
     for (size_t g = 0; g < G; ++g)
     {
-      const double done = probeSamplings + static_cast<double>(round) * G + g;
-      std::function<void(double)> sampleProgress;
-      if (progress)
-        sampleProgress = [&](double f) { progress((done + f) / samplings); };
-      const auto sampled = this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, 1.0,
-                                        options.Seed + static_cast<uint64_t>(round) * G + g, sampleProgress);
-      counts[g].assign(K, 0.0);
-      for (const int32_t v : sampled)
-        counts[g][v] += 1.0;
-      const auto p = frequencies(realCounts[g], 0.0), q = frequencies(counts[g], 0.0);
-      CalibrationRecord record;
+      const auto sampled = sampleAt(g, 1.0, options.Seed + static_cast<uint64_t>(round) * G + g,
+                                    probeSamplings + static_cast<double>(round) * G + g);
+      auto record = measure(g, sampled, counts[g]);
       record.Round = round;
-      record.Condition = describe(groupCondition[g]);
-      record.RealMaps = realMaps[g];
-      record.SampledMaps = options.SamplesPerCondition;
-      for (unsigned int k = 0; k < K; ++k)
-        record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
-      record.Temperature = this->GetCalibratedTemperature(groupCondition[g]);
-      if (directions.defined())
-        record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), all(options.SamplesPerCondition))) / realSpread[g];
       meanTotalVariation += record.TotalVariation / G;
       records.push_back(record);
     }
@@ -1267,6 +1566,18 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
       values << (i ? "," : "") << m_TemperatureCalibration[i];
     header.push_back({ "temperature_calibration", values.str() });
   }
+  if (!m_VariationDirection.empty())
+  {
+    for (const auto & [key, values] : { std::make_pair(std::string("variation_direction"), &m_VariationDirection),
+                                        std::make_pair(std::string("variation_calibration"), &m_VariationCalibration) })
+    {
+      std::ostringstream text;
+      text << std::setprecision(9);
+      for (size_t i = 0; i < values->size(); ++i)
+        text << (i ? "," : "") << (*values)[i];
+      header.push_back({ key, text.str() });
+    }
+  }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
   header.push_back({ "training_summary", m_TrainingSummary });
@@ -1371,6 +1682,12 @@ PixelCNNPriorModel::Read(const std::string & path)
                                       "(1 + encoded condition length) x codebook size");
   const auto temperatureCalibration =
     readValues("temperature_calibration", 1 + encodedLength, "1 + encoded condition length");
+  const auto variationDirection = readValues("variation_direction", h.CodebookSize, "codebook size");
+  const auto variationCalibration =
+    readValues("variation_calibration", 1 + encodedLength, "1 + encoded condition length");
+  if (variationDirection.empty() != variationCalibration.empty())
+    Fail(path + ": the header has one of variation_direction and variation_calibration without the other: the file is "
+                "damaged");
 
   torchsupport::SetTorchThreads();
   pixelcnn::Network network(ToOptions(h, static_cast<unsigned int>(encodedLength)));
@@ -1388,6 +1705,8 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_Impl->network = network;
   m_MarginalCalibration = calibration;
   m_TemperatureCalibration = temperatureCalibration;
+  m_VariationDirection = variationDirection;
+  m_VariationCalibration = variationCalibration;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -1443,6 +1762,11 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "TemperatureCalibration: "
      << (m_TemperatureCalibration.empty() ? std::string("none")
                                           : std::to_string(m_TemperatureCalibration.size()) + " log-temperature coefficients")
+     << '\n'
+     << indent << "VariationCalibration: "
+     << (m_VariationDirection.empty() ? std::string("none")
+                                      : std::to_string(m_VariationDirection.size()) + "-code direction, " +
+                                          std::to_string(m_VariationCalibration.size()) + " log-scale coefficients")
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';

@@ -227,6 +227,39 @@ for r in rounds:
     assert 0.8 - 1e-9 <= float(r["temperature"]) <= 1.0 + 1e-9, r
 PY
 
+# --calibrationSpreadMethod variation: a per-map tilt instead of a temperature; probes at s = 0 and the
+# given multiples (temperature 1 throughout), the model file's 16-code direction and 1 + 1 log-scale
+# coefficients reproduce the tilt spreads logged for the rounds, and the summary says so.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_tilt.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
+  --calibrationRounds 1 --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationProbeVariations 0.5,1 \
+  --calibrationLog tilt.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "per-map tilt per condition" prior_tilt.model || { echo "FAIL: variation calibration not in the summary"; exit 1; }
+$py - <<'PY'
+import csv, math
+log = list(csv.DictReader(open("tilt.csv")))
+probes = [r for r in log if r["stage"] == "probe"]
+rounds = [r for r in log if r["stage"] == "round"]
+assert len(probes) == 3 * 2 and all(float(r["temperature"]) == 1.0 for r in log), log
+assert sorted(float(r["variation"]) == 0 for r in probes) == [False] * 4 + [True] * 2, probes
+head = open("prior_tilt.model", "rb").read().split(b"end_header")[0].decode().splitlines()
+value = lambda key: [float(v) for v in [l for l in head if l.startswith(key + " = ")][0].split(" = ")[1].split(",")]
+b, v = value("variation_direction"), value("variation_calibration")
+assert len(b) == 16 and len(v) == 2 and max(abs(x) for x in b) > 0, (b, v)
+assert not [l for l in head if l.startswith("temperature_calibration")], "no temperature with the tilt"
+spec = [l for l in head if l.startswith("condition_0 = ")][0].split(" = ")[1].split(",")
+mean, sd = float(spec[2]), float(spec[3])
+for r in rounds:
+    z = (float(r["condition"].split("=")[1]) - mean) / sd
+    assert abs(math.exp(v[0] + z * v[1]) - float(r["variation"])) < 1e-4 * float(r["variation"]), (v, r)
+PY
+# The generator draws the tilt from the seed: the same seed repeats, another differs.
+for run in a:1 b:1 c:2; do
+  "$bin/MicrostructureGenerate" gen_tilt_${run%%:*}.nrrd --vqvae vq.model --prior prior_tilt.model \
+    --condition ln_cooling_rate_C_per_s=1 --samples 3 --seed ${run##*:} >out.txt 2>&1 || { cat out.txt; exit 1; }
+done
+cmp -s gen_tilt_a.nrrd gen_tilt_b.nrrd || { echo "FAIL: seed 1 not repeatable with the tilt"; exit 1; }
+cmp -s gen_tilt_a.nrrd gen_tilt_c.nrrd && { echo "FAIL: seeds 1 and 2 gave the same patches"; exit 1; }
+
 # Bad condition: the message names the prior's parameters; no output.
 if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior.model --condition cooling=3 >out.txt 2>&1; then
   echo "FAIL: accepted an unknown parameter"; exit 1; fi
