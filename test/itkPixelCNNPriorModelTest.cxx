@@ -1126,20 +1126,17 @@ TEST(PixelCNNPriorModel, SpreadCalibrationRecoversTheSamplingTemperature)
   }
 
   // Bad options: clear errors, before any sampling.
+  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
+    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
+  };
   auto bad = options;
   bad.SpreadComponents = K;
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("SpreadComponents"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("SpreadComponents"), std::string::npos);
   bad = options;
   bad.ProbeTemperatures = { 1.0 };
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("probe temperature"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("probe temperature"), std::string::npos);
   bad.ProbeTemperatures = {};
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("ProbeTemperatures"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("ProbeTemperatures"), std::string::npos);
 }
 
 // The variation calibration's model, against independent truth: the likelihood is the mixture over
@@ -1334,23 +1331,18 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   }
 
   // Bad options: clear errors, before any sampling.
+  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
+    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
+  };
   auto bad = options;
   bad.SpreadMethod = "both";
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("SpreadMethod"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("SpreadMethod"), std::string::npos);
   bad = options;
   bad.ProbeVariations = { 1.0, 0.5 };
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("probe variation"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("probe variation"), std::string::npos);
   bad.ProbeVariations = {};
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("ProbeVariations"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("ProbeVariations"), std::string::npos);
   bad = options;
   bad.MinimumVariation = 0.0;
-  EXPECT_NE(ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, bad); })
-              .find("MinimumVariation"),
-            std::string::npos);
+  EXPECT_NE(calibrationError(bad).find("MinimumVariation"), std::string::npos);
 }
