@@ -675,8 +675,10 @@ TiltMixtureLogLikelihood(const torch::Tensor & base, const torch::Tensor & x, co
   const auto        t4 = tilt.unsqueeze(2).unsqueeze(3);
   const auto        observedTilt = tilt.gather(1, x.flatten(1)).sum(1); // sum_t b[x_t] / T
   const auto        variance = s * s;
-  auto              logIntegrand = [&](const torch::Tensor & e) { // count: log prod_t p(x_t | epsilon)
-    return torch::log_softmax(base + e.view({ -1, 1, 1, 1 }) * t4, 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
+  const auto        observedBase = base.gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
+  // log prod_t p(x_t | epsilon) = sum_t (base[x_t] + epsilon tilt[x_t] - logsumexp_k(base + epsilon tilt)).
+  auto logIntegrand = [&](const torch::Tensor & e) {
+    return observedBase + e * observedTilt - torch::logsumexp(base + e.view({ -1, 1, 1, 1 }) * t4, 1).sum({ 1, 2 });
   };
   auto     e = torch::zeros_like(s);
   auto     curvature = torch::zeros_like(s);
