@@ -60,8 +60,7 @@ Preset(const std::string & name)
                "batch_size": 16, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 32, "embedding_dimension": 32, "first_kernel_size": 7,
                "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
-               "learning_rate": 0.002, "seed": 1, "calibration_samples": 150, "calibration_rounds": 2,
-               "calibration_spread": 1, "calibration_spread_method": "variation" },
+               "learning_rate": 0.002, "seed": 1, "calibration_samples": 150, "calibration_rounds": 2 },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
     "device": "auto"
