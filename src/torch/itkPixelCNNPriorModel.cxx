@@ -133,6 +133,17 @@ JoinCounts(const std::vector<unsigned int> & values)
   return s;
 }
 
+/** "0.25,-1.5,..." with 9 significant digits: a float reads back exactly. */
+std::string
+JoinFloats(const std::vector<float> & values)
+{
+  std::ostringstream s;
+  s << std::setprecision(9);
+  for (size_t i = 0; i < values.size(); ++i)
+    s << (i ? "," : "") << values[i];
+  return s.str();
+}
+
 /** "1,2,4" -> {1, 2, 4}; "" -> {}. False for anything else. */
 bool
 ParseCounts(const std::string & text, std::vector<unsigned int> & values)
@@ -597,6 +608,16 @@ OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded
   return offsets.to(device);
 }
 
+/** t[0] + c . t[1..D] for one encoded condition c, in double. */
+double
+LinearAt(const std::vector<float> & t, const std::vector<float> & c)
+{
+  double y = t[0];
+  for (size_t j = 0; j < c.size(); ++j)
+    y += static_cast<double>(c[j]) * t[1 + j];
+  return y;
+}
+
 /** t[0] + c . t[1..D] for the condition vectors c of maps first..first+count-1 (count, on the CPU).
  * t: 1 + D coefficients (not empty). */
 torch::Tensor
@@ -795,11 +816,12 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   auto &              net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    auto logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
-                             OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                             m_Hyperparameters.CodebookSize, m_Impl->device),
-                             ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device));
+    auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
+    const auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device);
+    auto       logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                                   OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
+                                                   m_Hyperparameters.CodebookSize, m_Impl->device),
+                                   scales);
     torch::Tensor sums;
     if (m_VariationDirection.empty())
     {
@@ -812,7 +834,6 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
                                    { 1, static_cast<int64_t>(m_VariationDirection.size()) }, torch::kFloat)
                     .to(m_Impl->device, torch::kDouble)
                     .expand({ static_cast<int64_t>(count), -1 });
-      const auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device);
       if (scales.defined())
         tilt = tilt * scales.to(torch::kDouble).view({ -1, 1 });
       const auto s = LinearInCondition(m_VariationCalibration, encoded, first, count, D).exp().to(m_Impl->device,
@@ -890,9 +911,10 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   if (!m_VariationDirection.empty())
   {
     const auto      s = LinearInCondition(m_VariationCalibration, encoded, 0, n, D).exp().contiguous();
+    const float *   sd = s.data_ptr<float>();
     std::mt19937_64 tiltEngine(seed ^ 0x6a09e667f3bcc908ULL);
     for (unsigned int i = 0; i < n; ++i)
-      epsilon[i] = s[i].item<double>() * StandardNormal(tiltEngine);
+      epsilon[i] = sd[i] * StandardNormal(tiltEngine);
   }
 
   std::vector<int32_t> out(n * per);
@@ -994,27 +1016,17 @@ PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction
 double
 PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
 {
-  if (m_VariationCalibration.empty())
-  {
-    return 0.0;
-  }
-  const auto encoded = this->EncodeConditions({ condition }, 1);
-  return std::exp(static_cast<double>(
-    LinearInCondition(m_VariationCalibration, encoded, 0, 1, this->GetEncodedConditionLength())[0].item<float>()));
+  return m_VariationCalibration.empty()
+           ? 0.0
+           : std::exp(LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1)));
 }
 
 double
 PixelCNNPriorModel::GetCalibratedTemperature(const Condition & condition) const
 {
-  if (m_TemperatureCalibration.empty())
-  {
-    return 1.0;
-  }
-  const auto encoded = this->EncodeConditions({ condition }, 1);
-  double     logT = m_TemperatureCalibration[0];
-  for (size_t j = 0; j < encoded.size(); ++j)
-    logT += static_cast<double>(encoded[j]) * m_TemperatureCalibration[1 + j];
-  return std::exp(logT);
+  return m_TemperatureCalibration.empty()
+           ? 1.0
+           : std::exp(LinearAt(m_TemperatureCalibration, this->EncodeConditions({ condition }, 1)));
 }
 
 std::vector<PixelCNNPriorModel::CalibrationRecord>
@@ -1285,7 +1297,6 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                           << " do not vary along the spread directions: use SpreadComponents = 0");
       }
     }
-    const double noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
     if (!byVariation)
     {
       std::vector<double> temperatures{ 1.0 };
@@ -1313,6 +1324,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       // within the temperatures probed (no extrapolation) and the options' range. Where the fitted
       // change over the probes is within twice the sampling noise of a log variance (sqrt(2 / (N - 1))
       // for N sampled maps), the spread does not follow the temperature measurably: T = 1 there.
+      const double        noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
       const double        probedMin = *std::min_element(temperatures.begin(), temperatures.end());
       const double        probedMax = *std::max_element(temperatures.begin(), temperatures.end());
       const double        logMin = std::log(std::max(options.MinimumTemperature, probedMin));
@@ -1553,32 +1565,13 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     header.push_back({ "condition_" + std::to_string(i), value });
   }
   if (!m_MarginalCalibration.empty())
-  {
-    std::ostringstream values; // 9 significant digits: a float reads back exactly
-    values << std::setprecision(9);
-    for (size_t i = 0; i < m_MarginalCalibration.size(); ++i)
-      values << (i ? "," : "") << m_MarginalCalibration[i];
-    header.push_back({ "marginal_calibration", values.str() });
-  }
+    header.push_back({ "marginal_calibration", JoinFloats(m_MarginalCalibration) });
   if (!m_TemperatureCalibration.empty())
-  {
-    std::ostringstream values;
-    values << std::setprecision(9);
-    for (size_t i = 0; i < m_TemperatureCalibration.size(); ++i)
-      values << (i ? "," : "") << m_TemperatureCalibration[i];
-    header.push_back({ "temperature_calibration", values.str() });
-  }
+    header.push_back({ "temperature_calibration", JoinFloats(m_TemperatureCalibration) });
   if (!m_VariationDirection.empty())
   {
-    for (const auto & [key, values] : { std::make_pair(std::string("variation_direction"), &m_VariationDirection),
-                                        std::make_pair(std::string("variation_calibration"), &m_VariationCalibration) })
-    {
-      std::ostringstream text;
-      text << std::setprecision(9);
-      for (size_t i = 0; i < values->size(); ++i)
-        text << (i ? "," : "") << (*values)[i];
-      header.push_back({ key, text.str() });
-    }
+    header.push_back({ "variation_direction", JoinFloats(m_VariationDirection) });
+    header.push_back({ "variation_calibration", JoinFloats(m_VariationCalibration) });
   }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
