@@ -1299,17 +1299,22 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   std::vector<double> progress;
   const auto records = m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, options,
                                              [&](double f) { progress.push_back(f); });
-  ASSERT_EQ(records.size(), 2u * 4 + 2u * 2); // 4 probes (s = 0, 0.5, 1, 1.5 x the real spread), rounds 0, 1
+  // Rounds 0 and 1 (no tilt), 3 probes (0.5, 1, 1.5 x the real spread, at the kept offsets), and the
+  // calibrated model sampled once more, per condition.
+  ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
   EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
   EXPECT_NEAR(progress.back(), 1.0, 1e-12);
-  for (unsigned int i = 0; i < 8; ++i)
+  for (unsigned int i = 0; i < records.size(); ++i)
   {
-    EXPECT_TRUE(records[i].Probe);
+    EXPECT_EQ(records[i].Probe, i >= 4 && i < 10) << i;
     EXPECT_DOUBLE_EQ(records[i].Temperature, 1.0);
-    EXPECT_EQ(records[i].Variation == 0.0, i < 2);
+    EXPECT_EQ(records[i].Variation == 0.0, i < 4) << i;
+    EXPECT_EQ(records[i].Round, i < 2 ? 0u : i < 10 ? 1u : 2u) << i;
   }
   EXPECT_LT(records[0].SpreadRatio, 0.6) << "without a tilt the maps should vary less than the real ones";
   EXPECT_LT(records[1].SpreadRatio, 0.6);
+  for (unsigned int i = 4; i + 2 < 10; ++i) // each condition's probes in increasing s
+    EXPECT_LT(records[i].Variation, records[i + 2].Variation);
   const auto & b = m->GetVariationDirection();
   ASSERT_EQ(b.size(), K);
   const double cosine = std::inner_product(b.begin(), b.end(), truth.begin(), 0.0) /
@@ -1322,9 +1327,9 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   EXPECT_GT(sZero, sMinus);
   EXPECT_LT(sZero, sPlus);
   EXPECT_TRUE(m->GetTemperatureCalibration().empty());
-  for (unsigned int i = 8; i < records.size(); ++i)
+  for (unsigned int i = 10; i < records.size(); ++i) // the stored model: the real maps' spread
   {
-    EXPECT_FALSE(records[i].Probe);
+    EXPECT_TRUE(records[i].Kept);
     EXPECT_NEAR(records[i].Variation, (i % 2) ? sPlus : sMinus, 1e-6);
     EXPECT_GT(records[i].SpreadRatio, 0.75);
     EXPECT_LT(records[i].SpreadRatio, 1.33);
@@ -1345,4 +1350,87 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   bad = options;
   bad.MinimumVariation = 0.0;
   EXPECT_NE(calibrationError(bad).find("MinimumVariation"), std::string::npos);
+}
+
+// The same fit with the spread measured in a per-map statistic (as the decoded volume fraction is):
+// here the fraction of a map's indices below 3, which the true tilt along (1, 1, 1, -1, -1, -1)
+// moves. The statistic's variance over the sampled maps should come out as the real maps' (far
+// below without a tilt), with the larger tilt at c = 1 and a direction along the truth.
+TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
+{
+  const unsigned int K = 6, H = 4, W = 4, perCondition = 600;
+  auto m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
+  std::vector<int32_t>          real;
+  std::vector<Prior::Condition> conditions;
+  for (const auto & [c, s] : std::vector<std::pair<std::string, double>>{ { "-1", 0.5 }, { "1", 1.2 } })
+  {
+    const Prior::Condition condition{ { "log_rate", c } };
+    m->SetVariationCalibration(truth, { static_cast<float>(std::log(s)), 0.0f });
+    const auto maps = m->Sample(perCondition, H, W, { condition }, 1.0, c == "1" ? 43 : 44);
+    real.insert(real.end(), maps.begin(), maps.end());
+    conditions.insert(conditions.end(), perCondition, condition);
+  }
+  m->SetVariationCalibration({}, {});
+  auto lowFraction = [](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
+    std::vector<double> f(count, 0.0);
+    for (unsigned int i = 0; i < count; ++i)
+      for (unsigned int p = 0; p < h * w; ++p)
+        f[i] += (maps[static_cast<size_t>(i) * h * w + p] < 3) / static_cast<double>(h * w);
+    return f;
+  };
+  Prior::CalibrationOptions options;
+  options.SamplesPerCondition = perCondition;
+  options.Iterations = 1;
+  options.Seed = 9;
+  options.SpreadComponents = 1;
+  options.SpreadMethod = "variation";
+  options.ProbeVariations = { 0.5, 1.0, 1.5 };
+  options.MapStatistic = lowFraction;
+  options.RealStatistic = lowFraction(real.data(), 2 * perCondition, H, W);
+  unsigned int calls = 0;
+  const auto   statistic = options.MapStatistic;
+  options.MapStatistic = [&](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
+    ++calls;
+    EXPECT_EQ(count, perCondition);
+    EXPECT_EQ(h, H);
+    EXPECT_EQ(w, W);
+    return statistic(maps, count, h, w);
+  };
+  const auto records = m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, options);
+  ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
+  EXPECT_EQ(calls, records.size()) << "every sampling is measured in the statistic";
+  EXPECT_LT(records[0].SpreadRatio, 0.6) << "without a tilt the statistic should vary less than the real one";
+  EXPECT_LT(records[1].SpreadRatio, 0.6);
+  const auto & b = m->GetVariationDirection();
+  ASSERT_EQ(b.size(), K);
+  const double cosine = std::inner_product(b.begin(), b.end(), truth.begin(), 0.0) /
+                        std::sqrt(std::inner_product(b.begin(), b.end(), b.begin(), 0.0) * 6.0);
+  EXPECT_GT(cosine, 0.9) << "a tilt towards codes 0-2 raises the statistic";
+  const double sMinus = m->GetCalibratedVariation({ { "log_rate", "-1" } });
+  const double sPlus = m->GetCalibratedVariation({ { "log_rate", "1" } });
+  EXPECT_GT(sPlus, 1.3 * sMinus);
+  for (unsigned int i = 10; i < records.size(); ++i)
+  {
+    EXPECT_GT(records[i].SpreadRatio, 0.75) << i;
+    EXPECT_LT(records[i].SpreadRatio, 1.33) << i;
+  }
+
+  // Bad statistics: clear errors.
+  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
+    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
+  };
+  auto bad = options;
+  bad.RealStatistic.clear();
+  EXPECT_NE(calibrationError(bad).find("give both MapStatistic and RealStatistic"), std::string::npos);
+  bad = options;
+  bad.RealStatistic.pop_back();
+  EXPECT_NE(calibrationError(bad).find("RealStatistic has 1199 values for 1200 real maps"), std::string::npos);
+  bad = options;
+  bad.RealStatistic[5] = std::nan("");
+  EXPECT_NE(calibrationError(bad).find("finite"), std::string::npos);
+  bad = options;
+  bad.Iterations = 0;
+  bad.MapStatistic = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
+  EXPECT_NE(calibrationError(bad).find("MapStatistic returned 3 values for 600 maps"), std::string::npos);
 }

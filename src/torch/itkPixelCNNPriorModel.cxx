@@ -35,6 +35,21 @@ struct PixelCNNPriorModel::Impl
 namespace
 {
 
+/** Sample variance (n - 1); 0 for fewer than two values. */
+double
+Variance(const std::vector<double> & values)
+{
+  if (values.size() < 2)
+    return 0.0;
+  double mean = 0.0;
+  for (const double v : values)
+    mean += v / static_cast<double>(values.size());
+  double sum = 0.0;
+  for (const double v : values)
+    sum += (v - mean) * (v - mean);
+  return sum / static_cast<double>(values.size() - 1);
+}
+
 [[noreturn]] void
 Fail(const std::string & message)
 {
@@ -1182,6 +1197,17 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         d[i * K + maps[which[i] * per + p]] += 1.0 / static_cast<double>(per);
     return f;
   };
+  // With a map statistic the spread is its variance over the maps (sampled over real).
+  const bool byStatistic = options.SpreadComponents > 0 && static_cast<bool>(options.MapStatistic);
+  auto       statisticOf = [&](const std::vector<int32_t> & sampled) {
+    const auto values = options.MapStatistic(sampled.data(), options.SamplesPerCondition, h, w);
+    if (values.size() != options.SamplesPerCondition)
+    {
+      itkExceptionMacro(<< "MapStatistic returned " << values.size() << " values for "
+                        << options.SamplesPerCondition << " maps: it must give one per map");
+    }
+    return values;
+  };
   auto spreadOf = [&](const torch::Tensor & f) {
     const auto projected = (f - f.mean(0, true)).matmul(directions);
     return projected.var(0, true).sum().item<double>();
@@ -1189,6 +1215,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   std::vector<size_t> sampledMaps(options.SamplesPerCondition);
   std::iota(sampledMaps.begin(), sampledMaps.end(), size_t{ 0 });
   std::vector<double> realSpread(G, 0.0);
+  std::vector<float>  tilt;               // the variation calibration's direction b (K), once fitted
+  std::vector<double> realScoreDeviation; // per condition: the real maps' spread along the tilt
   // What every sampling at condition g records: the code counts (into counts), their total variation
   // from the real ones, the spread ratio (with a spread calibration), and the temperature and tilt
   // scale in force. The caller sets Round, Probe and Kept.
@@ -1205,7 +1233,9 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
     record.Temperature = this->GetCalibratedTemperature(groupCondition[g]);
     record.Variation = this->GetCalibratedVariation(groupCondition[g]);
-    if (directions.defined())
+    if (byStatistic)
+      record.SpreadRatio = Variance(statisticOf(sampled)) / realSpread[g];
+    else if (directions.defined())
       record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), sampledMaps)) / realSpread[g];
     return record;
   };
@@ -1221,6 +1251,22 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   };
   if (options.SpreadComponents > 0)
   {
+    if (static_cast<bool>(options.MapStatistic) != !options.RealStatistic.empty())
+    {
+      itkExceptionMacro(<< "give both MapStatistic and RealStatistic (one value per real map), or neither");
+    }
+    if (byStatistic && options.RealStatistic.size() != n)
+    {
+      itkExceptionMacro(<< "RealStatistic has " << options.RealStatistic.size() << " values for " << n
+                        << " real maps: give one per map, in their order");
+    }
+    for (const double v : options.RealStatistic)
+    {
+      if (!std::isfinite(v))
+      {
+        itkExceptionMacro(<< "RealStatistic holds " << v << ": every value must be a finite number");
+      }
+    }
     if (options.SpreadComponents >= K)
     {
       itkExceptionMacro(<< "SpreadComponents is " << options.SpreadComponents << ", but the " << K
@@ -1290,11 +1336,20 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     directions = eigenvectors.narrow(1, K - options.SpreadComponents, options.SpreadComponents).contiguous();
     for (size_t g = 0; g < G; ++g)
     {
-      realSpread[g] = spreadOf(realFrequencies[g]);
+      if (byStatistic)
+      {
+        std::vector<double> values;
+        for (const size_t i : members[g])
+          values.push_back(options.RealStatistic[i]);
+        realSpread[g] = Variance(values);
+      }
+      else
+        realSpread[g] = spreadOf(realFrequencies[g]);
       if (!(realSpread[g] > 0.0))
       {
         itkExceptionMacro(<< "the real maps of " << describe(groupCondition[g])
-                          << " do not vary along the spread directions: use SpreadComponents = 0");
+                          << (byStatistic ? " do not vary in the map statistic" : " do not vary along the spread directions")
+                          << ": use SpreadComponents = 0");
       }
     }
     if (!byVariation)
@@ -1361,13 +1416,21 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       double                     sumSquares = 0.0;
       for (size_t g = 0; g < G; ++g)
       {
-        scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
+        if (byStatistic)
+        {
+          auto value = torch::zeros({ static_cast<int64_t>(members[g].size()) }, torch::kDouble);
+          for (size_t i = 0; i < members[g].size(); ++i)
+            value[static_cast<int64_t>(i)] = options.RealStatistic[members[g][i]];
+          scores[g] = value - value.mean();
+        }
+        else
+          scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
         sumSquares += scores[g].pow(2).sum().item<double>();
       }
       const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
       auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
       auto                meanFrequency = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-      std::vector<double> realScoreDeviation(G);
+      realScoreDeviation.assign(G, 0.0);
       for (size_t g = 0; g < G; ++g)
       {
         const auto u = scores[g] / pooled;
@@ -1379,64 +1442,14 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       meanFrequency = (meanFrequency + 0.5) / (meanFrequency.sum() + 0.5 * K);
       const auto direction =
         (slope / meanFrequency).clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
-      const std::vector<float> b(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
-      // Probes: s = 0 and each multiple of the condition's real score deviation, without offsets.
-      std::vector<double> multiples{ 0.0 };
-      multiples.insert(multiples.end(), options.ProbeVariations.begin(), options.ProbeVariations.end());
-      std::vector<std::vector<double>> probed(G), ratio(G);
-      for (size_t t = 0; t < multiples.size(); ++t)
-      {
-        for (size_t g = 0; g < G; ++g)
-        {
-          const double s = multiples[t] * realScoreDeviation[g];
-          if (s > 0.0)
-          {
-            std::vector<float> logScale(R, 0.0f);
-            logScale[0] = static_cast<float>(std::log(s));
-            m_VariationDirection = b;
-            m_VariationCalibration = logScale;
-          }
-          const auto sampled = sampleAt(g, 1.0, probeSeed(t, g), static_cast<double>(t) * G + g);
-          std::vector<double> counts;
-          auto                record = measure(g, sampled, counts);
-          m_VariationDirection.clear();
-          m_VariationCalibration.clear();
-          record.Kept = false;
-          record.Probe = true;
-          record.Variation = s;
-          probed[g].push_back(s * s);
-          ratio[g].push_back(record.SpreadRatio);
-          records.push_back(record);
-        }
-      }
-      // Per condition: where the spread ratio, interpolated linearly in s^2 (the tilt adds variance)
-      // between the probes in order, first reaches 1; the largest probe when none does (no
-      // extrapolation: the response saturates); 0 when the network's own maps vary enough.
-      std::vector<double> logScales(G);
-      for (size_t g = 0; g < G; ++g)
-      {
-        double s = std::sqrt(probed[g].back());
-        if (ratio[g][0] >= 1.0)
-          s = 0.0;
-        else
-        {
-          for (size_t t = 1; t < probed[g].size(); ++t)
-          {
-            if (ratio[g][t] >= 1.0)
-            {
-              const double f = (1.0 - ratio[g][t - 1]) / (ratio[g][t] - ratio[g][t - 1]);
-              s = std::sqrt(probed[g][t - 1] + f * (probed[g][t] - probed[g][t - 1]));
-              break;
-            }
-          }
-        }
-        logScales[g] = std::log(std::max(s, options.MinimumVariation));
-      }
-      m_VariationDirection = b;
-      m_VariationCalibration = fitLine(logScales);
+      tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
     }
   }
-  const double probeSamplings = static_cast<double>(probes) * G;
+  // The temperature's probes come before the offset rounds (the rounds sample at T(c)); the tilt's
+  // after them, with the kept offsets in force, so that s(c) is measured on the model it is part of
+  // (probed without offsets, the offsets fitted afterwards changed the spread the tilt gives: a
+  // ratio fitted to 1 came out 2 to 3 after the rounds).
+  const double probeSamplings = byVariation ? 0.0 : static_cast<double>(probes) * G;
 
   // Each round samples at the current offsets. When they match worse (mean total variation over the
   // conditions) than the offsets kept so far, those are restored and the step halves: with few
@@ -1452,6 +1465,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   auto keptTarget = target;
   std::vector<std::vector<double>> keptCounts(G);
   std::vector<float>               kept;
+  std::vector<double>              keptSpreadRatio(G, std::numeric_limits<double>::quiet_NaN());
   double                           keptTotalVariation = std::numeric_limits<double>::infinity(), step = 1.0;
   for (unsigned int round = 0; round <= options.Iterations; ++round)
   {
@@ -1476,6 +1490,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       kept = m_MarginalCalibration;
       keptTarget = target;
       keptCounts = counts;
+      for (size_t g = 0; g < G; ++g)
+        keptSpreadRatio[g] = records[firstRecord + g].SpreadRatio;
     }
     else
     {
@@ -1493,6 +1509,76 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                                   options.MaximumOffset);
     }
     fitOffsets(target);
+  }
+
+  if (byVariation)
+  {
+    // Probes of the tilt at the kept offsets: s = 0 is the kept round itself, then s = each multiple
+    // of the condition's real score deviation.
+    const double               afterRounds = static_cast<double>(options.Iterations + 1) * G;
+    std::vector<std::vector<double>> probed(G, std::vector<double>{ 0.0 }), ratio(G);
+    for (size_t g = 0; g < G; ++g)
+      ratio[g].push_back(keptSpreadRatio[g]);
+    for (size_t t = 0; t < options.ProbeVariations.size(); ++t)
+    {
+      for (size_t g = 0; g < G; ++g)
+      {
+        const double       s = options.ProbeVariations[t] * realScoreDeviation[g];
+        std::vector<float> logScale(R, 0.0f);
+        logScale[0] = static_cast<float>(std::log(s));
+        m_VariationDirection = tilt;
+        m_VariationCalibration = logScale;
+        const auto sampled = sampleAt(g, 1.0, probeSeed(t, g), afterRounds + static_cast<double>(t) * G + g);
+        std::vector<double> counts;
+        auto                record = measure(g, sampled, counts);
+        m_VariationDirection.clear();
+        m_VariationCalibration.clear();
+        record.Round = options.Iterations;
+        record.Kept = false;
+        record.Probe = true;
+        record.Variation = s;
+        probed[g].push_back(s * s);
+        ratio[g].push_back(record.SpreadRatio);
+        records.push_back(record);
+      }
+    }
+    // Per condition: where the spread ratio, interpolated linearly in s^2 (the tilt adds variance)
+    // between the probes in order, first reaches 1; the largest probe when none does (no
+    // extrapolation: the response saturates); 0 when the network's own maps vary enough.
+    std::vector<double> logScales(G);
+    for (size_t g = 0; g < G; ++g)
+    {
+      double s = std::sqrt(probed[g].back());
+      if (!(ratio[g][0] < 1.0))
+        s = 0.0;
+      else
+      {
+        for (size_t t = 1; t < probed[g].size(); ++t)
+        {
+          if (ratio[g][t] >= 1.0)
+          {
+            const double f = (1.0 - ratio[g][t - 1]) / (ratio[g][t] - ratio[g][t - 1]);
+            s = std::sqrt(probed[g][t - 1] + f * (probed[g][t] - probed[g][t - 1]));
+            break;
+          }
+        }
+      }
+      logScales[g] = std::log(std::max(s, options.MinimumVariation));
+    }
+    m_VariationDirection = tilt;
+    m_VariationCalibration = fitLine(logScales);
+    // The calibrated model as it is stored, sampled once more: what its spread and code frequencies
+    // are (recorded as round Iterations + 1; nothing is changed after it).
+    const double checkSamplings = afterRounds + static_cast<double>(options.ProbeVariations.size()) * G;
+    for (size_t g = 0; g < G; ++g)
+    {
+      std::vector<double> counts;
+      const auto          sampled = sampleAt(g, 1.0, probeSeed(options.ProbeVariations.size(), g), checkSamplings + g);
+      auto                record = measure(g, sampled, counts);
+      record.Round = options.Iterations + 1;
+      record.Kept = true;
+      records.push_back(record);
+    }
   }
   this->Modified();
   return records;
