@@ -10,6 +10,8 @@
 #include "itkMicrostructureTable.h"
 #include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
+#include "itkMicrostructureStackMeasurement.h"
+#include "itkVQDecodeImageFilter.h"
 #include "itkVQEncodeImageFilter.h"
 
 #include <cmath>
@@ -109,6 +111,38 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   itk::WriteImageAtomically(maps.GetPointer(), cachePath);
   itk::WriteTextFileAtomically(keyPath, key.str() + "\n");
   return maps;
+}
+
+/** Volume fraction of each patch of a stack: Otsu per patch, as MicrostructureMeasure does. */
+std::vector<double>
+VolumeFractions(const ByteStackType * stack, bool dark)
+{
+  using MeasureType = itk::MicrostructureStackMeasurement<ByteStackType>;
+  auto measure = MeasureType::New();
+  measure->SetInput(stack);
+  measure->SetForegroundPhase(dark ? MeasureType::ForegroundPhaseEnum::Dark : MeasureType::ForegroundPhaseEnum::Bright);
+  measure->Update();
+  std::vector<double> v;
+  for (const auto & r : measure->GetMeasurements())
+    v.push_back(r.VolumeFraction);
+  return v;
+}
+
+/** The volume fraction of the patches that maps (count x h x w) decode to. */
+std::vector<double>
+DecodedVolumeFractions(const itk::VQVAEModel * vqvae, const int32_t * maps, unsigned int count, unsigned int h,
+                       unsigned int w, bool dark)
+{
+  auto              stack = MapType::New();
+  MapType::SizeType size = { { w, h, count } };
+  stack->SetRegions(MapType::RegionType(size));
+  stack->Allocate();
+  std::copy_n(maps, static_cast<size_t>(count) * h * w, stack->GetBufferPointer());
+  auto decode = itk::VQDecodeImageFilter<MapType, ByteStackType>::New();
+  decode->SetInput(stack);
+  decode->SetModel(const_cast<itk::VQVAEModel *>(vqvae));
+  decode->Update();
+  return VolumeFractions(decode->GetOutput(), dark);
 }
 
 int
@@ -310,6 +344,23 @@ Body(Module & m)
     options.ProbeTemperatures = m.GetDoubleList("calibrationProbeTemperatures");
     options.SpreadMethod = m.Get("calibrationSpreadMethod");
     options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
+    const std::string statistic = m.Get("calibrationSpreadStatistic");
+    itk::VQVAEModel::Pointer decoder;
+    if (options.SpreadComponents > 0 && statistic == "volume_fraction")
+    {
+      // The spread in what the study measures: the volume fraction of the decoded maps against that
+      // of the training patches themselves (so the VQ-VAE's own loss of variance is made up too).
+      const bool dark = m.Get("calibrationForeground") == "dark";
+      decoder = itk::VQVAEModel::New();
+      decoder->SetDevice(m.Get("device"));
+      decoder->Read(m.Get("vqvae"));
+      const auto real = VolumeFractions(itk::ReadScalarImage<ByteStackType>(m.Get("input")), dark);
+      for (const size_t row : trainRows) // mirror images (row + k N) have their patch's volume fraction
+        options.RealStatistic.push_back(real[row % table.GetNumberOfRows()]);
+      options.MapStatistic = [decoder, dark](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
+        return DecodedVolumeFractions(decoder, maps, count, h, w, dark);
+      };
+    }
     const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
     const std::string matchedBy = byVariation ? "per-map tilt" : "temperature";
     const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
@@ -328,7 +379,8 @@ Body(Module & m)
       indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    // stage "probe": the spread calibration's samplings (no offsets) at each probe temperature or tilt;
+    // stage "probe": the spread calibration's samplings at each probe temperature (no offsets, before the
+    // rounds) or tilt (at the kept offsets, after them; a last round samples the calibrated model);
     // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature and tilt.
     itk::MicrostructureTable table({ "stage", "round", "condition", "real_maps", "sampled_maps", "temperature",
                                      "variation", "total_variation", "spread_ratio", "kept" });
@@ -348,7 +400,9 @@ Body(Module & m)
                      std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio) : "",
                      r.Kept ? "1" : "0" });
       const bool atOne = r.Probe && r.Temperature == 1.0 && r.Variation == 0.0; // the network as trained
-      if ((options.SpreadComponents > 0) ? atOne : (r.Round == 0))
+      // Before: the network as trained (the temperature's probe at T = 1; round 0 otherwise, which
+      // the tilt's rounds sample without the tilt).
+      if ((options.SpreadComponents > 0 && !byVariation) ? atOne : (!r.Probe && r.Round == 0))
         before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
       if (!r.Probe && r.Round == lastKept)
       {
@@ -467,6 +521,17 @@ main(int argc, char * argv[])
                               "tilt of its logits along the direction in which the training maps differ most, with "
                               "a spread per condition; log of it linear in the encoded condition).");
   spreadMethod.elements = { "temperature", "variation" };
+  auto & spreadStatistic =
+    m.Add("string-enumeration", "calibrationSpreadStatistic", "calibrationSpreadStatistic", "codes",
+          "Spread statistic",
+          "What the spread calibration matches the variance of: codes (the maps' code frequencies along their "
+          "leading directions) or volume_fraction (the volume fraction of the decoded maps against that of the "
+          "training patches, Otsu per patch; the variation method's tilt then follows it).");
+  spreadStatistic.elements = { "codes", "volume_fraction" };
+  auto & foreground = m.Add("string-enumeration", "calibrationForeground", "calibrationForeground", "bright",
+                            "Spread phase", "The phase whose volume fraction --calibrationSpreadStatistic "
+                                            "volume_fraction matches: bright (ferrite) or dark.");
+  foreground.elements = { "bright", "dark" };
   m.Add("float-vector", "calibrationProbeVariations", "calibrationProbeVariations", "0.5,1,1.5", "Probe variations",
         "Tilt spreads sampled besides 0 to fit the variation calibration, as multiples of the training maps' own.");
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",

@@ -19,7 +19,7 @@ export OMP_WAIT_POLICY=PASSIVE
 patches="${PATCHES:-$study/patches.nrrd}"; table="${TABLE:-$study/patches.csv}"
 start=$(date +%s)
 "$bin/MicrostructureTrainPrior" "$patches" "$out/prior.model" --vqvae "$study/vqvae.model" \
-  --table "$table" --log "$out/prior_log.csv" --checkpointInterval 0 \
+  --table "$table" --log "$out/prior_log.csv" --checkpointInterval ${CHECKPOINT_INTERVAL:-0} \
   --steps 300 --batchSize 16 --learningRate 0.002 --seed 1 --layers 8 --hiddenChannels 32 --embeddingDimension 32 \
   --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 96 --precision auto --logConditions cooling_rate_C_per_s \
   --calibrationSamples 150 --calibrationRounds 2 --calibrationLog "$out/calibration.csv" \

@@ -466,10 +466,11 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     {
       auto & entry = byCondition[log.Get(i, "condition")];
       entry.resize(6);
-      // Before: the network as trained (the probe at T = 1 with a spread calibration, round 0 without).
-      const bool before = spread ? (probe(i) && log.GetNumber(i, "temperature") == 1.0 &&
-                                    (!log.HasColumn("variation") || log.GetNumber(i, "variation") == 0.0))
-                                 : (!probe(i) && log.GetNumber(i, "round") == 0);
+      // Before: the network as trained (the probe at T = 1 with a temperature calibration, whose probes
+      // come first; round 0 otherwise, which the tilt's rounds sample without the tilt).
+      const bool before = (spread && !tilt) ? (probe(i) && log.GetNumber(i, "temperature") == 1.0 &&
+                                               (!log.HasColumn("variation") || log.GetNumber(i, "variation") == 0.0))
+                                            : (!probe(i) && log.GetNumber(i, "round") == 0);
       const bool after = !probe(i) && static_cast<unsigned int>(log.GetNumber(i, "round")) == last;
       if (before)
       {
@@ -485,10 +486,10 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
       }
     }
     MicrostructureTable calibration;
-    for (const char * c : { "training condition", "code-frequency TV before calibration", "after" })
+    for (const char * c : { "training condition", "code-frequency TV before calibration", "TV after" })
       calibration.AddColumn(c);
     if (spread)
-      for (const char * c : { "spread ratio before", "after", tilt ? "per-map tilt spread" : "temperature" })
+      for (const char * c : { "spread ratio before", "spread ratio after", tilt ? "per-map tilt spread" : "temperature" })
         calibration.AddColumn(c);
     for (const auto & [condition, e] : byCondition)
     {
@@ -503,15 +504,18 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                               "frequencies; sampling noise alone gives a few hundredths; a round that matched worse is "
                               "undone). The per-code logit offsets are linear in the encoded condition, so unseen "
                               "conditions get interpolated offsets.") +
-                    (spread ? " Spread ratio: variance of the sampled maps' per-map code frequencies along the leading "
-                              "directions of the real maps', over the real maps' (1 = as varied as the real maps), at "
-                              "temperature 1 and at the calibrated temperature of the condition (log T linear in the "
-                              "encoded condition too)."
+                    (spread ? " Spread ratio: variance over the sampled maps of the spread statistic (prior."
+                              "calibration_spread_statistic: the per-map code frequencies along the leading directions "
+                              "of the real maps', or the volume fraction of the decoded maps against that of the "
+                              "training patches), over the real maps' (1 = as varied as the real maps), as trained "
+                              "and as calibrated (a temperature per condition, log T linear in the encoded condition; "
+                              "or the tilt below)."
                             : "") +
                     (tilt ? " Here the spread is matched by a per-map tilt of the logits instead: each map draws "
                             "epsilon ~ N(0, s^2) and every position's logits move by epsilon times a direction of the "
-                            "codes (along which the real maps differ most); s per condition, log s linear in the "
-                            "encoded condition, so unseen conditions are interpolated."
+                            "codes (along which the real maps differ most in the spread statistic); s per condition, "
+                            "probed at the kept offsets, log s linear in the encoded condition, so unseen conditions "
+                            "are interpolated. 'After' is a last sampling of the calibrated model."
                           : ""),
                   0, "prior_calibration.csv");
   }

@@ -64,10 +64,18 @@ for s in ("real", "generated"):
     m = np.array(cs[s]["mean"])
     assert m[0] == 1 and np.all(np.diff(m) <= 1e-12) and m[-1] < 0.2, (s, m)
     assert np.all(np.array(cs[s]["q05"]) <= m + 1e-12) and np.all(m <= np.array(cs[s]["q95"]) + 1e-12)
-# The preset calibrates the prior's code frequencies: a log row per round (0..2) and training condition.
-cal = [r for r in csv.DictReader(open("st/prior_calibration.csv")) if r["stage"] == "round"]
+# The preset calibrates the prior's code frequencies (a log row per round 0..2 and training
+# condition, no tilt) and then the per-map tilt (probes at 0.5 and 1 x the real spread, then round 3:
+# the calibrated model, with its tilt spread s > 0).
+log = list(csv.DictReader(open("st/prior_calibration.csv")))
+cal = [r for r in log if r["stage"] == "round"]
+conds = ("0", "3.4011973816621555")
 assert sorted((r["round"], r["condition"]) for r in cal) == sorted(
-    (str(k), f"ln_cooling_rate_C_per_s={c}") for k in range(3) for c in ("0", "3.4011973816621555")), cal
+    (str(k), f"ln_cooling_rate_C_per_s={c}") for k in range(4) for c in conds), cal
+assert all(float(r["variation"]) == 0 for r in cal if r["round"] != "3"), cal
+assert all(float(r["variation"]) > 0 and float(r["spread_ratio"]) > 0 for r in cal if r["round"] == "3"), cal
+probes = [r for r in log if r["stage"] == "probe"]
+assert len(probes) == 2 * len(conds) and all(float(r["variation"]) > 0 for r in probes), probes
 for f in ("vqvae.model", "prior.model", "patches.nrrd", "measure_real.csv", "config.json"):
     assert os.path.getsize("st/" + f) > 0, f
 PY
