@@ -392,7 +392,7 @@ public:
    * real maps (p) and of maps sampled from the model (q) at one training condition. */
   struct CalibrationRecord
   {
-    unsigned int Round{ 0 };      ///< 0 = before any correction; Iterations = after the last
+    unsigned int Round{ 0 };      ///< 0 = before any correction; Iterations = after the last; Iterations + 1 = the tilted model
     std::string  Condition;       ///< "name=value;..." of the condition
     unsigned int RealMaps{ 0 };
     unsigned int SampledMaps{ 0 };
