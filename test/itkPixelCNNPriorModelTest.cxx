@@ -1269,6 +1269,26 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
   fs::remove_all(dir);
 }
 
+// "Real" maps drawn from the prior itself with a per-map tilt along `truth`, of spread 0.5 at
+// log_rate = -1 (seed seedMinus) and 1.2 at log_rate = 1 (seed seedPlus); the prior is left untilted.
+std::pair<std::vector<int32_t>, std::vector<Prior::Condition>>
+TiltedRealMaps(Prior & m, const std::vector<float> & truth, unsigned int perCondition, unsigned int H,
+               unsigned int W, uint64_t seedPlus, uint64_t seedMinus)
+{
+  std::vector<int32_t>          real;
+  std::vector<Prior::Condition> conditions;
+  for (const auto & [c, s] : std::vector<std::pair<std::string, double>>{ { "-1", 0.5 }, { "1", 1.2 } })
+  {
+    const Prior::Condition condition{ { "log_rate", c } };
+    m.SetVariationCalibration(truth, { static_cast<float>(std::log(s)), 0.0f });
+    const auto maps = m.Sample(perCondition, H, W, { condition }, 1.0, c == "1" ? seedPlus : seedMinus);
+    real.insert(real.end(), maps.begin(), maps.end());
+    conditions.insert(conditions.end(), perCondition, condition);
+  }
+  m.SetVariationCalibration({}, {});
+  return { real, conditions };
+}
+
 // The variation calibration's fit, against a known truth: the "real" maps are drawn from the prior
 // itself with a per-map tilt along a known direction, of spread 0.5 at c = -1 and 1.2 at c = 1. The
 // calibration should find the direction, a larger tilt at c = 1, an unseen c = 0 in between, and a
@@ -1278,17 +1298,9 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   const unsigned int K = 6, H = 4, W = 4, perCondition = 600;
   auto m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
   const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
-  std::vector<int32_t>          real;
-  std::vector<Prior::Condition> conditions;
-  for (const auto & [c, s] : std::vector<std::pair<std::string, double>>{ { "-1", 0.5 }, { "1", 1.2 } })
-  {
-    const Prior::Condition condition{ { "log_rate", c } };
-    m->SetVariationCalibration(truth, { static_cast<float>(std::log(s)), 0.0f });
-    const auto maps = m->Sample(perCondition, H, W, { condition }, 1.0, c == "1" ? 41 : 42);
-    real.insert(real.end(), maps.begin(), maps.end());
-    conditions.insert(conditions.end(), perCondition, condition);
-  }
-  m->SetVariationCalibration({}, {});
+  const auto    tilted = TiltedRealMaps(*m, truth, perCondition, H, W, 41, 42);
+  const auto &  real = tilted.first;
+  const auto &  conditions = tilted.second;
   Prior::CalibrationOptions options;
   options.SamplesPerCondition = perCondition;
   options.Iterations = 1;
@@ -1361,17 +1373,9 @@ TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
   const unsigned int K = 6, H = 4, W = 4, perCondition = 600;
   auto m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
   const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
-  std::vector<int32_t>          real;
-  std::vector<Prior::Condition> conditions;
-  for (const auto & [c, s] : std::vector<std::pair<std::string, double>>{ { "-1", 0.5 }, { "1", 1.2 } })
-  {
-    const Prior::Condition condition{ { "log_rate", c } };
-    m->SetVariationCalibration(truth, { static_cast<float>(std::log(s)), 0.0f });
-    const auto maps = m->Sample(perCondition, H, W, { condition }, 1.0, c == "1" ? 43 : 44);
-    real.insert(real.end(), maps.begin(), maps.end());
-    conditions.insert(conditions.end(), perCondition, condition);
-  }
-  m->SetVariationCalibration({}, {});
+  const auto    tilted = TiltedRealMaps(*m, truth, perCondition, H, W, 43, 44);
+  const auto &  real = tilted.first;
+  const auto &  conditions = tilted.second;
   auto lowFraction = [](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
     std::vector<double> f(count, 0.0);
     for (unsigned int i = 0; i < count; ++i)
