@@ -110,6 +110,8 @@ public:
   /** The file's first word, and the format version this build writes and reads. */
   static constexpr const char * FileMagic = "ITKSMPRIOR";
   static constexpr unsigned int FileFormatVersion = 1;
+  /** The highest ConditionSpec::Degree. */
+  static constexpr unsigned int MaximumConditionDegree = 3;
 
   struct Hyperparameters
   {
@@ -131,9 +133,17 @@ public:
     Validate() const;
   };
 
-  /** One process parameter. Continuous: the network sees (value - Mean) / StdDev;
-   * Minimum..Maximum is the range of the training table. Categorical: one-hot
-   * over Categories (in this order). */
+  /** One process parameter. Continuous: the network sees z = (value - Mean) / StdDev, or with
+   * Degree d > 1 the powers z, z^2, .., z^d (not in the paper); Minimum..Maximum is the range of
+   * the training table. Categorical: one-hot over Categories (in this order).
+   *
+   * Degree (1..3; 1 = the paper): every use of the encoded condition is linear in it (each
+   * layer's bias, the calibrations' offsets, log T(c) and log s(c)), so with Degree 1 all of them
+   * are straight lines in z, and with three training values of one parameter a line fitted to
+   * the calibration's three targets misses them (its residual is the calibration's error at the
+   * training conditions) and interpolates linearly between them. Degree 2 lets them bend: through
+   * three training values exactly, and an unseen value between them gets the parabola's value.
+   * A degree needs at least Degree + 1 distinct training values (LearnContinuousCondition). */
   struct ConditionSpec
   {
     std::string              Name;
@@ -143,23 +153,27 @@ public:
     double                   StdDev{ 1.0 };
     double                   Minimum{ 0.0 };
     double                   Maximum{ 0.0 };
+    unsigned int             Degree{ 1 };
   };
   using ConditionSchema = std::vector<ConditionSpec>;
   /** Values of the process parameters of one map: name -> value text. */
   using Condition = std::map<std::string, std::string>;
 
   /** Learns a continuous parameter from the training table's column (mean,
-   * standard deviation (1 when all values are equal), minimum, maximum).
-   * Throws for an empty column or a NaN / infinite value. */
+   * standard deviation (1 when all values are equal), minimum, maximum), encoded
+   * with the given Degree. Throws for an empty column, a NaN / infinite value, a
+   * degree outside 1..3, or fewer than degree + 1 distinct values (a parabola
+   * through two training values is not determined by them). */
   static ConditionSpec
-  LearnContinuousCondition(const std::string & name, const std::vector<double> & values);
+  LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1);
   /** Learns a categorical parameter: its categories are the distinct values, sorted. */
   static ConditionSpec
   LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values);
   /** Either of the above from a text column: categorical when asked, else every
    * value must be a number (throws naming the first that is not). */
   static ConditionSpec
-  LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical);
+  LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
+                 unsigned int degree = 1);
 
   /** Losses of one training step (on the batch, before the update). */
   struct TrainingStepResult
@@ -188,7 +202,7 @@ public:
 
   /** The process parameters (validated: distinct non-empty names, categorical
    * ones with >= 1 distinct non-empty categories, StdDev > 0 and finite, Minimum
-   * <= Maximum). The schema is part of the network: setting it discards an
+   * <= Maximum, Degree 1..3). The schema is part of the network: setting it discards an
    * existing network (call Initialize() again); Read() replaces it with the file's. */
   void
   SetConditionSchema(const ConditionSchema & schema);
@@ -197,7 +211,7 @@ public:
   {
     return m_ConditionSchema;
   }
-  /** Length of the encoded condition vector: 1 per continuous parameter, the
+  /** Length of the encoded condition vector: Degree per continuous parameter, the
    * number of categories per categorical one. */
   unsigned int
   GetEncodedConditionLength() const;

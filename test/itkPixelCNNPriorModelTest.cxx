@@ -959,6 +959,136 @@ TEST(PixelCNNPriorModel, MarginalCalibrationMatchesCodeFrequencies)
             std::string::npos);
 }
 
+// Condition degree: a continuous parameter encoded as z, z^2 (z standardised). The encoding, the
+// file, the errors; then what it is for: code frequencies that bend with the parameter (log p
+// quadratic in it) at three training values. With degree 1 every calibration is a straight line in z
+// and cannot meet all three; with degree 2 it meets them and an unseen value between them gets the
+// parabola's frequencies.
+TEST(PixelCNNPriorModel, ConditionDegreeTwoBendsTheCalibrationThroughThreeValues)
+{
+  // Encoding: values -1, 0, 2 -> mean 1/3, sd sqrt(14/9); x = 2 encodes as z, z^2.
+  const auto spec = Prior::LearnContinuousCondition("x", { -1.0, 0.0, 2.0, 2.0 }, 2);
+  EXPECT_EQ(spec.Degree, 2u);
+  {
+    auto       m = TinyPrior(4, 1, 3, { spec });
+    const auto e = m->EncodeConditions({ { { "x", "2" } } }, 1);
+    const double z = (2.0 - spec.Mean) / spec.StdDev;
+    ASSERT_EQ(m->GetEncodedConditionLength(), 2u);
+    ASSERT_EQ(e.size(), 2u);
+    EXPECT_NEAR(e[0], z, 1e-6);
+    EXPECT_NEAR(e[1], z * z, 1e-6);
+    // With a categorical parameter after it: [z, z^2, one-hot].
+    auto both = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
+    const auto e2 = both->EncodeConditions({ { { "x", "-1" }, { "m", "b" } } }, 1);
+    const double z2 = (-1.0 - spec.Mean) / spec.StdDev;
+    ASSERT_EQ(e2.size(), 4u);
+    EXPECT_NEAR(e2[0], z2, 1e-6);
+    EXPECT_NEAR(e2[1], z2 * z2, 1e-6);
+    EXPECT_EQ(e2[2], 0.0f);
+    EXPECT_EQ(e2[3], 1.0f);
+  }
+  // Errors: too few distinct values for the degree, degrees outside 1..3 (learnt or set).
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 2.0 }, 2); }).find("2 distinct"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 3.0 }, 4); }).find("degree"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "2", "3" }, false, 0); }).find("degree"),
+            std::string::npos);
+  EXPECT_EQ(Prior::LearnCondition("x", { "1", "2", "3" }, false, 2).Degree, 2u);
+  {
+    auto bad = spec;
+    bad.Degree = 4;
+    auto m = Prior::New();
+    EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ bad }); }).find("Degree 4"), std::string::npos);
+  }
+
+  // The calibration. True log frequencies a + b c + q c^2 at c = -1, 0, 1; unseen c = 0.5.
+  const unsigned int K = 6, H = 4, W = 4, perCondition = 300;
+  const double       a[K] = { 1.0, 0.4, 0.0, -0.3, -0.6, 0.8 }, b[K] = { -0.6, 0.5, 0.3, 0.0, 0.7, -0.4 },
+               q[K] = { 1.6, -1.2, 0.0, -0.9, 1.4, -1.0 };
+  auto truth = [&](double c) {
+    std::vector<double> p(K);
+    double              sum = 0.0;
+    for (unsigned int k = 0; k < K; ++k)
+      sum += (p[k] = std::exp(a[k] + c * b[k] + c * c * q[k]));
+    for (auto & v : p)
+      v /= sum;
+    return p;
+  };
+  std::mt19937                           rng(17);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<int32_t>                   maps;
+  std::vector<Prior::Condition>          conditions;
+  const double                           trained[3] = { -1.0, 0.0, 1.0 };
+  for (const double c : trained)
+  {
+    const auto p = truth(c);
+    for (unsigned int i = 0; i < perCondition * H * W; ++i)
+    {
+      double  u = u01(rng), cumulative = 0.0;
+      int32_t k = 0;
+      while (k + 1 < static_cast<int32_t>(K) && (cumulative += p[k]) <= u)
+        ++k;
+      maps.push_back(k);
+    }
+    for (unsigned int i = 0; i < perCondition; ++i)
+      conditions.push_back({ { "x", c < 0 ? "-1" : (c > 0 ? "1" : "0") } });
+  }
+  auto calibrated = [&](unsigned int degree) {
+    auto m = TinyPrior(K, 2, 5, { Prior::LearnContinuousCondition("x", { -1.0, 0.0, 1.0 }, degree) });
+    Prior::CalibrationOptions options;
+    options.SamplesPerCondition = 400;
+    options.Iterations = 4;
+    options.Seed = 9;
+    m->CalibrateMarginals(maps.data(), 3 * perCondition, H, W, conditions, options);
+    return m;
+  };
+  auto sampledTV = [&](const Prior::Pointer & m, double c, uint64_t seed) {
+    std::ostringstream text;
+    text << c;
+    const auto s = m->Sample(2000, H, W, { { { "x", text.str() } } }, 1.0, seed);
+    const auto p = truth(c);
+    double     tv = 0.0;
+    for (unsigned int k = 0; k < K; ++k)
+      tv += 0.5 * std::abs(std::count(s.begin(), s.end(), static_cast<int32_t>(k)) / double(s.size()) - p[k]);
+    return tv;
+  };
+  const auto linear = calibrated(1), quadratic = calibrated(2);
+  EXPECT_EQ(quadratic->GetMarginalCalibration().size(), 3u * K);
+  double worstLinear = 0.0;
+  for (const double c : trained)
+  {
+    EXPECT_LT(sampledTV(quadratic, c, 123), 0.035) << "c = " << c; // sampling noise: ~0.01
+    worstLinear = std::max(worstLinear, sampledTV(linear, c, 123));
+  }
+  EXPECT_GT(worstLinear, 0.08) << "a straight line should not meet three values on a parabola";
+  const double unseenQuadratic = sampledTV(quadratic, 0.5, 125), unseenLinear = sampledTV(linear, 0.5, 125);
+  EXPECT_LT(unseenQuadratic, 0.05);
+  EXPECT_LT(unseenQuadratic, 0.5 * unseenLinear) << "linear " << unseenLinear;
+  std::cout << "total variation at c = 0.5 (unseen): degree 2 " << unseenQuadratic << ", degree 1 " << unseenLinear
+            << "; worst at a training value, degree 1: " << worstLinear << std::endl;
+
+  // The file keeps the degree (and a degree-1 parameter keeps the line files had before degrees).
+  const auto dir = TempDir("degree");
+  quadratic->Write((dir / "q.model").string());
+  linear->Write((dir / "l.model").string());
+  auto r = Prior::New();
+  r->SetDevice("cpu");
+  r->Read((dir / "q.model").string());
+  ASSERT_EQ(r->GetConditionSchema().size(), 1u);
+  EXPECT_EQ(r->GetConditionSchema()[0].Degree, 2u);
+  EXPECT_EQ(r->Sample(5, H, W, { { { "x", "0.5" } } }, 1.0, 3), quadratic->Sample(5, H, W, { { { "x", "0.5" } } }, 1.0, 3));
+  std::ifstream      in((dir / "l.model").string(), std::ios::binary);
+  const std::string  bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto         at = bytes.find("condition_0 = ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string line = bytes.substr(at, bytes.find('\n', at) - at);
+  EXPECT_EQ(std::count(line.begin(), line.end(), ','), 5) << line;
+  r->Read((dir / "l.model").string());
+  EXPECT_EQ(r->GetConditionSchema()[0].Degree, 1u);
+  fs::remove_all(dir);
+}
+
 // Temperature calibration, the mechanics: the calibrated logits are (logits + offsets) / T(c) with
 // log T(c) linear in the encoded condition; the calibrated model stays normalised, both samplers use
 // it and draw what the uncalibrated model draws at temperature T(c); the file keeps it; damaged

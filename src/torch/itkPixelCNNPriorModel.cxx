@@ -221,6 +221,9 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
              FormatDouble(s.StdDev) + ")");
       if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
+      if (s.Degree < 1 || s.Degree > PixelCNNPriorModel::MaximumConditionDegree)
+        Fail("the continuous parameter \"" + s.Name + "\" has Degree " + std::to_string(s.Degree) +
+             ": give 1 (linear, the paper), 2 or 3");
     }
   }
 }
@@ -253,10 +256,14 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
 
 
 PixelCNNPriorModel::ConditionSpec
-PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values)
+PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
+                                             unsigned int degree)
 {
   if (values.empty())
     Fail("cannot learn the parameter \"" + name + "\" from an empty column");
+  if (degree < 1 || degree > MaximumConditionDegree)
+    Fail("the degree of the parameter \"" + name + "\" is " + std::to_string(degree) +
+         ": give 1 (linear in the parameter, the paper), 2 or 3");
   double sum = 0.0;
   ConditionSpec s;
   s.Name = name;
@@ -278,6 +285,13 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
   s.StdDev = std::sqrt(var / values.size());
   if (!(s.StdDev > 0.0))
     s.StdDev = 1.0; // one value only: centred, not scaled
+  const size_t distinct = std::set<double>(values.begin(), values.end()).size();
+  if (distinct < degree + 1)
+    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
+         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " needs at least " +
+         std::to_string(degree + 1) + " (a curve of that degree is not determined by fewer); use degree " +
+         std::to_string(std::max<size_t>(1, distinct - 1)));
+  s.Degree = degree;
   return s;
 }
 
@@ -301,7 +315,8 @@ PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const st
 }
 
 PixelCNNPriorModel::ConditionSpec
-PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical)
+PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
+                                   unsigned int degree)
 {
   if (categorical)
     return LearnCategoricalCondition(name, values);
@@ -312,7 +327,7 @@ PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<s
       Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
            "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
   }
-  return LearnContinuousCondition(name, numbers);
+  return LearnContinuousCondition(name, numbers, degree);
 }
 
 
@@ -369,7 +384,7 @@ PixelCNNPriorModel::GetEncodedConditionLength() const
 {
   unsigned int n = 0;
   for (const auto & s : m_ConditionSchema)
-    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : 1u;
+    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : s.Degree;
   return n;
 }
 
@@ -439,7 +454,10 @@ PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, 
         if (v < s.Minimum || v > s.Maximum)
           outside.insert(s.Name + " = " + Trim(it->second) + " (trained on " + FormatDouble(s.Minimum) + " .. " +
                          FormatDouble(s.Maximum) + ")");
-        *o++ = static_cast<float>((v - s.Mean) / s.StdDev);
+        const double z = (v - s.Mean) / s.StdDev;
+        double       power = 1.0;
+        for (unsigned int d = 0; d < s.Degree; ++d)
+          *o++ = static_cast<float>(power *= z); // z, z^2, .., z^Degree
       }
     }
   }
@@ -1320,6 +1338,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       members[groupOfMap[i]].push_back(i);
     auto covariance = torch::zeros({ static_cast<int64_t>(K), static_cast<int64_t>(K) }, torch::kDouble);
     std::vector<torch::Tensor> realFrequencies(G);
+    // The real maps' statistic per condition (byStatistic): their spread, and the tilt's scores.
+    std::vector<torch::Tensor> realValues(G);
     for (size_t g = 0; g < G; ++g)
     {
       if (members[g].size() < 2)
@@ -1342,6 +1362,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         for (const size_t i : members[g])
           values.push_back(options.RealStatistic[i]);
         realSpread[g] = Variance(values);
+        realValues[g] = torch::tensor(values, torch::kDouble);
       }
       else
         realSpread[g] = spreadOf(realFrequencies[g]);
@@ -1417,12 +1438,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       for (size_t g = 0; g < G; ++g)
       {
         if (byStatistic)
-        {
-          auto value = torch::zeros({ static_cast<int64_t>(members[g].size()) }, torch::kDouble);
-          for (size_t i = 0; i < members[g].size(); ++i)
-            value[static_cast<int64_t>(i)] = options.RealStatistic[members[g][i]];
-          scores[g] = value - value.mean();
-        }
+          scores[g] = realValues[g] - realValues[g].mean();
         else
           scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
         sumSquares += scores[g].pow(2).sum().item<double>();
@@ -1647,6 +1663,8 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     else
     {
       value += ",continuous," + Exact(c.Mean) + "," + Exact(c.StdDev) + "," + Exact(c.Minimum) + "," + Exact(c.Maximum);
+      if (c.Degree != 1) // degree 1 (the paper's encoding) keeps the line files had before degrees existed
+        value += "," + std::to_string(c.Degree);
     }
     header.push_back({ "condition_" + std::to_string(i), value });
   }
@@ -1709,18 +1727,20 @@ PixelCNNPriorModel::Read(const std::string & path)
       spec.Categorical = true;
       spec.Categories.assign(fields.begin() + 2, fields.end());
     }
-    else if (fields.size() == 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
-             ParseDouble(fields[3], numbers[1]) && ParseDouble(fields[4], numbers[2]) &&
-             ParseDouble(fields[5], numbers[3]))
+    else if ((fields.size() == 6 || fields.size() == 7) && fields[1] == "continuous" &&
+             ParseDouble(fields[2], numbers[0]) && ParseDouble(fields[3], numbers[1]) &&
+             ParseDouble(fields[4], numbers[2]) && ParseDouble(fields[5], numbers[3]) &&
+             (fields.size() == 6 || (fields[6].size() == 1 && fields[6][0] >= '1' && fields[6][0] <= '9')))
     {
       spec.Mean = numbers[0];
       spec.StdDev = numbers[1];
       spec.Minimum = numbers[2];
       spec.Maximum = numbers[3];
+      spec.Degree = fields.size() == 7 ? static_cast<unsigned int>(fields[6][0] - '0') : 1u; // validated below
     }
     else
     {
-      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max' or "
+      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree]' or "
                                           "'name,categorical,category,...': the file is damaged");
     }
     schema.push_back(spec);
@@ -1740,7 +1760,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
   size_t encodedLength = 0;
   for (const auto & spec : schema)
-    encodedLength += spec.Categorical ? spec.Categories.size() : 1;
+    encodedLength += spec.Categorical ? spec.Categories.size() : spec.Degree;
   // Absent: none (and in files written before the calibrations existed).
   auto readValues = [&](const std::string & key, size_t expected, const std::string & shape) {
     std::vector<float> values;
@@ -1824,7 +1844,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
     else
     {
       os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
-         << s.Maximum << '\n';
+         << s.Maximum << ", degree " << s.Degree << '\n';
     }
   }
   os << indent << "Seed: " << m_Seed << '\n'
