@@ -284,7 +284,8 @@ Body(Module & m)
       if (col.categorical)
         schema.push_back(Prior::LearnCategoricalCondition(col.name, table.GetColumn(col.source)));
       else
-        schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false));
+        schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false,
+                                               static_cast<unsigned int>(m.GetInt("conditionDegree"))));
     }
     prior->SetConditionSchema(schema);
     prior->SetSeed(std::stoull(m.Get("seed")));
@@ -475,6 +476,14 @@ main(int argc, char * argv[])
         "e.g. cooling_rate_C_per_s -> ln_cooling_rate_C_per_s.");
   m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
         "Table columns of categories (one-hot), e.g. cool_method.");
+  auto & degree = m.Add("integer", "conditionDegree", "conditionDegree", "1", "Condition degree",
+        "How each continuous parameter enters the network and the calibrations: 1 = linearly (the paper), 2 or 3 = "
+        "as the powers z, z^2(, z^3) of its standardised value z (not in the paper), so that what the prior does "
+        "bends between training values instead of following a straight line: with three training values, degree 2 "
+        "fits the calibration at all three and interpolates an unseen value between them along a parabola. Needs "
+        "degree + 1 distinct training values of every continuous parameter.");
+  degree.minimum = "1";
+  degree.maximum = "3";
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");

@@ -275,4 +275,9 @@ if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq32.model --prior prior.model
     --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1; then echo "FAIL: mismatched models accepted"; exit 1; fi
 grep -q "16" out.txt && grep -q "32" out.txt || { echo "FAIL: unclear mismatch message"; cat out.txt; exit 1; }
 [ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
+# --conditionDegree 2 needs three distinct training values; this table has two (1 and 10 degC/s).
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_d2.model "${prior[@]}" --steps 1 --conditionDegree 2 >out.txt 2>&1; then
+  echo "FAIL: degree 2 accepted with two training values"; exit 1; fi
+grep -q "2 distinct training values: degree 2 needs at least 3" out.txt || { echo "FAIL: unclear degree message"; cat out.txt; exit 1; }
+[ ! -e prior_d2.model ] || { echo "FAIL: output written on error"; exit 1; }
 echo "ok"
