@@ -138,6 +138,31 @@ TempDir(const std::string & name)
   return d;
 }
 
+/** Appends count indices drawn independently from the code distribution p (inverse CDF). */
+void
+DrawCodes(const std::vector<double> & p, size_t count, std::mt19937 & rng, std::vector<int32_t> & out)
+{
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  for (size_t i = 0; i < count; ++i)
+  {
+    double  u = u01(rng), cumulative = 0.0;
+    int32_t k = 0;
+    while (k + 1 < static_cast<int32_t>(p.size()) && (cumulative += p[k]) <= u)
+      ++k;
+    out.push_back(k);
+  }
+}
+
+/** Total variation 0.5 sum_k |f(k) - p(k)| between the index frequencies of maps and p. */
+double
+FrequencyDistance(const std::vector<int32_t> & maps, const std::vector<double> & p)
+{
+  double tv = 0.0;
+  for (size_t k = 0; k < p.size(); ++k)
+    tv += 0.5 * std::abs(std::count(maps.begin(), maps.end(), static_cast<int32_t>(k)) / double(maps.size()) - p[k]);
+  return tv;
+}
+
 } // namespace
 
 
@@ -855,34 +880,18 @@ TEST(PixelCNNPriorModel, MarginalCalibrationMatchesCodeFrequencies)
   m->Initialize();
 
   std::mt19937                  rng(11);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
   std::vector<int32_t>          maps;
   std::vector<Prior::Condition> conditions;
   for (const double c : { -1.0, 1.0 })
   {
-    const auto p = truth(c);
+    DrawCodes(truth(c), perCondition * H * W, rng, maps);
     for (unsigned int i = 0; i < perCondition; ++i)
-    {
-      for (unsigned int q = 0; q < H * W; ++q)
-      {
-        double u = u01(rng), cumulative = 0.0;
-        int32_t k = 0;
-        while (k + 1 < static_cast<int32_t>(K) && (cumulative += p[k]) <= u)
-          ++k;
-        maps.push_back(k);
-      }
       conditions.push_back({ { "log_rate", c < 0 ? "-1" : "1" } });
-    }
   }
   auto sampledTV = [&](double c, uint64_t seed) {
     std::ostringstream text;
     text << c;
-    const auto s = m->Sample(2000, H, W, { { { "log_rate", text.str() } } }, 1.0, seed);
-    const auto p = truth(c);
-    double     tv = 0.0;
-    for (unsigned int k = 0; k < K; ++k)
-      tv += 0.5 * std::abs(std::count(s.begin(), s.end(), static_cast<int32_t>(k)) / double(s.size()) - p[k]);
-    return tv;
+    return FrequencyDistance(m->Sample(2000, H, W, { { { "log_rate", text.str() } } }, 1.0, seed), truth(c));
   };
   const double unseenBefore = sampledTV(0.0, 77);
 
@@ -1015,22 +1024,13 @@ TEST(PixelCNNPriorModel, ConditionDegreeTwoBendsTheCalibrationThroughThreeValues
       v /= sum;
     return p;
   };
-  std::mt19937                           rng(17);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  std::vector<int32_t>                   maps;
-  std::vector<Prior::Condition>          conditions;
-  const double                           trained[3] = { -1.0, 0.0, 1.0 };
+  std::mt19937                  rng(17);
+  std::vector<int32_t>          maps;
+  std::vector<Prior::Condition> conditions;
+  const double                  trained[3] = { -1.0, 0.0, 1.0 };
   for (const double c : trained)
   {
-    const auto p = truth(c);
-    for (unsigned int i = 0; i < perCondition * H * W; ++i)
-    {
-      double  u = u01(rng), cumulative = 0.0;
-      int32_t k = 0;
-      while (k + 1 < static_cast<int32_t>(K) && (cumulative += p[k]) <= u)
-        ++k;
-      maps.push_back(k);
-    }
+    DrawCodes(truth(c), perCondition * H * W, rng, maps);
     for (unsigned int i = 0; i < perCondition; ++i)
       conditions.push_back({ { "x", c < 0 ? "-1" : (c > 0 ? "1" : "0") } });
   }
@@ -1046,12 +1046,7 @@ TEST(PixelCNNPriorModel, ConditionDegreeTwoBendsTheCalibrationThroughThreeValues
   auto sampledTV = [&](const Prior::Pointer & m, double c, uint64_t seed) {
     std::ostringstream text;
     text << c;
-    const auto s = m->Sample(2000, H, W, { { { "x", text.str() } } }, 1.0, seed);
-    const auto p = truth(c);
-    double     tv = 0.0;
-    for (unsigned int k = 0; k < K; ++k)
-      tv += 0.5 * std::abs(std::count(s.begin(), s.end(), static_cast<int32_t>(k)) / double(s.size()) - p[k]);
-    return tv;
+    return FrequencyDistance(m->Sample(2000, H, W, { { { "x", text.str() } } }, 1.0, seed), truth(c));
   };
   const auto linear = calibrated(1), quadratic = calibrated(2);
   EXPECT_EQ(quadratic->GetMarginalCalibration().size(), 3u * K);
