@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -558,11 +559,42 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       auto         at = [&](const char * key) {
         return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
       };
-      baselines.push_back({ { "parameter", (isLog ? "ln " : "") + parameter },
-                            { "between", { (*below->second)["condition"], (*above->second)["condition"] } },
-                            { "vf_mean_difference_pp", at("vf_mean") - Get(truth, "vf_mean") },
-                            { "df_mean_difference_percent", 100.0 * (at("df_mean") / Get(truth, "df_mean") - 1.0) },
-                            { "vf_variance_ratio", at("vf_variance") / Get(truth, "vf_variance") } });
+      auto entry = [&](const char * method, json between, const std::function<double(const char *)> & value) {
+        return json{ { "parameter", (isLog ? "ln " : "") + parameter },
+                     { "method", method },
+                     { "between", std::move(between) },
+                     { "vf_mean_difference_pp", value("vf_mean") - Get(truth, "vf_mean") },
+                     { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
+                     { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") } };
+      };
+      baselines.push_back(entry("linear", { (*below->second)["condition"], (*above->second)["condition"] }, at));
+      // With three or more training values: the parabola through the three nearest (what a model with
+      // prior.condition_degree 2 that knew them exactly would give).
+      if (points.size() >= 3)
+      {
+        auto nearest = points;
+        std::sort(nearest.begin(), nearest.end(), [&](const auto & a, const auto & b) {
+          return std::abs(a.first - x) < std::abs(b.first - x);
+        });
+        nearest.resize(3);
+        std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
+        auto parabola = [&](const char * key) {
+          double sum = 0.0;
+          for (size_t i = 0; i < 3; ++i)
+          {
+            double weight = 1.0;
+            for (size_t j = 0; j < 3; ++j)
+              if (j != i)
+                weight *= (x - nearest[j].first) / (nearest[i].first - nearest[j].first);
+            sum += weight * Get((*nearest[i].second)["sets"]["real"], key);
+          }
+          return sum;
+        };
+        json between = json::array();
+        for (const auto & n : nearest)
+          between.push_back((*n.second)["condition"]);
+        baselines.push_back(entry("parabola", between, parabola));
+      }
     }
     if (!baselines.empty())
     {

@@ -370,7 +370,9 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     for (const char * c : { "figure", "ours", "target", "met", "paper (training conditions only)" })
       targets.AddColumn(c);
     for (const auto & b : baselines)
-      targets.AddColumn("interpolating the training conditions' true means in " + b["parameter"].get<std::string>());
+      targets.AddColumn(std::string(b.value("method", "linear") == "parabola" ? "a parabola through"
+                                                                                  : "interpolating") +
+                        " the training conditions' true means in " + b["parameter"].get<std::string>());
     auto yes = [&](const char * key) { return t.value(key, false) ? "yes" : "NO"; };
     auto row = [&](std::vector<std::string> cells, const char * key, int digits) {
       for (const auto & b : baselines)
@@ -390,10 +392,20 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     std::string caption = std::to_string(t.value("generated", 0)) + " generated vs " +
                           std::to_string(t.value("true", 0)) + " true patches at the held-out condition.";
     for (const auto & b : baselines)
-      caption += " Interpolating in " + b["parameter"].get<std::string>() + ": what linear interpolation between the "
-                 "true means (and variances) of " + b["between"][0].get<std::string>() + " and " +
-                 b["between"][1].get<std::string>() +
-                 " gives, as a model would that knew the training conditions exactly and interpolated them naively.";
+    {
+      if (b.value("method", "linear") == "parabola")
+      {
+        caption += " A parabola in " + b["parameter"].get<std::string>() + " through the true means (and variances) of ";
+        for (size_t i = 0; i < b["between"].size(); ++i)
+          caption += (i ? (i + 1 == b["between"].size() ? " and " : ", ") : "") + b["between"][i].get<std::string>();
+        caption += ": what a model would give that knew them exactly and bent between them (prior.condition_degree 2).";
+      }
+      else
+        caption += " Interpolating in " + b["parameter"].get<std::string>() +
+                   ": what linear interpolation between the true means (and variances) of " +
+                   b["between"][0].get<std::string>() + " and " + b["between"][1].get<std::string>() +
+                   " gives, as a model would that knew the training conditions exactly and interpolated them naively.";
+    }
     page.AddTable(targets, caption);
   }
   page.AddHeading("Per condition: real, reconstructed, generated", 2);
@@ -502,8 +514,9 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                   std::string("Prior calibration: total variation (TV) between the code frequencies of sampled and real "
                               "training maps per training condition, before and with the offsets kept (0 = the same "
                               "frequencies; sampling noise alone gives a few hundredths; a round that matched worse is "
-                              "undone). The per-code logit offsets are linear in the encoded condition, so unseen "
-                              "conditions get interpolated offsets.") +
+                              "undone). The per-code logit offsets are linear in the encoded condition (z, the "
+                              "standardised parameter, or z and z^2 with prior.condition_degree 2: then they bend "
+                              "between training values), so unseen conditions get interpolated offsets.") +
                     (spread ? " Spread ratio: variance over the sampled maps of the spread statistic (prior."
                               "calibration_spread_statistic: the per-map code frequencies along the leading directions "
                               "of the real maps', or the volume fraction of the decoded maps against that of the "
