@@ -143,7 +143,7 @@ public:
    * the calibration's three targets misses them (its residual is the calibration's error at the
    * training conditions) and interpolates linearly between them. Degree 2 lets them bend: through
    * three training values exactly, and an unseen value between them gets the parabola's value.
-   * A degree needs at least Degree + 1 distinct training values (LearnContinuousCondition). */
+   * Degree 2 or 3 needs at least Degree + 1 distinct training values (LearnContinuousCondition). */
   struct ConditionSpec
   {
     std::string              Name;
@@ -162,8 +162,9 @@ public:
   /** Learns a continuous parameter from the training table's column (mean,
    * standard deviation (1 when all values are equal), minimum, maximum), encoded
    * with the given Degree. Throws for an empty column, a NaN / infinite value, a
-   * degree outside 1..3, or fewer than degree + 1 distinct values (a parabola
-   * through two training values is not determined by them). */
+   * degree outside 1..3, or, for degree 2 or 3, fewer than degree + 1 distinct
+   * values (a parabola through two training values is not determined by them;
+   * degree 1 takes a single value, as a constant). */
   static ConditionSpec
   LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1);
   /** Learns a categorical parameter: its categories are the distinct values, sorted. */

@@ -1004,6 +1004,10 @@ TEST(PixelCNNPriorModel, ConditionDegreeTwoBendsTheCalibrationThroughThreeValues
   EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "2", "3" }, false, 0); }).find("degree"),
             std::string::npos);
   EXPECT_EQ(Prior::LearnCondition("x", { "1", "2", "3" }, false, 2).Degree, 2u);
+  // Degree 1 still takes a column of one value (training at one cooling rate).
+  EXPECT_EQ(Prior::LearnContinuousCondition("x", { 2.0, 2.0 }, 1).StdDev, 1.0);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 2.0, 2.0 }, 2); }).find("1 distinct training value:"),
+            std::string::npos);
   {
     auto bad = spec;
     bad.Degree = 4;

@@ -286,7 +286,9 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
   if (!(s.StdDev > 0.0))
     s.StdDev = 1.0; // one value only: centred, not scaled
   const size_t distinct = std::set<double>(values.begin(), values.end()).size();
-  if (distinct < degree + 1)
+  // Degree 1 takes any column (one value only: a constant the network can ignore); a curve of a
+  // higher degree needs degree + 1 distinct values to be determined by them.
+  if (degree > 1 && distinct < degree + 1)
     Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
          (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " needs at least " +
          std::to_string(degree + 1) + " (a curve of that degree is not determined by fewer); use degree " +
