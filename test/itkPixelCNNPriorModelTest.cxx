@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -16,6 +17,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <iomanip>
 #include <unistd.h>
 
@@ -1418,28 +1420,61 @@ TiltedRealMaps(Prior & m, const std::vector<float> & truth, unsigned int perCond
   return { real, conditions };
 }
 
+// The variation calibration's fit against a known truth, for the two tests below: a tiny prior, "real"
+// maps drawn from it with a per-map tilt along `truth` (TiltedRealMaps), and the options both fits
+// use (one round, the tilt matched along one direction, probes 0.5, 1 and 1.5 x the real spread).
+class PixelCNNPriorVariationFit : public ::testing::Test
+{
+protected:
+  static constexpr unsigned int K = 6, H = 4, W = 4, perCondition = 600;
+  const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
+  Prior::Pointer                m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  std::vector<int32_t>          real;
+  std::vector<Prior::Condition> conditions;
+  Prior::CalibrationOptions     options = FitOptions();
+
+  /** The real maps, from the seeds of log_rate = 1 and -1. */
+  void
+  DrawRealMaps(uint64_t seedPlus, uint64_t seedMinus)
+  {
+    std::tie(real, conditions) = TiltedRealMaps(*m, truth, perCondition, H, W, seedPlus, seedMinus);
+  }
+  std::vector<Prior::CalibrationRecord>
+  Calibrate(const Prior::CalibrationOptions & o, const std::function<void(double)> & progress = {})
+  {
+    return m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o, progress);
+  }
+  /** The message of the exception that calibrating with o throws. */
+  std::string
+  CalibrationError(const Prior::CalibrationOptions & o)
+  {
+    return ExceptionText([&] { Calibrate(o); });
+  }
+
+private:
+  static Prior::CalibrationOptions
+  FitOptions()
+  {
+    Prior::CalibrationOptions o;
+    o.SamplesPerCondition = perCondition;
+    o.Iterations = 1;
+    o.Seed = 9;
+    o.SpreadComponents = 1;
+    o.SpreadMethod = "variation";
+    o.ProbeVariations = { 0.5, 1.0, 1.5 };
+    return o;
+  }
+};
+
 // The variation calibration's fit, against a known truth: the "real" maps are drawn from the prior
 // itself with a per-map tilt along a known direction, of spread 0.5 at c = -1 and 1.2 at c = 1. The
 // calibration should find the direction, a larger tilt at c = 1, an unseen c = 0 in between, and a
 // spread ratio (far below 1 without a tilt) near 1 after.
-TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
+TEST_F(PixelCNNPriorVariationFit, RecoversThePerMapSpread)
 {
-  const unsigned int K = 6, H = 4, W = 4, perCondition = 600;
-  auto m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-  const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
-  const auto    tilted = TiltedRealMaps(*m, truth, perCondition, H, W, 41, 42);
-  const auto &  real = tilted.first;
-  const auto &  conditions = tilted.second;
-  Prior::CalibrationOptions options;
-  options.SamplesPerCondition = perCondition;
-  options.Iterations = 1;
-  options.Seed = 9;
-  options.SpreadComponents = 1;
-  options.SpreadMethod = "variation";
-  options.ProbeVariations = { 0.5, 1.0, 1.5 };
+  DrawRealMaps(41, 42);
   std::vector<double> progress;
-  const auto records = m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, options,
-                                             [&](double f) { progress.push_back(f); });
+  const auto          records = Calibrate(options, [&](double f) { progress.push_back(f); });
   // Rounds 0 and 1 (no tilt), 3 probes (0.5, 1, 1.5 x the real spread, at the kept offsets), and the
   // calibrated model sampled once more, per condition.
   ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
@@ -1477,34 +1512,26 @@ TEST(PixelCNNPriorModel, VariationCalibrationRecoversThePerMapSpread)
   }
 
   // Bad options: clear errors, before any sampling.
-  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
-    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
-  };
   auto bad = options;
   bad.SpreadMethod = "both";
-  EXPECT_NE(calibrationError(bad).find("SpreadMethod"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("SpreadMethod"), std::string::npos);
   bad = options;
   bad.ProbeVariations = { 1.0, 0.5 };
-  EXPECT_NE(calibrationError(bad).find("probe variation"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("probe variation"), std::string::npos);
   bad.ProbeVariations = {};
-  EXPECT_NE(calibrationError(bad).find("ProbeVariations"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("ProbeVariations"), std::string::npos);
   bad = options;
   bad.MinimumVariation = 0.0;
-  EXPECT_NE(calibrationError(bad).find("MinimumVariation"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("MinimumVariation"), std::string::npos);
 }
 
 // The same fit with the spread measured in a per-map statistic (as the decoded volume fraction is):
 // here the fraction of a map's indices below 3, which the true tilt along (1, 1, 1, -1, -1, -1)
 // moves. The statistic's variance over the sampled maps should come out as the real maps' (far
 // below without a tilt), with the larger tilt at c = 1 and a direction along the truth.
-TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
+TEST_F(PixelCNNPriorVariationFit, MatchesAMapStatistic)
 {
-  const unsigned int K = 6, H = 4, W = 4, perCondition = 600;
-  auto m = TinyPrior(K, 3, 7, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-  const std::vector<float>      truth{ 1.0f, 1.0f, 1.0f, -1.0f, -1.0f, -1.0f };
-  const auto    tilted = TiltedRealMaps(*m, truth, perCondition, H, W, 43, 44);
-  const auto &  real = tilted.first;
-  const auto &  conditions = tilted.second;
+  DrawRealMaps(43, 44);
   auto lowFraction = [](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
     std::vector<double> f(count, 0.0);
     for (unsigned int i = 0; i < count; ++i)
@@ -1512,13 +1539,6 @@ TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
         f[i] += (maps[static_cast<size_t>(i) * h * w + p] < 3) / static_cast<double>(h * w);
     return f;
   };
-  Prior::CalibrationOptions options;
-  options.SamplesPerCondition = perCondition;
-  options.Iterations = 1;
-  options.Seed = 9;
-  options.SpreadComponents = 1;
-  options.SpreadMethod = "variation";
-  options.ProbeVariations = { 0.5, 1.0, 1.5 };
   options.MapStatistic = lowFraction;
   options.RealStatistic = lowFraction(real.data(), 2 * perCondition, H, W);
   unsigned int calls = 0;
@@ -1530,7 +1550,7 @@ TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
     EXPECT_EQ(w, W);
     return statistic(maps, count, h, w);
   };
-  const auto records = m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, options);
+  const auto records = Calibrate(options);
   ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
   EXPECT_EQ(calls, records.size()) << "every sampling is measured in the statistic";
   EXPECT_LT(records[0].SpreadRatio, 0.6) << "without a tilt the statistic should vary less than the real one";
@@ -1550,20 +1570,17 @@ TEST(PixelCNNPriorModel, VariationCalibrationMatchesAMapStatistic)
   }
 
   // Bad statistics: clear errors.
-  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
-    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
-  };
   auto bad = options;
   bad.RealStatistic.clear();
-  EXPECT_NE(calibrationError(bad).find("give both MapStatistic and RealStatistic"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("give both MapStatistic and RealStatistic"), std::string::npos);
   bad = options;
   bad.RealStatistic.pop_back();
-  EXPECT_NE(calibrationError(bad).find("RealStatistic has 1199 values for 1200 real maps"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("RealStatistic has 1199 values for 1200 real maps"), std::string::npos);
   bad = options;
   bad.RealStatistic[5] = std::nan("");
-  EXPECT_NE(calibrationError(bad).find("finite"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("finite"), std::string::npos);
   bad = options;
   bad.Iterations = 0;
   bad.MapStatistic = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
-  EXPECT_NE(calibrationError(bad).find("MapStatistic returned 3 values for 600 maps"), std::string::npos);
+  EXPECT_NE(CalibrationError(bad).find("MapStatistic returned 3 values for 600 maps"), std::string::npos);
 }
