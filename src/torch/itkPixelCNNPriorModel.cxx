@@ -228,6 +228,17 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
   }
 }
 
+/** Length of the encoded condition vector of a schema: Degree per continuous parameter, the number
+ * of categories per categorical one. */
+unsigned int
+EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
+{
+  unsigned int n = 0;
+  for (const auto & s : schema)
+    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : s.Degree;
+  return n;
+}
+
 } // namespace
 
 
@@ -384,10 +395,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 unsigned int
 PixelCNNPriorModel::GetEncodedConditionLength() const
 {
-  unsigned int n = 0;
-  for (const auto & s : m_ConditionSchema)
-    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : s.Degree;
-  return n;
+  return EncodedLength(m_ConditionSchema);
 }
 
 std::vector<float>
@@ -1760,9 +1768,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   const unsigned int latentWidth = c.Count("latent_width");
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
-  size_t encodedLength = 0;
-  for (const auto & spec : schema)
-    encodedLength += spec.Categorical ? spec.Categories.size() : spec.Degree;
+  const size_t       encodedLength = EncodedLength(schema);
   // Absent: none (and in files written before the calibrations existed).
   auto readValues = [&](const std::string & key, size_t expected, const std::string & shape) {
     std::vector<float> values;
