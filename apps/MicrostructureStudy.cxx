@@ -582,20 +582,17 @@ Body(Module & m)
                        "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
                        out + "/prior_calibration.csv", "--calibrationSpread",
                        std::to_string(pr.value("calibration_spread", 0)) });
-  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_probe_temperatures"))
-    priorArgs.insert(priorArgs.end(),
-                     { "--calibrationProbeTemperatures", JoinNumbers(pr["calibration_probe_temperatures"]) });
-  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_spread_method"))
-    priorArgs.insert(priorArgs.end(),
-                     { "--calibrationSpreadMethod", pr["calibration_spread_method"].get<std::string>() });
-  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_spread_statistic"))
-    priorArgs.insert(priorArgs.end(),
-                     { "--calibrationSpreadStatistic", pr["calibration_spread_statistic"].get<std::string>() });
-  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_foreground"))
-    priorArgs.insert(priorArgs.end(), { "--calibrationForeground", pr["calibration_foreground"].get<std::string>() });
-  if (pr.value("calibration_samples", 0) > 0 && pr.contains("calibration_probe_variations"))
-    priorArgs.insert(priorArgs.end(),
-                     { "--calibrationProbeVariations", JoinNumbers(pr["calibration_probe_variations"]) });
+  // The calibration's optional settings, when given (lists of numbers joined, words as they are).
+  if (pr.value("calibration_samples", 0) > 0)
+    for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
+           { "--calibrationProbeTemperatures", "calibration_probe_temperatures" },
+           { "--calibrationSpreadMethod", "calibration_spread_method" },
+           { "--calibrationSpreadStatistic", "calibration_spread_statistic" },
+           { "--calibrationForeground", "calibration_foreground" },
+           { "--calibrationProbeVariations", "calibration_probe_variations" } })
+      if (pr.contains(key))
+        priorArgs.insert(priorArgs.end(),
+                         { flag, pr[key].is_array() ? JoinNumbers(pr[key]) : pr[key].get<std::string>() });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

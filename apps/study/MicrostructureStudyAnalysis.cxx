@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -555,19 +554,32 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       }
       if (!below || !above)
         continue;
-      const double t = (x - below->first) / (above->first - below->first);
-      auto         at = [&](const char * key) {
-        return (1 - t) * Get((*below->second)["sets"]["real"], key) + t * Get((*above->second)["sets"]["real"], key);
-      };
-      auto entry = [&](const char * method, json between, const std::function<double(const char *)> & value) {
+      // The polynomial through the true means (and variances) of the training conditions `nodes`
+      // (Lagrange's form), at the held-out x, against the truth there.
+      auto entry = [&](const char * method, const std::vector<std::pair<double, const json *>> & nodes) {
+        auto value = [&](const char * key) {
+          double sum = 0.0;
+          for (size_t i = 0; i < nodes.size(); ++i)
+          {
+            double weight = 1.0;
+            for (size_t j = 0; j < nodes.size(); ++j)
+              if (j != i)
+                weight *= (x - nodes[j].first) / (nodes[i].first - nodes[j].first);
+            sum += weight * Get((*nodes[i].second)["sets"]["real"], key);
+          }
+          return sum;
+        };
+        json between = json::array();
+        for (const auto & n : nodes)
+          between.push_back((*n.second)["condition"]);
         return json{ { "parameter", (isLog ? "ln " : "") + parameter },
                      { "method", method },
-                     { "between", std::move(between) },
+                     { "between", between },
                      { "vf_mean_difference_pp", value("vf_mean") - Get(truth, "vf_mean") },
                      { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
                      { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") } };
       };
-      baselines.push_back(entry("linear", { (*below->second)["condition"], (*above->second)["condition"] }, at));
+      baselines.push_back(entry("linear", { *below, *above }));
       // With three or more training values: the parabola through the three nearest (what a model with
       // prior.condition_degree 2 that knew them exactly would give).
       if (points.size() >= 3)
@@ -578,22 +590,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         });
         nearest.resize(3);
         std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
-        auto parabola = [&](const char * key) {
-          double sum = 0.0;
-          for (size_t i = 0; i < 3; ++i)
-          {
-            double weight = 1.0;
-            for (size_t j = 0; j < 3; ++j)
-              if (j != i)
-                weight *= (x - nearest[j].first) / (nearest[i].first - nearest[j].first);
-            sum += weight * Get((*nearest[i].second)["sets"]["real"], key);
-          }
-          return sum;
-        };
-        json between = json::array();
-        for (const auto & n : nearest)
-          between.push_back((*n.second)["condition"]);
-        baselines.push_back(entry("parabola", between, parabola));
+        baselines.push_back(entry("parabola", nearest));
       }
     }
     if (!baselines.empty())
