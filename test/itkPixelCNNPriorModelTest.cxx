@@ -1584,3 +1584,95 @@ TEST_F(PixelCNNPriorVariationFit, MatchesAMapStatistic)
   bad.MapStatistic = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
   EXPECT_NE(CalibrationError(bad).find("MapStatistic returned 3 values for 600 maps"), std::string::npos);
 }
+
+// The mean calibration against a known truth: two per-map statistics, the fraction of a map's
+// indices below 3 and the fraction that are 5. The targets are the real maps' statistics with the
+// first raised by 10 % and the second lowered by 15 %: matching the code frequencies leaves the
+// sampled means near the real ones, well off the targets; the mean calibration should bring both
+// within a few % at both conditions, and at an unseen condition in between land between the two.
+TEST_F(PixelCNNPriorVariationFit, MatchesMapStatisticMeans)
+{
+  DrawRealMaps(45, 46);
+  auto statistics = [](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
+    std::vector<double> v;
+    for (unsigned int i = 0; i < count; ++i)
+    {
+      const int32_t * map = maps + static_cast<size_t>(i) * h * w;
+      double          low = 0.0, five = 0.0;
+      for (unsigned int p = 0; p < h * w; ++p)
+      {
+        low += (map[p] < 3) / static_cast<double>(h * w);
+        five += (map[p] == 5) / static_cast<double>(h * w);
+      }
+      v.push_back(low);
+      v.push_back(five);
+    }
+    return v;
+  };
+  options.SpreadComponents = 0;
+  options.MeanStatistics = statistics;
+  options.RealMeanStatistics = statistics(real.data(), 2 * perCondition, H, W);
+  for (size_t i = 0; i < options.RealMeanStatistics.size(); ++i)
+    options.RealMeanStatistics[i] *= (i % 2) ? 0.85 : 1.10;
+  const auto records = Calibrate(options);
+  // Rounds 0 and 1, then per condition: the unshifted probe, one probe per statistic, 2 corrections.
+  ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u * 2);
+  for (unsigned int i = 0; i < records.size(); ++i)
+  {
+    EXPECT_EQ(records[i].Mean, i >= 4) << i;
+    EXPECT_EQ(records[i].Probe, i >= 4 && i < 10) << i;
+    ASSERT_EQ(records[i].MeanDifference.size(), 2u) << "every sampling is measured in the statistics";
+  }
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    EXPECT_LT(records[4 + g].MeanDifference[0], -0.05) << "the code frequencies alone: below the raised target";
+    EXPECT_GT(records[4 + g].MeanDifference[1], 0.05) << "and above the lowered one";
+  }
+  // The stored model: the last kept correction, sampled again with other seeds.
+  const auto check = m->Sample(perCondition, H, W, { { { "log_rate", "1" } } }, 1.0, 777);
+  const auto checkMinus = m->Sample(perCondition, H, W, { { { "log_rate", "-1" } } }, 1.0, 778);
+  const auto checkZero = m->Sample(perCondition, H, W, { { { "log_rate", "0" } } }, 1.0, 779);
+  auto means = [&](const std::vector<int32_t> & maps) {
+    const auto v = statistics(maps.data(), perCondition, H, W);
+    std::vector<double> mean(2, 0.0);
+    for (size_t i = 0; i < v.size(); ++i)
+      mean[i % 2] += v[i] / perCondition;
+    return mean;
+  };
+  auto targets = [&](bool plus) {
+    std::vector<double> mean(2, 0.0);
+    for (unsigned int i = 0; i < 2 * perCondition; ++i)
+      if ((conditions[i].at("log_rate") == "1") == plus)
+        for (unsigned int t = 0; t < 2; ++t)
+          mean[t] += options.RealMeanStatistics[2 * i + t] / perCondition;
+    return mean;
+  };
+  const auto plus = means(check), minus = means(checkMinus), zero = means(checkZero);
+  const auto targetPlus = targets(true), targetMinus = targets(false);
+  for (unsigned int t = 0; t < 2; ++t)
+  {
+    EXPECT_NEAR(plus[t] / targetPlus[t], 1.0, 0.035) << "statistic " << t << " at log_rate = 1";
+    EXPECT_NEAR(minus[t] / targetMinus[t], 1.0, 0.035) << "statistic " << t << " at log_rate = -1";
+    EXPECT_GT(zero[t], std::min(targetPlus[t], targetMinus[t]) - 0.03) << t;
+    EXPECT_LT(zero[t], std::max(targetPlus[t], targetMinus[t]) + 0.03) << t;
+  }
+
+  // Bad statistics: clear errors before any sampling.
+  auto bad = options;
+  bad.RealMeanStatistics.clear();
+  EXPECT_NE(CalibrationError(bad).find("give both MeanStatistics and RealMeanStatistics"), std::string::npos);
+  bad = options;
+  bad.RealMeanStatistics.pop_back();
+  EXPECT_NE(CalibrationError(bad).find("RealMeanStatistics has 2399 values for 1200 real maps"), std::string::npos);
+  bad = options;
+  bad.MeanRounds = 0;
+  EXPECT_NE(CalibrationError(bad).find("MeanRounds"), std::string::npos);
+  bad = options;
+  for (size_t i = 1; i < bad.RealMeanStatistics.size(); i += 2) // the second a multiple of the first
+    bad.RealMeanStatistics[i] = 2 * bad.RealMeanStatistics[i - 1];
+  EXPECT_NE(CalibrationError(bad).find("do not vary independently"), std::string::npos);
+  bad = options;
+  bad.Iterations = 0;
+  bad.MeanStatistics = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
+  EXPECT_NE(CalibrationError(bad).find("MeanStatistics returned 3 values for 600 maps"), std::string::npos);
+}
