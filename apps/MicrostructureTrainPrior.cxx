@@ -113,9 +113,11 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   return maps;
 }
 
-/** Volume fraction of each patch of a stack: Otsu per patch, as MicrostructureMeasure does. */
+/** Per patch of a stack, the named statistics (volume_fraction, mean_free_path: pixels, both line
+ * directions, ASTM half count at the edge), measured as MicrostructureMeasure does (Otsu per patch);
+ * count x names.size() values, row-major. */
 std::vector<double>
-VolumeFractions(const ByteStackType * stack, bool dark)
+PatchStatistics(const ByteStackType * stack, bool dark, const std::vector<std::string> & names)
 {
   using MeasureType = itk::MicrostructureStackMeasurement<ByteStackType>;
   auto measure = MeasureType::New();
@@ -124,14 +126,15 @@ VolumeFractions(const ByteStackType * stack, bool dark)
   measure->Update();
   std::vector<double> v;
   for (const auto & r : measure->GetMeasurements())
-    v.push_back(r.VolumeFraction);
+    for (const auto & name : names)
+      v.push_back(name == "volume_fraction" ? r.VolumeFraction : r.MeanFreePath);
   return v;
 }
 
-/** The volume fraction of the patches that maps (count x h x w) decode to. */
+/** The named statistics (PatchStatistics) of the patches that maps (count x h x w) decode to. */
 std::vector<double>
-DecodedVolumeFractions(const itk::VQVAEModel * vqvae, const int32_t * maps, unsigned int count, unsigned int h,
-                       unsigned int w, bool dark)
+DecodedStatistics(const itk::VQVAEModel * vqvae, const int32_t * maps, unsigned int count, unsigned int h,
+                  unsigned int w, bool dark, const std::vector<std::string> & names)
 {
   auto              stack = MapType::New();
   MapType::SizeType size = { { w, h, count } };
@@ -142,7 +145,7 @@ DecodedVolumeFractions(const itk::VQVAEModel * vqvae, const int32_t * maps, unsi
   decode->SetInput(stack);
   decode->SetModel(const_cast<itk::VQVAEModel *>(vqvae));
   decode->Update();
-  return VolumeFractions(decode->GetOutput(), dark);
+  return PatchStatistics(decode->GetOutput(), dark, names);
 }
 
 int
@@ -154,6 +157,11 @@ Body(Module & m)
     throw std::invalid_argument("give the VQ-VAE model with --vqvae (MicrostructureTrainVQVAE)");
   if (m.Get("table").empty())
     throw std::invalid_argument("give the patch table with --table: it holds the process parameters of every patch");
+  const auto meanStatistics = m.GetList("calibrationMeanStatistics");
+  for (const auto & name : meanStatistics)
+    if (name != "volume_fraction" && name != "mean_free_path")
+      throw std::invalid_argument("--calibrationMeanStatistics holds \"" + name +
+                                  "\": give volume_fraction and/or mean_free_path (comma-separated), or nothing");
   std::string checkpoint = m.Get("checkpoint");
   if (checkpoint.empty())
     checkpoint = output + ".checkpoint";
@@ -346,21 +354,40 @@ Body(Module & m)
     options.SpreadMethod = m.Get("calibrationSpreadMethod");
     options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
     const std::string statistic = m.Get("calibrationSpreadStatistic");
-    itk::VQVAEModel::Pointer decoder;
-    if (options.SpreadComponents > 0 && statistic == "volume_fraction")
+    const bool spreadByVolumeFraction = options.SpreadComponents > 0 && statistic == "volume_fraction";
+    if (spreadByVolumeFraction || !meanStatistics.empty())
     {
-      // The spread in what the study measures: the volume fraction of the decoded maps against that
-      // of the training patches themselves (so the VQ-VAE's own loss of variance is made up too).
+      // What the study measures, on the decoded maps against the training patches themselves (so
+      // that the VQ-VAE's own bias and loss of variance are made up too); mirror images (row + k N)
+      // have their patch's statistics.
       const bool dark = m.Get("calibrationForeground") == "dark";
-      decoder = itk::VQVAEModel::New();
+      itk::VQVAEModel::Pointer decoder = itk::VQVAEModel::New();
       decoder->SetDevice(m.Get("device"));
       decoder->Read(m.Get("vqvae"));
-      const auto real = VolumeFractions(itk::ReadScalarImage<ByteStackType>(m.Get("input")), dark);
-      for (const size_t row : trainRows) // mirror images (row + k N) have their patch's volume fraction
-        options.RealStatistic.push_back(real[row % table.GetNumberOfRows()]);
-      options.MapStatistic = [decoder, dark](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
-        return DecodedVolumeFractions(decoder, maps, count, h, w, dark);
-      };
+      const auto patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
+      const size_t N = table.GetNumberOfRows();
+      if (spreadByVolumeFraction)
+      {
+        const auto real = PatchStatistics(patches, dark, { "volume_fraction" });
+        for (const size_t row : trainRows)
+          options.RealStatistic.push_back(real[row % N]);
+        options.MapStatistic = [decoder, dark](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
+          return DecodedStatistics(decoder, maps, count, h, w, dark, { "volume_fraction" });
+        };
+      }
+      if (!meanStatistics.empty())
+      {
+        const size_t S = meanStatistics.size();
+        const auto   real = PatchStatistics(patches, dark, meanStatistics);
+        for (const size_t row : trainRows)
+          options.RealMeanStatistics.insert(options.RealMeanStatistics.end(), real.begin() + (row % N) * S,
+                                            real.begin() + (row % N + 1) * S);
+        options.MeanStatistics = [decoder, dark, meanStatistics](const int32_t * maps, unsigned int count,
+                                                                 unsigned int h, unsigned int w) {
+          return DecodedStatistics(decoder, maps, count, h, w, dark, meanStatistics);
+        };
+        options.MeanRounds = static_cast<unsigned int>(m.GetInt("calibrationMeanRounds"));
+      }
     }
     const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
     const std::string matchedBy = byVariation ? "per-map tilt" : "temperature";
@@ -382,30 +409,77 @@ Body(Module & m)
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
     // stage "probe": the spread calibration's samplings at each probe temperature (no offsets, before the
     // rounds) or tilt (at the kept offsets, after them; a last round samples the calibrated model);
-    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature and tilt.
-    itk::MicrostructureTable table({ "stage", "round", "condition", "real_maps", "sampled_maps", "temperature",
-                                     "variation", "total_variation", "spread_ratio", "kept" });
+    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature and tilt;
+    // stage "mean_probe" / "mean": the mean calibration's probes (the first without a shift) and
+    // corrections, after the rounds; mean_difference_<statistic>: decoded sampled mean / patches' - 1.
+    std::vector<std::string> columns{ "stage",     "round",           "condition",    "real_maps", "sampled_maps",
+                                      "temperature", "variation", "total_variation", "spread_ratio", "kept" };
+    for (const auto & name : meanStatistics)
+      columns.push_back("mean_difference_" + name);
+    itk::MicrostructureTable table(columns);
+    size_t trainConditionCount = 0; // distinct training conditions: one round-0 record each
+    for (const auto & r : calibration)
+      trainConditionCount += (!r.Probe && !r.Mean && r.Round == 0);
     unsigned int lastKept = 0;
     for (const auto & r : calibration)
-      if (r.Kept && !r.Probe)
+      if (r.Kept && !r.Probe && !r.Mean)
         lastKept = std::max(lastKept, r.Round);
+    // The records of the stored model: the tilt's last round; the mean calibration's last kept
+    // correction (its unshifted probe when none was kept); the last kept round otherwise.
+    std::vector<bool> stored(calibration.size(), false);
+    for (size_t i = 0; i < calibration.size(); ++i)
+      stored[i] = !calibration[i].Probe && !calibration[i].Mean && calibration[i].Round == lastKept;
+    if (!byVariation && !meanStatistics.empty())
+    {
+      std::vector<size_t> unshifted, kept;
+      for (size_t i = 0; i < calibration.size(); ++i)
+      {
+        const auto & r = calibration[i];
+        if (r.Mean && r.Probe && unshifted.size() < trainConditionCount)
+          unshifted.push_back(i);
+        if (r.Mean && !r.Probe && r.Kept)
+          kept.push_back(i);
+      }
+      if (kept.size() > trainConditionCount)
+        kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(trainConditionCount));
+      std::fill(stored.begin(), stored.end(), false);
+      for (const size_t i : kept.empty() ? unshifted : kept)
+        stored[i] = true;
+    }
     double before = 0.0, after = 0.0, spreadBefore = 0.0, spreadAfter = 0.0;
     size_t nBefore = 0, nAfter = 0;
     std::ostringstream temperatures;
-    for (const auto & r : calibration)
+    std::vector<double> meanBefore(meanStatistics.size(), 0.0), meanAfter(meanStatistics.size(), 0.0);
+    for (size_t i = 0; i < calibration.size(); ++i)
     {
-      table.AddRow({ r.Probe ? "probe" : "round", std::to_string(r.Round), r.Condition, std::to_string(r.RealMaps),
-                     std::to_string(r.SampledMaps), itk::MicrostructureTable::FormatNumber(r.Temperature),
-                     itk::MicrostructureTable::FormatNumber(r.Variation),
-                     itk::MicrostructureTable::FormatNumber(r.TotalVariation),
-                     std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio) : "",
-                     r.Kept ? "1" : "0" });
+      const auto &             r = calibration[i];
+      std::vector<std::string> row{ r.Mean ? (r.Probe ? "mean_probe" : "mean") : (r.Probe ? "probe" : "round"),
+                                    std::to_string(r.Round),
+                                    r.Condition,
+                                    std::to_string(r.RealMaps),
+                                    std::to_string(r.SampledMaps),
+                                    itk::MicrostructureTable::FormatNumber(r.Temperature),
+                                    itk::MicrostructureTable::FormatNumber(r.Variation),
+                                    itk::MicrostructureTable::FormatNumber(r.TotalVariation),
+                                    std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio)
+                                                                 : "",
+                                    r.Kept ? "1" : "0" };
+      for (size_t t = 0; t < meanStatistics.size(); ++t)
+      {
+        row.push_back(t < r.MeanDifference.size() ? itk::MicrostructureTable::FormatNumber(r.MeanDifference[t]) : "");
+        // Before the mean calibration: the first round (the network with no offsets); after: the stored model.
+        if (t < r.MeanDifference.size() && !r.Probe && !r.Mean && r.Round == 0)
+          meanBefore[t] += std::abs(r.MeanDifference[t]) / trainConditionCount;
+        if (t < r.MeanDifference.size() && stored[i])
+          meanAfter[t] += std::abs(r.MeanDifference[t]) / trainConditionCount;
+      }
+      table.AddRow(row);
       const bool atOne = r.Probe && r.Temperature == 1.0 && r.Variation == 0.0; // the network as trained
       // Before: the network as trained (the temperature's probe at T = 1; round 0 otherwise, which
       // the tilt's rounds sample without the tilt).
       if ((options.SpreadComponents > 0 && !byVariation) ? atOne : (!r.Probe && r.Round == 0))
         before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
-      if (!r.Probe && r.Round == lastKept)
+      if (stored[i])
       {
         after += r.TotalVariation, spreadAfter += r.SpreadRatio, ++nAfter;
         temperatures << (nAfter > 1 ? ", " : "") << r.Condition << ": "
@@ -415,6 +489,15 @@ Body(Module & m)
     }
     if (lastKept == 0)
       std::cerr << "the calibration matched no better than the network alone: none kept\n";
+    std::ostringstream means;
+    for (size_t t = 0; t < meanStatistics.size(); ++t)
+      means << (t ? ", " : "") << meanStatistics[t] << " "
+            << itk::MicrostructureTable::FormatNumber(std::round(meanBefore[t] * 1e4) / 100) << " % -> "
+            << itk::MicrostructureTable::FormatNumber(std::round(meanAfter[t] * 1e4) / 100) << " %";
+    if (!meanStatistics.empty())
+      std::cerr << "decoded means against the training patches' (mean |relative difference| over the training "
+                   "conditions), network alone -> calibrated: "
+                << means.str() << "\n";
     if (!m.Get("calibrationLog").empty())
       table.Write(m.Get("calibrationLog"));
     std::cerr << "code-frequency total variation, mean over " << nBefore << " training conditions: "
@@ -431,6 +514,8 @@ Body(Module & m)
               << " directions (spread ratio " << itk::MicrostructureTable::FormatNumber(spreadBefore / nBefore)
               << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << temperatures.str()
               << ")";
+    if (!meanStatistics.empty())
+      summary << "; decoded means matched to the patches' (" << means.str() << ")";
   }
   prior->SetTrainingSummary(summary.str());
   prior->Write(output);
@@ -541,6 +626,15 @@ main(int argc, char * argv[])
                             "Spread phase", "The phase whose volume fraction --calibrationSpreadStatistic "
                                             "volume_fraction matches: bright (ferrite) or dark.");
   foreground.elements = { "bright", "dark" };
+  m.Add("string-vector", "calibrationMeanStatistics", "calibrationMeanStatistics", "", "Mean statistics",
+        "After the code frequencies (with --calibrationSamples > 0; not in the paper): shift the code frequencies "
+        "along the directions in which the training patches differ in these statistics until the decoded sampled "
+        "maps' means match the patches' at every training condition (linear in the encoded condition, so unseen "
+        "conditions are interpolated): volume_fraction and/or mean_free_path, comma-separated. Empty = none. "
+        "Matched code frequencies left the decoded mean free path 5-10 % coarser than the patches'.");
+  m.Add("integer", "calibrationMeanRounds", "calibrationMeanRounds", "2", "Mean rounds",
+        "Newton corrections of the mean shifts after their probes (each samples the model once more).")
+    .minimum = "1";
   m.Add("float-vector", "calibrationProbeVariations", "calibrationProbeVariations", "0.5,1,1.5", "Probe variations",
         "Tilt spreads sampled besides 0 to fit the variation calibration, as multiples of the training maps' own.");
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",

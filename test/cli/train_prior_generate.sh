@@ -255,6 +255,29 @@ for r in [r for r in rounds if int(r["round"]) == last]:  # the tilted model: s(
     z = (float(r["condition"].split("=")[1]) - mean) / sd
     assert abs(math.exp(v[0] + z * v[1]) - float(r["variation"])) < 1e-4 * float(r["variation"]), (v, r)
 PY
+# --calibrationMeanStatistics: after the rounds, per training condition an unshifted probe and one per
+# statistic, then the corrections, each logged with the decoded means' relative differences from the
+# training patches'; the summary says so; an unknown statistic is refused with no output.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_mean.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
+  --calibrationRounds 1 --calibrationMeanStatistics volume_fraction,mean_free_path --calibrationMeanRounds 1 \
+  --calibrationLog mean.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "decoded means matched to the patches'" prior_mean.model || { echo "FAIL: mean calibration not in the summary"; exit 1; }
+grep -q "decoded means against the training patches'" out.txt || { echo "FAIL: mean calibration not reported"; cat out.txt; exit 1; }
+$py - <<'PY'
+import csv, math
+log = list(csv.DictReader(open("mean.csv")))
+stages = [r["stage"] for r in log]
+assert stages.count("mean_probe") == 2 * 3 and stages.count("mean") == 2 * 1, stages
+assert stages.index("mean_probe") > max(i for i, s in enumerate(stages) if s == "round"), stages
+for r in log:  # every sampling is measured in both statistics (NaN only where no patch has an intercept)
+    for k in ("mean_difference_volume_fraction", "mean_difference_mean_free_path"):
+        float(r[k])
+assert all(math.isfinite(float(r["mean_difference_volume_fraction"])) for r in log), log
+PY
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
+    --calibrationMeanStatistics grain_size >out.txt 2>&1; then echo "FAIL: unknown mean statistic accepted"; exit 1; fi
+grep -q "give volume_fraction and/or mean_free_path" out.txt || { echo "FAIL: unclear statistic message"; cat out.txt; exit 1; }
+[ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
 # The generator draws the tilt from the seed: the same seed repeats, another differs.
 for run in a:1 b:1 c:2; do
   "$bin/MicrostructureGenerate" gen_tilt_${run%%:*}.nrrd --vqvae vq.model --prior prior_tilt.model \
