@@ -62,7 +62,8 @@ Preset(const std::string & name)
                "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
                "learning_rate": 0.002, "seed": 1, "condition_degree": 1, "calibration_samples": 150, "calibration_rounds": 2,
                "calibration_spread": 1, "calibration_spread_method": "variation",
-               "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5] },
+               "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
+               "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
     "device": "auto"
@@ -98,7 +99,8 @@ Preset(const std::string & name)
                       "kernel_size": 3, "output_hidden_channels": 512, "steps": 100000, "batch_size": 64,
                       "learning_rate": 0.0003, "seed": 1, "condition_degree": 1, "calibration_samples": 1000, "calibration_rounds": 3,
                       "calibration_spread": 1, "calibration_spread_method": "variation",
-                      "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5] })"_json;
+                      "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
+                      "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 })"_json;
     c["generate"]["samples"] = 1000;
   }
   else if (name != "demo")
@@ -589,10 +591,16 @@ Body(Module & m)
            { "--calibrationSpreadMethod", "calibration_spread_method" },
            { "--calibrationSpreadStatistic", "calibration_spread_statistic" },
            { "--calibrationForeground", "calibration_foreground" },
-           { "--calibrationProbeVariations", "calibration_probe_variations" } })
-      if (pr.contains(key))
-        priorArgs.insert(priorArgs.end(),
-                         { flag, pr[key].is_array() ? JoinNumbers(pr[key]) : pr[key].get<std::string>() });
+           { "--calibrationProbeVariations", "calibration_probe_variations" },
+           { "--calibrationMeanStatistics", "calibration_mean_statistics" },
+           { "--calibrationMeanRounds", "calibration_mean_rounds" } })
+      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()))
+      {
+        const json & v = pr[key];
+        priorArgs.insert(priorArgs.end(), { flag, v.is_array()    ? (v[0].is_string() ? JoinStrings(v) : JoinNumbers(v))
+                                                  : v.is_string() ? v.get<std::string>()
+                                                                  : v.dump() });
+      }
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 
