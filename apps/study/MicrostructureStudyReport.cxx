@@ -460,7 +460,14 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     // Rows of stage "probe" (the spread calibration's temperature probes, no offsets) come first.
     const bool isProbeLog = log.HasColumn("stage");
     const bool spread = log.HasColumn("spread_ratio") && log.GetNumberOfRows() > 0 && !log.Get(0, "spread_ratio").empty();
-    auto       probe = [&](size_t i) { return isProbeLog && log.Get(i, "stage") == "probe"; };
+    // Rows other than "round" (the spread's "probe", the mean calibration's "mean_probe" and "mean")
+    // are not the offsets' rounds: the table's before and after are rounds.
+    auto       probe = [&](size_t i) { return isProbeLog && log.Get(i, "stage") != "round"; };
+    // The mean calibration's statistics (mean_difference_<statistic>: decoded sampled mean / patches' - 1).
+    std::vector<std::string> meanColumns;
+    for (const auto & c : log.GetColumnNames())
+      if (c.rfind("mean_difference_", 0) == 0)
+        meanColumns.push_back(c);
     unsigned int last = 0; // the last round whose offsets were kept
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
       if (!probe(i) && (!log.HasColumn("kept") || log.Get(i, "kept") == "1"))
@@ -477,7 +484,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
     {
       auto & entry = byCondition[log.Get(i, "condition")];
-      entry.resize(6);
+      entry.resize(6 + 2 * meanColumns.size());
       // Before: the network as trained (the probe at T = 1 with a temperature calibration, whose probes
       // come first; round 0 otherwise, which the tilt's rounds sample without the tilt).
       const bool before = (spread && !tilt) ? (probe(i) && log.GetNumber(i, "temperature") == 1.0 &&
@@ -496,6 +503,10 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
         if (spread)
           entry[3] = rounded(i, "spread_ratio"), entry[4] = rounded(i, tilt ? "variation" : "temperature");
       }
+      for (size_t t = 0; t < meanColumns.size(); ++t)
+        if ((before || after) && !log.Get(i, meanColumns[t]).empty())
+          entry[6 + 2 * t + (after ? 1 : 0)] = MicrostructureTable::FormatNumber(
+            std::round(log.GetNumber(i, meanColumns[t]) * 1000) / 10);
     }
     MicrostructureTable calibration;
     for (const char * c : { "training condition", "code-frequency TV before calibration", "TV after" })
@@ -503,11 +514,18 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     if (spread)
       for (const char * c : { "spread ratio before", "spread ratio after", tilt ? "per-map tilt spread" : "temperature" })
         calibration.AddColumn(c);
+    for (const auto & c : meanColumns)
+    {
+      const std::string name = c.substr(std::string("mean_difference_").size());
+      calibration.AddColumn("decoded " + name + " mean vs patches before (%)");
+      calibration.AddColumn("decoded " + name + " after (%)");
+    }
     for (const auto & [condition, e] : byCondition)
     {
       std::vector<std::string> row{ condition, e[0], e[1] };
       if (spread)
         row.insert(row.end(), { e[2], e[3], e[4] });
+      row.insert(row.end(), e.begin() + 6, e.end());
       calibration.AddRow(row);
     }
     page.AddTable(calibration,
@@ -529,7 +547,15 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                             "codes (along which the real maps differ most in the spread statistic); s per condition, "
                             "probed at the kept offsets, log s linear in the encoded condition, so unseen conditions "
                             "are interpolated. 'After' is a last sampling of the calibrated model."
-                          : ""),
+                          : "") +
+                    (meanColumns.empty()
+                       ? ""
+                       : " Decoded means (prior.calibration_mean_statistics): the mean of the statistic over the "
+                         "decoded sampled maps against that over the training patches themselves, relative (%), for "
+                         "the network alone and the calibrated model: the code frequencies are shifted along the "
+                         "directions in which the training patches differ in these statistics until the means match "
+                         "(a line in the encoded condition, so they match only as well as a line fits the training "
+                         "conditions, and unseen conditions are interpolated)."),
                   0, "prior_calibration.csv");
   }
   MicrostructureTable timing;
