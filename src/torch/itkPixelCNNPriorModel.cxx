@@ -1172,6 +1172,14 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       f[k] = (counts[k] + add) / total;
     return f;
   };
+  // The real maps' code frequencies over all conditions, half a count added to every code: what the
+  // tilt's and the mean calibration's slopes are divided by (d log E[f_k] per unit of the statistic).
+  auto pooledFrequency = [&]() {
+    auto f = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
+    for (size_t g = 0; g < G; ++g)
+      f += torch::from_blob(realCounts[g].data(), { static_cast<int64_t>(K) }, torch::kDouble);
+    return (f + 0.5) / (f.sum() + 0.5 * K);
+  };
   auto describe = [](const Condition & c) {
     std::string text;
     for (const auto & kv : c)
@@ -1519,19 +1527,16 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       }
       const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
       auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-      auto                meanFrequency = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
       realScoreDeviation.assign(G, 0.0);
       for (size_t g = 0; g < G; ++g)
       {
         const auto u = scores[g] / pooled;
         slope += u.matmul(realFrequencies[g] - realFrequencies[g].mean(0, true));
-        meanFrequency += torch::from_blob(realCounts[g].data(), { static_cast<int64_t>(K) }, torch::kDouble);
         realScoreDeviation[g] = u.std(0, true).item<double>();
       }
       slope /= sumSquares / (pooled * pooled); // sum of u^2
-      meanFrequency = (meanFrequency + 0.5) / (meanFrequency.sum() + 0.5 * K);
       const auto direction =
-        (slope / meanFrequency).clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
+        (slope / pooledFrequency()).clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
       tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
     }
   }
@@ -1651,12 +1656,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                         << " mean statistics do not vary independently within their conditions: give statistics that "
                            "vary from map to map, and not as functions of one another");
     }
-    auto meanFrequency = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-    for (size_t g = 0; g < G; ++g)
-      meanFrequency += torch::from_blob(realCounts[g].data(), { static_cast<int64_t>(K) }, torch::kDouble);
-    meanFrequency = (meanFrequency + 0.5) / (meanFrequency.sum() + 0.5 * K);
     const auto meanDirections =
-      (torch::linalg_solve(UtU, UtF) / meanFrequency).clamp(-options.MaximumOffset, options.MaximumOffset).contiguous();
+      (torch::linalg_solve(UtU, UtF) / pooledFrequency()).clamp(-options.MaximumOffset, options.MaximumOffset).contiguous();
     const double * d = meanDirections.data_ptr<double>(); // S x K
 
     // The shifts (G x S) fitted over the conditions and added to the kept offsets; what the fit
@@ -1744,8 +1745,6 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     auto   best = current;
     auto   bestShift = shift;
     double bestError = meanError(current), step = 1.0;
-    for (size_t g = 0; g < G; ++g)
-      keptSpreadRatio[g] = current[g].SpreadRatio;
     for (unsigned int round = 1; round <= options.MeanRounds; ++round)
     {
       // A Newton step from the shifts in force (the fit's, not the targets) to the real means.
@@ -1772,8 +1771,6 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         best = sampled;
         bestShift = shift;
         inForce = tried;
-        for (size_t g = 0; g < G; ++g)
-          keptSpreadRatio[g] = sampled[g].SpreadRatio;
       }
       else
         step *= 0.5;
