@@ -14,6 +14,9 @@
 #include "itkVQDecodeImageFilter.h"
 #include "itkVQEncodeImageFilter.h"
 
+#include <algorithm>
+#include <memory>
+#include <numeric>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -364,27 +367,70 @@ Body(Module & m)
       itk::VQVAEModel::Pointer decoder = itk::VQVAEModel::New();
       decoder->SetDevice(m.Get("device"));
       decoder->Read(m.Get("vqvae"));
-      const auto patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
+      // Every statistic either calibration uses, measured once per set of maps: the patches once,
+      // and each sampling's maps decoded once for both (the calibration asks for the spread's and
+      // the means' statistics of the same maps in turn; the last maps and their values are kept).
+      std::vector<std::string> names = meanStatistics;
+      if (spreadByVolumeFraction && std::find(names.begin(), names.end(), "volume_fraction") == names.end())
+        names.push_back("volume_fraction");
+      const size_t all = names.size();
+      struct Decoded
+      {
+        std::vector<int32_t> maps;
+        unsigned int         h{ 0 }, w{ 0 };
+        std::vector<double>  values; // maps x all
+      };
+      auto last = std::make_shared<Decoded>();
+      auto decoded = [decoder, dark, names, last](const int32_t * maps, unsigned int count, unsigned int h,
+                                                  unsigned int w) -> const std::vector<double> & {
+        const size_t length = static_cast<size_t>(count) * h * w;
+        if (last->h != h || last->w != w || last->maps.size() != length || !std::equal(maps, maps + length, last->maps.begin()))
+        {
+          last->values = DecodedStatistics(decoder, maps, count, h, w, dark, names);
+          last->maps.assign(maps, maps + length);
+          last->h = h, last->w = w;
+        }
+        return last->values;
+      };
+      // Columns `which` of a maps x all table, row-major.
+      auto columns = [all](const std::vector<double> & table, const std::vector<size_t> & which, size_t row) {
+        std::vector<double> v;
+        for (const size_t c : which)
+          v.push_back(table[row * all + c]);
+        return v;
+      };
+      auto select = [columns](const std::vector<double> & table, const std::vector<size_t> & which, size_t rows) {
+        std::vector<double> v;
+        for (size_t r = 0; r < rows; ++r)
+        {
+          const auto row = columns(table, which, r);
+          v.insert(v.end(), row.begin(), row.end());
+        }
+        return v;
+      };
+      const auto   real = PatchStatistics(itk::ReadScalarImage<ByteStackType>(m.Get("input")), dark, names);
       const size_t N = table.GetNumberOfRows();
+      std::vector<size_t> meanColumns(meanStatistics.size());
+      std::iota(meanColumns.begin(), meanColumns.end(), size_t{ 0 });
       if (spreadByVolumeFraction)
       {
-        const auto real = PatchStatistics(patches, dark, { "volume_fraction" });
+        const std::vector<size_t> vf{ static_cast<size_t>(
+          std::find(names.begin(), names.end(), "volume_fraction") - names.begin()) };
         for (const size_t row : trainRows)
-          options.RealStatistic.push_back(real[row % N]);
-        options.MapStatistic = [decoder, dark](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
-          return DecodedStatistics(decoder, maps, count, h, w, dark, { "volume_fraction" });
-        };
+          options.RealStatistic.push_back(columns(real, vf, row % N)[0]);
+        options.MapStatistic = [decoded, select, vf](const int32_t * maps, unsigned int count, unsigned int h,
+                                                     unsigned int w) { return select(decoded(maps, count, h, w), vf, count); };
       }
       if (!meanStatistics.empty())
       {
-        const size_t S = meanStatistics.size();
-        const auto   real = PatchStatistics(patches, dark, meanStatistics);
         for (const size_t row : trainRows)
-          options.RealMeanStatistics.insert(options.RealMeanStatistics.end(), real.begin() + (row % N) * S,
-                                            real.begin() + (row % N + 1) * S);
-        options.MeanStatistics = [decoder, dark, meanStatistics](const int32_t * maps, unsigned int count,
-                                                                 unsigned int h, unsigned int w) {
-          return DecodedStatistics(decoder, maps, count, h, w, dark, meanStatistics);
+        {
+          const auto v = columns(real, meanColumns, row % N);
+          options.RealMeanStatistics.insert(options.RealMeanStatistics.end(), v.begin(), v.end());
+        }
+        options.MeanStatistics = [decoded, select, meanColumns](const int32_t * maps, unsigned int count,
+                                                               unsigned int h, unsigned int w) {
+          return select(decoded(maps, count, h, w), meanColumns, count);
         };
         options.MeanRounds = static_cast<unsigned int>(m.GetInt("calibrationMeanRounds"));
       }
