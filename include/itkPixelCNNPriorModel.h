@@ -143,7 +143,20 @@ public:
    * the calibration's three targets misses them (its residual is the calibration's error at the
    * training conditions) and interpolates linearly between them. Degree 2 lets them bend: through
    * three training values exactly, and an unseen value between them gets the parabola's value.
-   * Degree 2 or 3 needs at least Degree + 1 distinct training values (LearnContinuousCondition). */
+   * Degree 2 or 3 needs at least Degree + 1 distinct training values (LearnContinuousCondition).
+   *
+   * ExponentialTerms (not in the paper): after the powers, terms (exp(a x) - mean) / sd of the
+   * parameter's value x, one per rate a, standardised over the training table. For an ln_ parameter
+   * (x = ln v) exp(a x) = v^a: ln_cooling_rate with a = -1 enters as ln(rate) and 1 / rate, so the
+   * biases and calibrations follow d0 + b ln(rate) + c / rate, the shape of a grain size that
+   * coarsens steeply at slow cooling and levels off at fast; a = -0.5 gives the Hall-Petch-like
+   * rate^-1/2. Each term, like each power, needs one more distinct training value. */
+  struct ExponentialTerm
+  {
+    double Rate{ -1.0 };  ///< a, finite and non-zero
+    double Mean{ 0.0 };   ///< mean of exp(a x) over the training table
+    double StdDev{ 1.0 }; ///< its standard deviation, finite and > 0
+  };
   struct ConditionSpec
   {
     std::string              Name;
@@ -153,7 +166,8 @@ public:
     double                   StdDev{ 1.0 };
     double                   Minimum{ 0.0 };
     double                   Maximum{ 0.0 };
-    unsigned int             Degree{ 1 };
+    unsigned int                 Degree{ 1 };
+    std::vector<ExponentialTerm> ExponentialTerms;
   };
   using ConditionSchema = std::vector<ConditionSpec>;
   /** Values of the process parameters of one map: name -> value text. */
@@ -161,12 +175,14 @@ public:
 
   /** Learns a continuous parameter from the training table's column (mean,
    * standard deviation (1 when all values are equal), minimum, maximum), encoded
-   * with the given Degree. Throws for an empty column, a NaN / infinite value, a
-   * degree outside 1..3, or, for degree 2 or 3, fewer than degree + 1 distinct
-   * values (a parabola through two training values is not determined by them;
-   * degree 1 takes a single value, as a constant). */
+   * with the given Degree and an ExponentialTerm per rate in exponentialRates. Throws for an
+   * empty column, a NaN / infinite value, a degree outside 1..3, a rate that is zero, not finite
+   * or given twice, exp(a x) overflowing at a training value, or fewer than
+   * degree + rates + 1 distinct values (a parabola through two training values is not
+   * determined by them; degree 1 alone takes a single value, as a constant). */
   static ConditionSpec
-  LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1);
+  LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1,
+                           const std::vector<double> & exponentialRates = {});
   /** Learns a categorical parameter: its categories are the distinct values, sorted. */
   static ConditionSpec
   LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values);
@@ -174,7 +190,7 @@ public:
    * value must be a number (throws naming the first that is not). */
   static ConditionSpec
   LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                 unsigned int degree = 1);
+                 unsigned int degree = 1, const std::vector<double> & exponentialRates = {});
 
   /** Losses of one training step (on the batch, before the update). */
   struct TrainingStepResult
@@ -203,7 +219,8 @@ public:
 
   /** The process parameters (validated: distinct non-empty names, categorical
    * ones with >= 1 distinct non-empty categories, StdDev > 0 and finite, Minimum
-   * <= Maximum, Degree 1..3). The schema is part of the network: setting it discards an
+   * <= Maximum, Degree 1..3, exponential terms with distinct finite non-zero rates and a finite
+   * mean and sd > 0). The schema is part of the network: setting it discards an
    * existing network (call Initialize() again); Read() replaces it with the file's. */
   void
   SetConditionSchema(const ConditionSchema & schema);
@@ -212,7 +229,7 @@ public:
   {
     return m_ConditionSchema;
   }
-  /** Length of the encoded condition vector: Degree per continuous parameter, the
+  /** Length of the encoded condition vector: Degree + exponential terms per continuous parameter, the
    * number of categories per categorical one. */
   unsigned int
   GetEncodedConditionLength() const;

@@ -1090,6 +1090,126 @@ TEST(PixelCNNPriorModel, ConditionDegreeTwoBendsTheCalibrationThroughThreeValues
   fs::remove_all(dir);
 }
 
+// Exponential terms: an ln_ parameter x that also enters as exp(-x) (1 / the rate), standardised.
+// The encoding against its definition, the file, the errors; then what it is for: code frequencies
+// whose log is a + b x + q exp(-x) (steep at small x, level at large, as a grain size in the cooling
+// rate) at x = ln 1, ln 10, ln 30. A line in x misses them and the rate 3 in between; the term meets
+// all three and gets 3 right. A parabola in x (degree 2) also meets the three but not 3.
+TEST(PixelCNNPriorModel, ExponentialTermFollowsACurveALineAndAParabolaMiss)
+{
+  const double trained[3] = { 0.0, std::log(10.0), std::log(30.0) }, unseen = std::log(3.0);
+  const auto   spec = Prior::LearnContinuousCondition("x", { trained[0], trained[1], trained[2], trained[2] }, 1, { -1.0 });
+  ASSERT_EQ(spec.ExponentialTerms.size(), 1u);
+  {
+    // exp(-x) at the training values: 1, 0.1, 1/30, 1/30 -> mean and population sd of those.
+    const double v[4] = { 1.0, 0.1, 1.0 / 30, 1.0 / 30 };
+    const double mean = (v[0] + v[1] + v[2] + v[3]) / 4;
+    double       ss = 0.0;
+    for (const double e : v)
+      ss += (e - mean) * (e - mean);
+    EXPECT_NEAR(spec.ExponentialTerms[0].Mean, mean, 1e-12);
+    EXPECT_NEAR(spec.ExponentialTerms[0].StdDev, std::sqrt(ss / 4), 1e-12);
+    auto       m = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
+    const auto e = m->EncodeConditions({ { { "x", std::to_string(unseen) }, { "m", "a" } } }, 1);
+    ASSERT_EQ(m->GetEncodedConditionLength(), 4u); // z, the term, one-hot
+    ASSERT_EQ(e.size(), 4u);
+    EXPECT_NEAR(e[0], (unseen - spec.Mean) / spec.StdDev, 1e-5);
+    EXPECT_NEAR(e[1], (1.0 / 3.0 - mean) / std::sqrt(ss / 4), 1e-5);
+    EXPECT_EQ(e[2], 1.0f);
+    EXPECT_EQ(e[3], 0.0f);
+  }
+  // Errors: a rate of zero, twice, not finite; overflow; too few distinct values for degree + terms.
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0 }, 1, { 0.0 }); }).find("non-zero"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0, 3.0 }, 1, { -1.0, -1.0 }); })
+              .find("given once"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] {
+              Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0 }, 1, { std::numeric_limits<double>::infinity() });
+            }).find("finite"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 900.0, 1000.0 }, 1, { 1.0 }); }).find("ln_"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0 }, 1, { -1.0 }); }).find("at least 3"),
+            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 3.0 }, 2, { -1.0 }); }).find("at least 4"),
+            std::string::npos);
+  {
+    auto bad = spec;
+    bad.ExponentialTerms[0].StdDev = 0.0;
+    auto m = Prior::New();
+    EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ bad }); }).find("StdDev > 0"), std::string::npos);
+  }
+
+  // The calibration against true log frequencies a + b x + q exp(-x).
+  const unsigned int K = 6, H = 4, W = 4, perCondition = 300;
+  const double       a[K] = { 1.0, 0.4, 0.0, -0.3, -0.6, 0.8 }, b[K] = { -0.3, 0.25, 0.15, 0.0, 0.35, -0.2 },
+               q[K] = { 2.0, -1.5, 0.0, -1.1, 1.7, -1.2 };
+  auto truth = [&](double x) {
+    std::vector<double> p(K);
+    double              sum = 0.0;
+    for (unsigned int k = 0; k < K; ++k)
+      sum += (p[k] = std::exp(a[k] + x * b[k] + std::exp(-x) * q[k]));
+    for (auto & v : p)
+      v /= sum;
+    return p;
+  };
+  std::mt19937                  rng(23);
+  std::vector<int32_t>          maps;
+  std::vector<Prior::Condition> conditions;
+  std::vector<double>           column;
+  for (const double x : trained)
+  {
+    DrawCodes(truth(x), perCondition * H * W, rng, maps);
+    for (unsigned int i = 0; i < perCondition; ++i)
+    {
+      conditions.push_back({ { "x", std::to_string(x) } });
+      column.push_back(std::stod(std::to_string(x)));
+    }
+  }
+  auto calibrated = [&](unsigned int degree, const std::vector<double> & rates) {
+    auto m = TinyPrior(K, 2, 5, { Prior::LearnContinuousCondition("x", column, degree, rates) });
+    Prior::CalibrationOptions options;
+    options.SamplesPerCondition = 400;
+    options.Iterations = 4;
+    options.Seed = 9;
+    m->CalibrateMarginals(maps.data(), 3 * perCondition, H, W, conditions, options);
+    return m;
+  };
+  auto sampledTV = [&](const Prior::Pointer & m, double x, uint64_t seed) {
+    return FrequencyDistance(m->Sample(2000, H, W, { { { "x", std::to_string(x) } } }, 1.0, seed), truth(x));
+  };
+  const auto line = calibrated(1, {}), parabola = calibrated(2, {}), term = calibrated(1, { -1.0 });
+  double worstLine = 0.0;
+  for (const double x : trained)
+  {
+    EXPECT_LT(sampledTV(term, x, 123), 0.035) << "x = " << x; // sampling noise: ~0.01
+    worstLine = std::max(worstLine, sampledTV(line, x, 123));
+  }
+  EXPECT_GT(worstLine, 0.06) << "a straight line should not meet three values on this curve";
+  const double unseenTerm = sampledTV(term, unseen, 125), unseenLine = sampledTV(line, unseen, 125),
+               unseenParabola = sampledTV(parabola, unseen, 125);
+  EXPECT_LT(unseenTerm, 0.04);
+  EXPECT_LT(unseenTerm, 0.5 * unseenLine) << "line " << unseenLine;
+  EXPECT_LT(unseenTerm, 0.7 * unseenParabola) << "parabola " << unseenParabola;
+  std::cout << "total variation at x = ln 3 (unseen): with exp(-x) " << unseenTerm << ", parabola " << unseenParabola
+            << ", line " << unseenLine << "; worst at a training value, line: " << worstLine << std::endl;
+
+  // The file keeps the term exactly; the file's line without terms is unchanged (5 commas).
+  const auto dir = TempDir("exponential");
+  term->Write((dir / "t.model").string());
+  auto r = Prior::New();
+  r->SetDevice("cpu");
+  r->Read((dir / "t.model").string());
+  ASSERT_EQ(r->GetConditionSchema().size(), 1u);
+  ASSERT_EQ(r->GetConditionSchema()[0].ExponentialTerms.size(), 1u);
+  EXPECT_EQ(r->GetConditionSchema()[0].ExponentialTerms[0].Rate, -1.0);
+  EXPECT_EQ(r->GetConditionSchema()[0].ExponentialTerms[0].StdDev, term->GetConditionSchema()[0].ExponentialTerms[0].StdDev);
+  const std::string x3 = std::to_string(unseen);
+  EXPECT_EQ(r->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3), term->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3));
+  fs::remove_all(dir);
+}
+
 // Temperature calibration, the mechanics: the calibrated logits are (logits + offsets) / T(c) with
 // log T(c) linear in the encoded condition; the calibrated model stays normalised, both samplers use
 // it and draw what the uncalibrated model draws at temperature T(c); the file keeps it; damaged

@@ -91,6 +91,21 @@ EscapeField(const std::string & text)
   return out;
 }
 
+/** Splits at every separator (no escapes). */
+std::vector<std::string>
+SplitOn(const std::string & text, char separator)
+{
+  std::vector<std::string> parts(1);
+  for (const char ch : text)
+  {
+    if (ch == separator)
+      parts.emplace_back();
+    else
+      parts.back() += ch;
+  }
+  return parts;
+}
+
 /** Splits at unescaped commas and unescapes each field. */
 std::vector<std::string>
 SplitFields(const std::string & text)
@@ -237,18 +252,29 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
       if (s.Degree < 1 || s.Degree > PixelCNNPriorModel::MaximumConditionDegree)
         Fail("the continuous parameter \"" + s.Name + "\" has Degree " + std::to_string(s.Degree) +
              ": give 1 (linear, the paper), 2 or 3");
+      std::set<double> rates;
+      for (const auto & t : s.ExponentialTerms)
+      {
+        if (!std::isfinite(t.Rate) || t.Rate == 0.0 || !rates.insert(t.Rate).second)
+          Fail("the continuous parameter \"" + s.Name + "\" has an exponential term of rate " + FormatDouble(t.Rate) +
+               ": each rate must be finite, non-zero and given once (e.g. -1: 1 / value of an ln_ parameter)");
+        if (!std::isfinite(t.Mean) || !(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
+          Fail("the exponential term of rate " + FormatDouble(t.Rate) + " of the parameter \"" + s.Name +
+               "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " + FormatDouble(t.StdDev) + ")");
+      }
     }
   }
 }
 
-/** Length of the encoded condition vector of a schema: Degree per continuous parameter, the number
- * of categories per categorical one. */
+/** Length of the encoded condition vector of a schema: Degree + exponential terms per continuous
+ * parameter, the number of categories per categorical one. */
 unsigned int
 EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
 {
   unsigned int n = 0;
   for (const auto & s : schema)
-    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : s.Degree;
+    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size())
+                       : s.Degree + static_cast<unsigned int>(s.ExponentialTerms.size());
   return n;
 }
 
@@ -281,7 +307,7 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
-                                             unsigned int degree)
+                                             unsigned int degree, const std::vector<double> & exponentialRates)
 {
   if (values.empty())
     Fail("cannot learn the parameter \"" + name + "\" from an empty column");
@@ -318,6 +344,41 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
          std::to_string(degree + 1) + " (a curve of that degree is not determined by fewer); use degree " +
          std::to_string(std::max<size_t>(1, distinct - 1)));
   s.Degree = degree;
+  {
+    ConditionSpec check = s; // the rates first: zero, repeated or not finite
+    for (const double a : exponentialRates)
+      check.ExponentialTerms.push_back({ a, 0.0, 1.0 });
+    ValidateSchema({ check });
+  }
+  const size_t terms = degree + exponentialRates.size();
+  if (!exponentialRates.empty() && distinct < terms + 1)
+    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
+         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " and " +
+         std::to_string(exponentialRates.size()) + " exponential term" + (exponentialRates.size() == 1 ? "" : "s") +
+         " need at least " + std::to_string(terms + 1) +
+         " (the curve is not determined by fewer); drop terms or train on more values");
+  for (const double a : exponentialRates)
+  {
+    ExponentialTerm t;
+    t.Rate = a;
+    double termSum = 0.0, termSquares = 0.0;
+    for (const double v : values)
+    {
+      const double e = std::exp(a * v);
+      if (!std::isfinite(e) || !(e > 0.0))
+        Fail("exp(" + FormatDouble(a) + " x) of the parameter \"" + name + "\" is " + FormatDouble(e) + " at x = " +
+             FormatDouble(v) + ": give a rate of a smaller size, or the parameter's logarithm (an ln_ parameter)");
+      termSum += e;
+    }
+    t.Mean = termSum / values.size();
+    for (const double v : values)
+      termSquares += (std::exp(a * v) - t.Mean) * (std::exp(a * v) - t.Mean);
+    t.StdDev = std::sqrt(termSquares / values.size());
+    if (!(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
+      Fail("exp(" + FormatDouble(a) + " x) of the parameter \"" + name +
+           "\" does not vary over the training values: give a rate of a larger size");
+    s.ExponentialTerms.push_back(t);
+  }
   return s;
 }
 
@@ -342,7 +403,7 @@ PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const st
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                                   unsigned int degree)
+                                   unsigned int degree, const std::vector<double> & exponentialRates)
 {
   if (categorical)
     return LearnCategoricalCondition(name, values);
@@ -353,7 +414,7 @@ PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<s
       Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
            "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
   }
-  return LearnContinuousCondition(name, numbers, degree);
+  return LearnContinuousCondition(name, numbers, degree, exponentialRates);
 }
 
 
@@ -481,6 +542,8 @@ PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, 
         double       power = 1.0;
         for (unsigned int d = 0; d < s.Degree; ++d)
           *o++ = static_cast<float>(power *= z); // z, z^2, .., z^Degree
+        for (const auto & t : s.ExponentialTerms)
+          *o++ = static_cast<float>((std::exp(t.Rate * v) - t.Mean) / t.StdDev);
       }
     }
   }
@@ -1918,8 +1981,11 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     else
     {
       value += ",continuous," + Exact(c.Mean) + "," + Exact(c.StdDev) + "," + Exact(c.Minimum) + "," + Exact(c.Maximum);
-      if (c.Degree != 1) // degree 1 (the paper's encoding) keeps the line files had before degrees existed
+      // Degree 1 without terms (the paper's encoding) keeps the line files had before degrees existed.
+      if (c.Degree != 1 || !c.ExponentialTerms.empty())
         value += "," + std::to_string(c.Degree);
+      for (const auto & t : c.ExponentialTerms)
+        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev);
     }
     header.push_back({ "condition_" + std::to_string(i), value });
   }
@@ -1982,20 +2048,30 @@ PixelCNNPriorModel::Read(const std::string & path)
       spec.Categorical = true;
       spec.Categories.assign(fields.begin() + 2, fields.end());
     }
-    else if ((fields.size() == 6 || fields.size() == 7) && fields[1] == "continuous" &&
-             ParseDouble(fields[2], numbers[0]) && ParseDouble(fields[3], numbers[1]) &&
-             ParseDouble(fields[4], numbers[2]) && ParseDouble(fields[5], numbers[3]) &&
-             (fields.size() == 6 || (fields[6].size() == 1 && fields[6][0] >= '1' && fields[6][0] <= '9')))
+    else if (fields.size() >= 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
+             ParseDouble(fields[3], numbers[1]) && ParseDouble(fields[4], numbers[2]) &&
+             ParseDouble(fields[5], numbers[3]) &&
+             (fields.size() == 6 || (fields[6].size() == 1 && fields[6][0] >= '1' && fields[6][0] <= '9')) &&
+             std::all_of(fields.begin() + std::min<size_t>(fields.size(), 7), fields.end(), [&](const std::string & f) {
+               // exp:rate:mean:sd, one per exponential term
+               const auto parts = SplitOn(f, ':');
+               ExponentialTerm t;
+               if (parts.size() != 4 || parts[0] != "exp" || !ParseDouble(parts[1], t.Rate) ||
+                   !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
+                 return false;
+               spec.ExponentialTerms.push_back(t);
+               return true;
+             }))
     {
       spec.Mean = numbers[0];
       spec.StdDev = numbers[1];
       spec.Minimum = numbers[2];
       spec.Maximum = numbers[3];
-      spec.Degree = fields.size() == 7 ? static_cast<unsigned int>(fields[6][0] - '0') : 1u; // validated below
+      spec.Degree = fields.size() >= 7 ? static_cast<unsigned int>(fields[6][0] - '0') : 1u; // validated below
     }
     else
     {
-      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree]' or "
+      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd,..]]' or "
                                           "'name,categorical,category,...': the file is damaged");
     }
     schema.push_back(spec);
@@ -2097,7 +2173,10 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
     else
     {
       os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
-         << s.Maximum << ", degree " << s.Degree << '\n';
+         << s.Maximum << ", degree " << s.Degree;
+      for (const auto & t : s.ExponentialTerms)
+        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev << ")";
+      os << '\n';
     }
   }
   os << indent << "Seed: " << m_Seed << '\n'
