@@ -303,4 +303,24 @@ if "$bin/MicrostructureTrainPrior" patches.nrrd prior_d2.model "${prior[@]}" --s
   echo "FAIL: degree 2 accepted with two training values"; exit 1; fi
 grep -q "2 distinct training values: degree 2 needs at least 3" out.txt || { echo "FAIL: unclear degree message"; cat out.txt; exit 1; }
 [ ! -e prior_d2.model ] || { echo "FAIL: output written on error"; exit 1; }
+# --conditionExponentials: a term needs one more distinct value (two rates are too few); a malformed
+# entry or one naming no continuous parameter is refused; with the patch column x (0, 32, 64, 96) as a
+# parameter, the term exp(-0.01 x) is stored in the file and generation takes x as it is.
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 \
+    --conditionExponentials ln_cooling_rate_C_per_s:-1 >out.txt 2>&1; then
+  echo "FAIL: an exponential term accepted with two training values"; exit 1; fi
+grep -q "need at least 3" out.txt || { echo "FAIL: unclear exponential-term message"; cat out.txt; exit 1; }
+for bad in cooling_rate_C_per_s:-1 ln_cooling_rate_C_per_s ln_cooling_rate_C_per_s:-1x; do
+  if "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 \
+      --conditionExponentials "$bad" >out.txt 2>&1; then echo "FAIL: accepted --conditionExponentials $bad"; exit 1; fi
+  grep -q "is not parameter:rate" out.txt || { echo "FAIL: unclear message for $bad"; cat out.txt; exit 1; }
+done
+[ ! -e prior_e.model ] || { echo "FAIL: output written on error"; exit 1; }
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 --conditions x \
+  --conditionExponentials x:-0.01 --cache prior_e.maps.nrrd >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
+  echo "FAIL: the term is not in the file"; grep -a condition_ prior_e.model; exit 1; }
+"$bin/MicrostructureGenerate" gen_e.nrrd --vqvae vq.model --prior prior_e.model --samples 2 \
+  --condition ln_cooling_rate_C_per_s=1,x=16 >out.txt 2>&1 || { cat out.txt; exit 1; }
+[ -s gen_e.nrrd ] || { echo "FAIL: nothing generated with an exponential term"; exit 1; }
 echo "ok"
