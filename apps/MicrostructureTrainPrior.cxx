@@ -165,6 +165,11 @@ Body(Module & m)
     if (name != "volume_fraction" && name != "mean_free_path")
       throw std::invalid_argument("--calibrationMeanStatistics holds \"" + name +
                                   "\": give volume_fraction and/or mean_free_path (comma-separated), or nothing");
+  const auto termStatistics = m.GetList("calibrationMeanTermStatistics");
+  for (const auto & name : termStatistics)
+    if (std::find(meanStatistics.begin(), meanStatistics.end(), name) == meanStatistics.end())
+      throw std::invalid_argument("--calibrationMeanTermStatistics holds \"" + name +
+                                  "\", which is not one of --calibrationMeanStatistics: give a subset of those");
   std::string checkpoint = m.Get("checkpoint");
   if (checkpoint.empty())
     checkpoint = output + ".checkpoint";
@@ -320,7 +325,8 @@ Body(Module & m)
         schema.push_back(Prior::LearnCategoricalCondition(col.name, table.GetColumn(col.source)));
       else
         schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false,
-                                               static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name]));
+                                               static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name],
+                                               !m.GetBool("conditionExponentialsCalibrationOnly")));
     }
     prior->SetConditionSchema(schema);
     prior->SetSeed(std::stoull(m.Get("seed")));
@@ -457,6 +463,10 @@ Body(Module & m)
           return select(decoded(maps, count, h, w), meanColumns, count);
         };
         options.MeanRounds = static_cast<unsigned int>(m.GetInt("calibrationMeanRounds"));
+        if (!termStatistics.empty())
+          for (const auto & name : meanStatistics)
+            options.MeanShiftFollowsTerms.push_back(std::find(termStatistics.begin(), termStatistics.end(), name) !=
+                                                    termStatistics.end());
       }
     }
     const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
@@ -646,6 +656,10 @@ main(int argc, char * argv[])
         "size that coarsens steeply at slow cooling and levels off at fast) instead of a line in ln(rate); "
         ":-0.5 adds the Hall-Petch-like rate^-1/2. Each term needs one more distinct training value. "
         "bench/condition_terms.py picks terms from the training conditions' real statistics.");
+  m.Add("boolean", "conditionExponentialsCalibrationOnly", "conditionExponentialsCalibrationOnly", "false",
+        "Exponential terms for the calibrations only",
+        "The --conditionExponentials terms enter the calibrations (code-frequency offsets, spread, mean shifts) but "
+        "not the network, which conditions on the parameters as without them.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");
@@ -709,6 +723,10 @@ main(int argc, char * argv[])
         "maps' means match the patches' at every training condition (linear in the encoded condition, so unseen "
         "conditions are interpolated): volume_fraction and/or mean_free_path, comma-separated. Empty = none. "
         "Matched code frequencies left the decoded mean free path 5-10 % coarser than the patches'.");
+  m.Add("string-vector", "calibrationMeanTermStatistics", "calibrationMeanTermStatistics", "", "Mean term statistics",
+        "Of --calibrationMeanStatistics, those whose shifts follow the --conditionExponentials terms over the "
+        "conditions; the others' shifts are fitted without them (a line in ln rate, say). Empty = all follow them. "
+        "E.g. mean_free_path: d_f follows 1 / rate, V_f ln rate (bench/condition_terms.py).");
   m.Add("integer", "calibrationMeanRounds", "calibrationMeanRounds", "2", "Mean rounds",
         "Newton corrections of the mean shifts after their probes (each samples the model once more).")
     .minimum = "1";

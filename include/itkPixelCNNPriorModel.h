@@ -150,12 +150,16 @@ public:
    * (x = ln v) exp(a x) = v^a: ln_cooling_rate with a = -1 enters as ln(rate) and 1 / rate, so the
    * biases and calibrations follow d0 + b ln(rate) + c / rate, the shape of a grain size that
    * coarsens steeply at slow cooling and levels off at fast; a = -0.5 gives the Hall-Petch-like
-   * rate^-1/2. Each term, like each power, needs one more distinct training value. */
+   * rate^-1/2. Each term, like each power, needs one more distinct training value. A term with
+   * Network off enters the calibrations only (the marginal offsets, log T(c), log s(c) and the mean
+   * calibration's shifts): the network's input for it is 0, so the network conditions as without it
+   * and only the calibrations' corrections follow the curve. */
   struct ExponentialTerm
   {
     double Rate{ -1.0 };  ///< a, finite and non-zero
     double Mean{ 0.0 };   ///< mean of exp(a x) over the training table
     double StdDev{ 1.0 }; ///< its standard deviation, finite and > 0
+    bool   Network{ true }; ///< false: the calibrations see the term, the network does not
   };
   struct ConditionSpec
   {
@@ -182,7 +186,7 @@ public:
    * determined by them; degree 1 alone takes a single value, as a constant). */
   static ConditionSpec
   LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1,
-                           const std::vector<double> & exponentialRates = {});
+                           const std::vector<double> & exponentialRates = {}, bool exponentialsInNetwork = true);
   /** Learns a categorical parameter: its categories are the distinct values, sorted. */
   static ConditionSpec
   LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values);
@@ -190,7 +194,8 @@ public:
    * value must be a number (throws naming the first that is not). */
   static ConditionSpec
   LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                 unsigned int degree = 1, const std::vector<double> & exponentialRates = {});
+                 unsigned int degree = 1, const std::vector<double> & exponentialRates = {},
+                 bool exponentialsInNetwork = true);
 
   /** Losses of one training step (on the batch, before the update). */
   struct TrainingStepResult
@@ -434,6 +439,12 @@ public:
     unsigned int MeanRounds{ 2 }; ///< Newton corrections of the mean shifts after their probes (>= 1)
     double       MeanProbe{ 1.0 }; ///< the probes' shift along each direction (> 0; pooled standard deviations)
     double       MaximumMeanShift{ 4.0 }; ///< |shift| bound at each training condition (pooled standard deviations)
+    /** Per statistic (S values, or empty: all on): whether its shift, fitted over the conditions,
+     * follows the conditions' exponential terms (ConditionSpec::ExponentialTerms). Off: the shift is
+     * fitted on the intercept and the other features only, e.g. a line in ln rate for a volume
+     * fraction that is linear in ln rate, while the mean free path's shift follows ln rate and
+     * 1 / rate (bench/condition_terms.py tells which statistic follows which term). */
+    std::vector<bool> MeanShiftFollowsTerms;
   };
   /** Total variation distance 0.5 sum_k |p(k) - q(k)| between the index frequencies of the
    * real maps (p) and of maps sampled from the model (q) at one training condition. */

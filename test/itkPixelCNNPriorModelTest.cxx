@@ -1207,6 +1207,33 @@ TEST(PixelCNNPriorModel, ExponentialTermFollowsACurveALineAndAParabolaMiss)
   EXPECT_EQ(r->GetConditionSchema()[0].ExponentialTerms[0].StdDev, term->GetConditionSchema()[0].ExponentialTerms[0].StdDev);
   const std::string x3 = std::to_string(unseen);
   EXPECT_EQ(r->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3), term->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3));
+
+  // A term for the calibrations only: the network's input for it is 0, so moving the term's feature
+  // (here through its standardisation) leaves the uncalibrated network's likelihoods as they are,
+  // while with the term in the network they change. The calibration still follows the curve, and
+  // the file keeps the flag.
+  {
+    const auto maps4 = RandomMaps(3, H, W, K, 31);
+    auto       likelihoods = [&](bool network, double meanShift) {
+      auto s = Prior::LearnContinuousCondition("x", column, 1, { -1.0 }, network);
+      s.ExponentialTerms[0].Mean += meanShift;
+      return TinyPrior(K, 2, 5, { s })->LogLikelihood(maps4.data(), 3, H, W, { { { "x", x3 } } });
+    };
+    EXPECT_EQ(likelihoods(false, 0.0), likelihoods(false, 0.3));
+    EXPECT_NE(likelihoods(true, 0.0), likelihoods(true, 0.3));
+    auto m = TinyPrior(K, 2, 5, { Prior::LearnContinuousCondition("x", column, 1, { -1.0 }, false) });
+    Prior::CalibrationOptions options;
+    options.SamplesPerCondition = 400;
+    options.Iterations = 4;
+    options.Seed = 9;
+    m->CalibrateMarginals(maps.data(), 3 * perCondition, H, W, conditions, options);
+    EXPECT_LT(sampledTV(m, unseen, 125), 0.04);
+    m->Write((dir / "c.model").string());
+    r->Read((dir / "c.model").string());
+    ASSERT_EQ(r->GetConditionSchema()[0].ExponentialTerms.size(), 1u);
+    EXPECT_FALSE(r->GetConditionSchema()[0].ExponentialTerms[0].Network);
+    EXPECT_EQ(r->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3), m->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3));
+  }
   fs::remove_all(dir);
 }
 
@@ -1795,4 +1822,14 @@ TEST_F(PixelCNNPriorVariationFit, MatchesMapStatisticMeans)
   bad.Iterations = 0;
   bad.MeanStatistics = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
   EXPECT_NE(CalibrationError(bad).find("MeanStatistics returned 3 values for 600 maps"), std::string::npos);
+  bad = options;
+  bad.MeanShiftFollowsTerms = { true };
+  EXPECT_NE(CalibrationError(bad).find("MeanShiftFollowsTerms has 1 values for 2 mean statistics"), std::string::npos);
+  // Without exponential terms in the schema, "not following them" is the same fit: the same records.
+  auto same = options;
+  same.MeanShiftFollowsTerms = { false, true };
+  const auto sameRecords = Calibrate(same);
+  ASSERT_EQ(sameRecords.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(sameRecords[i].MeanDifference, records[i].MeanDifference) << i;
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -554,19 +555,39 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       }
       if (!below || !above)
         continue;
-      // The polynomial through the true means (and variances) of the training conditions `nodes`
-      // (Lagrange's form), at the held-out x, against the truth there.
-      auto entry = [&](const char * method, const std::vector<std::pair<double, const json *>> & nodes) {
+      // The curve through the true means (and variances) of the training conditions `nodes` in the
+      // basis 1, x, .. (one function per node), at the held-out x, against the truth there: weights
+      // w with sum_i w_i f(x_i) = f(x) for every basis function f (for powers, Lagrange's weights).
+      using Basis = std::vector<std::function<double(double)>>;
+      auto entry = [&](const char * method, const std::vector<std::pair<double, const json *>> & nodes,
+                       const Basis & basis) {
+        const size_t                     n = nodes.size();
+        std::vector<std::vector<double>> a(n, std::vector<double>(n + 1));
+        for (size_t r = 0; r < n; ++r)
+        {
+          for (size_t i = 0; i < n; ++i)
+            a[r][i] = basis[r](nodes[i].first);
+          a[r][n] = basis[r](x);
+        }
+        for (size_t c = 0; c < n; ++c) // Gauss-Jordan with partial pivoting
+        {
+          size_t pivot = c;
+          for (size_t r = c + 1; r < n; ++r)
+            if (std::abs(a[r][c]) > std::abs(a[pivot][c]))
+              pivot = r;
+          std::swap(a[c], a[pivot]);
+          for (size_t r = 0; r < n; ++r)
+            if (r != c && a[c][c] != 0.0)
+            {
+              const double f = a[r][c] / a[c][c];
+              for (size_t k = c; k <= n; ++k)
+                a[r][k] -= f * a[c][k];
+            }
+        }
         auto value = [&](const char * key) {
           double sum = 0.0;
-          for (size_t i = 0; i < nodes.size(); ++i)
-          {
-            double weight = 1.0;
-            for (size_t j = 0; j < nodes.size(); ++j)
-              if (j != i)
-                weight *= (x - nodes[j].first) / (nodes[i].first - nodes[j].first);
-            sum += weight * Get((*nodes[i].second)["sets"]["real"], key);
-          }
+          for (size_t i = 0; i < n; ++i)
+            sum += a[i][n] / a[i][i] * Get((*nodes[i].second)["sets"]["real"], key);
           return sum;
         };
         json between = json::array();
@@ -579,7 +600,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                      { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
                      { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") } };
       };
-      baselines.push_back(entry("linear", { *below, *above }));
+      const Basis line = { [](double) { return 1.0; }, [](double v) { return v; } };
+      baselines.push_back(entry("linear", { *below, *above }, line));
       // With three or more training values: the parabola through the three nearest (what a model with
       // prior.condition_degree 2 that knew them exactly would give).
       if (points.size() >= 3)
@@ -590,7 +612,30 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         });
         nearest.resize(3);
         std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
-        baselines.push_back(entry("parabola", nearest));
+        baselines.push_back(entry("parabola", nearest, { line[0], line[1], [](double v) { return v * v; } }));
+      }
+      // With the prior's exponential terms of this parameter (prior.condition_exponentials): the curve
+      // 1, x, exp(a x), .. through as many nearest training conditions, what a model would give that
+      // knew them exactly and followed the prior's terms between them.
+      Basis terms = line;
+      for (const auto & e : config["prior"].value("condition_exponentials", json::array()))
+      {
+        const std::string text = e.get<std::string>(), name = (isLog ? "ln_" : "") + parameter;
+        if (text.rfind(name + ":", 0) == 0)
+        {
+          const double rate = std::stod(text.substr(name.size() + 1));
+          terms.push_back([rate](double v) { return std::exp(rate * v); });
+        }
+      }
+      if (terms.size() > 2 && points.size() >= terms.size())
+      {
+        auto nearest = points;
+        std::sort(nearest.begin(), nearest.end(), [&](const auto & a, const auto & b) {
+          return std::abs(a.first - x) < std::abs(b.first - x);
+        });
+        nearest.resize(terms.size());
+        std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
+        baselines.push_back(entry("terms", nearest, terms));
       }
     }
     if (!baselines.empty())

@@ -278,6 +278,30 @@ EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
   return n;
 }
 
+/** 1 per encoded feature the network sees, 0 per exponential term for the calibrations only; empty
+ * when the network sees them all. */
+std::vector<float>
+NetworkMask(const PixelCNNPriorModel::ConditionSchema & schema)
+{
+  std::vector<float> mask;
+  bool               any = false;
+  for (const auto & s : schema)
+  {
+    if (s.Categorical)
+    {
+      mask.insert(mask.end(), s.Categories.size(), 1.0f);
+      continue;
+    }
+    mask.insert(mask.end(), s.Degree, 1.0f);
+    for (const auto & t : s.ExponentialTerms)
+    {
+      mask.push_back(t.Network ? 1.0f : 0.0f);
+      any = any || !t.Network;
+    }
+  }
+  return any ? mask : std::vector<float>();
+}
+
 } // namespace
 
 
@@ -307,7 +331,8 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
-                                             unsigned int degree, const std::vector<double> & exponentialRates)
+                                             unsigned int degree, const std::vector<double> & exponentialRates,
+                                             bool exponentialsInNetwork)
 {
   if (values.empty())
     Fail("cannot learn the parameter \"" + name + "\" from an empty column");
@@ -361,6 +386,7 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
   {
     ExponentialTerm t;
     t.Rate = a;
+    t.Network = exponentialsInNetwork;
     double termSum = 0.0, termSquares = 0.0;
     for (const double v : values)
     {
@@ -403,7 +429,8 @@ PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const st
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                                   unsigned int degree, const std::vector<double> & exponentialRates)
+                                   unsigned int degree, const std::vector<double> & exponentialRates,
+                                   bool exponentialsInNetwork)
 {
   if (categorical)
     return LearnCategoricalCondition(name, values);
@@ -414,7 +441,7 @@ PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<s
       Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
            "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
   }
-  return LearnContinuousCondition(name, numbers, degree, exponentialRates);
+  return LearnContinuousCondition(name, numbers, degree, exponentialRates, exponentialsInNetwork);
 }
 
 
@@ -692,18 +719,23 @@ IndicesToTensor(const int32_t * indices, unsigned int first, unsigned int count,
     .to(device, torch::kLong);
 }
 
+/** The network's condition input for maps first..first+count-1, count x D: the encoded vectors with
+ * the features the network does not see (mask 0: exponential terms for the calibrations only) zeroed.
+ * mask: empty (the network sees every feature) or D values of 1 / 0. */
 torch::Tensor
 ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-                   const torch::Device & device)
+                   const torch::Device & device, const std::vector<float> & mask)
 {
   if (D == 0)
   {
     return torch::Tensor();
   }
-  return torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
-                          torch::kFloat)
-    .to(device)
-    .clone();
+  auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
+                            torch::kFloat)
+             .clone();
+  if (!mask.empty())
+    c *= torch::from_blob(const_cast<float *>(mask.data()), { 1, D }, torch::kFloat);
+  return c.to(device);
 }
 
 /** The marginal calibration's offsets for maps first..first+count-1, count x K, or undefined
@@ -881,7 +913,7 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   torch::Tensor logits;
   {
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
-    logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device));
+    logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema)));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
@@ -912,7 +944,7 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                                          ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+                                          ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                              m_Hyperparameters.CodebookSize, m_Impl->device),
                              ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device))
@@ -937,7 +969,7 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
     const auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device);
-    auto       logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device)),
+    auto       logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
                                    OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                                    m_Hyperparameters.CodebookSize, m_Impl->device),
                                    scales);
@@ -1040,7 +1072,7 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   const bool           naive = (m_Sampler == "naive");
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
+    auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema));
     auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                             m_Hyperparameters.CodebookSize, torch::kCPU),
                             m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
@@ -1271,6 +1303,11 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     {
       itkExceptionMacro(<< "RealMeanStatistics has " << options.RealMeanStatistics.size() << " values for " << n
                         << " real maps: give the same number S >= 1 per map, in their order");
+    }
+    if (!options.MeanShiftFollowsTerms.empty() && options.MeanShiftFollowsTerms.size() != S)
+    {
+      itkExceptionMacro(<< "MeanShiftFollowsTerms has " << options.MeanShiftFollowsTerms.size() << " values for " << S
+                        << " mean statistics: give one per statistic, or none");
     }
     if (options.MeanRounds == 0 || !(options.MeanProbe > 0.0) || !std::isfinite(options.MeanProbe) ||
         !(options.MaximumMeanShift > 0.0) || !std::isfinite(options.MaximumMeanShift))
@@ -1726,6 +1763,48 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     // The shifts (G x S) fitted over the conditions and added to the kept offsets; what the fit
     // gives back at each condition is the shift in force there.
     const std::vector<float> base = m_MarginalCalibration.empty() ? std::vector<float>(R * K, 0.0f) : m_MarginalCalibration;
+    // A statistic whose shift does not follow the exponential terms is fitted without their columns
+    // (ridge least squares on the others; the terms' coefficients 0).
+    std::vector<bool> termColumn(R, false);
+    {
+      size_t j = 1;
+      for (const auto & spec : m_ConditionSchema)
+      {
+        if (spec.Categorical)
+        {
+          j += spec.Categories.size();
+          continue;
+        }
+        j += spec.Degree;
+        for (size_t e = 0; e < spec.ExponentialTerms.size(); ++e)
+          termColumn[j++] = true;
+      }
+    }
+    auto fitWithoutTerms = [&](const std::vector<double> & perCondition) {
+      std::vector<size_t> keep;
+      for (size_t a = 0; a < R; ++a)
+        if (!termColumn[a])
+          keep.push_back(a);
+      const auto Q = static_cast<int64_t>(keep.size());
+      auto       N = torch::zeros({ Q, Q }, torch::kDouble);
+      auto       B = torch::zeros({ Q, 1 }, torch::kDouble);
+      auto       n = N.accessor<double, 2>();
+      auto       b = B.accessor<double, 2>();
+      for (size_t g = 0; g < G; ++g)
+        for (int64_t p = 0; p < Q; ++p)
+        {
+          b[p][0] += rows[g][keep[p]] * perCondition[g];
+          for (int64_t q = 0; q < Q; ++q)
+            n[p][q] += rows[g][keep[p]] * rows[g][keep[q]];
+        }
+      for (int64_t p = 1; p < Q; ++p)
+        n[p][p] += options.Ridge;
+      const auto          solved = torch::linalg_solve(N, B);
+      std::vector<float> line(R, 0.0f);
+      for (int64_t p = 0; p < Q; ++p)
+        line[keep[p]] = static_cast<float>(solved[p][0].item<double>());
+      return line;
+    };
     auto applyShifts = [&](const std::vector<std::vector<double>> & shift) {
       std::vector<float>               A = base;
       std::vector<std::vector<double>> inForce(G, std::vector<double>(S, 0.0));
@@ -1734,7 +1813,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         std::vector<double> column(G);
         for (size_t g = 0; g < G; ++g)
           column[g] = shift[g][t];
-        const auto line = fitLine(column);
+        const bool followsTerms = options.MeanShiftFollowsTerms.empty() || options.MeanShiftFollowsTerms[t];
+        const auto line = followsTerms ? fitLine(column) : fitWithoutTerms(column);
         for (size_t r = 0; r < R; ++r)
           for (unsigned int k = 0; k < K; ++k)
             A[r * K + k] += static_cast<float>(line[r] * d[t * K + k]);
@@ -1989,7 +2069,7 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
       if (c.Degree != 1 || !c.ExponentialTerms.empty())
         value += "," + std::to_string(c.Degree);
       for (const auto & t : c.ExponentialTerms)
-        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev);
+        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev) + (t.Network ? "" : ":calibration");
     }
     header.push_back({ "condition_" + std::to_string(i), value });
   }
@@ -2060,9 +2140,10 @@ PixelCNNPriorModel::Read(const std::string & path)
                // exp:rate:mean:sd, one per exponential term
                const auto parts = SplitOn(f, ':');
                ExponentialTerm t;
-               if (parts.size() != 4 || parts[0] != "exp" || !ParseDouble(parts[1], t.Rate) ||
-                   !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
+               if ((parts.size() != 4 && !(parts.size() == 5 && parts[4] == "calibration")) || parts[0] != "exp" ||
+                   !ParseDouble(parts[1], t.Rate) || !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
                  return false;
+               t.Network = parts.size() == 4;
                spec.ExponentialTerms.push_back(t);
                return true;
              }))
@@ -2075,7 +2156,7 @@ PixelCNNPriorModel::Read(const std::string & path)
     }
     else
     {
-      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd,..]]' or "
+      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd[:calibration],..]]' or "
                                           "'name,categorical,category,...': the file is damaged");
     }
     schema.push_back(spec);
@@ -2179,7 +2260,8 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
       os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
          << s.Maximum << ", degree " << s.Degree;
       for (const auto & t : s.ExponentialTerms)
-        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev << ")";
+        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev
+           << (t.Network ? "" : ", calibrations only") << ")";
       os << '\n';
     }
   }

@@ -315,6 +315,10 @@ for bad in cooling_rate_C_per_s:-1 ln_cooling_rate_C_per_s ln_cooling_rate_C_per
       --conditionExponentials "$bad" >out.txt 2>&1; then echo "FAIL: accepted --conditionExponentials $bad"; exit 1; fi
   grep -q "is not parameter:rate" out.txt || { echo "FAIL: unclear message for $bad"; cat out.txt; exit 1; }
 done
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 \
+    --calibrationMeanStatistics volume_fraction --calibrationMeanTermStatistics mean_free_path >out.txt 2>&1; then
+  echo "FAIL: accepted a term statistic that is not a mean statistic"; exit 1; fi
+grep -q "not one of --calibrationMeanStatistics" out.txt || { echo "FAIL: unclear term-statistic message"; cat out.txt; exit 1; }
 [ ! -e prior_e.model ] || { echo "FAIL: output written on error"; exit 1; }
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 --conditions x \
   --conditionExponentials x:-0.01 --cache prior_e.maps.nrrd >out.txt 2>&1 || { cat out.txt; exit 1; }
@@ -323,4 +327,9 @@ grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
 "$bin/MicrostructureGenerate" gen_e.nrrd --vqvae vq.model --prior prior_e.model --samples 2 \
   --condition ln_cooling_rate_C_per_s=1,x=16 >out.txt 2>&1 || { cat out.txt; exit 1; }
 [ -s gen_e.nrrd ] || { echo "FAIL: nothing generated with an exponential term"; exit 1; }
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_c.model "${prior[@]}" --steps 1 --conditions x \
+  --conditionExponentials x:-0.01 --conditionExponentialsCalibrationOnly --cache prior_e.maps.nrrd >out.txt 2>&1 ||
+  { cat out.txt; exit 1; }
+grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:.*:calibration$" prior_c.model || {
+  echo "FAIL: the calibration-only flag is not in the file"; grep -a condition_ prior_c.model; exit 1; }
 echo "ok"
