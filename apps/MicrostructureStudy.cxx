@@ -60,7 +60,7 @@ Preset(const std::string & name)
                "batch_size": 16, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 32, "embedding_dimension": 32, "first_kernel_size": 7,
                "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
-               "learning_rate": 0.002, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_mean_only": false, "calibration_samples": 150, "calibration_rounds": 2,
+               "learning_rate": 0.002, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 150, "calibration_rounds": 2,
                "calibration_spread": 1, "calibration_spread_method": "variation",
                "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
                "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 },
@@ -80,7 +80,7 @@ Preset(const std::string & name)
                       "learning_rate": 0.002, "seed": 1 })"_json;
     c["prior"] = R"({ "layers": 3, "hidden_channels": 16, "embedding_dimension": 8, "first_kernel_size": 5,
                       "kernel_size": 3, "output_hidden_channels": 32, "steps": 30, "batch_size": 8,
-                      "learning_rate": 0.003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_mean_only": false, "calibration_samples": 16, "calibration_rounds": 2,
+                      "learning_rate": 0.003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 16, "calibration_rounds": 2,
                       "calibration_spread": 1, "calibration_spread_method": "variation",
                       "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.5, 1] })"_json;
     c["generate"] = R"({ "samples": 12, "holdout_samples": 16, "temperature": 1.0, "seed": 1, "batch_size": 16 })"_json;
@@ -97,7 +97,7 @@ Preset(const std::string & name)
                       "learning_rate": 0.0002, "seed": 1 })"_json;
     c["prior"] = R"({ "layers": 15, "hidden_channels": 64, "embedding_dimension": 64, "first_kernel_size": 7,
                       "kernel_size": 3, "output_hidden_channels": 512, "steps": 100000, "batch_size": 64,
-                      "learning_rate": 0.0003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_mean_only": false, "calibration_samples": 1000, "calibration_rounds": 3,
+                      "learning_rate": 0.0003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 1000, "calibration_rounds": 3,
                       "calibration_spread": 1, "calibration_spread_method": "variation",
                       "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
                       "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 })"_json;
@@ -579,8 +579,8 @@ Body(Module & m)
   if (pr.contains("condition_exponentials") && !pr["condition_exponentials"].empty())
   {
     priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(pr["condition_exponentials"]) });
-    if (pr.value("condition_exponentials_mean_only", false))
-      priorArgs.push_back("--conditionExponentialsMeanOnly");
+    if (pr.value("condition_exponentials_calibration_only", false))
+      priorArgs.push_back("--conditionExponentialsCalibrationOnly");
   }
   if (pr.contains("dilations") && !pr["dilations"].empty())
     priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });

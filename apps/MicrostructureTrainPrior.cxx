@@ -326,7 +326,7 @@ Body(Module & m)
       else
         schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false,
                                                static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name],
-                                               !m.GetBool("conditionExponentialsMeanOnly")));
+                                               !m.GetBool("conditionExponentialsCalibrationOnly")));
     }
     prior->SetConditionSchema(schema);
     prior->SetSeed(std::stoull(m.Get("seed")));
@@ -656,11 +656,10 @@ main(int argc, char * argv[])
         "size that coarsens steeply at slow cooling and levels off at fast) instead of a line in ln(rate); "
         ":-0.5 adds the Hall-Petch-like rate^-1/2. Each term needs one more distinct training value. "
         "bench/condition_terms.py picks terms from the training conditions' real statistics.");
-  m.Add("boolean", "conditionExponentialsMeanOnly", "conditionExponentialsMeanOnly", "false",
-        "Exponential terms for the mean calibration only",
-        "The --conditionExponentials terms enter only the mean calibration's shifts (of the statistics in "
-        "--calibrationMeanTermStatistics, or all): the network, the code-frequency offsets and the spread "
-        "calibration condition on the parameters as without them.");
+  m.Add("boolean", "conditionExponentialsCalibrationOnly", "conditionExponentialsCalibrationOnly", "false",
+        "Exponential terms for the calibrations only",
+        "The --conditionExponentials terms enter the calibrations (code-frequency offsets, spread, mean shifts) but "
+        "not the network, which conditions on the parameters as without them.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");

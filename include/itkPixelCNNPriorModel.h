@@ -151,16 +151,15 @@ public:
    * biases and calibrations follow d0 + b ln(rate) + c / rate, the shape of a grain size that
    * coarsens steeply at slow cooling and levels off at fast; a = -0.5 gives the Hall-Petch-like
    * rate^-1/2. Each term, like each power, needs one more distinct training value. A term with
-   * Network off enters the mean calibration only (the shifts of the statistics that follow terms,
-   * CalibrationOptions::MeanShiftFollowsTerms): the network's input for it is 0 and the code-frequency
-   * offsets, log T(c) and log s(c) are fitted without it, so everything else conditions as without
-   * it and only the mean corrections follow the curve. */
+   * Network off enters the calibrations only (the marginal offsets, log T(c), log s(c) and the mean
+   * calibration's shifts): the network's input for it is 0, so the network conditions as without it
+   * and only the calibrations' corrections follow the curve. */
   struct ExponentialTerm
   {
     double Rate{ -1.0 };  ///< a, finite and non-zero
     double Mean{ 0.0 };   ///< mean of exp(a x) over the training table
     double StdDev{ 1.0 }; ///< its standard deviation, finite and > 0
-    bool   Network{ true }; ///< false: only the mean calibration sees the term
+    bool   Network{ true }; ///< false: the calibrations see the term, the network does not
   };
   struct ConditionSpec
   {

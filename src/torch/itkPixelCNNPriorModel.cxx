@@ -278,7 +278,7 @@ EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
   return n;
 }
 
-/** 1 per encoded feature the network sees, 0 per exponential term for the mean calibration only; empty
+/** 1 per encoded feature the network sees, 0 per exponential term for the calibrations only; empty
  * when the network sees them all. */
 std::vector<float>
 NetworkMask(const PixelCNNPriorModel::ConditionSchema & schema)
@@ -720,7 +720,7 @@ IndicesToTensor(const int32_t * indices, unsigned int first, unsigned int count,
 }
 
 /** The network's condition input for maps first..first+count-1, count x D: the encoded vectors with
- * the features the network does not see (mask 0: exponential terms for the mean calibration only) zeroed.
+ * the features the network does not see (mask 0: exponential terms for the calibrations only) zeroed.
  * mask: empty (the network sees every feature) or D values of 1 / 0. */
 torch::Tensor
 ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
@@ -1239,42 +1239,18 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   // The offsets are fitted by ridge least squares over the conditions: rows x_g = (1, c_g), offsets
   // x_g A = target_g. The normal matrix depends only on the conditions, so a system that the
   // conditions cannot determine is reported before any sampling, with the model unchanged.
-  // Exponential terms for the mean calibration only (ExponentialTerm::Network off) are left out of
-  // these fits (fitRows: their columns 0, their coefficients 0); `rows` keeps every column.
-  std::vector<bool> termColumn(R, false), meanOnlyColumn(R, false);
-  {
-    size_t j = 1;
-    for (const auto & spec : m_ConditionSchema)
-    {
-      if (spec.Categorical)
-      {
-        j += spec.Categories.size();
-        continue;
-      }
-      j += spec.Degree;
-      for (const auto & term : spec.ExponentialTerms)
-      {
-        termColumn[j] = true;
-        meanOnlyColumn[j++] = !term.Network;
-      }
-    }
-  }
   std::vector<std::vector<double>> rows(G, std::vector<double>(R, 1.0));
+  std::vector<double>              M(R * R, 0.0);
   for (size_t g = 0; g < G; ++g)
+  {
     for (unsigned int j = 0; j < D; ++j)
       rows[g][1 + j] = groupVector[g][j];
-  auto fitRows = rows;
-  for (auto & r : fitRows)
-    for (size_t a = 0; a < R; ++a)
-      if (meanOnlyColumn[a])
-        r[a] = 0.0;
-  std::vector<double> M(R * R, 0.0);
-  for (size_t g = 0; g < G; ++g)
     for (size_t a = 0; a < R; ++a)
       for (size_t b = 0; b < R; ++b)
-        M[a * R + b] += fitRows[g][a] * fitRows[g][b];
+        M[a * R + b] += rows[g][a] * rows[g][b];
+  }
   for (size_t a = 1; a < R; ++a)
-    M[a * R + a] += meanOnlyColumn[a] ? 1.0 : options.Ridge;
+    M[a * R + a] += options.Ridge;
   const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
   if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
   {
@@ -1371,7 +1347,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     for (size_t g = 0; g < G; ++g)
       for (size_t a = 0; a < R; ++a)
         for (unsigned int k = 0; k < K; ++k)
-          B[a * K + k] += fitRows[g][a] * targets[g][k];
+          B[a * K + k] += rows[g][a] * targets[g][k];
     const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
     const auto A = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
     m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
@@ -1381,7 +1357,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     std::vector<double> B(R, 0.0);
     for (size_t g = 0; g < G; ++g)
       for (size_t a = 0; a < R; ++a)
-        B[a] += fitRows[g][a] * perCondition[g];
+        B[a] += rows[g][a] * perCondition[g];
     const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble);
     const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
     return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
@@ -1787,12 +1763,27 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     // The shifts (G x S) fitted over the conditions and added to the kept offsets; what the fit
     // gives back at each condition is the shift in force there.
     const std::vector<float> base = m_MarginalCalibration.empty() ? std::vector<float>(R * K, 0.0f) : m_MarginalCalibration;
-    // A statistic's shift over the conditions: ridge least squares on every column when it follows the
-    // exponential terms, else without their columns (their coefficients 0).
-    auto fitShift = [&](const std::vector<double> & perCondition, bool followsTerms) {
+    // A statistic whose shift does not follow the exponential terms is fitted without their columns
+    // (ridge least squares on the others; the terms' coefficients 0).
+    std::vector<bool> termColumn(R, false);
+    {
+      size_t j = 1;
+      for (const auto & spec : m_ConditionSchema)
+      {
+        if (spec.Categorical)
+        {
+          j += spec.Categories.size();
+          continue;
+        }
+        j += spec.Degree;
+        for (size_t e = 0; e < spec.ExponentialTerms.size(); ++e)
+          termColumn[j++] = true;
+      }
+    }
+    auto fitWithoutTerms = [&](const std::vector<double> & perCondition) {
       std::vector<size_t> keep;
       for (size_t a = 0; a < R; ++a)
-        if (followsTerms || !termColumn[a])
+        if (!termColumn[a])
           keep.push_back(a);
       const auto Q = static_cast<int64_t>(keep.size());
       auto       N = torch::zeros({ Q, Q }, torch::kDouble);
@@ -1823,7 +1814,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         for (size_t g = 0; g < G; ++g)
           column[g] = shift[g][t];
         const bool followsTerms = options.MeanShiftFollowsTerms.empty() || options.MeanShiftFollowsTerms[t];
-        const auto line = fitShift(column, followsTerms);
+        const auto line = followsTerms ? fitLine(column) : fitWithoutTerms(column);
         for (size_t r = 0; r < R; ++r)
           for (unsigned int k = 0; k < K; ++k)
             A[r * K + k] += static_cast<float>(line[r] * d[t * K + k]);
@@ -2270,7 +2261,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
          << s.Maximum << ", degree " << s.Degree;
       for (const auto & t : s.ExponentialTerms)
         os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev
-           << (t.Network ? "" : ", mean calibration only") << ")";
+           << (t.Network ? "" : ", calibrations only") << ")";
       os << '\n';
     }
   }

@@ -328,8 +328,8 @@ grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
   --condition ln_cooling_rate_C_per_s=1,x=16 >out.txt 2>&1 || { cat out.txt; exit 1; }
 [ -s gen_e.nrrd ] || { echo "FAIL: nothing generated with an exponential term"; exit 1; }
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_c.model "${prior[@]}" --steps 1 --conditions x \
-  --conditionExponentials x:-0.01 --conditionExponentialsMeanOnly --cache prior_e.maps.nrrd >out.txt 2>&1 ||
+  --conditionExponentials x:-0.01 --conditionExponentialsCalibrationOnly --cache prior_e.maps.nrrd >out.txt 2>&1 ||
   { cat out.txt; exit 1; }
 grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:.*:calibration$" prior_c.model || {
-  echo "FAIL: the mean-calibration-only flag is not in the file"; grep -a condition_ prior_c.model; exit 1; }
+  echo "FAIL: the calibration-only flag is not in the file"; grep -a condition_ prior_c.model; exit 1; }
 echo "ok"
