@@ -60,10 +60,13 @@ Preset(const std::string & name)
                "batch_size": 16, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 32, "embedding_dimension": 32, "first_kernel_size": 7,
                "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
-               "learning_rate": 0.002, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 150, "calibration_rounds": 2,
+               "learning_rate": 0.002, "seed": 1, "condition_degree": 1,
+               "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
+               "calibration_samples": 150, "calibration_rounds": 2,
                "calibration_spread": 1, "calibration_spread_method": "variation",
                "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
-               "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 },
+               "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
+               "calibration_mean_term_statistics": ["mean_free_path"] },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
     "device": "auto"
@@ -97,10 +100,13 @@ Preset(const std::string & name)
                       "learning_rate": 0.0002, "seed": 1 })"_json;
     c["prior"] = R"({ "layers": 15, "hidden_channels": 64, "embedding_dimension": 64, "first_kernel_size": 7,
                       "kernel_size": 3, "output_hidden_channels": 512, "steps": 100000, "batch_size": 64,
-                      "learning_rate": 0.0003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 1000, "calibration_rounds": 3,
+                      "learning_rate": 0.0003, "seed": 1, "condition_degree": 1,
+               "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
+               "calibration_samples": 1000, "calibration_rounds": 3,
                       "calibration_spread": 1, "calibration_spread_method": "variation",
                       "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
-                      "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2 })"_json;
+                      "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
+               "calibration_mean_term_statistics": ["mean_free_path"] })"_json;
     c["generate"]["samples"] = 1000;
   }
   else if (name != "demo")
@@ -576,9 +582,27 @@ Body(Module & m)
     priorArgs.push_back("--mirrors");
   if (pr.contains("condition_degree"))
     priorArgs.insert(priorArgs.end(), { "--conditionDegree", std::to_string(pr["condition_degree"].get<int>()) });
-  if (pr.contains("condition_exponentials") && !pr["condition_exponentials"].empty())
+  // Exponential terms of the study's continuous parameters (ln_<column> for log_conditions); a term
+  // of a parameter this study does not have (the demo's cooling-rate term under a CSV config) is left
+  // out with a note.
+  json terms = json::array();
+  for (const auto & e : pr.value("condition_exponentials", json::array()))
   {
-    priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(pr["condition_exponentials"]) });
+    const std::string text = e.get<std::string>(), name = text.substr(0, text.rfind(':'));
+    bool              known = false;
+    for (const auto & c : data["log_conditions"])
+      known = known || name == "ln_" + c.get<std::string>();
+    for (const auto & c : data["conditions"])
+      known = known || name == c.get<std::string>();
+    if (known)
+      terms.push_back(text);
+    else
+      std::cerr << "[study] prior.condition_exponentials: " << text << " names no continuous parameter of this study ("
+                << "ln_<column> of data.log_conditions or a column of data.conditions); left out\n";
+  }
+  if (!terms.empty())
+  {
+    priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(terms) });
     if (pr.value("condition_exponentials_calibration_only", false))
       priorArgs.push_back("--conditionExponentialsCalibrationOnly");
   }
