@@ -1597,6 +1597,17 @@ protected:
   {
     return ExceptionText([&] { Calibrate(o); });
   }
+  /** A per-map statistic that the true tilt moves (as it does the decoded volume fraction): the
+   * fraction of a map's indices below 3. */
+  static std::vector<double>
+  LowFraction(const int32_t * maps, unsigned int count, unsigned int h, unsigned int w)
+  {
+    std::vector<double> f(count, 0.0);
+    for (unsigned int i = 0; i < count; ++i)
+      for (unsigned int p = 0; p < h * w; ++p)
+        f[i] += (maps[static_cast<size_t>(i) * h * w + p] < 3) / static_cast<double>(h * w);
+    return f;
+  }
 
 private:
   static Prior::CalibrationOptions
@@ -1679,15 +1690,8 @@ TEST_F(PixelCNNPriorVariationFit, RecoversThePerMapSpread)
 TEST_F(PixelCNNPriorVariationFit, MatchesAMapStatistic)
 {
   DrawRealMaps(43, 44);
-  auto lowFraction = [](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
-    std::vector<double> f(count, 0.0);
-    for (unsigned int i = 0; i < count; ++i)
-      for (unsigned int p = 0; p < h * w; ++p)
-        f[i] += (maps[static_cast<size_t>(i) * h * w + p] < 3) / static_cast<double>(h * w);
-    return f;
-  };
-  options.MapStatistic = lowFraction;
-  options.RealStatistic = lowFraction(real.data(), 2 * perCondition, H, W);
+  options.MapStatistic = LowFraction;
+  options.RealStatistic = LowFraction(real.data(), 2 * perCondition, H, W);
   unsigned int calls = 0;
   const auto   statistic = options.MapStatistic;
   options.MapStatistic = [&](const int32_t * maps, unsigned int count, unsigned int h, unsigned int w) {
@@ -1730,6 +1734,72 @@ TEST_F(PixelCNNPriorVariationFit, MatchesAMapStatistic)
   bad.Iterations = 0;
   bad.MapStatistic = [](const int32_t *, unsigned int, unsigned int, unsigned int) { return std::vector<double>(3); };
   EXPECT_NE(CalibrationError(bad).find("MapStatistic returned 3 values for 600 maps"), std::string::npos);
+}
+
+// The tilt along the codes' own values of the statistic (CodeStatistic): for the fraction of a map's
+// indices below 3 a code's value is 1 for codes 0-2 and 0 for the others, so the direction is known
+// in closed form, b_k = (v_k - v) sd / var with v and var the mean and variance of v_k over the real
+// maps' code frequencies (half a count added) and sd the statistic's pooled within-condition standard
+// deviation: one unit of tilt moves the expected statistic by sd. The spread is then fitted as along
+// the regression direction.
+TEST_F(PixelCNNPriorVariationFit, TiltsAlongTheCodesOwnStatistic)
+{
+  DrawRealMaps(47, 48);
+  options.MapStatistic = LowFraction;
+  options.RealStatistic = LowFraction(real.data(), 2 * perCondition, H, W);
+  options.CodeStatistic = { 1, 1, 1, 0, 0, 0 };
+  const auto records = Calibrate(options);
+  ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
+
+  std::vector<double> f(K, 0.5);
+  for (const int32_t k : real)
+    f[k] += 1.0;
+  const double total = std::accumulate(f.begin(), f.end(), 0.0);
+  double       mean = 0.0, variance = 0.0;
+  for (unsigned int k = 0; k < K; ++k)
+    mean += f[k] / total * options.CodeStatistic[k];
+  for (unsigned int k = 0; k < K; ++k)
+    variance += f[k] / total * std::pow(options.CodeStatistic[k] - mean, 2);
+  double squares = 0.0;
+  for (const std::string c : { "1", "-1" })
+  {
+    std::vector<double> values;
+    for (unsigned int i = 0; i < 2 * perCondition; ++i)
+      if (conditions[i].at("log_rate") == c)
+        values.push_back(options.RealStatistic[i]);
+    const double m = std::accumulate(values.begin(), values.end(), 0.0) / values.size();
+    for (const double v : values)
+      squares += (v - m) * (v - m);
+  }
+  const double sd = std::sqrt(squares / (2 * perCondition - 2));
+  const auto & b = m->GetVariationDirection();
+  ASSERT_EQ(b.size(), K);
+  for (unsigned int k = 0; k < K; ++k)
+    EXPECT_NEAR(b[k], (options.CodeStatistic[k] - mean) * sd / variance, 1e-5) << k;
+  EXPECT_GT(m->GetCalibratedVariation({ { "log_rate", "1" } }), 1.3 * m->GetCalibratedVariation({ { "log_rate", "-1" } }));
+  for (unsigned int i = 10; i < records.size(); ++i)
+  {
+    EXPECT_GT(records[i].SpreadRatio, 0.75) << i;
+    EXPECT_LT(records[i].SpreadRatio, 1.33) << i;
+  }
+
+  // Bad code statistics: clear errors before any sampling.
+  auto bad = options;
+  bad.CodeStatistic.pop_back();
+  EXPECT_NE(CalibrationError(bad).find("CodeStatistic has 5 values for a codebook of 6"), std::string::npos);
+  bad = options;
+  bad.CodeStatistic[2] = std::nan("");
+  EXPECT_NE(CalibrationError(bad).find("finite"), std::string::npos);
+  bad = options;
+  bad.CodeStatistic.assign(K, 0.5);
+  EXPECT_NE(CalibrationError(bad).find("does not vary over the codes"), std::string::npos);
+  bad = options;
+  bad.MapStatistic = nullptr;
+  bad.RealStatistic.clear();
+  EXPECT_NE(CalibrationError(bad).find("give it with MapStatistic"), std::string::npos);
+  bad = options;
+  bad.SpreadComponents = 0;
+  EXPECT_NE(CalibrationError(bad).find("CodeStatistic directs"), std::string::npos);
 }
 
 // The mean calibration against a known truth: two per-map statistics, the fraction of a map's

@@ -1289,6 +1289,11 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                       << "\": give \"temperature\" (a sampling temperature per condition) or \"variation\" (a per-map "
                          "tilt of the logits)");
   }
+  if (!options.CodeStatistic.empty() && options.SpreadComponents == 0)
+  {
+    itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 with "
+                         "SpreadMethod \"variation\" and a MapStatistic, or leave it empty");
+  }
   // The mean calibration's statistics: S per map, the real maps' means per condition.
   const bool byMean = static_cast<bool>(options.MeanStatistics);
   if (byMean == options.RealMeanStatistics.empty())
@@ -1454,6 +1459,26 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     if (static_cast<bool>(options.MapStatistic) != !options.RealStatistic.empty())
     {
       itkExceptionMacro(<< "give both MapStatistic and RealStatistic (one value per real map), or neither");
+    }
+    if (!options.CodeStatistic.empty())
+    {
+      if (!byStatistic || !byVariation)
+      {
+        itkExceptionMacro(<< "CodeStatistic sets the direction of the variation calibration's tilt by a map "
+                             "statistic: give it with MapStatistic, RealStatistic and SpreadMethod \"variation\"");
+      }
+      if (options.CodeStatistic.size() != K)
+      {
+        itkExceptionMacro(<< "CodeStatistic has " << options.CodeStatistic.size() << " values for a codebook of " << K
+                          << ": give one per code");
+      }
+      for (const double v : options.CodeStatistic)
+      {
+        if (!std::isfinite(v))
+        {
+          itkExceptionMacro(<< "CodeStatistic holds " << v << ": every value must be a finite number");
+        }
+      }
     }
     if (byStatistic && options.RealStatistic.size() != n)
     {
@@ -1635,8 +1660,25 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         realScoreDeviation[g] = u.std(0, true).item<double>();
       }
       slope /= sumSquares / (pooled * pooled); // sum of u^2
-      const auto direction =
-        (slope / pooledFrequency()).clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
+      torch::Tensor direction;
+      if (options.CodeStatistic.empty())
+        direction = slope / pooledFrequency();
+      else
+      {
+        // The codes' own values of the statistic, centred and scaled so that a tilt by 1 moves its
+        // expected value by the pooled standard deviation: d E[statistic] / d epsilon = b . Cov_f(v) = sd.
+        const auto f = pooledFrequency();
+        const auto v = torch::tensor(options.CodeStatistic, torch::kDouble);
+        const auto centred = v - (f * v).sum();
+        const double variance = (f * centred.pow(2)).sum().item<double>();
+        if (!(variance > 0.0))
+        {
+          itkExceptionMacro(<< "CodeStatistic does not vary over the codes of the real maps: it cannot give the tilt a "
+                               "direction (leave it empty for the regression slopes)");
+        }
+        direction = centred * (pooled / variance);
+      }
+      direction = direction.clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
       tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
     }
   }
