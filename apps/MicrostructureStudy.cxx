@@ -620,6 +620,7 @@ Body(Module & m)
            { "--calibrationProbeTemperatures", "calibration_probe_temperatures" },
            { "--calibrationSpreadMethod", "calibration_spread_method" },
            { "--calibrationSpreadStatistic", "calibration_spread_statistic" },
+           { "--calibrationTiltDirection", "calibration_tilt_direction" },
            { "--calibrationForeground", "calibration_foreground" },
            { "--calibrationProbeVariations", "calibration_probe_variations" },
            { "--calibrationMeanStatistics", "calibration_mean_statistics" },

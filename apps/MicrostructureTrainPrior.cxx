@@ -11,6 +11,7 @@
 #include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
 #include "itkMicrostructureStackMeasurement.h"
+#include "itkOtsuPhaseSegmentationImageFilter.h"
 #include "itkVQDecodeImageFilter.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -132,6 +133,60 @@ PatchStatistics(const ByteStackType * stack, bool dark, const std::vector<std::s
     for (const auto & name : names)
       v.push_back(name == "volume_fraction" ? r.VolumeFraction : r.MeanFreePath);
   return v;
+}
+
+/** Per code (codebook of K), the mean share of foreground (Otsu per patch, as PatchStatistics) in the
+ * blocks of pixels its positions stand for, over the maps of the given rows of the stack (a row of a
+ * mirror image, row + k N, counts as its patch's own row, once); one pseudo-position at the overall
+ * share is added to every code, so a rare code's value leans to the mean and an unused code has it.
+ * The blocks: a patch of P x Q pixels and maps of h x w, P / h x Q / w pixels per position. */
+std::vector<double>
+CodeForegroundShare(const ByteStackType * stack, const MapType * maps, const std::vector<size_t> & rows, size_t N,
+                    unsigned int K, bool dark)
+{
+  using OtsuType = itk::OtsuPhaseSegmentationImageFilter<ByteStackType, ByteStackType>;
+  const auto patch = stack->GetLargestPossibleRegion().GetSize();
+  const auto map = maps->GetLargestPossibleRegion().GetSize();
+  if (patch[0] % map[0] != 0 || patch[1] % map[1] != 0)
+    throw std::invalid_argument("the patches (" + std::to_string(patch[0]) + " x " + std::to_string(patch[1]) +
+                                ") are not a whole number of blocks of the index maps (" + std::to_string(map[0]) +
+                                " x " + std::to_string(map[1]) + "): --calibrationTiltDirection content needs them");
+  auto otsu = OtsuType::New();
+  otsu->SetInput(stack);
+  otsu->SetForegroundPhase(dark ? OtsuType::ForegroundPhaseEnum::Dark : OtsuType::ForegroundPhaseEnum::Bright);
+  otsu->Update();
+  const uint8_t *        phase = otsu->GetOutput()->GetBufferPointer();
+  const MapType::PixelType * index = maps->GetBufferPointer();
+  const size_t           bx = patch[0] / map[0], by = patch[1] / map[1], patchPixels = patch[0] * patch[1];
+  std::vector<double>    sum(K, 0.0), count(K, 0.0);
+  std::vector<bool>      seen(N, false);
+  for (const size_t row : rows)
+  {
+    const size_t r = row % N;
+    if (seen[r])
+      continue;
+    seen[r] = true;
+    for (size_t y = 0; y < map[1]; ++y)
+      for (size_t x = 0; x < map[0]; ++x)
+      {
+        double share = 0.0;
+        for (size_t j = 0; j < by; ++j)
+          for (size_t i = 0; i < bx; ++i)
+            share += phase[r * patchPixels + (y * by + j) * patch[0] + x * bx + i];
+        const auto k = index[r * map[0] * map[1] + y * map[0] + x];
+        if (k >= K)
+          throw std::invalid_argument("index map " + std::to_string(r) + " holds code " + std::to_string(k) +
+                                      " of a codebook of " + std::to_string(K));
+        sum[k] += share / static_cast<double>(bx * by);
+        count[k] += 1.0;
+      }
+  }
+  const double total = std::accumulate(count.begin(), count.end(), 0.0);
+  const double mean = total > 0.0 ? std::accumulate(sum.begin(), sum.end(), 0.0) / total : 0.0;
+  std::vector<double> share(K);
+  for (unsigned int k = 0; k < K; ++k)
+    share[k] = (sum[k] + mean) / (count[k] + 1.0);
+  return share;
 }
 
 /** The named statistics (PatchStatistics) of the patches that maps (count x h x w) decode to. */
@@ -388,6 +443,11 @@ Body(Module & m)
     options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
     const std::string statistic = m.Get("calibrationSpreadStatistic");
     const bool spreadByVolumeFraction = options.SpreadComponents > 0 && statistic == "volume_fraction";
+    const bool tiltByContent = m.Get("calibrationTiltDirection") == "content";
+    if (tiltByContent && !(spreadByVolumeFraction && options.SpreadMethod == "variation"))
+      throw std::invalid_argument("--calibrationTiltDirection content directs the per-map tilt by the codes' share of the "
+                                  "phase: give it with --calibrationSpread 1 --calibrationSpreadMethod variation "
+                                  "--calibrationSpreadStatistic volume_fraction");
     if (spreadByVolumeFraction || !meanStatistics.empty())
     {
       // What the study measures, on the decoded maps against the training patches themselves (so
@@ -438,7 +498,8 @@ Body(Module & m)
         }
         return v;
       };
-      const auto   real = PatchStatistics(itk::ReadScalarImage<ByteStackType>(m.Get("input")), dark, names);
+      const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
+      const auto   real = PatchStatistics(patches, dark, names);
       const size_t N = table.GetNumberOfRows();
       std::vector<size_t> meanColumns(meanStatistics.size());
       std::iota(meanColumns.begin(), meanColumns.end(), size_t{ 0 });
@@ -450,6 +511,8 @@ Body(Module & m)
           options.RealStatistic.push_back(columns(real, vf, row % N)[0]);
         options.MapStatistic = [decoded, select, vf](const int32_t * maps, unsigned int count, unsigned int h,
                                                      unsigned int w) { return select(decoded(maps, count, h, w), vf, count); };
+        if (tiltByContent)
+          options.CodeStatistic = CodeForegroundShare(patches, maps, trainRows, N, prior->GetHyperparameters().CodebookSize, dark);
       }
       if (!meanStatistics.empty())
       {
@@ -713,6 +776,15 @@ main(int argc, char * argv[])
           "leading directions) or volume_fraction (the volume fraction of the decoded maps against that of the "
           "training patches, Otsu per patch; the variation method's tilt then follows it).");
   spreadStatistic.elements = { "codes", "volume_fraction" };
+  auto & tiltDirection =
+    m.Add("string-enumeration", "calibrationTiltDirection", "calibrationTiltDirection", "regression",
+          "Tilt direction",
+          "Which way the variation method's tilt moves the code frequencies (with --calibrationSpreadStatistic "
+          "volume_fraction): regression (per code, the slope of the training maps' frequency on their volume "
+          "fraction over the code's frequency) or content (per code, the share of the phase in the patch pixels "
+          "it stands for, centred: a strong tilt then favours the codes richest in the phase instead of rare codes "
+          "whose slopes are noise, and the decoded volume fraction stays as skewed as the training patches').");
+  tiltDirection.elements = { "regression", "content" };
   auto & foreground = m.Add("string-enumeration", "calibrationForeground", "calibrationForeground", "bright",
                             "Spread phase", "The phase whose volume fraction --calibrationSpreadStatistic "
                                             "volume_fraction matches: bright (ferrite) or dark.");

@@ -255,6 +255,44 @@ for r in [r for r in rounds if int(r["round"]) == last]:  # the tilted model: s(
     z = (float(r["condition"].split("=")[1]) - mean) / sd
     assert abs(math.exp(v[0] + z * v[1]) - float(r["variation"])) < 1e-4 * float(r["variation"]), (v, r)
 PY
+# --calibrationTiltDirection content: the tilt's direction is the codes' own share of the bright phase
+# (Otsu per patch) in the 4 x 4 pixels each stands for, centred and scaled; checked against the shares
+# computed here from the training patches and the cached index maps with scikit-image's Otsu. Without
+# the volume-fraction statistic it is refused with no output.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_content.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
+  --calibrationRounds 1 --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationProbeVariations 0.5,1 \
+  --calibrationSpreadStatistic volume_fraction --calibrationTiltDirection content >out.txt 2>&1 || { cat out.txt; exit 1; }
+$py - <<'PY'
+import csv, gzip, numpy as np
+from skimage.filters import threshold_otsu
+def nrrd(path):
+    raw = open(path, "rb").read()
+    head, data = raw.split(b"\n\n", 1)
+    fields = dict(l.split(": ", 1) for l in head.decode().splitlines()[1:] if ": " in l)
+    dtype = {"unsigned char": np.uint8, "unsigned short": np.uint16}[fields["type"]]
+    data = gzip.decompress(data) if fields.get("encoding") == "gzip" else data
+    return np.frombuffer(data, dtype).reshape([int(v) for v in fields["sizes"].split()][::-1])
+patches, maps = nrrd("patches.nrrd"), nrrd("prior_content.model.maps.nrrd")
+rows = [i for i, r in enumerate(csv.DictReader(open("patches.csv"))) if r["split"] == "train"]
+K = 16
+total, count = np.zeros(K), np.zeros(K)
+for i in rows:
+    phase = (patches[i] > threshold_otsu(patches[i])).astype(float)
+    blocks = phase.reshape(maps.shape[1], 4, maps.shape[2], 4).mean(axis=(1, 3))
+    np.add.at(total, maps[i].ravel(), blocks.ravel())
+    np.add.at(count, maps[i].ravel(), 1)
+share = (total + total.sum() / count.sum()) / (count + 1)
+head = open("prior_content.model", "rb").read().split(b"end_header")[0].decode().splitlines()
+b = np.array([float(v) for v in [l for l in head if l.startswith("variation_direction = ")][0].split(" = ")[1].split(",")])
+used = count > 0
+r = np.corrcoef(b[used], share[used])[0, 1]
+assert r > 0.99, (r, b, share)  # an increasing affine function of the share
+PY
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
+    --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationTiltDirection content >out.txt 2>&1; then
+  echo "FAIL: a content tilt accepted without the volume-fraction statistic"; exit 1; fi
+grep -q "calibrationSpreadStatistic volume_fraction" out.txt || { echo "FAIL: unclear tilt message"; cat out.txt; exit 1; }
+[ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
 # --calibrationMeanStatistics: after the rounds, per training condition an unshifted probe and one per
 # statistic, then the corrections, each logged with the decoded means' relative differences from the
 # training patches'; the summary says so; an unknown statistic is refused with no output.
