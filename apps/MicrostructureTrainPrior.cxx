@@ -444,6 +444,7 @@ Body(Module & m)
     const std::string statistic = m.Get("calibrationSpreadStatistic");
     const bool spreadByVolumeFraction = options.SpreadComponents > 0 && statistic == "volume_fraction";
     const bool tiltByContent = m.Get("calibrationTiltDirection") == "content";
+    options.VariationInVariance = m.Get("calibrationTiltFit") == "variance";
     if (tiltByContent && !(spreadByVolumeFraction && options.SpreadMethod == "variation"))
       throw std::invalid_argument("--calibrationTiltDirection content directs the per-map tilt by the codes' share of the "
                                   "phase: give it with --calibrationSpread 1 --calibrationSpreadMethod variation "
@@ -785,6 +786,11 @@ main(int argc, char * argv[])
           "it stands for, centred: a strong tilt then favours the codes richest in the phase instead of rare codes "
           "whose slopes are noise, and the decoded volume fraction stays as skewed as the training patches').");
   tiltDirection.elements = { "regression", "content" };
+  auto & tiltFit = m.Add("string-enumeration", "calibrationTiltFit", "calibrationTiltFit", "log", "Tilt fit",
+                         "How the variation method's tilt spread s(c) is fitted over the conditions: log (log s(c) "
+                         "linear in the encoded condition; a condition whose network alone varies enough gets a small "
+                         "floor, which pulls s(c) down around it) or variance (s(c)^2 linear, 0 there).");
+  tiltFit.elements = { "log", "variance" };
   auto & foreground = m.Add("string-enumeration", "calibrationForeground", "calibrationForeground", "bright",
                             "Spread phase", "The phase whose volume fraction --calibrationSpreadStatistic "
                                             "volume_fraction matches: bright (ferrite) or dark.");

@@ -374,9 +374,21 @@ public:
    * LogLikelihood integrates it out (adaptive Gauss-Hermite quadrature about each map's most
    * likely epsilon); Logits are those of epsilon = 0. TrainStep discards it with the other
    * calibrations. Stored in the model file. Both empty = none; otherwise sizes K and 1 + D, finite
-   * values, or it throws. */
+   * values, or it throws.
+   *
+   * inVariance (not in the paper): the coefficients are those of the tilt's variance instead,
+   * s(c)^2 = max(v[0] + sum_j c[j] v[1 + j], 1e-6), a line that can reach 0 where the network's own
+   * maps vary enough (log s cannot: its floor, wherever it is put, then pulls s(c) down at every
+   * condition near it). */
   void
-  SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale);
+  SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale,
+                          bool inVariance = false);
+  /** Whether GetVariationCalibration() holds the coefficients of s(c)^2 (true) or of log s(c). */
+  bool
+  GetVariationCalibrationInVariance() const
+  {
+    return m_VariationInVariance;
+  }
   const std::vector<float> &
   GetVariationDirection() const
   {
@@ -414,6 +426,11 @@ public:
     /** s(c) at a training condition is at least this multiple of the pooled real spread along the
      * tilt (s(c) is fitted in log s, so it cannot be 0 where the network's own spread suffices). */
     double              MinimumVariation{ 0.05 };
+    /** Fit s(c)^2 (the variance the tilt adds) as the line over the encoded condition instead of
+     * log s(c): a condition whose network alone varies enough gets s = 0 there instead of
+     * MinimumVariation, which in log s pulled s(c) down far from it (demo, prior seed 1: s = 0.05 at
+     * 1 degC/s, 1.67 at 10, and only 0.65 at the held-out 3 degC/s). */
+    bool                VariationInVariance{ false };
     /** The spread measured in a per-map statistic instead of the code frequencies along the leading
      * directions (both set, or neither): MapStatistic(maps, count, h, w) gives one value per sampled
      * map (the decoded volume fraction, say: MicrostructureTrainPrior --calibrationSpreadStatistic
@@ -596,6 +613,7 @@ private:
   std::vector<float> m_TemperatureCalibration;
   std::vector<float> m_VariationDirection;
   std::vector<float> m_VariationCalibration;
+  bool               m_VariationInVariance{ false };
 };
 
 } // end namespace itk

@@ -1538,10 +1538,37 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
   auto nan = b;
   nan[1] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_NE(ExceptionText([&] { m->SetVariationCalibration(nan, v); }).find("not a finite number"), std::string::npos);
+
+  // The same tilt given by the coefficients of s(c)^2 (inVariance): the line is s^2 at this condition,
+  // so the model is the same; the file keeps the form; a line below 0 gives the smallest scale, 1e-3.
+  EXPECT_FALSE(m->GetVariationCalibrationInVariance());
+  auto variance = v;
+  variance[0] = static_cast<float>(s * s - (logS - v[0]));
+  m->SetVariationCalibration(b, variance, true);
+  EXPECT_TRUE(m->GetVariationCalibrationInVariance());
+  EXPECT_NEAR(m->GetCalibratedVariation(cond[0]), s, 1e-5 * s);
+  const auto inVariance = m->LogLikelihood(all.data(), 729, H, W, cond);
+  for (unsigned int i = 0; i < 729; i += 7)
+    EXPECT_NEAR(inVariance[i], tilted[i], 1e-4) << "map " << i;
+  m->Write((dir / "variance.smprior").string());
+  r->Read((dir / "variance.smprior").string());
+  EXPECT_TRUE(r->GetVariationCalibrationInVariance());
+  EXPECT_EQ(r->GetVariationCalibration(), variance);
+  EXPECT_EQ(r->LogLikelihood(all.data(), 729, H, W, cond), inVariance);
+  ASSERT_TRUE(DamageHeaderValue(dir / "variance.smprior", "variation_scale", dir / "bad.smprior"));
+  EXPECT_NE(ExceptionText([&] { r->Read((dir / "bad.smprior").string()); }).find("variation_scale holds \"xariance\""),
+            std::string::npos);
+  variance[0] = -100.0f;
+  m->SetVariationCalibration(b, variance, true);
+  EXPECT_NEAR(m->GetCalibratedVariation(cond[0]), 1e-3, 1e-9);
+  m->SetVariationCalibration(b, v);
+  EXPECT_FALSE(m->GetVariationCalibrationInVariance()) << "log s(c) unless asked";
+
   m->SetVariationCalibration({}, {});
   EXPECT_EQ(m->LogLikelihood(all.data(), 729, H, W, cond), untilted);
-  m->SetVariationCalibration(b, v);
+  m->SetVariationCalibration(b, variance, true);
   m->TrainStep(all.data(), 5, H, W, cond);
+  EXPECT_FALSE(m->GetVariationCalibrationInVariance());
   EXPECT_TRUE(m->GetVariationDirection().empty());
   EXPECT_TRUE(m->GetVariationCalibration().empty());
   fs::remove_all(dir);
@@ -1800,6 +1827,32 @@ TEST_F(PixelCNNPriorVariationFit, TiltsAlongTheCodesOwnStatistic)
   bad = options;
   bad.SpreadComponents = 0;
   EXPECT_NE(CalibrationError(bad).find("CodeStatistic directs"), std::string::npos);
+}
+
+// The tilt's spread fitted in variance (VariationInVariance): s(c)^2 is the line over the encoded
+// condition, so the unseen log_rate = 0, halfway in the encoded condition, gets the mean of the two
+// training conditions' s^2; the fit matches the spread there as in log s.
+TEST_F(PixelCNNPriorVariationFit, FitsTheTiltVarianceAsALine)
+{
+  DrawRealMaps(49, 50);
+  options.MapStatistic = LowFraction;
+  options.RealStatistic = LowFraction(real.data(), 2 * perCondition, H, W);
+  options.CodeStatistic = { 1, 1, 1, 0, 0, 0 };
+  options.VariationInVariance = true;
+  const auto records = Calibrate(options);
+  ASSERT_EQ(records.size(), 2u * 2 + 2u * 3 + 2u);
+  EXPECT_TRUE(m->GetVariationCalibrationInVariance());
+  const double sMinus = m->GetCalibratedVariation({ { "log_rate", "-1" } });
+  const double sPlus = m->GetCalibratedVariation({ { "log_rate", "1" } });
+  const double sZero = m->GetCalibratedVariation({ { "log_rate", "0" } });
+  EXPECT_GT(sPlus, 1.3 * sMinus);
+  EXPECT_NEAR(sZero * sZero, 0.5 * (sPlus * sPlus + sMinus * sMinus), 1e-4 * sPlus * sPlus);
+  for (unsigned int i = 10; i < records.size(); ++i)
+  {
+    EXPECT_NEAR(records[i].Variation, (i % 2) ? sPlus : sMinus, 1e-6) << i;
+    EXPECT_GT(records[i].SpreadRatio, 0.75) << i;
+    EXPECT_LT(records[i].SpreadRatio, 1.33) << i;
+  }
 }
 
 // The mean calibration against a known truth: two per-map statistics, the fraction of a map's

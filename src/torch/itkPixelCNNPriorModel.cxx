@@ -458,6 +458,7 @@ PixelCNNPriorModel::ClearCalibrations()
   m_TemperatureCalibration.clear();
   m_VariationDirection.clear();
   m_VariationCalibration.clear();
+  m_VariationInVariance = false;
 }
 
 void
@@ -815,6 +816,16 @@ WithTilt(const torch::Tensor & offsets, const std::vector<float> & direction, co
   return offsets.defined() ? offsets + tilt : tilt;
 }
 
+/** The per-map tilt scales s(c) (count) of the variation calibration's coefficients: exp of the line,
+ * or the square root of the line, at least 1e-6 (inVariance). */
+torch::Tensor
+VariationScales(const std::vector<float> & v, const std::vector<float> & encoded, unsigned int first,
+                unsigned int count, unsigned int D, bool inVariance)
+{
+  const auto line = LinearInCondition(v, encoded, first, count, D);
+  return inVariance ? line.clamp_min(1e-6).sqrt() : line.exp();
+}
+
 /** Nodes and weights of Q-point Gauss-Hermite quadrature for the standard normal measure
  * (probabilists' Hermite; weights sum to 1), by Golub-Welsch: the eigenvalues of the Jacobi matrix
  * are the nodes, the squared first components of its eigenvectors the weights. */
@@ -987,8 +998,8 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
                     .expand({ static_cast<int64_t>(count), -1 });
       if (scales.defined())
         tilt = tilt * scales.to(torch::kDouble).view({ -1, 1 });
-      const auto s = LinearInCondition(m_VariationCalibration, encoded, first, count, D).exp().to(m_Impl->device,
-                                                                                                   torch::kDouble);
+      const auto s = VariationScales(m_VariationCalibration, encoded, first, count, D, m_VariationInVariance)
+                       .to(m_Impl->device, torch::kDouble);
       sums = TiltMixtureLogLikelihood(logits.to(torch::kDouble), x, tilt.contiguous(), s);
     }
     sums = sums.to(torch::kCPU).contiguous();
@@ -1061,7 +1072,7 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   std::vector<double> epsilon(n, 0.0);
   if (!m_VariationDirection.empty())
   {
-    const auto      s = LinearInCondition(m_VariationCalibration, encoded, 0, n, D).exp().contiguous();
+    const auto      s = VariationScales(m_VariationCalibration, encoded, 0, n, D, m_VariationInVariance).contiguous();
     const float *   sd = s.data_ptr<float>();
     std::mt19937_64 tiltEngine(seed ^ 0x6a09e667f3bcc908ULL);
     for (unsigned int i = 0; i < n; ++i)
@@ -1136,7 +1147,8 @@ PixelCNNPriorModel::SetTemperatureCalibration(const std::vector<float> & logTemp
 }
 
 void
-PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale)
+PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale,
+                                            bool inVariance)
 {
   const size_t K = m_Hyperparameters.CodebookSize;
   const size_t rows = 1 + this->GetEncodedConditionLength();
@@ -1161,15 +1173,17 @@ PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction
   }
   m_VariationDirection = direction;
   m_VariationCalibration = logScale;
+  m_VariationInVariance = inVariance && !logScale.empty();
   this->Modified();
 }
 
 double
 PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
 {
-  return m_VariationCalibration.empty()
-           ? 0.0
-           : std::exp(LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1)));
+  if (m_VariationCalibration.empty())
+    return 0.0;
+  const double line = LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1));
+  return m_VariationInVariance ? std::sqrt(std::max(line, 1e-6)) : std::exp(line);
 }
 
 double
@@ -1986,6 +2000,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         logScale[0] = static_cast<float>(std::log(s));
         m_VariationDirection = tilt;
         m_VariationCalibration = logScale;
+        m_VariationInVariance = false;
         const auto sampled = sampleAt(g, 1.0, probeSeed(t, g), afterRounds + static_cast<double>(t) * G + g);
         std::vector<double> counts;
         auto                record = measure(g, sampled, counts);
@@ -2021,10 +2036,11 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
           }
         }
       }
-      logScales[g] = std::log(std::max(s, options.MinimumVariation));
+      logScales[g] = options.VariationInVariance ? s * s : std::log(std::max(s, options.MinimumVariation));
     }
     m_VariationDirection = tilt;
     m_VariationCalibration = fitLine(logScales);
+    m_VariationInVariance = options.VariationInVariance;
     if (byMean)
       calibrateMeans();
     // The calibrated model as it is stored, sampled once more: what its spread and code frequencies
@@ -2123,6 +2139,8 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   {
     header.push_back({ "variation_direction", JoinFloats(m_VariationDirection) });
     header.push_back({ "variation_calibration", JoinFloats(m_VariationCalibration) });
+    if (m_VariationInVariance)
+      header.push_back({ "variation_scale", "variance" }); // absent: log s(c)
   }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
@@ -2245,6 +2263,10 @@ PixelCNNPriorModel::Read(const std::string & path)
   if (variationDirection.empty() != variationCalibration.empty())
     Fail(path + ": the header has one of variation_direction and variation_calibration without the other: the file is "
                 "damaged");
+  const std::string variationScale = c.Has("variation_scale") ? c.Get("variation_scale") : "log";
+  if (variationScale != "log" && variationScale != "variance")
+    Fail(path + ": header line variation_scale holds \"" + variationScale.substr(0, 20) +
+         "\", not log or variance: the file is damaged or from a newer version");
 
   torchsupport::SetTorchThreads();
   pixelcnn::Network network(ToOptions(h, static_cast<unsigned int>(encodedLength)));
@@ -2264,6 +2286,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TemperatureCalibration = temperatureCalibration;
   m_VariationDirection = variationDirection;
   m_VariationCalibration = variationCalibration;
+  m_VariationInVariance = variationScale == "variance" && !variationCalibration.empty();
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -2327,7 +2350,8 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "VariationCalibration: "
      << (m_VariationDirection.empty() ? std::string("none")
                                       : std::to_string(m_VariationDirection.size()) + "-code direction, " +
-                                          std::to_string(m_VariationCalibration.size()) + " log-scale coefficients")
+                                          std::to_string(m_VariationCalibration.size()) +
+                                          (m_VariationInVariance ? " variance coefficients" : " log-scale coefficients"))
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';

@@ -258,10 +258,14 @@ PY
 # --calibrationTiltDirection content: the tilt's direction is the codes' own share of the bright phase
 # (Otsu per patch) in the 4 x 4 pixels each stands for, centred and scaled; checked against the shares
 # computed here from the training patches and the cached index maps with scikit-image's Otsu. Without
-# the volume-fraction statistic it is refused with no output.
+# the volume-fraction statistic it is refused with no output. --calibrationTiltFit variance: the file
+# holds the coefficients of s(c)^2 and says so.
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_content.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
   --calibrationRounds 1 --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationProbeVariations 0.5,1 \
-  --calibrationSpreadStatistic volume_fraction --calibrationTiltDirection content >out.txt 2>&1 || { cat out.txt; exit 1; }
+  --calibrationSpreadStatistic volume_fraction --calibrationTiltDirection content --calibrationTiltFit variance \
+  >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -aq "^variation_scale = variance$" prior_content.model || { echo "FAIL: the tilt's variance fit is not in the file"; exit 1; }
+grep -aq "^variation_scale" prior_tilt.model && { echo "FAIL: a log-s tilt says variance"; exit 1; }
 $py - <<'PY'
 import csv, gzip, numpy as np
 from skimage.filters import threshold_otsu
