@@ -64,7 +64,8 @@ Preset(const std::string & name)
                "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
                "calibration_samples": 150, "calibration_rounds": 2,
                "calibration_spread": 1, "calibration_spread_method": "variation",
-               "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
+               "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
+               "calibration_probe_variations": [0.5, 1, 2, 3],
                "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
                "calibration_mean_term_statistics": ["mean_free_path"] },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
@@ -104,7 +105,8 @@ Preset(const std::string & name)
                "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
                "calibration_samples": 1000, "calibration_rounds": 3,
                       "calibration_spread": 1, "calibration_spread_method": "variation",
-                      "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.25, 0.5, 1, 1.5],
+                      "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
+                      "calibration_probe_variations": [0.5, 1, 2, 3],
                       "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
                "calibration_mean_term_statistics": ["mean_free_path"] })"_json;
     c["generate"]["samples"] = 1000;
@@ -621,6 +623,7 @@ Body(Module & m)
            { "--calibrationSpreadMethod", "calibration_spread_method" },
            { "--calibrationSpreadStatistic", "calibration_spread_statistic" },
            { "--calibrationTiltDirection", "calibration_tilt_direction" },
+           { "--calibrationTiltFit", "calibration_tilt_fit" },
            { "--calibrationForeground", "calibration_foreground" },
            { "--calibrationProbeVariations", "calibration_probe_variations" },
            { "--calibrationMeanStatistics", "calibration_mean_statistics" },
