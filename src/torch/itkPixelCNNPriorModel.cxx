@@ -816,14 +816,17 @@ WithTilt(const torch::Tensor & offsets, const std::vector<float> & direction, co
   return offsets.defined() ? offsets + tilt : tilt;
 }
 
+/** The smallest tilt variance s(c)^2 of a variation calibration fitted in variance. */
+constexpr double MinimumTiltVariance = 1e-6;
+
 /** The per-map tilt scales s(c) (count) of the variation calibration's coefficients: exp of the line,
- * or the square root of the line, at least 1e-6 (inVariance). */
+ * or the square root of the line, at least MinimumTiltVariance (inVariance). */
 torch::Tensor
 VariationScales(const std::vector<float> & v, const std::vector<float> & encoded, unsigned int first,
                 unsigned int count, unsigned int D, bool inVariance)
 {
   const auto line = LinearInCondition(v, encoded, first, count, D);
-  return inVariance ? line.clamp_min(1e-6).sqrt() : line.exp();
+  return inVariance ? line.clamp_min(MinimumTiltVariance).sqrt() : line.exp();
 }
 
 /** Nodes and weights of Q-point Gauss-Hermite quadrature for the standard normal measure
@@ -1183,7 +1186,7 @@ PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
   if (m_VariationCalibration.empty())
     return 0.0;
   const double line = LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1));
-  return m_VariationInVariance ? std::sqrt(std::max(line, 1e-6)) : std::exp(line);
+  return m_VariationInVariance ? std::sqrt(std::max(line, MinimumTiltVariance)) : std::exp(line);
 }
 
 double
@@ -1303,10 +1306,30 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                       << "\": give \"temperature\" (a sampling temperature per condition) or \"variation\" (a per-map "
                          "tilt of the logits)");
   }
-  if (!options.CodeStatistic.empty() && options.SpreadComponents == 0)
+  if (!options.CodeStatistic.empty())
   {
-    itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 with "
-                         "SpreadMethod \"variation\" and a MapStatistic, or leave it empty");
+    if (options.SpreadComponents == 0)
+    {
+      itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 with "
+                           "SpreadMethod \"variation\" and a MapStatistic, or leave it empty");
+    }
+    if (!byVariation || !options.MapStatistic)
+    {
+      itkExceptionMacro(<< "CodeStatistic sets the direction of the variation calibration's tilt by a map "
+                           "statistic: give it with MapStatistic, RealStatistic and SpreadMethod \"variation\"");
+    }
+    if (options.CodeStatistic.size() != K)
+    {
+      itkExceptionMacro(<< "CodeStatistic has " << options.CodeStatistic.size() << " values for a codebook of " << K
+                        << ": give one per code");
+    }
+    for (const double v : options.CodeStatistic)
+    {
+      if (!std::isfinite(v))
+      {
+        itkExceptionMacro(<< "CodeStatistic holds " << v << ": every value must be a finite number");
+      }
+    }
   }
   // The mean calibration's statistics: S per map, the real maps' means per condition.
   const bool byMean = static_cast<bool>(options.MeanStatistics);
@@ -1473,26 +1496,6 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     if (static_cast<bool>(options.MapStatistic) != !options.RealStatistic.empty())
     {
       itkExceptionMacro(<< "give both MapStatistic and RealStatistic (one value per real map), or neither");
-    }
-    if (!options.CodeStatistic.empty())
-    {
-      if (!byStatistic || !byVariation)
-      {
-        itkExceptionMacro(<< "CodeStatistic sets the direction of the variation calibration's tilt by a map "
-                             "statistic: give it with MapStatistic, RealStatistic and SpreadMethod \"variation\"");
-      }
-      if (options.CodeStatistic.size() != K)
-      {
-        itkExceptionMacro(<< "CodeStatistic has " << options.CodeStatistic.size() << " values for a codebook of " << K
-                          << ": give one per code");
-      }
-      for (const double v : options.CodeStatistic)
-      {
-        if (!std::isfinite(v))
-        {
-          itkExceptionMacro(<< "CodeStatistic holds " << v << ": every value must be a finite number");
-        }
-      }
     }
     if (byStatistic && options.RealStatistic.size() != n)
     {
