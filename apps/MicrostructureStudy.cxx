@@ -16,6 +16,7 @@
 #include "MicrostructureStudyAnalysis.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
+#include "itkVQVAEModel.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,7 +39,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 /** Presets. demo: the README's main job, <= 15 min on 2 cores. tiny: CI, a couple of minutes.
- * paper: the paper's sizes, for a GPU. */
+ * paper: the paper's sizes, for a GPU. The demo's "slow_cpu" settings replace its own when the
+ * networks run on a CPU without AVX-512 (see SlowCPU()). */
 json
 Preset(const std::string & name)
 {
@@ -56,7 +58,7 @@ Preset(const std::string & name)
     "unseen": ["cooling_rate_C_per_s=2", "cooling_rate_C_per_s=6.5", "cooling_rate_C_per_s=20"],
     "vqvae": { "encoder_channels": [32, 64], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 64,
                "codebook_update": "ema", "commitment_cost": 0.25, "gradient_loss_weight": 0.0, "phase_loss_weight": 8.0,
-               "phase_loss_softness": 0.02, "histogram_loss_weight": 6.0, "interface_loss_weight": 0.0, "precision": "auto", "steps": 320,
+               "phase_loss_softness": 0.02, "histogram_loss_weight": 6.0, "interface_loss_weight": 0.0, "precision": "auto", "steps": 640,
                "batch_size": 16, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
     "prior": { "layers": 8, "hidden_channels": 32, "embedding_dimension": 32, "first_kernel_size": 7,
                "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
@@ -70,7 +72,8 @@ Preset(const std::string & name)
                "calibration_mean_term_statistics": ["mean_free_path"] },
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
-    "device": "auto"
+    "device": "auto",
+    "slow_cpu": { "vqvae": { "steps": 320 } }
   })"_json;
   if (name == "tiny")
   {
@@ -115,6 +118,8 @@ Preset(const std::string & name)
   {
     throw std::invalid_argument("unknown preset \"" + name + "\": use demo, tiny or paper");
   }
+  if (name != "demo")
+    c.erase("slow_cpu"); // the demo's budget only: tiny is small anyway, paper is for a GPU
   return c;
 }
 
@@ -366,16 +371,34 @@ SyntheticData(Runner & run, const json & s, const std::string & dataDir)
   return stamps;
 }
 
+/** Whether the networks will run on a CPU without AVX-512 on `device` ("auto", "cpu", "cuda:N").
+ * There LibTorch's convolutions train about 2.6 times slower than with AVX512-BF16 (the demo's
+ * VQ-VAE: 238 s against 92 s for 320 steps, measured in sessions 8 and 16), against about 1.3
+ * times with AVX-512 but no bfloat16 (float32 against bfloat16 on one AVX512-BF16 CPU, measured). */
+bool
+SlowCPU(const std::string & device)
+{
+  auto probe = itk::VQVAEModel::New(); // resolves the device as the steps will; builds no network
+  probe->SetDevice(device);
+  if (probe->GetDeviceInUse() != "cpu")
+    return false;
+#if defined(__x86_64__) || defined(__i386__)
+  return !__builtin_cpu_supports("avx512f");
+#else
+  return false; // no measurements on other CPUs
+#endif
+}
+
 int
 Body(Module & m)
 {
   json config = Preset(m.Get("preset"));
+  json user = json::object();
   if (!m.Get("config").empty())
   {
     std::ifstream f(m.Get("config"));
     if (!f)
       throw std::invalid_argument("cannot open the config file " + m.Get("config"));
-    json user;
     try
     {
       f >> user;
@@ -384,10 +407,26 @@ Body(Module & m)
     {
       throw std::invalid_argument("the config file " + m.Get("config") + " is not valid JSON: " + e.what());
     }
-    Merge(config, user);
+    if (!user.is_object())
+      throw std::invalid_argument("the config file " + m.Get("config") + " must hold a JSON object");
   }
   if (!m.Get("device").empty())
-    config["device"] = m.Get("device");
+    user["device"] = m.Get("device");
+  // The preset's slow-CPU settings come before the user's, so that every setting given stays.
+  const json slow = user.contains("slow_cpu") ? user["slow_cpu"] : config.value("slow_cpu", json::object());
+  const std::string device = user.value("device", config["device"].get<std::string>());
+  if (!slow.is_object())
+    throw std::invalid_argument("slow_cpu must be an object of settings (like the config's own), or {} for none");
+  if (!slow.empty() && SlowCPU(device))
+  {
+    Merge(config, slow);
+    std::cerr << "[study] this CPU has no AVX-512 (the networks train about 2.6 times slower there): the slow_cpu "
+                 "settings "
+              << slow.dump() << " apply, under any the config gives, to keep the run near its budget "
+              << "(\"slow_cpu\": {} turns them off)\n";
+  }
+  Merge(config, user);
+  config["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
   // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
   // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps
   // inherit this unless the caller chose a policy.
@@ -402,8 +441,8 @@ Body(Module & m)
   const bool   synthetic = data["source"] == "synthetic";
   std::cerr << "[study] preset " << m.Get("preset") << ", output " << out << "\n";
   if (m.Get("preset") == "demo" && synthetic)
-    std::cerr << "[study] the demo (synthetic default, small networks) takes about 10-15 minutes on 2 cores; "
-                 "steps already done are reused\n";
+    std::cerr << "[study] the demo (synthetic default, small networks) takes about 8 minutes on 2 cores with "
+                 "AVX512-BF16 and up to 15 on CPUs without it; steps already done are reused\n";
 
   sm::cli::Progress progress("MicrostructureStudy", "the whole study");
   Runner            run(BinDir(), out, progress);
@@ -692,9 +731,11 @@ main(int argc, char * argv[])
   m.AddPositional("directory", "output", 0, "output", "Study folder",
                   "Everything the study makes: data, models, logs, tables and report/index.html.");
   m.Add("file", "config", "config", "", "Config (JSON)",
-        "Settings that replace the preset's (same keys as <output>/config.json, which every run writes).");
+        "Settings that replace the preset's (same keys as <output>/config.json, which every run writes). "
+        "Its slow_cpu object holds settings that apply first on a CPU without AVX-512 (the demo: fewer VQ-VAE "
+        "steps); {} turns them off.");
   auto & preset = m.Add("string-enumeration", "preset", "preset", "demo", "Preset",
-                        "demo: synthetic default, small networks, 10-15 min on 2 cores; tiny: a couple of minutes "
+                        "demo: synthetic default, small networks, 8-15 min on 2 cores (by CPU); tiny: a couple of minutes "
                         "(tests); paper: the paper's network sizes and budget (for a GPU).");
   preset.elements = { "demo", "tiny", "paper" };
   m.Add("string", "device", "device", "", "Device", "auto (CUDA when present), cpu or cuda:N; overrides the config.");
