@@ -10,12 +10,9 @@
 #        PATCHES=stack.nrrd TABLE=table.csv train the prior on another patch stack of the same
 #        micrographs (e.g. MicrostructurePatches --stride 64,64 on STUDY_DIR/data/micrographs.csv with
 #        the study's --testFraction and --seed); the real patches compared with stay the study's.
-set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${SM_BIN_DIR:-$here/build/bin}"
-study=$(cd "$1" && pwd); mkdir -p "$2"; out=$(cd "$2" && pwd); shift 2
-[ -s "$study/vqvae.model" ] && [ -s "$study/measure_real.csv" ] || { echo "$study is not a finished study" >&2; exit 1; }
-export OMP_WAIT_POLICY=PASSIVE
+source "$(dirname "${BASH_SOURCE[0]}")/variant_common.sh"
+variant_folders "$1" "$2" vqvae.model measure_real.csv
+shift 2
 patches="${PATCHES:-$study/patches.nrrd}"; table="${TABLE:-$study/patches.csv}"
 start=$(date +%s)
 "$bin/MicrostructureTrainPrior" "$patches" "$out/prior.model" --vqvae "$study/vqvae.model" \
