@@ -655,6 +655,14 @@ Body(Module & m)
                        "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
                        out + "/prior_calibration.csv", "--calibrationSpread",
                        std::to_string(pr.value("calibration_spread", 0)) });
+  // The per-map tilt's own settings go only with the tilt (a config that turns the tilt off keeps
+  // the preset's direction and fit, which MicrostructureTrainPrior refuses without a tilt).
+  const bool tilt = pr.value("calibration_spread", 0) > 0 && pr.value("calibration_spread_method", "") == "variation";
+  if (!tilt && pr.value("calibration_samples", 0) > 0)
+    for (const char * key : { "calibration_tilt_direction", "calibration_tilt_fit" })
+      if (pr.contains(key))
+        std::cerr << "[study] prior." << key << " applies only to the per-map tilt (calibration_spread > 0 with "
+                  << "calibration_spread_method variation); left out\n";
   // The calibration's optional settings, when given (lists of numbers joined, words as they are).
   if (pr.value("calibration_samples", 0) > 0)
     for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
@@ -668,7 +676,8 @@ Body(Module & m)
            { "--calibrationMeanStatistics", "calibration_mean_statistics" },
            { "--calibrationMeanRounds", "calibration_mean_rounds" },
            { "--calibrationMeanTermStatistics", "calibration_mean_term_statistics" } })
-      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()))
+      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()) &&
+          (tilt || (key != "calibration_tilt_direction" && key != "calibration_tilt_fit")))
       {
         const json & v = pr[key];
         priorArgs.insert(priorArgs.end(), { flag, v.is_array()    ? (v[0].is_string() ? JoinStrings(v) : JoinNumbers(v))
