@@ -28,9 +28,9 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <sstream>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace
@@ -656,39 +656,32 @@ Body(Module & m)
                        "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
                        out + "/prior_calibration.csv", "--calibrationSpread",
                        std::to_string(pr.value("calibration_spread", 0)) });
+  // The calibration's optional settings, when given (lists of numbers joined, words as they are).
   // The per-map tilt's and the mean calibration's own settings go only with them: a config that
   // turns either off keeps the preset's settings of it, which MicrostructureTrainPrior refuses alone.
-  const bool tilt = pr.value("calibration_spread", 0) > 0 && pr.value("calibration_spread_method", "") == "variation";
-  const bool means = pr.contains("calibration_mean_statistics") && !pr["calibration_mean_statistics"].empty();
-  const std::map<std::string, std::pair<bool, std::string>> dependent = {
-    { "calibration_tilt_direction", { tilt, "the per-map tilt (calibration_spread > 0, method variation)" } },
-    { "calibration_tilt_fit", { tilt, "the per-map tilt (calibration_spread > 0, method variation)" } },
-    { "calibration_mean_term_statistics", { means, "the mean calibration (calibration_mean_statistics)" } },
-    { "calibration_mean_rounds", { means, "the mean calibration (calibration_mean_statistics)" } }
-  };
-  const auto leftOut = [&](const std::string & key) {
-    const auto it = dependent.find(key);
-    return it != dependent.end() && !it->second.first;
-  };
+  const bool        tilt = pr.value("calibration_spread", 0) > 0 && pr.value("calibration_spread_method", "") == "variation";
+  const bool        means = pr.contains("calibration_mean_statistics") && !pr["calibration_mean_statistics"].empty();
+  const std::string tiltOff = tilt ? "" : "the per-map tilt (calibration_spread > 0, method variation)";
+  const std::string meansOff = means ? "" : "the mean calibration (calibration_mean_statistics)";
   if (pr.value("calibration_samples", 0) > 0)
-    for (const auto & [key, use] : dependent)
-      if (!use.first && pr.contains(key) && !(pr[key].is_array() && pr[key].empty()))
-        std::cerr << "[study] prior." << key << " applies only to " << use.second << ", which is off; left out\n";
-  // The calibration's optional settings, when given (lists of numbers joined, words as they are).
-  if (pr.value("calibration_samples", 0) > 0)
-    for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
-           { "--calibrationProbeTemperatures", "calibration_probe_temperatures" },
-           { "--calibrationSpreadMethod", "calibration_spread_method" },
-           { "--calibrationSpreadStatistic", "calibration_spread_statistic" },
-           { "--calibrationTiltDirection", "calibration_tilt_direction" },
-           { "--calibrationTiltFit", "calibration_tilt_fit" },
-           { "--calibrationForeground", "calibration_foreground" },
-           { "--calibrationProbeVariations", "calibration_probe_variations" },
-           { "--calibrationMeanStatistics", "calibration_mean_statistics" },
-           { "--calibrationMeanRounds", "calibration_mean_rounds" },
-           { "--calibrationMeanTermStatistics", "calibration_mean_term_statistics" } })
-      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()) && !leftOut(key))
+    for (const auto & [flag, key, off] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           { "--calibrationProbeTemperatures", "calibration_probe_temperatures", "" },
+           { "--calibrationSpreadMethod", "calibration_spread_method", "" },
+           { "--calibrationSpreadStatistic", "calibration_spread_statistic", "" },
+           { "--calibrationTiltDirection", "calibration_tilt_direction", tiltOff },
+           { "--calibrationTiltFit", "calibration_tilt_fit", tiltOff },
+           { "--calibrationForeground", "calibration_foreground", "" },
+           { "--calibrationProbeVariations", "calibration_probe_variations", "" },
+           { "--calibrationMeanStatistics", "calibration_mean_statistics", "" },
+           { "--calibrationMeanRounds", "calibration_mean_rounds", meansOff },
+           { "--calibrationMeanTermStatistics", "calibration_mean_term_statistics", meansOff } })
+      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()))
       {
+        if (!off.empty())
+        {
+          std::cerr << "[study] prior." << key << " applies only to " << off << ", which is off; left out\n";
+          continue;
+        }
         const json & v = pr[key];
         priorArgs.insert(priorArgs.end(), { flag, v.is_array()    ? (v[0].is_string() ? JoinStrings(v) : JoinNumbers(v))
                                                   : v.is_string() ? v.get<std::string>()

@@ -157,24 +157,20 @@ grep -q "does not exist" out.txt || { echo "FAIL: unclear message"; cat out.txt;
 # slow_cpu: applies before the user's settings on a CPU without AVX-512 and only there (the truth
 # from /proc/cpuinfo), never over a setting the user gave; {} turns it off; not an object is an error.
 # The missing data file stops each run right after it wrote config.json.
-slow_check() { # config, expected prior.layers on a CPU without AVX-512, and with it
-  echo "$1" > slow.json; rm -rf st4
-  "$bin/MicrostructureStudy" st4 --preset tiny --device cpu --config slow.json >out.txt 2>&1 && { echo "FAIL: ran"; exit 1; }
-  want=$3; grep -qw avx512f /proc/cpuinfo || want=$2
-  got=$($py -c 'import json; print(json.load(open("st4/config.json"))["prior"]["layers"])')
-  [ "$got" = "$want" ] || { echo "FAIL: prior.layers $got, want $want for $1"; cat out.txt; exit 1; }
-  if [ "$want" != "$3" ]; then grep -q "no AVX-512" out.txt || { echo "FAIL: slow_cpu applied silently"; exit 1; }; fi
+slow_check() { # preset, setting (section.key), config, its value without AVX-512, and with it
+  echo "$3" > slow.json; rm -rf st4
+  "$bin/MicrostructureStudy" st4 --preset "$1" --device cpu --config slow.json >out.txt 2>&1 && { echo "FAIL: ran"; exit 1; }
+  want=$5; grep -qw avx512f /proc/cpuinfo || want=$4
+  got=$($py -c 'import json, sys; a, b = sys.argv[1].split("."); print(json.load(open("st4/config.json"))[a][b])' "$2")
+  [ "$got" = "$want" ] || { echo "FAIL: $2 $got, want $want for $3"; cat out.txt; exit 1; }
+  if [ "$want" != "$5" ]; then grep -q "no AVX-512" out.txt || { echo "FAIL: slow_cpu applied silently"; exit 1; }; fi
 }
 nodata='"data": { "source": "csv", "csv": { "path": "/nonexistent.csv" } }'
-slow_check "{ $nodata, \"slow_cpu\": { \"prior\": { \"layers\": 2 } } }" 2 3
-slow_check "{ $nodata, \"prior\": { \"layers\": 4 }, \"slow_cpu\": { \"prior\": { \"layers\": 2 } } }" 4 4
-slow_check "{ $nodata, \"slow_cpu\": {} }" 3 3
+slow_check tiny prior.layers "{ $nodata, \"slow_cpu\": { \"prior\": { \"layers\": 2 } } }" 2 3
+slow_check tiny prior.layers "{ $nodata, \"prior\": { \"layers\": 4 }, \"slow_cpu\": { \"prior\": { \"layers\": 2 } } }" 4 4
+slow_check tiny prior.layers "{ $nodata, \"slow_cpu\": {} }" 3 3
 # The demo's own: half the VQ-VAE's steps without AVX-512.
-echo "{ $nodata }" > slow.json; rm -rf st4
-"$bin/MicrostructureStudy" st4 --preset demo --device cpu --config slow.json >out.txt 2>&1 && { echo "FAIL: ran"; exit 1; }
-want=640; grep -qw avx512f /proc/cpuinfo || want=320
-got=$($py -c 'import json; print(json.load(open("st4/config.json"))["vqvae"]["steps"])')
-[ "$got" = "$want" ] || { echo "FAIL: demo vqvae.steps $got, want $want"; exit 1; }
+slow_check demo vqvae.steps "{ $nodata }" 320 640
 echo "{ $nodata, \"slow_cpu\": 2 }" > slow.json
 if "$bin/MicrostructureStudy" st5 --preset tiny --config slow.json >out.txt 2>&1; then echo "FAIL: bad slow_cpu accepted"; exit 1; fi
 grep -q "slow_cpu must be an object" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
