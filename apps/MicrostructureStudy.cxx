@@ -74,7 +74,8 @@ Preset(const std::string & name)
     "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
     "report": { "montage_patches": 6, "memorisation_patches": 200 },
     "device": "auto",
-    "slow_cpu": { "vqvae": { "steps": 320 } }
+    "slow_cpu": { "vqvae": { "steps": 320 } },
+    "cross_validation": { "rates": [1, 3, 10, 30], "folds": "interior", "seeds": [1, 2, 3] }
   })"_json;
   if (name == "tiny")
   {
@@ -93,6 +94,7 @@ Preset(const std::string & name)
                       "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.5, 1] })"_json;
     c["generate"] = R"({ "samples": 12, "holdout_samples": 16, "temperature": 1.0, "seed": 1, "batch_size": 16 })"_json;
     c["report"] = R"({ "montage_patches": 4, "memorisation_patches": 16 })"_json;
+    c["cross_validation"] = R"({ "rates": [1, 3, 30], "folds": "interior", "seeds": [1] })"_json;
   }
   else if (name == "paper")
   {
@@ -184,10 +186,14 @@ Hash(const std::string & text, uint64_t h = 1469598103934665603ull)
 class Runner
 {
 public:
-  Runner(std::string binDir, std::string out, sm::cli::Progress & progress)
+  /** Progress f of the study goes to the bar as base + scale f (a study inside a cross-validation
+   * takes its share of the bar). */
+  Runner(std::string binDir, std::string out, sm::cli::Progress & progress, double base = 0.0, double scale = 1.0)
     : m_Bin(std::move(binDir))
     , m_Out(std::move(out))
     , m_Progress(progress)
+    , m_Base(base)
+    , m_Scale(scale)
   {
     fs::create_directories(m_Out + "/logs");
     fs::create_directories(m_Out + "/.stamps");
@@ -227,7 +233,7 @@ public:
     if (fresh)
     {
       std::cerr << "[study] " << name << ": up to date\n";
-      m_Progress.Update(start + span);
+      Update(start + span);
       return stamp;
     }
     std::cerr << "[study] " << name << " ..." << std::endl;
@@ -255,7 +261,7 @@ public:
       if (p != std::string::npos)
       {
         const double f = std::atof(l.c_str() + p + tag.size());
-        m_Progress.Update(start + span * std::min(1.0, std::max(0.0, f)));
+        Update(start + span * std::min(1.0, std::max(0.0, f)));
       }
     }
     const int status = pclose(pipe);
@@ -273,7 +279,7 @@ public:
     m_Timings.push_back({ name, seconds });
     std::cerr << "[study] " << name << " done in " << std::fixed << std::setprecision(1) << seconds << " s"
               << std::defaultfloat << std::endl;
-    m_Progress.Update(start + span);
+    Update(start + span);
     return stamp;
   }
 
@@ -292,9 +298,17 @@ public:
     return m_Timings;
   }
 
+  /** The study's progress f in [0, 1]. */
+  void
+  Update(double f)
+  {
+    m_Progress.Update(m_Base + m_Scale * f);
+  }
+
 private:
   std::string                                 m_Bin, m_Out;
   sm::cli::Progress &                         m_Progress;
+  double                                      m_Base, m_Scale;
   std::vector<std::pair<std::string, double>> m_Timings;
 };
 
@@ -390,8 +404,9 @@ SlowCPU(const std::string & device)
 #endif
 }
 
-int
-Body(Module & m)
+/** The preset, its slow-CPU settings where they apply, then the user's config and --device. */
+json
+LoadConfig(Module & m)
 {
   json config = Preset(m.Get("preset"));
   json user = json::object();
@@ -428,32 +443,29 @@ Body(Module & m)
   }
   Merge(config, user);
   config["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
-  // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
-  // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps
-  // inherit this unless the caller chose a policy.
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-  std::string out = fs::absolute(m.Get("output")).lexically_normal().string();
-  while (out.size() > 1 && out.back() == '/')
-    out.pop_back(); // "out/" and "out" are the same study
-  fs::create_directories(out);
-  itk::WriteTextFileAtomically(out + "/config.json", config.dump(2) + "\n");
+  return config;
+}
 
-  const json & data = config["data"];
-  const bool   synthetic = data["source"] == "synthetic";
-  std::cerr << "[study] preset " << m.Get("preset") << ", output " << out << "\n";
-  if (m.Get("preset") == "demo" && synthetic)
-    std::cerr << "[study] the demo (synthetic default, small networks) takes about 8 minutes on 2 cores with "
-                 "AVX512-BF16 and up to 15 on CPUs without it; steps already done are reused\n";
+/** The condition columns of the study's data, in the order the prior sees them. */
+std::vector<std::string>
+ConditionColumns(const json & data)
+{
+  std::vector<std::string> columns;
+  for (const char * key : { "log_conditions", "conditions", "categorical" })
+    for (const auto & c : data[key])
+      columns.push_back(c.get<std::string>());
+  return columns;
+}
 
-  sm::cli::Progress progress("MicrostructureStudy", "the whole study");
-  Runner            run(BinDir(), out, progress);
+/** The micrograph table (the synthetic default made first) and the patches step's arguments. */
+std::vector<std::string>
+PrepareData(Runner & run, const json & config, const std::string & out)
+{
+  const json &      data = config["data"];
+  const bool        synthetic = data["source"] == "synthetic";
   const std::string dataDir = out + "/data";
   fs::create_directories(dataDir);
   std::string micrographs;
-  std::vector<std::string> conditionColumns;
-  for (const char * key : { "log_conditions", "conditions", "categorical" })
-    for (const auto & c : data[key])
-      conditionColumns.push_back(c.get<std::string>());
   if (synthetic)
   {
     SyntheticData(run, data["synthetic"], dataDir);
@@ -467,17 +479,14 @@ Body(Module & m)
   }
 
   // Patches of every micrograph, split into train/test by sample.
-  std::vector<std::string> patchArgs = { micrographs, "--conditions", [&] {
-                                          std::string s;
-                                          for (const auto & c : conditionColumns)
-                                            s += (s.empty() ? "" : ",") + c;
-                                          return s;
-                                        }(),
-                                         "--patchSize",
-                                         std::to_string(data["patch_size"].get<int>()) + "," +
-                                           std::to_string(data["patch_size"].get<int>()),
-                                         "--testFraction", std::to_string(data["test_fraction"].get<double>()),
-                                         "--seed", std::to_string(data["seed"].get<int>()),
+  std::string columns;
+  for (const auto & c : ConditionColumns(data))
+    columns += (columns.empty() ? "" : ",") + c;
+  const std::string        size = std::to_string(data["patch_size"].get<int>());
+  std::vector<std::string> patchArgs = { micrographs,    "--conditions",  columns,
+                                         "--patchSize",  size + "," + size, "--testFraction",
+                                         std::to_string(data["test_fraction"].get<double>()),
+                                         "--seed",       std::to_string(data["seed"].get<int>()),
                                          "--outputStack", out + "/patches.nrrd", "--outputTable",
                                          out + "/patches.csv" };
   if (!synthetic)
@@ -493,6 +502,29 @@ Body(Module & m)
   }
   if (data["max_patches_per_image"].get<int>() > 0)
     patchArgs.insert(patchArgs.end(), { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
+  return patchArgs;
+}
+
+/** One study in `out`: every step, then the comparison and report. Progress f of it goes to
+ * base + scale f of the bar. */
+void
+RunStudy(const json & config, const std::string & out, const std::string & preset, sm::cli::Progress & progress,
+         double base = 0.0, double scale = 1.0)
+{
+  fs::create_directories(out);
+  itk::WriteTextFileAtomically(out + "/config.json", config.dump(2) + "\n");
+
+  const json & data = config["data"];
+  const bool   synthetic = data["source"] == "synthetic";
+  std::cerr << "[study] preset " << preset << ", output " << out << "\n";
+  if (preset == "demo" && synthetic)
+    std::cerr << "[study] the demo (synthetic default, small networks) takes about 8 minutes on 2 cores with "
+                 "AVX512-BF16 and up to 15 on CPUs without it; steps already done are reused\n";
+
+  Runner                         run(BinDir(), out, progress, base, scale);
+  const std::vector<std::string> conditionColumns = ConditionColumns(data);
+  const std::vector<std::string> patchArgs = PrepareData(run, config, out);
+
   const auto patchStamp = run.Step("patches", "MicrostructurePatches", patchArgs,
                                    { out + "/patches.nrrd", out + "/patches.csv" }, 0.06, 0.02,
                                    { "synthesize-train", "synthesize-holdout", "synthesize-unseen" });
@@ -699,8 +731,10 @@ Body(Module & m)
   for (size_t k = 0; k < conditions.size(); ++k)
   {
     const auto &      c = conditions[k];
-    const bool        holdout = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end() &&
-                         !config["holdout"].empty() && c.Key == config["holdout"][0].get<std::string>();
+    const bool        isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
+    const bool        holdout = isExcluded && !config["holdout"].empty() && c.Key == config["holdout"][0].get<std::string>();
+    if (isExcluded && !holdout && !gen.value("unseen", true))
+      continue; // generate.unseen false: the excluded conditions other than the held-out one are not generated
     const std::string name = "generated/" + c.Slug;
     std::vector<std::string> args = {
       out + "/" + name + ".nrrd", "--vqvae", out + "/vqvae.model", "--prior", out + "/prior.model",
@@ -721,10 +755,187 @@ Body(Module & m)
   }
 
   // Comparison and report (cheap: always redone).
-  progress.Update(0.95);
+  run.Update(0.95);
   sm::study::Analyse(out, config, conditions, excluded, run.Timings());
-  progress.End();
+  run.Update(1.0);
   std::cerr << "[study] report: " << out << "/report/index.html\n";
+}
+
+/** The seeds of a cross-validation: data (the synthetic micrographs and the train/test split),
+ * VQ-VAE, prior and generation vary together. */
+json
+WithSeed(json config, int seed)
+{
+  if (config["data"]["source"] == "synthetic")
+    config["data"]["synthetic"]["seed"] = seed;
+  config["data"]["seed"] = seed;
+  for (const char * step : { "vqvae", "prior", "generate" })
+    config[step]["seed"] = seed;
+  return config;
+}
+
+/** Cross-validation (config key cross_validation): each fold condition held out in turn from both
+ * networks and scored against its real patches, for every seed; each fold-seed is a whole study in
+ * <out>/folds/<condition>/seed-<s>. Synthetic default: the conditions are cross_validation.rates.
+ * CSV: the table's conditions less the config's holdout and unseen ones, which stay out of every
+ * fold's training and are never scored. Folds: "interior" (those between training conditions in a
+ * parameter), "all" (the extremes too, scored as extrapolation) or a list of conditions. */
+void
+CrossValidate(json config, const std::string & out, const std::string & preset, sm::cli::Progress & progress)
+{
+  const json cv = config.value("cross_validation", json::object());
+  if (!cv.is_object())
+    throw std::invalid_argument("cross_validation must be an object: { \"folds\": \"interior\", \"seeds\": [1, 2, 3] }");
+  const json seeds = cv.value("seeds", json::array({ 1, 2, 3 }));
+  const json folds = cv.value("folds", json("interior"));
+  if (!seeds.is_array() || seeds.empty() || !std::all_of(seeds.begin(), seeds.end(), [](const json & v) {
+        return v.is_number_integer() && v.get<int>() >= 0;
+      }))
+    throw std::invalid_argument("cross_validation.seeds must be a list of integers >= 0, e.g. [1, 2, 3]");
+  if (!(folds == "interior" || folds == "all" || (folds.is_array() && !folds.empty())))
+    throw std::invalid_argument("cross_validation.folds must be \"interior\", \"all\" or a list of conditions "
+                                "(\"cooling_rate_C_per_s=3\", or rates for the synthetic default)");
+  fs::create_directories(out);
+  itk::WriteTextFileAtomically(out + "/config.json", config.dump(2) + "\n");
+  config.erase("cross_validation");
+  const json & data = config["data"];
+
+  struct Fold
+  {
+    sm::study::Condition condition;
+    bool                 interior;
+    json                 config;
+  };
+  std::vector<Fold> plan;
+  auto              chosen = [&](const sm::study::Condition & c, const std::string & value) {
+    if (folds == "interior" || folds == "all")
+      return true;
+    for (const auto & f : folds)
+      if ((f.is_string() && (f.get<std::string>() == c.Key || f.get<std::string>() == value)) ||
+          (f.is_number() && JoinNumbers(json::array({ f })) == value))
+        return true;
+    return false;
+  };
+  if (data["source"] == "synthetic")
+  {
+    // The synthetic source's one parameter; the truth at a fold's rate is synthesized like a held-out one.
+    const std::string column = "cooling_rate_C_per_s";
+    json              rates = cv.value("rates", json::array());
+    if (rates.empty())
+    {
+      rates = data["synthetic"]["train_rates"];
+      if (!data["synthetic"]["truth_rates"].empty())
+        rates.push_back(data["synthetic"]["truth_rates"][0]);
+    }
+    std::vector<double> values;
+    for (const auto & r : rates)
+    {
+      if (!r.is_number() || !(r.get<double>() > 0))
+        throw std::invalid_argument("cross_validation.rates must be cooling rates > 0 (degC/s)");
+      values.push_back(r.get<double>());
+    }
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (values.size() < 3)
+      throw std::invalid_argument("cross_validation.rates needs at least 3 distinct rates (a fold between two others)");
+    for (const double v : values)
+    {
+      const std::string text = JoinNumbers(json::array({ v }));
+      sm::study::Condition c;
+      c.Values[column] = text;
+      c.Key = column + "=" + text;
+      c.Slug = sm::study::SlugOf(c.Key);
+      const bool interior = v > values.front() && v < values.back();
+      if (!chosen(c, text) || (folds == "interior" && !interior))
+        continue;
+      json f = config, train = json::array();
+      for (const double t : values)
+        if (t != v)
+          train.push_back(t);
+      f["data"]["synthetic"]["train_rates"] = train;
+      f["data"]["synthetic"]["truth_rates"] = json::array({ v });
+      f["holdout"] = json::array({ c.Key });
+      f["unseen"] = json::array();
+      plan.push_back({ c, interior, f });
+    }
+  }
+  else
+  {
+    // The table's conditions, from the patches of every micrograph (made once, in <out>).
+    Runner run(BinDir(), out, progress, 0.0, 0.02);
+    run.Step("patches", "MicrostructurePatches", PrepareData(run, config, out), { out + "/patches.nrrd", out + "/patches.csv" },
+             0.0, 1.0);
+    const auto conditions =
+      sm::study::DistinctConditions(itk::MicrostructureTable::Read(out + "/patches.csv"), ConditionColumns(data));
+    json kept = json::array();
+    for (const char * key : { "holdout", "unseen" })
+      for (const auto & c : config[key])
+        kept.push_back(c);
+    std::vector<sm::study::Condition> pool;
+    for (const auto & c : conditions)
+      if (std::find(kept.begin(), kept.end(), json(c.Key)) == kept.end())
+        pool.push_back(c);
+    for (const auto & c : pool)
+    {
+      std::vector<sm::study::Condition> others;
+      for (const auto & o : pool)
+        if (o.Key != c.Key)
+          others.push_back(o);
+      const bool interior = sm::study::IsInterior(c, others, data);
+      if (!chosen(c, c.Key) || (folds == "interior" && !interior))
+        continue;
+      json f = config;
+      f["holdout"] = json::array({ c.Key });
+      f["unseen"] = kept; // still out of training; not generated
+      f["generate"]["unseen"] = false;
+      plan.push_back({ c, interior, f });
+    }
+  }
+  if (folds.is_array() && plan.size() != folds.size())
+    throw std::invalid_argument("cross_validation.folds names " + std::to_string(folds.size()) + " conditions, " +
+                                std::to_string(plan.size()) + " of them among the study's training conditions: " +
+                                "give conditions as in patches.csv (\"column=value;...\") or rates");
+  if (plan.empty())
+    throw std::invalid_argument("cross_validation: no fold (no condition lies between two others in a continuous "
+                                "parameter); give \"folds\": \"all\" to score extrapolation");
+  const size_t runs = plan.size() * seeds.size();
+  std::cerr << "[study] cross-validation: " << plan.size() << " folds x " << seeds.size() << " seeds = " << runs
+            << " studies in " << out << "/folds\n";
+  std::vector<json> rows;
+  const double      base = data["source"] == "synthetic" ? 0.0 : 0.02, share = (1.0 - base) / runs;
+  for (size_t i = 0; i < plan.size(); ++i)
+    for (size_t k = 0; k < seeds.size(); ++k)
+    {
+      const int         seed = seeds[k].get<int>();
+      const std::string dir = out + "/folds/" + plan[i].condition.Slug + "/seed-" + std::to_string(seed);
+      std::cerr << "[study] fold " << plan[i].condition.Key << " (" << (plan[i].interior ? "interpolation" : "extrapolation")
+                << "), seed " << seed << "\n";
+      RunStudy(WithSeed(plan[i].config, seed), dir, preset, progress, base + (i * seeds.size() + k) * share, share);
+      std::ifstream f(dir + "/report/results.json");
+      rows.push_back(sm::study::CrossValidationRow(json::parse(f), plan[i].condition.Key, seed, plan[i].interior));
+      // Written after every fold-seed, so that an interrupted cross-validation shows what it has.
+      sm::study::WriteCrossValidation(out, { { "folds", rows }, { "summary", sm::study::SummariseCrossValidation(rows) } });
+    }
+  std::cerr << "[study] cross-validation: " << out << "/cross_validation.html\n";
+}
+
+int
+Body(Module & m)
+{
+  json config = LoadConfig(m);
+  // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
+  // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps
+  // inherit this unless the caller chose a policy.
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  std::string out = fs::absolute(m.Get("output")).lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/')
+    out.pop_back(); // "out/" and "out" are the same study
+  sm::cli::Progress progress("MicrostructureStudy", m.GetBool("crossValidate") ? "the cross-validation" : "the whole study");
+  if (m.GetBool("crossValidate"))
+    CrossValidate(config, out, m.Get("preset"), progress);
+  else
+    RunStudy(config, out, m.Get("preset"), progress);
+  progress.End();
   return 0;
 }
 } // namespace
@@ -751,5 +962,9 @@ main(int argc, char * argv[])
                         "(tests); paper: the paper's network sizes and budget (for a GPU).");
   preset.elements = { "demo", "tiny", "paper" };
   m.Add("string", "device", "device", "", "Device", "auto (CUDA when present), cpu or cuda:N; overrides the config.");
+  m.Add("boolean", "crossValidate", "crossValidate", "false", "Cross-validate",
+        "Hold out each training condition between two others in turn (config cross_validation: folds, seeds, "
+        "and for the synthetic default the rates) and score it, every seed a whole study in <output>/folds; "
+        "writes cross_validation.csv, .json and .html. The demo: 3 and 10 degC/s x 3 seeds.");
   return sm::cli::Run(m, argc, argv, Body);
 }

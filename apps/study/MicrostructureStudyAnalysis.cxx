@@ -29,10 +29,6 @@ using itk::MicrostructureSummary;
 using itk::MicrostructureTable;
 using StackType = itk::Image<unsigned char, 3>;
 
-namespace
-{
-constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
-
 std::string
 SlugOf(const std::string & text)
 {
@@ -41,6 +37,10 @@ SlugOf(const std::string & text)
     s += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
   return s;
 }
+
+namespace
+{
+constexpr double NaN = std::numeric_limits<double>::quiet_NaN();
 
 bool
 LessNumeric(const std::string & a, const std::string & b)
@@ -219,7 +219,35 @@ Quantile(std::vector<double> v, double q)
   return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[i];
 }
 
+/** Largest |a_i - b_i| over the common length (NaN when empty). */
+double
+MaxAbsDifference(const std::vector<double> & a, const std::vector<double> & b)
+{
+  double m = NaN;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::isnan(m) ? std::abs(a[i] - b[i]) : std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
 } // namespace
+
+/** Root mean square of the difference of two S2Band mean curves over the distances both have
+ * (NaN when none). */
+double
+CurveRms(const std::array<std::vector<double>, 4> & a, const std::array<std::vector<double>, 4> & b)
+{
+  std::map<double, double> at;
+  for (size_t i = 0; i < a[0].size(); ++i)
+    at[a[0][i]] = a[1][i];
+  double sum = 0.0;
+  size_t n = 0;
+  for (size_t i = 0; i < b[0].size(); ++i)
+    if (const auto it = at.find(b[0][i]); it != at.end())
+    {
+      sum += (it->second - b[1][i]) * (it->second - b[1][i]);
+      ++n;
+    }
+  return n ? std::sqrt(sum / n) : NaN;
+}
 
 /** S2 (radial) curves of a measurement's correlation table: mean and 5-95 % band per distance,
  * over the table rows (patches) in `rows` (all when empty). Returns {r_um, mean, lo, hi}. */
@@ -353,7 +381,44 @@ IsLogCondition(const json & data, const std::string & column)
       return true;
   return false;
 }
+/** True when the column is a continuous parameter (data.log_conditions or data.conditions). */
+bool
+IsContinuous(const json & data, const std::string & column)
+{
+  if (IsLogCondition(data, column))
+    return true;
+  for (const auto & l : data["conditions"])
+    if (l.get<std::string>() == column)
+      return true;
+  return false;
+}
 } // namespace
+
+bool
+IsInterior(const Condition & c, const std::vector<Condition> & pool, const json & data)
+{
+  for (const auto & [parameter, value] : c.Values)
+  {
+    if (!IsContinuous(data, parameter))
+      continue;
+    const double x = std::stod(value);
+    bool         below = false, above = false;
+    for (const auto & o : pool)
+    {
+      bool othersEqual = o.Values.count(parameter) > 0;
+      for (const auto & [column, v] : c.Values)
+        othersEqual = othersEqual && (column == parameter || (o.Values.count(column) && o.Values.at(column) == v));
+      if (!othersEqual)
+        continue;
+      const double y = std::stod(o.Values.at(parameter));
+      below = below || y < x;
+      above = above || y > x;
+    }
+    if (below && above)
+      return true;
+  }
+  return false;
+}
 
 std::string
 PriorCondition(const Condition & c, const json & data)
@@ -384,7 +449,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   MicrostructureTable comparison;
   for (const char * c : { "condition", "role", "set", "n", "vf_mean_percent", "vf_variance", "df_mean_um",
                           "df_variance", "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio",
-                          "vf_ks", "df_ks", "vf_wasserstein_pp", "df_wasserstein_um" })
+                          "vf_ks", "df_ks", "vf_wasserstein_pp", "df_wasserstein_um", "df_variance_ratio", "s2_rms",
+                          "chord_survival_max_difference" })
     comparison.AddColumn(c);
 
   struct Sets
@@ -466,6 +532,16 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         if (!(*band)[0].empty())
           curves[set] = { { "mean", (*band)[0] }, { "q05", (*band)[1] }, { "q95", (*band)[2] } };
       jc["chord_survival"] = curves;
+      if (!realBand[0].empty() && !generatedBand[0].empty())
+        jc["generated_vs_real"]["chord_survival_max_difference"] = MaxAbsDifference(realBand[0], generatedBand[0]);
+    }
+    // S2 of the generated patches against the condition's real ones: RMS of the difference of the mean
+    // radial curves over the distances both measured.
+    const auto genS2 = S2Band(out + "/generated/" + c.Slug + "_s2.csv", {});
+    if (!genS2[0].empty() && jc["generated_vs_real"].is_object())
+    {
+      const auto realS2 = S2Band(out + "/s2_real.csv", std::set<size_t>(rows.begin(), rows.end()));
+      jc["generated_vs_real"]["s2_rms"] = CurveRms(realS2, genS2);
     }
     results["conditions"].push_back(jc);
     for (const char * set : { "real", "reconstructed", "generated" })
@@ -478,7 +554,9 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                           Fmt(Get(d, "vf_variance"), 6), Fmt(Get(d, "df_mean"), 6), Fmt(Get(d, "df_variance"), 6),
                           Fmt(Get(cmp, "vf_mean_difference_pp"), 6), Fmt(Get(cmp, "df_mean_difference_percent"), 6),
                           Fmt(Get(cmp, "vf_variance_ratio"), 6), Fmt(Get(cmp, "vf_ks"), 6), Fmt(Get(cmp, "df_ks"), 6),
-                          Fmt(Get(cmp, "vf_wasserstein_pp"), 6), Fmt(Get(cmp, "df_wasserstein_um"), 6) });
+                          Fmt(Get(cmp, "vf_wasserstein_pp"), 6), Fmt(Get(cmp, "df_wasserstein_um"), 6),
+                          Fmt(Get(cmp, "df_variance_ratio"), 6), Fmt(Get(cmp, "s2_rms"), 6),
+                          Fmt(Get(cmp, "chord_survival_max_difference"), 6) });
     }
   }
 
@@ -502,6 +580,15 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                 { "vf_variance_ok", vr >= 0.8 && vr <= 1.25 },
                 { "vf_ks", ks },
                 { "vf_ks_ok", ks <= 0.1 } };
+    // The distributions beyond the V_f mean and spread: the per-patch mean free path's spread and
+    // KS, the S2 curve and the chord lengths.
+    const double dr = Get(g, "df_variance_ratio"), s2 = Get(g, "s2_rms");
+    targets["df_variance_ratio"] = dr;
+    targets["df_variance_ok"] = dr >= 0.67 && dr <= 1.5;
+    targets["df_ks"] = Get(g, "df_ks");
+    targets["s2_rms"] = s2;
+    targets["s2_ok"] = s2 <= 0.01;
+    targets["chord_survival_max_difference"] = Get(g, "chord_survival_max_difference");
   }
   // Baselines for those figures: the training conditions' true means and variance interpolated
   // linearly, for each continuous parameter that alone separates the held-out condition from its
@@ -515,14 +602,6 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     while (heldIndex < conditions.size() && conditions[heldIndex].Key != holdoutKey)
       ++heldIndex;
     const auto & data = config["data"];
-    auto         isContinuous = [&](const std::string & column) {
-      if (IsLogCondition(data, column))
-        return true;
-      for (const auto & l : data["conditions"])
-        if (l.get<std::string>() == column)
-          return true;
-      return false;
-    };
     // Training conditions that differ from the held-out one in one continuous parameter, by parameter.
     std::map<std::string, std::vector<std::pair<double, const json *>>> neighbours;
     for (size_t i = 0; heldIndex < conditions.size() && i < conditions.size(); ++i)
@@ -533,7 +612,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       for (const auto & [column, value] : conditions[heldIndex].Values)
         if (conditions[i].Values.count(column) && conditions[i].Values.at(column) != value)
           differ.push_back(column);
-      if (differ.size() != 1 || !isContinuous(differ[0]))
+      if (differ.size() != 1 || !IsContinuous(data, differ[0]))
         continue;
       const double x = std::stod(conditions[i].Values.at(differ[0]));
       neighbours[differ[0]].push_back({ IsLogCondition(data, differ[0]) ? std::log(x) : x, &described[i] });
@@ -598,7 +677,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                      { "between", between },
                      { "vf_mean_difference_pp", value("vf_mean") - Get(truth, "vf_mean") },
                      { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
-                     { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") } };
+                     { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") },
+                     { "df_variance_ratio", value("df_variance") / Get(truth, "df_variance") } };
       };
       const Basis line = { [](double) { return 1.0; }, [](double v) { return v; } };
       baselines.push_back(entry("linear", { *below, *above }, line));
