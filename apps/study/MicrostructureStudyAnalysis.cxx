@@ -30,6 +30,18 @@ using itk::MicrostructureTable;
 using StackType = itk::Image<unsigned char, 3>;
 
 std::string
+FormatFixed(double v, int digits, const std::string & missing)
+{
+  if (!std::isfinite(v))
+    return missing;
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+std::string
 SlugOf(const std::string & text)
 {
   std::string s;
@@ -122,13 +134,7 @@ Get(const json & j, const char * key)
 std::string
 Fmt(double v, int digits = 3)
 {
-  if (!std::isfinite(v))
-    return "–";
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
+  return FormatFixed(v, digits, "–");
 }
 
 /** Patches as vectors of block means (side at most 32 px), for nearest-neighbour distances. */

@@ -33,6 +33,10 @@ struct Condition
   std::string                        Label;  ///< for figures, e.g. "3 °C/s"
 };
 
+/** v with `digits` decimals, or `missing` when v is not finite. */
+std::string
+FormatFixed(double v, int digits, const std::string & missing);
+
 /** A file-name safe form of a condition key (letters, digits, '.', '-'; '_' for the rest). */
 std::string
 SlugOf(const std::string & text);

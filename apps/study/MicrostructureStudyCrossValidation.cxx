@@ -35,13 +35,7 @@ Number(const json & j, const char * key)
 std::string
 Text(double v, int digits)
 {
-  if (!std::isfinite(v))
-    return "";
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
+  return FormatFixed(v, digits, "");
 }
 
 /** |log ratio|: how far a variance ratio is from 1 either way (NaN for a ratio that is not > 0). */
