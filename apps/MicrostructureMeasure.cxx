@@ -81,6 +81,7 @@ MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cl
 {
   using ImageType = itk::Image<TPixel, VDim>;
   auto image = itk::ReadScalarImage<ImageType>(path, /*allowConversion=*/true);
+  itk::CheckFinitePixels(image.GetPointer(), path);
   if (pixelSize > 0)
   {
     auto spacing = image->GetSpacing();
@@ -284,6 +285,12 @@ Body(Module & m)
   if (isList)
   {
     meta = itk::MicrostructureTable::Read(input);
+    if (meta.GetNumberOfRows() == 0)
+    {
+      itkGenericExceptionMacro(<< "No rows in '" << input
+                               << "': it has a header but lists no micrographs. Add one row per micrograph "
+                                  "(column 'file').");
+    }
     const auto base = fs::path(input).parent_path();
     const auto files = meta.GetColumn("file");
     const bool hasPixelSize = meta.HasColumn("um_per_px");

@@ -6,6 +6,7 @@
 #define itkMicrostructureStackMeasurement_hxx
 
 #include "itkMicrostructureStackMeasurement.h"
+#include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 #include "itkPlatformMultiThreader.h"
 
@@ -70,6 +71,10 @@ MicrostructureStackMeasurement<TInputImage>::StreamedGenerateData(unsigned int)
   {
     itkExceptionMacro(<< "The input's buffered region " << input->GetBufferedRegion()
                       << " is not the whole stack; update the input with its largest possible region.");
+  }
+  if (!m_InputIsBinary)
+  {
+    CheckFinitePixels(input, "The input image of MicrostructureStackMeasurement");
   }
   const SizeValueType numberOfSlices =
     ImageDimension == 3 ? input->GetLargestPossibleRegion().GetSize(ImageDimension - 1) : 1;

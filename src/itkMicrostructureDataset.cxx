@@ -303,20 +303,9 @@ MicrostructureDataset::Write(const std::string & stackPath, const std::string & 
   CheckOutputPathWritable(tablePath);
   // Both through temporaries; the stack is moved into place only once the table is written too.
   AtomicOutputFile stack(stackPath);
-  auto             writer = ImageFileWriter<StackType>::New();
-  writer->SetInput(m_Patches);
-  writer->SetFileName(stack.GetTemporaryPath());
-  writer->SetUseCompression(true);
-  writer->Update();
+  WriteImageToTemporary(m_Patches.GetPointer(), stack, true);
   AtomicOutputFile table(tablePath);
-  {
-    std::ofstream f(table.GetTemporaryPath(), std::ios::binary);
-    f << m_Table.ToCSV();
-    if (!f.flush())
-    {
-      itkGenericExceptionMacro(<< "Could not write '" << tablePath << "'.");
-    }
-  }
+  table.WriteContents(m_Table.ToCSV());
   table.Commit();
   stack.Commit();
 }

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace itk
@@ -46,16 +48,182 @@ AtomicOutputFile::~AtomicOutputFile()
 }
 
 void
+AtomicOutputFile::Fail(const std::string & what) const
+{
+  // Name the user's path, not the temporary one.
+  std::string reason = what;
+  for (std::size_t at = reason.find(m_TemporaryPath); !m_TemporaryPath.empty() && at != std::string::npos;
+       at = reason.find(m_TemporaryPath, at + m_FinalPath.size()))
+  {
+    reason.replace(at, m_TemporaryPath.size(), m_FinalPath);
+  }
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ' || reason.back() == '.'))
+  {
+    reason.pop_back();
+  }
+  itkGenericExceptionMacro(<< "Could not write '" << m_FinalPath << "': " << reason
+                           << ". Check the free space on the disk and the permissions of the folder, then run again; "
+                              "a file already at that path was left unchanged.");
+}
+
+void
+AtomicOutputFile::WriteContents(const std::string & contents)
+{
+  const int fd = ::open(m_TemporaryPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+  {
+    Fail(std::strerror(errno));
+  }
+  const char * p = contents.data();
+  std::size_t  left = contents.size();
+  while (left > 0)
+  {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+    {
+      continue;
+    }
+    if (n <= 0)
+    {
+      const std::string reason = n < 0 ? std::strerror(errno) : "nothing written";
+      ::close(fd);
+      Fail(reason);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0)
+  {
+    Fail(std::strerror(errno));
+  }
+  m_ExactSize = contents.size();
+  m_HasExactSize = true;
+}
+
+void
+AtomicOutputFile::Reserve(std::uintmax_t bytes)
+{
+  const int fd = ::open(m_TemporaryPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+  {
+    Fail(std::strerror(errno));
+  }
+  const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  if (error != 0)
+  {
+    Fail(std::string(std::strerror(error)) + " (" + std::to_string(bytes) + " bytes could not be reserved)");
+  }
+}
+
+void
 AtomicOutputFile::Commit()
 {
+  namespace fs = std::filesystem;
+  if (m_Committed)
+  {
+    return;
+  }
   std::error_code ec;
-  std::filesystem::rename(m_TemporaryPath, m_FinalPath, ec);
+  const auto      status = fs::status(m_TemporaryPath, ec);
+  if (ec || !fs::is_regular_file(status))
+  {
+    Fail("the writer left no file (is the disk full?)");
+  }
+  const std::uintmax_t size = fs::file_size(m_TemporaryPath, ec);
   if (ec)
   {
-    itkGenericExceptionMacro(<< "Could not move the finished file into place as '" << m_FinalPath
-                             << "': " << ec.message() << ". Check that the folder is writable.");
+    Fail(ec.message());
+  }
+  if (m_HasExactSize ? size != m_ExactSize : size < m_MinimumSize)
+  {
+    Fail("the writer left " + std::to_string(size) + " bytes where " +
+         (m_HasExactSize ? std::to_string(m_ExactSize) : "at least " + std::to_string(m_MinimumSize)) +
+         " were expected (is the disk full?)");
+  }
+  // Flush to the disk before the rename, so a crash cannot leave the final name on missing data.
+  const int fd = ::open(m_TemporaryPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+  {
+    Fail(std::strerror(errno));
+  }
+  if (::fsync(fd) != 0)
+  {
+    const std::string reason = std::strerror(errno);
+    ::close(fd);
+    Fail(reason);
+  }
+  ::close(fd);
+  fs::rename(m_TemporaryPath, m_FinalPath, ec);
+  if (ec)
+  {
+    Fail("could not move the finished file into place (" + ec.message() + ")");
   }
   m_Committed = true;
+  // Make the rename itself durable (best effort: some file systems refuse fsync on a folder).
+  fs::path dir = fs::path(m_FinalPath).parent_path();
+  const int dirFd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0)
+  {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
+}
+
+std::string
+ReadRegularFile(const std::string & path, std::uintmax_t maximumBytes, const std::string & what)
+{
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+  {
+    itkGenericExceptionMacro(<< "'" << path << "': cannot open the " << what << " (" << std::strerror(errno)
+                             << "). Check the path and its permissions.");
+  }
+  struct stat st
+  {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+  {
+    const char * kind = S_ISDIR(st.st_mode)    ? "a folder"
+                        : S_ISFIFO(st.st_mode) ? "a pipe (FIFO)"
+                        : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                                               : "not a regular file";
+    ::close(fd);
+    itkGenericExceptionMacro(<< "Cannot read the " << what << " '" << path << "': it is " << kind
+                             << ", not a regular file. Give the path of the " << what << " itself.");
+  }
+  const auto size = static_cast<std::uintmax_t>(st.st_size);
+  if (size > maximumBytes)
+  {
+    ::close(fd);
+    itkGenericExceptionMacro(<< "Cannot read the " << what << " '" << path << "': it has " << size
+                             << " bytes, more than the " << maximumBytes << " a " << what
+                             << " can have. Check that this is the right file.");
+  }
+  std::string data(static_cast<std::size_t>(size), '\0');
+  std::size_t done = 0;
+  while (done < data.size())
+  {
+    const ssize_t n = ::read(fd, &data[done], data.size() - done);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    {
+      continue;
+    }
+    if (n <= 0)
+    {
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (done != data.size())
+  {
+    itkGenericExceptionMacro(<< "Could not read the " << what << " '" << path << "': " << done << " of its " << size
+                             << " bytes could be read (the file changed while it was read, or a disk error). Try "
+                                "again.");
+  }
+  return data;
 }
 
 void
@@ -89,15 +257,7 @@ WriteTextFileAtomically(const std::string & path, const std::string & contents)
 {
   CheckOutputPathWritable(path);
   AtomicOutputFile out(path);
-  {
-    std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
-    f << contents;
-    f.flush();
-    if (!f)
-    {
-      itkGenericExceptionMacro(<< "Could not write '" << path << "': " << std::strerror(errno));
-    }
-  }
+  out.WriteContents(contents);
   out.Commit();
 }
 } // end namespace itk

@@ -8,7 +8,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -21,19 +20,16 @@ MicrostructureTable::MicrostructureTable(std::vector<std::string> columnNames)
 MicrostructureTable
 MicrostructureTable::Read(const std::string & path)
 {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-  {
-    itkGenericExceptionMacro(<< "Cannot open the table '" << path << "': check the path and that it is readable.");
-  }
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return Parse(ss.str(), path);
+  // A regular file only (a folder, device or FIFO is refused, not read forever), of at most 1 GiB.
+  return Parse(ReadRegularFile(path, std::uintmax_t{ 1 } << 30, "table"), path);
 }
 
 MicrostructureTable
-MicrostructureTable::Parse(const std::string & text, const std::string & sourceName)
+MicrostructureTable::Parse(const std::string & input, const std::string & sourceName)
 {
+  // A UTF-8 byte order mark (spreadsheets write one) is not part of the first column's name.
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string text = input.compare(0, bom.size(), bom) == 0 ? input.substr(bom.size()) : input;
   std::vector<std::vector<std::string>> records;
   std::vector<std::string>              record;
   std::string                           field;
@@ -127,6 +123,15 @@ MicrostructureTable::Parse(const std::string & text, const std::string & sourceN
     {
       itkGenericExceptionMacro(<< "Malformed CSV '" << sourceName << "': column " << c + 1
                                << " of the header has no name.");
+    }
+    for (std::size_t d = 0; d < c; ++d)
+    {
+      if (table.m_Columns[d] == table.m_Columns[c])
+      {
+        itkGenericExceptionMacro(<< "Malformed CSV '" << sourceName << "': the header names column '"
+                                 << table.m_Columns[c] << "' twice (columns " << d + 1 << " and " << c + 1
+                                 << "). Rename or remove one of them.");
+      }
     }
   }
   for (std::size_t r = 1; r < records.size(); ++r)

@@ -1,10 +1,70 @@
 #include "itkMicrostructureTable.h"
 #include "itkMicrostructureIO.h"
 
+#include "itkFullDiskTestHelper.h"
+#include "itkImage.h"
+
 #include <gtest/gtest.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace
+{
+namespace fs = std::filesystem;
+
+fs::path
+TempDir(const std::string & name)
+{
+  const fs::path dir = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string
+ReadAll(const fs::path & path)
+{
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+/** The description of the itk::ExceptionObject `f` throws ("" and a failure if it does not). */
+std::string
+ErrorOf(const std::function<void()> & f)
+{
+  try
+  {
+    f();
+  }
+  catch (const itk::ExceptionObject & e)
+  {
+    return e.GetDescription();
+  }
+  ADD_FAILURE() << "expected an itk::ExceptionObject";
+  return {};
+}
+
+/** The files in `dir` other than `keep` (a temporary left behind). */
+std::vector<std::string>
+OtherFiles(const fs::path & dir, const std::vector<std::string> & keep)
+{
+  std::vector<std::string> out;
+  for (const auto & e : fs::directory_iterator(dir))
+  {
+    if (std::find(keep.begin(), keep.end(), e.path().filename().string()) == keep.end())
+    {
+      out.push_back(e.path().filename().string());
+    }
+  }
+  return out;
+}
+
+#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+} // namespace
 
 TEST(MicrostructureTable, RoundTripWithQuoting)
 {
@@ -63,5 +123,94 @@ TEST(AtomicOutputFile, NothingRemainsWithoutCommit)
   in >> s;
   EXPECT_EQ(s, "done");
   EXPECT_THROW(itk::WriteTextFileAtomically((dir / "missing" / "x.csv").string(), "x"), itk::ExceptionObject);
+  fs::remove_all(dir);
+}
+
+TEST(MicrostructureTable, ByteOrderMarkIsStripped)
+{
+  const auto t = itk::MicrostructureTable::Parse("\xEF\xBB\xBF" "file,um_per_px\na.png,0.5\n", "bom.csv");
+  EXPECT_TRUE(t.HasColumn("file"));
+  EXPECT_EQ(t.Get(0, "file"), "a.png");
+  EXPECT_EQ(t.GetColumnNames().front(), "file");
+  const fs::path dir = TempDir("sm_bom_test");
+  std::ofstream(dir / "bom.csv", std::ios::binary) << "\xEF\xBB\xBF" "file\nb.png\n";
+  EXPECT_EQ(itk::MicrostructureTable::Read((dir / "bom.csv").string()).Get(0, "file"), "b.png");
+  fs::remove_all(dir);
+}
+
+TEST(MicrostructureTable, DuplicatedColumnIsRefused)
+{
+  const std::string msg =
+    ErrorOf([] { itk::MicrostructureTable::Parse("file,cooling_rate,file\na.png,1,b.png\n", "dup.csv"); });
+  EXPECT_CONTAINS(msg, "dup.csv");
+  EXPECT_CONTAINS(msg, "'file' twice");
+}
+
+TEST(MicrostructureTable, OnlyRegularFilesAreRead)
+{
+  EXPECT_CONTAINS(ErrorOf([] { itk::MicrostructureTable::Read("/dev/zero"); }), "not a regular file");
+  const fs::path dir = TempDir("sm_table_fifo_test");
+  EXPECT_CONTAINS(ErrorOf([&] { itk::MicrostructureTable::Read(dir.string()); }), "a folder");
+  const std::string fifo = (dir / "fifo.csv").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string msg = ErrorOf([&] { itk::MicrostructureTable::Read(fifo); });
+  EXPECT_CONTAINS(msg, fifo);
+  EXPECT_CONTAINS(msg, "pipe");
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutputFile, EmptyResultKeepsTheOldFile)
+{
+  // A writer that "succeeded" but left 0 bytes (a full disk) must not replace a good file.
+  const fs::path    dir = TempDir("sm_atomic_empty_test");
+  const std::string target = (dir / "good.png").string();
+  std::ofstream(target, std::ios::binary) << "good contents";
+  std::string msg;
+  {
+    itk::AtomicOutputFile out(target);
+    std::ofstream(out.GetTemporaryPath(), std::ios::binary).flush();
+    msg = ErrorOf([&] { out.Commit(); });
+  }
+  EXPECT_CONTAINS(msg, target);
+  EXPECT_EQ(msg.find(".tmp-"), std::string::npos) << "the temporary's name is not the user's: " << msg;
+  EXPECT_EQ(ReadAll(target), "good contents");
+  EXPECT_TRUE(OtherFiles(dir, { "good.png" }).empty());
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutputFile, FullDiskKeepsTheOldFile)
+{
+  const fs::path dir = TempDir("sm_atomic_full_test");
+  // A table (text writer), a PNG and a MetaImage (ITK's writers), each over a good file already there.
+  using ImageType = itk::Image<unsigned char, 2>;
+  auto image = ImageType::New();
+  image->SetRegions(ImageType::SizeType{ { 128, 128 } });
+  image->Allocate();
+  unsigned int state = 1;
+  for (itk::SizeValueType i = 0; i < image->GetPixelContainer()->Size(); ++i)
+  {
+    state = state * 1103515245u + 12345u; // noise: incompressible, so the file is larger than the limit
+    image->GetBufferPointer()[i] = static_cast<unsigned char>(state >> 24);
+  }
+  const std::string bigTable(20000, 'x');
+  const std::vector<std::pair<std::string, std::function<void(const std::string &)>>> writers = {
+    { "table.csv", [&](const std::string & p) { itk::WriteTextFileAtomically(p, bigTable); } },
+    { "image.png", [&](const std::string & p) { itk::WriteImageAtomically(image.GetPointer(), p); } },
+    { "image.mha", [&](const std::string & p) { itk::WriteImageAtomically(image.GetPointer(), p); } },
+    { "raw.mha", [&](const std::string & p) { itk::WriteImageAtomically(image.GetPointer(), p, false); } },
+  };
+  for (const auto & [name, write] : writers)
+  {
+    const std::string target = (dir / name).string();
+    std::ofstream(target, std::ios::binary) << "the good old " << name;
+    const std::string msg = sm_test::ErrorOnFullDisk(4096, [&, &write = write] { write(target); });
+    EXPECT_CONTAINS(msg, "Could not write '" + target + "'");
+    EXPECT_EQ(msg.find(".tmp-"), std::string::npos) << msg;
+    EXPECT_EQ(ReadAll(target), "the good old " + name);
+    // Without the limit the same write succeeds.
+    write(target);
+    EXPECT_GT(fs::file_size(target), 4096u) << name;
+  }
+  EXPECT_TRUE(OtherFiles(dir, { "table.csv", "image.png", "image.mha", "raw.mha" }).empty());
   fs::remove_all(dir);
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -749,6 +750,9 @@ Run(Module & module, int argc, char * argv[], const std::function<int(Module &)>
   {
     return parsed;
   }
+  // Past a file-size limit (ulimit -f), a write fails with EFBIG and is reported
+  // (the old output kept) instead of the signal killing the program mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   try
   {
     const int rc = body(module);

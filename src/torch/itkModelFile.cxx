@@ -6,6 +6,7 @@
 #include "itkMicrostructureIO.h"
 
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -31,6 +32,33 @@ Hex(uint64_t v)
   s << std::hex << v;
   return s.str();
 }
+
+/** Decimal digits only (no sign, space, fraction or exponent), without overflow. */
+bool
+ParseUnsigned64(const std::string & text, uint64_t & value)
+{
+  if (text.empty() || text.size() > 20)
+    return false;
+  uint64_t v = 0;
+  for (const char c : text)
+  {
+    if (c < '0' || c > '9')
+      return false;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10)
+      return false;
+    v = v * 10 + d;
+  }
+  value = v;
+  return true;
+}
+
+/** The last header line before end_header: the checksum of every header byte before it
+ * (so an edited header value is damage too). Files written before it existed lack it. */
+const std::string HeaderChecksumKey = "header_fnv1a64";
+
+/** The largest model file or checkpoint read: far above any model of this module. */
+constexpr std::uintmax_t MaximumFileBytes = std::uintmax_t{ 8 } << 30;
 } // namespace
 
 uint64_t
@@ -110,26 +138,21 @@ Contents::Number(const std::string & key) const
 unsigned int
 Contents::Count(const std::string & key) const
 {
-  const double d = Number(key);
-  if (d < 0 || d != std::floor(d) || d > 1e9)
-    Fail(Path + ": header value " + key + " is not a count: the file is damaged");
-  return static_cast<unsigned int>(d);
+  uint64_t u = 0;
+  if (!ParseUnsigned64(Get(key), u) || u > 1000000000u)
+    Fail(Path + ": header value " + key + " = \"" + Get(key).substr(0, 40) +
+         "\" is not a count: the file is damaged; write it again");
+  return static_cast<unsigned int>(u);
 }
 
 uint64_t
 Contents::Unsigned64(const std::string & key) const
 {
-  const std::string & v = Get(key);
-  try
-  {
-    size_t         used = 0;
-    const uint64_t u = std::stoull(v, &used);
-    if (used == v.size() && v.find('-') == std::string::npos)
-      return u;
-  }
-  catch (const std::exception &)
-  {}
-  Fail(Path + ": header value " + key + " is not an integer: the file is damaged");
+  uint64_t u = 0;
+  if (!ParseUnsigned64(Get(key), u))
+    Fail(Path + ": header value " + key + " = \"" + Get(key).substr(0, 40) +
+         "\" is not an unsigned integer: the file is damaged; write it again");
+  return u;
 }
 
 const std::string &
@@ -154,30 +177,26 @@ Write(const std::string & path, const Kind & kind, const std::vector<std::pair<s
     text << s.first << "_bytes = " << s.second.size() << '\n'
          << s.first << "_fnv1a64 = " << Hex(FNV1a64(s.second.data(), s.second.size())) << '\n';
   }
+  const std::string headerText = text.str();
+  text << HeaderChecksumKey << " = " << Hex(FNV1a64(headerText.data(), headerText.size())) << '\n';
   text << "end_header\n";
 
-  CheckOutputPathWritable(path);
-  AtomicOutputFile out(path);
-  {
-    std::ofstream f(out.GetTemporaryPath(), std::ios::binary);
-    f << text.str();
-    for (const auto & s : sections)
-      f.write(s.second.data(), static_cast<std::streamsize>(s.second.size()));
-    f.close();
-    if (!f)
-      Fail("could not write the " + kind.Name + " " + path + " (disk full or no permission?)");
-  }
-  out.Commit();
+  std::string bytes = text.str();
+  std::size_t total = bytes.size();
+  for (const auto & s : sections)
+    total += s.second.size();
+  bytes.reserve(total);
+  for (const auto & s : sections)
+    bytes += s.second;
+  // Temporary file, every write checked, size checked, fsync, rename: a full disk leaves an old file as it was.
+  WriteTextFileAtomically(path, bytes);
 }
 
 Contents
 Read(const std::string & path, const Kind & kind, const std::vector<std::string> & sections,
      const std::function<std::string(const std::string &)> & foreignHint)
 {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-    Fail("cannot open the " + kind.Name + " " + path + ": check the path and its permissions");
-  const std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string data = ReadRegularFile(path, MaximumFileBytes, kind.Name);
   const std::string & magic = kind.Magic;
   if (data.compare(0, magic.size(), magic) != 0)
   {
@@ -188,6 +207,7 @@ Read(const std::string & path, const Kind & kind, const std::vector<std::string>
   Contents c;
   c.Path = path;
   size_t pos = 0;
+  size_t checksumLine = std::string::npos; // where the header checksum's line begins
   bool   first = true, ended = false;
   while (pos < data.size())
   {
@@ -195,6 +215,7 @@ Read(const std::string & path, const Kind & kind, const std::vector<std::string>
     if (eol == std::string::npos)
       break;
     const std::string line = data.substr(pos, eol - pos);
+    const size_t      lineStart = pos;
     pos = eol + 1;
     if (first)
     {
@@ -215,26 +236,44 @@ Read(const std::string & path, const Kind & kind, const std::vector<std::string>
       ended = true;
       break;
     }
+    if (checksumLine != std::string::npos)
+      Fail(path + ": the header has lines after its checksum: the file is damaged; write it again");
     const size_t eq = line.find(" = ");
     if (eq == std::string::npos)
       Fail(path + ": header line \"" + line.substr(0, 60) + "\" is not 'key = value': the file is damaged");
-    c.Keys[line.substr(0, eq)] = Unescape(line.substr(eq + 3));
+    const std::string key = line.substr(0, eq);
+    if (c.Keys.count(key))
+      Fail(path + ": the header has \"" + key + "\" twice: the file is damaged; write it again");
+    if (key == HeaderChecksumKey)
+      checksumLine = lineStart;
+    c.Keys[key] = Unescape(line.substr(eq + 3));
   }
   if (!ended)
     Fail(path + ": the header has no end_header line: the file is truncated or damaged");
+  if (checksumLine != std::string::npos && Hex(FNV1a64(data.data(), checksumLine)) != c.Get(HeaderChecksumKey))
+    Fail(path + ": the header's checksum does not match its text (a header value was edited or damaged): "
+                "write the file again (or retrain), do not edit it by hand");
+  c.Keys.erase(HeaderChecksumKey);
 
-  size_t announced = 0;
-  for (const auto & name : sections)
-    if (c.Has(name + "_bytes"))
-      announced += static_cast<size_t>(c.Number(name + "_bytes"));
-  if (data.size() - pos != announced)
-    Fail(path + " holds " + std::to_string(data.size() - pos) + " bytes after its header where the header announces " +
-         std::to_string(announced) + ": the file is truncated or damaged; write it again");
+  // Section sizes: unsigned integers, each within the bytes still left in the file.
+  std::vector<std::pair<std::string, uint64_t>> sizes;
+  uint64_t                                      left = data.size() - pos;
   for (const auto & name : sections)
   {
     if (!c.Has(name + "_bytes"))
       continue;
-    const size_t size = static_cast<size_t>(c.Number(name + "_bytes"));
+    const uint64_t size = c.Unsigned64(name + "_bytes");
+    if (size > left)
+      Fail(path + ": the header announces " + std::to_string(size) + " bytes of " + name + " where only " +
+           std::to_string(left) + " bytes are left in the file: the file is truncated or damaged; write it again");
+    left -= size;
+    sizes.emplace_back(name, size);
+  }
+  if (left != 0)
+    Fail(path + " holds " + std::to_string(left) + " bytes more after its header than the header announces: the file "
+         "is damaged; write it again");
+  for (const auto & [name, size] : sizes)
+  {
     if (Hex(FNV1a64(data.data() + pos, size)) != c.Get(name + "_fnv1a64"))
       Fail(path + ": the " + name + " section's checksum does not match the header: the file is damaged; write it again");
     c.Sections[name] = data.substr(pos, size);

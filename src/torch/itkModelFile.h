@@ -6,11 +6,18 @@
  *   key = value\n ...                 (values escaped: \\ \n \r)
  *   <section>_bytes = N\n
  *   <section>_fnv1a64 = hex\n ...     (one pair per binary section)
+ *   header_fnv1a64 = hex\n            (FNV-1a of every header byte before this line)
  *   end_header\n
  *   <section bytes> ...               (in the order of the header)
  *
- * Written atomically; read with clear itk::ExceptionObject messages for a
- * missing, foreign, newer, truncated or damaged file.
+ * Section sizes are decimal unsigned integers, each checked against the bytes
+ * left in the file. Files written before header_fnv1a64 existed lack it and
+ * are still read (their header is not checked); older readers ignore it.
+ *
+ * Written atomically (WriteTextFileAtomically: checked writes, fsync, rename);
+ * read only from a regular file of at most 8 GiB, with clear
+ * itk::ExceptionObject messages for a missing, foreign, newer, truncated,
+ * edited or damaged file.
  *=========================================================================*/
 #ifndef itkModelFile_h
 #define itkModelFile_h
