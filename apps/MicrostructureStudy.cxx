@@ -66,7 +66,7 @@ Preset(const std::string & name)
                "learning_rate": 0.002, "seed": 1, "condition_degree": 1,
                "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
                "calibration_samples": 150, "calibration_rounds": 2,
-               "calibration_spread": 1, "calibration_spread_method": "variation",
+               "calibration_spread": 1,
                "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
                "calibration_probe_variations": [0.5, 1, 2, 3],
                "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
@@ -90,7 +90,7 @@ Preset(const std::string & name)
     c["prior"] = R"({ "layers": 3, "hidden_channels": 16, "embedding_dimension": 8, "first_kernel_size": 5,
                       "kernel_size": 3, "output_hidden_channels": 32, "steps": 30, "batch_size": 8,
                       "learning_rate": 0.003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 16, "calibration_rounds": 2,
-                      "calibration_spread": 1, "calibration_spread_method": "variation",
+                      "calibration_spread": 1,
                       "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.5, 1] })"_json;
     c["generate"] = R"({ "samples": 12, "holdout_samples": 16, "temperature": 1.0, "seed": 1, "batch_size": 16 })"_json;
     c["report"] = R"({ "montage_patches": 4, "memorisation_patches": 16 })"_json;
@@ -110,7 +110,7 @@ Preset(const std::string & name)
                       "learning_rate": 0.0003, "seed": 1, "condition_degree": 1,
                "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
                "calibration_samples": 1000, "calibration_rounds": 3,
-                      "calibration_spread": 1, "calibration_spread_method": "variation",
+                      "calibration_spread": 1,
                       "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
                       "calibration_probe_variations": [0.5, 1, 2, 3],
                       "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
@@ -691,14 +691,24 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
   // The calibration's optional settings, when given (lists of numbers joined, words as they are).
   // The per-map tilt's and the mean calibration's own settings go only with them: a config that
   // turns either off keeps the preset's settings of it, which MicrostructureTrainPrior refuses alone.
-  const bool        tilt = pr.value("calibration_spread", 0) > 0 && pr.value("calibration_spread_method", "") == "variation";
+  const bool        tilt = pr.value("calibration_spread", 0) > 0;
   const bool        means = pr.contains("calibration_mean_statistics") && !pr["calibration_mean_statistics"].empty();
-  const std::string tiltOff = tilt ? "" : "the per-map tilt (calibration_spread > 0, method variation)";
+  const std::string tiltOff = tilt ? "" : "the per-map tilt (calibration_spread > 0)";
   const std::string meansOff = means ? "" : "the mean calibration (calibration_mean_statistics)";
+  // The settings of the removed temperature calibration: calibration_spread is the per-map tilt now,
+  // so method "variation" is what it does anyway; a config that asks for another is refused.
+  for (const std::string key : { "calibration_spread_method", "calibration_probe_temperatures" })
+    if (pr.contains(key))
+    {
+      if (key == "calibration_spread_method" && pr[key] != "variation")
+        throw std::invalid_argument("prior.calibration_spread_method is " + pr[key].dump() +
+                                    ": the temperature calibration was removed (it did not improve the decoded "
+                                    "statistics); calibration_spread > 0 is the per-map tilt: remove the key");
+      std::cerr << "[study] prior." << key << " was removed with the temperature calibration (calibration_spread > 0 "
+                << "is the per-map tilt); left out\n";
+    }
   if (pr.value("calibration_samples", 0) > 0)
     for (const auto & [flag, key, off] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           { "--calibrationProbeTemperatures", "calibration_probe_temperatures", "" },
-           { "--calibrationSpreadMethod", "calibration_spread_method", "" },
            { "--calibrationSpreadStatistic", "calibration_spread_statistic", "" },
            { "--calibrationTiltDirection", "calibration_tilt_direction", tiltOff },
            { "--calibrationTiltFit", "calibration_tilt_fit", tiltOff },

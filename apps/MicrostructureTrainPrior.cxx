@@ -438,17 +438,14 @@ Body(Module & m)
     options.Seed = std::stoull(m.Get("seed"));
     options.Ridge = m.GetDouble("calibrationRidge");
     options.SpreadComponents = static_cast<unsigned int>(m.GetInt("calibrationSpread"));
-    options.ProbeTemperatures = m.GetDoubleList("calibrationProbeTemperatures");
-    options.SpreadMethod = m.Get("calibrationSpreadMethod");
     options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
     const std::string statistic = m.Get("calibrationSpreadStatistic");
     const bool spreadByVolumeFraction = options.SpreadComponents > 0 && statistic == "volume_fraction";
     const bool tiltByContent = m.Get("calibrationTiltDirection") == "content";
     options.VariationInVariance = m.Get("calibrationTiltFit") == "variance";
-    if (tiltByContent && !(spreadByVolumeFraction && options.SpreadMethod == "variation"))
+    if (tiltByContent && !spreadByVolumeFraction)
       throw std::invalid_argument("--calibrationTiltDirection content directs the per-map tilt by the codes' share of the "
-                                  "phase: give it with --calibrationSpread 1 --calibrationSpreadMethod variation "
-                                  "--calibrationSpreadStatistic volume_fraction");
+                                  "phase: give it with --calibrationSpread 1 --calibrationSpreadStatistic volume_fraction");
     if (spreadByVolumeFraction || !meanStatistics.empty())
     {
       // What the study measures, on the decoded maps against the training patches themselves (so
@@ -533,8 +530,7 @@ Body(Module & m)
                                                     termStatistics.end());
       }
     }
-    const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
-    const std::string matchedBy = byVariation ? "per-map tilt" : "temperature";
+    const bool byVariation = options.SpreadComponents > 0; // the spread calibration: the per-map tilt
     const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
     const size_t         per = static_cast<size_t>(size[0]) * size[1];
     std::vector<int32_t> indices(trainRows.size() * per);
@@ -542,22 +538,21 @@ Body(Module & m)
     prior->SetInferenceBatchSize(std::max(256u, prior->GetInferenceBatchSize())); // sampling: wide batches
     std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
               << " sampled maps per training condition";
-    if (options.SpreadComponents > 0)
-      std::cerr << ", after the " << matchedBy << " per condition that matches the maps' spread along "
-                << options.SpreadComponents << " directions ("
-                << (byVariation ? options.ProbeVariations.size() : options.ProbeTemperatures.size()) + 1 << " probes)";
+    if (byVariation)
+      std::cerr << ", then the per-map tilt per condition that matches the maps' spread along "
+                << options.SpreadComponents << " directions (" << options.ProbeVariations.size() + 1 << " probes)";
     std::cerr << "\n";
     const auto calibration = prior->CalibrateMarginals(
       indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    // stage "probe": the spread calibration's samplings at each probe temperature (no offsets, before the
-    // rounds) or tilt (at the kept offsets, after them; a last round samples the calibrated model);
-    // stage "round": the offsets' rounds (0 = before any offset), at the calibrated temperature and tilt;
+    // stage "probe": the spread calibration's samplings at each probe of the tilt (at the kept offsets,
+    // after the rounds; a last round samples the calibrated model);
+    // stage "round": the offsets' rounds (0 = before any offset), then the tilted model's;
     // stage "mean_probe" / "mean": the mean calibration's probes (the first without a shift) and
     // corrections, after the rounds; mean_difference_<statistic>: decoded sampled mean / patches' - 1.
-    std::vector<std::string> columns{ "stage",     "round",           "condition",    "real_maps", "sampled_maps",
-                                      "temperature", "variation", "total_variation", "spread_ratio", "kept" };
+    std::vector<std::string> columns{ "stage",        "round",     "condition",       "real_maps",
+                                      "sampled_maps", "variation", "total_variation", "spread_ratio", "kept" };
     for (const auto & name : meanStatistics)
       columns.push_back("mean_difference_" + name);
     itk::MicrostructureTable table(columns);
@@ -592,7 +587,7 @@ Body(Module & m)
     }
     double before = 0.0, after = 0.0, spreadBefore = 0.0, spreadAfter = 0.0;
     size_t nBefore = 0, nAfter = 0;
-    std::ostringstream temperatures;
+    std::ostringstream tiltScales;
     std::vector<double> meanBefore(meanStatistics.size(), 0.0), meanAfter(meanStatistics.size(), 0.0);
     for (size_t i = 0; i < calibration.size(); ++i)
     {
@@ -602,7 +597,6 @@ Body(Module & m)
                                     r.Condition,
                                     std::to_string(r.RealMaps),
                                     std::to_string(r.SampledMaps),
-                                    itk::MicrostructureTable::FormatNumber(r.Temperature),
                                     itk::MicrostructureTable::FormatNumber(r.Variation),
                                     itk::MicrostructureTable::FormatNumber(r.TotalVariation),
                                     std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio)
@@ -618,17 +612,14 @@ Body(Module & m)
           meanAfter[t] += std::abs(r.MeanDifference[t]) / trainConditionCount;
       }
       table.AddRow(row);
-      const bool atOne = r.Probe && r.Temperature == 1.0 && r.Variation == 0.0; // the network as trained
-      // Before: the network as trained (the temperature's probe at T = 1; round 0 otherwise, which
-      // the tilt's rounds sample without the tilt).
-      if ((options.SpreadComponents > 0 && !byVariation) ? atOne : (!r.Probe && r.Round == 0))
+      // Before: the network as trained (round 0, which the tilt's rounds sample without the tilt).
+      if (!r.Probe && r.Round == 0)
         before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
       if (stored[i])
       {
         after += r.TotalVariation, spreadAfter += r.SpreadRatio, ++nAfter;
-        temperatures << (nAfter > 1 ? ", " : "") << r.Condition << ": "
-                     << itk::MicrostructureTable::FormatNumber(
-                          std::round((byVariation ? r.Variation : r.Temperature) * 1000) / 1000);
+        tiltScales << (nAfter > 1 ? ", " : "") << r.Condition << ": "
+                   << itk::MicrostructureTable::FormatNumber(std::round(r.Variation * 1000) / 1000);
       }
     }
     if (lastKept == 0)
@@ -649,14 +640,14 @@ Body(Module & m)
     if (options.SpreadComponents > 0)
       std::cerr << "spread ratio (sampled / real variance along " << options.SpreadComponents
                 << " directions), mean: " << spreadBefore / nBefore << " as trained, " << spreadAfter / nAfter
-                << " calibrated; " << (byVariation ? "tilt scales " : "temperatures ") << temperatures.str() << "\n";
+                << " calibrated; tilt scales " << tiltScales.str() << "\n";
     summary << "; code frequencies calibrated (" << options.Iterations << " rounds of " << calibrationSamples
             << " maps per condition; total variation " << itk::MicrostructureTable::FormatNumber(before / nBefore)
             << " -> " << itk::MicrostructureTable::FormatNumber(after / nAfter) << ")";
     if (options.SpreadComponents > 0)
-      summary << "; " << matchedBy << " per condition for the maps' spread along " << options.SpreadComponents
+      summary << "; per-map tilt per condition for the maps' spread along " << options.SpreadComponents
               << " directions (spread ratio " << itk::MicrostructureTable::FormatNumber(spreadBefore / nBefore)
-              << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << temperatures.str()
+              << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << tiltScales.str()
               << ")";
     if (!meanStatistics.empty())
       summary << "; decoded means matched to the patches' (" << means.str() << ")";
@@ -756,38 +747,30 @@ main(int argc, char * argv[])
         "conditions.")
     .minimum = "0";
   m.Add("integer", "calibrationSpread", "calibrationSpread", "0", "Spread calibration directions",
-        "With --calibrationSamples: first fit a sampling temperature per condition (linear in the encoded "
-        "condition in log T, so unseen conditions are interpolated; not in the paper) so that sampled maps vary "
-        "from one to the next as much as the training maps along this many leading directions of their per-map "
-        "code frequencies, e.g. 4. 0 = temperature 1.")
+        "With --calibrationSamples, after the code frequencies (not in the paper): each map draws a tilt of its "
+        "logits along the direction in which the training maps differ most, with a spread per condition (log of it "
+        "linear in the encoded condition, so unseen conditions are interpolated) so that sampled maps vary from one "
+        "to the next as much as the training maps along this many leading directions of their per-map code "
+        "frequencies (or in --calibrationSpreadStatistic), e.g. 1. 0 = no tilt.")
     .minimum = "0";
-  m.Add("float-vector", "calibrationProbeTemperatures", "calibrationProbeTemperatures", "0.85,0.7",
-        "Probe temperatures", "Temperatures sampled besides 1 to fit the spread calibration's temperatures.");
-  auto & spreadMethod = m.Add("string-enumeration", "calibrationSpreadMethod", "calibrationSpreadMethod", "temperature",
-                              "Spread calibration method",
-                              "What makes the sampled maps vary as the training maps (with --calibrationSpread): "
-                              "temperature (a sampling temperature per condition) or variation (each map draws a "
-                              "tilt of its logits along the direction in which the training maps differ most, with "
-                              "a spread per condition; log of it linear in the encoded condition).");
-  spreadMethod.elements = { "temperature", "variation" };
   auto & spreadStatistic =
     m.Add("string-enumeration", "calibrationSpreadStatistic", "calibrationSpreadStatistic", "codes",
           "Spread statistic",
           "What the spread calibration matches the variance of: codes (the maps' code frequencies along their "
           "leading directions) or volume_fraction (the volume fraction of the decoded maps against that of the "
-          "training patches, Otsu per patch; the variation method's tilt then follows it).");
+          "training patches, Otsu per patch; the tilt then follows it).");
   spreadStatistic.elements = { "codes", "volume_fraction" };
   auto & tiltDirection =
     m.Add("string-enumeration", "calibrationTiltDirection", "calibrationTiltDirection", "regression",
           "Tilt direction",
-          "Which way the variation method's tilt moves the code frequencies (with --calibrationSpreadStatistic "
+          "Which way the per-map tilt moves the code frequencies (with --calibrationSpreadStatistic "
           "volume_fraction): regression (per code, the slope of the training maps' frequency on their volume "
           "fraction over the code's frequency) or content (per code, the share of the phase in the patch pixels "
           "it stands for, centred: a strong tilt then favours the codes richest in the phase instead of rare codes "
           "whose slopes are noise, and the decoded volume fraction stays as skewed as the training patches').");
   tiltDirection.elements = { "regression", "content" };
   auto & tiltFit = m.Add("string-enumeration", "calibrationTiltFit", "calibrationTiltFit", "log", "Tilt fit",
-                         "How the variation method's tilt spread s(c) is fitted over the conditions: log (log s(c) "
+                         "How the per-map tilt's spread s(c) is fitted over the conditions: log (log s(c) "
                          "linear in the encoded condition; a condition whose network alone varies enough gets a small "
                          "floor, which pulls s(c) down around it) or variance (s(c)^2 linear, 0 there).");
   tiltFit.elements = { "log", "variance" };
@@ -809,10 +792,10 @@ main(int argc, char * argv[])
         "Newton corrections of the mean shifts after their probes (each samples the model once more).")
     .minimum = "1";
   m.Add("float-vector", "calibrationProbeVariations", "calibrationProbeVariations", "0.5,1,1.5", "Probe variations",
-        "Tilt spreads sampled besides 0 to fit the variation calibration, as multiples of the training maps' own.");
+        "Tilt spreads sampled besides 0 to fit the per-map tilt, as multiples of the training maps' own.");
   m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
         "Total variation between real and sampled code frequencies (and the spread ratio) per training "
-        "condition, at each probe temperature and before and after each round.")
+        "condition, before and after each round and at each probe of the per-map tilt.")
     .channel = "output";
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";

@@ -90,7 +90,9 @@ namespace itk
  * archive format, with their size and checksum in the header. Written
  * atomically. Read throws a clear itk::ExceptionObject for a file of another
  * kind (a VQ-VAE model, say), a newer format version, a truncated or damaged
- * file.
+ * file, and for a file with a non-empty temperature_calibration line (a
+ * calibration this class no longer has, whose offsets were fitted with it:
+ * recalibrate such a prior).
  *
  * \ingroup StochasticMicrostructure
  */
@@ -138,7 +140,7 @@ public:
    * the training table. Categorical: one-hot over Categories (in this order).
    *
    * Degree (1..3; 1 = the paper): every use of the encoded condition is linear in it (each
-   * layer's bias, the calibrations' offsets, log T(c) and log s(c)), so with Degree 1 all of them
+   * layer's bias, the calibrations' offsets and log s(c)), so with Degree 1 all of them
    * are straight lines in z, and with three training values of one parameter a line fitted to
    * the calibration's three targets misses them (its residual is the calibration's error at the
    * training conditions) and interpolates linearly between them. Degree 2 lets them bend: through
@@ -151,7 +153,7 @@ public:
    * biases and calibrations follow d0 + b ln(rate) + c / rate, the shape of a grain size that
    * coarsens steeply at slow cooling and levels off at fast; a = -0.5 gives the Hall-Petch-like
    * rate^-1/2. Each term, like each power, needs one more distinct training value. A term with
-   * Network off enters the calibrations only (the marginal offsets, log T(c), log s(c) and the mean
+   * Network off enters the calibrations only (the marginal offsets, log s(c) and the mean
    * calibration's shifts): the network's input for it is 0, so the network conditions as without it
    * and only the calibrations' corrections follow the curve. */
   struct ExponentialTerm
@@ -335,7 +337,7 @@ public:
    * the logits at every position, a linear function of the encoded condition c (length D =
    * GetEncodedConditionLength()): offset(k | c) = A[0][k] + sum_j c[j] A[1 + j][k]. A is
    * (1 + D) x K, row-major; empty = none (the network's own distribution). The calibrated model
-   * is softmax(logits + offset) (over T(c) with a temperature calibration, below): Sample, Logits and LogLikelihood use it; TrainStep trains the
+   * is softmax(logits + offset): Sample, Logits and LogLikelihood use it; TrainStep trains the
    * network alone and discards the calibration (it belongs to the weights it was fitted to).
    * Stored in the model file. A size other than 0 or (1 + D) K, or a value that is not finite,
    * throws. */
@@ -347,29 +349,12 @@ public:
     return m_MarginalCalibration;
   }
 
-  /** Spread calibration (not in the paper; see CalibrateMarginals): the sampling temperature as a
-   * function of the encoded condition c, T(c) = exp(t[0] + sum_j c[j] t[1 + j]) (length 1 + D;
-   * empty = T = 1 at every condition). The calibrated model is softmax((logits + offset) / T(c)):
-   * Sample (whose own temperature multiplies T(c)), Logits and LogLikelihood use it; TrainStep
-   * discards it with the offsets. Stored in the model file. A size other than 0 or 1 + D, or a
-   * value that is not finite, throws. */
-  void
-  SetTemperatureCalibration(const std::vector<float> & logTemperature);
-  const std::vector<float> &
-  GetTemperatureCalibration() const
-  {
-    return m_TemperatureCalibration;
-  }
-  /** T(c) of a condition: 1 without a temperature calibration. */
-  double
-  GetCalibratedTemperature(const Condition & condition) const;
-
   /** Variation calibration (not in the paper; see CalibrateMarginals): a per-map tilt of the logits
    * along a direction of the codes, the model's stand-in for what varies from one micrograph region
    * to the next on a scale larger than the network's receptive field. Each map draws one
    * epsilon ~ N(0, s(c)^2), with s(c) = exp(v[0] + sum_j c[j] v[1 + j]) (logScale, length 1 + D),
    * and every position's logits get epsilon b[k] (direction, length K) added with the offsets:
-   * the calibrated model is the mixture over epsilon of softmax((logits + offset + epsilon b) / T(c)).
+   * the calibrated model is the mixture over epsilon of softmax(logits + offset + epsilon b).
    * Sample draws epsilon per map (from the seed, apart from the uniforms of the indices);
    * LogLikelihood integrates it out (adaptive Gauss-Hermite quadrature about each map's most
    * likely epsilon); Logits are those of epsilon = 0. TrainStep discards it with the other
@@ -410,16 +395,10 @@ public:
     double       MaximumOffset{ 3.0 };       ///< |offset| bound at each training condition (nats)
     double       Ridge{ 1e-3 };              ///< ridge weight on the condition slopes (not on A[0])
     uint64_t     Seed{ 0 };                  ///< seed of the samples (round i, condition g: Seed + i G + g)
-    /** Spread calibration: 0 = none (T = 1); otherwise the number of principal directions of the
-     * real maps' per-map code frequencies (within-condition covariance) whose variance the
-     * sampled maps' is matched to, by a temperature per condition. */
+    /** Spread calibration (the per-map tilt s(c) of SetVariationCalibration): 0 = none; otherwise the
+     * number of principal directions of the real maps' per-map code frequencies (within-condition
+     * covariance) whose variance the sampled maps' is matched to. */
     unsigned int        SpreadComponents{ 0 };
-    std::vector<double> ProbeTemperatures{ 0.85, 0.7 }; ///< sampled besides T = 1 to fit T(c) (each > 0)
-    double              MinimumTemperature{ 0.5 };      ///< T(c) at a training condition is kept within these
-    double              MaximumTemperature{ 1.5 };
-    /** What matches the spread (SpreadComponents > 0): "temperature" (T(c)) or "variation" (the
-     * per-map tilt s(c) of SetVariationCalibration). */
-    std::string         SpreadMethod{ "temperature" };
     /** Variation probes: s as multiples of the real maps' own spread along the tilt at each condition
      * (increasing, > 0); sampled besides s = 0 to fit s(c). */
     std::vector<double> ProbeVariations{ 0.5, 1.0, 1.5 };
@@ -486,8 +465,7 @@ public:
     unsigned int SampledMaps{ 0 };
     double       TotalVariation{ 0 };
     bool         Kept{ true }; ///< false: this round's offsets matched worse than the kept ones (undone)
-    bool         Probe{ false };  ///< a probe of the spread calibration (a temperature or a tilt), not a round
-    double       Temperature{ 1 }; ///< the temperature the maps were sampled at (T(c), or the probe's)
+    bool         Probe{ false };  ///< a probe of the spread calibration (a tilt), not a round
     double       Variation{ 0 };   ///< the per-map tilt s the maps were sampled at (s(c), or the probe's)
     /** Spread calibration only (NaN without): variance of the sampled maps' code frequencies along
      * the SpreadComponents principal directions over the real maps' (1 = as spread as the real maps). */
@@ -513,25 +491,14 @@ public:
    * condition before the first round and after each (Iterations + 1 samplings), with Kept marking
    * the rounds whose offsets were kept. progress receives the fraction done.
    *
-   * With SpreadComponents > 0 a spread calibration comes first: an autoregressive prior with a
-   * receptive field smaller than the map makes maps that vary less from one to the next than the
-   * real ones (the decoded volume fraction's variance falls short), and a lower temperature makes
-   * each map commit harder to what it has drawn. The directions are the leading eigenvectors of the
-   * real maps' within-condition covariance of per-map code frequencies; at each condition maps are
-   * sampled at T = 1 and at each ProbeTemperatures T with the offsets (T - 1) log p(k | c) that keep
-   * the real code frequencies p (the logits become log p + (logits - log p) / T, so the temperature
-   * sharpens how each index follows those drawn before it, not which codes are common), log(spread ratio) is fitted
-   * linearly in log T and solved for ratio 1 (clamped to the temperatures probed and to
-   * Minimum..MaximumTemperature; T = 1 where the fitted change over the probes is within twice the
-   * sampling noise of a log variance), and log T(c) is fitted to those by the same ridge least squares as the
-   * offsets. The offset rounds then sample at T(c), round 0 with the offsets (T(c) - 1) log p(k | c)
-   * fitted the same way. The probes are returned first (Probe = true).
-   *
-   * With SpreadMethod "variation" the spread is matched by the per-map tilt instead (the temperature
-   * stays 1): its direction b is, per code, the slope of the real maps' frequency on their score along
-   * the leading direction (centred per condition, unit pooled variance) over the code's mean frequency,
-   * so that epsilon = 1 tilts a map as the real maps one pooled standard deviation apart differ (to
-   * first order; clamped to +-MaximumOffset).
+   * With SpreadComponents > 0 a spread calibration, the per-map tilt, follows the rounds: an
+   * autoregressive prior with a receptive field smaller than the map makes maps that vary less from
+   * one to the next than the real ones (the decoded volume fraction's variance falls short). The
+   * spread is measured along the leading eigenvectors of the real maps' within-condition covariance
+   * of per-map code frequencies (or in MapStatistic). The tilt's direction b is, per code, the slope
+   * of the real maps' frequency on their score along the leading direction (centred per condition,
+   * unit pooled variance) over the code's mean frequency, so that epsilon = 1 tilts a map as the real
+   * maps one pooled standard deviation apart differ (to first order; clamped to +-MaximumOffset).
    * The offset rounds come first, without the tilt; then, at the kept offsets, maps are sampled at
    * each condition with s = each ProbeVariations multiple of that condition's real standard
    * deviation of the score (s = 0 is the kept round); s is where the spread ratio, interpolated
@@ -588,7 +555,7 @@ private:
   CheckIndices(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
   void
   WriteFile(const std::string & path, bool checkpoint) const;
-  /** Removes the marginal, temperature and variation calibrations (they belong to the weights). */
+  /** Removes the marginal and variation calibrations (they belong to the weights). */
   void
   ClearCalibrations();
 
@@ -610,7 +577,6 @@ private:
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
   std::vector<float> m_MarginalCalibration;
-  std::vector<float> m_TemperatureCalibration;
   std::vector<float> m_VariationDirection;
   std::vector<float> m_VariationCalibration;
   bool               m_VariationInVariance{ false };

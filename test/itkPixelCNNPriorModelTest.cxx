@@ -172,14 +172,21 @@ FrequencyDistance(const std::vector<int32_t> & maps, const std::vector<double> &
 // (r' == r and c < c' <= c + 3) [horizontal stack, mask A] or (r < r' <= r + 4 and |c' - c| <= 3)
 // [vertical stack 4 x 7 seen through the down-shift], i.e. never at itself or before it, and the
 // positions up and to the right are seen (no blind spot).
+/** The bytes of a file. */
+std::string
+FileBytes(const fs::path & path)
+{
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 /** Copies a model file with the first character of a header key's value replaced by "x"; false
  * when the key is not in the file. */
 bool
 DamageHeaderValue(const fs::path & from, const std::string & key, const fs::path & to)
 {
-  std::ifstream in(from, std::ios::binary);
-  std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto    at = bytes.find(key + " = ");
+  std::string bytes = FileBytes(from);
+  const auto  at = bytes.find(key + " = ");
   if (at == std::string::npos)
     return false;
   bytes.replace(at + key.size() + 3, 1, "x");
@@ -1237,190 +1244,40 @@ TEST(PixelCNNPriorModel, ExponentialTermFollowsACurveALineAndAParabolaMiss)
   fs::remove_all(dir);
 }
 
-// Temperature calibration, the mechanics: the calibrated logits are (logits + offsets) / T(c) with
-// log T(c) linear in the encoded condition; the calibrated model stays normalised, both samplers use
-// it and draw what the uncalibrated model draws at temperature T(c); the file keeps it; damaged
-// values and wrong sizes are clear errors; training discards it.
-TEST(PixelCNNPriorModel, TemperatureCalibrationScalesTheLogits)
+// The sampling temperature per condition (temperature_calibration in the model file) was removed:
+// a prior calibrated with it is refused with a message that names the file and says what to do; an
+// empty line is no calibration.
+TEST(PixelCNNPriorModel, FileWithTheRemovedTemperatureCalibrationIsRefused)
 {
-  const unsigned int K = 3, H = 2, W = 3;
-  auto               m = TinyPrior(K, 3, 17, TwoParameterSchema());
-  const unsigned int D = m->GetEncodedConditionLength();
-  ASSERT_EQ(D, 3u);
-  const auto                          maps = RandomMaps(5, H, W, K, 4);
-  const std::vector<Prior::Condition> cond{ Cond(0.5, "air") };
-  std::vector<float>                  A((1 + D) * K);
-  for (size_t i = 0; i < A.size(); ++i)
-    A[i] = 0.25f * static_cast<float>(i % 5) - 0.4f;
-  m->SetMarginalCalibration(A);
-  const auto               offsetOnly = m->Logits(maps.data(), 5, H, W, cond);
-  EXPECT_DOUBLE_EQ(m->GetCalibratedTemperature(cond[0]), 1.0);
-  const std::vector<float> t{ 0.3f, -0.2f, 0.1f, 0.05f };
-  m->SetTemperatureCalibration(t);
-  EXPECT_EQ(m->GetTemperatureCalibration(), t);
-  const auto encoded = m->EncodeConditions(cond, 1);
-  double     logT = t[0];
-  for (unsigned int j = 0; j < D; ++j)
-    logT += encoded[j] * t[1 + j];
-  const double T = std::exp(logT);
-  EXPECT_NEAR(m->GetCalibratedTemperature(cond[0]), T, 1e-6);
-  ASSERT_GT(std::abs(T - 1.0), 0.1) << "the test needs a temperature away from 1";
-  const auto calibrated = m->Logits(maps.data(), 5, H, W, cond);
-  for (size_t i = 0; i < calibrated.size(); ++i)
-    ASSERT_NEAR(calibrated[i], offsetOnly[i] / T, 1e-5);
-
-  std::vector<int32_t> all(729 * H * W);
-  for (unsigned int i = 0; i < 729; ++i)
-    for (unsigned int p = 0, v = i; p < H * W; ++p, v /= K)
-      all[i * H * W + p] = static_cast<int32_t>(v % K);
-  double sum = 0.0;
-  for (const double l : m->LogLikelihood(all.data(), 729, H, W, cond))
-    sum += std::exp(l);
-  EXPECT_NEAR(sum, 1.0, 1e-6);
-
-  m->SetSampler("naive");
-  const auto naive = m->Sample(6, 4, 5, cond, 1.0, 3);
-  m->SetSampler("incremental");
-  const auto incremental = m->Sample(6, 4, 5, cond, 1.0, 3);
-  EXPECT_EQ(incremental, naive);
-  // The same uniforms at temperature T without the calibration: the same indices, except where
-  // float rounding of the scaled logits moves a cumulative probability across a uniform.
-  m->SetTemperatureCalibration({});
-  const auto atT = m->Sample(6, 4, 5, cond, T, 3);
-  EXPECT_GE(std::inner_product(atT.begin(), atT.end(), incremental.begin(), 0, std::plus<>(), std::equal_to<>()),
-            static_cast<int>(0.99 * atT.size()));
-  EXPECT_NE(m->Sample(6, 4, 5, cond, 1.0, 3), incremental) << "the temperature should change what is drawn";
-
+  auto       m = TinyPrior(3, 2, 17, TwoParameterSchema());
   const auto dir = TempDir("temperature");
-  m->SetTemperatureCalibration(t);
-  m->Write((dir / "calibrated.smprior").string());
-  auto r = Prior::New();
-  r->SetDevice("cpu");
-  r->Read((dir / "calibrated.smprior").string());
-  EXPECT_EQ(r->GetTemperatureCalibration(), t);
-  EXPECT_EQ(r->GetMarginalCalibration(), A);
-  EXPECT_EQ(r->Logits(maps.data(), 5, H, W, cond), calibrated);
-  m->SetTemperatureCalibration({});
   m->Write((dir / "plain.smprior").string());
-  r->Read((dir / "plain.smprior").string());
-  EXPECT_TRUE(r->GetTemperatureCalibration().empty());
-  EXPECT_EQ(r->Logits(maps.data(), 5, H, W, cond), offsetOnly);
-  ASSERT_TRUE(DamageHeaderValue(dir / "calibrated.smprior", "temperature_calibration", dir / "bad.smprior"));
-  EXPECT_NE(ExceptionText([&] { r->Read((dir / "bad.smprior").string()); }).find("temperature_calibration"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([&] { m->SetTemperatureCalibration({ 0.1f, 0.2f }); }).find("values, got 2"),
-            std::string::npos);
-  auto nan = t;
-  nan[2] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_NE(ExceptionText([&] { m->SetTemperatureCalibration(nan); }).find("not a finite number"), std::string::npos);
-  m->SetTemperatureCalibration(t);
-  m->TrainStep(maps.data(), 5, H, W, cond);
-  EXPECT_TRUE(m->GetTemperatureCalibration().empty());
-  fs::remove_all(dir);
-}
-
-// Spread calibration, the fit, against a known truth: the "real" maps are drawn from the prior
-// itself at temperature 0.65 at c = -1 and 0.8 at c = 1. Sampled at those temperatures the maps
-// vary exactly as the real ones, so the calibration should find them: T(c) near 0.65 and 0.8, an
-// unseen c = 0 in between, and the spread ratio (far from 1 at T = 1) near 1 after.
-TEST(PixelCNNPriorModel, SpreadCalibrationRecoversTheSamplingTemperature)
-{
-  const unsigned int K = 6, H = 4, W = 4, perCondition = 800;
-  auto m = TinyPrior(K, 3, 5, { Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-  // Trained on maps that are each mostly of one of two phases (codes 0-2 or 3-5, 85 % of positions,
-  // more often the first phase at c = -1), the network learns to follow what a map has drawn so
-  // far: how strictly, and so how much maps differ from each other, depends on the temperature.
-  std::mt19937                  rng(3);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  std::vector<int32_t>          train;
-  std::vector<Prior::Condition> trainConditions;
-  for (unsigned int i = 0; i < 256; ++i)
-  {
-    const double c = (i % 2) ? 1.0 : -1.0;
-    const int    phase = u01(rng) < (c < 0 ? 0.7 : 0.4) ? 0 : 1;
-    for (unsigned int p = 0; p < H * W; ++p)
-    {
-      const int here = u01(rng) < 0.85 ? phase : 1 - phase;
-      train.push_back(3 * here + static_cast<int>(u01(rng) * 3));
-    }
-    trainConditions.push_back({ { "log_rate", c < 0 ? "-1" : "1" } });
-  }
-  m->SetLearningRate(0.01);
-  for (int step = 0; step < 150; ++step)
-    m->TrainStep(train.data(), 256, H, W, trainConditions);
-
-  std::vector<int32_t>          real;
-  std::vector<Prior::Condition> conditions;
-  for (const auto & [c, T0] : std::vector<std::pair<std::string, double>>{ { "-1", 0.65 }, { "1", 0.8 } })
-  {
-    // At T0 with the offsets (T0 - 1) log q(k), q the network's own code frequencies at T = 1: what the
-    // calibration's probes sample at T0 (with the real frequencies, which these maps then have).
-    const Prior::Condition condition{ { "log_rate", c } };
-    const auto             atOne = m->Sample(4000, H, W, { condition }, 1.0, 40);
-    std::vector<float>     offsets(2 * K, 0.0f);
-    for (unsigned int k = 0; k < K; ++k)
-      offsets[k] = static_cast<float>((T0 - 1.0) * std::log((std::count(atOne.begin(), atOne.end(), int32_t(k)) + 0.5) /
-                                                            (atOne.size() + 0.5 * K)));
-    m->SetMarginalCalibration(offsets);
-    const auto s = m->Sample(perCondition, H, W, { condition }, T0, c == "1" ? 41 : 42);
-    m->SetMarginalCalibration({});
-    real.insert(real.end(), s.begin(), s.end());
-    conditions.insert(conditions.end(), perCondition, condition);
-  }
-  Prior::CalibrationOptions options;
-  options.SamplesPerCondition = perCondition;
-  options.Iterations = 1;
-  options.Seed = 9;
-  options.SpreadComponents = 2;
-  options.ProbeTemperatures = { 0.8, 0.6 };
-  std::vector<double> progress;
-  const auto records = m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, options,
-                                             [&](double f) { progress.push_back(f); });
-  ASSERT_EQ(records.size(), 2u * 3 + 2u * 2); // 3 probe temperatures, then rounds 0 and 1
-  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
-  EXPECT_NEAR(progress.back(), 1.0, 1e-12);
-  const double probeTemperatures[3] = { 1.0, 0.8, 0.6 };
-  for (unsigned int i = 0; i < 6; ++i)
-  {
-    EXPECT_TRUE(records[i].Probe);
-    EXPECT_FALSE(records[i].Kept);
-    EXPECT_DOUBLE_EQ(records[i].Temperature, probeTemperatures[i / 2]);
-    EXPECT_TRUE(std::isfinite(records[i].SpreadRatio));
-  }
-  EXPECT_GT(std::abs(std::log(records[0].SpreadRatio)), 0.08) << "at T = 1 the maps should vary otherwise";
-  const double Tminus = m->GetCalibratedTemperature({ { "log_rate", "-1" } });
-  const double Tplus = m->GetCalibratedTemperature({ { "log_rate", "1" } });
-  const double Tzero = m->GetCalibratedTemperature({ { "log_rate", "0" } });
-  EXPECT_NEAR(Tminus, 0.65, 0.08);
-  EXPECT_NEAR(Tplus, 0.8, 0.08);
-  EXPECT_GT(Tzero, std::min(Tminus, Tplus));
-  EXPECT_LT(Tzero, std::max(Tminus, Tplus));
-  for (unsigned int i = 6; i < records.size(); ++i)
-  {
-    EXPECT_FALSE(records[i].Probe);
-    EXPECT_NEAR(records[i].Temperature, (i % 2) ? Tplus : Tminus, 1e-9);
-    EXPECT_GT(records[i].SpreadRatio, 0.8);
-    EXPECT_LT(records[i].SpreadRatio, 1.25);
-  }
-
-  // Bad options: clear errors, before any sampling.
-  auto calibrationError = [&](const Prior::CalibrationOptions & o) {
-    return ExceptionText([&] { m->CalibrateMarginals(real.data(), 2 * perCondition, H, W, conditions, o); });
+  auto withHeaderLine = [&](const std::string & line, const std::string & name) {
+    std::string bytes = FileBytes(dir / "plain.smprior");
+    const auto  at = bytes.find("end_header\n");
+    EXPECT_NE(at, std::string::npos);
+    bytes.insert(at, line + "\n");
+    std::ofstream((dir / name).string(), std::ios::binary) << bytes;
+    return (dir / name).string();
   };
-  auto bad = options;
-  bad.SpreadComponents = K;
-  EXPECT_NE(calibrationError(bad).find("SpreadComponents"), std::string::npos);
-  bad = options;
-  bad.ProbeTemperatures = { 1.0 };
-  EXPECT_NE(calibrationError(bad).find("probe temperature"), std::string::npos);
-  bad.ProbeTemperatures = {};
-  EXPECT_NE(calibrationError(bad).find("ProbeTemperatures"), std::string::npos);
+  auto       r = Prior::New();
+  r->SetDevice("cpu");
+  const auto calibrated = withHeaderLine("temperature_calibration = 0.3,-0.2,0.1,0.05", "calibrated.smprior");
+  const auto message = ExceptionText([&] { r->Read(calibrated); });
+  EXPECT_NE(message.find(calibrated), std::string::npos) << message;
+  EXPECT_NE(message.find("temperature_calibration"), std::string::npos) << message;
+  EXPECT_NE(message.find("recalibrate"), std::string::npos) << message;
+  EXPECT_FALSE(r->IsInitialized()) << "nothing read from the refused file";
+  r->Read(withHeaderLine("temperature_calibration = ", "empty.smprior"));
+  const auto                          maps = RandomMaps(2, 2, 3, 3, 4);
+  const std::vector<Prior::Condition> cond{ Cond(0.5, "air") };
+  EXPECT_EQ(r->Logits(maps.data(), 2, 2, 3, cond), m->Logits(maps.data(), 2, 2, 3, cond));
+  fs::remove_all(dir);
 }
 
 // The variation calibration's model, against independent truth: the likelihood is the mixture over
 // a per-map tilt epsilon ~ N(0, s(c)^2), computed here by a dense trapezoid over epsilon from the
-// epsilon = 0 logits (Logits), with a temperature calibration as well (the tilt is added before the
-// division by T(c)); it sums to 1 over all maps; and what Sample draws follows it, not the
+// epsilon = 0 logits (Logits); it sums to 1 over all maps; and what Sample draws follows it, not the
 // untilted model.
 TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
 {
@@ -1432,8 +1289,6 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
   for (size_t i = 0; i < A.size(); ++i)
     A[i] = 0.2f * static_cast<float>(i % 4) - 0.3f;
   m->SetMarginalCalibration(A);
-  const std::vector<float> t{ 0.15f, -0.1f, 0.05f, 0.0f };
-  m->SetTemperatureCalibration(t);
   std::vector<int32_t> all(729 * P);
   for (unsigned int i = 0; i < 729; ++i)
     for (unsigned int p = 0, v = i; p < P; ++p, v /= K)
@@ -1451,7 +1306,7 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
   double     logS = v[0];
   for (unsigned int j = 0; j < D; ++j)
     logS += encoded[j] * v[1 + j];
-  const double s = std::exp(logS), T = m->GetCalibratedTemperature(cond[0]);
+  const double s = std::exp(logS);
   EXPECT_NEAR(m->GetCalibratedVariation(cond[0]), s, 1e-6);
   ASSERT_GT(s, 1.0) << "the test needs a tilt that matters";
   EXPECT_EQ(m->Logits(all.data(), 729, H, W, cond), logits) << "Logits are those of epsilon = 0";
@@ -1477,7 +1332,7 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
       {
         double z[3], mx = -1e300;
         for (unsigned int k = 0; k < K; ++k)
-          mx = std::max(mx, z[k] = logits[(static_cast<size_t>(i) * K + k) * P + p] + e * b[k] / T);
+          mx = std::max(mx, z[k] = logits[(static_cast<size_t>(i) * K + k) * P + p] + e * b[k]);
         double lse = 0.0;
         for (unsigned int k = 0; k < K; ++k)
           lse += std::exp(z[k] - mx);
@@ -1489,7 +1344,9 @@ TEST(PixelCNNPriorModel, VariationCalibrationTiltsEachMap)
     double       acc = 0.0;
     for (const double l : terms)
       acc += std::exp(l - mx);
-    EXPECT_NEAR(tilted[i], mx + std::log(acc), 1e-6) << "map " << i;
+    // 2e-6: the 20-point quadrature's error here (1.5e-6 at map 0, the trapezoid converged; 1e-6 held
+    // while the test divided logits and tilt by a calibrated temperature of about 1.15).
+    EXPECT_NEAR(tilted[i], mx + std::log(acc), 2e-6) << "map " << i;
   }
   EXPECT_NEAR(sum, 1.0, 1e-6);
   EXPECT_GT(largestDifference, 0.1) << "the tilt should change the likelihood";
@@ -1664,7 +1521,6 @@ private:
     o.Iterations = 1;
     o.Seed = 9;
     o.SpreadComponents = 1;
-    o.SpreadMethod = "variation";
     o.ProbeVariations = { 0.5, 1.0, 1.5 };
     return o;
   }
@@ -1687,7 +1543,6 @@ TEST_F(PixelCNNPriorVariationFit, RecoversThePerMapSpread)
   for (unsigned int i = 0; i < records.size(); ++i)
   {
     EXPECT_EQ(records[i].Probe, i >= 4 && i < 10) << i;
-    EXPECT_DOUBLE_EQ(records[i].Temperature, 1.0);
     EXPECT_EQ(records[i].Variation == 0.0, i < 4) << i;
     EXPECT_EQ(records[i].Round, i < 2 ? 0u : i < 10 ? 1u : 2u) << i;
   }
@@ -1706,7 +1561,6 @@ TEST_F(PixelCNNPriorVariationFit, RecoversThePerMapSpread)
   EXPECT_GT(sPlus, 1.3 * sMinus);
   EXPECT_GT(sZero, sMinus);
   EXPECT_LT(sZero, sPlus);
-  EXPECT_TRUE(m->GetTemperatureCalibration().empty());
   for (unsigned int i = 10; i < records.size(); ++i) // the stored model: the real maps' spread
   {
     EXPECT_TRUE(records[i].Kept);
@@ -1716,8 +1570,8 @@ TEST_F(PixelCNNPriorVariationFit, RecoversThePerMapSpread)
 
   // Bad options: clear errors, before any sampling.
   auto bad = options;
-  bad.SpreadMethod = "both";
-  EXPECT_NE(CalibrationError(bad).find("SpreadMethod"), std::string::npos);
+  bad.SpreadComponents = K;
+  EXPECT_NE(CalibrationError(bad).find("SpreadComponents"), std::string::npos);
   bad = options;
   bad.ProbeVariations = { 1.0, 0.5 };
   EXPECT_NE(CalibrationError(bad).find("probe variation"), std::string::npos);

@@ -115,12 +115,11 @@ InverseCDF(const float * logits, int64_t K, double temperature, double u);
 /** Draws the indices of out (N x H x W int64, on the CPU) one position at a
  * time in raster order with a full forward pass of the network per position
  * (the paper's sampler). uniforms: N x H x W, in the same order. logitOffsets:
- * N x K added to every position's logits (a marginal calibration), or undefined;
- * logitScales: N factors that multiply each map's logits after the offsets (a
- * per-map inverse temperature, the spread calibration), or undefined. */
+ * N x K added to every position's logits (a marginal calibration and a per-map
+ * tilt), or undefined. */
 void
 SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const torch::Tensor & logitOffsets,
-            const torch::Tensor & logitScales, const double * uniforms, double temperature, const torch::Device & device,
+            const double * uniforms, double temperature, const torch::Device & device,
             const std::function<void(double)> & progress);
 
 /** The same samples, computed incrementally (Ramachandran et al. 2017): per
@@ -132,8 +131,8 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
  * probability). */
 void
 SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions,
-                  const torch::Tensor & logitOffsets, const torch::Tensor & logitScales, const double * uniforms,
-                  double temperature, const torch::Device & device, const std::function<void(double)> & progress);
+                  const torch::Tensor & logitOffsets, const double * uniforms, double temperature,
+                  const torch::Device & device, const std::function<void(double)> & progress);
 
 } // namespace pixelcnn
 } // namespace itk

@@ -455,7 +455,6 @@ void
 PixelCNNPriorModel::ClearCalibrations()
 {
   m_MarginalCalibration.clear();
-  m_TemperatureCalibration.clear();
   m_VariationDirection.clear();
   m_VariationCalibration.clear();
   m_VariationInVariance = false;
@@ -787,19 +786,6 @@ LinearInCondition(const std::vector<float> & t, const std::vector<float> & encod
   return y;
 }
 
-/** The spread calibration's logit scales 1 / T(c) for maps first..first+count-1 (count), or
- * undefined without one. t: 1 + D log-temperature coefficients. */
-torch::Tensor
-ScalesToTensor(const std::vector<float> & t, const std::vector<float> & encoded, unsigned int first, unsigned int count,
-               unsigned int D, const torch::Device & device)
-{
-  if (t.empty())
-  {
-    return torch::Tensor();
-  }
-  return torch::exp(-LinearInCondition(t, encoded, first, count, D)).to(device);
-}
-
 /** The offsets (count x K, or undefined = none) with each map's tilt epsilon[first + i] b added. */
 torch::Tensor
 WithTilt(const torch::Tensor & offsets, const std::vector<float> & direction, const std::vector<double> & epsilon,
@@ -849,7 +835,7 @@ GaussHermite(unsigned int Q)
 }
 
 /** log of the integral over epsilon ~ N(0, s_i^2) of prod_t softmax(base + epsilon tilt)[x_t], per
- * map: base count x K x h x w (the calibrated logits, double), tilt count x K (b / T(c), double),
+ * map: base count x K x h x w (the calibrated logits, double), tilt count x K (b, double),
  * s count (> 0). Newton's method finds each map's most likely epsilon (the log integrand is concave
  * in epsilon), then 20-point Gauss-Hermite quadrature about it with the width from the curvature
  * (adaptive: exact for a Gaussian integrand, and the integrand narrows towards one as maps grow). */
@@ -859,7 +845,7 @@ TiltMixtureLogLikelihood(const torch::Tensor & base, const torch::Tensor & x, co
 {
   static const auto gh = GaussHermite(20);
   const auto        t4 = tilt.unsqueeze(2).unsqueeze(3);
-  const auto        observedTilt = tilt.gather(1, x.flatten(1)).sum(1); // sum_t b[x_t] / T
+  const auto        observedTilt = tilt.gather(1, x.flatten(1)).sum(1); // sum_t b[x_t]
   const auto        variance = s * s;
   const auto        observedBase = base.gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
   // log prod_t p(x_t | epsilon) = sum_t (base[x_t] + epsilon tilt[x_t] - logsumexp_k(base + epsilon tilt)).
@@ -903,13 +889,11 @@ StandardNormal(std::mt19937_64 & engine)
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
-/** The calibrated logits: count x K offsets (or nothing) added to count x K x h x w logits, then
- * each map's times its scale (or 1). */
+/** The calibrated logits: count x K offsets (or nothing) added to count x K x h x w logits. */
 torch::Tensor
-Calibrated(const torch::Tensor & logits, const torch::Tensor & offsets, const torch::Tensor & scales)
+Calibrated(const torch::Tensor & logits, const torch::Tensor & offsets)
 {
-  auto z = offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
-  return scales.defined() ? z * scales.view({ -1, 1, 1, 1 }) : z;
+  return offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
 }
 } // namespace
 
@@ -960,8 +944,7 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
     auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
                                           ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                             m_Hyperparameters.CodebookSize, m_Impl->device),
-                             ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device))
+                                             m_Hyperparameters.CodebookSize, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -982,11 +965,9 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    const auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, m_Impl->device);
     auto       logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
                                    OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                                   m_Hyperparameters.CodebookSize, m_Impl->device),
-                                   scales);
+                                                   m_Hyperparameters.CodebookSize, m_Impl->device));
     torch::Tensor sums;
     if (m_VariationDirection.empty())
     {
@@ -994,13 +975,11 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     }
     else
     {
-      // The per-map tilt epsilon b is added before the division by T(c): b / T(c) per map.
-      auto tilt = torch::from_blob(const_cast<float *>(m_VariationDirection.data()),
-                                   { 1, static_cast<int64_t>(m_VariationDirection.size()) }, torch::kFloat)
-                    .to(m_Impl->device, torch::kDouble)
-                    .expand({ static_cast<int64_t>(count), -1 });
-      if (scales.defined())
-        tilt = tilt * scales.to(torch::kDouble).view({ -1, 1 });
+      // The per-map tilt epsilon b, b the same for every map.
+      const auto tilt = torch::from_blob(const_cast<float *>(m_VariationDirection.data()),
+                                         { 1, static_cast<int64_t>(m_VariationDirection.size()) }, torch::kFloat)
+                          .to(m_Impl->device, torch::kDouble)
+                          .expand({ static_cast<int64_t>(count), -1 });
       const auto s = VariationScales(m_VariationCalibration, encoded, first, count, D, m_VariationInVariance)
                        .to(m_Impl->device, torch::kDouble);
       sums = TiltMixtureLogLikelihood(logits.to(torch::kDouble), x, tilt.contiguous(), s);
@@ -1090,16 +1069,15 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
     auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                             m_Hyperparameters.CodebookSize, torch::kCPU),
                             m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
-    auto scales = ScalesToTensor(m_TemperatureCalibration, encoded, first, count, D, torch::kCPU);
     std::function<void(double)> batchProgress;
     if (progress)
       batchProgress = [&](double f) { progress((first + f * count) / n); };
     if (naive)
-      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, scales, uniforms.data() + first * per, temperature,
+      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
                             m_Impl->device, batchProgress);
     else
-      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, scales, uniforms.data() + first * per,
-                                  temperature, m_Impl->device, batchProgress);
+      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
+                                  m_Impl->device, batchProgress);
     const int64_t * m = maps.data_ptr<int64_t>();
     std::transform(m, m + count * per, out.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
   });
@@ -1129,27 +1107,6 @@ PixelCNNPriorModel::SetMarginalCalibration(const std::vector<float> & offsets)
 }
 
 void
-PixelCNNPriorModel::SetTemperatureCalibration(const std::vector<float> & logTemperature)
-{
-  const size_t rows = 1 + this->GetEncodedConditionLength();
-  if (!logTemperature.empty() && logTemperature.size() != rows)
-  {
-    itkExceptionMacro(<< "a temperature calibration of this prior has 1 + " << rows - 1
-                      << " encoded condition values = " << rows << " values, got " << logTemperature.size()
-                      << ": fit it with CalibrateMarginals (SpreadComponents > 0) on this prior (or give none to remove it)");
-  }
-  for (size_t i = 0; i < logTemperature.size(); ++i)
-  {
-    if (!std::isfinite(logTemperature[i]))
-    {
-      itkExceptionMacro(<< "value " << i << " of the temperature calibration is not a finite number");
-    }
-  }
-  m_TemperatureCalibration = logTemperature;
-  this->Modified();
-}
-
-void
 PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale,
                                             bool inVariance)
 {
@@ -1160,7 +1117,7 @@ PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction
     itkExceptionMacro(<< "a variation calibration of this prior has a direction of " << K
                       << " values (one per code) and 1 + " << rows - 1 << " encoded condition values = " << rows
                       << " log-scale coefficients, got " << direction.size() << " and " << logScale.size()
-                      << ": fit it with CalibrateMarginals (SpreadMethod \"variation\") on this prior (or give two "
+                      << ": fit it with CalibrateMarginals (SpreadComponents > 0) on this prior (or give two "
                          "empty vectors to remove it)");
   }
   for (const auto * values : { &direction, &logScale })
@@ -1187,14 +1144,6 @@ PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
     return 0.0;
   const double line = LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1));
   return m_VariationInVariance ? std::sqrt(std::max(line, MinimumTiltVariance)) : std::exp(line);
-}
-
-double
-PixelCNNPriorModel::GetCalibratedTemperature(const Condition & condition) const
-{
-  return m_TemperatureCalibration.empty()
-           ? 1.0
-           : std::exp(LinearAt(m_TemperatureCalibration, this->EncodeConditions({ condition }, 1)));
 }
 
 std::vector<PixelCNNPriorModel::CalibrationRecord>
@@ -1299,24 +1248,18 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     return text.empty() ? std::string("(unconditional)") : text;
   };
 
-  const bool byVariation = options.SpreadComponents > 0 && options.SpreadMethod == "variation";
-  if (options.SpreadComponents > 0 && !byVariation && options.SpreadMethod != "temperature")
-  {
-    itkExceptionMacro(<< "SpreadMethod is \"" << options.SpreadMethod
-                      << "\": give \"temperature\" (a sampling temperature per condition) or \"variation\" (a per-map "
-                         "tilt of the logits)");
-  }
+  const bool byVariation = options.SpreadComponents > 0; // the spread calibration: the per-map tilt
   if (!options.CodeStatistic.empty())
   {
-    if (options.SpreadComponents == 0)
+    if (!byVariation)
     {
-      itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 with "
-                           "SpreadMethod \"variation\" and a MapStatistic, or leave it empty");
+      itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 and a "
+                           "MapStatistic, or leave it empty");
     }
-    if (!byVariation || !options.MapStatistic)
+    if (!options.MapStatistic)
     {
       itkExceptionMacro(<< "CodeStatistic sets the direction of the variation calibration's tilt by a map "
-                           "statistic: give it with MapStatistic, RealStatistic and SpreadMethod \"variation\"");
+                           "statistic: give it with MapStatistic and RealStatistic");
     }
     if (options.CodeStatistic.size() != K)
     {
@@ -1376,10 +1319,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   }
   this->ClearCalibrations();
   std::vector<CalibrationRecord> records;
-  const size_t                   probes =
-    options.SpreadComponents == 0
-                        ? 0
-                        : 1 + (byVariation ? options.ProbeVariations.size() : options.ProbeTemperatures.size());
+  const size_t                   probes = byVariation ? 1 + options.ProbeVariations.size() : 0;
   const double meanSamplings = byMean ? static_cast<double>(1 + S + options.MeanRounds) * G : 0.0;
   const double samplings = static_cast<double>(options.Iterations + 1 + probes) * G + meanSamplings;
 
@@ -1394,7 +1334,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const auto A = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
     m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
   };
-  // The same ridge least squares for one value per condition (a log temperature, a log tilt scale).
+  // The same ridge least squares for one value per condition (a log tilt scale, a mean shift).
   auto fitLine = [&](const std::vector<double> & perCondition) {
     std::vector<double> B(R, 0.0);
     for (size_t g = 0; g < G; ++g)
@@ -1404,20 +1344,10 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
     return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   };
-  // At temperature T the offsets (T - 1) log p(k) keep the code frequencies near the real p(k | c)
-  // (the logits become log p + (logits - log p) / T): the temperature then sharpens how each index
-  // follows the ones drawn before it, not which codes are common.
-  auto compensation = [&](size_t g, double T) {
-    const auto          ps = frequencies(realCounts[g], 0.5);
-    std::vector<double> o(K);
-    for (unsigned int k = 0; k < K; ++k)
-      o[k] = std::clamp((T - 1.0) * std::log(ps[k]), -options.MaximumOffset, options.MaximumOffset);
-    return o;
-  };
 
   // The spread calibration: per-map code frequencies (count x K), their variance along the leading
-  // directions of the real maps' within-condition covariance, and a temperature or a per-map tilt
-  // per condition that makes the sampled maps' variance the real maps'.
+  // directions of the real maps' within-condition covariance, and a per-map tilt per condition that
+  // makes the sampled maps' variance the real maps'.
   torch::Tensor directions; // K x SpreadComponents, or undefined
   auto          mapFrequencies = [&](const int32_t * maps, const std::vector<size_t> & which) {
     auto     f = torch::zeros({ static_cast<int64_t>(which.size()), static_cast<int64_t>(K) }, torch::kDouble);
@@ -1448,8 +1378,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   std::vector<float>  tilt;               // the variation calibration's direction b (K), once fitted
   std::vector<double> realScoreDeviation; // per condition: the real maps' spread along the tilt
   // What every sampling at condition g records: the code counts (into counts), their total variation
-  // from the real ones, the spread ratio (with a spread calibration), and the temperature and tilt
-  // scale in force. The caller sets Round, Probe and Kept.
+  // from the real ones, the spread ratio (with a spread calibration), and the tilt scale in force.
+  // The caller sets Round, Probe and Kept.
   auto measure = [&](size_t g, const std::vector<int32_t> & sampled, std::vector<double> & counts) {
     counts.assign(K, 0.0);
     for (const int32_t v : sampled)
@@ -1461,7 +1391,6 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     record.SampledMaps = options.SamplesPerCondition;
     for (unsigned int k = 0; k < K; ++k)
       record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
-    record.Temperature = this->GetCalibratedTemperature(groupCondition[g]);
     record.Variation = this->GetCalibratedVariation(groupCondition[g]);
     if (byStatistic)
       record.SpreadRatio = Variance(statisticOf(sampled)) / realSpread[g];
@@ -1481,11 +1410,11 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     }
     return record;
   };
-  auto sampleAt = [&](size_t g, double temperature, uint64_t seed, double done) {
+  auto sampleAt = [&](size_t g, uint64_t seed, double done) {
     std::function<void(double)> sampleProgress;
     if (progress)
       sampleProgress = [&](double f) { progress((done + f) / samplings); };
-    return this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, temperature, seed, sampleProgress);
+    return this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, 1.0, seed, sampleProgress);
   };
   // Probe seeds follow those of the rounds: round i, condition g uses Seed + i G + g.
   auto probeSeed = [&](size_t t, size_t g) {
@@ -1514,47 +1443,23 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       itkExceptionMacro(<< "SpreadComponents is " << options.SpreadComponents << ", but the " << K
                         << " codes' frequencies have fewer directions: give a few (4, say)");
     }
-    if (!byVariation)
+    if (!(options.MinimumVariation > 0.0) || !std::isfinite(options.MinimumVariation))
     {
-      if (!(options.MinimumTemperature > 0.0) || !(options.MaximumTemperature >= options.MinimumTemperature) ||
-          !std::isfinite(options.MaximumTemperature))
-      {
-        itkExceptionMacro(<< "the temperature range " << options.MinimumTemperature << " .. "
-                          << options.MaximumTemperature
-                          << " is invalid: give 0 < MinimumTemperature <= MaximumTemperature (finite)");
-      }
-      if (options.ProbeTemperatures.empty())
-      {
-        itkExceptionMacro(<< "the spread calibration needs at least one ProbeTemperatures value besides 1 (0.7, say)");
-      }
-      for (const double t : options.ProbeTemperatures)
-      {
-        if (!(t > 0.0) || !std::isfinite(t) || t == 1.0)
-        {
-          itkExceptionMacro(<< "probe temperature " << t << " is invalid: give finite values > 0 other than 1");
-        }
-      }
+      itkExceptionMacro(<< "MinimumVariation is " << options.MinimumVariation
+                        << ": give a finite number > 0 (0.05, say: s(c) is fitted in log s)");
     }
-    else
+    if (options.ProbeVariations.empty())
     {
-      if (!(options.MinimumVariation > 0.0) || !std::isfinite(options.MinimumVariation))
+      itkExceptionMacro(<< "the variation calibration needs at least one ProbeVariations value besides 0 (1, say)");
+    }
+    for (size_t i = 0; i < options.ProbeVariations.size(); ++i)
+    {
+      const double v = options.ProbeVariations[i];
+      if (!(v > 0.0) || !std::isfinite(v) || (i > 0 && !(v > options.ProbeVariations[i - 1])))
       {
-        itkExceptionMacro(<< "MinimumVariation is " << options.MinimumVariation
-                          << ": give a finite number > 0 (0.05, say: s(c) is fitted in log s)");
-      }
-      if (options.ProbeVariations.empty())
-      {
-        itkExceptionMacro(<< "the variation calibration needs at least one ProbeVariations value besides 0 (1, say)");
-      }
-      for (size_t i = 0; i < options.ProbeVariations.size(); ++i)
-      {
-        const double v = options.ProbeVariations[i];
-        if (!(v > 0.0) || !std::isfinite(v) || (i > 0 && !(v > options.ProbeVariations[i - 1])))
-        {
-          itkExceptionMacro(<< "probe variation " << v
-                            << " is invalid: give increasing finite multiples > 0 of the real maps' spread (0.5, 1, 1.5, "
-                               "say)");
-        }
+        itkExceptionMacro(<< "probe variation " << v
+                          << " is invalid: give increasing finite multiples > 0 of the real maps' spread (0.5, 1, 1.5, "
+                             "say)");
       }
     }
     std::vector<std::vector<size_t>> members(G);
@@ -1597,125 +1502,58 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
                           << ": use SpreadComponents = 0");
       }
     }
-    if (!byVariation)
+    // The tilt direction: each real map's score u along the leading direction (centred per
+    // condition, scaled to unit pooled variance), and per code the slope of the maps' frequency on
+    // u over the code's mean frequency (half a count added): d log E[f_k] / du, what a tilt of the
+    // logits by u b changes the code frequencies by, to first order. (A regression of per-map log
+    // frequencies would be flattened by the many codes a single map has none or one of.)
+    const auto                 leading = directions.select(1, options.SpreadComponents - 1);
+    std::vector<torch::Tensor> scores(G);
+    double                     sumSquares = 0.0;
+    for (size_t g = 0; g < G; ++g)
     {
-      std::vector<double> temperatures{ 1.0 };
-      temperatures.insert(temperatures.end(), options.ProbeTemperatures.begin(), options.ProbeTemperatures.end());
-      std::vector<std::vector<double>> logRatio(G);
-      for (size_t t = 0; t < temperatures.size(); ++t)
-      {
-        for (size_t g = 0; g < G; ++g)
-        {
-          m_MarginalCalibration.assign(R * K, 0.0f); // the compensation for this condition alone
-          const auto o = compensation(g, temperatures[t]);
-          std::copy(o.begin(), o.end(), m_MarginalCalibration.begin());
-          const auto sampled = sampleAt(g, temperatures[t], probeSeed(t, g), static_cast<double>(t) * G + g);
-          m_MarginalCalibration.clear();
-          std::vector<double> counts;
-          auto                record = measure(g, sampled, counts);
-          record.Kept = false;
-          record.Probe = true;
-          record.Temperature = temperatures[t];
-          logRatio[g].push_back(std::log(std::max(record.SpreadRatio, 1e-12)));
-          records.push_back(record);
-        }
-      }
-      // Per condition: log(ratio) = a + b log T by least squares over the probes, solved for ratio 1,
-      // within the temperatures probed (no extrapolation) and the options' range. Where the fitted
-      // change over the probes is within twice the sampling noise of a log variance (sqrt(2 / (N - 1))
-      // for N sampled maps), the spread does not follow the temperature measurably: T = 1 there.
-      const double        noise = std::sqrt(2.0 / std::max(1.0, options.SamplesPerCondition - 1.0));
-      const double        probedMin = *std::min_element(temperatures.begin(), temperatures.end());
-      const double        probedMax = *std::max_element(temperatures.begin(), temperatures.end());
-      const double        logMin = std::log(std::max(options.MinimumTemperature, probedMin));
-      const double        logMax = std::log(std::min(options.MaximumTemperature, probedMax));
-      std::vector<double> calibratedLogTemperature(G, 0.0);
-      for (size_t g = 0; g < G; ++g)
-      {
-        double mx = 0.0, my = 0.0;
-        for (size_t t = 0; t < temperatures.size(); ++t)
-          mx += std::log(temperatures[t]) / temperatures.size(), my += logRatio[g][t] / temperatures.size();
-        double sxy = 0.0, sxx = 0.0;
-        for (size_t t = 0; t < temperatures.size(); ++t)
-        {
-          const double dx = std::log(temperatures[t]) - mx;
-          sxy += dx * (logRatio[g][t] - my);
-          sxx += dx * dx;
-        }
-        const double b = sxy / sxx;
-        const bool   measurable =
-          std::isfinite(b) && std::abs(b) * (std::log(probedMax) - std::log(probedMin)) > 2 * noise;
-        calibratedLogTemperature[g] = (measurable && logMin <= logMax) ? std::clamp(mx - my / b, logMin, logMax) : 0.0;
-      }
-      m_TemperatureCalibration = fitLine(calibratedLogTemperature);
+      if (byStatistic)
+        scores[g] = realValues[g] - realValues[g].mean();
+      else
+        scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
+      sumSquares += scores[g].pow(2).sum().item<double>();
     }
+    const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
+    auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
+    realScoreDeviation.assign(G, 0.0);
+    for (size_t g = 0; g < G; ++g)
+    {
+      const auto u = scores[g] / pooled;
+      slope += u.matmul(realFrequencies[g] - realFrequencies[g].mean(0, true));
+      realScoreDeviation[g] = u.std(0, true).item<double>();
+    }
+    slope /= sumSquares / (pooled * pooled); // sum of u^2
+    torch::Tensor direction;
+    if (options.CodeStatistic.empty())
+      direction = slope / pooledFrequency();
     else
     {
-      // The tilt direction: each real map's score u along the leading direction (centred per
-      // condition, scaled to unit pooled variance), and per code the slope of the maps' frequency on
-      // u over the code's mean frequency (half a count added): d log E[f_k] / du, what a tilt of the
-      // logits by u b changes the code frequencies by, to first order. (A regression of per-map log
-      // frequencies would be flattened by the many codes a single map has none or one of.)
-      const auto                 leading = directions.select(1, options.SpreadComponents - 1);
-      std::vector<torch::Tensor> scores(G);
-      double                     sumSquares = 0.0;
-      for (size_t g = 0; g < G; ++g)
+      // The codes' own values of the statistic, centred and scaled so that a tilt by 1 moves its
+      // expected value by the pooled standard deviation: d E[statistic] / d epsilon = b . Cov_f(v) = sd.
+      const auto f = pooledFrequency();
+      const auto v = torch::tensor(options.CodeStatistic, torch::kDouble);
+      const auto centred = v - (f * v).sum();
+      const double variance = (f * centred.pow(2)).sum().item<double>();
+      if (!(variance > 0.0))
       {
-        if (byStatistic)
-          scores[g] = realValues[g] - realValues[g].mean();
-        else
-          scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
-        sumSquares += scores[g].pow(2).sum().item<double>();
+        itkExceptionMacro(<< "CodeStatistic does not vary over the codes of the real maps: it cannot give the tilt a "
+                             "direction (leave it empty for the regression slopes)");
       }
-      const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
-      auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-      realScoreDeviation.assign(G, 0.0);
-      for (size_t g = 0; g < G; ++g)
-      {
-        const auto u = scores[g] / pooled;
-        slope += u.matmul(realFrequencies[g] - realFrequencies[g].mean(0, true));
-        realScoreDeviation[g] = u.std(0, true).item<double>();
-      }
-      slope /= sumSquares / (pooled * pooled); // sum of u^2
-      torch::Tensor direction;
-      if (options.CodeStatistic.empty())
-        direction = slope / pooledFrequency();
-      else
-      {
-        // The codes' own values of the statistic, centred and scaled so that a tilt by 1 moves its
-        // expected value by the pooled standard deviation: d E[statistic] / d epsilon = b . Cov_f(v) = sd.
-        const auto f = pooledFrequency();
-        const auto v = torch::tensor(options.CodeStatistic, torch::kDouble);
-        const auto centred = v - (f * v).sum();
-        const double variance = (f * centred.pow(2)).sum().item<double>();
-        if (!(variance > 0.0))
-        {
-          itkExceptionMacro(<< "CodeStatistic does not vary over the codes of the real maps: it cannot give the tilt a "
-                               "direction (leave it empty for the regression slopes)");
-        }
-        direction = centred * (pooled / variance);
-      }
-      direction = direction.clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
-      tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
+      direction = centred * (pooled / variance);
     }
+    direction = direction.clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
+    tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
   }
-  // The temperature's probes come before the offset rounds (the rounds sample at T(c)); the tilt's
-  // after them, with the kept offsets in force, so that s(c) is measured on the model it is part of
-  // (probed without offsets, the offsets fitted afterwards changed the spread the tilt gives: a
-  // ratio fitted to 1 came out 2 to 3 after the rounds).
-  const double probeSamplings = byVariation ? 0.0 : static_cast<double>(probes) * G;
 
   // Each round samples at the current offsets. When they match worse (mean total variation over the
   // conditions) than the offsets kept so far, those are restored and the step halves: with few
   // samples per condition the log-ratios of rare codes are noisy, and repeating them can diverge.
   std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0));
-  if (!m_TemperatureCalibration.empty())
-  {
-    // Round 0 starts from the compensation of each condition's calibrated temperature.
-    for (size_t g = 0; g < G; ++g)
-      target[g] = compensation(g, this->GetCalibratedTemperature(groupCondition[g]));
-    fitOffsets(target);
-  }
   auto keptTarget = target;
   std::vector<std::vector<double>> keptCounts(G);
   std::vector<float>               kept;
@@ -1728,8 +1566,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     const size_t                     firstRecord = records.size();
     for (size_t g = 0; g < G; ++g)
     {
-      const auto sampled = sampleAt(g, 1.0, options.Seed + static_cast<uint64_t>(round) * G + g,
-                                    probeSamplings + static_cast<double>(round) * G + g);
+      const auto sampled =
+        sampleAt(g, options.Seed + static_cast<uint64_t>(round) * G + g, static_cast<double>(round) * G + g);
       auto record = measure(g, sampled, counts[g]);
       record.Round = round;
       meanTotalVariation += record.TotalVariation / G;
@@ -1884,8 +1722,8 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       m_MarginalCalibration = A;
       return inForce;
     };
-    const size_t spreadProbes = std::max(options.ProbeVariations.size(), options.ProbeTemperatures.size());
-    const double beforeMean = probeSamplings + static_cast<double>(options.Iterations + 1) * G +
+    const size_t spreadProbes = options.ProbeVariations.size();
+    const double beforeMean = static_cast<double>(options.Iterations + 1) * G +
                               (byVariation ? static_cast<double>(options.ProbeVariations.size()) * G : 0.0);
     // Every sampling of this step draws with the same seed per condition (common random numbers: the
     // sampler's uniforms and tilts are the same, so a shift changes a map only where it changes a
@@ -1898,7 +1736,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
       {
         std::vector<double> counts;
         sampled[g] = measure(
-          g, sampleAt(g, 1.0, probeSeed(2 + spreadProbes, g), beforeMean + static_cast<double>(j) * G + g), counts);
+          g, sampleAt(g, probeSeed(2 + spreadProbes, g), beforeMean + static_cast<double>(j) * G + g), counts);
         sampled[g].Round = options.Iterations;
         sampled[g].Mean = true;
         sampled[g].Probe = probe;
@@ -1989,8 +1827,10 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
   if (byVariation)
   {
     // Probes of the tilt at the kept offsets: s = 0 is the kept round itself, then s = each multiple
-    // of the condition's real score deviation.
-    const double afterRounds = probeSamplings + static_cast<double>(options.Iterations + 1) * G;
+    // of the condition's real score deviation. After the rounds, so that s(c) is measured on the model
+    // it is part of (probed without offsets, the offsets fitted afterwards changed the spread the tilt
+    // gives: a ratio fitted to 1 came out 2 to 3 after the rounds).
+    const double afterRounds = static_cast<double>(options.Iterations + 1) * G;
     std::vector<std::vector<double>> probed(G, std::vector<double>{ 0.0 }), ratio(G);
     for (size_t g = 0; g < G; ++g)
       ratio[g].push_back(keptSpreadRatio[g]);
@@ -2004,7 +1844,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
         m_VariationDirection = tilt;
         m_VariationCalibration = logScale;
         m_VariationInVariance = false;
-        const auto sampled = sampleAt(g, 1.0, probeSeed(t, g), afterRounds + static_cast<double>(t) * G + g);
+        const auto sampled = sampleAt(g, probeSeed(t, g), afterRounds + static_cast<double>(t) * G + g);
         std::vector<double> counts;
         auto                record = measure(g, sampled, counts);
         m_VariationDirection.clear();
@@ -2052,7 +1892,7 @@ PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, 
     for (size_t g = 0; g < G; ++g)
     {
       std::vector<double> counts;
-      const auto          sampled = sampleAt(g, 1.0, probeSeed(options.ProbeVariations.size(), g), checkSamplings + g);
+      const auto          sampled = sampleAt(g, probeSeed(options.ProbeVariations.size(), g), checkSamplings + g);
       auto                record = measure(g, sampled, counts);
       record.Round = options.Iterations + 1;
       record.Kept = true;
@@ -2136,8 +1976,6 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   }
   if (!m_MarginalCalibration.empty())
     header.push_back({ "marginal_calibration", JoinFloats(m_MarginalCalibration) });
-  if (!m_TemperatureCalibration.empty())
-    header.push_back({ "temperature_calibration", JoinFloats(m_TemperatureCalibration) });
   if (!m_VariationDirection.empty())
   {
     header.push_back({ "variation_direction", JoinFloats(m_VariationDirection) });
@@ -2258,8 +2096,13 @@ PixelCNNPriorModel::Read(const std::string & path)
   };
   const auto calibration = readValues("marginal_calibration", static_cast<size_t>(h.CodebookSize) * (1 + encodedLength),
                                       "(1 + encoded condition length) x codebook size");
-  const auto temperatureCalibration =
-    readValues("temperature_calibration", 1 + encodedLength, "1 + encoded condition length");
+  // The sampling temperature per condition (T(c), log T linear in the encoded condition) was removed:
+  // the offsets of a prior calibrated with it were fitted at T(c) and do not hold at T = 1.
+  if (c.Has("temperature_calibration") && !c.Get("temperature_calibration").empty())
+    Fail(path + ": this prior was calibrated with a sampling temperature per condition (header line "
+                "temperature_calibration), a calibration that was removed; its offsets were fitted at those "
+                "temperatures: recalibrate it without one (MicrostructureTrainPrior --resume from its checkpoint with "
+                "--calibrationSamples; --calibrationSpread now fits the per-map tilt)");
   const auto variationDirection = readValues("variation_direction", h.CodebookSize, "codebook size");
   const auto variationCalibration =
     readValues("variation_calibration", 1 + encodedLength, "1 + encoded condition length");
@@ -2286,7 +2129,6 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_Seed = seed;
   m_Impl->network = network;
   m_MarginalCalibration = calibration;
-  m_TemperatureCalibration = temperatureCalibration;
   m_VariationDirection = variationDirection;
   m_VariationCalibration = variationCalibration;
   m_VariationInVariance = variationScale == "variance" && !variationCalibration.empty();
@@ -2345,10 +2187,6 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << (m_MarginalCalibration.empty() ? std::string("none")
                                        : std::to_string(1 + this->GetEncodedConditionLength()) + " x " +
                                            std::to_string(m_Hyperparameters.CodebookSize) + " offsets")
-     << '\n'
-     << indent << "TemperatureCalibration: "
-     << (m_TemperatureCalibration.empty() ? std::string("none")
-                                          : std::to_string(m_TemperatureCalibration.size()) + " log-temperature coefficients")
      << '\n'
      << indent << "VariationCalibration: "
      << (m_VariationDirection.empty() ? std::string("none")

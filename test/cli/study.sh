@@ -134,8 +134,9 @@ grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" 
 # settings and must not be resumed), the VQ-VAE is reused. It also turns the per-map tilt off while
 # the tilt's direction stays set (as a CSV config under the demo preset does), and the mean calibration
 # off while its terms stay set: the study leaves those out and says so, instead of
-# MicrostructureTrainPrior refusing them.
+# MicrostructureTrainPrior refusing them; so is the removed calibration_spread_method "variation".
 echo '{ "prior": { "layers": 2, "calibration_spread": 0, "calibration_tilt_direction": "content",
+                  "calibration_spread_method": "variation",
                   "calibration_mean_statistics": [], "calibration_mean_term_statistics": ["mean_free_path"] } }' > prior2.json
 "${run[@]}" "$bin/MicrostructureStudy" st --preset tiny --config prior2.json >out3.txt 2>&1 || { tail -20 out3.txt; exit 1; }
 grep -q "train-vqvae: up to date" out3.txt || { echo "FAIL: a prior change retrained the VQ-VAE"; cat out3.txt; exit 1; }
@@ -144,6 +145,7 @@ grep -q "train-prior: settings changed" out3.txt || { echo "FAIL: stale prior ch
 grep -qa "^layers = 2" st/prior.model || { echo "FAIL: prior.model does not have the new layer count"; exit 1; }
 grep -q "calibration_tilt_direction applies only to the per-map tilt" out3.txt \
   && grep -q "calibration_mean_term_statistics applies only to the mean calibration" out3.txt \
+  && grep -q "calibration_spread_method was removed" out3.txt \
   || { echo "FAIL: settings of a calibration that is off not reported"; cat out3.txt; exit 1; }
 
 # A config that is not JSON, and one naming a data file that does not exist.

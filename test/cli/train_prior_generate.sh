@@ -200,38 +200,11 @@ for m in ("prior", "prior_cal"):
 assert tv["prior_cal"] < 0.6 * tv["prior"] and tv["prior_cal"] < 0.12, tv
 PY
 
-# --calibrationSpread: a temperature per training condition first (probes at 1 and 0.8 logged per
-# condition, stage "probe"), the offsets' rounds at the calibrated temperatures; the model file holds
-# 1 + 1 log-temperature coefficients that reproduce the logged temperatures, and its summary says so.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_spread.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationSpread 2 --calibrationProbeTemperatures 0.8 --calibrationLog spread.csv \
-  >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "temperature per condition" prior_spread.model || { echo "FAIL: spread calibration not in the summary"; exit 1; }
-$py - <<'PY'
-import csv, math
-log = list(csv.DictReader(open("spread.csv")))
-probes = [r for r in log if r["stage"] == "probe"]
-rounds = [r for r in log if r["stage"] == "round"]
-assert sorted((float(r["temperature"]), r["condition"]) for r in probes) == sorted(
-    (t, f"ln_cooling_rate_C_per_s={c}") for t in (0.8, 1.0) for c in ("0", "2.302585092994046")), probes
-assert len(rounds) == 2 * 2 and all(r["spread_ratio"] != "" and float(r["spread_ratio"]) > 0 for r in log), log
-head = open("prior_spread.model", "rb").read().split(b"end_header")[0].decode().splitlines()
-t = [float(v) for v in [l for l in head if l.startswith("temperature_calibration = ")][0].split(" = ")[1].split(",")]
-assert len(t) == 2, t
-# The encoded condition is ln rate standardised by the mean and sd the model file records.
-spec = [l for l in head if l.startswith("condition_0 = ")][0].split(" = ")[1].split(",")
-mean, sd = float(spec[2]), float(spec[3])
-for r in rounds:
-    z = (float(r["condition"].split("=")[1]) - mean) / sd
-    assert abs(math.exp(t[0] + z * t[1]) - float(r["temperature"])) < 1e-4 * float(r["temperature"]), (t, r)
-    assert 0.8 - 1e-9 <= float(r["temperature"]) <= 1.0 + 1e-9, r
-PY
-
-# --calibrationSpreadMethod variation: a per-map tilt instead of a temperature; probes at s = 0 and the
-# given multiples (temperature 1 throughout), the model file's 16-code direction and 1 + 1 log-scale
-# coefficients reproduce the tilt spreads logged for the rounds, and the summary says so.
+# --calibrationSpread: a per-map tilt per training condition; probes at s = 0 and the given multiples,
+# the model file's 16-code direction and 1 + 1 log-scale coefficients reproduce the tilt spreads logged
+# for the rounds, and the summary says so.
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_tilt.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationProbeVariations 0.5,1 \
+  --calibrationRounds 1 --calibrationSpread 1 --calibrationProbeVariations 0.5,1 \
   --calibrationLog tilt.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "per-map tilt per condition" prior_tilt.model || { echo "FAIL: variation calibration not in the summary"; exit 1; }
 $py - <<'PY'
@@ -240,7 +213,7 @@ log = list(csv.DictReader(open("tilt.csv")))
 probes = [r for r in log if r["stage"] == "probe"]
 rounds = [r for r in log if r["stage"] == "round"]
 # The probes (s > 0) run after the rounds at the kept offsets; the last round samples the tilted model.
-assert len(probes) == 2 * 2 and all(float(r["temperature"]) == 1.0 for r in log), log
+assert len(probes) == 2 * 2 and "temperature" not in log[0], log
 assert all(float(r["variation"]) > 0 for r in probes), probes
 last = max(int(r["round"]) for r in rounds)
 assert all((float(r["variation"]) > 0) == (int(r["round"]) == last) for r in rounds), rounds
@@ -261,7 +234,7 @@ PY
 # the volume-fraction statistic it is refused with no output. --calibrationTiltFit variance: the file
 # holds the coefficients of s(c)^2 and says so.
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_content.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationProbeVariations 0.5,1 \
+  --calibrationRounds 1 --calibrationSpread 1 --calibrationProbeVariations 0.5,1 \
   --calibrationSpreadStatistic volume_fraction --calibrationTiltDirection content --calibrationTiltFit variance \
   >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -aq "^variation_scale = variance$" prior_content.model || { echo "FAIL: the tilt's variance fit is not in the file"; exit 1; }
@@ -293,7 +266,7 @@ r = np.corrcoef(b[used], share[used])[0, 1]
 assert r > 0.99, (r, b, share)  # an increasing affine function of the share
 PY
 if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
-    --calibrationSpread 1 --calibrationSpreadMethod variation --calibrationTiltDirection content >out.txt 2>&1; then
+    --calibrationSpread 1 --calibrationTiltDirection content >out.txt 2>&1; then
   echo "FAIL: a content tilt accepted without the volume-fraction statistic"; exit 1; fi
 grep -q "calibrationSpreadStatistic volume_fraction" out.txt || { echo "FAIL: unclear tilt message"; cat out.txt; exit 1; }
 [ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
