@@ -469,7 +469,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     // Written by MicrostructureTrainPrior --calibrationSamples: rounds 0 (before) .. R (after).
     const auto log = MicrostructureTable::Read(out + "/prior_calibration.csv");
     log.Write(dir + "prior_calibration.csv"); // linked from the page
-    // Rows of stage "probe" (the spread calibration's temperature probes, no offsets) come first.
+    // Rows of stage "probe" (the per-map tilt's probes) come first.
     const bool isProbeLog = log.HasColumn("stage");
     const bool spread = log.HasColumn("spread_ratio") && log.GetNumberOfRows() > 0 && !log.Get(0, "spread_ratio").empty();
     // Rows other than "round" (the spread's "probe", the mean calibration's "mean_probe" and "mean")
@@ -487,21 +487,17 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     auto rounded = [&](size_t i, const char * column) {
       return MicrostructureTable::FormatNumber(std::round(log.GetNumber(i, column) * 1000) / 1000);
     };
-    // The variation calibration (a per-map tilt instead of a temperature): a "variation" column with
-    // a tilt spread s > 0 somewhere.
+    // The spread calibration (the per-map tilt): a "variation" column with a tilt spread s > 0 somewhere.
     bool tilt = false;
     for (size_t i = 0; log.HasColumn("variation") && i < log.GetNumberOfRows(); ++i)
       tilt = tilt || log.GetNumber(i, "variation") > 0.0;
-    std::map<std::string, std::vector<std::string>> byCondition; // TV before, after; spread before, after; T; s
+    std::map<std::string, std::vector<std::string>> byCondition; // TV before, after; spread before, after; s
     for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
     {
       auto & entry = byCondition[log.Get(i, "condition")];
       entry.resize(6 + 2 * meanColumns.size());
-      // Before: the network as trained (the probe at T = 1 with a temperature calibration, whose probes
-      // come first; round 0 otherwise, which the tilt's rounds sample without the tilt).
-      const bool before = (spread && !tilt) ? (probe(i) && log.GetNumber(i, "temperature") == 1.0 &&
-                                               (!log.HasColumn("variation") || log.GetNumber(i, "variation") == 0.0))
-                                            : (!probe(i) && log.GetNumber(i, "round") == 0);
+      // Before: the network as trained (round 0, which samples without the tilt).
+      const bool before = !probe(i) && log.GetNumber(i, "round") == 0;
       const bool after = !probe(i) && static_cast<unsigned int>(log.GetNumber(i, "round")) == last;
       if (before)
       {
@@ -513,7 +509,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
       {
         entry[1] = rounded(i, "total_variation");
         if (spread)
-          entry[3] = rounded(i, "spread_ratio"), entry[4] = rounded(i, tilt ? "variation" : "temperature");
+          entry[3] = rounded(i, "spread_ratio"), entry[4] = tilt ? rounded(i, "variation") : "";
       }
       for (size_t t = 0; t < meanColumns.size(); ++t)
         if ((before || after) && !log.Get(i, meanColumns[t]).empty())
@@ -524,7 +520,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     for (const char * c : { "training condition", "code-frequency TV before calibration", "TV after" })
       calibration.AddColumn(c);
     if (spread)
-      for (const char * c : { "spread ratio before", "spread ratio after", tilt ? "per-map tilt spread" : "temperature" })
+      for (const char * c : { "spread ratio before", "spread ratio after", "per-map tilt spread" })
         calibration.AddColumn(c);
     for (const auto & c : meanColumns)
     {
@@ -551,8 +547,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                               "calibration_spread_statistic: the per-map code frequencies along the leading directions "
                               "of the real maps', or the volume fraction of the decoded maps against that of the "
                               "training patches), over the real maps' (1 = as varied as the real maps), as trained "
-                              "and as calibrated (a temperature per condition, log T linear in the encoded condition; "
-                              "or the tilt below)."
+                              "and as calibrated (the tilt below)."
                             : "") +
                     (tilt ? " Here the spread is matched by a per-map tilt of the logits instead: each map draws "
                             "epsilon ~ N(0, s^2) and every position's logits move by epsilon times a direction of the "
