@@ -384,9 +384,39 @@ Body(Module & m)
                                                !m.GetBool("conditionExponentialsCalibrationOnly")));
     }
     prior->SetConditionSchema(schema);
+    if (m.Get("compositionLevel") != "none")
+    {
+      // The top level: each map's share of the phase, from its codes' shares measured on the
+      // training patches (Otsu per patch).
+      const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
+      const auto   share = CodeForegroundShare(patches, maps, trainRows, table.GetNumberOfRows(), h.CodebookSize,
+                                             m.Get("compositionLevel") == "dark");
+      std::vector<int32_t> trainMaps;
+      trainMaps.reserve(trainRows.size() * size[0] * size[1]);
+      const auto * buffer = maps->GetBufferPointer();
+      for (const size_t row : trainRows)
+        trainMaps.insert(trainMaps.end(), buffer + row * size[0] * size[1], buffer + (row + 1) * size[0] * size[1]);
+      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), trainMaps.data(),
+                                 static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
+                                 static_cast<unsigned int>(size[0]), trainConditions);
+      const auto & s = prior->GetConditionSchema();
+      std::cerr << "composition level: the share of the " << m.Get("compositionLevel") << " phase per map";
+      if (!s.empty() && !s[0].Categorical)
+        for (const double z : { s[0].Minimum, s[0].Maximum })
+        {
+          const auto top = prior->GetCompositionPrior({ { s[0].Name, itk::MicrostructureTable::FormatNumber(z) } });
+          std::cerr << "; at " << s[0].Name << " = " << z << ": mean " << top.first << ", sd " << top.second;
+        }
+      std::cerr << " (standardised)\n";
+    }
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();
   }
+  if (resume && prior->HasCompositionLevel() != (m.Get("compositionLevel") != "none"))
+    throw std::invalid_argument("--compositionLevel " + m.Get("compositionLevel") + " differs from the checkpoint " +
+                                checkpoint + " (" + (prior->HasCompositionLevel() ? "with" : "without") +
+                                " a composition level): resume with the setting it was trained with, or start anew "
+                                "without --resume");
 
   auto trainer = itk::PixelCNNPriorTrainer::New();
   trainer->SetModel(prior);
@@ -731,6 +761,13 @@ main(int argc, char * argv[])
         "Also train on the index maps of every training patch mirrored left-right, top-bottom and both (4x the "
         "maps, encoded once and cached): more data for microstructures whose statistics do not change under "
         "mirroring (no rolling or growth direction). Validation uses the patches as they are.");
+  auto & composition = m.Add("string-enumeration", "compositionLevel", "compositionLevel", "none", "Composition level",
+                             "A two-level prior (not in the paper): each map's share of the phase (bright or dark: "
+                             "Otsu per training patch, through the codes' own shares) drawn first from a normal "
+                             "distribution whose mean and log sd are lines in the condition, then the map given it. "
+                             "Gives the maps the patch-to-patch variation in composition that the network alone "
+                             "lacks. none: the paper's prior.");
+  composition.elements = { "none", "bright", "dark" };
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, the data order and the calibration's samples.");
   m.Group("Calibration");
   m.Add("integer", "calibrationSamples", "calibrationSamples", "0", "Calibration samples per condition",

@@ -1823,3 +1823,193 @@ TEST_F(PixelCNNPriorVariationFit, MatchesMapStatisticMeans)
   for (size_t i = 0; i < records.size(); ++i)
     EXPECT_EQ(sameRecords[i].MeanDifference, records[i].MeanDifference) << i;
 }
+
+namespace
+{
+/** Maps of two codes whose share of code 1 varies from map to map: per map p ~ N(mean, sd^2)
+ * (clamped to 0.02..0.98), every position code 1 with probability p, independently. */
+std::vector<int32_t>
+MapsOfVaryingComposition(unsigned int n, unsigned int H, unsigned int W, double mean, double sd, unsigned int seed)
+{
+  std::mt19937                           rng(seed);
+  std::normal_distribution<double>       share(mean, sd);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<int32_t>                   maps;
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    const double p = std::clamp(share(rng), 0.02, 0.98);
+    for (unsigned int k = 0; k < H * W; ++k)
+      maps.push_back(u01(rng) < p ? 1 : 0);
+  }
+  return maps;
+}
+
+/** Per map, the share of code 1. */
+std::vector<double>
+ShareOfCodeOne(const std::vector<int32_t> & maps, unsigned int per)
+{
+  std::vector<double> s(maps.size() / per, 0.0);
+  for (size_t i = 0; i < maps.size(); ++i)
+    s[i / per] += maps[i] / static_cast<double>(per);
+  return s;
+}
+
+double
+MeanOf(const std::vector<double> & v, size_t first, size_t count)
+{
+  return std::accumulate(v.begin() + first, v.begin() + first + count, 0.0) / count;
+}
+
+double
+VarianceOf(const std::vector<double> & v, size_t first, size_t count)
+{
+  const double m = MeanOf(v, first, count);
+  double       s = 0.0;
+  for (size_t i = first; i < first + count; ++i)
+    s += (v[i] - m) * (v[i] - m);
+  return s / (count - 1);
+}
+} // namespace
+
+// The composition level's top level against the maps' own statistics: with two conditions and no
+// ridge, m(c) and log s(c) pass through each condition's mean and log sd of the standardised share
+// exactly, and the unseen midpoint gets the midpoint of both. The likelihood is the network's plus
+// log N(u; m, s); the file keeps the level (same samples after Read), and a damaged level is refused.
+TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
+{
+  const unsigned int K = 2, H = 6, W = 6, n = 300, per = H * W;
+  auto               m = Prior::New();
+  m->SetHyperparameters(TinyHyperparameters(K, 2));
+  m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  auto maps = MapsOfVaryingComposition(n, H, W, 0.3, 0.05, 1);
+  auto upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.15, 2);
+  maps.insert(maps.end(), upper.begin(), upper.end());
+  std::vector<Prior::Condition> conditions(n, Cond(-1.0));
+  conditions.insert(conditions.end(), n, Cond(1.0));
+  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 0.0f, 1.0f, 0.5f }, maps.data(), 2 * n, H, W, conditions); }),
+            "(no exception)");
+  m->SetCompositionLevel({ 0.0f, 1.0f }, maps.data(), 2 * n, H, W, conditions, 0.0);
+  ASSERT_TRUE(m->HasCompositionLevel());
+  EXPECT_FALSE(m->IsInitialized()) << "the level changes the network's input: the network is discarded";
+
+  const auto   share = ShareOfCodeOne(maps, per);
+  const double mean = MeanOf(share, 0, 2 * n), sd = std::sqrt(VarianceOf(share, 0, 2 * n));
+  const auto   u = m->Compositions(maps.data(), 2 * n, H, W);
+  for (unsigned int i = 0; i < 2 * n; i += 97)
+    EXPECT_NEAR(u[i], (share[i] - mean) / sd, 1e-9);
+  double logSd[2];
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    const auto top = m->GetCompositionPrior(Cond(g == 0 ? -1.0 : 1.0));
+    EXPECT_NEAR(top.first, (MeanOf(share, g * n, n) - mean) / sd, 1e-5) << g;
+    EXPECT_NEAR(top.second, std::sqrt(VarianceOf(share, g * n, n)) / sd, 1e-5) << g;
+    logSd[g] = std::log(top.second);
+  }
+  const auto mid = m->GetCompositionPrior(Cond(0.0));
+  EXPECT_NEAR(mid.first, 0.5 * (m->GetCompositionPrior(Cond(-1.0)).first + m->GetCompositionPrior(Cond(1.0)).first),
+              1e-5);
+  EXPECT_NEAR(std::log(mid.second), 0.5 * (logSd[0] + logSd[1]), 1e-5);
+
+  m->SetSeed(3);
+  m->SetDevice("cpu");
+  m->Initialize();
+  const std::vector<Prior::Condition> at{ Cond(0.4) };
+  const auto logL = m->LogLikelihood(maps.data(), 5, H, W, at);
+  const auto logits = m->Logits(maps.data(), 5, H, W, at);
+  const auto top = m->GetCompositionPrior(at[0]);
+  for (unsigned int i = 0; i < 5; ++i)
+  {
+    double expected = 0.0;
+    for (unsigned int p = 0; p < per; ++p)
+    {
+      const double a = logits[(i * K + 0) * per + p], b = logits[(i * K + 1) * per + p];
+      const double mx = std::max(a, b);
+      expected += logits[(i * K + maps[i * per + p]) * per + p] - mx - std::log(std::exp(a - mx) + std::exp(b - mx));
+    }
+    const double z = (u[i] - top.first) / top.second;
+    expected += -0.5 * z * z - std::log(top.second) - 0.5 * std::log(2.0 * 3.141592653589793);
+    EXPECT_NEAR(logL[i], expected, 1e-6) << i;
+  }
+
+  const auto dir = TempDir("composition");
+  const auto path = (dir / "prior.model").string();
+  m->Write(path);
+  auto back = Prior::New();
+  back->SetDevice("cpu");
+  back->Read(path);
+  ASSERT_TRUE(back->HasCompositionLevel());
+  EXPECT_EQ(back->GetCompositionCodeValues(), m->GetCompositionCodeValues());
+  EXPECT_EQ(back->Sample(20, H, W, at, 1.0, 11), m->Sample(20, H, W, at, 1.0, 11));
+  EXPECT_EQ(back->Compositions(maps.data(), 3, H, W), m->Compositions(maps.data(), 3, H, W));
+
+  std::ifstream in(path, std::ios::binary);
+  std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto    at2 = bytes.find("composition_prior_log_sd = ");
+  ASSERT_NE(at2, std::string::npos);
+  bytes = WithoutHeaderChecksum(bytes);
+  const auto line = bytes.find("composition_prior_log_sd = ");
+  bytes.replace(line, bytes.find('\n', line) - line, "composition_prior_log_sd = 1");
+  std::ofstream(path, std::ios::binary) << bytes;
+  const auto message = ExceptionText([&] { back->Read(path); });
+  EXPECT_NE(message.find("composition_prior_log_sd"), std::string::npos) << message;
+  fs::remove_all(dir);
+}
+
+// What the level is for: "real" maps whose composition varies from map to map (sd 0.05 of the share
+// at c = -1, 0.15 at c = 1; positions independent given it). A network that sees a quarter of the map
+// infers the share from the positions it sees, so its maps vary less than the real maps; with the
+// composition level, as much.
+TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
+{
+  // 16 x 16 maps and 2 layers: the network sees about 4 rows back, a quarter of the map.
+  const unsigned int K = 2, H = 16, W = 16, n = 600, per = H * W, samples = 400;
+  auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.05, 5);
+  const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.15, 6);
+  real.insert(real.end(), upper.begin(), upper.end());
+  std::vector<Prior::Condition> conditions(n, Cond(-1.0));
+  conditions.insert(conditions.end(), n, Cond(1.0));
+  const auto realShare = ShareOfCodeOne(real, per);
+
+  double ratio[2][2]; // [with level][condition]: sampled over real variance of the share
+  for (const bool level : { false, true })
+  {
+    auto m = Prior::New();
+    m->SetHyperparameters(TinyHyperparameters(K, 2));
+    m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+    if (level)
+      m->SetCompositionLevel({ 0.0f, 1.0f }, real.data(), 2 * n, H, W, conditions);
+    m->SetSeed(2);
+    m->SetDevice("cpu");
+    m->SetLearningRate(1e-2);
+    m->Initialize();
+    std::mt19937 rng(4);
+    std::vector<int32_t>          batch(64 * per);
+    std::vector<Prior::Condition> batchConditions(64);
+    for (int step = 0; step < 250; ++step)
+    {
+      for (unsigned int b = 0; b < 64; ++b)
+      {
+        const unsigned int i = rng() % (2 * n);
+        std::copy_n(real.begin() + i * per, per, batch.begin() + b * per);
+        batchConditions[b] = conditions[i];
+      }
+      m->TrainStep(batch.data(), 64, H, W, batchConditions);
+    }
+    for (unsigned int g = 0; g < 2; ++g)
+    {
+      const auto sampled = ShareOfCodeOne(m->Sample(samples, H, W, { Cond(g == 0 ? -1.0 : 1.0) }, 1.0, 21 + g), per);
+      ratio[level][g] = VarianceOf(sampled, 0, samples) / VarianceOf(realShare, g * n, n);
+      if (level)
+        EXPECT_NEAR(MeanOf(sampled, 0, samples), MeanOf(realShare, g * n, n), 0.04) << g;
+    }
+  }
+  // With the level, within the noise of 400 samples; without, the variation the network misses shows.
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    EXPECT_GT(ratio[1][g], 0.65) << g;
+    EXPECT_LT(ratio[1][g], 1.5) << g;
+    EXPECT_LT(std::abs(std::log(ratio[1][g])), std::abs(std::log(ratio[0][g]))) << g;
+  }
+  std::cout << "share variance ratio at c = -1 / 1: network alone " << ratio[0][0] << " / " << ratio[0][1]
+            << ", with the composition level " << ratio[1][0] << " / " << ratio[1][1] << "\n";
+}

@@ -671,7 +671,8 @@ PixelCNNPriorModel::Initialize()
   ValidateSchema(m_ConditionSchema);
   torchsupport::SetTorchThreads();
   torch::manual_seed(m_Seed);
-  m_Impl->network = pixelcnn::Network(ToOptions(m_Hyperparameters, this->GetEncodedConditionLength()));
+  m_Impl->network = pixelcnn::Network(
+    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + (this->HasCompositionLevel() ? 1 : 0)));
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
@@ -736,6 +737,32 @@ ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsig
   if (!mask.empty())
     c *= torch::from_blob(const_cast<float *>(mask.data()), { 1, D }, torch::kFloat);
   return c.to(device);
+}
+
+/** The network's input for maps first..first+count-1: the condition features (ConditionsToTensor)
+ * and, with the composition level, each map's standardised composition as one more column. */
+torch::Tensor
+NetworkInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
+             const torch::Device & device, const std::vector<float> & mask, const std::vector<double> & composition)
+{
+  auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU, mask);
+  if (!composition.empty())
+  {
+    const auto u = torch::from_blob(const_cast<double *>(composition.data()) + first, { count, 1 }, torch::kDouble)
+                     .to(torch::kFloat);
+    c = c.defined() ? torch::cat({ c, u }, 1) : u;
+  }
+  return c.defined() ? c.to(device) : c;
+}
+
+/** The encoded condition vectors (n x D) with the features the network does not see zeroed. */
+std::vector<float>
+Masked(std::vector<float> encoded, unsigned int D, const std::vector<float> & mask)
+{
+  if (!mask.empty())
+    for (size_t i = 0; i < encoded.size(); ++i)
+      encoded[i] *= mask[i % D];
+  return encoded;
 }
 
 /** The marginal calibration's offsets for maps first..first+count-1, count x K, or undefined
@@ -911,7 +938,9 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   torch::Tensor logits;
   {
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
-    logits = net->forward(x, ConditionsToTensor(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema)));
+    const auto composition =
+      this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
+    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema), composition));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
@@ -937,12 +966,14 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   const auto         D = this->GetEncodedConditionLength();
   const size_t       per = static_cast<size_t>(m_Hyperparameters.CodebookSize) * h * w;
   std::vector<float> out(n * per);
+  const auto composition = this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                                          ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
+                                          NetworkInput(encoded, first, count, D, m_Impl->device,
+                                                       NetworkMask(m_ConditionSchema), composition)),
                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                              m_Hyperparameters.CodebookSize, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
@@ -960,12 +991,14 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   const auto          encoded = this->EncodeConditions(conditions, n);
   const auto          D = this->GetEncodedConditionLength();
   std::vector<double> out(n);
+  const auto composition = this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
   torch::NoGradGuard  noGrad;
   auto &              net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    auto       logits = Calibrated(net->forward(x, ConditionsToTensor(encoded, first, count, D, m_Impl->device, NetworkMask(m_ConditionSchema))),
+    auto       logits = Calibrated(net->forward(x, NetworkInput(encoded, first, count, D, m_Impl->device,
+                                                                NetworkMask(m_ConditionSchema), composition)),
                                    OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                                    m_Hyperparameters.CodebookSize, m_Impl->device));
     torch::Tensor sums;
@@ -987,6 +1020,19 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     sums = sums.to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
   });
+  if (this->HasCompositionLevel())
+  {
+    // The top level: log N(u(x); m(c), s(c)^2) of each map's standardised composition.
+    const auto features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    for (unsigned int i = 0; i < n; ++i)
+    {
+      const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
+                                 features.begin() + static_cast<size_t>(i + 1) * D);
+      const double m = LinearAt(m_CompositionPriorMean, c), logS = LinearAt(m_CompositionPriorLogStdDev, c);
+      const double z = (composition[i] - m) * std::exp(-logS);
+      out[i] += -0.5 * z * z - logS - 0.5 * std::log(2.0 * 3.141592653589793);
+    }
+  }
   return out;
 }
 
@@ -1061,11 +1107,27 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
       epsilon[i] = sd[i] * StandardNormal(tiltEngine);
   }
 
+  // The composition level's u per map, drawn from the top level with an engine of its own.
+  std::vector<double> composition;
+  if (this->HasCompositionLevel())
+  {
+    const auto      features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    std::mt19937_64 compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
+    composition.resize(n);
+    for (unsigned int i = 0; i < n; ++i)
+    {
+      const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
+                                 features.begin() + static_cast<size_t>(i + 1) * D);
+      composition[i] = LinearAt(m_CompositionPriorMean, c) +
+                       std::exp(LinearAt(m_CompositionPriorLogStdDev, c)) * StandardNormal(compositionEngine);
+    }
+  }
+
   std::vector<int32_t> out(n * per);
   const bool           naive = (m_Sampler == "naive");
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = ConditionsToTensor(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema));
+    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition);
     auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                             m_Hyperparameters.CodebookSize, torch::kCPU),
                             m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
@@ -1082,6 +1144,146 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
     std::transform(m, m + count * per, out.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
   });
   return out;
+}
+
+std::vector<double>
+PixelCNNPriorModel::Compositions(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const
+{
+  if (!this->HasCompositionLevel())
+  {
+    itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
+  }
+  const size_t        per = static_cast<size_t>(h) * w;
+  std::vector<double> u(n, 0.0);
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    double sum = 0.0;
+    for (size_t p = 0; p < per; ++p)
+      sum += m_CompositionValues[indices[i * per + p]];
+    u[i] = (sum / static_cast<double>(per) - m_CompositionMean) / m_CompositionStdDev;
+  }
+  return u;
+}
+
+std::pair<double, double>
+PixelCNNPriorModel::GetCompositionPrior(const Condition & condition) const
+{
+  if (!this->HasCompositionLevel())
+  {
+    itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
+  }
+  const auto D = this->GetEncodedConditionLength();
+  const auto c = Masked(this->EncodeConditions({ condition }, 1), D, NetworkMask(m_ConditionSchema));
+  return { LinearAt(m_CompositionPriorMean, c), std::exp(LinearAt(m_CompositionPriorLogStdDev, c)) };
+}
+
+void
+PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, const int32_t * indices, unsigned int n,
+                                        unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
+                                        double ridge)
+{
+  const unsigned int K = m_Hyperparameters.CodebookSize;
+  if (codeValues.empty())
+  {
+    m_CompositionValues.clear();
+    m_CompositionPriorMean.clear();
+    m_CompositionPriorLogStdDev.clear();
+  }
+  else
+  {
+    if (codeValues.size() != K)
+    {
+      itkExceptionMacro(<< "the composition level needs one value per code (" << K << "), not " << codeValues.size());
+    }
+    if (!std::all_of(codeValues.begin(), codeValues.end(), [](float v) { return std::isfinite(v); }))
+    {
+      itkExceptionMacro(<< "a code value of the composition level is not a finite number");
+    }
+    if (!(ridge >= 0.0) || !std::isfinite(ridge))
+    {
+      itkExceptionMacro(<< "the composition level's ridge must be a finite number >= 0, it is " << ridge);
+    }
+    if (n == 0 || h == 0 || w == 0 || indices == nullptr)
+    {
+      itkExceptionMacro(<< "the composition level is fitted to the training maps: give at least one map");
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n) * h * w; ++i)
+      if (indices[i] < 0 || indices[i] >= static_cast<int32_t>(K))
+      {
+        itkExceptionMacro(<< "codebook index " << indices[i] << " at position " << i << " is outside 0.." << K - 1);
+      }
+    const unsigned int D = this->GetEncodedConditionLength();
+    const auto         features = Masked(this->EncodeConditions(conditions, n), D, NetworkMask(m_ConditionSchema));
+    // u per map, and its standardisation over all maps.
+    m_CompositionValues = codeValues;
+    m_CompositionMean = 0.0;
+    m_CompositionStdDev = 1.0;
+    auto         u = this->Compositions(indices, n, h, w);
+    const double mean = std::accumulate(u.begin(), u.end(), 0.0) / n;
+    const double sd = std::sqrt(Variance(u));
+    if (!(sd > 1e-12))
+    {
+      m_CompositionValues.clear();
+      itkExceptionMacro(<< "the maps' compositions do not vary (sd " << sd
+                        << "): the composition level has nothing to model; leave it out");
+    }
+    for (auto & v : u)
+      v = (v - mean) / sd;
+    // Per distinct condition: the number of maps, the mean and log sd of the standardised u.
+    std::map<std::vector<float>, std::vector<double>> groups;
+    for (unsigned int i = 0; i < n; ++i)
+      groups[std::vector<float>(features.begin() + static_cast<size_t>(i) * D,
+                                features.begin() + static_cast<size_t>(i + 1) * D)]
+        .push_back(u[i]);
+    const size_t        R = 1 + D;
+    std::vector<double> M(R * R, 0.0), bMean(R, 0.0), bLogSd(R, 0.0);
+    for (const auto & g : groups)
+    {
+      if (g.second.size() < 2 || !(Variance(g.second) > 0.0))
+      {
+        m_CompositionValues.clear();
+        itkExceptionMacro(<< "a condition has " << g.second.size()
+                          << " training map(s) whose compositions do not vary: the composition level needs at least "
+                             "2 maps of differing composition per condition");
+      }
+      const double weight = static_cast<double>(g.second.size());
+      const double gMean = std::accumulate(g.second.begin(), g.second.end(), 0.0) / weight;
+      const double gLogSd = 0.5 * std::log(Variance(g.second));
+      std::vector<double> x(R, 1.0);
+      for (unsigned int j = 0; j < D; ++j)
+        x[1 + j] = g.first[j];
+      for (size_t a = 0; a < R; ++a)
+      {
+        for (size_t b = 0; b < R; ++b)
+          M[a * R + b] += weight * x[a] * x[b];
+        bMean[a] += weight * x[a] * gMean;
+        bLogSd[a] += weight * x[a] * gLogSd;
+      }
+    }
+    for (size_t a = 1; a < R; ++a)
+      M[a * R + a] += ridge * static_cast<double>(n);
+    const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
+    if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
+    {
+      m_CompositionValues.clear();
+      itkExceptionMacro(<< "the " << groups.size() << " distinct conditions of the maps do not determine the " << D
+                        << " condition slopes of the composition level: give a ridge > 0");
+    }
+    auto solve = [&](std::vector<double> & b) {
+      const auto t = torch::linalg_solve(normal, torch::from_blob(b.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble))
+                       .to(torch::kFloat)
+                       .contiguous();
+      return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + R);
+    };
+    m_CompositionMean = mean;
+    m_CompositionStdDev = sd;
+    m_CompositionPriorMean = solve(bMean);
+    m_CompositionPriorLogStdDev = solve(bLogSd);
+  }
+  this->ClearCalibrations();
+  m_Impl->network = nullptr; // the network's input changes
+  m_Impl->optimizer.Reset();
+  this->Modified();
 }
 
 void
@@ -1983,6 +2185,13 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     if (m_VariationInVariance)
       header.push_back({ "variation_scale", "variance" }); // absent: log s(c)
   }
+  if (this->HasCompositionLevel())
+  {
+    header.push_back({ "composition_code_values", JoinFloats(m_CompositionValues) });
+    header.push_back({ "composition_standardisation", Exact(m_CompositionMean) + "," + Exact(m_CompositionStdDev) });
+    header.push_back({ "composition_prior_mean", JoinFloats(m_CompositionPriorMean) });
+    header.push_back({ "composition_prior_log_sd", JoinFloats(m_CompositionPriorLogStdDev) });
+  }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
   header.push_back({ "training_summary", m_TrainingSummary });
@@ -2114,8 +2323,32 @@ PixelCNNPriorModel::Read(const std::string & path)
     Fail(path + ": header line variation_scale holds \"" + variationScale.substr(0, 20) +
          "\", not log or variance: the file is damaged or from a newer version");
 
+  // The composition level: absent = none (the paper's prior, and files written before it existed).
+  const auto compositionValues = readValues("composition_code_values", h.CodebookSize, "codebook size");
+  std::vector<float>  compositionPriorMean, compositionPriorLogSd;
+  std::vector<double> compositionStandardisation; // mean, sd: in double, as written
+  if (!compositionValues.empty())
+  {
+    if (c.Has("composition_standardisation"))
+      for (const auto & f : SplitFields(c.Get("composition_standardisation")))
+      {
+        double v = 0.0;
+        if (ParseDouble(f, v) && std::isfinite(v))
+          compositionStandardisation.push_back(v);
+      }
+    if (compositionStandardisation.size() != 2)
+      compositionStandardisation.clear();
+    compositionPriorMean = readValues("composition_prior_mean", 1 + encodedLength, "1 + encoded condition length");
+    compositionPriorLogSd = readValues("composition_prior_log_sd", 1 + encodedLength, "1 + encoded condition length");
+    if (compositionStandardisation.empty() || compositionPriorMean.empty() || compositionPriorLogSd.empty() ||
+        !(compositionStandardisation[1] > 0.0))
+      Fail(path + ": the header's composition level (composition_code_values, composition_standardisation with an sd "
+                  "> 0, composition_prior_mean, composition_prior_log_sd) is incomplete: the file is damaged");
+  }
+
   torchsupport::SetTorchThreads();
-  pixelcnn::Network network(ToOptions(h, static_cast<unsigned int>(encodedLength)));
+  pixelcnn::Network network(
+    ToOptions(h, static_cast<unsigned int>(encodedLength) + (compositionValues.empty() ? 0u : 1u)));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -2132,6 +2365,11 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_VariationDirection = variationDirection;
   m_VariationCalibration = variationCalibration;
   m_VariationInVariance = variationScale == "variance" && !variationCalibration.empty();
+  m_CompositionValues = compositionValues;
+  m_CompositionMean = compositionValues.empty() ? 0.0 : compositionStandardisation[0];
+  m_CompositionStdDev = compositionValues.empty() ? 1.0 : compositionStandardisation[1];
+  m_CompositionPriorMean = compositionPriorMean;
+  m_CompositionPriorLogStdDev = compositionPriorLogSd;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -2193,6 +2431,11 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
                                       : std::to_string(m_VariationDirection.size()) + "-code direction, " +
                                           std::to_string(m_VariationCalibration.size()) +
                                           (m_VariationInVariance ? " variance coefficients" : " log-scale coefficients"))
+     << '\n'
+     << indent << "CompositionLevel: "
+     << (this->HasCompositionLevel() ? "u over " + std::to_string(m_CompositionValues.size()) + " code values, mean " +
+                                         std::to_string(m_CompositionMean) + ", sd " + std::to_string(m_CompositionStdDev)
+                                     : std::string("none"))
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
      << indent << "TrainingSummary: " << m_TrainingSummary << '\n';
