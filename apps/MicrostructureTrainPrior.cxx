@@ -322,6 +322,29 @@ Body(Module & m)
     if (!prior->GetHasTrainingState())
       throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
     std::cerr << "resuming " << checkpoint << " at step " << prior->GetNumberOfTrainingSteps() << "\n";
+    // The network of a checkpoint cannot change: an architecture option given now must be the checkpoint's.
+    const auto & hp = prior->GetHyperparameters();
+    std::string  dilations;
+    for (const auto d : hp.Dilations)
+      dilations += (dilations.empty() ? "" : ",") + std::to_string(d);
+    const std::vector<std::pair<std::string, std::string>> architecture = {
+      { "layers", std::to_string(hp.NumberOfLayers) },
+      { "hiddenChannels", std::to_string(hp.HiddenChannels) },
+      { "embeddingDimension", std::to_string(hp.EmbeddingDimension) },
+      { "firstKernelSize", std::to_string(hp.FirstKernelSize) },
+      { "kernelSize", std::to_string(hp.KernelSize) },
+      { "outputHiddenChannels", std::to_string(hp.OutputHiddenChannels) },
+      { "dilations", dilations }
+    };
+    for (const auto & [name, value] : architecture)
+    {
+      std::string given = m.Get(name);
+      given.erase(std::remove(given.begin(), given.end(), ' '), given.end());
+      if (m.IsSet(name) && given != value)
+        throw std::invalid_argument("--" + name + " " + m.Get(name) + " differs from the checkpoint " + checkpoint +
+                                    " (" + value + "): a resumed run keeps its network; resume with the checkpoint's "
+                                    "setting, or start anew without --resume");
+    }
   }
   else
   {

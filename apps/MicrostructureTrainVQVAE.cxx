@@ -12,6 +12,7 @@
 #include "itkTileImageFilter.h"
 #include "itkVQVAETrainer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -111,13 +112,42 @@ Body(Module & m)
     if (!model->GetHasTrainingState())
       throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
     std::cerr << "resuming " << checkpoint << " at step " << model->GetNumberOfTrainingSteps() << "\n";
+    // The network of a checkpoint cannot change: an architecture option given now must be the checkpoint's.
+    const auto & hp = model->GetHyperparameters();
+    std::string  channels;
+    for (const auto c : hp.EncoderChannels)
+      channels += (channels.empty() ? "" : ",") + std::to_string(c);
+    const std::vector<std::pair<std::string, std::string>> architecture = {
+      { "encoderChannels", channels },
+      { "residualBlocks", std::to_string(hp.NumberOfResidualBlocks) },
+      { "codebookSize", std::to_string(hp.CodebookSize) },
+      { "codeDimension", std::to_string(hp.CodeDimension) },
+      { "codebookUpdate", hp.CodebookUpdate }
+    };
+    for (const auto & [name, value] : architecture)
+    {
+      std::string given = m.Get(name);
+      given.erase(std::remove(given.begin(), given.end(), ' '), given.end());
+      if (m.IsSet(name) && given != value)
+        throw std::invalid_argument("--" + name + " " + m.Get(name) + " differs from the checkpoint " + checkpoint +
+                                    " (" + value + "): a resumed run keeps its network; resume with the checkpoint's "
+                                    "setting, or start anew without --resume");
+    }
   }
   else
   {
     itk::VQVAEModel::Hyperparameters h;
     h.EncoderChannels.clear();
     for (const auto & c : m.GetList("encoderChannels"))
+    {
+      // Whole numbers only: std::stoul would wrap "-4" to 2^64 - 4.
+      if (c.empty() || c.size() > 4 || c.find_first_not_of("0123456789") != std::string::npos || std::stoul(c) < 1 ||
+          std::stoul(c) > 4096)
+        throw std::invalid_argument("--encoderChannels " + m.Get("encoderChannels") + ": \"" + c +
+                                    "\" is not a channel count; give whole numbers 1..4096 separated by commas, one per "
+                                    "halving, e.g. 32,64");
       h.EncoderChannels.push_back(static_cast<unsigned int>(std::stoul(c)));
+    }
     h.NumberOfResidualBlocks = static_cast<unsigned int>(m.GetInt("residualBlocks"));
     h.CodebookSize = static_cast<unsigned int>(m.GetInt("codebookSize"));
     h.CodeDimension = static_cast<unsigned int>(m.GetInt("codeDimension"));
@@ -241,9 +271,16 @@ main(int argc, char * argv[])
   m.Group("Network");
   m.Add("integer-vector", "encoderChannels", "encoderChannels", "32,64,128", "Encoder channels",
         "Output channels of the stride-2 convolutions (one per halving: 3 -> 16 x 16 maps for 128 x 128 patches).");
-  m.Add("integer", "residualBlocks", "residualBlocks", "2", "Residual blocks", "").minimum = "0";
-  m.Add("integer", "codebookSize", "codebookSize", "512", "Codebook size (K)", "").minimum = "2";
-  m.Add("integer", "codeDimension", "codeDimension", "128", "Code dimension (D)", "").minimum = "1";
+  auto & blocks = m.Add("integer", "residualBlocks", "residualBlocks", "2", "Residual blocks", "");
+  blocks.minimum = "0";
+  blocks.maximum = "64";
+  // Index maps are 16-bit images: at most 65536 codes.
+  auto & codes = m.Add("integer", "codebookSize", "codebookSize", "512", "Codebook size (K)", "At most 65536.");
+  codes.minimum = "2";
+  codes.maximum = "65536";
+  auto & dimension = m.Add("integer", "codeDimension", "codeDimension", "128", "Code dimension (D)", "");
+  dimension.minimum = "1";
+  dimension.maximum = "4096";
   m.Add("double", "commitmentCost", "commitmentCost", "0.25", "Commitment cost (beta)",
         "0.25 with the EMA codebook; the paper uses 1.0 with --codebookUpdate loss.");
   auto & update = m.Add("string-enumeration", "codebookUpdate", "codebookUpdate", "ema", "Codebook update",

@@ -728,6 +728,14 @@ TEST(PixelCNNPriorModel, BadConditionsAreClearErrorsOutOfRangeWarns)
   itk::Object::SetGlobalWarningDisplay(display);
   itk::OutputWindow::SetInstance(previous);
 
+  // Far outside the trained range (the biases would overflow into NaN logits): refused, naming it.
+  for (const double far : { -1000.0, 1e10 })
+  {
+    const auto text = ExceptionText([&] { m->EncodeConditions({ Cond(far, "air") }, 1); });
+    EXPECT_NE(text.find("too far outside"), std::string::npos) << far << ": " << text;
+    EXPECT_NE(text.find("log_rate"), std::string::npos) << text;
+  }
+
   // Schema and hyperparameter errors.
   EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ TwoParameterSchema()[0], TwoParameterSchema()[0] }); })
               .find("appears twice"),

@@ -302,8 +302,11 @@ NetworkMask(const PixelCNNPriorModel::ConditionSchema & schema)
   return any ? mask : std::vector<float>();
 }
 
-} // namespace
+/** The largest |standardised value| (and |standardised exponential term|) of a continuous condition
+ * that EncodeConditions accepts. */
+constexpr double MaximumStandardisedCondition = 100.0;
 
+} // namespace
 
 void
 PixelCNNPriorModel::Hyperparameters::Validate() const
@@ -566,7 +569,20 @@ PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, 
           outside.insert(s.Name + " = " + Trim(it->second) + " (trained on " + FormatDouble(s.Minimum) + " .. " +
                          FormatDouble(s.Maximum) + ")");
         const double z = (v - s.Mean) / s.StdDev;
-        double       power = 1.0;
+        // Far outside the trained values the biases overflow and the logits become NaN: refused.
+        bool tooFar = !(std::abs(z) <= MaximumStandardisedCondition);
+        for (const auto & t : s.ExponentialTerms)
+          tooFar = tooFar || !(std::abs((std::exp(t.Rate * v) - t.Mean) / t.StdDev) <= MaximumStandardisedCondition);
+        if (tooFar)
+        {
+          itkExceptionMacro(<< "the value " << Trim(it->second) << " of the parameter \"" << s.Name << "\"" << which
+                            << " lies too far outside the values the prior was trained on (" << FormatDouble(s.Minimum)
+                            << " .. " << FormatDouble(s.Maximum) << ", mean " << FormatDouble(s.Mean) << ", sd "
+                            << FormatDouble(s.StdDev) << "): more than " << MaximumStandardisedCondition
+                            << " standard deviations, where the network's output is meaningless; give a value nearer "
+                               "the trained range");
+        }
+        double power = 1.0;
         for (unsigned int d = 0; d < s.Degree; ++d)
           *o++ = static_cast<float>(power *= z); // z, z^2, .., z^Degree
         for (const auto & t : s.ExponentialTerms)

@@ -347,4 +347,39 @@ grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
   { cat out.txt; exit 1; }
 grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:.*:calibration$" prior_c.model || {
   echo "FAIL: the calibration-only flag is not in the file"; grep -a condition_ prior_c.model; exit 1; }
+
+# --resume with a changed architecture option is refused, naming the option and the checkpoint's value.
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 10 --resume --layers 3 \
+    >out.txt 2>&1; then echo "FAIL: --resume accepted another --layers"; exit 1; fi
+grep -q -- "--layers 3 differs from the checkpoint .* (2)" out.txt || { echo "FAIL: unclear resume message"; cat out.txt; exit 1; }
+grep -q "training_steps = 8" prior.model || { echo "FAIL: the model changed on a refused resume"; exit 1; }
+"$bin/MicrostructureTrainVQVAE" patches.nrrd vqr.model --table patches.csv --encoderChannels 8,16 --residualBlocks 1 \
+  --codebookSize 16 --codeDimension 8 --batchSize 8 --steps 2 --checkpointInterval 1 >/dev/null 2>&1
+if "$bin/MicrostructureTrainVQVAE" patches.nrrd vqr.model --table patches.csv --encoderChannels 8,16 \
+    --residualBlocks 1 --codebookSize 32 --codeDimension 8 --batchSize 8 --steps 3 --resume >out.txt 2>&1; then
+  echo "FAIL: --resume accepted another --codebookSize"; exit 1; fi
+grep -q -- "--codebookSize 32 differs from the checkpoint" out.txt || { echo "FAIL: unclear VQ-VAE resume message"; cat out.txt; exit 1; }
+# Sizes that wrap or cannot be allocated are refused before any work.
+for bad in "--encoderChannels -4,8" "--encoderChannels 8,1e3" "--codebookSize 100000000" "--codeDimension 100000"; do
+  if "$bin/MicrostructureTrainVQVAE" patches.nrrd vqbad.model --table patches.csv $bad --steps 1 >out.txt 2>&1; then
+    echo "FAIL: accepted $bad"; exit 1; fi
+  grep -q -- "${bad%% *}" out.txt || { echo "FAIL: the message for $bad does not name the option"; cat out.txt; exit 1; }
+  [ ! -e vqbad.model ] || { echo "FAIL: output written for $bad"; exit 1; }
+done
+# A condition far outside the trained range (its biases would overflow into NaN logits) is refused.
+for far in -1000 1e10; do
+  if "$bin/MicrostructureGenerate" far.nrrd --vqvae vq.model --prior prior.model --samples 2 \
+      --condition ln_cooling_rate_C_per_s=$far >out.txt 2>&1; then echo "FAIL: generated at ln rate $far"; exit 1; fi
+  grep -q "too far outside" out.txt || { echo "FAIL: unclear message at ln rate $far"; cat out.txt; exit 1; }
+  [ ! -e far.nrrd ] || { echo "FAIL: output written at ln rate $far"; exit 1; }
+done
+
+# The composition level: stored in the file, and generation draws it.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_top.model "${prior[@]}" --steps 2 --compositionLevel bright \
+  >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -q "composition level: the share of the bright phase" out.txt || { echo "FAIL: no composition level report"; cat out.txt; exit 1; }
+grep -aq "^composition_prior_log_sd = " prior_top.model || { echo "FAIL: the composition level is not in the file"; exit 1; }
+"$bin/MicrostructureGenerate" gen_top.nrrd --vqvae vq.model --prior prior_top.model --samples 3 \
+  --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1 || { cat out.txt; exit 1; }
+[ -s gen_top.nrrd ] || { echo "FAIL: nothing generated with the composition level"; exit 1; }
 echo "ok"
