@@ -124,15 +124,7 @@ Body(Module & m)
       { "codeDimension", std::to_string(hp.CodeDimension) },
       { "codebookUpdate", hp.CodebookUpdate }
     };
-    for (const auto & [name, value] : architecture)
-    {
-      std::string given = m.Get(name);
-      given.erase(std::remove(given.begin(), given.end(), ' '), given.end());
-      if (m.IsSet(name) && given != value)
-        throw std::invalid_argument("--" + name + " " + m.Get(name) + " differs from the checkpoint " + checkpoint +
-                                    " (" + value + "): a resumed run keeps its network; resume with the checkpoint's "
-                                    "setting, or start anew without --resume");
-    }
+    sm::cli::CheckResumedArchitecture(m, checkpoint, architecture);
   }
   else
   {

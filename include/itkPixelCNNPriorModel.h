@@ -322,48 +322,63 @@ public:
   ConditionPosterior(const int32_t * indices, unsigned int h, unsigned int w, const Condition & others,
                      const std::string & parameter, const std::vector<double> & values) const;
 
-  /** The composition level (not in the paper): a two-level hierarchy whose top level is one number
-   * per map, its composition u = the mean over positions of a per-code value v_k (for a two-phase
-   * microstructure, the share of the code's block of pixels in the measured phase, so that u is about
-   * the map's decoded phase fraction), standardised over the training maps. The network sees u as
-   * one more input of every layer's bias, beside the encoded condition: it models p(map | condition,
-   * u). The top level is p(u | condition) = N(m(c), s(c)^2), m and log s linear in the encoded
-   * condition c (the features the network sees), fitted by least squares (ridge on the slopes) to the
-   * training maps' per-condition means and log standard deviations, weighted by their numbers of
-   * maps. Sample draws u per map from the top level (from an engine of its own), then the map given
-   * it; LogLikelihood is log N(u(x); m(c), s(c)^2) + log p(x | c, u(x)): u is a function of the
-   * map, so this is the joint density of the map and its composition. Why: the network alone sees
-   * 10-25 positions back, and maps sampled from it vary less in composition from one to the next than
-   * the real patches (decoded volume-fraction variance 0.1-0.7 of the real at the demo's training
-   * rates); the top level carries that variation, and the network carries how it depends on the
-   * condition given the composition.
+  /** The composition level (not in the paper): a two-level hierarchy whose top level is a few numbers
+   * per map, its compositions u_l = the mean over positions of per-code values v_kl, l = 1..L (for a
+   * two-phase microstructure: the share of the code's block of pixels in the measured phase, so that
+   * u_1 is about the map's phase fraction, and the density of phase boundaries in the block, so that
+   * u_2 follows the number of intercepts, which with the fraction gives the mean free path),
+   * standardised over the training maps. The network sees u as L more inputs of every layer's bias,
+   * beside the encoded condition: it models p(map | condition, u). The top level is p(u | condition)
+   * = N(m(c), S(c) R S(c)), S = diag(s): each m_l and log s_l linear in the encoded condition c (the
+   * features the network sees), fitted by least squares (ridge on the slopes) to the training maps'
+   * per-condition means and log standard deviations, weighted by their numbers of maps; R the
+   * within-condition correlation, pooled over the conditions. Sample draws u per map from the top
+   * level (from an engine of its own), then the map given it; LogLikelihood is log p(u(x) | c) + log
+   * p(x | c, u(x)): u is a function of the map, so this is the joint density of the map and its
+   * compositions. Why: the network alone sees 10-25 positions back, and its maps vary less in
+   * composition from one to the next than the real patches (decoded volume-fraction variance 0.1-0.7
+   * of the real at the demo's training rates); the top level carries that variation.
    *
-   * SetCompositionLevel: codeValues (K finite values), the training maps (n x h x w) and their
-   * conditions (1 or n; at least 2 maps per distinct condition). Call after SetConditionSchema and
-   * before Initialize: it changes the network's input, so an existing network is discarded. Empty
-   * codeValues removes the level (the paper's prior). Throws for a wrong size, a value that is not
-   * finite, maps whose compositions do not vary (sd 0), or conditions that do not determine the
-   * slopes (give a ridge > 0). Stored in the model file. */
+   * SetCompositionLevel: codeValues (K x count, row-major: a code's count values together, finite),
+   * the training maps (n x h x w) and their conditions (1 or n; at least 2 maps of differing
+   * compositions per distinct condition). Call after SetConditionSchema and before Initialize: it
+   * changes the network's input, so an existing network is discarded. count 0 (and no values)
+   * removes the level (the paper's prior). Throws for a wrong size, count > 8, a value that is not
+   * finite, a composition that does not vary, compositions perfectly correlated, or conditions that
+   * do not determine the slopes (give a ridge > 0). Stored in the model file. */
   void
-  SetCompositionLevel(const std::vector<float> & codeValues, const int32_t * indices, unsigned int n, unsigned int h,
-                      unsigned int w, const std::vector<Condition> & conditions, double ridge = 1e-3);
+  SetCompositionLevel(const std::vector<float> & codeValues, unsigned int count, const int32_t * indices,
+                      unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
+                      double ridge = 1e-3);
   bool
   HasCompositionLevel() const
   {
-    return !m_CompositionValues.empty();
+    return m_CompositionCount > 0;
   }
-  /** The per-code values v_k (empty without the composition level). */
+  /** L, the values per map of the composition level (0 without it). */
+  unsigned int
+  GetCompositionCount() const
+  {
+    return m_CompositionCount;
+  }
+  /** The per-code values v_kl, K x L (empty without the composition level). */
   const std::vector<float> &
   GetCompositionCodeValues() const
   {
     return m_CompositionValues;
   }
-  /** The standardised composition (u - mean) / sd of each of n maps (h x w). Throws without the level. */
+  /** The standardised compositions (u_l - mean_l) / sd_l of each of n maps (h x w), n x L. Throws
+   * without the level. */
   std::vector<double>
   Compositions(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
-  /** The top level at a condition: the mean m(c) and standard deviation s(c) of the standardised
-   * composition. Throws without the level. */
-  std::pair<double, double>
+  /** The top level at a condition, in standardised units: means m_l(c), standard deviations s_l(c),
+   * and the correlation R (L x L). */
+  struct CompositionDistribution
+  {
+    std::vector<double> Mean, StdDev, Correlation;
+  };
+  /** Throws without the level. */
+  CompositionDistribution
   GetCompositionPrior(const Condition & condition) const;
 
   /** "incremental" (default) or "naive": see the class description. */
@@ -625,13 +640,15 @@ private:
   std::vector<float> m_VariationDirection;
   std::vector<float> m_VariationCalibration;
   bool               m_VariationInVariance{ false };
-  /** The composition level: v_k (K), the standardisation of u (mean, sd), and the top level's
-   * coefficients of m(c) and log s(c) (1 + D each). */
-  std::vector<float> m_CompositionValues;
-  double             m_CompositionMean{ 0.0 };
-  double             m_CompositionStdDev{ 1.0 };
-  std::vector<float> m_CompositionPriorMean;
-  std::vector<float> m_CompositionPriorLogStdDev;
+  /** The composition level: L, v (K x L), the standardisation of u (L means, L sds), the top
+   * level's coefficients of m(c) and log s(c) (L x (1 + D) each) and its correlation (L x L). */
+  unsigned int        m_CompositionCount{ 0 };
+  std::vector<float>  m_CompositionValues;
+  std::vector<double> m_CompositionMean;
+  std::vector<double> m_CompositionStdDev;
+  std::vector<float>  m_CompositionPriorMean;
+  std::vector<float>  m_CompositionPriorLogStdDev;
+  std::vector<double> m_CompositionCorrelation;
 };
 
 } // end namespace itk

@@ -1894,9 +1894,9 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
   maps.insert(maps.end(), upper.begin(), upper.end());
   std::vector<Prior::Condition> conditions(n, Cond(-1.0));
   conditions.insert(conditions.end(), n, Cond(1.0));
-  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 0.0f, 1.0f, 0.5f }, maps.data(), 2 * n, H, W, conditions); }),
+  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 0.0f, 1.0f, 0.5f }, 1, maps.data(), 2 * n, H, W, conditions); }),
             "(no exception)");
-  m->SetCompositionLevel({ 0.0f, 1.0f }, maps.data(), 2 * n, H, W, conditions, 0.0);
+  m->SetCompositionLevel({ 0.0f, 1.0f }, 1, maps.data(), 2 * n, H, W, conditions, 0.0);
   ASSERT_TRUE(m->HasCompositionLevel());
   EXPECT_FALSE(m->IsInitialized()) << "the level changes the network's input: the network is discarded";
 
@@ -1909,14 +1909,14 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
   for (unsigned int g = 0; g < 2; ++g)
   {
     const auto top = m->GetCompositionPrior(Cond(g == 0 ? -1.0 : 1.0));
-    EXPECT_NEAR(top.first, (MeanOf(share, g * n, n) - mean) / sd, 1e-5) << g;
-    EXPECT_NEAR(top.second, std::sqrt(VarianceOf(share, g * n, n)) / sd, 1e-5) << g;
-    logSd[g] = std::log(top.second);
+    EXPECT_NEAR(top.Mean[0], (MeanOf(share, g * n, n) - mean) / sd, 1e-5) << g;
+    EXPECT_NEAR(top.StdDev[0], std::sqrt(VarianceOf(share, g * n, n)) / sd, 1e-5) << g;
+    logSd[g] = std::log(top.StdDev[0]);
   }
   const auto mid = m->GetCompositionPrior(Cond(0.0));
-  EXPECT_NEAR(mid.first, 0.5 * (m->GetCompositionPrior(Cond(-1.0)).first + m->GetCompositionPrior(Cond(1.0)).first),
-              1e-5);
-  EXPECT_NEAR(std::log(mid.second), 0.5 * (logSd[0] + logSd[1]), 1e-5);
+  EXPECT_NEAR(mid.Mean[0],
+              0.5 * (m->GetCompositionPrior(Cond(-1.0)).Mean[0] + m->GetCompositionPrior(Cond(1.0)).Mean[0]), 1e-5);
+  EXPECT_NEAR(std::log(mid.StdDev[0]), 0.5 * (logSd[0] + logSd[1]), 1e-5);
 
   m->SetSeed(3);
   m->SetDevice("cpu");
@@ -1934,8 +1934,8 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
       const double mx = std::max(a, b);
       expected += logits[(i * K + maps[i * per + p]) * per + p] - mx - std::log(std::exp(a - mx) + std::exp(b - mx));
     }
-    const double z = (u[i] - top.first) / top.second;
-    expected += -0.5 * z * z - std::log(top.second) - 0.5 * std::log(2.0 * 3.141592653589793);
+    const double z = (u[i] - top.Mean[0]) / top.StdDev[0];
+    expected += -0.5 * z * z - std::log(top.StdDev[0]) - 0.5 * std::log(2.0 * 3.141592653589793);
     EXPECT_NEAR(logL[i], expected, 1e-6) << i;
   }
 
@@ -1985,7 +1985,7 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
     m->SetHyperparameters(TinyHyperparameters(K, 2));
     m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
     if (level)
-      m->SetCompositionLevel({ 0.0f, 1.0f }, real.data(), 2 * n, H, W, conditions);
+      m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
     m->SetSeed(2);
     m->SetDevice("cpu");
     m->SetLearningRate(1e-2);
@@ -2020,4 +2020,92 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
   }
   std::cout << "share variance ratio at c = -1 / 1: network alone " << ratio[0][0] << " / " << ratio[0][1]
             << ", with the composition level " << ratio[1][0] << " / " << ratio[1][1] << "\n";
+}
+
+// Two composition values per map (the share of code 0 and of code 1, drawn anticorrelated): the top
+// level's correlation is the maps' within-condition correlation pooled over the conditions, and the
+// likelihood adds the bivariate normal log density, computed here by hand.
+TEST(PixelCNNPriorModel, CompositionLevelOfTwoValuesFitsTheirCorrelation)
+{
+  const unsigned int K = 3, H = 6, W = 6, n = 200, per = H * W, L = 2;
+  std::mt19937       rng(8);
+  std::normal_distribution<double>       noise(0.0, 1.0);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<int32_t>                   maps;
+  std::vector<Prior::Condition>          conditions;
+  for (unsigned int i = 0; i < 2 * n; ++i)
+  {
+    const double c = i < n ? -1.0 : 1.0;
+    const double a = std::clamp(0.3 + 0.05 * c + 0.08 * noise(rng), 0.05, 0.6);
+    const double b = std::clamp(0.6 - a + 0.05 * noise(rng), 0.05, 0.9 - a);
+    for (unsigned int p = 0; p < per; ++p)
+    {
+      const double x = u01(rng);
+      maps.push_back(x < a ? 0 : (x < a + b ? 1 : 2));
+    }
+    conditions.push_back(Cond(c));
+  }
+  auto m = Prior::New();
+  m->SetHyperparameters(TinyHyperparameters(K, 2));
+  m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 1, 0, 0, 1, 0 }, L, maps.data(), 2 * n, H, W, conditions); }),
+            "(no exception)");
+  m->SetCompositionLevel({ 1, 0, 0, 1, 0, 0 }, L, maps.data(), 2 * n, H, W, conditions, 0.0);
+  ASSERT_EQ(m->GetCompositionCount(), L);
+  const auto u = m->Compositions(maps.data(), 2 * n, H, W);
+  // The pooled within-condition correlation, from the standardised compositions directly.
+  double sab = 0.0, saa = 0.0, sbb = 0.0;
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    double ma = 0.0, mb = 0.0, va = 0.0, vb = 0.0, cab = 0.0;
+    for (unsigned int i = g * n; i < (g + 1) * n; ++i)
+      ma += u[i * L] / n, mb += u[i * L + 1] / n;
+    for (unsigned int i = g * n; i < (g + 1) * n; ++i)
+    {
+      va += (u[i * L] - ma) * (u[i * L] - ma);
+      vb += (u[i * L + 1] - mb) * (u[i * L + 1] - mb);
+      cab += (u[i * L] - ma) * (u[i * L + 1] - mb);
+    }
+    sab += cab / std::sqrt(va * vb), saa += 1.0, sbb += 1.0;
+  }
+  const auto top = m->GetCompositionPrior(Cond(0.3));
+  ASSERT_EQ(top.Correlation.size(), 4u);
+  EXPECT_NEAR(top.Correlation[1], sab / std::sqrt(saa * sbb), 1e-9);
+  EXPECT_LT(top.Correlation[1], -0.5) << "the shares were drawn anticorrelated";
+
+  m->SetSeed(5);
+  m->SetDevice("cpu");
+  m->Initialize();
+  const std::vector<Prior::Condition> at{ Cond(0.3) };
+  const auto logL = m->LogLikelihood(maps.data(), 4, H, W, at);
+  const auto logits = m->Logits(maps.data(), 4, H, W, at);
+  const double rho = top.Correlation[1];
+  for (unsigned int i = 0; i < 4; ++i)
+  {
+    double expected = 0.0;
+    for (unsigned int p = 0; p < per; ++p)
+    {
+      double mx = -1e300, z = 0.0;
+      for (unsigned int k = 0; k < K; ++k)
+        mx = std::max(mx, static_cast<double>(logits[(i * K + k) * per + p]));
+      for (unsigned int k = 0; k < K; ++k)
+        z += std::exp(logits[(i * K + k) * per + p] - mx);
+      expected += logits[(i * K + maps[i * per + p]) * per + p] - mx - std::log(z);
+    }
+    const double a = (u[i * L] - top.Mean[0]) / top.StdDev[0], b = (u[i * L + 1] - top.Mean[1]) / top.StdDev[1];
+    expected += -(a * a - 2 * rho * a * b + b * b) / (2 * (1 - rho * rho)) - std::log(top.StdDev[0] * top.StdDev[1]) -
+                0.5 * std::log(1 - rho * rho) - std::log(2.0 * 3.141592653589793);
+    EXPECT_NEAR(logL[i], expected, 1e-6) << i;
+  }
+  // Sampled maps carry the drawn compositions' anticorrelation through the network's input: the file
+  // keeps the level, and the samples are the same after Read.
+  const auto dir = TempDir("composition2");
+  m->Write((dir / "p.model").string());
+  auto back = Prior::New();
+  back->SetDevice("cpu");
+  back->Read((dir / "p.model").string());
+  EXPECT_EQ(back->GetCompositionCount(), L);
+  EXPECT_EQ(back->GetCompositionPrior(Cond(0.3)).Correlation, top.Correlation);
+  EXPECT_EQ(back->Sample(10, H, W, at, 1.0, 2), m->Sample(10, H, W, at, 1.0, 2));
+  fs::remove_all(dir);
 }

@@ -820,5 +820,20 @@ RowExclusion::Describe() const
   return s;
 }
 
+void
+CheckResumedArchitecture(const Module & module, const std::string & checkpoint,
+                         const std::vector<std::pair<std::string, std::string>> & architecture)
+{
+  for (const auto & [name, value] : architecture)
+  {
+    std::string given = module.Get(name);
+    given.erase(std::remove(given.begin(), given.end(), ' '), given.end());
+    if (module.IsSet(name) && given != value)
+      throw std::invalid_argument("--" + name + " " + module.Get(name) + " differs from the checkpoint " + checkpoint +
+                                  " (" + value + "): a resumed run keeps its network; resume with the checkpoint's "
+                                  "setting, or start anew without --resume");
+  }
+}
+
 } // namespace cli
 } // namespace sm

@@ -221,6 +221,14 @@ private:
   std::vector<std::vector<std::pair<std::string, std::string>>> m_Conditions;
 };
 
+/** For --resume: throws std::invalid_argument naming the option and the checkpoint when an option
+ * given on the command line differs from the checkpoint's value (a resumed run keeps its network).
+ * architecture: option name -> the checkpoint's value as the option would be written (lists joined
+ * by commas; spaces in the given value are ignored). */
+void
+CheckResumedArchitecture(const Module & module, const std::string & checkpoint,
+                         const std::vector<std::pair<std::string, std::string>> & architecture);
+
 /** Runs `body` after parsing; turns exceptions into a message on stderr and
  * exit code 1. The standard main() of every CLI. */
 int

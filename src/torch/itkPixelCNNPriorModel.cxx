@@ -305,6 +305,8 @@ NetworkMask(const PixelCNNPriorModel::ConditionSchema & schema)
 /** The largest |standardised value| (and |standardised exponential term|) of a continuous condition
  * that EncodeConditions accepts. */
 constexpr double MaximumStandardisedCondition = 100.0;
+/** The most values per map of the composition level. */
+constexpr unsigned int MaximumCompositionCount = 8;
 
 } // namespace
 
@@ -688,7 +690,7 @@ PixelCNNPriorModel::Initialize()
   torchsupport::SetTorchThreads();
   torch::manual_seed(m_Seed);
   m_Impl->network = pixelcnn::Network(
-    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + (this->HasCompositionLevel() ? 1 : 0)));
+    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + m_CompositionCount));
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
@@ -756,19 +758,46 @@ ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsig
 }
 
 /** The network's input for maps first..first+count-1: the condition features (ConditionsToTensor)
- * and, with the composition level, each map's standardised composition as one more column. */
+ * and, with the composition level, each map's L standardised compositions (composition: n x L) as L
+ * more columns. */
 torch::Tensor
 NetworkInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-             const torch::Device & device, const std::vector<float> & mask, const std::vector<double> & composition)
+             const torch::Device & device, const std::vector<float> & mask, const std::vector<double> & composition,
+             unsigned int L)
 {
   auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU, mask);
-  if (!composition.empty())
+  if (L > 0)
   {
-    const auto u = torch::from_blob(const_cast<double *>(composition.data()) + first, { count, 1 }, torch::kDouble)
+    const auto u = torch::from_blob(const_cast<double *>(composition.data()) + static_cast<size_t>(first) * L,
+                                    { count, L }, torch::kDouble)
                      .to(torch::kFloat);
     c = c.defined() ? torch::cat({ c, u }, 1) : u;
   }
   return c.defined() ? c.to(device) : c;
+}
+
+/** The lower Cholesky factor (L x L, row-major) of a symmetric positive definite matrix; empty when
+ * it is not positive definite. */
+std::vector<double>
+CholeskyLower(const std::vector<double> & a, unsigned int L)
+{
+  std::vector<double> l(static_cast<size_t>(L) * L, 0.0);
+  for (unsigned int i = 0; i < L; ++i)
+    for (unsigned int j = 0; j <= i; ++j)
+    {
+      double sum = a[i * L + j];
+      for (unsigned int k = 0; k < j; ++k)
+        sum -= l[i * L + k] * l[j * L + k];
+      if (i == j)
+      {
+        if (!(sum > 0.0))
+          return {};
+        l[i * L + i] = std::sqrt(sum);
+      }
+      else
+        l[i * L + j] = sum / l[j * L + j];
+    }
+  return l;
 }
 
 /** The encoded condition vectors (n x D) with the features the network does not see zeroed. */
@@ -802,13 +831,15 @@ OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded
   return offsets.to(device);
 }
 
-/** t[0] + c . t[1..D] for one encoded condition c, in double. */
+/** t[0] + c . t[1..D] for one encoded condition c, in double; with row r, of the r-th line of
+ * coefficients (t holds lines of 1 + D). */
 double
-LinearAt(const std::vector<float> & t, const std::vector<float> & c)
+LinearAt(const std::vector<float> & t, const std::vector<float> & c, size_t row = 0)
 {
-  double y = t[0];
+  const size_t first = row * (1 + c.size());
+  double       y = t[first];
   for (size_t j = 0; j < c.size(); ++j)
-    y += static_cast<double>(c[j]) * t[1 + j];
+    y += static_cast<double>(c[j]) * t[first + 1 + j];
   return y;
 }
 
@@ -956,7 +987,8 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
     const auto composition =
       this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
-    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema), composition));
+    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema), composition,
+                                          m_CompositionCount));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
@@ -989,7 +1021,7 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
                                           NetworkInput(encoded, first, count, D, m_Impl->device,
-                                                       NetworkMask(m_ConditionSchema), composition)),
+                                                       NetworkMask(m_ConditionSchema), composition, m_CompositionCount)),
                              OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                              m_Hyperparameters.CodebookSize, m_Impl->device))
                     .to(torch::kCPU, torch::kFloat)
@@ -1014,7 +1046,8 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
     auto       logits = Calibrated(net->forward(x, NetworkInput(encoded, first, count, D, m_Impl->device,
-                                                                NetworkMask(m_ConditionSchema), composition)),
+                                                                NetworkMask(m_ConditionSchema), composition,
+                                                                m_CompositionCount)),
                                    OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                                    m_Hyperparameters.CodebookSize, m_Impl->device));
     torch::Tensor sums;
@@ -1038,15 +1071,36 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   });
   if (this->HasCompositionLevel())
   {
-    // The top level: log N(u(x); m(c), s(c)^2) of each map's standardised composition.
-    const auto features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    // The top level: the log density of each map's standardised compositions u(x) under
+    // N(m(c), S(c) R S(c)), S(c) = diag(s(c)).
+    const unsigned int L = m_CompositionCount;
+    const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
+    double             logDet = 0.0;
+    for (unsigned int l = 0; l < L; ++l)
+      logDet += std::log(chol[l * L + l]);
+    std::vector<double> r(L), y(L);
     for (unsigned int i = 0; i < n; ++i)
     {
       const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
                                  features.begin() + static_cast<size_t>(i + 1) * D);
-      const double m = LinearAt(m_CompositionPriorMean, c), logS = LinearAt(m_CompositionPriorLogStdDev, c);
-      const double z = (composition[i] - m) * std::exp(-logS);
-      out[i] += -0.5 * z * z - logS - 0.5 * std::log(2.0 * 3.141592653589793);
+      double logS = 0.0;
+      for (unsigned int l = 0; l < L; ++l)
+      {
+        const double m = LinearAt(m_CompositionPriorMean, c, l), ls = LinearAt(m_CompositionPriorLogStdDev, c, l);
+        r[l] = (composition[static_cast<size_t>(i) * L + l] - m) * std::exp(-ls);
+        logS += ls;
+      }
+      double quadratic = 0.0;
+      for (unsigned int l = 0; l < L; ++l) // y = chol^-1 r
+      {
+        double sum = r[l];
+        for (unsigned int k = 0; k < l; ++k)
+          sum -= chol[l * L + k] * y[k];
+        y[l] = sum / chol[l * L + l];
+        quadratic += y[l] * y[l];
+      }
+      out[i] += -0.5 * quadratic - logS - logDet - 0.5 * L * std::log(2.0 * 3.141592653589793);
     }
   }
   return out;
@@ -1127,15 +1181,26 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   std::vector<double> composition;
   if (this->HasCompositionLevel())
   {
-    const auto      features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
-    std::mt19937_64 compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
-    composition.resize(n);
+    const unsigned int L = m_CompositionCount;
+    const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
+    std::mt19937_64    compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
+    std::vector<double> z(L);
+    composition.resize(static_cast<size_t>(n) * L);
     for (unsigned int i = 0; i < n; ++i)
     {
       const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
                                  features.begin() + static_cast<size_t>(i + 1) * D);
-      composition[i] = LinearAt(m_CompositionPriorMean, c) +
-                       std::exp(LinearAt(m_CompositionPriorLogStdDev, c)) * StandardNormal(compositionEngine);
+      for (auto & v : z)
+        v = StandardNormal(compositionEngine);
+      for (unsigned int l = 0; l < L; ++l) // u = m + s (chol z)
+      {
+        double e = 0.0;
+        for (unsigned int k = 0; k <= l; ++k)
+          e += chol[l * L + k] * z[k];
+        composition[static_cast<size_t>(i) * L + l] =
+          LinearAt(m_CompositionPriorMean, c, l) + std::exp(LinearAt(m_CompositionPriorLogStdDev, c, l)) * e;
+      }
     }
   }
 
@@ -1143,7 +1208,8 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   const bool           naive = (m_Sampler == "naive");
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition);
+    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition,
+                             m_CompositionCount);
     auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                             m_Hyperparameters.CodebookSize, torch::kCPU),
                             m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
@@ -1169,47 +1235,73 @@ PixelCNNPriorModel::Compositions(const int32_t * indices, unsigned int n, unsign
   {
     itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
   }
+  const unsigned int  L = m_CompositionCount;
   const size_t        per = static_cast<size_t>(h) * w;
-  std::vector<double> u(n, 0.0);
+  std::vector<double> u(static_cast<size_t>(n) * L, 0.0);
   for (unsigned int i = 0; i < n; ++i)
   {
-    double sum = 0.0;
+    double * ui = u.data() + static_cast<size_t>(i) * L;
     for (size_t p = 0; p < per; ++p)
-      sum += m_CompositionValues[indices[i * per + p]];
-    u[i] = (sum / static_cast<double>(per) - m_CompositionMean) / m_CompositionStdDev;
+    {
+      const float * v = m_CompositionValues.data() + static_cast<size_t>(indices[i * per + p]) * L;
+      for (unsigned int l = 0; l < L; ++l)
+        ui[l] += v[l];
+    }
+    for (unsigned int l = 0; l < L; ++l)
+      ui[l] = (ui[l] / static_cast<double>(per) - m_CompositionMean[l]) / m_CompositionStdDev[l];
   }
   return u;
 }
 
-std::pair<double, double>
+PixelCNNPriorModel::CompositionDistribution
 PixelCNNPriorModel::GetCompositionPrior(const Condition & condition) const
 {
   if (!this->HasCompositionLevel())
   {
     itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
   }
-  const auto D = this->GetEncodedConditionLength();
-  const auto c = Masked(this->EncodeConditions({ condition }, 1), D, NetworkMask(m_ConditionSchema));
-  return { LinearAt(m_CompositionPriorMean, c), std::exp(LinearAt(m_CompositionPriorLogStdDev, c)) };
+  const auto              D = this->GetEncodedConditionLength();
+  const auto              c = Masked(this->EncodeConditions({ condition }, 1), D, NetworkMask(m_ConditionSchema));
+  CompositionDistribution d;
+  for (unsigned int l = 0; l < m_CompositionCount; ++l)
+  {
+    d.Mean.push_back(LinearAt(m_CompositionPriorMean, c, l));
+    d.StdDev.push_back(std::exp(LinearAt(m_CompositionPriorLogStdDev, c, l)));
+  }
+  d.Correlation = m_CompositionCorrelation;
+  return d;
 }
 
 void
-PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, const int32_t * indices, unsigned int n,
-                                        unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
-                                        double ridge)
+PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, unsigned int count,
+                                        const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
+                                        const std::vector<Condition> & conditions, double ridge)
 {
-  const unsigned int K = m_Hyperparameters.CodebookSize;
-  if (codeValues.empty())
-  {
+  const unsigned int K = m_Hyperparameters.CodebookSize, L = count;
+  auto               clear = [this]() {
+    m_CompositionCount = 0;
     m_CompositionValues.clear();
+    m_CompositionMean.clear();
+    m_CompositionStdDev.clear();
     m_CompositionPriorMean.clear();
     m_CompositionPriorLogStdDev.clear();
+    m_CompositionCorrelation.clear();
+  };
+  if (L == 0)
+  {
+    if (!codeValues.empty())
+    {
+      itkExceptionMacro(<< "a composition level of 0 values takes no code values");
+    }
+    clear();
   }
   else
   {
-    if (codeValues.size() != K)
+    if (L > MaximumCompositionCount || codeValues.size() != static_cast<size_t>(K) * L)
     {
-      itkExceptionMacro(<< "the composition level needs one value per code (" << K << "), not " << codeValues.size());
+      itkExceptionMacro(<< "the composition level needs " << L << " value(s) per code (1.." << MaximumCompositionCount
+                        << ") for " << K << " codes, " << static_cast<size_t>(K) * L << " in all, not "
+                        << codeValues.size());
     }
     if (!std::all_of(codeValues.begin(), codeValues.end(), [](float v) { return std::isfinite(v); }))
     {
@@ -1231,70 +1323,105 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, c
     const unsigned int D = this->GetEncodedConditionLength();
     const auto         features = Masked(this->EncodeConditions(conditions, n), D, NetworkMask(m_ConditionSchema));
     // u per map, and its standardisation over all maps.
+    clear();
+    m_CompositionCount = L;
     m_CompositionValues = codeValues;
-    m_CompositionMean = 0.0;
-    m_CompositionStdDev = 1.0;
-    auto         u = this->Compositions(indices, n, h, w);
-    const double mean = std::accumulate(u.begin(), u.end(), 0.0) / n;
-    const double sd = std::sqrt(Variance(u));
-    if (!(sd > 1e-12))
+    m_CompositionMean.assign(L, 0.0);
+    m_CompositionStdDev.assign(L, 1.0);
+    auto u = this->Compositions(indices, n, h, w);
+    for (unsigned int l = 0; l < L; ++l)
     {
-      m_CompositionValues.clear();
-      itkExceptionMacro(<< "the maps' compositions do not vary (sd " << sd
-                        << "): the composition level has nothing to model; leave it out");
+      std::vector<double> column(n);
+      for (unsigned int i = 0; i < n; ++i)
+        column[i] = u[static_cast<size_t>(i) * L + l];
+      m_CompositionMean[l] = std::accumulate(column.begin(), column.end(), 0.0) / n;
+      m_CompositionStdDev[l] = std::sqrt(Variance(column));
+      if (!(m_CompositionStdDev[l] > 1e-12))
+      {
+        clear();
+        itkExceptionMacro(<< "the maps' composition value " << l << " does not vary: the composition level has "
+                             "nothing to model there; leave it out");
+      }
+      for (unsigned int i = 0; i < n; ++i)
+        u[static_cast<size_t>(i) * L + l] = (column[i] - m_CompositionMean[l]) / m_CompositionStdDev[l];
     }
-    for (auto & v : u)
-      v = (v - mean) / sd;
-    // Per distinct condition: the number of maps, the mean and log sd of the standardised u.
-    std::map<std::vector<float>, std::vector<double>> groups;
+    // Per distinct condition: the maps' standardised compositions.
+    std::map<std::vector<float>, std::vector<unsigned int>> groups;
     for (unsigned int i = 0; i < n; ++i)
       groups[std::vector<float>(features.begin() + static_cast<size_t>(i) * D,
                                 features.begin() + static_cast<size_t>(i + 1) * D)]
-        .push_back(u[i]);
+        .push_back(i);
     const size_t        R = 1 + D;
-    std::vector<double> M(R * R, 0.0), bMean(R, 0.0), bLogSd(R, 0.0);
+    std::vector<double> M(R * R, 0.0), bMean(L * R, 0.0), bLogSd(L * R, 0.0), correlation(L * L, 0.0);
     for (const auto & g : groups)
     {
-      if (g.second.size() < 2 || !(Variance(g.second) > 0.0))
-      {
-        m_CompositionValues.clear();
-        itkExceptionMacro(<< "a condition has " << g.second.size()
-                          << " training map(s) whose compositions do not vary: the composition level needs at least "
-                             "2 maps of differing composition per condition");
-      }
-      const double weight = static_cast<double>(g.second.size());
-      const double gMean = std::accumulate(g.second.begin(), g.second.end(), 0.0) / weight;
-      const double gLogSd = 0.5 * std::log(Variance(g.second));
-      std::vector<double> x(R, 1.0);
+      const double        weight = static_cast<double>(g.second.size());
+      std::vector<double> x(R, 1.0), mean(L), sd(L);
       for (unsigned int j = 0; j < D; ++j)
         x[1 + j] = g.first[j];
-      for (size_t a = 0; a < R; ++a)
+      for (unsigned int l = 0; l < L; ++l)
       {
+        std::vector<double> v;
+        for (const auto i : g.second)
+          v.push_back(u[static_cast<size_t>(i) * L + l]);
+        mean[l] = std::accumulate(v.begin(), v.end(), 0.0) / weight;
+        sd[l] = std::sqrt(Variance(v));
+        if (g.second.size() < 2 || !(sd[l] > 0.0))
+        {
+          clear();
+          itkExceptionMacro(<< "a condition has " << g.second.size() << " training map(s) whose composition value " << l
+                            << " does not vary: the composition level needs at least 2 maps of differing composition "
+                               "per condition");
+        }
+        for (size_t a = 0; a < R; ++a)
+        {
+          bMean[l * R + a] += weight * x[a] * mean[l];
+          bLogSd[l * R + a] += weight * x[a] * std::log(sd[l]);
+        }
+      }
+      for (size_t a = 0; a < R; ++a)
         for (size_t b = 0; b < R; ++b)
           M[a * R + b] += weight * x[a] * x[b];
-        bMean[a] += weight * x[a] * gMean;
-        bLogSd[a] += weight * x[a] * gLogSd;
-      }
+      // The within-condition correlation, pooled over the conditions.
+      for (const auto i : g.second)
+        for (unsigned int a = 0; a < L; ++a)
+          for (unsigned int b = 0; b < L; ++b)
+            correlation[a * L + b] += (u[static_cast<size_t>(i) * L + a] - mean[a]) / sd[a] *
+                                      (u[static_cast<size_t>(i) * L + b] - mean[b]) / sd[b];
     }
     for (size_t a = 1; a < R; ++a)
       M[a * R + a] += ridge * static_cast<double>(n);
     const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
     if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
     {
-      m_CompositionValues.clear();
+      clear();
       itkExceptionMacro(<< "the " << groups.size() << " distinct conditions of the maps do not determine the " << D
                         << " condition slopes of the composition level: give a ridge > 0");
     }
     auto solve = [&](std::vector<double> & b) {
-      const auto t = torch::linalg_solve(normal, torch::from_blob(b.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble))
+      const auto t = torch::linalg_solve(normal, torch::from_blob(b.data(), { static_cast<int64_t>(L), static_cast<int64_t>(R) },
+                                                                  torch::kDouble)
+                                                   .t())
+                       .t()
                        .to(torch::kFloat)
                        .contiguous();
-      return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + R);
+      return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + L * R);
     };
-    m_CompositionMean = mean;
-    m_CompositionStdDev = sd;
     m_CompositionPriorMean = solve(bMean);
     m_CompositionPriorLogStdDev = solve(bLogSd);
+    for (unsigned int a = 0; a < L; ++a) // unit diagonal
+      for (unsigned int b = 0; b < L; ++b)
+        if (a != b)
+          correlation[a * L + b] /= std::sqrt(correlation[a * L + a] * correlation[b * L + b]);
+    for (unsigned int a = 0; a < L; ++a)
+      correlation[a * L + a] = 1.0;
+    if (CholeskyLower(correlation, L).empty())
+    {
+      clear();
+      itkExceptionMacro(<< "the composition values are perfectly correlated within the conditions: give values that "
+                           "tell the maps apart, or fewer");
+    }
+    m_CompositionCorrelation = correlation;
   }
   this->ClearCalibrations();
   m_Impl->network = nullptr; // the network's input changes
@@ -2203,10 +2330,18 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   }
   if (this->HasCompositionLevel())
   {
+    std::string standardisation, correlation;
+    for (const auto & v : { m_CompositionMean, m_CompositionStdDev })
+      for (const double x : v)
+        standardisation += (standardisation.empty() ? "" : ",") + Exact(x);
+    for (const double x : m_CompositionCorrelation)
+      correlation += (correlation.empty() ? "" : ",") + Exact(x);
+    header.push_back({ "composition_count", std::to_string(m_CompositionCount) });
     header.push_back({ "composition_code_values", JoinFloats(m_CompositionValues) });
-    header.push_back({ "composition_standardisation", Exact(m_CompositionMean) + "," + Exact(m_CompositionStdDev) });
+    header.push_back({ "composition_standardisation", standardisation });
     header.push_back({ "composition_prior_mean", JoinFloats(m_CompositionPriorMean) });
     header.push_back({ "composition_prior_log_sd", JoinFloats(m_CompositionPriorLogStdDev) });
+    header.push_back({ "composition_correlation", correlation });
   }
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
@@ -2340,31 +2475,46 @@ PixelCNNPriorModel::Read(const std::string & path)
          "\", not log or variance: the file is damaged or from a newer version");
 
   // The composition level: absent = none (the paper's prior, and files written before it existed).
-  const auto compositionValues = readValues("composition_code_values", h.CodebookSize, "codebook size");
-  std::vector<float>  compositionPriorMean, compositionPriorLogSd;
-  std::vector<double> compositionStandardisation; // mean, sd: in double, as written
-  if (!compositionValues.empty())
+  const unsigned int  compositionCount = c.Has("composition_count") ? c.Count("composition_count") : 0u;
+  std::vector<float>  compositionValues, compositionPriorMean, compositionPriorLogSd;
+  std::vector<double> compositionStandardisation, compositionCorrelation; // in double, as written
+  if (compositionCount > MaximumCompositionCount)
+    Fail(path + ": header line composition_count = " + std::to_string(compositionCount) + " is more than " +
+         std::to_string(MaximumCompositionCount) + ": the file is damaged");
+  if (compositionCount > 0)
   {
-    if (c.Has("composition_standardisation"))
-      for (const auto & f : SplitFields(c.Get("composition_standardisation")))
-      {
-        double v = 0.0;
-        if (ParseDouble(f, v) && std::isfinite(v))
-          compositionStandardisation.push_back(v);
-      }
-    if (compositionStandardisation.size() != 2)
-      compositionStandardisation.clear();
-    compositionPriorMean = readValues("composition_prior_mean", 1 + encodedLength, "1 + encoded condition length");
-    compositionPriorLogSd = readValues("composition_prior_log_sd", 1 + encodedLength, "1 + encoded condition length");
-    if (compositionStandardisation.empty() || compositionPriorMean.empty() || compositionPriorLogSd.empty() ||
-        !(compositionStandardisation[1] > 0.0))
-      Fail(path + ": the header's composition level (composition_code_values, composition_standardisation with an sd "
-                  "> 0, composition_prior_mean, composition_prior_log_sd) is incomplete: the file is damaged");
+    const size_t L = compositionCount;
+    auto         doubles = [&](const std::string & key, size_t expected) {
+      std::vector<double> values;
+      if (c.Has(key))
+        for (const auto & f : SplitFields(c.Get(key)))
+        {
+          double v = 0.0;
+          if (ParseDouble(f, v) && std::isfinite(v))
+            values.push_back(v);
+        }
+      return values.size() == expected ? values : std::vector<double>();
+    };
+    compositionValues = readValues("composition_code_values", h.CodebookSize * L, "codebook size x composition count");
+    compositionStandardisation = doubles("composition_standardisation", 2 * L);
+    compositionCorrelation = doubles("composition_correlation", L * L);
+    compositionPriorMean = readValues("composition_prior_mean", L * (1 + encodedLength),
+                                      "composition count x (1 + encoded condition length)");
+    compositionPriorLogSd = readValues("composition_prior_log_sd", L * (1 + encodedLength),
+                                       "composition count x (1 + encoded condition length)");
+    bool positive = !compositionStandardisation.empty();
+    for (size_t l = 0; positive && l < L; ++l)
+      positive = compositionStandardisation[L + l] > 0.0;
+    if (compositionValues.empty() || !positive || compositionPriorMean.empty() || compositionPriorLogSd.empty() ||
+        CholeskyLower(compositionCorrelation, compositionCount).empty())
+      Fail(path + ": the header's composition level (composition_code_values, composition_standardisation with sds "
+                  "> 0, composition_prior_mean, composition_prior_log_sd, a positive definite "
+                  "composition_correlation) is incomplete or damaged: the file is damaged");
   }
 
   torchsupport::SetTorchThreads();
   pixelcnn::Network network(
-    ToOptions(h, static_cast<unsigned int>(encodedLength) + (compositionValues.empty() ? 0u : 1u)));
+    ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -2381,11 +2531,13 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_VariationDirection = variationDirection;
   m_VariationCalibration = variationCalibration;
   m_VariationInVariance = variationScale == "variance" && !variationCalibration.empty();
+  m_CompositionCount = compositionCount;
   m_CompositionValues = compositionValues;
-  m_CompositionMean = compositionValues.empty() ? 0.0 : compositionStandardisation[0];
-  m_CompositionStdDev = compositionValues.empty() ? 1.0 : compositionStandardisation[1];
+  m_CompositionMean.assign(compositionStandardisation.begin(), compositionStandardisation.begin() + compositionCount);
+  m_CompositionStdDev.assign(compositionStandardisation.begin() + compositionCount, compositionStandardisation.end());
   m_CompositionPriorMean = compositionPriorMean;
   m_CompositionPriorLogStdDev = compositionPriorLogSd;
+  m_CompositionCorrelation = compositionCorrelation;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -2449,8 +2601,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
                                           (m_VariationInVariance ? " variance coefficients" : " log-scale coefficients"))
      << '\n'
      << indent << "CompositionLevel: "
-     << (this->HasCompositionLevel() ? "u over " + std::to_string(m_CompositionValues.size()) + " code values, mean " +
-                                         std::to_string(m_CompositionMean) + ", sd " + std::to_string(m_CompositionStdDev)
+     << (this->HasCompositionLevel() ? std::to_string(m_CompositionCount) + " value(s) per map"
                                      : std::string("none"))
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
