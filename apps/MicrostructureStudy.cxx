@@ -15,6 +15,7 @@
 #include "MicrostructureCLI.h"
 #include "MicrostructureStudyAnalysis.h"
 #include "MicrostructureStudyPresets.h"
+#include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
 #include "itkVQVAEModel.h"
@@ -111,17 +112,6 @@ JoinStrings(const json & array)
   return s;
 }
 
-uint64_t
-Hash(const std::string & text, uint64_t h = 1469598103934665603ull)
-{
-  for (const char c : text)
-  {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 /** Runs the module's CLIs as steps: progress of each child mapped into the study's bar, logs kept,
  * unchanged steps skipped. */
 class Runner
@@ -166,7 +156,7 @@ public:
     for (const auto & a : after)
       key += "|" + ReadStamp(a);
     std::ostringstream stampText;
-    stampText << std::hex << Hash(key);
+    stampText << std::hex << itk::MicrostructureHash(key);
     const std::string stamp = stampText.str();
     bool              fresh = ReadStamp(name) == stamp;
     for (const auto & o : outputs)
