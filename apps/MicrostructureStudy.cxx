@@ -14,6 +14,8 @@
  *=========================================================================*/
 #include "MicrostructureCLI.h"
 #include "MicrostructureStudyAnalysis.h"
+#include "MicrostructureStudyPresets.h"
+#include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
 #include "itkVQVAEModel.h"
@@ -39,91 +41,31 @@ using sm::cli::Module;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-/** Presets. demo: the README's main job, <= 15 min on 2 cores. tiny: CI, a couple of minutes.
- * paper: the paper's sizes, for a GPU. The demo's "slow_cpu" settings replace its own when the
- * networks run on a CPU without AVX-512 (see SlowCPU()). */
+/** The preset `name`: its whole config, the text of apps/study/presets/<name>.json compiled into the
+ * executable (MicrostructureStudyPresets.h). What each preset is for, and the demo's slow_cpu
+ * settings (applied on a CPU without AVX-512, see SlowCPU()): apps/study/presets/README.md. Throws
+ * std::invalid_argument for a name that is no preset. */
 json
 Preset(const std::string & name)
 {
-  json c = R"({
-    "data": {
-      "source": "synthetic",
-      "synthetic": { "train_rates": [1, 10, 30], "images_per_rate": 6,
-                     "truth_rates": [3, 2, 6.5, 20], "truth_images_per_rate": 6,
-                     "holdout_images": 21, "size": [1024, 768], "pixel_size_um": 0.34, "seed": 1 },
-      "csv": { "path": "", "where": [], "range": [], "pixel_size_um": 0, "sample_column": "sample_id" },
-      "log_conditions": ["cooling_rate_C_per_s"], "conditions": [], "categorical": [],
-      "patch_size": 128, "test_fraction": 0.25, "max_patches_per_image": 0, "seed": 1
-    },
-    "holdout": ["cooling_rate_C_per_s=3"],
-    "unseen": ["cooling_rate_C_per_s=2", "cooling_rate_C_per_s=6.5", "cooling_rate_C_per_s=20"],
-    "vqvae": { "encoder_channels": [32, 64], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 64,
-               "codebook_update": "ema", "commitment_cost": 0.25, "gradient_loss_weight": 0.0, "phase_loss_weight": 8.0,
-               "phase_loss_softness": 0.02, "histogram_loss_weight": 6.0, "interface_loss_weight": 0.0, "precision": "auto", "steps": 640,
-               "batch_size": 16, "learning_rate": 0.001, "schedule": "cosine", "seed": 1 },
-    "prior": { "layers": 8, "hidden_channels": 32, "embedding_dimension": 32, "first_kernel_size": 7,
-               "kernel_size": 3, "output_hidden_channels": 96, "precision": "auto", "steps": 300, "batch_size": 16,
-               "learning_rate": 0.002, "seed": 1, "condition_degree": 1,
-               "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
-               "calibration_samples": 150, "calibration_rounds": 2,
-               "calibration_spread": 1,
-               "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
-               "calibration_probe_variations": [0.5, 1, 2, 3],
-               "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
-               "calibration_mean_term_statistics": ["mean_free_path"] },
-    "generate": { "samples": 200, "holdout_samples": 1000, "temperature": 1.0, "seed": 1, "batch_size": 100 },
-    "report": { "montage_patches": 6, "memorisation_patches": 200 },
-    "device": "auto",
-    "slow_cpu": { "vqvae": { "steps": 320 } },
-    "cross_validation": { "rates": [1, 3, 10, 30], "folds": "interior", "seeds": [1, 2, 3] }
-  })"_json;
-  if (name == "tiny")
+  std::string names;
+  for (const auto & p : sm::study::Presets)
   {
-    c["data"]["synthetic"] = R"({ "train_rates": [1, 30], "images_per_rate": 2, "truth_rates": [3], "truth_images_per_rate": 2,
-                                  "holdout_images": 2, "size": [256, 256], "pixel_size_um": 0.34, "seed": 1 })"_json;
-    c["data"]["patch_size"] = 64;
-    c["holdout"] = json::array({ "cooling_rate_C_per_s=3" });
-    c["unseen"] = json::array();
-    c["vqvae"] = R"({ "encoder_channels": [8, 16], "residual_blocks": 1, "codebook_size": 32, "code_dimension": 16,
-                      "codebook_update": "ema", "commitment_cost": 0.25, "steps": 20, "batch_size": 8,
-                      "learning_rate": 0.002, "seed": 1 })"_json;
-    c["prior"] = R"({ "layers": 3, "hidden_channels": 16, "embedding_dimension": 8, "first_kernel_size": 5,
-                      "kernel_size": 3, "output_hidden_channels": 32, "steps": 30, "batch_size": 8,
-                      "learning_rate": 0.003, "seed": 1, "condition_degree": 1, "condition_exponentials": [], "condition_exponentials_calibration_only": false, "calibration_samples": 16, "calibration_rounds": 2,
-                      "calibration_spread": 1,
-                      "calibration_spread_statistic": "volume_fraction", "calibration_probe_variations": [0.5, 1] })"_json;
-    c["generate"] = R"({ "samples": 12, "holdout_samples": 16, "temperature": 1.0, "seed": 1, "batch_size": 16 })"_json;
-    c["report"] = R"({ "montage_patches": 4, "memorisation_patches": 16 })"_json;
-    c["cross_validation"] = R"({ "rates": [1, 3, 30], "folds": "interior", "seeds": [1] })"_json;
+    if (p.Name == name)
+    {
+      try
+      {
+        return json::parse(p.Json);
+      }
+      catch (const json::exception & e)
+      {
+        throw std::logic_error("the built-in preset " + name + " (apps/study/presets/" + name +
+                               ".json) is not valid JSON: " + e.what());
+      }
+    }
+    names += (names.empty() ? "" : ", ") + std::string(p.Name);
   }
-  else if (name == "paper")
-  {
-    // The paper's networks and budget (52,800 patches, 135 epochs): days on 2 CPU cores, hours on a GPU.
-    c["data"]["synthetic"]["train_rates"] = json::array({ 1, 10, 30 });
-    c["data"]["synthetic"]["images_per_rate"] = 300;
-    c["data"]["synthetic"]["holdout_images"] = 21;
-    c["vqvae"] = R"({ "encoder_channels": [32, 64, 128], "residual_blocks": 2, "codebook_size": 512, "code_dimension": 128,
-                      "codebook_update": "loss", "commitment_cost": 1.0, "steps": 100000, "batch_size": 64,
-                      "learning_rate": 0.0002, "seed": 1 })"_json;
-    c["prior"] = R"({ "layers": 15, "hidden_channels": 64, "embedding_dimension": 64, "first_kernel_size": 7,
-                      "kernel_size": 3, "output_hidden_channels": 512, "steps": 100000, "batch_size": 64,
-                      "learning_rate": 0.0003, "seed": 1, "condition_degree": 1,
-               "condition_exponentials": ["ln_cooling_rate_C_per_s:-1"], "condition_exponentials_calibration_only": true,
-               "calibration_samples": 1000, "calibration_rounds": 3,
-                      "calibration_spread": 1,
-                      "calibration_spread_statistic": "volume_fraction", "calibration_tilt_direction": "content",
-                      "calibration_probe_variations": [0.5, 1, 2, 3],
-                      "calibration_mean_statistics": ["volume_fraction", "mean_free_path"], "calibration_mean_rounds": 2,
-               "calibration_mean_term_statistics": ["mean_free_path"] })"_json;
-    c["generate"]["samples"] = 1000;
-  }
-  else if (name != "demo")
-  {
-    throw std::invalid_argument("unknown preset \"" + name + "\": use demo, tiny or paper");
-  }
-  if (name != "demo")
-    c.erase("slow_cpu"); // the demo's budget only: tiny is small anyway, paper is for a GPU
-  return c;
+  throw std::invalid_argument("unknown preset \"" + name + "\": use one of " + names);
 }
 
 /** Deep merge: values of `over` replace those of `base`; objects merge key by key. */
@@ -170,17 +112,6 @@ JoinStrings(const json & array)
   return s;
 }
 
-uint64_t
-Hash(const std::string & text, uint64_t h = 1469598103934665603ull)
-{
-  for (const char c : text)
-  {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 /** Runs the module's CLIs as steps: progress of each child mapped into the study's bar, logs kept,
  * unchanged steps skipped. */
 class Runner
@@ -225,7 +156,7 @@ public:
     for (const auto & a : after)
       key += "|" + ReadStamp(a);
     std::ostringstream stampText;
-    stampText << std::hex << Hash(key);
+    stampText << std::hex << itk::MicrostructureHash(key);
     const std::string stamp = stampText.str();
     bool              fresh = ReadStamp(name) == stamp;
     for (const auto & o : outputs)
@@ -972,7 +903,8 @@ main(int argc, char * argv[])
   auto & preset = m.Add("string-enumeration", "preset", "preset", "demo", "Preset",
                         "demo: synthetic default, small networks, 8-15 min on 2 cores (by CPU); tiny: a couple of minutes "
                         "(tests); paper: the paper's network sizes and budget (for a GPU).");
-  preset.elements = { "demo", "tiny", "paper" };
+  for (const auto & p : sm::study::Presets)
+    preset.elements.emplace_back(p.Name);
   m.Add("string", "device", "device", "", "Device", "auto (CUDA when present), cpu or cuda:N; overrides the config.");
   m.Add("boolean", "crossValidate", "crossValidate", "false", "Cross-validate",
         "Hold out each training condition between two others in turn (config cross_validation: folds, seeds, "

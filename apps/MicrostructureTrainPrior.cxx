@@ -6,6 +6,7 @@
  *  split (by sample); per-epoch CSV log, checkpoints, --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
 #include "itkFlipImageFilter.h"
@@ -35,15 +36,11 @@ uint64_t
 FileFingerprint(const std::string & path)
 {
   std::ifstream f(path, std::ios::binary);
-  uint64_t      h = 1469598103934665603ull;
+  uint64_t      h = itk::MicrostructureHashOffsetBasis;
   char          buffer[1 << 16];
   while (f.read(buffer, sizeof(buffer)) || f.gcount() > 0)
   {
-    for (std::streamsize i = 0; i < f.gcount(); ++i)
-    {
-      h ^= static_cast<unsigned char>(buffer[i]);
-      h *= 1099511628211ull;
-    }
+    h = itk::MicrostructureHash(std::string_view(buffer, static_cast<std::size_t>(f.gcount())), h);
   }
   return h;
 }

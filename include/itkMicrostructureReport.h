@@ -216,10 +216,6 @@ WriteMontage(const std::string &                                         png,
              const std::vector<std::string> &                            columnHeaders = {},
              unsigned                                                    gutter = 4);
 
-/** `text` with & < > " ' replaced by HTML entities. */
-std::string
-EscapeHtml(const std::string & text);
-
 /** A table as JSON: an array of objects, one per row, keyed by column name;
  * a cell that is a whole finite number is a JSON number, an empty cell or
  * "nan" is null, anything else a string. */
@@ -235,7 +231,7 @@ WriteTableJson(const std::string & path, const itk::MicrostructureTable & table)
  * external resources, relative links only, UTF-8.
  *
  * Build it top to bottom, then Write(). Text given to AddHeading,
- * AddParagraph, captions and table cells is escaped; AddHtml inserts raw
+ * AddParagraph, captions and table cells is escaped (itk::EscapeXml); AddHtml inserts raw
  * markup. Figures and links must be relative paths (resolved against the
  * folder of the written page); Write() reads each PNG figure's header to give
  * the <img> its width and height, and throws when a figure file is missing.

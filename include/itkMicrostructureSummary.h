@@ -78,6 +78,11 @@ public:
   static double
   WassersteinDistance(std::vector<double> a, std::vector<double> b);
 
+  /** The groups as one JSON object: "group_by" (groupColumn, or null when it is empty), each
+   * metadata key with its value, and "groups": per group its value, its count and per metric n,
+   * excluded, mean, variance, sd, ci95_low, ci95_high, min and max (null where not finite).
+   * Strings are written by ToJsonString() (itkMicrostructureText.h), so the text is valid JSON
+   * whatever the names and values hold. */
   static std::string
   ToJSON(const std::vector<GroupSummary> &          groups,
          const std::string &                        groupColumn,

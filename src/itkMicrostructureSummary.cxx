@@ -3,6 +3,7 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 #include "itkMicrostructureSummary.h"
+#include "itkMicrostructureText.h"
 #include "itkTDistribution.h"
 
 #include <algorithm>
@@ -149,42 +150,6 @@ MicrostructureSummary::Summarize(const MicrostructureTable &       table,
 namespace
 {
 std::string
-JsonString(const std::string & s)
-{
-  std::string out = "\"";
-  for (char c : s)
-  {
-    switch (c)
-    {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-        {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        }
-        else
-        {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string
 JsonNumber(double v)
 {
   // JSON has no NaN/Infinity: write null.
@@ -198,20 +163,20 @@ MicrostructureSummary::ToJSON(const std::vector<GroupSummary> &          groups,
                               const std::map<std::string, std::string> & metadata)
 {
   std::ostringstream j;
-  j << "{\n  \"group_by\": " << (groupColumn.empty() ? "null" : JsonString(groupColumn)) << ",\n";
+  j << "{\n  \"group_by\": " << (groupColumn.empty() ? "null" : ToJsonString(groupColumn)) << ",\n";
   for (const auto & kv : metadata)
   {
-    j << "  " << JsonString(kv.first) << ": " << JsonString(kv.second) << ",\n";
+    j << "  " << ToJsonString(kv.first) << ": " << ToJsonString(kv.second) << ",\n";
   }
   j << "  \"groups\": [";
   for (std::size_t g = 0; g < groups.size(); ++g)
   {
-    j << (g ? "," : "") << "\n    {\n      \"group\": " << JsonString(groups[g].group)
+    j << (g ? "," : "") << "\n    {\n      \"group\": " << ToJsonString(groups[g].group)
       << ",\n      \"count\": " << groups[g].count << ",\n      \"metrics\": {";
     for (std::size_t m = 0; m < groups[g].metrics.size(); ++m)
     {
       const auto & s = groups[g].metrics[m];
-      j << (m ? "," : "") << "\n        " << JsonString(s.metric) << ": {\"n\": " << s.n
+      j << (m ? "," : "") << "\n        " << ToJsonString(s.metric) << ": {\"n\": " << s.n
         << ", \"excluded\": " << s.excluded << ", \"mean\": " << JsonNumber(s.mean)
         << ", \"variance\": " << JsonNumber(s.variance) << ", \"sd\": " << JsonNumber(s.standardDeviation)
         << ", \"ci95_low\": " << JsonNumber(s.ci95Low) << ", \"ci95_high\": " << JsonNumber(s.ci95High)

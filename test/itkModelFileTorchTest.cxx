@@ -5,6 +5,7 @@
  * itk::ExceptionObject naming the file, never a crash or an endless read.
  *=========================================================================*/
 #include "itkFullDiskTestHelper.h"
+#include "itkMicrostructureHash.h"
 #include "itkModelFile.h"
 #include "itkVQVAEModel.h"
 
@@ -95,7 +96,7 @@ Resealed(std::string data)
   EXPECT_NE(at, std::string::npos);
   const auto         eol = data.find('\n', at);
   std::ostringstream hex;
-  hex << std::hex << mf::FNV1a64(data.data(), at);
+  hex << std::hex << itk::MicrostructureHash(std::string_view(data.data(), at));
   data.replace(at, eol - at, "header_fnv1a64 = " + hex.str());
   return data;
 }

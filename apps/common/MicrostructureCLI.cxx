@@ -4,6 +4,7 @@
 #include "MicrostructureCLI.h"
 #include "itkImageIOFactory.h"
 #include "itkMicrostructureIO.h"
+#include "itkMicrostructureText.h"
 #include "itkMultiThreaderBase.h"
 
 #include <algorithm>
@@ -21,33 +22,6 @@ namespace cli
 {
 namespace
 {
-std::string
-Escape(const std::string & s)
-{
-  std::string out;
-  for (char c : s)
-  {
-    switch (c)
-    {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 bool
 IsFileTag(const std::string & tag)
 {
@@ -160,26 +134,26 @@ Module::XML() const
 {
   std::ostringstream x;
   x << "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<executable>\n"
-    << "  <category>" << Escape(m_Category) << "</category>\n"
-    << "  <title>" << Escape(m_Title) << "</title>\n"
+    << "  <category>" << itk::EscapeXml(m_Category) << "</category>\n"
+    << "  <title>" << itk::EscapeXml(m_Title) << "</title>\n"
     << "  <description><![CDATA[" << m_Description << "]]></description>\n"
-    << "  <version>" << Escape(m_Version) << "</version>\n"
+    << "  <version>" << itk::EscapeXml(m_Version) << "</version>\n"
     << "  <documentation-url>https://github.com/InsightSoftwareConsortium/ITKStochasticMicrostructure</documentation-url>\n"
     << "  <license>Apache 2.0</license>\n"
     << "  <contributor>ITKStochasticMicrostructure developers</contributor>\n"
     << "  <acknowledgements><![CDATA[Method: R. Noguchi and J. Inoue, Phys. Rev. E 104, 025302 (2021).]]></acknowledgements>\n";
   for (const auto & g : m_Groups)
   {
-    x << "  <parameters>\n    <label>" << Escape(g.label) << "</label>\n    <description><![CDATA["
+    x << "  <parameters>\n    <label>" << itk::EscapeXml(g.label) << "</label>\n    <description><![CDATA["
       << (g.description.empty() ? g.label : g.description) << "]]></description>\n";
     for (const auto & p : g.params)
     {
       x << "    <" << p.tag;
       if (!p.fileExtensions.empty())
       {
-        x << " fileExtensions=\"" << Escape(p.fileExtensions) << "\"";
+        x << " fileExtensions=\"" << itk::EscapeXml(p.fileExtensions) << "\"";
       }
-      x << ">\n      <name>" << Escape(p.name) << "</name>\n";
+      x << ">\n      <name>" << itk::EscapeXml(p.name) << "</name>\n";
       if (p.index >= 0)
       {
         x << "      <index>" << p.index << "</index>\n";
@@ -188,11 +162,11 @@ Module::XML() const
       {
         if (!p.flag.empty())
         {
-          x << "      <flag>-" << Escape(p.flag) << "</flag>\n";
+          x << "      <flag>-" << itk::EscapeXml(p.flag) << "</flag>\n";
         }
-        x << "      <longflag>--" << Escape(p.longflag) << "</longflag>\n";
+        x << "      <longflag>--" << itk::EscapeXml(p.longflag) << "</longflag>\n";
       }
-      x << "      <label>" << Escape(p.label) << "</label>\n"
+      x << "      <label>" << itk::EscapeXml(p.label) << "</label>\n"
         << "      <description><![CDATA[" << p.description << "]]></description>\n";
       if (!p.channel.empty())
       {
@@ -200,11 +174,11 @@ Module::XML() const
       }
       if (!p.defaultValue.empty())
       {
-        x << "      <default>" << Escape(p.defaultValue) << "</default>\n";
+        x << "      <default>" << itk::EscapeXml(p.defaultValue) << "</default>\n";
       }
       for (const auto & e : p.elements)
       {
-        x << "      <element>" << Escape(e) << "</element>\n";
+        x << "      <element>" << itk::EscapeXml(e) << "</element>\n";
       }
       if (!p.minimum.empty() || !p.maximum.empty())
       {
@@ -612,8 +586,8 @@ Progress::Progress(std::string name, std::string comment)
   , m_LastPrint(m_Start)
   , m_Tty(::isatty(2) != 0)
 {
-  std::cout << "<filter-start>\n<filter-name>" << Escape(m_Name) << "</filter-name>\n<filter-comment>"
-            << Escape(comment) << "</filter-comment>\n</filter-start>" << std::endl;
+  std::cout << "<filter-start>\n<filter-name>" << itk::EscapeXml(m_Name) << "</filter-name>\n<filter-comment>"
+            << itk::EscapeXml(comment) << "</filter-comment>\n</filter-start>" << std::endl;
 }
 
 Progress::~Progress()
@@ -709,7 +683,7 @@ Progress::End()
   {
     std::fprintf(stderr, "\n");
   }
-  std::cout << "<filter-end>\n<filter-name>" << Escape(m_Name) << "</filter-name>\n<filter-time>" << elapsed
+  std::cout << "<filter-end>\n<filter-name>" << itk::EscapeXml(m_Name) << "</filter-name>\n<filter-time>" << elapsed
             << "</filter-time>\n</filter-end>" << std::endl;
 }
 

@@ -7,6 +7,7 @@
 #include "itkMicrostructureReport.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureReportDisplay.h"
+#include "itkMicrostructureText.h"
 
 #include "vnl/algo/vnl_symmetric_eigensystem.h"
 #include "vnl/vnl_matrix.h"
@@ -441,37 +442,6 @@ PrincipalComponents(const std::vector<float> & data,
 }
 
 // ---------------------------------------------------------------- text helpers
-std::string
-EscapeHtml(const std::string & text)
-{
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (const char ch : text)
-  {
-    switch (ch)
-    {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
 namespace
 {
 bool
@@ -499,46 +469,6 @@ ParseWholeNumber(const std::string & s, double & value)
   }
   value = v;
   return true;
-}
-
-std::string
-JsonString(const std::string & s)
-{
-  std::string out = "\"";
-  for (const char ch : s)
-  {
-    const auto u = static_cast<unsigned char>(ch);
-    switch (ch)
-    {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20)
-        {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-          out += buf;
-        }
-        else
-        {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 // Percent-encode a relative path for an href/src (keeps / and unreserved characters).
@@ -634,7 +564,7 @@ TableToJson(const itk::MicrostructureTable & table)
     for (std::size_t c = 0; c < names.size(); ++c)
     {
       const std::string & cell = table.Get(r, c);
-      os << (c ? ", " : "") << JsonString(names[c]) << ": ";
+      os << (c ? ", " : "") << ToJsonString(names[c]) << ": ";
       double v = 0.0;
       std::string lower = cell;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -648,7 +578,7 @@ TableToJson(const itk::MicrostructureTable & table)
       }
       else
       {
-        os << JsonString(cell);
+        os << ToJsonString(cell);
       }
     }
     os << "}";
@@ -681,7 +611,7 @@ HtmlReport::AddHeading(const std::string & text, unsigned level)
 void
 HtmlReport::AddParagraph(const std::string & text)
 {
-  std::string escaped = EscapeHtml(text);
+  std::string escaped = EscapeXml(text);
   std::string html;
   for (const char ch : escaped)
   {
@@ -712,10 +642,10 @@ HtmlReport::AddTable(const itk::MicrostructureTable & table,
   const std::size_t  n = table.GetNumberOfRows();
   const std::size_t  shown = maxRows == 0 ? n : std::min(n, maxRows);
   std::ostringstream os;
-  os << "<div class=\"tablewrap\"><table>\n<caption>" << EscapeHtml(caption) << "</caption>\n<thead><tr>";
+  os << "<div class=\"tablewrap\"><table>\n<caption>" << EscapeXml(caption) << "</caption>\n<thead><tr>";
   for (const auto & name : table.GetColumnNames())
   {
-    os << "<th>" << EscapeHtml(name) << "</th>";
+    os << "<th>" << EscapeXml(name) << "</th>";
   }
   os << "</tr></thead>\n<tbody>\n";
   for (std::size_t r = 0; r < shown; ++r)
@@ -725,7 +655,7 @@ HtmlReport::AddTable(const itk::MicrostructureTable & table,
     {
       const std::string & cell = table.Get(r, c);
       double              v = 0.0;
-      os << (ParseWholeNumber(cell, v) ? "<td class=\"num\">" : "<td>") << EscapeHtml(cell) << "</td>";
+      os << (ParseWholeNumber(cell, v) ? "<td class=\"num\">" : "<td>") << EscapeXml(cell) << "</td>";
     }
     os << "</tr>\n";
   }
@@ -739,7 +669,7 @@ HtmlReport::AddTable(const itk::MicrostructureTable & table,
     }
     if (!csvRelativePath.empty())
     {
-      os << "Full table: <a href=\"" << EncodePath(csvRelativePath) << "\">" << EscapeHtml(csvRelativePath)
+      os << "Full table: <a href=\"" << EncodePath(csvRelativePath) << "\">" << EscapeXml(csvRelativePath)
          << "</a>";
     }
     os << "</p>";
@@ -763,7 +693,7 @@ void
 HtmlReport::AddLink(const std::string & relativePath, const std::string & text)
 {
   CheckRelative(relativePath, "link");
-  AddHtml("<p><a href=\"" + EncodePath(relativePath) + "\">" + EscapeHtml(text) + "</a></p>");
+  AddHtml("<p><a href=\"" + EncodePath(relativePath) + "\">" + EscapeXml(text) + "</a></p>");
 }
 
 std::string
@@ -773,7 +703,7 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
   std::ostringstream os;
   os << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
      << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-     << "<title>" << EscapeHtml(m_Title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<main>\n";
+     << "<title>" << EscapeXml(m_Title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<main>\n";
   // Table of contents from the level-2 headings.
   std::size_t h2 = 0;
   for (const auto & b : m_Blocks)
@@ -783,7 +713,7 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
   bool hasH1 = !m_Blocks.empty() && m_Blocks.front().Type == Block::Heading && m_Blocks.front().Level == 1;
   if (!hasH1)
   {
-    os << "<h1>" << EscapeHtml(m_Title) << "</h1>\n";
+    os << "<h1>" << EscapeXml(m_Title) << "</h1>\n";
   }
   std::size_t id = 0;
   bool        tocWritten = h2 < 2;
@@ -797,7 +727,7 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
         ++i;
         if (b.Level == 2)
         {
-          os << "<li><a href=\"#s" << i << "\">" << EscapeHtml(b.Text) << "</a></li>\n";
+          os << "<li><a href=\"#s" << i << "\">" << EscapeXml(b.Text) << "</a></li>\n";
         }
       }
     }
@@ -814,7 +744,7 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
     {
       case Block::Heading:
         ++id;
-        os << "<h" << b.Level << " id=\"s" << id << "\">" << EscapeHtml(b.Text) << "</h" << b.Level << ">\n";
+        os << "<h" << b.Level << " id=\"s" << id << "\">" << EscapeXml(b.Text) << "</h" << b.Level << ">\n";
         if (b.Level == 1 && !tocWritten)
         {
           writeToc();
@@ -834,12 +764,12 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
                                                        "figure out.");
         }
         unsigned w = 0, h = 0;
-        os << "<figure><img src=\"" << EncodePath(b.Path) << "\" alt=\"" << EscapeHtml(b.Alt) << "\"";
+        os << "<figure><img src=\"" << EncodePath(b.Path) << "\" alt=\"" << EscapeXml(b.Alt) << "\"";
         if (ReadPngSize(file.string(), w, h))
         {
           os << " width=\"" << w << "\" height=\"" << h << "\"";
         }
-        os << " loading=\"eager\">\n<figcaption>" << EscapeHtml(b.Caption) << "</figcaption></figure>\n";
+        os << " loading=\"eager\">\n<figcaption>" << EscapeXml(b.Caption) << "</figcaption></figure>\n";
         break;
       }
     }

@@ -3,6 +3,7 @@
  *=========================================================================*/
 #include "itkModelFile.h"
 #include "itkMacro.h"
+#include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 
 #include <cmath>
@@ -60,18 +61,6 @@ const std::string HeaderChecksumKey = "header_fnv1a64";
 /** The largest model file or checkpoint read: far above any model of this module. */
 constexpr std::uintmax_t MaximumFileBytes = std::uintmax_t{ 8 } << 30;
 } // namespace
-
-uint64_t
-FNV1a64(const char * data, size_t size)
-{
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i)
-  {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::string
 Escape(const std::string & text)
@@ -175,10 +164,10 @@ Write(const std::string & path, const Kind & kind, const std::vector<std::pair<s
   for (const auto & s : sections)
   {
     text << s.first << "_bytes = " << s.second.size() << '\n'
-         << s.first << "_fnv1a64 = " << Hex(FNV1a64(s.second.data(), s.second.size())) << '\n';
+         << s.first << "_fnv1a64 = " << Hex(MicrostructureHash(s.second)) << '\n';
   }
   const std::string headerText = text.str();
-  text << HeaderChecksumKey << " = " << Hex(FNV1a64(headerText.data(), headerText.size())) << '\n';
+  text << HeaderChecksumKey << " = " << Hex(MicrostructureHash(headerText)) << '\n';
   text << "end_header\n";
 
   std::string bytes = text.str();
@@ -250,7 +239,8 @@ Read(const std::string & path, const Kind & kind, const std::vector<std::string>
   }
   if (!ended)
     Fail(path + ": the header has no end_header line: the file is truncated or damaged");
-  if (checksumLine != std::string::npos && Hex(FNV1a64(data.data(), checksumLine)) != c.Get(HeaderChecksumKey))
+  if (checksumLine != std::string::npos &&
+      Hex(MicrostructureHash(std::string_view(data.data(), checksumLine))) != c.Get(HeaderChecksumKey))
     Fail(path + ": the header's checksum does not match its text (a header value was edited or damaged): "
                 "write the file again (or retrain), do not edit it by hand");
   c.Keys.erase(HeaderChecksumKey);
@@ -274,7 +264,7 @@ Read(const std::string & path, const Kind & kind, const std::vector<std::string>
          "is damaged; write it again");
   for (const auto & [name, size] : sizes)
   {
-    if (Hex(FNV1a64(data.data() + pos, size)) != c.Get(name + "_fnv1a64"))
+    if (Hex(MicrostructureHash(std::string_view(data.data() + pos, size))) != c.Get(name + "_fnv1a64"))
       Fail(path + ": the " + name + " section's checksum does not match the header: the file is damaged; write it again");
     c.Sections[name] = data.substr(pos, size);
     pos += size;

@@ -10,6 +10,9 @@
  *   end_header\n
  *   <section bytes> ...               (in the order of the header)
  *
+ * The <..>_fnv1a64 values are itk::MicrostructureHash() (itkMicrostructureHash.h: FNV-1a from
+ * the module's own offset basis), in lowercase hexadecimal.
+ *
  * Section sizes are decimal unsigned integers, each checked against the bytes
  * left in the file. Files written before header_fnv1a64 existed lack it and
  * are still read (their header is not checked); older readers ignore it.
@@ -34,9 +37,6 @@ namespace itk
 {
 namespace modelfile
 {
-
-uint64_t
-FNV1a64(const char * data, size_t size);
 
 /** Backslash-escapes '\\', newlines and carriage returns: one header line. */
 std::string

@@ -2,12 +2,7 @@
 # Bad input and a full disk against the CLIs: each is a clear error naming the
 # file and a non-zero exit, never a crash, a wrong result with exit 0, or a
 # good output replaced by a broken one.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+source "$(dirname "$0")/common.sh" || exit 1
 
 fail() { echo "FAIL: $*"; exit 1; }
 # expect_error "<part of the message>" command...: non-zero exit (not a signal) and the message on stderr.

@@ -2,12 +2,7 @@
 # MicrostructureMeasure on images with analytic answers: a 2D micrograph, a
 # stack with its patch table grouped by a column, a CSV list of micrographs;
 # bad input gives a message, a non-zero exit and no output files.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+source "$(dirname "$0")/common.sh" || exit 1
 
 # Vertical stripes: ferrite (200) columns [0,10), [20,30), ... [80,90) in a 100x100 image.
 # Horizontal lines: L_L = 0.5, 4 interior segments + 1 cut by the left edge (1/2) per row:

@@ -3,12 +3,7 @@
 # pixel values and flips; resampling mixed pixel sizes; --range; --xml; Slicer progress; a
 # failing call (missing column, malformed CSV, unreadable/RGB image, ...) exits non-zero with a
 # clear message and leaves no files.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+source "$(dirname "$0")/common.sh" || exit 1
 
 # --xml: the module's description, with its title, category and the options of the dataset tool.
 "$bin/MicrostructurePatches" --xml | $py -c '

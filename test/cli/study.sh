@@ -3,13 +3,8 @@
 # networks, the 3 degC/s condition held out). The results, the comparison table, the report page
 # and every figure exist and are not trivial; a second run (of the study moved elsewhere) reuses
 # every step; a bad config is a clear error.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
+source "$(dirname "$0")/common.sh" || exit 1
 [ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 0; }
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 run=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then run=(xvfb-run -a); fi
 

@@ -4,13 +4,8 @@
 # The table's figures are those of each fold's results.json, recomputed here where they are new (S2
 # RMS from the S2 tables, the targets met, the summary); a CSV dataset finds its interior fold itself;
 # bad settings are clear errors.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
+source "$(dirname "$0")/common.sh" || exit 1
 [ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 0; }
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 run=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then run=(xvfb-run -a); fi
 

@@ -2,13 +2,8 @@
 # MicrostructureSynthesize: a tiny dataset (files, CSV columns and rows, phase maps with labels
 # 0/1/2 that match the images), one image with -o, --xml, and bad arguments: a message, a
 # non-zero exit and no files.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
+source "$(dirname "$0")/common.sh" || exit 1
 cli="$bin/MicrostructureSynthesize"
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 
 "$cli" --xml | $py -c 'import sys, xml.dom.minidom; d = xml.dom.minidom.parseString(sys.stdin.read()); assert d.documentElement.getElementsByTagName("title")[0].firstChild.data == "Synthesize Microstructures"'
 

@@ -6,13 +6,8 @@
 # --calibrationSamples its code frequencies are calibrated to the training maps'; same seed gives
 # the same micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit
 # and no output.
-set -euo pipefail
-bin=$(cd "$1" && pwd)
+source "$(dirname "$0")/common.sh" || exit 1
 [ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 0; }
-py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 
 "$bin/MicrostructureSynthesize" --coolingRates 1,10 --imagesPerRate 2 --size 128,128 --seed 3 ds >/dev/null 2>&1
 "$bin/MicrostructurePatches" ds/micrographs.csv --conditions cooling_rate_C_per_s --patchSize 32,32 \
