@@ -30,6 +30,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 #include <tuple>
@@ -336,6 +338,46 @@ SlowCPU(const std::string & device)
 }
 
 /** The preset, its slow-CPU settings where they apply, then the user's config and --device. */
+/** Refuses a key of the user's config that the study does not read (a misspelt key would otherwise
+ * be ignored silently), naming it with its path. Known keys: the preset's, and the optional ones
+ * that no preset sets. slow_cpu holds settings of the same form. */
+void
+CheckConfigKeys(const json & user, const json & preset, const std::string & file, const std::string & path = "")
+{
+  static const std::map<std::string, std::set<std::string>> optional = {
+    { "", { "slow_cpu" } },
+    { "prior.",
+      { "dilations", "schedule", "mirrors", "composition_level", "output_condition_bias", "calibration_tilt_fit", "calibration_foreground",
+        "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
+        "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
+        "calibration_spread_method", "calibration_probe_temperatures" } },
+    { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
+                  "histogram_loss_weight", "interface_loss_weight", "precision" } },
+    { "generate.", { "unseen" } },
+    { "data.", { "categorical" } },
+  };
+  for (const auto & [key, value] : user.items())
+  {
+    const std::string name = path + key;
+    const auto        extra = optional.find(path);
+    const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
+    if (!known)
+    {
+      std::string keys;
+      for (const auto & [k, v] : preset.items())
+        keys += (keys.empty() ? "" : ", ") + k;
+      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
+                                  "\", which the study does not read: check its spelling (" +
+                                  (path.empty() ? std::string("top-level keys") : path.substr(0, path.size() - 1)) +
+                                  " has: " + keys + ")");
+    }
+    if (key == "slow_cpu" && path.empty() && value.is_object())
+      CheckConfigKeys(value, preset, file, "");
+    else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())
+      CheckConfigKeys(value, preset[key], file, name + ".");
+  }
+}
+
 json
 LoadConfig(Module & m)
 {
@@ -357,6 +399,7 @@ LoadConfig(Module & m)
     if (!user.is_object())
       throw std::invalid_argument("the config file " + m.Get("config") + " must hold a JSON object");
   }
+  CheckConfigKeys(user, config, m.Get("config"));
   if (!m.Get("device").empty())
     user["device"] = m.Get("device");
   // The preset's slow-CPU settings come before the user's, so that every setting given stays.
@@ -611,6 +654,8 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     if (pr.value("condition_exponentials_calibration_only", false))
       priorArgs.push_back("--conditionExponentialsCalibrationOnly");
   }
+  if (pr.value("output_condition_bias", false))
+    priorArgs.push_back("--outputConditionBias");
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
   if (pr.contains("dilations") && !pr["dilations"].empty())

@@ -350,7 +350,8 @@ Body(Module & m)
       { "firstKernelSize", std::to_string(hp.FirstKernelSize) },
       { "kernelSize", std::to_string(hp.KernelSize) },
       { "outputHiddenChannels", std::to_string(hp.OutputHiddenChannels) },
-      { "dilations", dilations }
+      { "dilations", dilations },
+      { "outputConditionBias", hp.OutputConditionBias ? "true" : "false" }
     };
     sm::cli::CheckResumedArchitecture(m, checkpoint, architecture);
   }
@@ -375,6 +376,7 @@ Body(Module & m)
                                     ": give whole numbers 1..64 separated by commas, e.g. 1,2,4,8");
       h.Dilations.push_back(static_cast<unsigned int>(std::stoul(d)));
     }
+    h.OutputConditionBias = m.GetBool("outputConditionBias");
     prior->SetHyperparameters(h);
     // Continuous parameters: normalisation and trained range from the training rows. Categorical
     // ones: every category of the table (also those only in the test split or held out), so
@@ -884,6 +886,9 @@ main(int argc, char * argv[])
         "Dilations of layers 2..L, cycled, e.g. 1,2,4,8 (not in the paper; default: none): a wider receptive field "
         "at the same cost, for structure on the scale of the whole map.");
   m.Group("Compute");
+  m.Add("boolean", "outputConditionBias", "outputConditionBias", "false", "Output condition bias",
+        "Not in the paper: the condition (and the composition level) also biases the output logits directly, as it "
+        "does every gated layer.");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
                            "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "

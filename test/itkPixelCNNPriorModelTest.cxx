@@ -2109,3 +2109,63 @@ TEST(PixelCNNPriorModel, CompositionLevelOfTwoValuesFitsTheirCorrelation)
   EXPECT_EQ(back->Sample(10, H, W, at, 1.0, 2), m->Sample(10, H, W, at, 1.0, 2));
   fs::remove_all(dir);
 }
+
+// The output condition bias: zero at initialisation (the network's logits as without it), learnt by
+// TrainStep, the same samples from the naive and the incremental sampler (which adds it with the
+// offsets), stored in the file; a file without the line reads as off.
+TEST(PixelCNNPriorModel, OutputConditionBiasIsLearntSampledAndStored)
+{
+  const unsigned int K = 5, H = 4, W = 5, n = 16;
+  auto               h = TinyHyperparameters(K, 2);
+  h.OutputConditionBias = true;
+  auto m = Prior::New();
+  m->SetHyperparameters(h);
+  m->SetConditionSchema(TwoParameterSchema());
+  m->SetSeed(4);
+  m->SetDevice("cpu");
+  m->Initialize();
+  auto plain = TinyPrior(K, 2, 4, TwoParameterSchema());
+  const auto maps = RandomMaps(n, H, W, K, 3);
+  const std::vector<Prior::Condition> at{ Cond(0.5, "air") };
+  EXPECT_EQ(m->Logits(maps.data(), 2, H, W, at), plain->Logits(maps.data(), 2, H, W, at))
+    << "the bias starts at zero: the same network as without it";
+  // Maps whose code depends on the condition: code 0 at log_rate -1, code 4 at 1.
+  std::vector<int32_t>          train;
+  std::vector<Prior::Condition> conditions;
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    train.insert(train.end(), H * W, i % 2 ? 4 : 0);
+    conditions.push_back(Cond(i % 2 ? 1.0 : -1.0, "water"));
+  }
+  m->SetLearningRate(2e-2);
+  for (int step = 0; step < 30; ++step)
+    m->TrainStep(train.data(), n, H, W, conditions);
+  const auto first = m->Logits(train.data(), 2, H, W, { conditions[0], conditions[1] });
+  EXPECT_GT(first[(0 * K + 0) * H * W], first[(0 * K + 4) * H * W]) << "log_rate -1 favours code 0 at the first position";
+  EXPECT_GT(first[(1 * K + 4) * H * W], first[(1 * K + 0) * H * W]) << "log_rate 1 favours code 4";
+  m->SetSampler("naive");
+  const auto naive = m->Sample(6, H, W, { Cond(0.2, "air") }, 1.0, 9);
+  m->SetSampler("incremental");
+  EXPECT_EQ(m->Sample(6, H, W, { Cond(0.2, "air") }, 1.0, 9), naive);
+
+  const auto dir = TempDir("outputbias");
+  const auto path = (dir / "p.model").string();
+  m->Write(path);
+  auto back = Prior::New();
+  back->SetDevice("cpu");
+  back->Read(path);
+  EXPECT_TRUE(back->GetHyperparameters().OutputConditionBias);
+  EXPECT_EQ(back->Sample(6, H, W, { Cond(0.2, "air") }, 1.0, 9), naive);
+  plain->Write(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  bytes = WithoutHeaderChecksum(bytes);
+  const auto line = bytes.find("output_condition_bias = 0\n");
+  ASSERT_NE(line, std::string::npos);
+  bytes.erase(line, std::string("output_condition_bias = 0\n").size());
+  std::ofstream(path, std::ios::binary) << bytes;
+  back->Read(path);
+  EXPECT_FALSE(back->GetHyperparameters().OutputConditionBias) << "files written before the option read as off";
+  fs::remove_all(dir);
+}

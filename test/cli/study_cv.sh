@@ -108,4 +108,25 @@ for bad in '{ "cross_validation": { "seeds": "x" } }' '{ "cross_validation": { "
   fi
   grep -q "cross_validation" out.txt || { echo "FAIL: unclear message for $bad"; cat out.txt; exit 1; }
 done
+# A key the study does not read (misspelt) is refused, naming it with its path; before, it was ignored.
+for bad in '{ "prior": { "calibraton_samples": 0 } }:prior.calibraton_samples' '{ "generte": {} }:generte' \
+           '{ "data": { "synthetic": { "train_rate": [1] } } }:data.synthetic.train_rate' \
+           '{ "slow_cpu": { "vqvae": { "step": 1 } } }:vqvae.step'; do
+  echo "${bad%:*}" > bad.json
+  if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
+    echo "FAIL: accepted ${bad%:*}"; exit 1
+  fi
+  grep -qF "\"${bad##*:}\", which the study does not read" out.txt || { echo "FAIL: unclear message for ${bad%:*}"; cat out.txt; exit 1; }
+done
+# Every key of the UHCS example is one the study reads (its data folder is made missing here: the
+# error must be about the data, not a key).
+$py - "$(dirname "$0")/../../examples/uhcs_study.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["data"]["csv"]["path"] = "no/such/micrographs.csv"
+json.dump(c, open("uhcs.json", "w"))
+PY
+if "$bin/MicrostructureStudy" cvuhcs --config uhcs.json >out.txt 2>&1; then echo "FAIL: ran without data"; exit 1; fi
+grep -q "does not read" out.txt && { echo "FAIL: the UHCS example has a key the study does not read"; cat out.txt; exit 1; }
+grep -q "no/such/micrographs.csv" out.txt || { echo "FAIL: unclear message for missing data"; cat out.txt; exit 1; }
 echo "ok"
