@@ -347,7 +347,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
     { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "output_condition_bias", "calibration_tilt_fit", "calibration_foreground",
+      { "dilations", "schedule", "mirrors", "composition_level", "calibration_tilt_fit", "calibration_foreground",
         "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
         "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
         "calibration_spread_method", "calibration_probe_temperatures" } },
@@ -654,8 +654,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     if (pr.value("condition_exponentials_calibration_only", false))
       priorArgs.push_back("--conditionExponentialsCalibrationOnly");
   }
-  if (pr.value("output_condition_bias", false))
-    priorArgs.push_back("--outputConditionBias");
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
   if (pr.contains("dilations") && !pr["dilations"].empty())

@@ -134,14 +134,12 @@ PatchStatistics(const ByteStackType * stack, bool dark, const std::vector<std::s
 
 /** Per code (codebook of K), the mean share of foreground (Otsu per patch, as PatchStatistics) in the
  * blocks of pixels its positions stand for, over the maps of the given rows of the stack (a row of a
- * mirror image, row + k N, counts as its patch's own row, once); with boundaries, also the mean share
- * of the block's neighbouring pixel pairs (across and down, inside the block) whose phases differ,
- * the two values of a code together (K x 2). One pseudo-position at the overall mean is added to
- * every code, so a rare code's value leans to the mean and an unused code has it. The blocks: a patch
- * of P x Q pixels and maps of h x w, P / h x Q / w pixels per position. */
+ * mirror image, row + k N, counts as its patch's own row, once); one pseudo-position at the overall
+ * share is added to every code, so a rare code's value leans to the mean and an unused code has it.
+ * The blocks: a patch of P x Q pixels and maps of h x w, P / h x Q / w pixels per position. */
 std::vector<double>
-CodeBlockValues(const ByteStackType * stack, const MapType * maps, const std::vector<size_t> & rows, size_t N,
-                unsigned int K, bool dark, bool boundaries = false)
+CodeForegroundShare(const ByteStackType * stack, const MapType * maps, const std::vector<size_t> & rows, size_t N,
+                    unsigned int K, bool dark)
 {
   using OtsuType = itk::OtsuPhaseSegmentationImageFilter<ByteStackType, ByteStackType>;
   const auto patch = stack->GetLargestPossibleRegion().GetSize();
@@ -157,9 +155,7 @@ CodeBlockValues(const ByteStackType * stack, const MapType * maps, const std::ve
   const uint8_t *            phase = otsu->GetOutput()->GetBufferPointer();
   const MapType::PixelType * index = maps->GetBufferPointer();
   const size_t        bx = patch[0] / map[0], by = patch[1] / map[1], patchPixels = patch[0] * patch[1];
-  const size_t        L = boundaries ? 2 : 1;
-  const double        pairs = static_cast<double>((bx - 1) * by + bx * (by - 1));
-  std::vector<double> sum(K * L, 0.0), count(K, 0.0);
+  std::vector<double> sum(K, 0.0), count(K, 0.0);
   std::vector<bool>   seen(N, false);
   for (const size_t row : rows)
   {
@@ -170,39 +166,24 @@ CodeBlockValues(const ByteStackType * stack, const MapType * maps, const std::ve
     for (size_t y = 0; y < map[1]; ++y)
       for (size_t x = 0; x < map[0]; ++x)
       {
-        const uint8_t * block = phase + r * patchPixels + y * by * patch[0] + x * bx;
-        double          share = 0.0, differ = 0.0;
+        double share = 0.0;
         for (size_t j = 0; j < by; ++j)
           for (size_t i = 0; i < bx; ++i)
-          {
-            share += block[j * patch[0] + i];
-            if (i + 1 < bx)
-              differ += block[j * patch[0] + i] != block[j * patch[0] + i + 1];
-            if (j + 1 < by)
-              differ += block[j * patch[0] + i] != block[(j + 1) * patch[0] + i];
-          }
+            share += phase[r * patchPixels + (y * by + j) * patch[0] + x * bx + i];
         const auto k = index[r * map[0] * map[1] + y * map[0] + x];
         if (k >= K)
           throw std::invalid_argument("index map " + std::to_string(r) + " holds code " + std::to_string(k) +
                                       " of a codebook of " + std::to_string(K));
-        sum[k * L] += share / static_cast<double>(bx * by);
-        if (boundaries)
-          sum[k * L + 1] += pairs > 0 ? differ / pairs : 0.0;
+        sum[k] += share / static_cast<double>(bx * by);
         count[k] += 1.0;
       }
   }
-  const double        total = std::accumulate(count.begin(), count.end(), 0.0);
-  std::vector<double> values(K * L);
-  for (size_t l = 0; l < L; ++l)
-  {
-    double all = 0.0;
-    for (unsigned int k = 0; k < K; ++k)
-      all += sum[k * L + l];
-    const double mean = total > 0.0 ? all / total : 0.0;
-    for (unsigned int k = 0; k < K; ++k)
-      values[k * L + l] = (sum[k * L + l] + mean) / (count[k] + 1.0);
-  }
-  return values;
+  const double total = std::accumulate(count.begin(), count.end(), 0.0);
+  const double mean = total > 0.0 ? std::accumulate(sum.begin(), sum.end(), 0.0) / total : 0.0;
+  std::vector<double> share(K);
+  for (unsigned int k = 0; k < K; ++k)
+    share[k] = (sum[k] + mean) / (count[k] + 1.0);
+  return share;
 }
 
 /** The named statistics (PatchStatistics) of the patches that maps (count x h x w) decode to. */
@@ -350,8 +331,7 @@ Body(Module & m)
       { "firstKernelSize", std::to_string(hp.FirstKernelSize) },
       { "kernelSize", std::to_string(hp.KernelSize) },
       { "outputHiddenChannels", std::to_string(hp.OutputHiddenChannels) },
-      { "dilations", dilations },
-      { "outputConditionBias", hp.OutputConditionBias ? "true" : "false" }
+      { "dilations", dilations }
     };
     sm::cli::CheckResumedArchitecture(m, checkpoint, architecture);
   }
@@ -376,7 +356,6 @@ Body(Module & m)
                                     ": give whole numbers 1..64 separated by commas, e.g. 1,2,4,8");
       h.Dilations.push_back(static_cast<unsigned int>(std::stoul(d)));
     }
-    h.OutputConditionBias = m.GetBool("outputConditionBias");
     prior->SetHyperparameters(h);
     // Continuous parameters: normalisation and trained range from the training rows. Categorical
     // ones: every category of the table (also those only in the test split or held out), so
@@ -419,35 +398,26 @@ Body(Module & m)
     prior->SetConditionSchema(schema);
     if (m.Get("compositionLevel") != "none")
     {
-      // The top level: each map's share of the bright phase (and with phase_boundaries, its density of
-      // phase boundaries), from its codes' own values measured on the training patches (Otsu per patch).
-      const bool   boundaries = m.Get("compositionLevel") == "phase_boundaries";
+      // The top level: each map's share of the bright phase, from its codes' own shares measured on
+      // the training patches (Otsu per patch).
       const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
-      const auto   values = CodeBlockValues(patches, maps, trainRows, table.GetNumberOfRows(), h.CodebookSize, false,
-                                          boundaries);
+      const auto   share = CodeForegroundShare(patches, maps, trainRows, table.GetNumberOfRows(), h.CodebookSize, false);
       std::vector<int32_t> trainMaps;
       trainMaps.reserve(trainRows.size() * size[0] * size[1]);
       const auto * buffer = maps->GetBufferPointer();
       for (const size_t row : trainRows)
         trainMaps.insert(trainMaps.end(), buffer + row * size[0] * size[1], buffer + (row + 1) * size[0] * size[1]);
-      prior->SetCompositionLevel(std::vector<float>(values.begin(), values.end()), boundaries ? 2 : 1, trainMaps.data(),
+      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainMaps.data(),
                                  static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
                                  static_cast<unsigned int>(size[0]), trainConditions);
       const auto & s = prior->GetConditionSchema();
-      std::cerr << "composition level: " << m.Get("compositionLevel") << " per map (standardised)";
+      std::cerr << "composition level: the share of the bright phase per map (standardised)";
       if (!s.empty() && !s[0].Categorical)
         for (const double z : { s[0].Minimum, s[0].Maximum })
         {
           const auto top = prior->GetCompositionPrior({ { s[0].Name, itk::MicrostructureTable::FormatNumber(z) } });
-          std::cerr << "; at " << s[0].Name << " = " << z << ": mean";
-          for (const double v : top.Mean)
-            std::cerr << ' ' << v;
-          std::cerr << ", sd";
-          for (const double v : top.StdDev)
-            std::cerr << ' ' << v;
+          std::cerr << "; at " << s[0].Name << " = " << z << ": mean " << top.Mean[0] << ", sd " << top.StdDev[0];
         }
-      if (boundaries)
-        std::cerr << "; correlation " << prior->GetCompositionPrior(trainConditions[0]).Correlation[1];
       std::cerr << "\n";
     }
     prior->SetSeed(std::stoull(m.Get("seed")));
@@ -581,7 +551,7 @@ Body(Module & m)
         options.MapStatistic = [decoded, select, vf](const int32_t * maps, unsigned int count, unsigned int h,
                                                      unsigned int w) { return select(decoded(maps, count, h, w), vf, count); };
         if (tiltByContent)
-          options.CodeStatistic = CodeBlockValues(patches, maps, trainRows, N, prior->GetHyperparameters().CodebookSize, dark);
+          options.CodeStatistic = CodeForegroundShare(patches, maps, trainRows, N, prior->GetHyperparameters().CodebookSize, dark);
       }
       if (!meanStatistics.empty())
       {
@@ -804,11 +774,11 @@ main(int argc, char * argv[])
         "mirroring (no rolling or growth direction). Validation uses the patches as they are.");
   auto & composition = m.Add("string-enumeration", "compositionLevel", "compositionLevel", "none", "Composition level",
                              "A two-level prior (not in the paper): each map's share of the bright phase (Otsu per "
-                             "training patch, through the codes' own shares; phase_boundaries: also its density of "
-                             "phase boundaries) drawn first from a normal distribution whose means and log sds are "
-                             "lines in the condition, then the map given it. Gives the maps the patch-to-patch "
-                             "variation in composition that the network alone lacks. none: the paper's prior.");
-  composition.elements = { "none", "phase", "phase_boundaries" };
+                             "training patch, through the codes' own shares) drawn first from a normal distribution "
+                             "whose mean and log sd are lines in the condition, then the map given it. Gives the maps "
+                             "the patch-to-patch variation in composition that the network alone lacks. none: the "
+                             "paper's prior.");
+  composition.elements = { "none", "phase" };
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, the data order and the calibration's samples.");
   m.Group("Calibration");
   m.Add("integer", "calibrationSamples", "calibrationSamples", "0", "Calibration samples per condition",
@@ -886,9 +856,6 @@ main(int argc, char * argv[])
         "Dilations of layers 2..L, cycled, e.g. 1,2,4,8 (not in the paper; default: none): a wider receptive field "
         "at the same cost, for structure on the scale of the whole map.");
   m.Group("Compute");
-  m.Add("boolean", "outputConditionBias", "outputConditionBias", "false", "Output condition bias",
-        "Not in the paper: the condition (and the composition level) also biases the output logits directly, as it "
-        "does every gated layer.");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
                            "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "

@@ -130,11 +130,6 @@ public:
      * and column: with {1, 2, 4, 8} the receptive field of 8 layers grows from 10 to 25 positions
      * up and left at the same cost. */
     std::vector<unsigned int> Dilations;
-    /** A condition bias of the output logits too (not in the paper): the encoded condition (and the
-     * composition level's values) mapped linearly to K logits added at every position, as the gated
-     * layers' biases are added before their gates. It lets the condition move the code frequencies
-     * directly instead of through every layer. Off: the paper's network. */
-    bool OutputConditionBias{ false };
 
     /** Throws itk::ExceptionObject naming the first invalid value. */
     void

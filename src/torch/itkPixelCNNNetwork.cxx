@@ -99,19 +99,6 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   }
   head1 = register_module("head1", nn::Conv2d(nn::Conv2dOptions(options.hiddenChannels, options.outputHiddenChannels, 1)));
   head2 = register_module("head2", nn::Conv2d(nn::Conv2dOptions(options.outputHiddenChannels, options.codebookSize, 1)));
-  if (options.outputConditionBias && options.conditionDimension > 0)
-  {
-    outputCondition = register_module(
-      "output_condition", nn::Linear(nn::LinearOptions(options.conditionDimension, options.codebookSize).bias(false)));
-    torch::NoGradGuard noGrad;
-    outputCondition->weight.zero_(); // starts as the network without it
-  }
-}
-
-torch::Tensor
-NetworkImpl::OutputBias(const torch::Tensor & conditions)
-{
-  return outputCondition.is_empty() || !conditions.defined() ? torch::Tensor() : outputCondition(conditions);
 }
 
 std::vector<torch::Tensor>
@@ -150,8 +137,7 @@ NetworkImpl::forward(const torch::Tensor & indices, const torch::Tensor & condit
   {
     std::tie(v, h) = layers[l]->forward(v, h, biases[l]);
   }
-  const auto bias = this->OutputBias(conditions);
-  return bias.defined() ? this->Head(h) + bias.unsqueeze(2).unsqueeze(3) : this->Head(h);
+  return this->Head(h);
 }
 
 
@@ -252,10 +238,7 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
   const int64_t L = o.layers, C = o.hiddenChannels, E = o.embeddingDimension;
   const auto    fopt = torch::TensorOptions().dtype(torch::kFloat).device(device);
   const auto    cond = conditions.defined() ? conditions.to(device) : conditions;
-  // The output condition bias goes with the offsets: the head's column logits lack it.
-  const auto    outputBias = network->OutputBias(cond);
-  const auto    given = logitOffsets.defined() ? logitOffsets.to(device) : logitOffsets;
-  const auto    offsets = outputBias.defined() ? (given.defined() ? given + outputBias : outputBias) : given;
+  const auto    offsets = logitOffsets.defined() ? logitOffsets.to(device) : logitOffsets;
   const auto    biases = network->ConditionBiases(cond);
 
   int64_t P = 0; // left padding of the horizontal row buffers: the largest reach p d of all layers

@@ -50,9 +50,6 @@ struct NetworkOptions
   int64_t outputHiddenChannels{ 512 };
   int64_t conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
   std::vector<int64_t> dilations;  ///< layers 2..L cycle through these (empty: all 1)
-  /** A condition bias of the output logits too (not in the paper): a linear map of the encoded
-   * condition to K logits, added at every position (zero at initialisation). */
-  bool outputConditionBias{ false };
 
   /** The dilation of layer l (0-based; layer 0 has 1). */
   int64_t
@@ -97,10 +94,6 @@ struct NetworkImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & indices, const torch::Tensor & conditions);
 
-  /** The output condition bias, N x K, for conditions N x D; undefined without it. */
-  torch::Tensor
-  OutputBias(const torch::Tensor & conditions);
-
   /** Logits of the head for horizontal-stack features N x C x H x W (or N x C). */
   torch::Tensor
   Head(const torch::Tensor & h);
@@ -110,7 +103,6 @@ struct NetworkImpl : torch::nn::Module
   torch::nn::ModuleList    layerList;
   std::vector<GatedLayer>  layers;
   torch::nn::Conv2d        head1{ nullptr }, head2{ nullptr };
-  torch::nn::Linear        outputCondition{ nullptr };
 };
 TORCH_MODULE(Network);
 

@@ -216,7 +216,6 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   o.outputHiddenChannels = h.OutputHiddenChannels;
   o.conditionDimension = conditionLength;
   o.dilations.assign(h.Dilations.begin(), h.Dilations.end());
-  o.outputConditionBias = h.OutputConditionBias;
   return o;
 }
 
@@ -2294,7 +2293,6 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     { "kernel_size", std::to_string(h.KernelSize) },
     { "output_hidden_channels", std::to_string(h.OutputHiddenChannels) },
     { "dilations", JoinCounts(h.Dilations) },
-    { "output_condition_bias", h.OutputConditionBias ? "1" : "0" },
     { "latent_height", std::to_string(m_LatentHeight) },
     { "latent_width", std::to_string(m_LatentWidth) },
     { "conditions", std::to_string(m_ConditionSchema.size()) }
@@ -2378,13 +2376,6 @@ PixelCNNPriorModel::Read(const std::string & path)
     if (!ParseCounts(c.Get("dilations"), h.Dilations))
       Fail(path + ": header line dilations = \"" + c.Get("dilations") +
            "\" is not a comma-separated list of whole numbers: the file is damaged");
-  }
-  if (c.Has("output_condition_bias")) // absent in files written before it existed: off
-  {
-    const std::string v = c.Get("output_condition_bias");
-    if (v != "0" && v != "1")
-      Fail(path + ": header line output_condition_bias = \"" + v.substr(0, 20) + "\" is not 0 or 1: the file is damaged");
-    h.OutputConditionBias = v == "1";
   }
   h.Validate();
 
@@ -2565,7 +2556,6 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "FirstKernelSize: " << h.FirstKernelSize << '\n'
      << indent << "KernelSize: " << h.KernelSize << '\n'
      << indent << "Dilations: " << (h.Dilations.empty() ? std::string("none") : JoinCounts(h.Dilations)) << '\n'
-     << indent << "OutputConditionBias: " << (h.OutputConditionBias ? "on" : "off") << '\n'
      << indent << "OutputHiddenChannels: " << h.OutputHiddenChannels << '\n'
      << indent << "Conditions:";
   if (m_ConditionSchema.empty())

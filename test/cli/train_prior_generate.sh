@@ -370,10 +370,10 @@ for far in -1000 1e10; do
 done
 
 # The composition level: stored in the file, and generation draws it.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_top.model "${prior[@]}" --steps 2 --compositionLevel phase_boundaries \
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_top.model "${prior[@]}" --steps 2 --compositionLevel phase \
   >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "composition level: phase_boundaries per map" out.txt || { echo "FAIL: no composition level report"; cat out.txt; exit 1; }
-grep -aq "^composition_count = 2" prior_top.model || { echo "FAIL: the composition level is not in the file"; exit 1; }
+grep -q "composition level: the share of the bright phase per map" out.txt || { echo "FAIL: no composition level report"; cat out.txt; exit 1; }
+grep -aq "^composition_count = 1" prior_top.model || { echo "FAIL: the composition level is not in the file"; exit 1; }
 "$bin/MicrostructureGenerate" gen_top.nrrd --vqvae vq.model --prior prior_top.model --samples 3 \
   --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1 || { cat out.txt; exit 1; }
 [ -s gen_top.nrrd ] || { echo "FAIL: nothing generated with the composition level"; exit 1; }
