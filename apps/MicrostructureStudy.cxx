@@ -33,9 +33,15 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <tuple>
 #include <unistd.h>
+#include <fcntl.h>
+#include <csignal>
+#include <cstring>
+#include <cerrno>
+#include <functional>
 
 namespace
 {
@@ -114,6 +120,62 @@ JoinStrings(const json & array)
   return s;
 }
 
+/** Runs program with args, without a shell: its standard output read line by line by onLine, its
+ * standard error written to log. The child dies with the study (PR_SET_PDEATHSIG: a killed study
+ * leaves no training running). Returns the wait status. */
+int
+RunChild(const std::string & program, const std::vector<std::string> & args, const std::string & log,
+         const std::function<void(const std::string &)> & onLine)
+{
+  std::vector<char *> argv{ const_cast<char *>(program.c_str()) };
+  for (const auto & a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0)
+    throw std::runtime_error("cannot start " + program + ": " + std::strerror(errno));
+  const int logFd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (logFd < 0)
+  {
+    close(out[0]);
+    close(out[1]);
+    throw std::runtime_error("cannot write the log " + log + ": " + std::strerror(errno));
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0)
+  {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) // the study died before the line above
+      _exit(127);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(logFd, STDERR_FILENO);
+    execv(program.c_str(), argv.data());
+    dprintf(STDERR_FILENO, "cannot run %s: %s\n", program.c_str(), std::strerror(errno));
+    _exit(127);
+  }
+  close(out[1]);
+  close(logFd);
+  if (pid < 0)
+  {
+    close(out[0]);
+    throw std::runtime_error("cannot start " + program + ": " + std::strerror(errno));
+  }
+  FILE * stream = fdopen(out[0], "r");
+  char   line[4096];
+  while (stream && std::fgets(line, sizeof(line), stream))
+    onLine(line);
+  if (stream)
+    std::fclose(stream);
+  else
+    close(out[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+  {
+  }
+  return status;
+}
+
 /** Runs the module's CLIs as steps: progress of each child mapped into the study's bar, logs kept,
  * unchanged steps skipped. */
 class Runner
@@ -142,9 +204,6 @@ public:
        const std::vector<std::string> & outputs, double start, double span, const std::vector<std::string> & after = {},
        const std::string & checkpoint = {})
   {
-    std::string command = Quote(m_Bin + "/" + program);
-    for (const auto & a : args)
-      command += " " + Quote(a);
     // The stamp names the study folder "<study>": a study copied or moved elsewhere is still up to date.
     std::string key = program;
     for (const auto & a : args)
@@ -182,22 +241,15 @@ public:
     }
     const std::string log = m_Out + "/logs/" + name + ".log";
     const auto        t0 = std::chrono::steady_clock::now();
-    FILE *            pipe = popen((command + " 2>" + Quote(log)).c_str(), "r");
-    if (!pipe)
-      throw std::runtime_error("cannot start " + program);
-    char         line[4096];
     const std::string tag = "<filter-progress>";
-    while (std::fgets(line, sizeof(line), pipe))
-    {
-      const std::string l(line);
-      const size_t      p = l.find(tag);
+    const int         status = RunChild(m_Bin + "/" + program, args, log, [&](const std::string & l) {
+      const size_t p = l.find(tag);
       if (p != std::string::npos)
       {
         const double f = std::atof(l.c_str() + p + tag.size());
         Update(start + span * std::min(1.0, std::max(0.0, f)));
       }
-    }
-    const int status = pclose(pipe);
+    });
     if (status != 0)
     {
       std::ifstream     f(log);

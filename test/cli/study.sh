@@ -171,4 +171,25 @@ slow_check demo vqvae.steps "{ $nodata }" 320 640
 echo "{ $nodata, \"slow_cpu\": 2 }" > slow.json
 if "$bin/MicrostructureStudy" st5 --preset tiny --config slow.json >out.txt 2>&1; then echo "FAIL: bad slow_cpu accepted"; exit 1; fi
 grep -q "slow_cpu must be an object" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+
+# A killed study leaves no step running: its children die with it (PR_SET_PDEATHSIG, no shell between).
+echo '{ "vqvae": { "steps": 100000 } }' > long.json
+"$bin/MicrostructureStudy" st6 --preset tiny --config long.json >out.txt 2>&1 &
+study=$!
+for _ in $(seq 1 300); do
+  pgrep -f "MicrostructureTrainVQVAE.*st6/" >/dev/null && break
+  sleep 0.2
+done
+pgrep -f "MicrostructureTrainVQVAE.*st6/" >/dev/null || { echo "FAIL: the VQ-VAE step did not start"; cat out.txt; exit 1; }
+[ "$(ps -o ppid= -p "$(pgrep -f "MicrostructureTrainVQVAE.*st6/" | head -1)" | tr -d ' ')" = "$study" ] ||
+  { echo "FAIL: the step is not the study's own child (a shell between?)"; exit 1; }
+kill -9 "$study"
+wait "$study" 2>/dev/null || true
+for _ in $(seq 1 50); do
+  pgrep -f "MicrostructureTrainVQVAE.*st6/" >/dev/null || break
+  sleep 0.2
+done
+if pgrep -f "MicrostructureTrainVQVAE.*st6/" >/dev/null; then
+  pkill -f "MicrostructureTrainVQVAE.*st6/"; echo "FAIL: the VQ-VAE training outlived the killed study"; exit 1
+fi
 echo "ok"
