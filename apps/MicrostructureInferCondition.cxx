@@ -114,7 +114,7 @@ Body(Module & m)
   auto prior = Prior::New();
   prior->SetDevice(m.Get("device"));
   prior->Read(m.Get("prior"));
-  prior->CheckCompatibleCodebookSize(vqvae->GetHyperparameters().CodebookSize);
+  prior->CheckCompatibleVQVAE(vqvae->GetHyperparameters().CodebookSize, vqvae->GetWeightsFingerprint());
 
   const std::string    parameter = m.Get("parameter");
   const Prior::ConditionSpec * spec = nullptr;

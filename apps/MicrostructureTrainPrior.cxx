@@ -334,14 +334,19 @@ Body(Module & m)
       { "dilations", dilations }
     };
     sm::cli::CheckResumedArchitecture(m, checkpoint, architecture);
+    auto vqvae = itk::VQVAEModel::New();
+    vqvae->Read(m.Get("vqvae"));
+    prior->CheckCompatibleVQVAE(vqvae->GetHyperparameters().CodebookSize, vqvae->GetWeightsFingerprint());
   }
   else
   {
     Prior::Hyperparameters h;
+    std::string            vqvaeFingerprint;
     {
       auto vqvae = itk::VQVAEModel::New();
       vqvae->Read(m.Get("vqvae"));
       h.CodebookSize = vqvae->GetHyperparameters().CodebookSize;
+      vqvaeFingerprint = vqvae->GetWeightsFingerprint();
     }
     h.EmbeddingDimension = static_cast<unsigned int>(m.GetInt("embeddingDimension"));
     h.HiddenChannels = static_cast<unsigned int>(m.GetInt("hiddenChannels"));
@@ -422,6 +427,7 @@ Body(Module & m)
     }
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();
+    prior->SetVQVAEFingerprint(vqvaeFingerprint); // the VQ-VAE whose index maps it learns
   }
   if (resume && prior->HasCompositionLevel() != (m.Get("compositionLevel") != "none"))
     throw std::invalid_argument("--compositionLevel " + m.Get("compositionLevel") + " differs from the checkpoint " +

@@ -69,7 +69,8 @@ ConditionalMicrostructureImageSource<TOutputImage, TIndexImage>::VerifyPrecondit
   {
     itkExceptionMacro(<< "no prior: SetPriorModel() with a model Read() from the file MicrostructureTrainPrior wrote");
   }
-  m_PriorModel->CheckCompatibleCodebookSize(m_VQVAEModel->GetHyperparameters().CodebookSize);
+  m_PriorModel->CheckCompatibleVQVAE(m_VQVAEModel->GetHyperparameters().CodebookSize,
+                                     m_VQVAEModel->GetWeightsFingerprint());
   const auto s = this->GetEffectiveLatentSize();
   if (s[0] == 0 || s[1] == 0)
   {

@@ -224,6 +224,15 @@ public:
    * prior only fits the VQ-VAE whose index maps it was trained on). */
   void
   CheckCompatibleCodebookSize(unsigned int K) const;
+  /** CheckCompatibleCodebookSize, and, when both are known, that the VQ-VAE's weights checksum
+   * (VQVAEModel::GetWeightsFingerprint) is the one this prior was trained on (SetVQVAEFingerprint):
+   * a prior on another VQ-VAE's index maps, even of the same codebook size, makes garbage. */
+  void
+  CheckCompatibleVQVAE(unsigned int K, const std::string & weightsFingerprint) const;
+  /** The weights checksum of the VQ-VAE whose index maps the prior is trained on ("" = unknown, as in
+   * files written before it was recorded). Stored in the model file. */
+  itkSetStringMacro(VQVAEFingerprint);
+  itkGetStringMacro(VQVAEFingerprint);
 
   /** The process parameters (validated: distinct non-empty names, categorical
    * ones with >= 1 distinct non-empty categories, StdDev > 0 and finite, Minimum
@@ -636,6 +645,7 @@ private:
   unsigned long   m_NumberOfTrainingSteps{ 0 };
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
+  std::string     m_VQVAEFingerprint;
   std::vector<float> m_MarginalCalibration;
   std::vector<float> m_VariationDirection;
   std::vector<float> m_VariationCalibration;

@@ -284,6 +284,9 @@ public:
   /** Free text the trainer stores in checkpoints (VQVAETrainer: epoch, position, log). */
   itkSetStringMacro(TrainerState);
   itkGetStringMacro(TrainerState);
+  /** The checksum of the weights of the file last read ("" before any Read): a prior records the
+   * one of the VQ-VAE it was trained on (PixelCNNPriorModel::CheckCompatibleVQVAE). */
+  itkGetStringMacro(WeightsFingerprint);
 
 protected:
   VQVAEModel();
@@ -314,6 +317,7 @@ private:
   unsigned long   m_NumberOfTrainingSteps{ 0 };
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
+  std::string     m_WeightsFingerprint;
 };
 
 } // end namespace itk

@@ -488,6 +488,19 @@ PixelCNNPriorModel::CheckCompatibleCodebookSize(unsigned int K) const
 }
 
 void
+PixelCNNPriorModel::CheckCompatibleVQVAE(unsigned int K, const std::string & weightsFingerprint) const
+{
+  this->CheckCompatibleCodebookSize(K);
+  if (!m_VQVAEFingerprint.empty() && !weightsFingerprint.empty() && m_VQVAEFingerprint != weightsFingerprint)
+  {
+    itkExceptionMacro(<< "the prior was trained on the index maps of another VQ-VAE (weights checksum "
+                      << m_VQVAEFingerprint << ", this VQ-VAE's " << weightsFingerprint
+                      << "): its codes mean other things here; use the VQ-VAE the prior was trained with, or train "
+                         "a prior on this one's index maps");
+  }
+}
+
+void
 PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 {
   ValidateSchema(schema);
@@ -2343,6 +2356,8 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     header.push_back({ "composition_prior_log_sd", JoinFloats(m_CompositionPriorLogStdDev) });
     header.push_back({ "composition_correlation", correlation });
   }
+  if (!m_VQVAEFingerprint.empty())
+    header.push_back({ "vqvae_weights_fnv1a64", m_VQVAEFingerprint });
   header.push_back({ "seed", std::to_string(m_Seed) });
   header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
   header.push_back({ "training_summary", m_TrainingSummary });
@@ -2541,6 +2556,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
+  m_VQVAEFingerprint = c.Has("vqvae_weights_fnv1a64") ? c.Get("vqvae_weights_fnv1a64") : std::string();
   this->Modified();
 }
 

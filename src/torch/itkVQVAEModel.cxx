@@ -542,6 +542,7 @@ VQVAEModel::Read(const std::string & path)
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
+  m_WeightsFingerprint = c.Has("weights_fnv1a64") ? c.Get("weights_fnv1a64") : std::string();
   this->Modified();
 }
 

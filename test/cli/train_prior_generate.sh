@@ -354,6 +354,12 @@ if "$bin/MicrostructureTrainVQVAE" patches.nrrd vqr.model --table patches.csv --
     --residualBlocks 1 --codebookSize 32 --codeDimension 8 --batchSize 8 --steps 3 --resume >out.txt 2>&1; then
   echo "FAIL: --resume accepted another --codebookSize"; exit 1; fi
 grep -q -- "--codebookSize 32 differs from the checkpoint" out.txt || { echo "FAIL: unclear VQ-VAE resume message"; cat out.txt; exit 1; }
+# A VQ-VAE of the same codebook size but other weights (vqr.model, 16 codes) does not fit the prior either.
+grep -aq "^vqvae_weights_fnv1a64 = " prior.model || { echo "FAIL: the prior does not record its VQ-VAE"; exit 1; }
+if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vqr.model --prior prior.model \
+    --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1; then echo "FAIL: a prior ran on another VQ-VAE"; exit 1; fi
+grep -q "another VQ-VAE" out.txt || { echo "FAIL: unclear message for another VQ-VAE"; cat out.txt; exit 1; }
+[ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
 # Sizes that wrap or cannot be allocated are refused before any work.
 for bad in "--encoderChannels -4,8" "--encoderChannels 8,1e3" "--codebookSize 100000000" "--codeDimension 100000"; do
   if "$bin/MicrostructureTrainVQVAE" patches.nrrd vqbad.model --table patches.csv $bad --steps 1 >out.txt 2>&1; then
