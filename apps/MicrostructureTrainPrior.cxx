@@ -306,6 +306,10 @@ Body(Module & m)
   }
   if (trainRows.empty())
     throw std::invalid_argument("no training patches left (split train, not excluded)");
+  // The training maps, selected once: for the trainer, the composition level and the calibration.
+  const auto                 trainMaps = sm::cli::SelectSlices<MapType>(maps, trainRows);
+  const std::vector<int32_t> trainIndices(trainMaps->GetBufferPointer(),
+                                          trainMaps->GetBufferPointer() + trainRows.size() * size[0] * size[1]);
 
   auto prior = Prior::New();
   prior->SetDevice(m.Get("device"));
@@ -407,12 +411,7 @@ Body(Module & m)
       // the training patches (Otsu per patch).
       const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
       const auto   share = CodeForegroundShare(patches, maps, trainRows, table.GetNumberOfRows(), h.CodebookSize, false);
-      std::vector<int32_t> trainMaps;
-      trainMaps.reserve(trainRows.size() * size[0] * size[1]);
-      const auto * buffer = maps->GetBufferPointer();
-      for (const size_t row : trainRows)
-        trainMaps.insert(trainMaps.end(), buffer + row * size[0] * size[1], buffer + (row + 1) * size[0] * size[1]);
-      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainMaps.data(),
+      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainIndices.data(),
                                  static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
                                  static_cast<unsigned int>(size[0]), trainConditions);
       const auto & s = prior->GetConditionSchema();
@@ -437,7 +436,7 @@ Body(Module & m)
 
   auto trainer = itk::PixelCNNPriorTrainer::New();
   trainer->SetModel(prior);
-  trainer->SetTrainingMaps(sm::cli::SelectSlices<MapType>(maps, trainRows), trainConditions);
+  trainer->SetTrainingMaps(trainMaps, trainConditions);
   if (!testRows.empty())
     trainer->SetValidationMaps(sm::cli::SelectSlices<MapType>(maps, testRows), testConditions);
   trainer->SetNumberOfEpochs(static_cast<unsigned int>(m.GetInt("epochs")));
@@ -578,10 +577,6 @@ Body(Module & m)
       }
     }
     const bool byVariation = options.SpreadComponents > 0; // the spread calibration: the per-map tilt
-    const auto           train = sm::cli::SelectSlices<MapType>(maps, trainRows);
-    const size_t         per = static_cast<size_t>(size[0]) * size[1];
-    std::vector<int32_t> indices(trainRows.size() * per);
-    std::copy(train->GetBufferPointer(), train->GetBufferPointer() + indices.size(), indices.begin());
     prior->SetInferenceBatchSize(std::max(256u, prior->GetInferenceBatchSize())); // sampling: wide batches
     std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
               << " sampled maps per training condition";
@@ -590,7 +585,7 @@ Body(Module & m)
                 << options.SpreadComponents << " directions (" << options.ProbeVariations.size() + 1 << " probes)";
     std::cerr << "\n";
     const auto calibration = prior->CalibrateMarginals(
-      indices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
+      trainIndices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
       static_cast<unsigned int>(size[0]), trainConditions, options,
       [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
     // stage "probe": the spread calibration's samplings at each probe of the tilt (at the kept offsets,

@@ -622,6 +622,9 @@ protected:
 private:
   void
   CheckIndices(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w) const;
+  /** Throws unless each of the total indices lies in 0..CodebookSize-1 (no network needed). */
+  void
+  CheckIndexRange(const int32_t * indices, size_t total) const;
   void
   WriteFile(const std::string & path, bool checkpoint) const;
   /** Removes the marginal and variation calibrations (they belong to the weights). */

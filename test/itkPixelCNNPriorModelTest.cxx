@@ -1950,12 +1950,9 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
   EXPECT_EQ(back->Sample(20, H, W, at, 1.0, 11), m->Sample(20, H, W, at, 1.0, 11));
   EXPECT_EQ(back->Compositions(maps.data(), 3, H, W), m->Compositions(maps.data(), 3, H, W));
 
-  std::ifstream in(path, std::ios::binary);
-  std::string   bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto    at2 = bytes.find("composition_prior_log_sd = ");
-  ASSERT_NE(at2, std::string::npos);
-  bytes = WithoutHeaderChecksum(bytes);
-  const auto line = bytes.find("composition_prior_log_sd = ");
+  std::string bytes = WithoutHeaderChecksum(FileBytes(path));
+  const auto  line = bytes.find("composition_prior_log_sd = ");
+  ASSERT_NE(line, std::string::npos);
   bytes.replace(line, bytes.find('\n', line) - line, "composition_prior_log_sd = 1");
   std::ofstream(path, std::ios::binary) << bytes;
   const auto message = ExceptionText([&] { back->Read(path); });

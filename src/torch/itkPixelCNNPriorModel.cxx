@@ -724,12 +724,16 @@ PixelCNNPriorModel::CheckIndices(const int32_t * indices, unsigned int n, unsign
   {
     itkExceptionMacro(<< "index maps of " << n << " x " << h << " x " << w << " are empty: give at least one map of 1 x 1");
   }
-  if (indices == nullptr)
+  if (indices != nullptr)
   {
-    return;
+    this->CheckIndexRange(indices, static_cast<size_t>(n) * h * w);
   }
+}
+
+void
+PixelCNNPriorModel::CheckIndexRange(const int32_t * indices, size_t total) const
+{
   const int64_t K = m_Hyperparameters.CodebookSize;
-  const size_t  total = static_cast<size_t>(n) * h * w;
   for (size_t i = 0; i < total; ++i)
   {
     if (indices[i] < 0 || indices[i] >= K)
@@ -854,6 +858,23 @@ LinearAt(const std::vector<float> & t, const std::vector<float> & c, size_t row 
   for (size_t j = 0; j < c.size(); ++j)
     y += static_cast<double>(c[j]) * t[first + 1 + j];
   return y;
+}
+
+/** The composition level's L lines (coefficients t, L x (1 + D)) at each of n maps' condition
+ * features (n x D): n x L values. */
+std::vector<double>
+CompositionLines(const std::vector<float> & t, const std::vector<float> & features, unsigned int n, unsigned int D,
+                 unsigned int L)
+{
+  std::vector<double> out(static_cast<size_t>(n) * L);
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
+                               features.begin() + static_cast<size_t>(i + 1) * D);
+    for (unsigned int l = 0; l < L; ++l)
+      out[static_cast<size_t>(i) * L + l] = LinearAt(t, c, l);
+  }
+  return out;
 }
 
 /** t[0] + c . t[1..D] for the condition vectors c of maps first..first+count-1 (count, on the CPU).
@@ -1088,6 +1109,8 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     // N(m(c), S(c) R S(c)), S(c) = diag(s(c)).
     const unsigned int L = m_CompositionCount;
     const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    const auto         means = CompositionLines(m_CompositionPriorMean, features, n, D, L);
+    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
     const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
     double             logDet = 0.0;
     for (unsigned int l = 0; l < L; ++l)
@@ -1095,14 +1118,12 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     std::vector<double> r(L), y(L);
     for (unsigned int i = 0; i < n; ++i)
     {
-      const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
-                                 features.begin() + static_cast<size_t>(i + 1) * D);
       double logS = 0.0;
       for (unsigned int l = 0; l < L; ++l)
       {
-        const double m = LinearAt(m_CompositionPriorMean, c, l), ls = LinearAt(m_CompositionPriorLogStdDev, c, l);
-        r[l] = (composition[static_cast<size_t>(i) * L + l] - m) * std::exp(-ls);
-        logS += ls;
+        const size_t il = static_cast<size_t>(i) * L + l;
+        r[l] = (composition[il] - means[il]) * std::exp(-logSds[il]);
+        logS += logSds[il];
       }
       double quadratic = 0.0;
       for (unsigned int l = 0; l < L; ++l) // y = chol^-1 r
@@ -1196,14 +1217,13 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   {
     const unsigned int L = m_CompositionCount;
     const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
+    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
     const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
     std::mt19937_64    compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
     std::vector<double> z(L);
-    composition.resize(static_cast<size_t>(n) * L);
+    composition = CompositionLines(m_CompositionPriorMean, features, n, D, L);
     for (unsigned int i = 0; i < n; ++i)
     {
-      const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
-                                 features.begin() + static_cast<size_t>(i + 1) * D);
       for (auto & v : z)
         v = StandardNormal(compositionEngine);
       for (unsigned int l = 0; l < L; ++l) // u = m + s (chol z)
@@ -1211,8 +1231,8 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
         double e = 0.0;
         for (unsigned int k = 0; k <= l; ++k)
           e += chol[l * L + k] * z[k];
-        composition[static_cast<size_t>(i) * L + l] =
-          LinearAt(m_CompositionPriorMean, c, l) + std::exp(LinearAt(m_CompositionPriorLogStdDev, c, l)) * e;
+        const size_t il = static_cast<size_t>(i) * L + l;
+        composition[il] += std::exp(logSds[il]) * e;
       }
     }
   }
@@ -1276,11 +1296,10 @@ PixelCNNPriorModel::GetCompositionPrior(const Condition & condition) const
   const auto              D = this->GetEncodedConditionLength();
   const auto              c = Masked(this->EncodeConditions({ condition }, 1), D, NetworkMask(m_ConditionSchema));
   CompositionDistribution d;
-  for (unsigned int l = 0; l < m_CompositionCount; ++l)
-  {
-    d.Mean.push_back(LinearAt(m_CompositionPriorMean, c, l));
-    d.StdDev.push_back(std::exp(LinearAt(m_CompositionPriorLogStdDev, c, l)));
-  }
+  d.Mean = CompositionLines(m_CompositionPriorMean, c, 1, D, m_CompositionCount);
+  d.StdDev = CompositionLines(m_CompositionPriorLogStdDev, c, 1, D, m_CompositionCount);
+  for (auto & s : d.StdDev)
+    s = std::exp(s);
   d.Correlation = m_CompositionCorrelation;
   return d;
 }
@@ -1328,11 +1347,7 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
     {
       itkExceptionMacro(<< "the composition level is fitted to the training maps: give at least one map");
     }
-    for (size_t i = 0; i < static_cast<size_t>(n) * h * w; ++i)
-      if (indices[i] < 0 || indices[i] >= static_cast<int32_t>(K))
-      {
-        itkExceptionMacro(<< "codebook index " << indices[i] << " at position " << i << " is outside 0.." << K - 1);
-      }
+    this->CheckIndexRange(indices, static_cast<size_t>(n) * h * w);
     const unsigned int D = this->GetEncodedConditionLength();
     const auto         features = Masked(this->EncodeConditions(conditions, n), D, NetworkMask(m_ConditionSchema));
     // u per map, and its standardisation over all maps.
