@@ -1,12 +1,17 @@
 /*=========================================================================
  *  MicrostructureInferCondition (`infer`): the inverse direction. For a
  *  micrograph or a stack of patches, the posterior over one continuous
- *  process parameter on a grid (uniform prior), from the exact likelihood of
- *  the VQ-VAE index maps under the conditional prior.
+ *  process parameter on a grid (uniform prior): the exact likelihood of each
+ *  patch's VQ-VAE index map under the conditional prior, pooled over the
+ *  patches with the sandwich adjustment for their dependence and
+ *  overdispersion (itk::MicrostructurePosterior), widened by the model's own
+ *  error where cross-validation measured it (--modelError).
  *=========================================================================*/
 #include "MicrostructureCLI.h"
 #include "itkMicrostructureIO.h"
+#include "itkMicrostructurePosterior.h"
 #include "itkMicrostructureTable.h"
+#include "itkPatchExtractionImageFilter.h"
 #include "itkPixelCNNPriorModel.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -21,10 +26,15 @@ namespace
 using sm::cli::Module;
 using Prior = itk::PixelCNNPriorModel;
 
-/** Index maps of the input (2D micrograph: one map; 3D stack: one per patch). */
+/** Index maps of the input: one per patch of a 3D stack; a 2D micrograph larger than the prior's
+ * training patch (patch x patch pixels, 0 = unknown) is cut into such patches first (non-overlapping,
+ * from the top left; the remainder at the right and bottom is left out), each encoded on its own as
+ * the training patches were, so that every map is one of the kind the prior was trained and
+ * calibrated on; a smaller one is one map. n, h, w: the maps' count and size; tiles: whether the
+ * micrograph was cut. */
 std::vector<int32_t>
-EncodeInput(const std::string & path, itk::VQVAEModel * vqvae, unsigned int & n, unsigned int & h, unsigned int & w,
-            sm::cli::Progress & progress)
+EncodeInput(const std::string & path, itk::VQVAEModel * vqvae, unsigned int patchH, unsigned int patchW,
+            unsigned int & n, unsigned int & h, unsigned int & w, bool & tiles, sm::cli::Progress & progress)
 {
   auto run = [&](auto image, auto encode) {
     encode->SetInput(image);
@@ -38,62 +48,25 @@ EncodeInput(const std::string & path, itk::VQVAEModel * vqvae, unsigned int & n,
     const auto * p = encode->GetOutput()->GetBufferPointer();
     return std::vector<int32_t>(p, p + static_cast<size_t>(n) * w * h);
   };
+  using StackType = itk::Image<unsigned char, 3>;
+  using StackMapType = itk::Image<unsigned short, 3>;
+  tiles = false;
   if (sm::cli::IsImageStack(path))
-  {
-    using ImageType = itk::Image<unsigned char, 3>;
-    using MapType = itk::Image<unsigned short, 3>;
-    return run(itk::ReadScalarImage<ImageType>(path), itk::VQEncodeImageFilter<ImageType, MapType>::New());
-  }
+    return run(itk::ReadScalarImage<StackType>(path), itk::VQEncodeImageFilter<StackType, StackMapType>::New());
   using ImageType = itk::Image<unsigned char, 2>;
+  auto       image = itk::ReadScalarImage<ImageType>(path);
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  if (patchH > 0 && patchW > 0 && size[0] >= patchW && size[1] >= patchH && (size[0] > patchW || size[1] > patchH))
+  {
+    auto cut = itk::PatchExtractionImageFilter<ImageType, StackType>::New();
+    cut->SetInput(image);
+    cut->SetPatchSize({ { patchW, patchH } });
+    cut->Update();
+    tiles = true;
+    return run(cut->GetOutput(), itk::VQEncodeImageFilter<StackType, StackMapType>::New());
+  }
   using MapType = itk::Image<unsigned short, 2>;
-  return run(itk::ReadScalarImage<ImageType>(path), itk::VQEncodeImageFilter<ImageType, MapType>::New());
-}
-
-/** exp(l - max) normalised. */
-std::vector<double>
-Normalise(const std::vector<double> & logs)
-{
-  const double        top = *std::max_element(logs.begin(), logs.end());
-  std::vector<double> p(logs.size());
-  double              sum = 0;
-  for (size_t i = 0; i < logs.size(); ++i)
-    sum += (p[i] = std::exp(logs[i] - top));
-  for (auto & v : p)
-    v /= sum;
-  return p;
-}
-
-struct Summary
-{
-  double map, mean, lower, upper;
-};
-
-/** Maximum a posteriori, mean, and the central 95 % credible interval. */
-Summary
-Summarise(const std::vector<double> & grid, const std::vector<double> & p)
-{
-  Summary s{};
-  s.map = grid[std::max_element(p.begin(), p.end()) - p.begin()];
-  s.mean = std::inner_product(grid.begin(), grid.end(), p.begin(), 0.0);
-  // Quantiles of the piecewise-constant density whose cell i, centred on grid point i, holds
-  // p[i]; clamped to the grid's range.
-  const double step = grid.size() > 1 ? grid[1] - grid[0] : 1.0;
-  auto         quantile = [&](double q) {
-    double cumulative = 0;
-    for (size_t i = 0; i < p.size(); ++i)
-    {
-      if (cumulative + p[i] >= q)
-      {
-        const double t = p[i] > 0 ? (q - cumulative) / p[i] : 0.5;
-        return std::clamp(grid[i] + (t - 0.5) * step, grid.front(), grid.back());
-      }
-      cumulative += p[i];
-    }
-    return grid.back();
-  };
-  s.lower = quantile(0.025);
-  s.upper = quantile(0.975);
-  return s;
+  return run(image, itk::VQEncodeImageFilter<ImageType, MapType>::New());
 }
 
 int
@@ -161,8 +134,28 @@ Body(Module & m)
   }
 
   unsigned int n = 0, h = 0, w = 0;
-  const auto   maps = EncodeInput(m.Get("input"), vqvae, n, h, w, progress);
-  // Log-likelihood of every map at every grid value: ll[v][map].
+  bool         tiled = false;
+  const auto   factor = vqvae->GetDownsamplingFactor();
+  auto         maps = EncodeInput(m.Get("input"), vqvae, prior->GetLatentHeight() * factor,
+                                prior->GetLatentWidth() * factor, n, h, w, tiled, progress);
+  const int    maximum = m.GetInt("maximumPatches");
+  if (maximum < 0)
+    throw std::invalid_argument("--maximumPatches " + m.Get("maximumPatches") + " must be >= 0 (0: all)");
+  if (maximum > 0 && n > static_cast<unsigned int>(maximum))
+  {
+    // Spread evenly over the patches (row by row), so that they sample the whole micrograph.
+    const size_t         per = static_cast<size_t>(h) * w;
+    std::vector<int32_t> kept;
+    for (unsigned int i = 0; i < static_cast<unsigned int>(maximum); ++i)
+    {
+      const size_t k = static_cast<size_t>(i) * n / maximum;
+      kept.insert(kept.end(), maps.begin() + k * per, maps.begin() + (k + 1) * per);
+    }
+    std::cerr << "using " << maximum << " of the " << n << " patches, spread evenly (--maximumPatches)\n";
+    maps.swap(kept);
+    n = static_cast<unsigned int>(maximum);
+  }
+  // Log-likelihood of every tile at every grid value: ll[v][tile].
   std::vector<std::vector<double>> ll(grid.size());
   for (size_t v = 0; v < grid.size(); ++v)
   {
@@ -174,56 +167,68 @@ Body(Module & m)
     progress.Update(0.2 + 0.75 * (v + 1) / grid.size());
   }
 
-  const bool          logScale = parameter.rfind("ln_", 0) == 0;
+  using Posterior = itk::MicrostructurePosterior;
+  const bool               logScale = parameter.rfind("ln_", 0) == 0;
+  const auto               format = [](double x) { return itk::MicrostructureTable::FormatNumber(x); };
   itk::MicrostructureTable table;
   for (const char * col : { "image", "value", "log_likelihood", "posterior" })
     table.AddColumn(col);
   if (logScale)
     table.AddColumn("exp_value");
   itk::MicrostructureTable summary;
-  for (const char * col : { "image", "map", "mean", "lower95", "upper95" })
+  for (const char * col : { "image", "map", "mean", "lower95", "upper95", "tiles", "adjustment", "model_error" })
     summary.AddColumn(col);
-  auto add = [&](const std::string & label, const std::vector<double> & logs) {
-    const auto p = Normalise(logs);
+  auto add = [&](const std::string & label, const std::vector<double> & logs, const itk::PosteriorSummary & s,
+                 size_t tiles, double error) {
     for (size_t v = 0; v < grid.size(); ++v)
     {
-      std::vector<std::string> row{ label, itk::MicrostructureTable::FormatNumber(grid[v]),
-                                    itk::MicrostructureTable::FormatNumber(logs[v]),
-                                    itk::MicrostructureTable::FormatNumber(p[v]) };
+      std::vector<std::string> row{ label, format(grid[v]), format(logs[v]), format(s.Posterior[v]) };
       if (logScale)
-        row.push_back(itk::MicrostructureTable::FormatNumber(std::exp(grid[v])));
+        row.push_back(format(std::exp(grid[v])));
       table.AddRow(row);
     }
-    const auto s = Summarise(grid, p);
-    summary.AddRow({ label, itk::MicrostructureTable::FormatNumber(s.map), itk::MicrostructureTable::FormatNumber(s.mean),
-                     itk::MicrostructureTable::FormatNumber(s.lower), itk::MicrostructureTable::FormatNumber(s.upper) });
-    return s;
+    summary.AddRow({ label, format(s.MaximumAPosteriori), format(s.Mean), format(s.Lower95), format(s.Upper95),
+                     std::to_string(tiles), format(s.Adjustment), format(error) });
   };
-  std::vector<double> pooled(grid.size(), 0.0);
+  std::vector<double> composite(grid.size(), 0.0);
   for (unsigned int k = 0; k < n; ++k)
   {
     std::vector<double> logs(grid.size());
     for (size_t v = 0; v < grid.size(); ++v)
     {
       logs[v] = ll[v][k];
-      pooled[v] += ll[v][k];
+      composite[v] += ll[v][k];
     }
     if (!m.GetBool("pooledOnly"))
-      add(std::to_string(k), logs);
+      add(std::to_string(k), logs, Posterior::Single(grid, logs), 1, 0.0);
   }
-  const auto all = n > 1 || m.GetBool("pooledOnly") ? add("all", pooled) : Summarise(grid, Normalise(pooled));
+  const double modelError = m.GetDouble("modelError");
+  if (!(modelError >= 0.0) || !std::isfinite(modelError))
+    throw std::invalid_argument("--modelError " + m.Get("modelError") +
+                                " is not a standard deviation >= 0 (in the parameter's units; 0 = none)");
+  const auto all = Posterior::WithModelError(grid, Posterior::Pool(grid, ll), modelError);
+  if (n > 1 || m.GetBool("pooledOnly"))
+    add("all", composite, all, n, modelError);
   table.Write(output);
   if (!m.Get("outputSummary").empty())
     summary.Write(m.Get("outputSummary"));
   progress.End();
-  std::cerr << "posterior of " << parameter << " from " << n << " index map(s) of " << w << " x " << h
-            << (n > 1 ? " (pooled: patches independent given the condition)" : "") << ": MAP " << all.map << ", mean "
-            << all.mean << ", 95 % interval " << all.lower << " .. " << all.upper;
+  std::cerr << "posterior of " << parameter << " from " << n << (tiled ? " patches of the micrograph, " : " ")
+            << "index map(s) of " << w << " x " << h;
+  if (n > 1)
+    std::cerr << " (pooled; the patches disagree " << all.Adjustment << " x as much as independent patches of the model would"
+              << (all.Adjustment > 1 ? ", so the log-likelihood is divided by that" : "") << ")";
+  std::cerr << ": MAP " << all.MaximumAPosteriori << ", mean " << all.Mean << ", 95 % interval " << all.Lower95
+            << " .. " << all.Upper95;
   if (logScale)
-    std::cerr << " (exp: " << std::exp(all.map) << ", " << std::exp(all.lower) << " .. " << std::exp(all.upper) << ")";
+    std::cerr << " (exp: " << std::exp(all.MaximumAPosteriori) << ", " << std::exp(all.Lower95) << " .. "
+              << std::exp(all.Upper95) << ")";
   std::cerr << "\n";
-  m.SetReturn("maximumAPosteriori", itk::MicrostructureTable::FormatNumber(all.map));
-  m.SetReturn("posteriorMean", itk::MicrostructureTable::FormatNumber(all.mean));
+  if (all.PeakAtEdge)
+    std::cerr << "warning: the posterior peaks at the grid's edge (" << all.MaximumAPosteriori
+              << "): widen --grid; the interval is cut by the grid\n";
+  m.SetReturn("maximumAPosteriori", format(all.MaximumAPosteriori));
+  m.SetReturn("posteriorMean", format(all.Mean));
   return 0;
 }
 } // namespace
@@ -233,16 +238,21 @@ main(int argc, char * argv[])
 {
   Module m("Infer Process Condition",
            "Microstructure",
-           "Which process condition most likely produced this microstructure? For a micrograph (any size) or a stack "
-           "of patches: the posterior over one continuous process parameter on a grid (uniform prior), from the exact "
-           "likelihood of its VQ-VAE index maps under the conditional PixelCNN prior; per patch and pooled over all "
-           "patches (independent given the condition). Beyond Noguchi & Inoue (2021), who generate only.");
+           "Which process condition most likely produced this microstructure? For a micrograph (any size; cut into "
+           "patches of the prior's training size) or a stack of patches: the posterior over one continuous process "
+           "parameter on a grid (uniform prior), from the exact likelihood of each patch's VQ-VAE index map under the "
+           "conditional PixelCNN prior; per patch and pooled over the patches. The pooled posterior is widened by how "
+           "much more the patches disagree than the model says (a sandwich-adjusted composite likelihood) and, with "
+           "--modelError, by the model's own error at conditions it was not trained on (cross-validation measures "
+           "it). Beyond Noguchi & Inoue (2021), who generate only.");
   m.Group("Input/Output");
   m.AddPositional("image", "input", 0, "input", "Micrograph or patch stack", "8-bit, at the VQ-VAE's pixel size.");
   m.AddPositional("table", "output", 1, "output", "Posterior (CSV)",
-                  "Long table: image, value, log_likelihood, posterior (and exp_value for ln_ parameters).");
+                  "Long table: image (patch number or all), value, log_likelihood (pooled: the sum over the patches), posterior "
+                  "(and exp_value for ln_ parameters).");
   m.Add("table", "outputSummary", "outputSummary", "", "Summary (CSV)",
-        "Per image and pooled: maximum a posteriori, posterior mean, central 95 % credible interval.")
+        "Per patch and pooled: maximum a posteriori, posterior mean, central 95 % credible interval, patches, the "
+        "sandwich adjustment (the divisor of the pooled log-likelihood, >= 1) and the model error used.")
     .channel = "output";
   m.Add("file", "vqvae", "vqvae", "", "VQ-VAE model", "Written by MicrostructureTrainVQVAE.");
   m.Add("file", "prior", "prior", "", "Prior model", "Written by MicrostructureTrainPrior.");
@@ -250,6 +260,13 @@ main(int argc, char * argv[])
   m.Add("string", "parameter", "parameter", "", "Parameter", "The continuous process parameter, e.g. ln_cooling_rate_C_per_s.");
   m.Add("string", "grid", "grid", "", "Grid", "min:max:count; default: the trained range widened by 25 % each side, 61 points.");
   m.Add("string-vector", "condition", "condition", "", "Other parameters", "name=value for every other parameter.");
+  m.Add("double", "modelError", "modelError", "0", "Model error (sd)",
+        "Standard deviation, in the parameter's units, of the model's own error at conditions it was not trained "
+        "on, which no micrograph can show: the pooled posterior is convolved with it. Cross-validation measures it "
+        "(MicrostructureStudy --crossValidate: the inverse's model error in cross_validation.json). 0: none.");
+  m.Add("integer", "maximumPatches", "maximumPatches", "0", "Maximum patches",
+        "At most this many patches (spread evenly over the micrograph or stack) enter the posterior: the time grows "
+        "with patches x grid values. 0: all.");
   m.Add("boolean", "pooledOnly", "pooledOnly", "false", "Pooled only", "Only the posterior pooled over all patches.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");

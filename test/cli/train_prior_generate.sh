@@ -134,7 +134,7 @@ PY
   --parameter ln_cooling_rate_C_per_s --grid -1:4:11 --outputSummary post_summary.csv >out.txt 2>&1 \
   || { cat out.txt; exit 1; }
 "$bin/MicrostructureInferCondition" ds/images/$(ls ds/images | head -1) post1.csv --vqvae vq.model --prior prior.model \
-  --parameter ln_cooling_rate_C_per_s >/dev/null 2>&1
+  --parameter ln_cooling_rate_C_per_s --outputSummary post1_summary.csv >/dev/null 2>&1
 $py - <<'PY'
 import csv, math, collections
 rows = list(csv.DictReader(open("post.csv")))
@@ -142,24 +142,33 @@ by = collections.defaultdict(list)
 for r in rows:
     by[r["image"]].append(r)
 assert sorted(by) == ["0", "1", "2", "3", "4", "all"], sorted(by)
+summary = {r["image"]: r for r in csv.DictReader(open("post_summary.csv"))}
+a = summary["all"]
+assert float(a["lower95"]) <= float(a["mean"]) <= float(a["upper95"])
+assert a["tiles"] == "5" and float(a["adjustment"]) >= 1, a
 for image, rs in by.items():
     assert [float(r["value"]) for r in rs] == [-1 + 0.5 * i for i in range(11)]
     p = [float(r["posterior"]) for r in rs]
     assert abs(sum(p) - 1) < 1e-9, (image, sum(p))
-    # posterior proportional to exp(log-likelihood) (uniform prior on the grid)
+    # posterior proportional to exp(log-likelihood / adjustment) (uniform prior on the grid); the
+    # adjustment is 1 for one patch, the sandwich's for the pooled ones
+    adjustment = float(summary[image]["adjustment"])
+    assert image == "all" or adjustment == 1, (image, adjustment)
     ll = [float(r["log_likelihood"]) for r in rs]
-    z = [math.exp(l - max(ll)) for l in ll]
+    z = [math.exp((l - max(ll)) / adjustment) for l in ll]
     assert all(abs(a - b / sum(z)) < 1e-6 for a, b in zip(p, z))
     assert abs(float(rs[0]["exp_value"]) - math.exp(-1)) < 1e-9
-# pooled log-likelihood = sum over the patches
+# pooled (composite) log-likelihood = sum over the patches
 for v in range(11):
     s = sum(float(by[str(k)][v]["log_likelihood"]) for k in range(5))
     assert abs(s - float(by["all"][v]["log_likelihood"])) < 1e-6 * max(1, abs(s))
-summary = {r["image"]: r for r in csv.DictReader(open("post_summary.csv"))}
-a = summary["all"]
-assert float(a["lower95"]) <= float(a["mean"]) <= float(a["upper95"])
+# default grid (61 values); one micrograph of 128 x 128 -> one 32 x 32 map, cut into the 16 tiles of
+# 8 x 8 that the prior was trained on (patches of 32 x 32): 16 tiles and the pooled posterior
 one = list(csv.DictReader(open("post1.csv")))
-assert len(one) == 61, len(one)  # default grid, one micrograph of 128 x 128 -> one 32 x 32 map
+assert len(one) == 17 * 61, len(one)
+one_summary = {r["image"]: r for r in csv.DictReader(open("post1_summary.csv"))}
+assert sorted(one_summary, key=lambda k: (k == "all", k)) == sorted([str(k) for k in range(16)]) + ["all"], one_summary
+assert one_summary["all"]["tiles"] == "16", one_summary["all"]
 PY
 
 # --calibrationSamples: the same 8 steps as prior.model (training is deterministic), then per-code
