@@ -430,6 +430,27 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   }
 }
 
+/** The inverse section's types and ranges, before any step runs. */
+void
+CheckInverseConfig(const json & inverse)
+{
+  const auto integer = [&](const char * key, int minimum) {
+    if (!inverse.contains(key) || !inverse[key].is_number_integer() || inverse[key].get<int>() < minimum)
+      throw std::invalid_argument(std::string("inverse.") + key + " must be an integer >= " + std::to_string(minimum) +
+                                  " (it is " + (inverse.contains(key) ? inverse[key].dump() : "missing") + ")");
+  };
+  if (!inverse.is_object())
+    throw std::invalid_argument("inverse must be an object: { \"images\": 1, \"patches\": 16, \"grid_count\": 41, "
+                                "\"model_error\": 0 }");
+  integer("images", 0);
+  integer("patches", 0);
+  integer("grid_count", 3);
+  if (!inverse.contains("model_error") || !inverse["model_error"].is_number() || !(inverse["model_error"].get<double>() >= 0))
+    throw std::invalid_argument("inverse.model_error must be a number >= 0, the standard deviation in ln rate "
+                                "(cross_validation.json's inverse model_error); it is " +
+                                (inverse.contains("model_error") ? inverse["model_error"].dump() : "missing"));
+}
+
 json
 LoadConfig(Module & m)
 {
@@ -469,6 +490,7 @@ LoadConfig(Module & m)
   }
   Merge(config, user);
   config["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
+  CheckInverseConfig(config["inverse"]);
   return config;
 }
 
@@ -792,8 +814,40 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
              span * 0.2, { "generate-" + c.Slug });
   }
 
+  // The inverse at the held-out condition (synthetic source, whose held-out micrographs are at the
+  // VQ-VAE's pixel size): the posterior of the held-out rate for whole micrographs it never saw.
+  // Cross-validation pools these fold-seeds' errors into the inverse's model error.
+  const json & inverse = config["inverse"];
+  const int    inverseImages = inverse["images"].get<int>();
+  if (inverseImages > 0 && data["source"] == "synthetic" && !data["synthetic"]["truth_rates"].empty())
+  {
+    const auto   micrographs = itk::MicrostructureTable::Read(out + "/data/holdout/micrographs.csv");
+    const auto & train = data["synthetic"]["train_rates"];
+    double       lo = 1e300, hi = -1e300;
+    for (const auto & r : train)
+      lo = std::min(lo, std::log(r.get<double>())), hi = std::max(hi, std::log(r.get<double>()));
+    // The trained range widened by a quarter on each side (the CLI's default), grid_count values.
+    const double       margin = 0.25 * (hi - lo);
+    const std::string  grid = sm::study::FormatFixed(lo - margin, 6, "") + ":" + sm::study::FormatFixed(hi + margin, 6, "") +
+                             ":" + std::to_string(inverse["grid_count"].get<int>());
+    fs::create_directories(out + "/inverse");
+    const size_t count = std::min<size_t>(inverseImages, micrographs.GetNumberOfRows());
+    for (size_t i = 0; i < count; ++i)
+    {
+      const std::string name = "inverse/holdout-" + std::to_string(i);
+      run.Step("infer-holdout-" + std::to_string(i), "MicrostructureInferCondition",
+               { out + "/data/holdout/" + micrographs.Get(i, "file"), out + "/" + name + ".csv", "--outputSummary",
+                 out + "/" + name + "_summary.csv", "--vqvae", out + "/vqvae.model", "--prior", out + "/prior.model",
+                 "--parameter", "ln_cooling_rate_C_per_s", "--grid", grid, "--pooledOnly", "--maximumPatches",
+                 std::to_string(inverse["patches"].get<int>()), "--modelError",
+                 sm::study::FormatFixed(inverse["model_error"].get<double>(), 6, ""), "--device",
+                 config["device"].get<std::string>() },
+               { out + "/" + name + "_summary.csv" }, 0.95, 0.01, { "train-prior" });
+    }
+  }
+
   // Comparison and report (cheap: always redone).
-  run.Update(0.95);
+  run.Update(0.96);
   sm::study::Analyse(out, config, conditions, excluded, run.Timings());
   run.Update(1.0);
   std::cerr << "[study] report: " << out << "/report/index.html\n";
@@ -948,7 +1002,9 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
       const std::string dir = out + "/folds/" + plan[i].condition.Slug + "/seed-" + std::to_string(seed);
       std::cerr << "[study] fold " << plan[i].condition.Key << " (" << (plan[i].interior ? "interpolation" : "extrapolation")
                 << "), seed " << seed << "\n";
-      RunStudy(WithSeed(plan[i].config, seed), dir, preset, progress, base + (i * seeds.size() + k) * share, share);
+      json foldConfig = WithSeed(plan[i].config, seed);
+      foldConfig["inverse"]["model_error"] = 0.0; // the cross-validation measures it
+      RunStudy(foldConfig, dir, preset, progress, base + (i * seeds.size() + k) * share, share);
       std::ifstream f(dir + "/report/results.json");
       rows.push_back(sm::study::CrossValidationRow(json::parse(f), plan[i].condition.Key, seed, plan[i].interior));
       // Written after every fold-seed, so that an interrupted cross-validation shows what it has.

@@ -82,6 +82,17 @@ CrossValidationRow(const json & results, const std::string & fold, int seed, boo
   row["baseline_parameter"] = b.value("parameter", "");
   for (const char * key : { "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio", "df_variance_ratio" })
     row[std::string("baseline_") + key] = Number(b, key);
+  // The inverse at the held-out condition: each micrograph's posterior mean against the truth.
+  if (results.contains("inverse") && results["inverse"].contains("micrographs"))
+  {
+    row["inverse"] = results["inverse"]["micrographs"];
+    row["inverse_covered"] = results["inverse"]["covered"];
+    row["inverse_of"] = results["inverse"]["of"];
+    double error = 0.0;
+    for (const auto & m : results["inverse"]["micrographs"])
+      error += m["error"].get<double>();
+    row["inverse_mean_error"] = error / results["inverse"]["micrographs"].size();
+  }
   if (const auto timings = results.find("timings_s"); timings != results.end())
   {
     double total = 0.0;
@@ -148,6 +159,28 @@ SummariseCrossValidation(const std::vector<json> & rows)
                                      { "model_mean_abs_log_vf_variance_ratio", model[1] / n },
                                      { "interpolation_mean_abs_log_vf_variance_ratio", line[1] / n },
                                      { "beats_interpolation", model[0] < line[0] && model[1] < line[1] } };
+    // The inverse's model error: what the posteriors' own widths do not account for of their errors
+    // at held-out conditions, sqrt(max(0, mean(error^2) - mean(sd^2))), sd the interval's half width
+    // / 1.96 (the fold studies run without a model error). MicrostructureInferCondition --modelError.
+    double       squared = 0.0, variance = 0.0;
+    unsigned int images = 0, covered = 0;
+    for (const auto * r : of)
+      if (r->contains("inverse"))
+        for (const auto & m : (*r)["inverse"])
+        {
+          const double e = m["error"].get<double>();
+          const double sd = (m["upper95"].get<double>() - m["lower95"].get<double>()) / (2.0 * 1.959964);
+          squared += e * e;
+          variance += sd * sd;
+          ++images;
+          covered += m["covered"].get<bool>();
+        }
+    if (images)
+      s["inverse"] = { { "micrographs", images },
+                       { "covered_without_model_error", covered },
+                       { "root_mean_square_error", std::sqrt(squared / images) },
+                       { "root_mean_square_sd", std::sqrt(variance / images) },
+                       { "model_error", std::sqrt(std::max(0.0, (squared - variance) / images)) } };
     summary[kind] = s;
   }
   return summary;
@@ -175,6 +208,8 @@ WriteCrossValidation(const std::string & out, const json & cv)
     { "s2_rms", 4 },
     { "chord_survival_max_difference", 3 },
     { "targets_met", 0 },
+    { "inverse_mean_error", 3 },
+    { "inverse_covered", 0 },
     { "seconds", 0 },
   };
   for (const auto & [name, digits] : columns)
@@ -205,6 +240,14 @@ WriteCrossValidation(const std::string & out, const json & cv)
            << Text(Number(a, "model_mean_abs_log_vf_variance_ratio"), 3) << " against "
            << Text(Number(a, "interpolation_mean_abs_log_vf_variance_ratio"), 3) << ": the model "
            << (a["beats_interpolation"].get<bool>() ? "beats" : "does not beat") << " the interpolation";
+    }
+    if (s.contains("inverse"))
+    {
+      const json & v = s["inverse"];
+      text << ". Inverse: " << v["micrographs"] << " held-out micrographs, the 95 % interval without a model error holds "
+           << "the truth for " << v["covered_without_model_error"] << "; RMS error " << Text(Number(v, "root_mean_square_error"), 3)
+           << " against RMS posterior sd " << Text(Number(v, "root_mean_square_sd"), 3) << ": model error "
+           << Text(Number(v, "model_error"), 3) << " (MicrostructureInferCondition --modelError)";
     }
     text << ".\n";
   }

@@ -36,6 +36,23 @@ for key, value in (("vf_mean", "vf_mean_difference_pp"), ("df_mean", "df_mean_di
     at = (1 - w) * sets["cooling_rate_C_per_s=1"][key] + w * sets["cooling_rate_C_per_s=30"][key]
     want = at - real[key] if key == "vf_mean" else 100 * (at / real[key] - 1)
     assert abs(b[value] - want) < 1e-9, (key, b[value], want)
+# The inverse at the held-out rate: the pooled posterior of ln rate for one whole held-out
+# micrograph (4 of its patches), as MicrostructureInferCondition wrote it, against ln 3.
+inv = r["inverse"]
+assert abs(inv["truth"] - math.log(3)) < 1e-12 and inv["of"] == 1 and len(inv["micrographs"]) == 1, inv
+m = inv["micrographs"][0]
+summary = {s["image"]: s for s in csv.DictReader(open("st/inverse/holdout-0_summary.csv"))}
+assert list(summary) == ["all"], summary  # --pooledOnly
+for key, column in (("lower95", "lower95"), ("upper95", "upper95"), ("mean", "mean"), ("adjustment", "adjustment")):
+    assert abs(m[key] - float(summary["all"][column])) < 1e-9, (key, m, summary)
+assert m["patches"] == 4 and m["adjustment"] >= 1 and m["model_error"] == 0, m
+assert m["lower95"] <= m["mean"] <= m["upper95"], m
+assert abs(m["error"] - (m["mean"] - math.log(3))) < 1e-12
+assert m["covered"] == (m["lower95"] <= math.log(3) <= m["upper95"]) and inv["covered"] == int(m["covered"])
+# the grid: the trained range ln 1 .. ln 30 widened by a quarter each side, 9 values (tiny preset)
+post = [row for row in csv.DictReader(open("st/inverse/holdout-0.csv"))]
+values = [float(row["value"]) for row in post]
+assert len(values) == 9 and abs(values[0] + 0.25 * math.log(30)) < 1e-5 and abs(values[-1] - 1.25 * math.log(30)) < 1e-5, values
 assert r["memorisation"] and all(-1 <= m["generated_max_correlation"] <= 1 for m in r["memorisation"])
 rows = list(csv.DictReader(open("st/report/comparison.csv")))
 assert len(rows) == 9, len(rows)  # 3 conditions x (real, reconstructed, generated)
@@ -171,6 +188,14 @@ slow_check demo vqvae.steps "{ $nodata }" 320 640
 echo "{ $nodata, \"slow_cpu\": 2 }" > slow.json
 if "$bin/MicrostructureStudy" st5 --preset tiny --config slow.json >out.txt 2>&1; then echo "FAIL: bad slow_cpu accepted"; exit 1; fi
 grep -q "slow_cpu must be an object" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+# The inverse's settings are checked before any step runs, naming the key.
+echo '{ "inverse": { "images": "two" } }' > inv.json
+if "$bin/MicrostructureStudy" st7 --preset tiny --config inv.json >out.txt 2>&1; then echo "FAIL: bad inverse accepted"; exit 1; fi
+grep -q 'inverse.images must be an integer >= 0 (it is "two")' out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+[ ! -e st7/data ] || { echo "FAIL: a step ran before the config was checked"; exit 1; }
+echo '{ "inverse": { "model_error": -1 } }' > inv.json
+if "$bin/MicrostructureStudy" st8 --preset tiny --config inv.json >out.txt 2>&1; then echo "FAIL: bad inverse accepted"; exit 1; fi
+grep -q "inverse.model_error must be a number >= 0" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
 
 # A killed study leaves no step running: its children die with it (PR_SET_PDEATHSIG, no shell between).
 echo '{ "vqvae": { "steps": 100000 } }' > long.json

@@ -71,6 +71,15 @@ i = rows[1]
 assert abs(a["model_mean_abs_vf_difference_pp"] - abs(i["vf_mean_difference_pp"])) < 1e-12
 assert abs(a["interpolation_mean_abs_log_vf_variance_ratio"] - abs(math.log(i["baseline_vf_variance_ratio"]))) < 1e-12
 assert "against_interpolation" not in s["extrapolation"]
+# The inverse's model error: over the interpolation fold's held-out micrograph(s), what the
+# posterior's width does not account for of its error.
+inv = [m for r in rows if r["kind"] == "interpolation" for m in r["inverse"]]
+assert len(inv) == 1 and inv[0]["model_error"] == 0, inv  # the folds run without a model error
+e2 = np.mean([m["error"] ** 2 for m in inv])
+sd2 = np.mean([((m["upper95"] - m["lower95"]) / (2 * 1.959964)) ** 2 for m in inv])
+v = s["interpolation"]["inverse"]
+assert v["micrographs"] == 1 and abs(v["model_error"] - math.sqrt(max(0.0, e2 - sd2))) < 1e-12, v
+assert v["covered_without_model_error"] == sum(m["covered"] for m in inv)
 table = list(csv.DictReader(open("cv/cross_validation.csv")))
 assert [t["fold"] for t in table] == [r["fold"] for r in rows] and float(table[1]["vf_ks"]) == round(rows[1]["vf_ks"], 3)
 PY
