@@ -14,6 +14,7 @@
  *=========================================================================*/
 #include "MicrostructureCLI.h"
 #include "MicrostructureStudyAnalysis.h"
+#include "MicrostructureStudyConfig.h"
 #include "MicrostructureStudyPresets.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
@@ -49,45 +50,8 @@ using sm::cli::Module;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-/** The preset `name`: its whole config, the text of apps/study/presets/<name>.json compiled into the
- * executable (MicrostructureStudyPresets.h). What each preset is for, and the demo's slow_cpu
- * settings (applied on a CPU without AVX-512, see SlowCPU()): apps/study/presets/README.md. Throws
- * std::invalid_argument for a name that is no preset. */
-json
-Preset(const std::string & name)
-{
-  std::string names;
-  for (const auto & p : sm::study::Presets)
-  {
-    if (p.Name == name)
-    {
-      try
-      {
-        return json::parse(p.Json);
-      }
-      catch (const json::exception & e)
-      {
-        throw std::logic_error("the built-in preset " + name + " (apps/study/presets/" + name +
-                               ".json) is not valid JSON: " + e.what());
-      }
-    }
-    names += (names.empty() ? "" : ", ") + std::string(p.Name);
-  }
-  throw std::invalid_argument("unknown preset \"" + name + "\": use one of " + names);
-}
-
-/** Deep merge: values of `over` replace those of `base`; objects merge key by key. */
-void
-Merge(json & base, const json & over)
-{
-  for (auto it = over.begin(); it != over.end(); ++it)
-  {
-    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object())
-      Merge(base[it.key()], *it);
-    else
-      base[it.key()] = *it;
-  }
-}
+using sm::study::Merge;
+using sm::study::Preset;
 
 std::string
 Quote(const std::string & s)
@@ -389,87 +353,26 @@ SlowCPU(const std::string & device)
 #endif
 }
 
-/** The preset, its slow-CPU settings where they apply, then the user's config and --device. */
-/** Refuses a key of the user's config that the study does not read (a misspelt key would otherwise
- * be ignored silently), naming it with its path. Known keys: the preset's, and the optional ones
- * that no preset sets. slow_cpu holds settings of the same form. */
-void
-CheckConfigKeys(const json & user, const json & preset, const std::string & file, const std::string & path = "")
-{
-  static const std::map<std::string, std::set<std::string>> optional = {
-    { "", { "slow_cpu" } },
-    { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "calibration_tilt_fit", "calibration_foreground",
-        "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
-        "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
-        "calibration_spread_method", "calibration_probe_temperatures" } },
-    { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
-                  "histogram_loss_weight", "interface_loss_weight", "precision" } },
-    { "generate.", { "unseen" } },
-    { "data.", { "categorical" } },
-  };
-  for (const auto & [key, value] : user.items())
-  {
-    const std::string name = path + key;
-    const auto        extra = optional.find(path);
-    const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
-    if (!known)
-    {
-      std::string keys;
-      for (const auto & [k, v] : preset.items())
-        keys += (keys.empty() ? "" : ", ") + k;
-      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
-                                  "\", which the study does not read: check its spelling (" +
-                                  (path.empty() ? std::string("top-level keys") : path.substr(0, path.size() - 1)) +
-                                  " has: " + keys + ")");
-    }
-    if (key == "slow_cpu" && path.empty() && value.is_object())
-      CheckConfigKeys(value, preset, file, "");
-    else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())
-      CheckConfigKeys(value, preset[key], file, name + ".");
-  }
-}
-
+/** The preset, its slow-CPU settings where they apply, then the user's config (checked: its keys, and
+ * that it is a JSON object; MicrostructureStudyConfig.h) and --device. */
 json
 LoadConfig(Module & m)
 {
-  json config = Preset(m.Get("preset"));
-  json user = json::object();
-  if (!m.Get("config").empty())
+  const json  preset = Preset(m.Get("preset"));
+  json        user = json::object();
+  const auto & file = m.Get("config");
+  if (!file.empty())
   {
-    std::ifstream f(m.Get("config"));
-    if (!f)
-      throw std::invalid_argument("cannot open the config file " + m.Get("config"));
-    try
-    {
-      f >> user;
-    }
-    catch (const json::exception & e)
-    {
-      throw std::invalid_argument("the config file " + m.Get("config") + " is not valid JSON: " + e.what());
-    }
-    if (!user.is_object())
-      throw std::invalid_argument("the config file " + m.Get("config") + " must hold a JSON object");
+    // A regular file of at most 16 MiB: a folder, /dev/zero or a FIFO is refused at once.
+    user = sm::study::ParseUserConfig(itk::ReadRegularFile(file, std::uintmax_t{ 16 } << 20, "config file"), preset,
+                                      file);
   }
-  CheckConfigKeys(user, config, m.Get("config"));
-  if (!m.Get("device").empty())
-    user["device"] = m.Get("device");
-  // The preset's slow-CPU settings come before the user's, so that every setting given stays.
-  const json slow = user.contains("slow_cpu") ? user["slow_cpu"] : config.value("slow_cpu", json::object());
-  const std::string device = user.value("device", config["device"].get<std::string>());
-  if (!slow.is_object())
-    throw std::invalid_argument("slow_cpu must be an object of settings (like the config's own), or {} for none");
-  if (!slow.empty() && SlowCPU(device))
-  {
-    Merge(config, slow);
+  return sm::study::ComposeConfig(preset, user, m.Get("device"), SlowCPU, [](const json & slow) {
     std::cerr << "[study] this CPU has no AVX-512 (the networks train about 2.6 times slower there): the slow_cpu "
                  "settings "
               << slow.dump() << " apply, under any the config gives, to keep the run near its budget "
               << "(\"slow_cpu\": {} turns them off)\n";
-  }
-  Merge(config, user);
-  config["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
-  return config;
+  });
 }
 
 /** The condition columns of the study's data, in the order the prior sees them. */

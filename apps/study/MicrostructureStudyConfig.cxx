@@ -1,0 +1,137 @@
+/*=========================================================================
+ *  The config of MicrostructureStudy (MicrostructureStudyConfig.h).
+ *=========================================================================*/
+#include "MicrostructureStudyConfig.h"
+#include "MicrostructureStudyPresets.h"
+
+#include <map>
+#include <set>
+#include <stdexcept>
+
+namespace sm
+{
+namespace study
+{
+using nlohmann::json;
+
+json
+Preset(const std::string & name)
+{
+  std::string names;
+  for (const auto & p : Presets)
+  {
+    if (p.Name == name)
+    {
+      try
+      {
+        return json::parse(p.Json);
+      }
+      catch (const json::exception & e)
+      {
+        throw std::logic_error("the built-in preset " + name + " (apps/study/presets/" + name +
+                               ".json) is not valid JSON: " + e.what());
+      }
+    }
+    names += (names.empty() ? "" : ", ") + std::string(p.Name);
+  }
+  throw std::invalid_argument("unknown preset \"" + name + "\": use one of " + names);
+}
+
+void
+Merge(json & base, const json & over)
+{
+  for (auto it = over.begin(); it != over.end(); ++it)
+  {
+    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object())
+      Merge(base[it.key()], *it);
+    else
+      base[it.key()] = *it;
+  }
+}
+
+void
+CheckConfigKeys(const json & user, const json & preset, const std::string & file, const std::string & path)
+{
+  static const std::map<std::string, std::set<std::string>> optional = {
+    { "", { "slow_cpu" } },
+    { "prior.",
+      { "dilations", "schedule", "mirrors", "composition_level", "calibration_tilt_fit", "calibration_foreground",
+        "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
+        "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
+        "calibration_spread_method", "calibration_probe_temperatures" } },
+    { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
+                  "histogram_loss_weight", "interface_loss_weight", "precision" } },
+    { "generate.", { "unseen" } },
+    { "data.", { "categorical" } },
+  };
+  for (const auto & [key, value] : user.items())
+  {
+    const std::string name = path + key;
+    const auto        extra = optional.find(path);
+    const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
+    if (!known)
+    {
+      std::string keys;
+      for (const auto & [k, v] : preset.items())
+        keys += (keys.empty() ? "" : ", ") + k;
+      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
+                                  "\", which the study does not read: check its spelling (" +
+                                  (path.empty() ? std::string("top-level keys") : path.substr(0, path.size() - 1)) +
+                                  " has: " + keys + ")");
+    }
+    if (key == "slow_cpu" && path.empty() && value.is_object())
+      CheckConfigKeys(value, preset, file, "");
+    else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())
+      CheckConfigKeys(value, preset[key], file, name + ".");
+  }
+}
+
+json
+ParseUserConfig(const std::string & text, const json & preset, const std::string & file)
+{
+  json user;
+  try
+  {
+    user = json::parse(text);
+  }
+  catch (const json::exception & e)
+  {
+    throw std::invalid_argument("the config file " + file + " is not valid JSON: " + e.what());
+  }
+  if (!user.is_object())
+    throw std::invalid_argument("the config file " + file + " must hold a JSON object");
+  CheckConfigKeys(user, preset, file);
+  if (user.contains("slow_cpu") && !user["slow_cpu"].is_object())
+    throw std::invalid_argument("the config file " + file +
+                                ": slow_cpu must be an object of settings (like the config's own), or {} for none");
+  if (user.contains("device") && !user["device"].is_string())
+    throw std::invalid_argument("the config file " + file +
+                                ": device must be a string (\"auto\", \"cpu\" or \"cuda:N\")");
+  return user;
+}
+
+json
+ComposeConfig(json preset, json user, const std::string & device, const std::function<bool(const std::string &)> & slowCPU,
+              const std::function<void(const json &)> & onSlowCPU)
+{
+  if (!device.empty())
+    user["device"] = device;
+  const json slow = user.contains("slow_cpu") ? user["slow_cpu"] : preset.value("slow_cpu", json::object());
+  if (!slow.is_object())
+    throw std::invalid_argument("slow_cpu must be an object of settings (like the config's own), or {} for none");
+  const json & chosen = user.contains("device") ? user["device"] : preset["device"];
+  if (!chosen.is_string())
+    throw std::invalid_argument("device must be a string (\"auto\", \"cpu\" or \"cuda:N\")");
+  if (!slow.empty() && slowCPU && slowCPU(chosen.get<std::string>()))
+  {
+    Merge(preset, slow);
+    if (onSlowCPU)
+      onSlowCPU(slow);
+  }
+  Merge(preset, user);
+  preset["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
+  return preset;
+}
+
+} // namespace study
+} // namespace sm
