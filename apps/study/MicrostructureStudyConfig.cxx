@@ -49,6 +49,26 @@ Merge(json & base, const json & over)
   }
 }
 
+namespace
+{
+/** The kind of a config value, for the check that a user's value has the preset's: a string and a
+ * list are one kind (the study passes either as a comma-separated option, and cross_validation.folds
+ * is "interior", "all" or a list); integers and fractions are numbers. */
+std::string
+Kind(const json & v)
+{
+  if (v.is_object())
+    return "an object";
+  if (v.is_boolean())
+    return "true or false";
+  if (v.is_number())
+    return "a number";
+  if (v.is_string() || v.is_array())
+    return "a text or a list";
+  return "null";
+}
+} // namespace
+
 void
 CheckConfigKeys(const json & user, const json & preset, const std::string & file, const std::string & path)
 {
@@ -79,6 +99,10 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
                                   (path.empty() ? std::string("top-level keys") : path.substr(0, path.size() - 1)) +
                                   " has: " + keys + ")");
     }
+    if (preset.contains(key) && Kind(value) != Kind(preset[key]))
+      throw std::invalid_argument("the config file " + file + " gives \"" + name + "\" " + Kind(value) + " (" +
+                                  value.dump().substr(0, 60) + "), where the study reads " + Kind(preset[key]) +
+                                  " (the preset has " + preset[key].dump().substr(0, 60) + "): change its value");
     if (key == "slow_cpu" && path.empty() && value.is_object())
       CheckConfigKeys(value, preset, file, "");
     else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())

@@ -29,7 +29,11 @@ Merge(nlohmann::json & base, const nlohmann::json & over);
 
 /** Refuses a key of the user's config that the study does not read (a misspelt key would otherwise
  * be ignored silently), naming it with its path. Known keys: the preset's, and the optional ones
- * that no preset sets. slow_cpu holds settings of the same form. Throws std::invalid_argument. */
+ * that no preset sets. slow_cpu holds settings of the same form. A value of a key the preset has
+ * must be of its kind (an object, a number, true or false, a text or a list: a string and a list
+ * are one kind), so a type error names its key before any step runs; the values of the optional
+ * keys and the elements of lists are checked where the study reads them. Throws
+ * std::invalid_argument. */
 void
 CheckConfigKeys(const nlohmann::json & user, const nlohmann::json & preset, const std::string & file,
                 const std::string & path = "");
