@@ -12,6 +12,7 @@
 #include "itkImageIOFactory.h"
 #include "itkMacro.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -31,7 +32,9 @@ namespace itk
  * interruption), the temporary is removed, nothing half-written remains and a
  * file already at the final name is left as it was.
  *
- * Every error names the final (user's) path, never the temporary one.
+ * Every error names the final (user's) path, never the temporary one. A temporary left by a
+ * writer that was killed (SIGKILL: no destructor ran) is removed by the next AtomicOutputFile of its
+ * folder (RemoveStaleTemporaryFiles).
  *
  * \ingroup StochasticMicrostructure
  */
@@ -94,6 +97,21 @@ private:
   bool           m_HasExactSize{ false };
   bool           m_Committed{ false };
 };
+
+/** Removes, from `folder`, the temporaries of AtomicOutputFile (".<stem>.tmp-<pid>-<token>-<n><ext>")
+ * that a killed writer left behind (after a SIGKILL or a power cut its destructor never ran), and
+ * returns how many. A temporary goes only when its writer cannot be running:
+ * - written on this machine and PID namespace (its <token> is this one's): when process <pid> no
+ *   longer exists. A live writer, this process included, always exists, so its temporary stays; a
+ *   dead writer's process id taken by another process keeps the file until that one ends (safe).
+ * - written elsewhere (a folder shared between machines or containers, where <pid> means nothing
+ *   here) or by a build without the token: only when it was last modified more than `foreignAge`
+ *   ago (a day; every write of this module takes seconds to minutes).
+ * Only regular files that match the pattern exactly are removed; links are never followed.
+ * AtomicOutputFile calls it for its folder, once per folder and process. Never throws for an
+ * unreadable folder or a file it cannot remove (it stays). */
+StochasticMicrostructure_EXPORT std::size_t
+RemoveStaleTemporaryFiles(const std::string & folder, std::chrono::seconds foreignAge = std::chrono::hours(24));
 
 /** Write a whole text (or binary) file atomically. Throws itk::ExceptionObject
  * naming `path` on failure; a file already at `path` is then left unchanged. */

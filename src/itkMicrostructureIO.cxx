@@ -3,12 +3,17 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 #include "itkMicrostructureIO.h"
+#include "itkMicrostructureHash.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <regex>
+#include <set>
+#include <csignal>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +22,24 @@ namespace itk
 {
 namespace
 {
+/** This machine and PID namespace, as 8 hexadecimal digits: a temporary's process id means
+ * something (is checked in /proc) only where its token is this one. */
+const std::string &
+HostToken()
+{
+  static const std::string token = [] {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    std::error_code ec;
+    const auto      ns = std::filesystem::read_symlink("/proc/self/ns/pid", ec); // e.g. "pid:[4026531836]"
+    char            hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx",
+                  static_cast<unsigned long long>(MicrostructureHash(std::string(host) + "|" + ns.string())));
+    return std::string(hex, 8);
+  }();
+  return token;
+}
+
 std::string
 TemporarySibling(const std::string & finalPath)
 {
@@ -28,15 +51,85 @@ TemporarySibling(const std::string & finalPath)
   const std::string stem = dot == std::string::npos ? name : name.substr(0, dot);
   const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
   std::random_device rd;
-  const std::string  tag = std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000);
+  const std::string  tag = std::to_string(::getpid()) + "-" + HostToken() + "-" + std::to_string(rd() % 1000000);
   return (p.parent_path() / ("." + stem + ".tmp-" + tag + ext)).string();
 }
+
+/** Whether process `pid` of this PID namespace is running (a zombie counts: it may not be reaped). */
+bool
+ProcessIsRunning(long pid)
+{
+  if (pid <= 0 || pid == static_cast<long>(::getpid()))
+    return pid > 0;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
+}
+
+/** Folders already cleaned by this process (once each: a folder of thousands of outputs is read once). */
+std::mutex            g_CleanedMutex;
+std::set<std::string> g_CleanedFolders;
 } // namespace
+
+std::size_t
+RemoveStaleTemporaryFiles(const std::string & folder, std::chrono::seconds foreignAge)
+{
+  namespace fs = std::filesystem;
+  // .<stem>.tmp-<pid>-<token>-<random><ext> (this build) or .<stem>.tmp-<pid>-<random><ext> (before
+  // the token existed); the stem has no dot, the extension starts at the first dot after the tag.
+  static const std::regex pattern(R"(^\.[^.]*\.tmp-([0-9]{1,10})-(?:([0-9a-f]{8})-)?[0-9]{1,6}(\..*)?$)");
+  std::size_t     removed = 0;
+  std::error_code ec;
+  const fs::path  dir = folder.empty() ? fs::path(".") : fs::path(folder);
+  const auto      now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+  {
+    const std::string name = it->path().filename().string();
+    std::smatch       m;
+    if (name.size() < 8 || name[0] != '.' || !std::regex_match(name, m, pattern))
+      continue;
+    std::error_code e;
+    // Only a regular file, never a link (nor what it points to), a folder or a device.
+    if (!fs::is_regular_file(it->symlink_status(e)) || e)
+      continue;
+    bool stale = false;
+    if (m[2].matched && m[2].str() == HostToken())
+    {
+      stale = !ProcessIsRunning(std::stol(m[1].str())); // its writer, on this machine, is gone
+    }
+    else
+    {
+      // Written on another machine or PID namespace (a shared folder), or by a build before the token:
+      // the process id says nothing here, so only a temporary untouched for `foreignAge` goes.
+      const auto written = fs::last_write_time(it->path(), e);
+      stale = !e && now - written > foreignAge;
+    }
+    if (stale && fs::remove(it->path(), e) && !e)
+      ++removed;
+  }
+  return removed;
+}
 
 AtomicOutputFile::AtomicOutputFile(std::string finalPath)
   : m_FinalPath(std::move(finalPath))
   , m_TemporaryPath(TemporarySibling(m_FinalPath))
-{}
+{
+  // Temporaries that writers killed before they could remove them (SIGKILL, a power cut) are
+  // removed by the next write to their folder, once per folder and process; best effort.
+  const std::string folder = std::filesystem::path(m_FinalPath).parent_path().string();
+  bool              first = false;
+  {
+    std::lock_guard<std::mutex> lock(g_CleanedMutex);
+    first = g_CleanedFolders.insert(folder.empty() ? "." : folder).second;
+  }
+  if (first)
+  {
+    try
+    {
+      RemoveStaleTemporaryFiles(folder);
+    }
+    catch (const std::exception &)
+    {} // never a reason for a write to fail
+  }
+}
 
 AtomicOutputFile::~AtomicOutputFile()
 {
