@@ -169,9 +169,17 @@ public:
        const std::string & checkpoint = {})
   {
     // The stamp names the study folder "<study>": a study copied or moved elsewhere is still up to date.
+    // --confineReads only refuses (the outputs of a run it lets through are the same): it is not part
+    // of the stamp, so studies made before it existed stay up to date.
     std::string key = program;
-    for (const auto & a : args)
+    for (size_t i = 0; i < args.size(); ++i)
     {
+      if (args[i] == "--confineReads" && i + 1 < args.size())
+      {
+        ++i;
+        continue;
+      }
+      const std::string & a = args[i];
       std::string       relative = a == m_Out ? std::string("<study>") : a;
       const std::string inside = m_Out + "/";
       for (size_t at = relative.find(inside); at != std::string::npos; at = relative.find(inside, at + 8))
@@ -429,6 +437,10 @@ PrepareData(Runner & run, const json & config, const std::string & out)
       patchArgs.insert(patchArgs.end(), { "--pixelSize", std::to_string(csv["pixel_size_um"].get<double>()) });
     patchArgs.insert(patchArgs.end(), { "--sampleColumn", csv["sample_column"].get<std::string>() });
   }
+  // The micrographs are read only from the dataset's folder: a CSV from elsewhere whose file column
+  // names ../.. or /etc/passwd is refused (MicrostructurePatches --confineReads).
+  const std::string datasetFolder = fs::path(micrographs).parent_path().string();
+  patchArgs.insert(patchArgs.end(), { "--confineReads", datasetFolder.empty() ? std::string(".") : datasetFolder });
   if (data["max_patches_per_image"].get<int>() > 0)
     patchArgs.insert(patchArgs.end(), { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
   return patchArgs;

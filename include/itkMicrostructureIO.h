@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace itk
 {
@@ -130,6 +131,28 @@ CheckOutputPathWritable(const std::string & path);
  * table", "VQ-VAE model file"). Throws itk::ExceptionObject naming the path. */
 StochasticMicrostructure_EXPORT std::string
 ReadRegularFile(const std::string & path, std::uintmax_t maximumBytes, const std::string & what);
+
+/** Whether `path` lies inside `folder` (or is it), both made absolute with every `.`, `..` and
+ * symbolic link of their existing parts resolved (std::filesystem::weakly_canonical): "../x", an
+ * absolute path elsewhere and a link that leads out of the folder are outside. */
+StochasticMicrostructure_EXPORT bool
+IsInsideFolder(const std::string & path, const std::string & folder);
+
+/** The files whose bytes reading the image `path` also reads, resolved against its folder: a NRRD
+ * header's "data file:" (one file, a LIST, or a numbered "format min max step" pattern, given as
+ * its first and last names), a MetaImage header's ElementDataFile (the same forms; LOCAL is none)
+ * and the .img of an Analyze/NIfTI .hdr. Empty for an image with its data inside (PNG, TIFF, an
+ * attached NRRD, .mha with LOCAL). Reads at most the first 1 MiB of `path`; a file that cannot be
+ * read gives none (its reader reports that). */
+StochasticMicrostructure_EXPORT std::vector<std::string>
+DetachedDataFiles(const std::string & path);
+
+/** Throws itk::ExceptionObject unless the image `path` and every data file its header names
+ * (DetachedDataFiles) lie inside `folder` (IsInsideFolder). `what` says where the path came from,
+ * e.g. "row 3 of 'list.csv' lists the file '../outside.png', which". The message names the
+ * resolved file and the folder, and says what to do. */
+StochasticMicrostructure_EXPORT void
+CheckReadConfined(const std::string & path, const std::string & folder, const std::string & what);
 
 /** Write an image through ITK's IO factory to `out`'s temporary file and check
  * it by reading it back: ITK's PNG and MetaImage writers do not report a

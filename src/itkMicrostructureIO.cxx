@@ -5,7 +5,11 @@
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureHash.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -342,6 +346,193 @@ CheckOutputPathWritable(const std::string & path)
   {
     itkGenericExceptionMacro(<< "Cannot write '" << path << "': the folder '" << dir.string()
                              << "' is not writable.");
+  }
+}
+
+bool
+IsInsideFolder(const std::string & path, const std::string & folder)
+{
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path  p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec)
+    return false;
+  const fs::path f = fs::weakly_canonical(fs::absolute(folder, ec), ec);
+  if (ec)
+    return false;
+  // Component by component: /data2/x is not inside /data.
+  auto pi = p.begin();
+  for (auto fi = f.begin(); fi != f.end(); ++fi)
+  {
+    if (fi->empty()) // a trailing separator
+      continue;
+    if (pi == p.end() || *pi != *fi)
+      return false;
+    ++pi;
+  }
+  return true;
+}
+
+namespace
+{
+/** The names a detached-data field names: "LIST" (the lines after it), "format min max step
+ * [dim]" (its first and last names), or one file name. `rest`: the header's lines after it. */
+std::vector<std::string>
+DataFileNames(const std::string & value, const std::vector<std::string> & rest)
+{
+  std::istringstream       words(value);
+  std::vector<std::string> w;
+  for (std::string t; words >> t;)
+    w.push_back(t);
+  if (w.empty())
+    return {};
+  if (w[0] == "LIST")
+  {
+    std::vector<std::string> names;
+    for (const auto & line : rest)
+      if (!line.empty())
+        names.push_back(line);
+    return names;
+  }
+  if (w.size() >= 4 && w[0].find('%') != std::string::npos)
+  {
+    std::vector<std::string> names;
+    for (const std::string & n : { w[1], w[2] })
+    {
+      char       buffer[4096];
+      const long i = std::strtol(n.c_str(), nullptr, 10);
+      // Only an integer conversion is formatted; any other pattern is checked as it is written.
+      if (std::regex_match(w[0], std::regex(R"([^%]*%[-+ 0#]*[0-9]*[di][^%]*)")))
+      {
+        std::snprintf(buffer, sizeof(buffer), w[0].c_str(), static_cast<int>(i));
+        names.emplace_back(buffer);
+      }
+      else
+        names.push_back(w[0]);
+    }
+    return names;
+  }
+  // One name: the whole value (a name may hold spaces).
+  const auto first = value.find_first_not_of(" \t");
+  const auto last = value.find_last_not_of(" \t\r");
+  return { value.substr(first, last - first + 1) };
+}
+} // namespace
+
+std::vector<std::string>
+DetachedDataFiles(const std::string & path)
+{
+  namespace fs = std::filesystem;
+  const fs::path           folder = fs::path(path).parent_path();
+  std::vector<std::string> out;
+  auto                     resolve = [&](const std::string & name) {
+    out.push_back(fs::path(name).is_absolute() ? name : (folder / name).string());
+  };
+  const std::string lower = [&] {
+    std::string l = fs::path(path).filename().string();
+    for (auto & c : l)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return l;
+  }();
+  auto endsWith = [&](const std::string & suffix) {
+    return lower.size() >= suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  // Analyze / NIfTI pairs: the header's data is the .img beside it.
+  for (const auto & [hdr, img] : { std::pair<std::string, std::string>{ ".hdr", ".img" }, { ".hdr.gz", ".img.gz" } })
+    if (endsWith(hdr))
+    {
+      const std::string data = path.substr(0, path.size() - hdr.size()) + img;
+      std::error_code   ec;
+      if (fs::exists(fs::symlink_status(data, ec)))
+        out.push_back(data);
+    }
+
+  std::string head;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f || !fs::is_regular_file(path))
+      return out;
+    head.resize(std::size_t{ 1 } << 20);
+    f.read(&head[0], static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(f.gcount()));
+  }
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < head.size();)
+  {
+    const auto eol = head.find('\n', at);
+    std::string line = head.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    lines.push_back(line);
+    at = eol == std::string::npos ? head.size() : eol + 1;
+  }
+  if (head.compare(0, 7, "NRRD000") == 0)
+  {
+    // Fields "key: value" until the blank line that ends the header (then attached data).
+    for (std::size_t i = 1; i < lines.size() && !lines[i].empty(); ++i)
+    {
+      const auto colon = lines[i].find(':');
+      if (lines[i][0] == '#' || colon == std::string::npos)
+        continue;
+      const std::string key = lines[i].substr(0, colon);
+      if (key == "data file" || key == "datafile")
+      {
+        const std::vector<std::string> rest(lines.begin() + static_cast<std::ptrdiff_t>(i) + 1, lines.end());
+        for (const auto & n : DataFileNames(lines[i].substr(colon + 1), rest))
+          resolve(n);
+        break;
+      }
+    }
+    return out;
+  }
+  // MetaImage: "Key = Value" lines, ElementDataFile the last.
+  for (std::size_t i = 0; i < lines.size(); ++i)
+  {
+    const auto eq = lines[i].find('=');
+    if (eq == std::string::npos)
+      continue;
+    std::string key = lines[i].substr(0, eq);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (key != "ElementDataFile")
+      continue;
+    const std::string value = lines[i].substr(eq + 1);
+    std::istringstream first(value);
+    std::string        word;
+    first >> word;
+    if (word != "LOCAL" && !word.empty())
+    {
+      const std::vector<std::string> rest(lines.begin() + static_cast<std::ptrdiff_t>(i) + 1, lines.end());
+      for (const auto & n : DataFileNames(value, rest))
+        resolve(n);
+    }
+    break;
+  }
+  return out;
+}
+
+void
+CheckReadConfined(const std::string & path, const std::string & folder, const std::string & what)
+{
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto      shown = [&](const std::string & p) { return fs::weakly_canonical(fs::absolute(p, ec), ec).string(); };
+  if (!IsInsideFolder(path, folder))
+  {
+    itkGenericExceptionMacro(<< what << " is '" << shown(path) << "', outside the folder '" << shown(folder)
+                             << "' that reads are confined to (--confineReads). Move or copy the file into that "
+                                "folder and list it by a path inside it, or leave out --confineReads if you trust "
+                                "where the table points.");
+  }
+  for (const auto & data : DetachedDataFiles(path))
+  {
+    if (!IsInsideFolder(data, folder))
+    {
+      itkGenericExceptionMacro(<< what << " is '" << shown(path) << "', a header whose data file is '" << shown(data)
+                               << "', outside the folder '" << shown(folder)
+                               << "' that reads are confined to (--confineReads). Keep the image's data inside that "
+                                  "folder (a data file named relative to its header), or leave out --confineReads if "
+                                  "you trust the files.");
+    }
   }
 }
 
