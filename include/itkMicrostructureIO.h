@@ -143,7 +143,8 @@ IsInsideFolder(const std::string & path, const std::string & folder);
  * its first and last names), a MetaImage header's ElementDataFile (the same forms; LOCAL is none)
  * and the .img of an Analyze/NIfTI .hdr. Empty for an image with its data inside (PNG, TIFF, an
  * attached NRRD, .mha with LOCAL). Reads at most the first 1 MiB of `path`; a file that cannot be
- * read gives none (its reader reports that). */
+ * read gives none (its reader reports that). Throws itk::ExceptionObject for a pattern whose
+ * conversion is not one integer (%d, %03d): its names cannot be known. */
 StochasticMicrostructure_EXPORT std::vector<std::string>
 DetachedDataFiles(const std::string & path);
 

@@ -375,10 +375,18 @@ IsInsideFolder(const std::string & path, const std::string & folder)
 
 namespace
 {
+std::string
+Lowercase(std::string text)
+{
+  for (auto & c : text)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 /** The names a detached-data field names: "LIST" (the lines after it), "format min max step
  * [dim]" (its first and last names), or one file name. `rest`: the header's lines after it. */
 std::vector<std::string>
-DataFileNames(const std::string & value, const std::vector<std::string> & rest)
+DataFileNames(const std::string & value, const std::vector<std::string> & rest, const std::string & header)
 {
   std::istringstream       words(value);
   std::vector<std::string> w;
@@ -396,19 +404,18 @@ DataFileNames(const std::string & value, const std::vector<std::string> & rest)
   }
   if (w.size() >= 4 && w[0].find('%') != std::string::npos)
   {
+    // One integer conversion gives digits (and a sign or spaces), never a '/': every name lies in
+    // the folder of the first. Any other conversion (%c of 47 is a '/') cannot be confined.
+    if (!std::regex_match(w[0], std::regex(R"([^%]*%[-+ 0#]*[0-9]{0,3}[di][^%]*)")))
+      itkGenericExceptionMacro(<< "'" << header << "': the data file pattern '" << w[0]
+                               << "' has a conversion other than one integer (%d, %03d): its file names cannot be "
+                                  "known, so it cannot be checked. Name the data files by a LIST or by %d.");
     std::vector<std::string> names;
     for (const std::string & n : { w[1], w[2] })
     {
-      char       buffer[4096];
-      const long i = std::strtol(n.c_str(), nullptr, 10);
-      // Only an integer conversion is formatted; any other pattern is checked as it is written.
-      if (std::regex_match(w[0], std::regex(R"([^%]*%[-+ 0#]*[0-9]*[di][^%]*)")))
-      {
-        std::snprintf(buffer, sizeof(buffer), w[0].c_str(), static_cast<int>(i));
-        names.emplace_back(buffer);
-      }
-      else
-        names.push_back(w[0]);
+      char buffer[4096];
+      std::snprintf(buffer, sizeof(buffer), w[0].c_str(), static_cast<int>(std::strtol(n.c_str(), nullptr, 10)));
+      names.emplace_back(buffer);
     }
     return names;
   }
@@ -428,12 +435,7 @@ DetachedDataFiles(const std::string & path)
   auto                     resolve = [&](const std::string & name) {
     out.push_back(fs::path(name).is_absolute() ? name : (folder / name).string());
   };
-  const std::string lower = [&] {
-    std::string l = fs::path(path).filename().string();
-    for (auto & c : l)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return l;
-  }();
+  const std::string lower = Lowercase(fs::path(path).filename().string());
   auto endsWith = [&](const std::string & suffix) {
     return lower.size() >= suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
@@ -474,18 +476,21 @@ DetachedDataFiles(const std::string & path)
       const auto colon = lines[i].find(':');
       if (lines[i][0] == '#' || colon == std::string::npos)
         continue;
-      const std::string key = lines[i].substr(0, colon);
+      // NrrdIO matches field names without regard to case ("DATA FILE:" is read too).
+      const std::string key = Lowercase(lines[i].substr(0, colon));
       if (key == "data file" || key == "datafile")
       {
         const std::vector<std::string> rest(lines.begin() + static_cast<std::ptrdiff_t>(i) + 1, lines.end());
-        for (const auto & n : DataFileNames(lines[i].substr(colon + 1), rest))
+        for (const auto & n : DataFileNames(lines[i].substr(colon + 1), rest, path))
           resolve(n);
         break;
       }
     }
     return out;
   }
-  // MetaImage: "Key = Value" lines, ElementDataFile the last.
+  // MetaImage (ITK reads a .mha or .mhd as one): "Key = Value" lines, ElementDataFile the last.
+  if (!endsWith(".mha") && !endsWith(".mhd"))
+    return out;
   for (std::size_t i = 0; i < lines.size(); ++i)
   {
     const auto eq = lines[i].find('=');
@@ -493,7 +498,8 @@ DetachedDataFiles(const std::string & path)
       continue;
     std::string key = lines[i].substr(0, eq);
     key.erase(key.find_last_not_of(" \t") + 1);
-    if (key != "ElementDataFile")
+    key.erase(0, key.find_first_not_of(" \t"));
+    if (Lowercase(key) != "elementdatafile")
       continue;
     const std::string value = lines[i].substr(eq + 1);
     std::istringstream first(value);
@@ -502,7 +508,7 @@ DetachedDataFiles(const std::string & path)
     if (word != "LOCAL" && !word.empty())
     {
       const std::vector<std::string> rest(lines.begin() + static_cast<std::ptrdiff_t>(i) + 1, lines.end());
-      for (const auto & n : DataFileNames(value, rest))
+      for (const auto & n : DataFileNames(value, rest, path))
         resolve(n);
     }
     break;

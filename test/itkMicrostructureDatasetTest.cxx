@@ -189,6 +189,7 @@ TEST_F(DatasetTest, ConfinedReadsRefuseFilesOutsideTheFolder)
   std::ofstream(data / "inside.raw", std::ios::binary) << std::string(64 * 64, '\x05');
   const std::string nrrd = "NRRD0004\ntype: uint8\ndimension: 2\nsizes: 64 64\nencoding: raw\n";
   std::ofstream(data / "det_out.nhdr") << nrrd << "data file: ../outside.raw\n";
+  std::ofstream(data / "det_upper.nhdr") << nrrd << "DATA FILE: ../outside.raw\n"; // NrrdIO ignores case
   std::ofstream(data / "det_in.nhdr") << nrrd << "data file: inside.raw\n";
   std::ofstream(data / "meta_out.mhd") << "ObjectType = Image\nNDims = 2\nDimSize = 64 64\nElementType = MET_UCHAR\n"
                                        << "ElementDataFile = " << (m_Dir / "outside.raw").string() << "\n";
@@ -205,7 +206,8 @@ TEST_F(DatasetTest, ConfinedReadsRefuseFilesOutsideTheFolder)
   };
   const std::string absolute = (m_Dir / "outside.png").string();
   for (const std::string & file : { std::string("../outside.png"), absolute, std::string("link.png"),
-                                    std::string("det_out.nhdr"), std::string("meta_out.mhd") })
+                                    std::string("det_out.nhdr"), std::string("det_upper.nhdr"),
+                                    std::string("meta_out.mhd") })
   {
     SCOPED_TRACE(file);
     itk::MicrostructureDataset d;
@@ -250,6 +252,8 @@ TEST_F(DatasetTest, ConfinedReadsRefuseFilesOutsideTheFolder)
             (std::vector<std::string>{ (data / "in.raw").string(), (data / "../../etc/x.raw").string() }));
   EXPECT_EQ(itk::DetachedDataFiles((data / "pattern.nhdr").string()),
             (std::vector<std::string>{ (data / "slice001.raw").string(), (data / "slice003.raw").string() }));
+  std::ofstream(data / "char.nhdr") << nrrd << "data file: ..%cpasswd 47 47 1\n"; // %c of 47 is '/'
+  EXPECT_THROW(itk::DetachedDataFiles((data / "char.nhdr").string()), itk::ExceptionObject);
   EXPECT_TRUE(itk::DetachedDataFiles((data / "local.mha").string()).empty());
   EXPECT_TRUE(itk::DetachedDataFiles((data / "in.png").string()).empty());
   EXPECT_THROW(itk::CheckReadConfined((data / "list.nhdr").string(), data.string(), "the list"), itk::ExceptionObject);
