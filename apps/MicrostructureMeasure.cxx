@@ -43,6 +43,10 @@ Declare(Module & m)
         "Optional: chord-length distributions per image or patch, phase (foreground/background) and direction "
         "(h/v): one row per chord length present, with its count. Chords cut by the image edge are left out.")
     .channel = "output";
+  m.Add("directory", "confineReads", "confineReads", "", "Confine reads to",
+        "With a CSV list: refuse a listed micrograph (or the data file of a detached NRRD or MetaImage header) "
+        "outside this folder, symbolic links and .. resolved, before measuring any: for a list from elsewhere, "
+        "whose file column could name ../.. or /etc/passwd. Usually the list's own folder; empty = no confinement.");
   m.Group("Measurement");
   auto & fg = m.Add("string-enumeration", "foreground", "foreground", "bright", "Measured phase",
                     "Which Otsu phase is measured: bright (ferrite in etched steel, the default) or dark.");
@@ -293,6 +297,16 @@ Body(Module & m)
     }
     const auto base = fs::path(input).parent_path();
     const auto files = meta.GetColumn("file");
+    if (!m.Get("confineReads").empty())
+    {
+      if (!fs::is_directory(m.Get("confineReads")))
+        throw std::invalid_argument("--confineReads " + m.Get("confineReads") + " is not a folder: give the folder "
+                                    "of the micrograph list");
+      for (std::size_t r = 0; r < files.size(); ++r)
+        itk::CheckReadConfined((base / files[r]).string(), m.Get("confineReads"),
+                               "Data row " + std::to_string(r + 1) + " of '" + input + "' lists the file '" +
+                                 files[r] + "' (column file), which");
+    }
     const bool hasPixelSize = meta.HasColumn("um_per_px");
     for (std::size_t r = 0; r < files.size(); ++r)
     {

@@ -38,6 +38,10 @@ Declare(Module & m)
         "Comma-separated column=min:max conditions (inclusive) a micrograph must meet, e.g. um_per_px=0.18:0.21 "
         "keeps one magnification.");
   m.Add("string", "fileColumn", "fileColumn", "file", "File column", "Column with the image paths.");
+  m.Add("directory", "confineReads", "confineReads", "", "Confine reads to",
+        "Refuse a micrograph (or the data file of a detached NRRD or MetaImage header) outside this folder, "
+        "symbolic links and .. resolved, before reading any: for a table from elsewhere, whose file column could "
+        "name ../.. or /etc/passwd. Usually the table's own folder; empty = no confinement.");
   m.Add("string", "sampleColumn", "sampleColumn", "sample_id", "Sample column",
         "Column naming the physical sample; the train/test split never separates a sample's micrographs. When "
         "absent, each micrograph is its own sample.");
@@ -91,6 +95,8 @@ Body(Module & m)
 
   itk::MicrostructureDataset::Options o;
   o.FileColumn = m.Get("fileColumn");
+  o.ConfineReadsTo = m.Get("confineReads");
+  o.TableName = input;
   o.SampleColumn = m.Get("sampleColumn");
   o.PixelSizeColumn = m.Get("pixelSizeColumn");
   o.InputPixelSize = m.GetDouble("inputPixelSize");

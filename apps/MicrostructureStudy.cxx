@@ -14,6 +14,7 @@
  *=========================================================================*/
 #include "MicrostructureCLI.h"
 #include "MicrostructureStudyAnalysis.h"
+#include "MicrostructureStudyConfig.h"
 #include "MicrostructureStudyPresets.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
@@ -49,45 +50,8 @@ using sm::cli::Module;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-/** The preset `name`: its whole config, the text of apps/study/presets/<name>.json compiled into the
- * executable (MicrostructureStudyPresets.h). What each preset is for, and the demo's slow_cpu
- * settings (applied on a CPU without AVX-512, see SlowCPU()): apps/study/presets/README.md. Throws
- * std::invalid_argument for a name that is no preset. */
-json
-Preset(const std::string & name)
-{
-  std::string names;
-  for (const auto & p : sm::study::Presets)
-  {
-    if (p.Name == name)
-    {
-      try
-      {
-        return json::parse(p.Json);
-      }
-      catch (const json::exception & e)
-      {
-        throw std::logic_error("the built-in preset " + name + " (apps/study/presets/" + name +
-                               ".json) is not valid JSON: " + e.what());
-      }
-    }
-    names += (names.empty() ? "" : ", ") + std::string(p.Name);
-  }
-  throw std::invalid_argument("unknown preset \"" + name + "\": use one of " + names);
-}
-
-/** Deep merge: values of `over` replace those of `base`; objects merge key by key. */
-void
-Merge(json & base, const json & over)
-{
-  for (auto it = over.begin(); it != over.end(); ++it)
-  {
-    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object())
-      Merge(base[it.key()], *it);
-    else
-      base[it.key()] = *it;
-  }
-}
+using sm::study::Merge;
+using sm::study::Preset;
 
 std::string
 Quote(const std::string & s)
@@ -205,9 +169,17 @@ public:
        const std::string & checkpoint = {})
   {
     // The stamp names the study folder "<study>": a study copied or moved elsewhere is still up to date.
+    // --confineReads only refuses (the outputs of a run it lets through are the same): it is not part
+    // of the stamp, so studies made before it existed stay up to date.
     std::string key = program;
-    for (const auto & a : args)
+    for (size_t i = 0; i < args.size(); ++i)
     {
+      if (args[i] == "--confineReads" && i + 1 < args.size())
+      {
+        ++i;
+        continue;
+      }
+      const std::string & a = args[i];
       std::string       relative = a == m_Out ? std::string("<study>") : a;
       const std::string inside = m_Out + "/";
       for (size_t at = relative.find(inside); at != std::string::npos; at = relative.find(inside, at + 8))
@@ -389,109 +361,26 @@ SlowCPU(const std::string & device)
 #endif
 }
 
-/** The preset, its slow-CPU settings where they apply, then the user's config and --device. */
-/** Refuses a key of the user's config that the study does not read (a misspelt key would otherwise
- * be ignored silently), naming it with its path. Known keys: the preset's, and the optional ones
- * that no preset sets. slow_cpu holds settings of the same form. */
-void
-CheckConfigKeys(const json & user, const json & preset, const std::string & file, const std::string & path = "")
-{
-  static const std::map<std::string, std::set<std::string>> optional = {
-    { "", { "slow_cpu" } },
-    { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "calibration_tilt_fit", "calibration_foreground",
-        "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
-        "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
-        "calibration_spread_method", "calibration_probe_temperatures" } },
-    { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
-                  "histogram_loss_weight", "interface_loss_weight", "precision" } },
-    { "generate.", { "unseen" } },
-    { "data.", { "categorical" } },
-  };
-  for (const auto & [key, value] : user.items())
-  {
-    const std::string name = path + key;
-    const auto        extra = optional.find(path);
-    const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
-    if (!known)
-    {
-      std::string keys;
-      for (const auto & [k, v] : preset.items())
-        keys += (keys.empty() ? "" : ", ") + k;
-      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
-                                  "\", which the study does not read: check its spelling (" +
-                                  (path.empty() ? std::string("top-level keys") : path.substr(0, path.size() - 1)) +
-                                  " has: " + keys + ")");
-    }
-    if (key == "slow_cpu" && path.empty() && value.is_object())
-      CheckConfigKeys(value, preset, file, "");
-    else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())
-      CheckConfigKeys(value, preset[key], file, name + ".");
-  }
-}
-
-/** The inverse section's types and ranges, before any step runs. */
-void
-CheckInverseConfig(const json & inverse)
-{
-  const auto integer = [&](const char * key, int minimum) {
-    if (!inverse.contains(key) || !inverse[key].is_number_integer() || inverse[key].get<int>() < minimum)
-      throw std::invalid_argument(std::string("inverse.") + key + " must be an integer >= " + std::to_string(minimum) +
-                                  " (it is " + (inverse.contains(key) ? inverse[key].dump() : "missing") + ")");
-  };
-  if (!inverse.is_object())
-    throw std::invalid_argument("inverse must be an object: { \"images\": 1, \"patches\": 16, \"grid_count\": 41, "
-                                "\"model_error\": 0 }");
-  integer("images", 0);
-  integer("patches", 0);
-  integer("grid_count", 3);
-  if (!inverse.contains("model_error") || !inverse["model_error"].is_number() || !(inverse["model_error"].get<double>() >= 0))
-    throw std::invalid_argument("inverse.model_error must be a number >= 0, the standard deviation in ln rate "
-                                "(cross_validation.json's inverse model_error); it is " +
-                                (inverse.contains("model_error") ? inverse["model_error"].dump() : "missing"));
-}
-
+/** The preset, its slow-CPU settings where they apply, then the user's config (checked: its keys, and
+ * that it is a JSON object; MicrostructureStudyConfig.h) and --device. */
 json
 LoadConfig(Module & m)
 {
-  json config = Preset(m.Get("preset"));
-  json user = json::object();
-  if (!m.Get("config").empty())
+  const json  preset = Preset(m.Get("preset"));
+  json        user = json::object();
+  const auto & file = m.Get("config");
+  if (!file.empty())
   {
-    std::ifstream f(m.Get("config"));
-    if (!f)
-      throw std::invalid_argument("cannot open the config file " + m.Get("config"));
-    try
-    {
-      f >> user;
-    }
-    catch (const json::exception & e)
-    {
-      throw std::invalid_argument("the config file " + m.Get("config") + " is not valid JSON: " + e.what());
-    }
-    if (!user.is_object())
-      throw std::invalid_argument("the config file " + m.Get("config") + " must hold a JSON object");
+    // A regular file of at most 16 MiB: a folder, /dev/zero or a FIFO is refused at once.
+    user = sm::study::ParseUserConfig(itk::ReadRegularFile(file, std::uintmax_t{ 16 } << 20, "config file"), preset,
+                                      file);
   }
-  CheckConfigKeys(user, config, m.Get("config"));
-  if (!m.Get("device").empty())
-    user["device"] = m.Get("device");
-  // The preset's slow-CPU settings come before the user's, so that every setting given stays.
-  const json slow = user.contains("slow_cpu") ? user["slow_cpu"] : config.value("slow_cpu", json::object());
-  const std::string device = user.value("device", config["device"].get<std::string>());
-  if (!slow.is_object())
-    throw std::invalid_argument("slow_cpu must be an object of settings (like the config's own), or {} for none");
-  if (!slow.empty() && SlowCPU(device))
-  {
-    Merge(config, slow);
+  return sm::study::ComposeConfig(preset, user, m.Get("device"), SlowCPU, [](const json & slow) {
     std::cerr << "[study] this CPU has no AVX-512 (the networks train about 2.6 times slower there): the slow_cpu "
                  "settings "
               << slow.dump() << " apply, under any the config gives, to keep the run near its budget "
               << "(\"slow_cpu\": {} turns them off)\n";
-  }
-  Merge(config, user);
-  config["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
-  CheckInverseConfig(config["inverse"]);
-  return config;
+  });
 }
 
 /** The condition columns of the study's data, in the order the prior sees them. */
@@ -548,6 +437,10 @@ PrepareData(Runner & run, const json & config, const std::string & out)
       patchArgs.insert(patchArgs.end(), { "--pixelSize", std::to_string(csv["pixel_size_um"].get<double>()) });
     patchArgs.insert(patchArgs.end(), { "--sampleColumn", csv["sample_column"].get<std::string>() });
   }
+  // The micrographs are read only from the dataset's folder: a CSV from elsewhere whose file column
+  // names ../.. or /etc/passwd is refused (MicrostructurePatches --confineReads).
+  const std::string datasetFolder = fs::path(micrographs).parent_path().string();
+  patchArgs.insert(patchArgs.end(), { "--confineReads", datasetFolder.empty() ? std::string(".") : datasetFolder });
   if (data["max_patches_per_image"].get<int>() > 0)
     patchArgs.insert(patchArgs.end(), { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
   return patchArgs;

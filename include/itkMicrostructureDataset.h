@@ -47,7 +47,7 @@ namespace itk
  *
  * Throws itk::ExceptionObject with what to do: missing columns, no micrograph left after
  * filtering, unreadable or non-grayscale images, pixel-size mismatch, micrographs smaller
- * than a patch.
+ * than a patch, a micrograph outside Options::ConfineReadsTo.
  *
  * \ingroup StochasticMicrostructure
  */
@@ -78,6 +78,12 @@ public:
     double                                           TestFraction{ 0.2 };
     std::uint64_t                                    Seed{ 1 };
     unsigned int                                     MaxPatchesPerImage{ 0 }; // 0 = all
+    /** When not empty, every selected micrograph (and the data file of a detached NRRD or
+     * MetaImage header) must lie inside this folder, links and `..` resolved; a file column entry
+     * like "../x.png" or "/etc/passwd" is refused before any image is read (CheckReadConfined). */
+    std::string                                      ConfineReadsTo;
+    /** The micrographs' table in messages, e.g. its path. */
+    std::string                                      TableName{ "the micrograph table" };
   };
 
   /** Build from `micrographs` (file paths relative to `baseFolder`). `progress` (optional)

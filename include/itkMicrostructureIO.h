@@ -12,12 +12,14 @@
 #include "itkImageIOFactory.h"
 #include "itkMacro.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace itk
 {
@@ -31,7 +33,9 @@ namespace itk
  * interruption), the temporary is removed, nothing half-written remains and a
  * file already at the final name is left as it was.
  *
- * Every error names the final (user's) path, never the temporary one.
+ * Every error names the final (user's) path, never the temporary one. A temporary left by a
+ * writer that was killed (SIGKILL: no destructor ran) is removed by the next AtomicOutputFile of its
+ * folder (RemoveStaleTemporaryFiles).
  *
  * \ingroup StochasticMicrostructure
  */
@@ -95,6 +99,21 @@ private:
   bool           m_Committed{ false };
 };
 
+/** Removes, from `folder`, the temporaries of AtomicOutputFile (".<stem>.tmp-<pid>-<token>-<n><ext>")
+ * that a killed writer left behind (after a SIGKILL or a power cut its destructor never ran), and
+ * returns how many. A temporary goes only when its writer cannot be running:
+ * - written on this machine and PID namespace (its <token> is this one's): when process <pid> no
+ *   longer exists. A live writer, this process included, always exists, so its temporary stays; a
+ *   dead writer's process id taken by another process keeps the file until that one ends (safe).
+ * - written elsewhere (a folder shared between machines or containers, where <pid> means nothing
+ *   here) or by a build without the token: only when it was last modified more than `foreignAge`
+ *   ago (a day; every write of this module takes seconds to minutes).
+ * Only regular files that match the pattern exactly are removed; links are never followed.
+ * AtomicOutputFile calls it for its folder, once per folder and process. Never throws for an
+ * unreadable folder or a file it cannot remove (it stays). */
+StochasticMicrostructure_EXPORT std::size_t
+RemoveStaleTemporaryFiles(const std::string & folder, std::chrono::seconds foreignAge = std::chrono::hours(24));
+
 /** Write a whole text (or binary) file atomically. Throws itk::ExceptionObject
  * naming `path` on failure; a file already at `path` is then left unchanged. */
 StochasticMicrostructure_EXPORT void
@@ -112,6 +131,29 @@ CheckOutputPathWritable(const std::string & path);
  * table", "VQ-VAE model file"). Throws itk::ExceptionObject naming the path. */
 StochasticMicrostructure_EXPORT std::string
 ReadRegularFile(const std::string & path, std::uintmax_t maximumBytes, const std::string & what);
+
+/** Whether `path` lies inside `folder` (or is it), both made absolute with every `.`, `..` and
+ * symbolic link of their existing parts resolved (std::filesystem::weakly_canonical): "../x", an
+ * absolute path elsewhere and a link that leads out of the folder are outside. */
+StochasticMicrostructure_EXPORT bool
+IsInsideFolder(const std::string & path, const std::string & folder);
+
+/** The files whose bytes reading the image `path` also reads, resolved against its folder: a NRRD
+ * header's "data file:" (one file, a LIST, or a numbered "format min max step" pattern, given as
+ * its first and last names), a MetaImage header's ElementDataFile (the same forms; LOCAL is none)
+ * and the .img of an Analyze/NIfTI .hdr. Empty for an image with its data inside (PNG, TIFF, an
+ * attached NRRD, .mha with LOCAL). Reads at most the first 1 MiB of `path`; a file that cannot be
+ * read gives none (its reader reports that). Throws itk::ExceptionObject for a pattern whose
+ * conversion is not one integer (%d, %03d): its names cannot be known. */
+StochasticMicrostructure_EXPORT std::vector<std::string>
+DetachedDataFiles(const std::string & path);
+
+/** Throws itk::ExceptionObject unless the image `path` and every data file its header names
+ * (DetachedDataFiles) lie inside `folder` (IsInsideFolder). `what` says where the path came from,
+ * e.g. "row 3 of 'list.csv' lists the file '../outside.png', which". The message names the
+ * resolved file and the folder, and says what to do. */
+StochasticMicrostructure_EXPORT void
+CheckReadConfined(const std::string & path, const std::string & folder, const std::string & what);
 
 /** Write an image through ITK's IO factory to `out`'s temporary file and check
  * it by reading it back: ITK's PNG and MetaImage writers do not report a

@@ -146,6 +146,23 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
   const SizeValueType        patchPixels = SizeValueType(options.PatchSize[0]) * options.PatchSize[1];
   double                     commonPixelSize = 0.0;
   std::string                commonPixelSizeFile;
+  // Confinement first, so a table pointing outside its folder reads nothing.
+  if (!options.ConfineReadsTo.empty())
+  {
+    std::error_code ec;
+    if (!fs::is_directory(options.ConfineReadsTo, ec))
+    {
+      itkGenericExceptionMacro(<< "The folder reads are confined to, '" << options.ConfineReadsTo
+                               << "', does not exist: give the folder of the dataset (--confineReads).");
+    }
+    for (const std::size_t r : rows)
+    {
+      const std::string file = micrographs.Get(r, options.FileColumn);
+      CheckReadConfined((fs::path(baseFolder) / file).string(), options.ConfineReadsTo,
+                        "Data row " + std::to_string(r + 1) + " of '" + options.TableName + "' lists the file '" + file +
+                          "' (column " + options.FileColumn + "), which");
+    }
+  }
   for (std::size_t i = 0; i < rows.size(); ++i)
   {
     const std::size_t r = rows[i];

@@ -178,6 +178,87 @@ TEST_F(DatasetTest, BadInputIsAClearErrorAndWritesNothing)
   EXPECT_EQ(itk::MicrostructureTable::Read((m_Dir / "t.csv").string()).GetNumberOfRows(), 4u);
 }
 
+TEST_F(DatasetTest, ConfinedReadsRefuseFilesOutsideTheFolder)
+{
+  // The dataset folder data/ with one micrograph; beside it (outside) a micrograph and raw bytes.
+  const fs::path data = m_Dir / "data";
+  fs::create_directories(data);
+  WriteImage("data/in.png", 64, 64, 0);
+  WriteImage("outside.png", 64, 64, 100);
+  std::ofstream(m_Dir / "outside.raw", std::ios::binary) << std::string(64 * 64, '\x07');
+  std::ofstream(data / "inside.raw", std::ios::binary) << std::string(64 * 64, '\x05');
+  const std::string nrrd = "NRRD0004\ntype: uint8\ndimension: 2\nsizes: 64 64\nencoding: raw\n";
+  std::ofstream(data / "det_out.nhdr") << nrrd << "data file: ../outside.raw\n";
+  std::ofstream(data / "det_upper.nhdr") << nrrd << "DATA FILE: ../outside.raw\n"; // NrrdIO ignores case
+  std::ofstream(data / "det_in.nhdr") << nrrd << "data file: inside.raw\n";
+  std::ofstream(data / "meta_out.mhd") << "ObjectType = Image\nNDims = 2\nDimSize = 64 64\nElementType = MET_UCHAR\n"
+                                       << "ElementDataFile = " << (m_Dir / "outside.raw").string() << "\n";
+  fs::create_symlink(m_Dir / "outside.png", data / "link.png");
+
+  itk::MicrostructureDataset::Options o;
+  o.PatchSize[0] = o.PatchSize[1] = 32;
+  o.TableName = "list.csv";
+  auto table = [](const std::string & file) {
+    itk::MicrostructureTable t({ "file", "um_per_px" });
+    t.AddRow({ "in.png", "0.5" });
+    t.AddRow({ file, "0.5" });
+    return t;
+  };
+  const std::string absolute = (m_Dir / "outside.png").string();
+  for (const std::string & file : { std::string("../outside.png"), absolute, std::string("link.png"),
+                                    std::string("det_out.nhdr"), std::string("det_upper.nhdr"),
+                                    std::string("meta_out.mhd") })
+  {
+    SCOPED_TRACE(file);
+    itk::MicrostructureDataset d;
+    // Without confinement the table is read as it points (today's behaviour, for trusted tables).
+    o.ConfineReadsTo.clear();
+    ASSERT_NO_THROW(d.Build(table(file), data.string(), o));
+    EXPECT_EQ(d.GetNumberOfMicrographs(), 2u);
+    // Confined to data/: refused, naming the table, its row, the entry and the folder.
+    o.ConfineReadsTo = data.string();
+    try
+    {
+      d.Build(table(file), data.string(), o);
+      ADD_FAILURE() << "a file outside the folder was read";
+    }
+    catch (const itk::ExceptionObject & e)
+    {
+      const std::string m = e.GetDescription();
+      EXPECT_NE(m.find("Data row 2 of 'list.csv'"), std::string::npos) << m;
+      EXPECT_NE(m.find("'" + file + "'"), std::string::npos) << m;
+      EXPECT_NE(m.find("outside the folder '" + fs::weakly_canonical(data).string() + "'"), std::string::npos) << m;
+      EXPECT_NE(m.find("--confineReads"), std::string::npos) << m;
+    }
+  }
+  // Inside the folder, also through a detached header whose data is inside: read.
+  itk::MicrostructureDataset d;
+  o.ConfineReadsTo = data.string();
+  ASSERT_NO_THROW(d.Build(table("det_in.nhdr"), data.string(), o));
+  EXPECT_EQ(d.GetNumberOfMicrographs(), 2u);
+  // A confinement folder that does not exist is an error, not "everything is outside".
+  o.ConfineReadsTo = (m_Dir / "nope").string();
+  EXPECT_THROW(d.Build(table("in.png"), data.string(), o), itk::ExceptionObject);
+
+  // The helpers: a sibling whose name extends the folder's is outside; the header forms.
+  EXPECT_TRUE(itk::IsInsideFolder((data / "sub" / ".." / "in.png").string(), data.string()));
+  EXPECT_TRUE(itk::IsInsideFolder(data.string(), (data / "").string()));
+  EXPECT_FALSE(itk::IsInsideFolder((m_Dir / "data2" / "a.png").string(), data.string()));
+  EXPECT_FALSE(itk::IsInsideFolder((data / ".." / "outside.png").string(), data.string()));
+  std::ofstream(data / "list.nhdr") << nrrd << "data file: LIST\nin.raw\n../../etc/x.raw\n";
+  std::ofstream(data / "pattern.nhdr") << nrrd << "data file: slice%03d.raw 1 3 1\n";
+  std::ofstream(data / "local.mha") << "NDims = 2\nElementDataFile = LOCAL\n";
+  EXPECT_EQ(itk::DetachedDataFiles((data / "list.nhdr").string()),
+            (std::vector<std::string>{ (data / "in.raw").string(), (data / "../../etc/x.raw").string() }));
+  EXPECT_EQ(itk::DetachedDataFiles((data / "pattern.nhdr").string()),
+            (std::vector<std::string>{ (data / "slice001.raw").string(), (data / "slice003.raw").string() }));
+  std::ofstream(data / "char.nhdr") << nrrd << "data file: ..%cpasswd 47 47 1\n"; // %c of 47 is '/'
+  EXPECT_THROW(itk::DetachedDataFiles((data / "char.nhdr").string()), itk::ExceptionObject);
+  EXPECT_TRUE(itk::DetachedDataFiles((data / "local.mha").string()).empty());
+  EXPECT_TRUE(itk::DetachedDataFiles((data / "in.png").string()).empty());
+  EXPECT_THROW(itk::CheckReadConfined((data / "list.nhdr").string(), data.string(), "the list"), itk::ExceptionObject);
+}
+
 TEST_F(DatasetTest, RangeFiltersAndFixedPixelSize)
 {
   itk::MicrostructureTable micrographs({ "file", "um_per_px", "note" });

@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <chrono>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace
@@ -126,6 +128,69 @@ TEST(AtomicOutputFile, NothingRemainsWithoutCommit)
   fs::remove_all(dir);
 }
 
+TEST(AtomicOutputFile, StaleTemporariesAreRemovedByTheNextWrite)
+{
+  // The tag of this process's temporaries: "<pid>-<token>-<n>", read off a temporary's name in
+  // another folder (a write cleans its folder once per process, so this one must be new to it).
+  const fs::path probeDir = TempDir("sm_stale_probe");
+  std::string    token;
+  {
+    itk::AtomicOutputFile probe((probeDir / "x.csv").string());
+    const std::string name = fs::path(probe.GetTemporaryPath()).filename().string();
+    const std::string prefix = ".x.tmp-" + std::to_string(::getpid()) + "-";
+    ASSERT_EQ(name.compare(0, prefix.size(), prefix), 0) << name;
+    token = name.substr(prefix.size(), 8);
+  }
+  // A process that has ended: its id names no process now.
+  const pid_t child = ::fork();
+  if (child == 0)
+    ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  const std::string dead = std::to_string(child), self = std::to_string(::getpid());
+
+  const fs::path dir = TempDir("sm_stale_test");
+  auto           make = [&](const std::string & name, int ageHours = 0) {
+    std::ofstream(dir / name) << "left behind";
+    if (ageHours)
+      fs::last_write_time(dir / name, fs::file_time_type::clock::now() - std::chrono::hours(ageHours));
+    return dir / name;
+  };
+  const auto deadHere = make(".model.tmp-" + dead + "-" + token + "-17.model");   // SIGKILLed writer
+  const auto deadOther = make(".other.tmp-" + dead + "-" + token + "-3.nii.gz"); // another output's
+  const auto live = make(".model.tmp-" + self + "-" + token + "-18.model");      // a live writer: this one
+  const auto foreignNew = make(".model.tmp-" + dead + "-0badf00d-19.model");      // another machine, recent
+  const auto foreignOld = make(".model.tmp-" + dead + "-0badf00d-20.model", 48);  // another machine, 2 days
+  const auto oldFormat = make(".model.tmp-" + dead + "-21.model", 48);            // before the token, 2 days
+  const auto notOurs = make(".model.tmp-notes.model");
+  const auto notHidden = make("model.tmp-" + dead + "-" + token + "-22.model");
+  // A link named like a stale temporary is not removed, nor is what it points to.
+  std::ofstream(dir / "victim.txt") << "keep";
+  fs::create_symlink(dir / "victim.txt", dir / (".link.tmp-" + dead + "-" + token + "-23.txt"));
+
+  itk::WriteTextFileAtomically((dir / "model.model").string(), "new model\n");
+
+  EXPECT_FALSE(fs::exists(deadHere));
+  EXPECT_FALSE(fs::exists(deadOther));
+  EXPECT_FALSE(fs::exists(foreignOld));
+  EXPECT_FALSE(fs::exists(oldFormat));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(foreignNew));
+  EXPECT_TRUE(fs::exists(notOurs));
+  EXPECT_TRUE(fs::exists(notHidden));
+  EXPECT_TRUE(fs::is_symlink(dir / (".link.tmp-" + dead + "-" + token + "-23.txt")));
+  EXPECT_EQ(ReadAll(dir / "victim.txt"), "keep");
+  EXPECT_EQ(ReadAll(dir / "model.model"), "new model\n");
+
+  // Called directly: a live writer's temporary still stays; once its writer is gone, it goes.
+  EXPECT_EQ(itk::RemoveStaleTemporaryFiles(dir.string()), 0u);
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_EQ(itk::RemoveStaleTemporaryFiles(dir.string(), std::chrono::seconds(0)), 1u); // foreignNew, age 0
+  EXPECT_FALSE(fs::exists(foreignNew));
+  fs::remove_all(dir);
+  fs::remove_all(probeDir);
+}
+
 TEST(MicrostructureTable, ByteOrderMarkIsStripped)
 {
   const auto t = itk::MicrostructureTable::Parse("\xEF\xBB\xBF" "file,um_per_px\na.png,0.5\n", "bom.csv");
@@ -136,6 +201,17 @@ TEST(MicrostructureTable, ByteOrderMarkIsStripped)
   std::ofstream(dir / "bom.csv", std::ios::binary) << "\xEF\xBB\xBF" "file\nb.png\n";
   EXPECT_EQ(itk::MicrostructureTable::Read((dir / "bom.csv").string()).Get(0, "file"), "b.png");
   fs::remove_all(dir);
+}
+
+TEST(MicrostructureTable, ByteOrderMarkInsideANameSurvivesARoundTrip)
+{
+  // fuzz/FuzzTable.cxx found it: after blank lines a BOM is not the file's, so it stays in the first
+  // column's name; written back, the name began the file and the BOM was stripped from it.
+  const auto t = itk::MicrostructureTable::Parse("\n\n\xEF\xBB\xBF" "a,b\n1,2\n", "blank-then-bom.csv");
+  ASSERT_EQ(t.GetColumnNames().front(), "\xEF\xBB\xBF" "a");
+  const auto again = itk::MicrostructureTable::Parse(t.ToCSV(), "again.csv");
+  EXPECT_EQ(again.GetColumnNames(), t.GetColumnNames());
+  EXPECT_EQ(again.Get(0, 0), "1");
 }
 
 TEST(MicrostructureTable, DuplicatedColumnIsRefused)

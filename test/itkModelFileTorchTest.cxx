@@ -205,11 +205,13 @@ TEST(ModelFile, CraftedVQVAEFileIsAnErrorNotACrash)
   const std::string data = ReadAll(good);
   const std::string path = TempPath("crafted.vqvae");
   for (const auto & [key, value] : std::vector<std::pair<std::string, std::string>>{
-         { "weights_bytes", "-1000" }, { "weights_bytes", "1e30" }, { "intensity_maximum", "4095" } })
+         { "weights_bytes", "-1000" }, { "weights_bytes", "1e30" }, { "intensity_maximum", "4095" },
+         { "encoder_channels", "8,99999999999999999999" } })
   {
-    // Sizes in a resealed header (a crafted file); the edited intensity in a plain edit.
+    // Sizes and a channel count past unsigned long (std::stoul threw std::out_of_range, "stoul") in a
+    // resealed header (a crafted file); the edited intensity in a plain edit.
     const std::string edited = WithHeaderValue(data, key, value);
-    WriteAll(path, key == "weights_bytes" ? Resealed(edited) : edited);
+    WriteAll(path, key != "intensity_maximum" ? Resealed(edited) : edited);
     auto back = itk::VQVAEModel::New();
     back->SetDevice("cpu");
     try

@@ -1,29 +1,13 @@
 /*=========================================================================
- * Private to the StochasticMicrostructureTorch library: the container of
- * the model files (VQ-VAE, prior) and of their checkpoints.
- *
- *   <MAGIC> <version>\n
- *   key = value\n ...                 (values escaped: \\ \n \r)
- *   <section>_bytes = N\n
- *   <section>_fnv1a64 = hex\n ...     (one pair per binary section)
- *   header_fnv1a64 = hex\n            (FNV-1a of every header byte before this line)
- *   end_header\n
- *   <section bytes> ...               (in the order of the header)
- *
- * The <..>_fnv1a64 values are itk::MicrostructureHash() (itkMicrostructureHash.h: FNV-1a from
- * the module's own offset basis), in lowercase hexadecimal.
- *
- * Section sizes are decimal unsigned integers, each checked against the bytes
- * left in the file. Files written before header_fnv1a64 existed lack it and
- * are still read (their header is not checked); older readers ignore it.
- *
- * Written atomically (WriteTextFileAtomically: checked writes, fsync, rename);
- * read only from a regular file of at most 8 GiB, with clear
- * itk::ExceptionObject messages for a missing, foreign, newer, truncated,
- * edited or damaged file.
+ * Private to the StochasticMicrostructureTorch library: the model files
+ * (VQ-VAE, prior) and their checkpoints. The container (header, sections,
+ * checksums, bounds) is itkModelFileFormat.h, free of LibTorch; this adds the
+ * LibTorch (de)serialisation of the sections' tensors and optimizer states.
  *=========================================================================*/
 #ifndef itkModelFile_h
 #define itkModelFile_h
+
+#include "itkModelFileFormat.h"
 
 #include <torch/torch.h>
 
@@ -37,64 +21,6 @@ namespace itk
 {
 namespace modelfile
 {
-
-/** Backslash-escapes '\\', newlines and carriage returns: one header line. */
-std::string
-Escape(const std::string & text);
-std::string
-Unescape(const std::string & text);
-
-/** What a model file is, for messages. */
-struct Kind
-{
-  std::string Magic;       ///< first word, e.g. ITKSMVQVAE
-  unsigned int Version{ 1 };
-  std::string Name;        ///< e.g. "VQ-VAE model file"
-  std::string WrittenBy;   ///< e.g. "VQVAEModel::Write (MicrostructureTrainVQVAE)"
-  std::string Retrain;     ///< what to do with a newer version, e.g. "retrain the model"
-};
-
-/** The header and sections of a file that was read. */
-class Contents
-{
-public:
-  std::string                        Path;
-  std::map<std::string, std::string> Keys;     ///< unescaped values
-  std::map<std::string, std::string> Sections; ///< name -> bytes
-
-  bool
-  Has(const std::string & key) const
-  {
-    return Keys.count(key) > 0;
-  }
-  /** The value; throws naming the key when the header lacks it. */
-  const std::string &
-  Get(const std::string & key) const;
-  double
-  Number(const std::string & key) const;
-  /** A non-negative integer below 1e9. */
-  unsigned int
-  Count(const std::string & key) const;
-  /** The whole value as an unsigned 64-bit integer. */
-  uint64_t
-  Unsigned64(const std::string & key) const;
-  /** A section that must be there. */
-  const std::string &
-  Section(const std::string & name) const;
-};
-
-/** Writes header lines (values escaped here) and binary sections atomically. */
-void
-Write(const std::string & path, const Kind & kind, const std::vector<std::pair<std::string, std::string>> & header,
-      const std::vector<std::pair<std::string, std::string>> & sections);
-
-/** Reads a file of the given kind. `sections` lists the possible binary
- * sections in file order; one is present when its <name>_bytes key is.
- * `foreignHint(data)` may name what a foreign file is (e.g. "a VQ-VAE model
- * file"), or return "". */
-Contents
-Read(const std::string & path, const Kind & kind, const std::vector<std::string> & sections,
-     const std::function<std::string(const std::string &)> & foreignHint = {});
 
 /** Adam's (or any optimizer's) state as bytes, and back onto a device. */
 std::string

@@ -480,7 +480,8 @@ VQVAEModel::Read(const std::string & path)
     std::string       item;
     while (std::getline(s, item, ','))
     {
-      if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+      // At most 9 digits: std::stoul of a longer one throws std::out_of_range ("stoul"), not this message.
+      if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
       {
         itkExceptionMacro(<< path << ": encoder_channels \"" << c.Get("encoder_channels")
                           << "\" is not a list of counts: the file is damaged");

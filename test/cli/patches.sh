@@ -2,7 +2,7 @@
 # MicrostructurePatches: a small micrograph CSV -> stack + table with a split by sample, exact
 # pixel values and flips; resampling mixed pixel sizes; --range; --xml; Slicer progress; a
 # failing call (missing column, malformed CSV, unreadable/RGB image, ...) exits non-zero with a
-# clear message and leaves no files.
+# clear message and leaves no files; --confineReads refuses files outside the dataset's folder.
 source "$(dirname "$0")/common.sh" || exit 1
 
 # --xml: the module's description, with its title, category and the options of the dataset tool.
@@ -102,4 +102,38 @@ for args in "badcol.csv" "missing.csv" "ragged.csv" "rgb.csv" "nothere.csv" "mix
   if ls -a | grep -q '\.tmp'; then echo "FAIL: temporary files left after '$args'"; ls -a; exit 1; fi
   echo "ok: '$args' -> $(tail -1 err.txt | head -c 160)"
 done
+# --confineReads: a table whose file column leaves its folder (../, an absolute path) is refused,
+# naming the table, the row's file and the folder, before anything is written; without it, read.
+mkdir -p ds
+cp m0.png ds/in.png
+printf 'file,sample_id,um_per_px\nin.png,a,0.5\n../m1.png,b,0.5\n' > ds/rel.csv
+printf 'file,sample_id,um_per_px\nin.png,a,0.5\n%s,b,0.5\n' "$work/m1.png" > ds/abs.csv
+for csv in ds/rel.csv ds/abs.csv; do
+  entry=$(tail -1 "$csv" | cut -d, -f1)
+  if "$bin/MicrostructurePatches" "$csv" --confineReads ds --patchSize 64,32 --outputStack c.nrrd \
+    --outputTable c.csv >out.txt 2>err.txt; then
+    echo "FAIL: $csv read '$entry' outside ds/ with --confineReads"; exit 1
+  fi
+  for want in "$csv" "'$entry'" "outside the folder '$work/ds'" "--confineReads"; do
+    grep -qF -- "$want" err.txt || { echo "FAIL: the refusal of $csv does not name $want"; cat err.txt; exit 1; }
+  done
+  [ ! -e c.nrrd ] && [ ! -e c.csv ] || { echo "FAIL: $csv refused but left output files"; exit 1; }
+  "$bin/MicrostructurePatches" "$csv" --patchSize 64,32 --outputStack c.nrrd --outputTable c.csv >/dev/null 2>&1 \
+    || { echo "FAIL: $csv without --confineReads was refused"; exit 1; }
+  [ "$(grep -c "$entry" c.csv)" -gt 0 ] || { echo "FAIL: $csv without --confineReads left out '$entry'"; exit 1; }
+  rm -f c.nrrd c.csv
+  # MicrostructureMeasure reads the same file column of a micrograph list.
+  if "$bin/MicrostructureMeasure" "$csv" --confineReads ds --outputTable c.csv >out.txt 2>err2.txt; then
+    echo "FAIL: MicrostructureMeasure read '$entry' outside ds/ with --confineReads"; exit 1
+  fi
+  grep -qF "outside the folder '$work/ds'" err2.txt || { echo "FAIL: Measure's refusal is unclear"; cat err2.txt; exit 1; }
+  [ ! -e c.csv ] || { echo "FAIL: Measure refused $csv but left c.csv"; exit 1; }
+  "$bin/MicrostructureMeasure" "$csv" --outputTable c.csv >/dev/null 2>&1 || { echo "FAIL: Measure refused $csv"; exit 1; }
+  rm -f c.csv
+  echo "ok: $csv -> $(tail -1 err.txt | head -c 160)"
+done
+# Inside the folder it reads as before.
+printf 'file,sample_id,um_per_px\nin.png,a,0.5\n' > ds/in.csv
+"$bin/MicrostructurePatches" ds/in.csv --confineReads ds --patchSize 64,32 --testFraction 0 --outputStack c.nrrd \
+  --outputTable c.csv >/dev/null 2>&1 || { echo "FAIL: a table inside its folder was refused"; exit 1; }
 echo "patches CLI: all checks passed"

@@ -127,6 +127,19 @@ for bad in '{ "prior": { "calibraton_samples": 0 } }:prior.calibraton_samples' '
   fi
   grep -qF "\"${bad##*:}\", which the study does not read" out.txt || { echo "FAIL: unclear message for ${bad%:*}"; cat out.txt; exit 1; }
 done
+# A value of another kind than the preset's is refused before any step, naming its key (before, a
+# type error named no key, after the steps before it had run); a config that is no regular file too.
+for bad in '{ "prior": { "steps": "ten" } }|"prior.steps" a text or a list' '{ "data": 5 }|"data" a number' \
+           '{ "prior": { "condition_exponentials_calibration_only": 1 } }|"prior.condition_exponentials_calibration_only" a number' '{ "holdout": {} }|"holdout" an object'; do
+  echo "${bad%%|*}" > bad.json; rm -rf cvbad
+  if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
+    echo "FAIL: accepted ${bad%%|*}"; exit 1
+  fi
+  grep -qF "gives ${bad#*|}" out.txt || { echo "FAIL: unclear message for ${bad%%|*}"; cat out.txt; exit 1; }
+  [ ! -e cvbad/logs ] || { echo "FAIL: a step ran for ${bad%%|*}"; exit 1; }
+done
+if "$bin/MicrostructureStudy" cvbad --preset tiny --config /dev/zero >out.txt 2>&1; then echo "FAIL: /dev/zero accepted"; exit 1; fi
+grep -q "a device, not a regular file" out.txt || { echo "FAIL: unclear message for /dev/zero"; cat out.txt; exit 1; }
 # Every key of the UHCS example is one the study reads (its data folder is made missing here: the
 # error must be about the data, not a key).
 $py - "$(dirname "$0")/../../examples/uhcs_study.json" <<'PY'
