@@ -420,6 +420,26 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     }
     page.AddTable(targets, caption);
   }
+  const json & inverse = results.value("inverse", json::object());
+  if (inverse.contains("micrographs"))
+  {
+    page.AddHeading("The inverse: which rate made a held-out micrograph?", 2);
+    MicrostructureTable table;
+    for (const char * c : { "micrograph", "MAP (degC/s)", "95 % interval (degC/s)", "true (degC/s)", "inside",
+                            "sandwich adjustment", "model error (ln)" })
+      table.AddColumn(c);
+    const double truth = inverse["truth"].get<double>();
+    for (const auto & m : inverse["micrographs"])
+      table.AddRow({ std::to_string(m["micrograph"].get<int>()), FormatFixed(std::exp(m["maximum_a_posteriori"].get<double>()), 2, ""),
+                     FormatFixed(std::exp(m["lower95"].get<double>()), 2, "") + " .. " +
+                       FormatFixed(std::exp(m["upper95"].get<double>()), 2, ""),
+                     FormatFixed(std::exp(truth), 2, ""), m["covered"].get<bool>() ? "yes" : "NO",
+                     FormatFixed(m["adjustment"].get<double>(), 2, ""), FormatFixed(m["model_error"].get<double>(), 3, "") });
+    page.AddTable(table, "MicrostructureInferCondition on whole held-out micrographs (inverse/): the posterior of ln "
+                         "cooling rate from the exact likelihood of their patches, pooled with the sandwich adjustment "
+                         "(how much more the patches disagree than the model says) and widened by the model error "
+                         "(config inverse.model_error; cross-validation measures it).");
+  }
   page.AddHeading("Per condition: real, reconstructed, generated", 2);
   page.AddTable(comparison,
                 "Means, variances and distances per condition and set (volume fraction in %, d_f in um). Differences, "

@@ -99,7 +99,7 @@ else
 $py - <<'PY'
 # The report: every figure the page shows exists and is a real picture (many colours), and the
 # kinds the issue asks for are all there.
-import os, re, numpy as np, skimage.io as io
+import json, os, re, numpy as np, skimage.io as io
 html = open("st/report/index.html", encoding="utf-8").read()
 assert "http" not in html and "<script" not in html, "the page must open offline"
 figures = re.findall(r'<img[^>]*src="([^"]+)"', html)
@@ -115,6 +115,10 @@ for f in figures:
 assert "<table" in html and "held-out" in html.lower() or "held out" in html.lower()
 assert "Prior calibration" in html and 'href="prior_calibration.csv"' in html and os.path.exists("st/report/prior_calibration.csv")
 assert "interpolating the training conditions" in html and "in ln cooling_rate_C_per_s" in html
+inv = json.load(open("st/report/results.json"))["inverse"]["micrographs"][0]
+import math
+assert "The inverse: which rate made a held-out micrograph?" in html
+assert "%.2f .. %.2f" % (math.exp(inv["lower95"]), math.exp(inv["upper95"])) in html, "the inverse's interval is not on the page"
 PY
 fi
 # The page renders in headless Chromium: every image loads (naturalWidth > 0 in the rendered DOM).
@@ -189,10 +193,12 @@ echo "{ $nodata, \"slow_cpu\": 2 }" > slow.json
 if "$bin/MicrostructureStudy" st5 --preset tiny --config slow.json >out.txt 2>&1; then echo "FAIL: bad slow_cpu accepted"; exit 1; fi
 grep -q "slow_cpu must be an object" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
 # The inverse's settings are checked before any step runs, naming the key.
-echo '{ "inverse": { "images": "two" } }' > inv.json
-if "$bin/MicrostructureStudy" st7 --preset tiny --config inv.json >out.txt 2>&1; then echo "FAIL: bad inverse accepted"; exit 1; fi
-grep -q 'inverse.images must be an integer >= 0 (it is "two")' out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
-[ ! -e st7/data ] || { echo "FAIL: a step ran before the config was checked"; exit 1; }
+for bad in -1 2.5; do
+  echo "{ \"inverse\": { \"images\": $bad } }" > inv.json
+  if "$bin/MicrostructureStudy" st7 --preset tiny --config inv.json >out.txt 2>&1; then echo "FAIL: images $bad accepted"; exit 1; fi
+  grep -q "inverse.images must be an integer from 0 to 1000000 (it is $bad)" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+  [ ! -e st7/data ] || { echo "FAIL: a step ran before the config was checked"; exit 1; }
+done
 echo '{ "inverse": { "model_error": -1 } }' > inv.json
 if "$bin/MicrostructureStudy" st8 --preset tiny --config inv.json >out.txt 2>&1; then echo "FAIL: bad inverse accepted"; exit 1; fi
 grep -q "inverse.model_error must be a number >= 0" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
