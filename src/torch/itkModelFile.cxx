@@ -11,16 +11,6 @@ namespace itk
 namespace modelfile
 {
 
-namespace
-{
-[[noreturn]] void
-Fail(const std::string & message)
-{
-  ExceptionObject e(__FILE__, __LINE__, message, ITK_LOCATION);
-  throw e;
-}
-} // namespace
-
 std::string
 SaveOptimizer(torch::optim::Optimizer & optimizer)
 {
@@ -63,8 +53,8 @@ LoadModule(torch::nn::Module & module, const std::string & bytes, const torch::D
   }
   catch (const c10::Error & e)
   {
-    Fail(path + ": the weights do not match the header's architecture or are damaged (" +
-         e.what_without_backtrace() + ")");
+    itkGenericExceptionMacro(<< path << ": the weights do not match the header's architecture or are damaged ("
+                             << e.what_without_backtrace() << ")");
   }
 }
 
