@@ -112,8 +112,10 @@ Body(Module & m)
     int    c = 0;
     char   s1 = 0, s2 = 0;
     std::istringstream g(m.Get("grid"));
-    if (!(g >> a >> s1 >> b >> s2 >> c) || s1 != ':' || s2 != ':' || !(b > a) || c < 2)
-      throw std::invalid_argument("--grid " + m.Get("grid") + " is not min:max:count with max > min, count >= 2");
+    if (!(g >> a >> s1 >> b >> s2 >> c) || s1 != ':' || s2 != ':' || !(b > a) || c < 3 || c > 100000 ||
+        !std::isfinite(a) || !std::isfinite(b))
+      throw std::invalid_argument("--grid " + m.Get("grid") +
+                                  " is not min:max:count with finite max > min and count from 3 to 100000");
     lo = a;
     hi = b;
     count = c;

@@ -135,6 +135,10 @@ PY
   || { cat out.txt; exit 1; }
 "$bin/MicrostructureInferCondition" ds/images/$(ls ds/images | head -1) post1.csv --vqvae vq.model --prior prior.model \
   --parameter ln_cooling_rate_C_per_s --outputSummary post1_summary.csv >/dev/null 2>&1
+# A grid too coarse for the pooled posterior (it needs three values about its peak) is refused at once.
+if "$bin/MicrostructureInferCondition" g1.nrrd bad.csv --vqvae vq.model --prior prior.model \
+  --parameter ln_cooling_rate_C_per_s --grid 0:1:2 >out.txt 2>&1; then echo "FAIL: a 2-value grid was accepted"; exit 1; fi
+grep -q "count from 3 to 100000" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
 $py - <<'PY'
 import csv, math, collections
 rows = list(csv.DictReader(open("post.csv")))
