@@ -32,6 +32,28 @@ GaussianTiles(const std::vector<double> & grid, const std::vector<double> & x, d
   return ll;
 }
 
+/** n draws from N(mean, sd^2), from the seed. */
+std::vector<double>
+Draws(uint64_t seed, double mean, double sd, size_t n)
+{
+  std::mt19937_64                  engine(seed);
+  std::normal_distribution<double> normal(mean, sd);
+  std::vector<double>              x(n);
+  for (auto & v : x)
+    v = normal(engine);
+  return x;
+}
+
+/** The independent pooling's log-likelihood: the tiles' sum at every grid value. */
+std::vector<double>
+Summed(const std::vector<std::vector<double>> & ll)
+{
+  std::vector<double> sum(ll.size(), 0.0);
+  for (size_t v = 0; v < ll.size(); ++v)
+    sum[v] = std::accumulate(ll[v].begin(), ll[v].end(), 0.0);
+  return sum;
+}
+
 double
 SampleVariance(const std::vector<double> & x)
 {
@@ -48,11 +70,7 @@ TEST(MicrostructurePosterior, OverdispersedTilesGetTheSandwichWidth)
   // The tiles' x_k spread with sd 2 while each tile's likelihood says sd 1: the independent pooling
   // is twice too narrow. The sandwich: H = n / sigma^2, J = n S^2 / sigma^4, a = S^2 / sigma^2, and
   // the adjusted posterior is N(mean x, S^2 / n), exactly, for quadratic curves.
-  std::mt19937_64                  engine(7);
-  std::normal_distribution<double> normal(0.3, 2.0);
-  std::vector<double>              x(200);
-  for (auto & v : x)
-    v = normal(engine);
+  const auto   x = Draws(7, 0.3, 2.0, 200);
   const auto   grid = Grid(-1.0, 1.5, 2501);
   const auto   s = MicrostructurePosterior::Pool(grid, GaussianTiles(grid, x, 1.0));
   const double S2 = SampleVariance(x);
@@ -83,10 +101,7 @@ TEST(MicrostructurePosterior, AdjustedIntervalCoversAtItsLevelWhereTheIndependen
     const auto ll = GaussianTiles(grid, x, 1.0);
     const auto s = MicrostructurePosterior::Pool(grid, ll);
     adjusted += s.Lower95 <= 0.3 && 0.3 <= s.Upper95;
-    std::vector<double> sum(grid.size(), 0.0);
-    for (size_t v = 0; v < grid.size(); ++v)
-      sum[v] = std::accumulate(ll[v].begin(), ll[v].end(), 0.0);
-    const auto naive = MicrostructurePosterior::Single(grid, sum);
+    const auto naive = MicrostructurePosterior::Single(grid, Summed(ll));
     independent += naive.Lower95 <= 0.3 && 0.3 <= naive.Upper95;
   }
   EXPECT_GE(adjusted, 0.91 * trials); // binomial(400, 0.95): sd 4.4 (1.1 %)
@@ -97,19 +112,12 @@ TEST(MicrostructurePosterior, AdjustedIntervalCoversAtItsLevelWhereTheIndependen
 
 TEST(MicrostructurePosterior, TilesThatVaryLessThanTheModelSaysKeepTheIndependentPooling)
 {
-  std::mt19937_64                  engine(3);
-  std::normal_distribution<double> normal(0.0, 0.5);
-  std::vector<double>              x(100);
-  for (auto & v : x)
-    v = normal(engine);
+  const auto x = Draws(3, 0.0, 0.5, 100);
   const auto grid = Grid(-1.0, 1.0, 201);
   const auto ll = GaussianTiles(grid, x, 1.0);
   const auto s = MicrostructurePosterior::Pool(grid, ll);
   EXPECT_EQ(s.Adjustment, 1.0);
-  std::vector<double> sum(grid.size(), 0.0);
-  for (size_t v = 0; v < grid.size(); ++v)
-    sum[v] = std::accumulate(ll[v].begin(), ll[v].end(), 0.0);
-  const auto naive = MicrostructurePosterior::Single(grid, sum);
+  const auto naive = MicrostructurePosterior::Single(grid, Summed(ll));
   for (size_t v = 0; v < grid.size(); ++v)
     EXPECT_NEAR(s.Posterior[v], naive.Posterior[v], 1e-12);
 }
