@@ -135,14 +135,19 @@ Body(Module & m)
     others[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
 
+  const int    maximum = m.GetInt("maximumPatches");
+  if (maximum < 0)
+    throw std::invalid_argument("--maximumPatches " + m.Get("maximumPatches") + " must be >= 0 (0: all)");
+  const double modelError = m.GetDouble("modelError");
+  if (!(modelError >= 0.0) || !std::isfinite(modelError))
+    throw std::invalid_argument("--modelError " + m.Get("modelError") +
+                                " is not a standard deviation >= 0 (in the parameter's units; 0 = none)");
+
   unsigned int n = 0, h = 0, w = 0;
   bool         tiled = false;
   const auto   factor = vqvae->GetDownsamplingFactor();
   auto         maps = EncodeInput(m.Get("input"), vqvae, prior->GetLatentHeight() * factor,
                                 prior->GetLatentWidth() * factor, n, h, w, tiled, progress);
-  const int    maximum = m.GetInt("maximumPatches");
-  if (maximum < 0)
-    throw std::invalid_argument("--maximumPatches " + m.Get("maximumPatches") + " must be >= 0 (0: all)");
   if (maximum > 0 && n > static_cast<unsigned int>(maximum))
   {
     // Spread evenly over the patches (row by row), so that they sample the whole micrograph.
@@ -180,11 +185,10 @@ Body(Module & m)
   itk::MicrostructureTable summary;
   for (const char * col : { "image", "map", "mean", "lower95", "upper95", "tiles", "adjustment", "model_error" })
     summary.AddColumn(col);
-  auto add = [&](const std::string & label, const std::vector<double> & logs, const itk::PosteriorSummary & s,
-                 size_t tiles, double error) {
+  auto add = [&](const std::string & label, const itk::PosteriorSummary & s, size_t tiles, double error) {
     for (size_t v = 0; v < grid.size(); ++v)
     {
-      std::vector<std::string> row{ label, format(grid[v]), format(logs[v]), format(s.Posterior[v]) };
+      std::vector<std::string> row{ label, format(grid[v]), format(s.LogLikelihood[v]), format(s.Posterior[v]) };
       if (logScale)
         row.push_back(format(std::exp(grid[v])));
       table.AddRow(row);
@@ -192,25 +196,16 @@ Body(Module & m)
     summary.AddRow({ label, format(s.MaximumAPosteriori), format(s.Mean), format(s.Lower95), format(s.Upper95),
                      std::to_string(tiles), format(s.Adjustment), format(error) });
   };
-  std::vector<double> composite(grid.size(), 0.0);
-  for (unsigned int k = 0; k < n; ++k)
+  for (unsigned int k = 0; k < n && !m.GetBool("pooledOnly"); ++k)
   {
     std::vector<double> logs(grid.size());
     for (size_t v = 0; v < grid.size(); ++v)
-    {
       logs[v] = ll[v][k];
-      composite[v] += ll[v][k];
-    }
-    if (!m.GetBool("pooledOnly"))
-      add(std::to_string(k), logs, Posterior::Single(grid, logs), 1, 0.0);
+    add(std::to_string(k), Posterior::Single(grid, logs), 1, 0.0);
   }
-  const double modelError = m.GetDouble("modelError");
-  if (!(modelError >= 0.0) || !std::isfinite(modelError))
-    throw std::invalid_argument("--modelError " + m.Get("modelError") +
-                                " is not a standard deviation >= 0 (in the parameter's units; 0 = none)");
   const auto all = Posterior::WithModelError(grid, Posterior::Pool(grid, ll), modelError);
   if (n > 1 || m.GetBool("pooledOnly"))
-    add("all", composite, all, n, modelError);
+    add("all", all, n, modelError);
   table.Write(output);
   if (!m.Get("outputSummary").empty())
     summary.Write(m.Get("outputSummary"));

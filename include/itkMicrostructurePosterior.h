@@ -15,7 +15,8 @@ namespace itk
 /** A posterior on an equally spaced grid of one parameter's values, and its summary. */
 struct PosteriorSummary
 {
-  std::vector<double> Posterior; // normalised, one per grid value
+  std::vector<double> LogLikelihood; // one per grid value: the curve, or the tiles' sum (Pool)
+  std::vector<double> Posterior;     // normalised, one per grid value
   double              MaximumAPosteriori{ 0.0 };
   double              Mean{ 0.0 };
   double              Lower95{ 0.0 }; // central 95 % credible interval

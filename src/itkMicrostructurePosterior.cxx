@@ -88,6 +88,7 @@ MicrostructurePosterior::Single(const std::vector<double> & grid, const std::vec
       itkGenericExceptionMacro(<< "a log-likelihood is not finite (" << l << ")");
     }
   PosteriorSummary s;
+  s.LogLikelihood = logLikelihood;
   s.Posterior = Normalise(logLikelihood);
   Describe(grid, s);
   return s;
@@ -149,6 +150,7 @@ MicrostructurePosterior::Pool(const std::vector<double> & grid, const std::vecto
   PosteriorSummary s;
   s.Adjustment = adjustment;
   s.PeakAtEdge = edge;
+  s.LogLikelihood = composite;
   for (auto & l : composite)
     l /= adjustment;
   s.Posterior = Normalise(composite);

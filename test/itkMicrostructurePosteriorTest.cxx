@@ -118,6 +118,7 @@ TEST(MicrostructurePosterior, TilesThatVaryLessThanTheModelSaysKeepTheIndependen
   const auto s = MicrostructurePosterior::Pool(grid, ll);
   EXPECT_EQ(s.Adjustment, 1.0);
   const auto naive = MicrostructurePosterior::Single(grid, Summed(ll));
+  EXPECT_EQ(s.LogLikelihood, Summed(ll)) << "Pool keeps the tiles' sum, before the adjustment";
   for (size_t v = 0; v < grid.size(); ++v)
     EXPECT_NEAR(s.Posterior[v], naive.Posterior[v], 1e-12);
 }

@@ -9,6 +9,7 @@
 #include "itkTorchSupport.h"
 #include "itkTrainingSchedule.h"
 #include "itkMicrostructureIO.h"
+#include "itkMicrostructurePosterior.h"
 #include "itkMultiThreaderBase.h"
 
 #include <algorithm>
@@ -1166,17 +1167,7 @@ PixelCNNPriorModel::ConditionPosterior(const int32_t * indices, unsigned int h, 
     std::copy(indices, indices + per, maps.begin() + g * per);
     conditions[g][parameter] = FormatDouble(values[g]);
   }
-  auto         logL = this->LogLikelihood(maps.data(), G, h, w, conditions);
-  const double m = *std::max_element(logL.begin(), logL.end());
-  double       sum = 0.0;
-  for (auto & v : logL)
-  {
-    v = std::exp(v - m);
-    sum += v;
-  }
-  for (auto & v : logL)
-    v /= sum;
-  return logL;
+  return MicrostructurePosterior::Normalise(this->LogLikelihood(maps.data(), G, h, w, conditions));
 }
 
 std::vector<int32_t>

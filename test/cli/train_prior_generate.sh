@@ -139,6 +139,13 @@ PY
 if "$bin/MicrostructureInferCondition" g1.nrrd bad.csv --vqvae vq.model --prior prior.model \
   --parameter ln_cooling_rate_C_per_s --grid 0:1:2 >out.txt 2>&1; then echo "FAIL: a 2-value grid was accepted"; exit 1; fi
 grep -q "count from 3 to 100000" out.txt || { echo "FAIL: unclear message"; cat out.txt; exit 1; }
+# So are a negative model error and patch count, before any likelihood is computed.
+for bad in "--modelError -0.1" "--maximumPatches -1"; do
+  if "$bin/MicrostructureInferCondition" g1.nrrd bad.csv --vqvae vq.model --prior prior.model \
+    --parameter ln_cooling_rate_C_per_s $bad >out.txt 2>&1; then echo "FAIL: $bad was accepted"; exit 1; fi
+  grep -q -- "${bad% *} " out.txt && ! grep -q "filter-progress>0.2" out.txt \
+    || { echo "FAIL: $bad not refused at once"; cat out.txt; exit 1; }
+done
 $py - <<'PY'
 import csv, math, collections
 rows = list(csv.DictReader(open("post.csv")))
