@@ -451,8 +451,10 @@ Body(Module & m)
   onEpoch->SetCallback([](itk::Object * caller, const itk::EventObject &, void *) {
     const auto & r = static_cast<itk::PixelCNNPriorTrainer *>(caller)->GetEpochRecords().back();
     std::cerr << "\nepoch " << r.Epoch << " (step " << r.Step << ", " << static_cast<long>(r.Seconds)
-              << " s): train " << r.TrainBitsPerIndex << " bits/index, validation " << r.ValidationBitsPerIndex
-              << " bits/index" << std::endl;
+              << " s): train " << r.TrainBitsPerIndex << " bits/index";
+    if (r.ValidationMaps > 0)
+      std::cerr << ", validation " << r.ValidationBitsPerIndex << " bits/index";
+    std::cerr << std::endl;
   });
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   const auto calibrationSamples = static_cast<unsigned int>(m.GetInt("calibrationSamples"));
@@ -711,7 +713,7 @@ main(int argc, char * argv[])
            "Microstructure",
            "Trains the conditional gated PixelCNN prior of Noguchi & Inoue, Phys. Rev. E 104, 025302 (2021) on the "
            "VQ-VAE index maps of a patch stack (encoded once and cached), conditioned on process parameters from the "
-           "patch table. The table's test split (held out by sample) gives the validation log-likelihood every epoch. "
+           "patch table. The table's test split (held out by sample) gives the validation log-likelihood. "
            "Checkpoints are written atomically; --resume continues a killed run exactly.");
   m.Group("Input/Output");
   m.AddPositional("image", "input", 0, "input", "Patch stack", "3D stack of 8-bit patches from MicrostructurePatches.");

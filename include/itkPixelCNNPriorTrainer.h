@@ -21,7 +21,7 @@ namespace itk
 /** \class PixelCNNPriorTrainer
  * \brief Trains an itk::PixelCNNPriorModel on VQ-VAE index maps and their
  * process conditions: shuffled mini-batches, Adam (the model's TrainStep),
- * the validation negative log-likelihood after every epoch, a CSV log, and
+ * the validation negative log-likelihood, a CSV log, and
  * checkpoints from which training resumes exactly.
  *
  * Input: TrainingMaps, a 3D stack of index maps (x, y = map, z = map index;
@@ -39,7 +39,10 @@ namespace itk
  *
  * After every epoch an EpochRecord: the training loss in bits per index
  * (mean over the epoch's steps) and the validation NLL in bits per index
- * (exact, PixelCNNPriorModel::LogLikelihood).
+ * (exact, PixelCNNPriorModel::LogLikelihood). The NLL is measured after the
+ * first epoch, every k-th epoch after it (k chosen so that a run measures it at
+ * most about 10 times: one costs up to half an epoch's steps) and at the end;
+ * the other records have ValidationMaps 0 and a NaN NLL.
  *
  * Throws itk::ExceptionObject with what to do: no model or maps, a number of
  * conditions that is not the number of maps, an index the model's codebook

@@ -111,6 +111,12 @@ TEST(PixelCNNPriorTrainer, LearnsTheConditionalStatisticsAndLogs)
   ASSERT_EQ(r.size(), 15u);
   EXPECT_EQ(r.back().Step, 60u);
   EXPECT_EQ(r.back().ValidationMaps, 32u);
+  // 15 epochs: the validation NLL after epochs 1, 3, ..., 15 (every 2nd, at most about 10 in a run), NaN between.
+  for (size_t e = 0; e < r.size(); ++e)
+  {
+    EXPECT_EQ(r[e].ValidationMaps, e % 2 == 0 ? 32u : 0u) << "epoch " << e + 1;
+    EXPECT_EQ(std::isnan(r[e].ValidationBitsPerIndex), e % 2 == 1) << "epoch " << e + 1;
+  }
   // log2(4) = 2 bits per index for a uniform guess; the data has far less.
   EXPECT_LT(r.back().ValidationBitsPerIndex, 0.8 * r.front().ValidationBitsPerIndex);
   EXPECT_LT(r.back().ValidationBitsPerIndex, 1.6);

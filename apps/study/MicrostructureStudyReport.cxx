@@ -73,11 +73,17 @@ TrainingFigure(const std::string & log, const std::string & png, const std::stri
       continue;
     report::Curve c;
     c.Label = label;
-    c.X = t.GetNumericColumn("step");
-    c.Mean = t.GetNumericColumn(column);
-    curves.push_back(c);
+    const auto x = t.GetNumericColumn("step"), y = t.GetNumericColumn(column);
+    for (size_t i = 0; i < x.size(); ++i)
+      if (std::isfinite(x[i]) && std::isfinite(y[i])) // the prior's validation is measured in some epochs only
+      {
+        c.X.push_back(x[i]);
+        c.Mean.push_back(y[i]);
+      }
+    if (!c.X.empty())
+      curves.push_back(c);
   }
-  if (!curves.empty() && !curves[0].X.empty())
+  if (!curves.empty())
     report::WriteCurves(png, title, "optimisation step", yLabel, curves);
 }
 

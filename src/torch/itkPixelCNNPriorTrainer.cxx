@@ -15,6 +15,7 @@ namespace itk
 namespace
 {
 constexpr const char * StateMagic = "prior-trainer 1";
+constexpr unsigned long MaximumValidations = 10;
 
 std::vector<int32_t>
 MapsToIndices(const Image<unsigned short, 3> * maps, unsigned int K)
@@ -205,6 +206,10 @@ PixelCNNPriorTrainer::GenerateData()
   {
     itkExceptionMacro(<< "nothing to train: set NumberOfSteps or NumberOfEpochs above 0");
   }
+  // The validation NLL costs up to half an epoch's steps: it is measured after the first epoch, then every
+  // validationEvery epochs (at most about MaximumValidations times a run), and at the end.
+  const unsigned long totalEpochs = (m_TotalSteps + batchesPerEpoch - 1) / batchesPerEpoch;
+  const unsigned long validationEvery = std::max(1UL, (totalEpochs + MaximumValidations - 1) / MaximumValidations);
   const auto indices = MapsToIndices(m_TrainingMaps, m_Model->GetCodebookSize());
   m_Model->EncodeConditions(m_TrainingConditions, static_cast<unsigned int>(n)); // bad conditions fail now
 
@@ -277,7 +282,7 @@ PixelCNNPriorTrainer::GenerateData()
       r.Epoch = m_Epoch + 1;
       r.Step = step;
       r.TrainBitsPerIndex = m_EpochBitsSum / m_BatchInEpoch;
-      if (m_ValidationMaps)
+      if (m_ValidationMaps && (m_Epoch % validationEvery == 0 || step == m_TotalSteps))
       {
         r.ValidationMaps = static_cast<unsigned int>(m_ValidationConditions.size());
         r.ValidationBitsPerIndex = this->ValidationBits();
