@@ -86,6 +86,11 @@ Body(Module & m)
   prior->Read(m.Get("prior"));
   prior->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   prior->SetSampler(m.Get("sampler"));
+  const auto candidates = m.GetInt("compositionCandidates");
+  if (candidates < 1 || candidates > 64)
+    throw std::invalid_argument("--compositionCandidates " + m.Get("compositionCandidates") +
+                                ": give 1..64 maps drawn per map kept (1 = the network's own draw)");
+  prior->SetCompositionCandidates(static_cast<unsigned int>(candidates));
   progress.Update(0.02);
 
   const auto condition = ParseCondition(m.GetList("condition"));
@@ -194,6 +199,12 @@ main(int argc, char * argv[])
   auto & sampler = m.Add("string-enumeration", "sampler", "sampler", "incremental", "Sampler",
                          "incremental (cached, fast) or naive (the paper's full recomputation per index; same samples).");
   sampler.elements = { "incremental", "naive" };
+  auto & candidates = m.Add("integer", "compositionCandidates", "compositionCandidates", "1", "Composition candidates",
+                            "For a prior with a composition level: maps drawn per map kept, all given the same drawn "
+                            "composition; the one whose own composition lies nearest it is kept (not in the paper; "
+                            "1 = the network's own draw, C times the cost). Without the level: no effect.");
+  candidates.minimum = "1";
+  candidates.maximum = "64";
   m.Group("Compute");
   m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "Samples drawn and decoded together.").minimum = "1";
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");

@@ -697,6 +697,8 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
       "--batchSize", std::to_string(gen["batch_size"].get<int>()), "--outputTable", out + "/" + name + ".csv",
       "--device", config["device"].get<std::string>()
     };
+    if (gen.value("composition_candidates", 1) != 1)
+      args.insert(args.end(), { "--compositionCandidates", std::to_string(gen["composition_candidates"].get<int>()) });
     run.Step("generate-" + c.Slug, "MicrostructureGenerate", args, { out + "/" + name + ".nrrd" }, 0.75 + k * span,
              span * 0.8, { "train-prior" });
     run.Step("measure-generated-" + c.Slug, "MicrostructureMeasure",

@@ -395,6 +395,19 @@ public:
   SetSampler(const std::string & sampler);
   itkGetStringMacro(Sampler);
 
+  /** With the composition level, how many maps Sample draws for each map it returns (1..64; default 1,
+   * not in the paper): all given the same drawn compositions u (and calibration tilt), each from its
+   * own uniforms, and the one whose own compositions u(x) lie nearest u (Euclidean, standardised
+   * units; the first on a tie) is kept. Why: the level's likelihood is log p(u(x) | c) + log p(x | c,
+   * u(x)), the density of maps whose compositions are u, but the network given u draws maps whose u(x)
+   * stray from u (it sees 10-25 positions back and does not count), so that without a check the
+   * sampled maps' compositions drift from the top level the level was fitted to. The nearest of C
+   * candidates approaches the sampler of maps with u(x) = u as C grows, at C times the cost. Without
+   * the level it has no effect. Values outside 1..64 throw. */
+  void
+  SetCompositionCandidates(unsigned int candidates);
+  itkGetConstMacro(CompositionCandidates, unsigned int);
+
   /** n maps of h x w indices drawn under conditions (1 for all, or n) at the
    * given temperature (> 0; 1 = the model's distribution) from the seed. Any
    * h, w >= 1. progress, when given, receives the fraction done (0..1]. */
@@ -642,6 +655,7 @@ private:
   double          m_LearningRate{ 3e-4 };
   unsigned int    m_InferenceBatchSize{ 256 };
   std::string     m_Sampler{ "incremental" };
+  unsigned int    m_CompositionCandidates{ 1 };
   unsigned int    m_LatentHeight{ 0 };
   unsigned int    m_LatentWidth{ 0 };
   std::string     m_TrainingSummary;

@@ -2019,6 +2019,71 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
             << ", with the composition level " << ratio[1][0] << " / " << ratio[1][1] << "\n";
 }
 
+// Composition candidates: a network trained briefly draws maps whose share of code 1 drifts from the
+// drawn composition u (as the demo's prior does), so the sampled shares' mean misses the real maps'
+// (which the top level is fitted to). Of C = 16 candidates per map, the one nearest u is kept: the kept
+// shares' mean comes out as the real maps', their variance near it. C outside 1..64 throws; without the
+// level C changes nothing.
+TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
+{
+  const unsigned int K = 2, H = 16, W = 16, n = 400, per = H * W, samples = 300;
+  auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.08, 7);
+  const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.12, 8);
+  real.insert(real.end(), upper.begin(), upper.end());
+  std::vector<Prior::Condition> conditions(n, Cond(-1.0));
+  conditions.insert(conditions.end(), n, Cond(1.0));
+  const auto realShare = ShareOfCodeOne(real, per);
+  auto       m = Prior::New();
+  m->SetHyperparameters(TinyHyperparameters(K, 2));
+  m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
+  m->SetSeed(3);
+  m->SetDevice("cpu");
+  m->SetLearningRate(1e-2);
+  m->Initialize();
+  std::mt19937                  rng(5);
+  std::vector<int32_t>          batch(32 * per);
+  std::vector<Prior::Condition> batchConditions(32);
+  for (int step = 0; step < 20; ++step)
+  {
+    for (unsigned int b = 0; b < 32; ++b)
+    {
+      const unsigned int i = rng() % (2 * n);
+      std::copy_n(real.begin() + i * per, per, batch.begin() + b * per);
+      batchConditions[b] = conditions[i];
+    }
+    m->TrainStep(batch.data(), 32, H, W, batchConditions);
+  }
+  double ratio[2][2], meanError[2][2]; // [C = 1, 16][condition]
+  for (const unsigned int c : { 0u, 1u })
+  {
+    m->SetCompositionCandidates(c == 0 ? 1 : 16);
+    for (unsigned int g = 0; g < 2; ++g)
+    {
+      const auto sampled = ShareOfCodeOne(m->Sample(samples, H, W, { Cond(g == 0 ? -1.0 : 1.0) }, 1.0, 31 + g), per);
+      ratio[c][g] = VarianceOf(sampled, 0, samples) / VarianceOf(realShare, g * n, n);
+      meanError[c][g] = std::abs(MeanOf(sampled, 0, samples) - MeanOf(realShare, g * n, n));
+    }
+  }
+  EXPECT_GT(std::max(meanError[0][0], meanError[0][1]), 0.03) << "the network alone should drift";
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    EXPECT_GT(ratio[1][g], 0.7) << g;
+    EXPECT_LT(ratio[1][g], 1.4) << g;
+    EXPECT_LT(meanError[1][g], 0.025) << g; // the sampling noise of 300 shares: about 0.006
+    EXPECT_LT(meanError[1][g], 0.5 * meanError[0][g] + 0.005) << g;
+  }
+  std::cout << "share variance ratio at c = -1 / 1: 1 candidate " << ratio[0][0] << " / " << ratio[0][1]
+            << ", 16 candidates " << ratio[1][0] << " / " << ratio[1][1] << "; mean error " << meanError[0][0] << " / "
+            << meanError[0][1] << " -> " << meanError[1][0] << " / " << meanError[1][1] << "\n";
+  EXPECT_THROW(m->SetCompositionCandidates(0), itk::ExceptionObject);
+  EXPECT_THROW(m->SetCompositionCandidates(65), itk::ExceptionObject);
+  auto plain = TinyPrior(3, 2, 17, TwoParameterSchema());
+  const auto one = plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9);
+  plain->SetCompositionCandidates(8);
+  EXPECT_EQ(plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9), one) << "no level: candidates change nothing";
+}
+
 // Two composition values per map (the share of code 0 and of code 1, drawn anticorrelated): the top
 // level's correlation is the maps' within-condition correlation pooled over the conditions, and the
 // likelihood adds the bivariate normal log density, computed here by hand.

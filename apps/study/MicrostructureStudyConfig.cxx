@@ -178,6 +178,13 @@ ComposeConfig(json preset, json user, const std::string & device, const std::fun
   Merge(preset, user);
   preset["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
   CheckInverseConfig(preset["inverse"]);
+  if (preset.contains("generate") && preset["generate"].is_object() && preset["generate"].contains("composition_candidates"))
+  {
+    const auto & c = preset["generate"]["composition_candidates"];
+    if (!c.is_number_integer() || c.get<double>() < 1 || c.get<double>() > 64)
+      throw std::invalid_argument("generate.composition_candidates must be an integer from 1 to 64 (maps drawn per "
+                                  "map kept; 1 = the network's own draw); it is " + c.dump());
+  }
   return preset;
 }
 

@@ -684,6 +684,19 @@ PixelCNNPriorModel::SetLearningRate(double rate)
 }
 
 void
+PixelCNNPriorModel::SetCompositionCandidates(unsigned int candidates)
+{
+  if (candidates < 1 || candidates > 64)
+  {
+    itkExceptionMacro(<< "composition candidates must be 1..64 (maps drawn per map returned; 1 = the network's own "
+                         "draw), not "
+                      << candidates);
+  }
+  m_CompositionCandidates = candidates;
+  this->Modified();
+}
+
+void
 PixelCNNPriorModel::SetSampler(const std::string & sampler)
 {
   if (sampler != "incremental" && sampler != "naive")
@@ -1180,39 +1193,48 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
     itkExceptionMacro(<< "temperature must be a finite number > 0 (1 samples the model's distribution), it is "
                       << temperature);
   }
-  const auto   encoded = this->EncodeConditions(conditions, n);
+  const auto   encodedMaps = this->EncodeConditions(conditions, n);
   const auto   D = this->GetEncodedConditionLength();
   const size_t per = static_cast<size_t>(h) * w;
+  // C candidates per map with the composition level (SetCompositionCandidates): candidate j of map i is
+  // row i C + j of everything below.
+  const unsigned int C = this->HasCompositionLevel() ? m_CompositionCandidates : 1u;
+  const size_t       total = static_cast<size_t>(n) * C;
 
-  // All the randomness, up front: u[map][row][column] in [0, 1), 53 bits each.
-  std::vector<double> uniforms(n * per);
+  // All the randomness, up front: u[candidate][row][column] in [0, 1), 53 bits each, map by map.
+  std::vector<double> uniforms(total * per);
   std::mt19937_64     engine(seed);
   for (auto & u : uniforms)
     u = static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
 
   // The variation calibration's per-map tilts, from an engine of their own (the uniforms above stay
-  // those of the uncalibrated model).
-  std::vector<double> epsilon(n, 0.0);
+  // those of the uncalibrated model), shared by the map's candidates.
+  std::vector<double> epsilon(total, 0.0);
   if (!m_VariationDirection.empty())
   {
-    const auto      s = VariationScales(m_VariationCalibration, encoded, 0, n, D, m_VariationInVariance).contiguous();
+    const auto s = VariationScales(m_VariationCalibration, encodedMaps, 0, n, D, m_VariationInVariance).contiguous();
     const float *   sd = s.data_ptr<float>();
     std::mt19937_64 tiltEngine(seed ^ 0x6a09e667f3bcc908ULL);
     for (unsigned int i = 0; i < n; ++i)
-      epsilon[i] = sd[i] * StandardNormal(tiltEngine);
+    {
+      const double e = sd[i] * StandardNormal(tiltEngine);
+      std::fill_n(epsilon.begin() + static_cast<size_t>(i) * C, C, e);
+    }
   }
 
-  // The composition level's u per map, drawn from the top level with an engine of its own.
+  // The composition level's u per map, drawn from the top level with an engine of its own, shared by
+  // the map's candidates.
+  const unsigned int  L = m_CompositionCount;
   std::vector<double> composition;
   if (this->HasCompositionLevel())
   {
-    const unsigned int L = m_CompositionCount;
-    const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
-    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
-    const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
-    std::mt19937_64    compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
+    const auto          features = Masked(encodedMaps, D, NetworkMask(m_ConditionSchema));
+    const auto          means = CompositionLines(m_CompositionPriorMean, features, n, D, L);
+    const auto          logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
+    const auto          chol = CholeskyLower(m_CompositionCorrelation, L);
+    std::mt19937_64     compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
     std::vector<double> z(L);
-    composition = CompositionLines(m_CompositionPriorMean, features, n, D, L);
+    composition.resize(total * L);
     for (unsigned int i = 0; i < n; ++i)
     {
       for (auto & v : z)
@@ -1223,23 +1245,27 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
         for (unsigned int k = 0; k <= l; ++k)
           e += chol[l * L + k] * z[k];
         const size_t il = static_cast<size_t>(i) * L + l;
-        composition[il] += std::exp(logSds[il]) * e;
+        for (unsigned int j = 0; j < C; ++j)
+          composition[(static_cast<size_t>(i) * C + j) * L + l] = means[il] + std::exp(logSds[il]) * e;
       }
     }
   }
+  std::vector<float> encoded(total * D);
+  for (size_t r = 0; r < total; ++r)
+    std::copy_n(encodedMaps.begin() + (r / C) * D, D, encoded.begin() + r * D);
 
-  std::vector<int32_t> out(n * per);
+  std::vector<int32_t> drawn(total * per);
   const bool           naive = (m_Sampler == "naive");
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first,
+                                                                                       unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition,
-                             m_CompositionCount);
+    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition, L);
     auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
                                             m_Hyperparameters.CodebookSize, torch::kCPU),
                             m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
     std::function<void(double)> batchProgress;
     if (progress)
-      batchProgress = [&](double f) { progress((first + f * count) / n); };
+      batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
     if (naive)
       pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
                             m_Impl->device, batchProgress);
@@ -1247,8 +1273,28 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
       pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
                                   m_Impl->device, batchProgress);
     const int64_t * m = maps.data_ptr<int64_t>();
-    std::transform(m, m + count * per, out.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
+    std::transform(m, m + count * per, drawn.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
   });
+  if (C == 1)
+    return drawn;
+  // Of each map's candidates, the one whose own compositions lie nearest the drawn u.
+  const auto           own = this->Compositions(drawn.data(), static_cast<unsigned int>(total), h, w);
+  std::vector<int32_t> out(static_cast<size_t>(n) * per);
+  for (unsigned int i = 0; i < n; ++i)
+  {
+    size_t best = static_cast<size_t>(i) * C;
+    double bestDistance = std::numeric_limits<double>::infinity();
+    for (unsigned int j = 0; j < C; ++j)
+    {
+      const size_t r = static_cast<size_t>(i) * C + j;
+      double       d = 0.0;
+      for (unsigned int l = 0; l < L; ++l)
+        d += (own[r * L + l] - composition[r * L + l]) * (own[r * L + l] - composition[r * L + l]);
+      if (d < bestDistance)
+        best = r, bestDistance = d;
+    }
+    std::copy_n(drawn.begin() + best * per, per, out.begin() + static_cast<size_t>(i) * per);
+  }
   return out;
 }
 
@@ -2609,6 +2655,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "LearningRate: " << m_LearningRate << '\n'
      << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "Sampler: " << m_Sampler << '\n'
+     << indent << "CompositionCandidates: " << m_CompositionCandidates << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "MarginalCalibration: "

@@ -403,4 +403,14 @@ grep -aq "^composition_count = 1" prior_top.model || { echo "FAIL: the compositi
 "$bin/MicrostructureGenerate" gen_top.nrrd --vqvae vq.model --prior prior_top.model --samples 3 \
   --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1 || { cat out.txt; exit 1; }
 [ -s gen_top.nrrd ] || { echo "FAIL: nothing generated with the composition level"; exit 1; }
+# --compositionCandidates: 4 maps drawn per map kept; the same seed repeats; 0 is refused, naming the option.
+for run in a b; do
+  "$bin/MicrostructureGenerate" gen_cand_$run.nrrd --vqvae vq.model --prior prior_top.model --samples 3 \
+    --condition ln_cooling_rate_C_per_s=1 --compositionCandidates 4 >out.txt 2>&1 || { cat out.txt; exit 1; }
+done
+cmp -s gen_cand_a.nrrd gen_cand_b.nrrd || { echo "FAIL: candidates not repeatable with the same seed"; exit 1; }
+if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior_top.model --samples 3 \
+    --condition ln_cooling_rate_C_per_s=1 --compositionCandidates 0 >out.txt 2>&1; then echo "FAIL: 0 candidates accepted"; exit 1; fi
+grep -q -- "compositionCandidates" out.txt || { echo "FAIL: unclear message for 0 candidates"; cat out.txt; exit 1; }
+[ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
 echo "ok"
