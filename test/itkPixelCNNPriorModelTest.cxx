@@ -1877,6 +1877,38 @@ VarianceOf(const std::vector<double> & v, size_t first, size_t count)
     s += (v[i] - m) * (v[i] - m);
   return s / (count - 1);
 }
+/** A tiny prior on log_rate (two layers; with the composition level when asked) trained `steps` steps of
+ * `batchSize` maps drawn at random (std::mt19937(rngSeed)) from the 2 n maps of H x W and their conditions. */
+Prior::Pointer
+TrainedTinyPrior(const std::vector<int32_t> & real, const std::vector<Prior::Condition> & conditions, unsigned int n,
+                 unsigned int H, unsigned int W, bool level, uint64_t seed, unsigned int rngSeed, int steps,
+                 unsigned int batchSize)
+{
+  const unsigned int per = H * W;
+  auto               m = Prior::New();
+  m->SetHyperparameters(TinyHyperparameters(2, 2));
+  m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
+  if (level)
+    m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
+  m->SetSeed(seed);
+  m->SetDevice("cpu");
+  m->SetLearningRate(1e-2);
+  m->Initialize();
+  std::mt19937                  rng(rngSeed);
+  std::vector<int32_t>          batch(batchSize * per);
+  std::vector<Prior::Condition> batchConditions(batchSize);
+  for (int step = 0; step < steps; ++step)
+  {
+    for (unsigned int b = 0; b < batchSize; ++b)
+    {
+      const unsigned int i = rng() % (2 * n);
+      std::copy_n(real.begin() + i * per, per, batch.begin() + b * per);
+      batchConditions[b] = conditions[i];
+    }
+    m->TrainStep(batch.data(), batchSize, H, W, batchConditions);
+  }
+  return m;
+}
 } // namespace
 
 // The composition level's top level against the maps' own statistics: with two conditions and no
@@ -1967,7 +1999,7 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
 TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
 {
   // 16 x 16 maps and 2 layers: the network sees about 4 rows back, a quarter of the map.
-  const unsigned int K = 2, H = 16, W = 16, n = 600, per = H * W, samples = 400;
+  const unsigned int H = 16, W = 16, n = 600, per = H * W, samples = 400;
   auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.05, 5);
   const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.15, 6);
   real.insert(real.end(), upper.begin(), upper.end());
@@ -1978,28 +2010,7 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
   double ratio[2][2]; // [with level][condition]: sampled over real variance of the share
   for (const bool level : { false, true })
   {
-    auto m = Prior::New();
-    m->SetHyperparameters(TinyHyperparameters(K, 2));
-    m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-    if (level)
-      m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
-    m->SetSeed(2);
-    m->SetDevice("cpu");
-    m->SetLearningRate(1e-2);
-    m->Initialize();
-    std::mt19937 rng(4);
-    std::vector<int32_t>          batch(64 * per);
-    std::vector<Prior::Condition> batchConditions(64);
-    for (int step = 0; step < 250; ++step)
-    {
-      for (unsigned int b = 0; b < 64; ++b)
-      {
-        const unsigned int i = rng() % (2 * n);
-        std::copy_n(real.begin() + i * per, per, batch.begin() + b * per);
-        batchConditions[b] = conditions[i];
-      }
-      m->TrainStep(batch.data(), 64, H, W, batchConditions);
-    }
+    auto m = TrainedTinyPrior(real, conditions, n, H, W, level, 2, 4, 250, 64);
     for (unsigned int g = 0; g < 2; ++g)
     {
       const auto sampled = ShareOfCodeOne(m->Sample(samples, H, W, { Cond(g == 0 ? -1.0 : 1.0) }, 1.0, 21 + g), per);
@@ -2026,34 +2037,14 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
 // level C changes nothing.
 TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
 {
-  const unsigned int K = 2, H = 16, W = 16, n = 400, per = H * W, samples = 300;
+  const unsigned int H = 16, W = 16, n = 400, per = H * W, samples = 300;
   auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.08, 7);
   const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.12, 8);
   real.insert(real.end(), upper.begin(), upper.end());
   std::vector<Prior::Condition> conditions(n, Cond(-1.0));
   conditions.insert(conditions.end(), n, Cond(1.0));
   const auto realShare = ShareOfCodeOne(real, per);
-  auto       m = Prior::New();
-  m->SetHyperparameters(TinyHyperparameters(K, 2));
-  m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-  m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
-  m->SetSeed(3);
-  m->SetDevice("cpu");
-  m->SetLearningRate(1e-2);
-  m->Initialize();
-  std::mt19937                  rng(5);
-  std::vector<int32_t>          batch(32 * per);
-  std::vector<Prior::Condition> batchConditions(32);
-  for (int step = 0; step < 20; ++step)
-  {
-    for (unsigned int b = 0; b < 32; ++b)
-    {
-      const unsigned int i = rng() % (2 * n);
-      std::copy_n(real.begin() + i * per, per, batch.begin() + b * per);
-      batchConditions[b] = conditions[i];
-    }
-    m->TrainStep(batch.data(), 32, H, W, batchConditions);
-  }
+  auto       m = TrainedTinyPrior(real, conditions, n, H, W, true, 3, 5, 20, 32);
   double ratio[2][2], meanError[2][2]; // [C = 1, 16][condition]
   for (const unsigned int c : { 0u, 1u })
   {
