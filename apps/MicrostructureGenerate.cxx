@@ -86,11 +86,7 @@ Body(Module & m)
   prior->Read(m.Get("prior"));
   prior->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   prior->SetSampler(m.Get("sampler"));
-  const auto candidates = m.GetInt("compositionCandidates");
-  if (candidates < 1 || candidates > 64)
-    throw std::invalid_argument("--compositionCandidates " + m.Get("compositionCandidates") +
-                                ": give 1..64 maps drawn per map kept (1 = the network's own draw)");
-  prior->SetCompositionCandidates(static_cast<unsigned int>(candidates));
+  prior->SetCompositionCandidates(static_cast<unsigned int>(m.GetInt("compositionCandidates"))); // 1..64: checked as parsed
   progress.Update(0.02);
 
   const auto condition = ParseCondition(m.GetList("condition"));

@@ -1877,6 +1877,26 @@ VarianceOf(const std::vector<double> & v, size_t first, size_t count)
     s += (v[i] - m) * (v[i] - m);
   return s / (count - 1);
 }
+/** n maps at log_rate = -1 (shares of code 1 drawn from N(0.3, sdLow^2), seed seedLow) followed by n at
+ * log_rate = 1 (N(0.6, sdHigh^2), seed seedHigh), with their conditions. */
+struct TwoConditionMaps
+{
+  std::vector<int32_t>          maps;
+  std::vector<Prior::Condition> conditions;
+};
+TwoConditionMaps
+MapsAtTwoConditions(unsigned int n, unsigned int H, unsigned int W, double sdLow, double sdHigh, unsigned int seedLow,
+                    unsigned int seedHigh)
+{
+  TwoConditionMaps r;
+  r.maps = MapsOfVaryingComposition(n, H, W, 0.3, sdLow, seedLow);
+  const auto upper = MapsOfVaryingComposition(n, H, W, 0.6, sdHigh, seedHigh);
+  r.maps.insert(r.maps.end(), upper.begin(), upper.end());
+  r.conditions.assign(n, Cond(-1.0));
+  r.conditions.insert(r.conditions.end(), n, Cond(1.0));
+  return r;
+}
+
 /** A tiny prior on log_rate (two layers; with the composition level when asked) trained `steps` steps of
  * `batchSize` maps drawn at random (std::mt19937(rngSeed)) from the 2 n maps of H x W and their conditions. */
 Prior::Pointer
@@ -2000,11 +2020,9 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
 {
   // 16 x 16 maps and 2 layers: the network sees about 4 rows back, a quarter of the map.
   const unsigned int H = 16, W = 16, n = 600, per = H * W, samples = 400;
-  auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.05, 5);
-  const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.15, 6);
-  real.insert(real.end(), upper.begin(), upper.end());
-  std::vector<Prior::Condition> conditions(n, Cond(-1.0));
-  conditions.insert(conditions.end(), n, Cond(1.0));
+  const auto         data = MapsAtTwoConditions(n, H, W, 0.05, 0.15, 5, 6);
+  const auto &       real = data.maps;
+  const auto &       conditions = data.conditions;
   const auto realShare = ShareOfCodeOne(real, per);
 
   double ratio[2][2]; // [with level][condition]: sampled over real variance of the share
@@ -2038,11 +2056,9 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
 TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
 {
   const unsigned int H = 16, W = 16, n = 400, per = H * W, samples = 300;
-  auto               real = MapsOfVaryingComposition(n, H, W, 0.3, 0.08, 7);
-  const auto         upper = MapsOfVaryingComposition(n, H, W, 0.6, 0.12, 8);
-  real.insert(real.end(), upper.begin(), upper.end());
-  std::vector<Prior::Condition> conditions(n, Cond(-1.0));
-  conditions.insert(conditions.end(), n, Cond(1.0));
+  const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 7, 8);
+  const auto &       real = data.maps;
+  const auto &       conditions = data.conditions;
   const auto realShare = ShareOfCodeOne(real, per);
   auto       m = TrainedTinyPrior(real, conditions, n, H, W, true, 3, 5, 20, 32);
   double ratio[2][2], meanError[2][2]; // [C = 1, 16][condition]
