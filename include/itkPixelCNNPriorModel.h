@@ -376,6 +376,18 @@ public:
   {
     return m_CompositionValues;
   }
+  /** The composition budget (not in the paper; default off): with the composition level, every
+   * layer of the network also sees, at each position, the composition left to place: what the
+   * positions from there on must average for the map to end at its u, against u (see
+   * itkPixelCNNNetwork.h). Why: given u, a network that sees 10-25 positions back cannot count what
+   * it has placed, and its maps' own compositions stray from u; the budget is the one global
+   * summary of the earlier positions it needs, and it stays autoregressive (a function of the
+   * positions before). Takes effect at Initialize, which throws when it is on without the level;
+   * stored in the model file. */
+  itkSetMacro(CompositionBudget, bool);
+  itkGetConstMacro(CompositionBudget, bool);
+  itkBooleanMacro(CompositionBudget);
+
   /** The standardised compositions (u_l - mean_l) / sd_l of each of n maps (h x w), n x L. Throws
    * without the level. */
   std::vector<double>
@@ -656,6 +668,7 @@ private:
   unsigned int    m_InferenceBatchSize{ 256 };
   std::string     m_Sampler{ "incremental" };
   unsigned int    m_CompositionCandidates{ 1 };
+  bool            m_CompositionBudget{ false };
   unsigned int    m_LatentHeight{ 0 };
   unsigned int    m_LatentWidth{ 0 };
   std::string     m_TrainingSummary;

@@ -1897,12 +1897,13 @@ MapsAtTwoConditions(unsigned int n, unsigned int H, unsigned int W, double sdLow
   return r;
 }
 
-/** A tiny prior on log_rate (two layers; with the composition level when asked) trained `steps` steps of
- * `batchSize` maps drawn at random (std::mt19937(rngSeed)) from the 2 n maps of H x W and their conditions. */
+/** A tiny prior on log_rate (two layers; with the composition level, and its budget, when asked) trained
+ * `steps` steps of `batchSize` maps drawn at random (std::mt19937(rngSeed)) from the 2 n maps of H x W and
+ * their conditions. */
 Prior::Pointer
 TrainedTinyPrior(const std::vector<int32_t> & real, const std::vector<Prior::Condition> & conditions, unsigned int n,
                  unsigned int H, unsigned int W, bool level, uint64_t seed, unsigned int rngSeed, int steps,
-                 unsigned int batchSize)
+                 unsigned int batchSize, bool budget = false)
 {
   const unsigned int per = H * W;
   auto               m = Prior::New();
@@ -1910,6 +1911,7 @@ TrainedTinyPrior(const std::vector<int32_t> & real, const std::vector<Prior::Con
   m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
   if (level)
     m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
+  m->SetCompositionBudget(budget);
   m->SetSeed(seed);
   m->SetDevice("cpu");
   m->SetLearningRate(1e-2);
@@ -2089,6 +2091,120 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
   const auto one = plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9);
   plain->SetCompositionCandidates(8);
   EXPECT_EQ(plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9), one) << "no level: candidates change nothing";
+}
+
+// The composition budget keeps the network autoregressive: swapping the indices at positions p and q > p
+// (which keeps the map's composition u, an input of every position) changes no logits at or before p. It
+// is a global summary of the earlier positions: with it, after swapping the first and the last position,
+// the position before the last sees the change, six rows below (outside the two layers' receptive
+// field); without it, it does not. The incremental sampler draws
+// what the naive one (a full forward pass per position) draws. The file keeps the budget (same samples
+// after Read); a damaged budget line and a budget without the level are refused.
+TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
+{
+  const unsigned int H = 7, W = 6, n = 40, per = H * W;
+  const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 3, 4);
+  auto               plain = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1);
+  auto               m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1, true);
+  ASSERT_TRUE(m->GetCompositionBudget());
+  const std::vector<Prior::Condition> cond{ Cond(0.2) };
+  std::vector<int32_t>                maps(per);
+  for (unsigned int p = 0; p < per; ++p)
+    maps[p] = static_cast<int32_t>((p * 7 + p / 5) % 3 == 0); // both codes in every row
+  auto maxDiff = [&](const std::vector<float> & a, const std::vector<float> & b, unsigned int q) {
+    return std::max(std::abs(a[q] - b[q]), std::abs(a[per + q] - b[per + q])); // K = 2
+  };
+  auto swapped = [&](unsigned int p) { // p with the next position of the other code
+    auto changed = maps;
+    unsigned int q = p + 1;
+    while (q < per && maps[q] == maps[p])
+      ++q;
+    if (q < per)
+      std::swap(changed[p], changed[q]);
+    return changed;
+  };
+  const auto base = m->Logits(maps.data(), 1, H, W, cond);
+  for (unsigned int p = 0; p + 6 < per; p += 5)
+  {
+    const auto changed = swapped(p);
+    ASSERT_NE(changed, maps) << p;
+    const auto after = m->Logits(changed.data(), 1, H, W, cond);
+    for (unsigned int q = 0; q <= p; ++q)
+      EXPECT_LT(maxDiff(after, base, q), 1e-6) << "position " << q << " sees a later position than " << p;
+  }
+  auto ends = maps;
+  ends[0] = 1, ends[per - 1] = 0;
+  maps[0] = 0, maps[per - 1] = 1;
+  EXPECT_GT(maxDiff(m->Logits(ends.data(), 1, H, W, cond), m->Logits(maps.data(), 1, H, W, cond), per - 2), 1e-5)
+    << "with the budget, position " << per - 2 << " sees position 0";
+  EXPECT_LT(maxDiff(plain->Logits(ends.data(), 1, H, W, cond), plain->Logits(maps.data(), 1, H, W, cond), per - 2),
+            1e-7)
+    << "without the budget, position " << per - 2 << " is outside position 0's receptive field";
+
+  m->SetSampler("naive");
+  const auto naive = m->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17);
+  m->SetSampler("incremental");
+  EXPECT_EQ(m->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
+  EXPECT_NE(plain->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
+
+  const auto dir = TempDir("budget");
+  const auto path = (dir / "prior.model").string();
+  m->Write(path);
+  auto back = Prior::New();
+  back->SetDevice("cpu");
+  back->Read(path);
+  EXPECT_TRUE(back->GetCompositionBudget());
+  EXPECT_EQ(back->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
+  plain->Write(path);
+  back->Read(path);
+  EXPECT_FALSE(back->GetCompositionBudget());
+
+  m->Write(path);
+  std::string bytes = WithoutHeaderChecksum(FileBytes(path));
+  const auto  line = bytes.find("composition_budget = 1");
+  ASSERT_NE(line, std::string::npos);
+  bytes.replace(line, std::string("composition_budget = 1").size(), "composition_budget = 2");
+  std::ofstream(path, std::ios::binary) << bytes;
+  const auto message = ExceptionText([&] { back->Read(path); });
+  EXPECT_NE(message.find("composition_budget"), std::string::npos) << message;
+  fs::remove_all(dir);
+
+  auto noLevel = TinyPrior(3, 2, 17, TwoParameterSchema());
+  noLevel->SetCompositionBudget(true);
+  const auto refusal = ExceptionText([&] { noLevel->Initialize(); });
+  EXPECT_NE(refusal.find("composition level"), std::string::npos) << refusal;
+}
+
+// What the budget is for: the briefly trained network of CompositionCandidatesKeepTheMapNearestItsComposition
+// drifts from the drawn composition u; the same training with the budget draws maps whose own share
+// follows u: the sampled shares' mean comes out as the real maps', their variance near it, at the cost of
+// one sample per map.
+TEST(PixelCNNPriorModel, CompositionBudgetKeepsMapsAtTheirComposition)
+{
+  const unsigned int H = 16, W = 16, n = 400, per = H * W, samples = 300;
+  const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 7, 8);
+  const auto         realShare = ShareOfCodeOne(data.maps, per);
+  double             ratio[2][2], meanError[2][2]; // [without, with the budget][condition]
+  for (const bool budget : { false, true })
+  {
+    auto m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 3, 5, 20, 32, budget);
+    for (unsigned int g = 0; g < 2; ++g)
+    {
+      const auto sampled = ShareOfCodeOne(m->Sample(samples, H, W, { Cond(g == 0 ? -1.0 : 1.0) }, 1.0, 31 + g), per);
+      ratio[budget][g] = VarianceOf(sampled, 0, samples) / VarianceOf(realShare, g * n, n);
+      meanError[budget][g] = std::abs(MeanOf(sampled, 0, samples) - MeanOf(realShare, g * n, n));
+    }
+  }
+  std::cout << "share variance ratio at c = -1 / 1: without the budget " << ratio[0][0] << " / " << ratio[0][1]
+            << ", with " << ratio[1][0] << " / " << ratio[1][1] << "; mean error " << meanError[0][0] << " / "
+            << meanError[0][1] << " -> " << meanError[1][0] << " / " << meanError[1][1] << "\n";
+  EXPECT_GT(std::max(meanError[0][0], meanError[0][1]), 0.03) << "the network without the budget should drift";
+  for (unsigned int g = 0; g < 2; ++g)
+  {
+    EXPECT_GT(ratio[1][g], 0.7) << g;
+    EXPECT_LT(ratio[1][g], 1.4) << g;
+    EXPECT_LT(meanError[1][g], 0.025) << g;
+  }
 }
 
 // Two composition values per map (the share of code 0 and of code 1, drawn anticorrelated): the top

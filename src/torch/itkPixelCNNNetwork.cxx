@@ -26,7 +26,7 @@ Gate(const torch::Tensor & x, int64_t channels, int64_t dim)
 
 
 GatedLayerImpl::GatedLayerImpl(int64_t inChannels, int64_t outChannels, int64_t kernelSize, bool isFirst,
-                               int64_t conditionDimension, int64_t dilationFactor)
+                               int64_t conditionDimension, int64_t dilationFactor, int64_t budgetDimension)
   : channels(outChannels)
   , pad(kernelSize / 2)
   , dilation(dilationFactor)
@@ -41,6 +41,10 @@ GatedLayerImpl::GatedLayerImpl(int64_t inChannels, int64_t outChannels, int64_t 
   if (conditionDimension > 0)
   {
     condition = register_module("condition", nn::Linear(conditionDimension, c2));
+  }
+  if (budgetDimension > 0)
+  {
+    budget = register_module("budget", nn::Linear(budgetDimension, c2));
   }
   // Mask A (first layer): the horizontal kernel must not see the current position (its last column).
   auto mask = torch::ones({ 1, 1, 1, pad + 1 });
@@ -58,7 +62,8 @@ GatedLayerImpl::MaskedHorizontalWeight() const
 }
 
 std::pair<torch::Tensor, torch::Tensor>
-GatedLayerImpl::forward(const torch::Tensor & v, const torch::Tensor & h, const torch::Tensor & bias)
+GatedLayerImpl::forward(const torch::Tensor & v, const torch::Tensor & h, const torch::Tensor & bias,
+                        const torch::Tensor & budgetBias)
 {
   const int64_t height = v.size(2);
   // Vertical stack: rows r-pd..r, columns c-pd..c+pd, step d (zero padding outside the map).
@@ -73,6 +78,10 @@ GatedLayerImpl::forward(const torch::Tensor & v, const torch::Tensor & h, const 
   if (bias.defined())
   {
     G = G + bias.unsqueeze(2).unsqueeze(3);
+  }
+  if (budgetBias.defined())
+  {
+    G = G + budgetBias;
   }
   auto hOut = horizontalOut(Gate(G, channels, 1));
   if (!first)
@@ -93,7 +102,7 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
     const bool first = (l == 0);
     GatedLayer layer(first ? options.embeddingDimension : options.hiddenChannels, options.hiddenChannels,
                      first ? options.firstKernelSize : options.kernelSize, first, options.conditionDimension,
-                     options.Dilation(l));
+                     options.Dilation(l), options.budgetCount > 0 ? 2 * options.budgetCount + 1 : 0);
     layerList->push_back(layer);
     layers.push_back(layer);
   }
@@ -127,15 +136,66 @@ NetworkImpl::Head(const torch::Tensor & h)
   return head2(torch::relu(head1(torch::relu(h))));
 }
 
+void
+NetworkImpl::SetBudget(const std::vector<double> & codeValues, const std::vector<double> & mean,
+                       const std::vector<double> & stdDev)
+{
+  const int64_t L = options.budgetCount;
+  TORCH_CHECK(L > 0 && static_cast<int64_t>(mean.size()) == L && static_cast<int64_t>(stdDev.size()) == L &&
+                static_cast<int64_t>(codeValues.size()) == options.codebookSize * L,
+              "the composition budget needs K x L code values and L means and sds");
+  const auto d = torch::TensorOptions().dtype(torch::kDouble);
+  budgetValues = torch::tensor(codeValues, d).view({ options.codebookSize, L });
+  budgetMean = torch::tensor(mean, d);
+  budgetStdDev = torch::tensor(stdDev, d);
+}
+
+torch::Tensor
+NetworkImpl::BudgetValues(const torch::Tensor & indices) const
+{
+  TORCH_CHECK(budgetValues.defined(), "the composition budget's code values are not set (SetBudget)");
+  auto sizes = indices.sizes().vec();
+  sizes.push_back(options.budgetCount);
+  return budgetValues.index_select(0, indices.reshape({ -1 }).to(torch::kCPU, torch::kLong)).view(sizes);
+}
+
+torch::Tensor
+NetworkImpl::BudgetFeatures(const torch::Tensor & sums, const torch::Tensor & positions, const torch::Tensor & u,
+                            int64_t totalPositions) const
+{
+  const auto P = static_cast<double>(totalPositions);
+  const auto U = (u.to(torch::kCPU, torch::kDouble) * budgetStdDev + budgetMean).unsqueeze(1); // N x 1 x L
+  const auto i = positions.to(torch::kDouble).view({ 1, -1, 1 });                                 // 1 x P' x 1
+  const auto need = (U * P - sums) / (P - i);
+  const auto d = ((need - U) / budgetStdDev).clamp(-8.0, 8.0);
+  const auto t = (i / P).expand({ sums.size(0), sums.size(1), 1 });
+  return torch::cat({ d, d * t, t }, 2).to(torch::kFloat);
+}
+
 torch::Tensor
 NetworkImpl::forward(const torch::Tensor & indices, const torch::Tensor & conditions)
 {
   auto x = embedding(indices).permute({ 0, 3, 1, 2 }).contiguous();
   const auto biases = this->ConditionBiases(conditions);
+  torch::Tensor features; // N x H x W x (2L + 1), on the indices' device
+  if (options.budgetCount > 0)
+  {
+    const int64_t N = indices.size(0), H = indices.size(1), W = indices.size(2), L = options.budgetCount;
+    const auto    values = this->BudgetValues(indices).view({ N, H * W, L });
+    // Exclusive sums in raster order: position i gets the values of positions 0..i-1 (accumulated in double).
+    const auto sums = torch::cat({ torch::zeros({ N, 1, L }, values.options()), values.narrow(1, 0, H * W - 1).cumsum(1) },
+                                 1);
+    features = this->BudgetFeatures(sums, torch::arange(H * W), conditions.narrow(1, conditions.size(1) - L, L), H * W)
+                 .view({ N, H, W, 2 * L + 1 })
+                 .to(indices.device());
+  }
   torch::Tensor v = x, h = x;
   for (size_t l = 0; l < layers.size(); ++l)
   {
-    std::tie(v, h) = layers[l]->forward(v, h, biases[l]);
+    torch::Tensor budgetBias;
+    if (features.defined())
+      budgetBias = layers[l]->budget(features).permute({ 0, 3, 1, 2 });
+    std::tie(v, h) = layers[l]->forward(v, h, biases[l], budgetBias);
   }
   return this->Head(h);
 }
@@ -259,6 +319,15 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
   // vertical[0] = the embedding of the indices drawn so far. rows[l]: the current row of the horizontal
   // stack, channels last, N x (P + W) x C_l, zero in the P padding columns; rows[0] = embedding.
   // toHorizontal[l]: conv_1x1(down(V_l)) for the current row, channels last, N x W x 2C.
+  // The composition budget: each map's code values summed over the positions drawn so far (N x 1 x L,
+  // double, accumulated in raster order as the full forward's cumsum does) and its u.
+  const int64_t B = o.budgetCount;
+  torch::Tensor budgetSums, budgetU;
+  if (B > 0)
+  {
+    budgetSums = torch::zeros({ N, 1, B }, torch::kDouble);
+    budgetU = cond.narrow(1, cond.size(1) - B, B);
+  }
   std::vector<torch::Tensor> vertical(L + 1), rows(L + 1), toHorizontal(L);
   vertical[0] = torch::zeros({ N, E, H, W }, fopt);
   rows[0] = torch::zeros({ N, P + W, E }, fopt);
@@ -299,6 +368,11 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
     // Positions of row r: the horizontal-stack column of every layer from the cached windows.
     for (int64_t c = 0; c < W; ++c)
     {
+      torch::Tensor features; // N x (2B + 1)
+      if (B > 0)
+        features = network->BudgetFeatures(budgetSums, torch::full({ 1 }, r * W + c, torch::kLong), budgetU, H * W)
+                     .squeeze(1)
+                     .to(device);
       for (int64_t l = 0; l < L; ++l)
       {
         auto &        layer = network->layers[l];
@@ -307,12 +381,16 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
         auto G = torch::addmm(layer->horizontal->bias, window, horizontalT[l]) + toHorizontal[l].select(1, c);
         if (biases[l].defined())
           G = G + biases[l];
+        if (features.defined())
+          G = G + layer->budget(features);
         auto hOut = torch::addmm(layer->horizontalOut->bias, Gate(G, C, 1), outT[l]);
         if (!layer->first)
           hOut = hOut + rows[l].select(1, P + c);
         rows[l + 1].select(1, P + c).copy_(hOut);
       }
       auto chosen = DrawPosition(network->Head(rows[L].select(1, P + c)), offsets, out, r, c, uniforms, temperature);
+      if (B > 0)
+        budgetSums += network->BudgetValues(chosen).unsqueeze(1);
       auto e = network->embedding(chosen.to(device)); // N x E
       rows[0].select(1, P + c).copy_(e);
       vertical[0].select(3, c).select(2, r).copy_(e);

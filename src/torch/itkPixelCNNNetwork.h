@@ -23,6 +23,14 @@
  * d > 1 (layers 2..L; not in the paper) widen the receptive field at no cost:
  * with d = 1, 2, 4, 8, ... a few layers see the whole map. The head is
  * ReLU, 1x1 conv to OutputHidden channels, ReLU, 1x1 conv to K logits.
+ *
+ * The composition budget (budgetCount L > 0; not in the paper): the last L
+ * columns of the condition vector are the map's standardised compositions u
+ * (the composition level of itk::PixelCNNPriorModel), and every layer's G also
+ * gets Linear_l(s(r, c)), s the composition left to place before (r, c) in
+ * raster order (BudgetFeatures). s depends only on earlier positions, so the
+ * network stays autoregressive; it is a global summary of them that the
+ * convolutions' receptive field cannot see, so maps end at their drawn u.
  *=========================================================================*/
 #ifndef itkPixelCNNNetwork_h
 #define itkPixelCNNNetwork_h
@@ -50,6 +58,7 @@ struct NetworkOptions
   int64_t outputHiddenChannels{ 512 };
   int64_t conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
   std::vector<int64_t> dilations;  ///< layers 2..L cycle through these (empty: all 1)
+  int64_t budgetCount{ 0 };        ///< L > 0: the composition budget over the conditions' last L columns
 
   /** The dilation of layer l (0-based; layer 0 has 1). */
   int64_t
@@ -63,11 +72,13 @@ struct NetworkOptions
 struct GatedLayerImpl : torch::nn::Module
 {
   GatedLayerImpl(int64_t inChannels, int64_t channels, int64_t kernelSize, bool first, int64_t conditionDimension,
-                 int64_t dilation = 1);
+                 int64_t dilation = 1, int64_t budgetDimension = 0);
 
-  /** v, h: N x C_in x H x W; bias: N x 2C (or undefined) -> {v', h'}. */
+  /** v, h: N x C_in x H x W; bias: N x 2C (or undefined); budgetBias: the horizontal stack's
+   * per-position bias N x 2C x H x W (or undefined) -> {v', h'}. */
   std::pair<torch::Tensor, torch::Tensor>
-  forward(const torch::Tensor & v, const torch::Tensor & h, const torch::Tensor & bias);
+  forward(const torch::Tensor & v, const torch::Tensor & h, const torch::Tensor & bias,
+          const torch::Tensor & budgetBias = {});
 
   /** The horizontal kernel with the mask applied (mask A zeroes column c in layer 1). */
   torch::Tensor
@@ -76,7 +87,7 @@ struct GatedLayerImpl : torch::nn::Module
   int64_t          channels, pad, dilation;
   bool             first;
   torch::nn::Conv2d vertical{ nullptr }, horizontal{ nullptr }, verticalToHorizontal{ nullptr }, horizontalOut{ nullptr };
-  torch::nn::Linear condition{ nullptr };
+  torch::nn::Linear condition{ nullptr }, budget{ nullptr };
   torch::Tensor     horizontalMask;
 };
 TORCH_MODULE(GatedLayer);
@@ -98,11 +109,31 @@ struct NetworkImpl : torch::nn::Module
   torch::Tensor
   Head(const torch::Tensor & h);
 
+  /** The composition budget's per-code values (K x L), and the mean and sd (L) that standardise a
+   * map's average of them into u; needed before forward when budgetCount > 0. */
+  void
+  SetBudget(const std::vector<double> & codeValues, const std::vector<double> & mean,
+            const std::vector<double> & stdDev);
+
+  /** The composition left to place, per position. sums: the code values summed over the positions
+   * before each position (N x P' x L, double), positions: their raster indices (P', int64), u: the maps'
+   * standardised compositions (N x L). With U = the map's average code value that u stands for and
+   * need = (P U - sums) / (P - i), what the remaining positions must average: d = (need - U) / sd
+   * (clamped to +-8) and t = i / P, as [d, d t, t], N x P' x (2L + 1), float. */
+  torch::Tensor
+  BudgetFeatures(const torch::Tensor & sums, const torch::Tensor & positions, const torch::Tensor & u,
+                 int64_t totalPositions) const;
+
+  /** The code values of indices N x ... -> N x ... x L (double). */
+  torch::Tensor
+  BudgetValues(const torch::Tensor & indices) const;
+
   NetworkOptions           options;
   torch::nn::Embedding     embedding{ nullptr };
   torch::nn::ModuleList    layerList;
   std::vector<GatedLayer>  layers;
   torch::nn::Conv2d        head1{ nullptr }, head2{ nullptr };
+  torch::Tensor            budgetValues, budgetMean, budgetStdDev; ///< double, CPU (SetBudget)
 };
 TORCH_MODULE(Network);
 

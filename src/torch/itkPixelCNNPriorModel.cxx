@@ -205,7 +205,7 @@ ParseCounts(const std::string & text, std::vector<unsigned int> & values)
 }
 
 pixelcnn::NetworkOptions
-ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength)
+ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength, unsigned int budgetCount = 0)
 {
   pixelcnn::NetworkOptions o;
   o.codebookSize = h.CodebookSize;
@@ -217,7 +217,19 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   o.outputHiddenChannels = h.OutputHiddenChannels;
   o.conditionDimension = conditionLength;
   o.dilations.assign(h.Dilations.begin(), h.Dilations.end());
+  o.budgetCount = budgetCount;
   return o;
+}
+
+/** A network with the composition budget of L values per code (K x L values, standardised by mean and sd). */
+pixelcnn::Network
+BudgetedNetwork(const pixelcnn::NetworkOptions & options, const std::vector<float> & values,
+                const std::vector<double> & mean, const std::vector<double> & sd)
+{
+  pixelcnn::Network network(options);
+  if (options.budgetCount > 0)
+    network->SetBudget(std::vector<double>(values.begin(), values.end()), mean, sd);
+  return network;
 }
 
 void
@@ -715,9 +727,15 @@ PixelCNNPriorModel::Initialize()
   m_Hyperparameters.Validate();
   ValidateSchema(m_ConditionSchema);
   torchsupport::SetTorchThreads();
+  if (m_CompositionBudget && !this->HasCompositionLevel())
+  {
+    itkExceptionMacro(<< "the composition budget needs the composition level (SetCompositionLevel): set it first, "
+                         "or turn the budget off");
+  }
   torch::manual_seed(m_Seed);
-  m_Impl->network = pixelcnn::Network(
-    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + m_CompositionCount));
+  m_Impl->network = BudgetedNetwork(ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + m_CompositionCount,
+                                              m_CompositionBudget ? m_CompositionCount : 0),
+                                    m_CompositionValues, m_CompositionMean, m_CompositionStdDev);
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
@@ -2407,6 +2425,8 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     header.push_back({ "composition_prior_mean", JoinFloats(m_CompositionPriorMean) });
     header.push_back({ "composition_prior_log_sd", JoinFloats(m_CompositionPriorLogStdDev) });
     header.push_back({ "composition_correlation", correlation });
+    if (m_Impl->network->options.budgetCount > 0)
+      header.push_back({ "composition_budget", "1" }); // absent: off (and files written before it existed)
   }
   if (!m_VQVAEFingerprint.empty())
     header.push_back({ "vqvae_weights_fnv1a64", m_VQVAEFingerprint });
@@ -2579,9 +2599,15 @@ PixelCNNPriorModel::Read(const std::string & path)
                   "composition_correlation) is incomplete or damaged: the file is damaged");
   }
 
+  const bool budget = c.Has("composition_budget");
+  if (budget && (c.Get("composition_budget") != "1" || compositionCount == 0))
+    Fail(path + ": header line composition_budget must be 1 and comes with a composition level: the file is damaged");
+
   torchsupport::SetTorchThreads();
-  pixelcnn::Network network(
-    ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount));
+  pixelcnn::Network network = BudgetedNetwork(
+    ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount, budget ? compositionCount : 0),
+    compositionValues, std::vector<double>(compositionStandardisation.begin(), compositionStandardisation.begin() + compositionCount),
+    std::vector<double>(compositionStandardisation.begin() + compositionCount, compositionStandardisation.end()));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -2605,6 +2631,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_CompositionPriorMean = compositionPriorMean;
   m_CompositionPriorLogStdDev = compositionPriorLogSd;
   m_CompositionCorrelation = compositionCorrelation;
+  m_CompositionBudget = budget;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -2656,6 +2683,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "Sampler: " << m_Sampler << '\n'
      << indent << "CompositionCandidates: " << m_CompositionCandidates << '\n'
+     << indent << "CompositionBudget: " << (m_CompositionBudget ? "on" : "off") << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "MarginalCalibration: "
