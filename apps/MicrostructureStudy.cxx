@@ -623,6 +623,8 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
   }
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
+  if (pr.value("composition_budget", false))
+    priorArgs.push_back("--compositionBudget");
   if (pr.contains("dilations") && !pr["dilations"].empty())
     priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
   if (pr.value("calibration_samples", 0) > 0)

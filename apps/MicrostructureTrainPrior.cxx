@@ -6,6 +6,7 @@
  *  split (by sample); per-epoch CSV log, checkpoints, --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkMicrostructureCodeStatistics.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -130,60 +131,6 @@ PatchStatistics(const ByteStackType * stack, bool dark, const std::vector<std::s
     for (const auto & name : names)
       v.push_back(name == "volume_fraction" ? r.VolumeFraction : r.MeanFreePath);
   return v;
-}
-
-/** Per code (codebook of K), the mean share of foreground (Otsu per patch, as PatchStatistics) in the
- * blocks of pixels its positions stand for, over the maps of the given rows of the stack (a row of a
- * mirror image, row + k N, counts as its patch's own row, once); one pseudo-position at the overall
- * share is added to every code, so a rare code's value leans to the mean and an unused code has it.
- * The blocks: a patch of P x Q pixels and maps of h x w, P / h x Q / w pixels per position. */
-std::vector<double>
-CodeForegroundShare(const ByteStackType * stack, const MapType * maps, const std::vector<size_t> & rows, size_t N,
-                    unsigned int K, bool dark)
-{
-  using OtsuType = itk::OtsuPhaseSegmentationImageFilter<ByteStackType, ByteStackType>;
-  const auto patch = stack->GetLargestPossibleRegion().GetSize();
-  const auto map = maps->GetLargestPossibleRegion().GetSize();
-  if (patch[0] % map[0] != 0 || patch[1] % map[1] != 0)
-    throw std::invalid_argument("the patches (" + std::to_string(patch[0]) + " x " + std::to_string(patch[1]) +
-                                ") are not a whole number of blocks of the index maps (" + std::to_string(map[0]) +
-                                " x " + std::to_string(map[1]) + "): the codes' phase shares need them");
-  auto otsu = OtsuType::New();
-  otsu->SetInput(stack);
-  otsu->SetForegroundPhase(dark ? OtsuType::ForegroundPhaseEnum::Dark : OtsuType::ForegroundPhaseEnum::Bright);
-  otsu->Update();
-  const uint8_t *            phase = otsu->GetOutput()->GetBufferPointer();
-  const MapType::PixelType * index = maps->GetBufferPointer();
-  const size_t        bx = patch[0] / map[0], by = patch[1] / map[1], patchPixels = patch[0] * patch[1];
-  std::vector<double> sum(K, 0.0), count(K, 0.0);
-  std::vector<bool>   seen(N, false);
-  for (const size_t row : rows)
-  {
-    const size_t r = row % N;
-    if (seen[r])
-      continue;
-    seen[r] = true;
-    for (size_t y = 0; y < map[1]; ++y)
-      for (size_t x = 0; x < map[0]; ++x)
-      {
-        double share = 0.0;
-        for (size_t j = 0; j < by; ++j)
-          for (size_t i = 0; i < bx; ++i)
-            share += phase[r * patchPixels + (y * by + j) * patch[0] + x * bx + i];
-        const auto k = index[r * map[0] * map[1] + y * map[0] + x];
-        if (k >= K)
-          throw std::invalid_argument("index map " + std::to_string(r) + " holds code " + std::to_string(k) +
-                                      " of a codebook of " + std::to_string(K));
-        sum[k] += share / static_cast<double>(bx * by);
-        count[k] += 1.0;
-      }
-  }
-  const double total = std::accumulate(count.begin(), count.end(), 0.0);
-  const double mean = total > 0.0 ? std::accumulate(sum.begin(), sum.end(), 0.0) / total : 0.0;
-  std::vector<double> share(K);
-  for (unsigned int k = 0; k < K; ++k)
-    share[k] = (sum[k] + mean) / (count[k] + 1.0);
-  return share;
 }
 
 /** The named statistics (PatchStatistics) of the patches that maps (count x h x w) decode to. */
@@ -410,12 +357,22 @@ Body(Module & m)
       // The top level: each map's share of the bright phase, from its codes' own shares measured on
       // the training patches (Otsu per patch).
       const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
-      const auto   share = CodeForegroundShare(patches, maps, trainRows, table.GetNumberOfRows(), h.CodebookSize, false);
-      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainIndices.data(),
+      const bool interfaces = m.Get("compositionLevel") == "phase_interface";
+      const auto code = itk::ComputeMicrostructureCodeStatistics(patches.GetPointer(), maps.GetPointer(), trainRows,
+                                                                 h.CodebookSize);
+      std::vector<float> values; // K x L, a code's L values together
+      for (unsigned int k = 0; k < h.CodebookSize; ++k)
+      {
+        values.push_back(static_cast<float>(code.ForegroundShare[k]));
+        if (interfaces)
+          values.push_back(static_cast<float>(code.InterfaceDensity[k]));
+      }
+      prior->SetCompositionLevel(values, interfaces ? 2 : 1, trainIndices.data(),
                                  static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
                                  static_cast<unsigned int>(size[0]), trainConditions);
       const auto & s = prior->GetConditionSchema();
-      std::cerr << "composition level: the share of the bright phase per map (standardised)";
+      std::cerr << "composition level: the share of the bright phase per map"
+                << (interfaces ? " and its interface density" : "") << " (standardised)";
       if (!s.empty() && !s[0].Categorical)
         for (const double z : { s[0].Minimum, s[0].Maximum })
         {
@@ -424,15 +381,24 @@ Body(Module & m)
         }
       std::cerr << "\n";
     }
+    if (m.GetBool("compositionBudget") && m.Get("compositionLevel") == "none")
+      throw std::invalid_argument("--compositionBudget needs --compositionLevel phase: the budget is the composition "
+                                  "left to place of the map's drawn share");
+    prior->SetCompositionBudget(m.GetBool("compositionBudget"));
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();
     prior->SetVQVAEFingerprint(vqvaeFingerprint); // the VQ-VAE whose index maps it learns
   }
-  if (resume && prior->HasCompositionLevel() != (m.Get("compositionLevel") != "none"))
+  const unsigned int levelCount = m.Get("compositionLevel") == "none" ? 0u : (m.Get("compositionLevel") == "phase" ? 1u : 2u);
+  if (resume && prior->GetCompositionCount() != levelCount)
     throw std::invalid_argument("--compositionLevel " + m.Get("compositionLevel") + " differs from the checkpoint " +
-                                checkpoint + " (" + (prior->HasCompositionLevel() ? "with" : "without") +
-                                " a composition level): resume with the setting it was trained with, or start anew "
+                                checkpoint + " (a composition level of " + std::to_string(prior->GetCompositionCount()) +
+                                " value(s) per map): resume with the setting it was trained with, or start anew "
                                 "without --resume");
+  if (resume && prior->GetCompositionBudget() != m.GetBool("compositionBudget"))
+    throw std::invalid_argument(std::string("--compositionBudget ") + (m.GetBool("compositionBudget") ? "on" : "off") +
+                                " differs from the checkpoint " + checkpoint +
+                                ": resume with the setting it was trained with, or start anew without --resume");
 
   auto trainer = itk::PixelCNNPriorTrainer::New();
   trainer->SetModel(prior);
@@ -558,7 +524,12 @@ Body(Module & m)
         options.MapStatistic = [decoded, select, vf](const int32_t * maps, unsigned int count, unsigned int h,
                                                      unsigned int w) { return select(decoded(maps, count, h, w), vf, count); };
         if (tiltByContent)
-          options.CodeStatistic = CodeForegroundShare(patches, maps, trainRows, N, prior->GetHyperparameters().CodebookSize, dark);
+          options.CodeStatistic =
+            itk::ComputeMicrostructureCodeStatistics(patches.GetPointer(), maps.GetPointer(), trainRows,
+                                                     prior->GetHyperparameters().CodebookSize,
+                                                     dark ? itk::OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Dark
+                                                          : itk::OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Bright)
+              .ForegroundShare;
       }
       if (!meanStatistics.empty())
       {
@@ -780,8 +751,14 @@ main(int argc, char * argv[])
                              "training patch, through the codes' own shares) drawn first from a normal distribution "
                              "whose mean and log sd are lines in the condition, then the map given it. Gives the maps "
                              "the patch-to-patch variation in composition that the network alone lacks. none: the "
-                             "paper's prior.");
-  composition.elements = { "none", "phase" };
+                             "paper's prior. phase_interface: the share and the interface density per map (phase "
+                             "changes between neighbouring pixels per pixel), drawn together, so that the maps' "
+                             "spread of mean free path is modelled as well.");
+  composition.elements = { "none", "phase", "phase_interface" };
+  m.Add("boolean", "compositionBudget", "compositionBudget", "false", "Composition budget",
+        "With --compositionLevel: every layer also sees, at each position, the composition left to place for "
+        "the map to end at its drawn share (not in the paper), so that the maps' own shares follow the top "
+        "level instead of drifting from it.");
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, the data order and the calibration's samples.");
   m.Group("Calibration");
   m.Add("integer", "calibrationSamples", "calibrationSamples", "0", "Calibration samples per condition",

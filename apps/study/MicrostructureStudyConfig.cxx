@@ -76,7 +76,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
     { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "calibration_tilt_fit", "calibration_foreground",
+      { "dilations", "schedule", "mirrors", "composition_level", "composition_budget", "calibration_tilt_fit", "calibration_foreground",
         "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
         "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
         "calibration_spread_method", "calibration_probe_temperatures" } },

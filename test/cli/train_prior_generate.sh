@@ -413,4 +413,15 @@ if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior_top.mod
     --condition ln_cooling_rate_C_per_s=1 --compositionCandidates 0 >out.txt 2>&1; then echo "FAIL: 0 candidates accepted"; exit 1; fi
 grep -q -- "compositionCandidates" out.txt || { echo "FAIL: unclear message for 0 candidates"; cat out.txt; exit 1; }
 [ ! -e bad.nrrd ] || { echo "FAIL: output written on error"; exit 1; }
+# --compositionBudget: stored in the file and generated from; refused without the level, naming both options.
+"$bin/MicrostructureTrainPrior" patches.nrrd prior_budget.model "${prior[@]}" --steps 2 --compositionLevel phase \
+  --compositionBudget >out.txt 2>&1 || { cat out.txt; exit 1; }
+grep -aq "^composition_budget = 1" prior_budget.model || { echo "FAIL: the composition budget is not in the file"; exit 1; }
+"$bin/MicrostructureGenerate" gen_budget.nrrd --vqvae vq.model --prior prior_budget.model --samples 3 \
+  --condition ln_cooling_rate_C_per_s=1 >out.txt 2>&1 || { cat out.txt; exit 1; }
+[ -s gen_budget.nrrd ] || { echo "FAIL: nothing generated with the composition budget"; exit 1; }
+if "$bin/MicrostructureTrainPrior" patches.nrrd bad.model "${prior[@]}" --steps 2 --compositionBudget >out.txt 2>&1; then
+  echo "FAIL: --compositionBudget accepted without --compositionLevel"; exit 1; fi
+grep -q -- "--compositionBudget needs --compositionLevel" out.txt || { echo "FAIL: unclear message for a budget without the level"; cat out.txt; exit 1; }
+[ ! -e bad.model ] || { echo "FAIL: model written on error"; exit 1; }
 echo "ok"
