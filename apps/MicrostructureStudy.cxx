@@ -616,64 +616,13 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                 << "ln_<column> of data.log_conditions or a column of data.conditions); left out\n";
   }
   if (!terms.empty())
-  {
     priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(terms) });
-    if (pr.value("condition_exponentials_calibration_only", false))
-      priorArgs.push_back("--conditionExponentialsCalibrationOnly");
-  }
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
   if (pr.value("composition_budget", false))
     priorArgs.push_back("--compositionBudget");
   if (pr.contains("dilations") && !pr["dilations"].empty())
     priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
-  if (pr.value("calibration_samples", 0) > 0)
-    priorArgs.insert(priorArgs.end(),
-                     { "--calibrationSamples", std::to_string(pr["calibration_samples"].get<int>()),
-                       "--calibrationRounds", std::to_string(pr.value("calibration_rounds", 3)), "--calibrationLog",
-                       out + "/prior_calibration.csv", "--calibrationSpread",
-                       std::to_string(pr.value("calibration_spread", 0)) });
-  // The calibration's optional settings, when given (lists of numbers joined, words as they are).
-  // The per-map tilt's and the mean calibration's own settings go only with them: a config that
-  // turns either off keeps the preset's settings of it, which MicrostructureTrainPrior refuses alone.
-  const bool        tilt = pr.value("calibration_spread", 0) > 0;
-  const bool        means = pr.contains("calibration_mean_statistics") && !pr["calibration_mean_statistics"].empty();
-  const std::string tiltOff = tilt ? "" : "the per-map tilt (calibration_spread > 0)";
-  const std::string meansOff = means ? "" : "the mean calibration (calibration_mean_statistics)";
-  // The settings of the removed temperature calibration: calibration_spread is the per-map tilt now,
-  // so method "variation" is what it does anyway; a config that asks for another is refused.
-  for (const std::string key : { "calibration_spread_method", "calibration_probe_temperatures" })
-    if (pr.contains(key))
-    {
-      if (key == "calibration_spread_method" && pr[key] != "variation")
-        throw std::invalid_argument("prior.calibration_spread_method is " + pr[key].dump() +
-                                    ": the temperature calibration was removed (it did not improve the decoded "
-                                    "statistics); calibration_spread > 0 is the per-map tilt: remove the key");
-      std::cerr << "[study] prior." << key << " was removed with the temperature calibration (calibration_spread > 0 "
-                << "is the per-map tilt); left out\n";
-    }
-  if (pr.value("calibration_samples", 0) > 0)
-    for (const auto & [flag, key, off] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           { "--calibrationSpreadStatistic", "calibration_spread_statistic", "" },
-           { "--calibrationTiltDirection", "calibration_tilt_direction", tiltOff },
-           { "--calibrationTiltFit", "calibration_tilt_fit", tiltOff },
-           { "--calibrationForeground", "calibration_foreground", "" },
-           { "--calibrationProbeVariations", "calibration_probe_variations", "" },
-           { "--calibrationMeanStatistics", "calibration_mean_statistics", "" },
-           { "--calibrationMeanRounds", "calibration_mean_rounds", meansOff },
-           { "--calibrationMeanTermStatistics", "calibration_mean_term_statistics", meansOff } })
-      if (pr.contains(key) && !(pr[key].is_array() && pr[key].empty()))
-      {
-        if (!off.empty())
-        {
-          std::cerr << "[study] prior." << key << " applies only to " << off << ", which is off; left out\n";
-          continue;
-        }
-        const json & v = pr[key];
-        priorArgs.insert(priorArgs.end(), { flag, v.is_array()    ? (v[0].is_string() ? JoinStrings(v) : JoinNumbers(v))
-                                                  : v.is_string() ? v.get<std::string>()
-                                                                  : v.dump() });
-      }
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

@@ -12,9 +12,7 @@
 #include "itkMicrostructureTable.h"
 #include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
-#include "itkMicrostructureStackMeasurement.h"
 #include "itkOtsuPhaseSegmentationImageFilter.h"
-#include "itkVQDecodeImageFilter.h"
 #include "itkVQEncodeImageFilter.h"
 
 #include <algorithm>
@@ -115,41 +113,6 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   return maps;
 }
 
-/** Per patch of a stack, the named statistics (volume_fraction, mean_free_path: pixels, both line
- * directions, ASTM half count at the edge), measured as MicrostructureMeasure does (Otsu per patch);
- * count x names.size() values, row-major. */
-std::vector<double>
-PatchStatistics(const ByteStackType * stack, bool dark, const std::vector<std::string> & names)
-{
-  using MeasureType = itk::MicrostructureStackMeasurement<ByteStackType>;
-  auto measure = MeasureType::New();
-  measure->SetInput(stack);
-  measure->SetForegroundPhase(dark ? MeasureType::ForegroundPhaseEnum::Dark : MeasureType::ForegroundPhaseEnum::Bright);
-  measure->Update();
-  std::vector<double> v;
-  for (const auto & r : measure->GetMeasurements())
-    for (const auto & name : names)
-      v.push_back(name == "volume_fraction" ? r.VolumeFraction : r.MeanFreePath);
-  return v;
-}
-
-/** The named statistics (PatchStatistics) of the patches that maps (count x h x w) decode to. */
-std::vector<double>
-DecodedStatistics(const itk::VQVAEModel * vqvae, const int32_t * maps, unsigned int count, unsigned int h,
-                  unsigned int w, bool dark, const std::vector<std::string> & names)
-{
-  auto              stack = MapType::New();
-  MapType::SizeType size = { { w, h, count } };
-  stack->SetRegions(MapType::RegionType(size));
-  stack->Allocate();
-  std::copy_n(maps, static_cast<size_t>(count) * h * w, stack->GetBufferPointer());
-  auto decode = itk::VQDecodeImageFilter<MapType, ByteStackType>::New();
-  decode->SetInput(stack);
-  decode->SetModel(const_cast<itk::VQVAEModel *>(vqvae));
-  decode->Update();
-  return PatchStatistics(decode->GetOutput(), dark, names);
-}
-
 int
 Body(Module & m)
 {
@@ -159,16 +122,6 @@ Body(Module & m)
     throw std::invalid_argument("give the VQ-VAE model with --vqvae (MicrostructureTrainVQVAE)");
   if (m.Get("table").empty())
     throw std::invalid_argument("give the patch table with --table: it holds the process parameters of every patch");
-  const auto meanStatistics = m.GetList("calibrationMeanStatistics");
-  for (const auto & name : meanStatistics)
-    if (name != "volume_fraction" && name != "mean_free_path")
-      throw std::invalid_argument("--calibrationMeanStatistics holds \"" + name +
-                                  "\": give volume_fraction and/or mean_free_path (comma-separated), or nothing");
-  const auto termStatistics = m.GetList("calibrationMeanTermStatistics");
-  for (const auto & name : termStatistics)
-    if (std::find(meanStatistics.begin(), meanStatistics.end(), name) == meanStatistics.end())
-      throw std::invalid_argument("--calibrationMeanTermStatistics holds \"" + name +
-                                  "\", which is not one of --calibrationMeanStatistics: give a subset of those");
   std::string checkpoint = m.Get("checkpoint");
   if (checkpoint.empty())
     checkpoint = output + ".checkpoint";
@@ -253,7 +206,7 @@ Body(Module & m)
   }
   if (trainRows.empty())
     throw std::invalid_argument("no training patches left (split train, not excluded)");
-  // The training maps, selected once: for the trainer, the composition level and the calibration.
+  // The training maps, selected once: for the trainer and the composition level.
   const auto                 trainMaps = sm::cli::SelectSlices<MapType>(maps, trainRows);
   const std::vector<int32_t> trainIndices(trainMaps->GetBufferPointer(),
                                           trainMaps->GetBufferPointer() + trainRows.size() * size[0] * size[1]);
@@ -348,8 +301,7 @@ Body(Module & m)
         schema.push_back(Prior::LearnCategoricalCondition(col.name, table.GetColumn(col.source)));
       else
         schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false,
-                                               static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name],
-                                               !m.GetBool("conditionExponentialsCalibrationOnly")));
+                                               static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name]));
     }
     prior->SetConditionSchema(schema);
     if (m.Get("compositionLevel") != "none")
@@ -423,8 +375,7 @@ Body(Module & m)
     std::cerr << std::endl;
   });
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
-  const auto calibrationSamples = static_cast<unsigned int>(m.GetInt("calibrationSamples"));
-  progress.Observe(trainer, 0.1, calibrationSamples > 0 ? 0.75 : 0.9);
+  progress.Observe(trainer, 0.1, 0.9);
   std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
             << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, "
             << excluded << " excluded), conditions:";
@@ -443,230 +394,6 @@ Body(Module & m)
   const auto & records = trainer->GetEpochRecords();
   if (!records.empty())
     summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
-  if (calibrationSamples > 0)
-  {
-    // The code frequencies of sampled maps matched to the training maps' at every training condition.
-    Prior::CalibrationOptions options;
-    options.SamplesPerCondition = calibrationSamples;
-    options.Iterations = static_cast<unsigned int>(m.GetInt("calibrationRounds"));
-    options.Seed = std::stoull(m.Get("seed"));
-    options.Ridge = m.GetDouble("calibrationRidge");
-    options.SpreadComponents = static_cast<unsigned int>(m.GetInt("calibrationSpread"));
-    options.ProbeVariations = m.GetDoubleList("calibrationProbeVariations");
-    const std::string statistic = m.Get("calibrationSpreadStatistic");
-    const bool spreadByVolumeFraction = options.SpreadComponents > 0 && statistic == "volume_fraction";
-    const bool tiltByContent = m.Get("calibrationTiltDirection") == "content";
-    options.VariationInVariance = m.Get("calibrationTiltFit") == "variance";
-    if (tiltByContent && !spreadByVolumeFraction)
-      throw std::invalid_argument("--calibrationTiltDirection content directs the per-map tilt by the codes' share of the "
-                                  "phase: give it with --calibrationSpread 1 --calibrationSpreadStatistic volume_fraction");
-    if (spreadByVolumeFraction || !meanStatistics.empty())
-    {
-      // What the study measures, on the decoded maps against the training patches themselves (so
-      // that the VQ-VAE's own bias and loss of variance are made up too); mirror images (row + k N)
-      // have their patch's statistics.
-      const bool dark = m.Get("calibrationForeground") == "dark";
-      itk::VQVAEModel::Pointer decoder = itk::VQVAEModel::New();
-      decoder->SetDevice(m.Get("device"));
-      decoder->Read(m.Get("vqvae"));
-      // Every statistic either calibration uses, measured once per set of maps: the patches once,
-      // and each sampling's maps decoded once for both (the calibration asks for the spread's and
-      // the means' statistics of the same maps in turn; the last maps and their values are kept).
-      std::vector<std::string> names = meanStatistics;
-      if (spreadByVolumeFraction && std::find(names.begin(), names.end(), "volume_fraction") == names.end())
-        names.push_back("volume_fraction");
-      const size_t all = names.size();
-      struct Decoded
-      {
-        std::vector<int32_t> maps;
-        unsigned int         h{ 0 }, w{ 0 };
-        std::vector<double>  values; // maps x all
-      };
-      auto last = std::make_shared<Decoded>();
-      auto decoded = [decoder, dark, names, last](const int32_t * maps, unsigned int count, unsigned int h,
-                                                  unsigned int w) -> const std::vector<double> & {
-        const size_t length = static_cast<size_t>(count) * h * w;
-        if (last->h != h || last->w != w || last->maps.size() != length || !std::equal(maps, maps + length, last->maps.begin()))
-        {
-          last->values = DecodedStatistics(decoder, maps, count, h, w, dark, names);
-          last->maps.assign(maps, maps + length);
-          last->h = h, last->w = w;
-        }
-        return last->values;
-      };
-      // Columns `which` of a maps x all table, row-major.
-      auto columns = [all](const std::vector<double> & table, const std::vector<size_t> & which, size_t row) {
-        std::vector<double> v;
-        for (const size_t c : which)
-          v.push_back(table[row * all + c]);
-        return v;
-      };
-      auto select = [columns](const std::vector<double> & table, const std::vector<size_t> & which, size_t rows) {
-        std::vector<double> v;
-        for (size_t r = 0; r < rows; ++r)
-        {
-          const auto row = columns(table, which, r);
-          v.insert(v.end(), row.begin(), row.end());
-        }
-        return v;
-      };
-      const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
-      const auto   real = PatchStatistics(patches, dark, names);
-      const size_t N = table.GetNumberOfRows();
-      std::vector<size_t> meanColumns(meanStatistics.size());
-      std::iota(meanColumns.begin(), meanColumns.end(), size_t{ 0 });
-      if (spreadByVolumeFraction)
-      {
-        const std::vector<size_t> vf{ static_cast<size_t>(
-          std::find(names.begin(), names.end(), "volume_fraction") - names.begin()) };
-        for (const size_t row : trainRows)
-          options.RealStatistic.push_back(columns(real, vf, row % N)[0]);
-        options.MapStatistic = [decoded, select, vf](const int32_t * maps, unsigned int count, unsigned int h,
-                                                     unsigned int w) { return select(decoded(maps, count, h, w), vf, count); };
-        if (tiltByContent)
-          options.CodeStatistic =
-            itk::ComputeMicrostructureCodeStatistics(patches.GetPointer(), maps.GetPointer(), trainRows,
-                                                     prior->GetHyperparameters().CodebookSize,
-                                                     dark ? itk::OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Dark
-                                                          : itk::OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Bright)
-              .ForegroundShare;
-      }
-      if (!meanStatistics.empty())
-      {
-        for (const size_t row : trainRows)
-        {
-          const auto v = columns(real, meanColumns, row % N);
-          options.RealMeanStatistics.insert(options.RealMeanStatistics.end(), v.begin(), v.end());
-        }
-        options.MeanStatistics = [decoded, select, meanColumns](const int32_t * maps, unsigned int count,
-                                                               unsigned int h, unsigned int w) {
-          return select(decoded(maps, count, h, w), meanColumns, count);
-        };
-        options.MeanRounds = static_cast<unsigned int>(m.GetInt("calibrationMeanRounds"));
-        if (!termStatistics.empty())
-          for (const auto & name : meanStatistics)
-            options.MeanShiftFollowsTerms.push_back(std::find(termStatistics.begin(), termStatistics.end(), name) !=
-                                                    termStatistics.end());
-      }
-    }
-    const bool byVariation = options.SpreadComponents > 0; // the spread calibration: the per-map tilt
-    prior->SetInferenceBatchSize(std::max(256u, prior->GetInferenceBatchSize())); // sampling: wide batches
-    std::cerr << "calibrating the code frequencies: " << options.Iterations << " rounds of " << calibrationSamples
-              << " sampled maps per training condition";
-    if (byVariation)
-      std::cerr << ", then the per-map tilt per condition that matches the maps' spread along "
-                << options.SpreadComponents << " directions (" << options.ProbeVariations.size() + 1 << " probes)";
-    std::cerr << "\n";
-    const auto calibration = prior->CalibrateMarginals(
-      trainIndices.data(), static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
-      static_cast<unsigned int>(size[0]), trainConditions, options,
-      [&progress](double f) { progress.Update(0.85 + 0.15 * f); });
-    // stage "probe": the spread calibration's samplings at each probe of the tilt (at the kept offsets,
-    // after the rounds; a last round samples the calibrated model);
-    // stage "round": the offsets' rounds (0 = before any offset), then the tilted model's;
-    // stage "mean_probe" / "mean": the mean calibration's probes (the first without a shift) and
-    // corrections, after the rounds; mean_difference_<statistic>: decoded sampled mean / patches' - 1.
-    std::vector<std::string> columns{ "stage",        "round",     "condition",       "real_maps",
-                                      "sampled_maps", "variation", "total_variation", "spread_ratio", "kept" };
-    for (const auto & name : meanStatistics)
-      columns.push_back("mean_difference_" + name);
-    itk::MicrostructureTable table(columns);
-    size_t trainConditionCount = 0; // distinct training conditions: one round-0 record each
-    for (const auto & r : calibration)
-      trainConditionCount += (!r.Probe && !r.Mean && r.Round == 0);
-    unsigned int lastKept = 0;
-    for (const auto & r : calibration)
-      if (r.Kept && !r.Probe && !r.Mean)
-        lastKept = std::max(lastKept, r.Round);
-    // The records of the stored model: the tilt's last round; the mean calibration's last kept
-    // correction (its unshifted probe when none was kept); the last kept round otherwise.
-    std::vector<bool> stored(calibration.size(), false);
-    for (size_t i = 0; i < calibration.size(); ++i)
-      stored[i] = !calibration[i].Probe && !calibration[i].Mean && calibration[i].Round == lastKept;
-    if (!byVariation && !meanStatistics.empty())
-    {
-      std::vector<size_t> unshifted, kept;
-      for (size_t i = 0; i < calibration.size(); ++i)
-      {
-        const auto & r = calibration[i];
-        if (r.Mean && r.Probe && unshifted.size() < trainConditionCount)
-          unshifted.push_back(i);
-        if (r.Mean && !r.Probe && r.Kept)
-          kept.push_back(i);
-      }
-      if (kept.size() > trainConditionCount)
-        kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(trainConditionCount));
-      std::fill(stored.begin(), stored.end(), false);
-      for (const size_t i : kept.empty() ? unshifted : kept)
-        stored[i] = true;
-    }
-    double before = 0.0, after = 0.0, spreadBefore = 0.0, spreadAfter = 0.0;
-    size_t nBefore = 0, nAfter = 0;
-    std::ostringstream tiltScales;
-    std::vector<double> meanBefore(meanStatistics.size(), 0.0), meanAfter(meanStatistics.size(), 0.0);
-    for (size_t i = 0; i < calibration.size(); ++i)
-    {
-      const auto &             r = calibration[i];
-      std::vector<std::string> row{ r.Mean ? (r.Probe ? "mean_probe" : "mean") : (r.Probe ? "probe" : "round"),
-                                    std::to_string(r.Round),
-                                    r.Condition,
-                                    std::to_string(r.RealMaps),
-                                    std::to_string(r.SampledMaps),
-                                    itk::MicrostructureTable::FormatNumber(r.Variation),
-                                    itk::MicrostructureTable::FormatNumber(r.TotalVariation),
-                                    std::isfinite(r.SpreadRatio) ? itk::MicrostructureTable::FormatNumber(r.SpreadRatio)
-                                                                 : "",
-                                    r.Kept ? "1" : "0" };
-      for (size_t t = 0; t < meanStatistics.size(); ++t)
-      {
-        row.push_back(t < r.MeanDifference.size() ? itk::MicrostructureTable::FormatNumber(r.MeanDifference[t]) : "");
-        // Before the mean calibration: the first round (the network with no offsets); after: the stored model.
-        if (t < r.MeanDifference.size() && !r.Probe && !r.Mean && r.Round == 0)
-          meanBefore[t] += std::abs(r.MeanDifference[t]) / trainConditionCount;
-        if (t < r.MeanDifference.size() && stored[i])
-          meanAfter[t] += std::abs(r.MeanDifference[t]) / trainConditionCount;
-      }
-      table.AddRow(row);
-      // Before: the network as trained (round 0, which the tilt's rounds sample without the tilt).
-      if (!r.Probe && r.Round == 0)
-        before += r.TotalVariation, spreadBefore += r.SpreadRatio, ++nBefore;
-      if (stored[i])
-      {
-        after += r.TotalVariation, spreadAfter += r.SpreadRatio, ++nAfter;
-        tiltScales << (nAfter > 1 ? ", " : "") << r.Condition << ": "
-                   << itk::MicrostructureTable::FormatNumber(std::round(r.Variation * 1000) / 1000);
-      }
-    }
-    if (lastKept == 0)
-      std::cerr << "the calibration matched no better than the network alone: none kept\n";
-    std::ostringstream means;
-    for (size_t t = 0; t < meanStatistics.size(); ++t)
-      means << (t ? ", " : "") << meanStatistics[t] << " "
-            << itk::MicrostructureTable::FormatNumber(std::round(meanBefore[t] * 1e4) / 100) << " % -> "
-            << itk::MicrostructureTable::FormatNumber(std::round(meanAfter[t] * 1e4) / 100) << " %";
-    if (!meanStatistics.empty())
-      std::cerr << "decoded means against the training patches' (mean |relative difference| over the training "
-                   "conditions), network alone -> calibrated: "
-                << means.str() << "\n";
-    if (!m.Get("calibrationLog").empty())
-      table.Write(m.Get("calibrationLog"));
-    std::cerr << "code-frequency total variation, mean over " << nBefore << " training conditions: "
-              << before / nBefore << " before, " << after / nAfter << " after calibration\n";
-    if (options.SpreadComponents > 0)
-      std::cerr << "spread ratio (sampled / real variance along " << options.SpreadComponents
-                << " directions), mean: " << spreadBefore / nBefore << " as trained, " << spreadAfter / nAfter
-                << " calibrated; tilt scales " << tiltScales.str() << "\n";
-    summary << "; code frequencies calibrated (" << options.Iterations << " rounds of " << calibrationSamples
-            << " maps per condition; total variation " << itk::MicrostructureTable::FormatNumber(before / nBefore)
-            << " -> " << itk::MicrostructureTable::FormatNumber(after / nAfter) << ")";
-    if (options.SpreadComponents > 0)
-      summary << "; per-map tilt per condition for the maps' spread along " << options.SpreadComponents
-              << " directions (spread ratio " << itk::MicrostructureTable::FormatNumber(spreadBefore / nBefore)
-              << " -> " << itk::MicrostructureTable::FormatNumber(spreadAfter / nAfter) << "; " << tiltScales.str()
-              << ")";
-    if (!meanStatistics.empty())
-      summary << "; decoded means matched to the patches' (" << means.str() << ")";
-  }
   prior->SetTrainingSummary(summary.str());
   prior->Write(output);
   progress.End();
@@ -712,24 +439,19 @@ main(int argc, char * argv[])
   m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
         "Table columns of categories (one-hot), e.g. cool_method.");
   auto & degree = m.Add("integer", "conditionDegree", "conditionDegree", "1", "Condition degree",
-        "How each continuous parameter enters the network and the calibrations: 1 = linearly (the paper), 2 or 3 = "
-        "as the powers z, z^2(, z^3) of its standardised value z (not in the paper), so that what the prior does "
-        "bends between training values instead of following a straight line: with three training values, degree 2 "
-        "fits the calibration at all three and interpolates an unseen value between them along a parabola. Needs "
-        "degree + 1 distinct training values of every continuous parameter.");
+        "How each continuous parameter enters the network: 1 = linearly (the paper), 2 or 3 = as the powers z, "
+        "z^2(, z^3) of its standardised value z (not in the paper), so that the layers' condition biases bend "
+        "between training values instead of following a straight line. Needs degree + 1 distinct training values "
+        "of every continuous parameter.");
   degree.minimum = "1";
   degree.maximum = "3";
   m.Add("string-vector", "conditionExponentials", "conditionExponentials", "", "Exponential terms",
         "parameter:rate entries: the continuous parameter x also enters as exp(rate x), standardised (not in the "
         "paper). For an ln_ parameter that is the column's value to the power rate: ln_cooling_rate_C_per_s:-1 adds "
-        "1 / cooling rate, so the network's biases and the calibrations follow a + b ln(rate) + c / rate (a grain "
+        "1 / cooling rate, so the network's biases follow a + b ln(rate) + c / rate (a grain "
         "size that coarsens steeply at slow cooling and levels off at fast) instead of a line in ln(rate); "
         ":-0.5 adds the Hall-Petch-like rate^-1/2. Each term needs one more distinct training value. "
         "bench/condition_terms.py picks terms from the training conditions' real statistics.");
-  m.Add("boolean", "conditionExponentialsCalibrationOnly", "conditionExponentialsCalibrationOnly", "false",
-        "Exponential terms for the calibrations only",
-        "The --conditionExponentials terms enter the calibrations (code-frequency offsets, spread, mean shifts) but "
-        "not the network, which conditions on the parameters as without them.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");
@@ -759,72 +481,7 @@ main(int argc, char * argv[])
         "With --compositionLevel: every layer also sees, at each position, the composition left to place for "
         "the map to end at its drawn share (not in the paper), so that the maps' own shares follow the top "
         "level instead of drifting from it.");
-  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, the data order and the calibration's samples.");
-  m.Group("Calibration");
-  m.Add("integer", "calibrationSamples", "calibrationSamples", "0", "Calibration samples per condition",
-        "After training, match the code frequencies of sampled maps to those of the training maps at every "
-        "training condition (per-code logit offsets, linear in the encoded condition, so unseen conditions are "
-        "interpolated; not in the paper): maps sampled per condition and round, e.g. 200. 0 = no calibration.")
-    .minimum = "0";
-  m.Add("integer", "calibrationRounds", "calibrationRounds", "3", "Calibration rounds",
-        "Rounds of sample, compare, correct.")
-    .minimum = "1";
-  m.Add("double", "calibrationRidge", "calibrationRidge", "0.001", "Calibration ridge",
-        "Ridge weight on the offsets' slopes over the encoded condition (standardised units): small = offsets "
-        "that follow the training conditions and interpolate between them, large (e.g. 1e9) = one offset for all "
-        "conditions.")
-    .minimum = "0";
-  m.Add("integer", "calibrationSpread", "calibrationSpread", "0", "Spread calibration directions",
-        "With --calibrationSamples, after the code frequencies (not in the paper): each map draws a tilt of its "
-        "logits along the direction in which the training maps differ most, with a spread per condition (log of it "
-        "linear in the encoded condition, so unseen conditions are interpolated) so that sampled maps vary from one "
-        "to the next as much as the training maps along this many leading directions of their per-map code "
-        "frequencies (or in --calibrationSpreadStatistic), e.g. 1. 0 = no tilt.")
-    .minimum = "0";
-  auto & spreadStatistic =
-    m.Add("string-enumeration", "calibrationSpreadStatistic", "calibrationSpreadStatistic", "codes",
-          "Spread statistic",
-          "What the spread calibration matches the variance of: codes (the maps' code frequencies along their "
-          "leading directions) or volume_fraction (the volume fraction of the decoded maps against that of the "
-          "training patches, Otsu per patch; the tilt then follows it).");
-  spreadStatistic.elements = { "codes", "volume_fraction" };
-  auto & tiltDirection =
-    m.Add("string-enumeration", "calibrationTiltDirection", "calibrationTiltDirection", "regression",
-          "Tilt direction",
-          "Which way the per-map tilt moves the code frequencies (with --calibrationSpreadStatistic "
-          "volume_fraction): regression (per code, the slope of the training maps' frequency on their volume "
-          "fraction over the code's frequency) or content (per code, the share of the phase in the patch pixels "
-          "it stands for, centred: a strong tilt then favours the codes richest in the phase instead of rare codes "
-          "whose slopes are noise, and the decoded volume fraction stays as skewed as the training patches').");
-  tiltDirection.elements = { "regression", "content" };
-  auto & tiltFit = m.Add("string-enumeration", "calibrationTiltFit", "calibrationTiltFit", "log", "Tilt fit",
-                         "How the per-map tilt's spread s(c) is fitted over the conditions: log (log s(c) "
-                         "linear in the encoded condition; a condition whose network alone varies enough gets a small "
-                         "floor, which pulls s(c) down around it) or variance (s(c)^2 linear, 0 there).");
-  tiltFit.elements = { "log", "variance" };
-  auto & foreground = m.Add("string-enumeration", "calibrationForeground", "calibrationForeground", "bright",
-                            "Spread phase", "The phase whose volume fraction --calibrationSpreadStatistic "
-                                            "volume_fraction matches: bright (ferrite) or dark.");
-  foreground.elements = { "bright", "dark" };
-  m.Add("string-vector", "calibrationMeanStatistics", "calibrationMeanStatistics", "", "Mean statistics",
-        "After the code frequencies (with --calibrationSamples > 0; not in the paper): shift the code frequencies "
-        "along the directions in which the training patches differ in these statistics until the decoded sampled "
-        "maps' means match the patches' at every training condition (linear in the encoded condition, so unseen "
-        "conditions are interpolated): volume_fraction and/or mean_free_path, comma-separated. Empty = none. "
-        "Matched code frequencies left the decoded mean free path 5-10 % coarser than the patches'.");
-  m.Add("string-vector", "calibrationMeanTermStatistics", "calibrationMeanTermStatistics", "", "Mean term statistics",
-        "Of --calibrationMeanStatistics, those whose shifts follow the --conditionExponentials terms over the "
-        "conditions; the others' shifts are fitted without them (a line in ln rate, say). Empty = all follow them. "
-        "E.g. mean_free_path: d_f follows 1 / rate, V_f ln rate (bench/condition_terms.py).");
-  m.Add("integer", "calibrationMeanRounds", "calibrationMeanRounds", "2", "Mean rounds",
-        "Newton corrections of the mean shifts after their probes (each samples the model once more).")
-    .minimum = "1";
-  m.Add("float-vector", "calibrationProbeVariations", "calibrationProbeVariations", "0.5,1,1.5", "Probe variations",
-        "Tilt spreads sampled besides 0 to fit the per-map tilt, as multiples of the training maps' own.");
-  m.Add("table", "calibrationLog", "calibrationLog", "", "Calibration log (CSV)",
-        "Total variation between real and sampled code frequencies (and the spread ratio) per training "
-        "condition, before and after each round and at each probe of the per-map tilt.")
-    .channel = "output";
+  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";
   m.Add("integer", "hiddenChannels", "hiddenChannels", "64", "Hidden channels", "").minimum = "1";

@@ -6,8 +6,8 @@
 # steps the variant does not change (data, and the VQ-VAE when only prior settings change) are
 # reused: a prior variant then costs its prior training and generation only.
 # Usage: bash scripts/cv_variant.sh OUT CONFIG.json [BASE]
-#   e.g. echo '{"prior": {"calibration_samples": 0}}' > nocal.json
-#        bash scripts/cv_variant.sh out/cv-nocal nocal.json out/cv
+#   e.g. echo '{"prior": {"steps": 1200}}' > longer.json
+#        bash scripts/cv_variant.sh out/cv-longer longer.json out/cv
 # Prints the per-fold-seed targets and the summary (OUT/cross_validation.csv and .json).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -76,10 +76,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
     { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "composition_budget", "calibration_tilt_fit", "calibration_foreground",
-        "calibration_tilt_direction", "calibration_probe_variations", "calibration_spread_statistic",
-        "calibration_mean_statistics", "calibration_mean_rounds", "calibration_mean_term_statistics",
-        "calibration_spread_method", "calibration_probe_temperatures" } },
+      { "dilations", "schedule", "mirrors", "composition_level", "composition_budget" } },
     { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
                   "histogram_loss_weight", "interface_loss_weight", "precision" } },
     { "generate.", { "unseen" } },
@@ -90,6 +87,11 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
     const std::string name = path + key;
     const auto        extra = optional.find(path);
     const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
+    if (!known && path == "prior." && (key.rfind("calibration_", 0) == 0 || key == "condition_exponentials_calibration_only"))
+      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
+                                  "\": the prior's post-hoc calibrations were removed in session 22 (they fitted the "
+                                  "scored statistics; the network with its composition level carries the variation "
+                                  "now, see docs/cross_validation.md): remove the key");
     if (!known)
     {
       std::string keys;

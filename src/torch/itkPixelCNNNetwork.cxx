@@ -238,14 +238,12 @@ InverseCDF(const float * logits, int64_t K, double temperature, double u)
 
 namespace
 {
-/** Draws one index per map at (r, c) from logits (N x K, any device) plus the offsets (N x K), when
- * defined; writes them into out (CPU, int64). */
+/** Draws one index per map at (r, c) from logits (N x K, any device); writes them into out (CPU, int64). */
 torch::Tensor
-DrawPosition(const torch::Tensor & logits, const torch::Tensor & logitOffsets, torch::Tensor & out, int64_t r,
-             int64_t c, const double * uniforms, double temperature)
+DrawPosition(const torch::Tensor & logits, torch::Tensor & out, int64_t r, int64_t c, const double * uniforms,
+             double temperature)
 {
-  const auto    z = logitOffsets.defined() ? logits + logitOffsets : logits;
-  const auto    cpu = z.to(torch::kCPU, torch::kFloat).contiguous();
+  const auto    cpu = logits.to(torch::kCPU, torch::kFloat).contiguous();
   const int64_t n = cpu.size(0), K = cpu.size(1), H = out.size(1), W = out.size(2);
   const float * p = cpu.data_ptr<float>();
   auto          chosen = torch::empty({ n }, torch::kLong);
@@ -262,8 +260,7 @@ DrawPosition(const torch::Tensor & logits, const torch::Tensor & logitOffsets, t
 } // namespace
 
 void
-SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const torch::Tensor & logitOffsets,
-            const double * uniforms, double temperature, const torch::Device & device,
+SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms, double temperature, const torch::Device & device,
             const std::function<void(double)> & progress)
 {
   torch::NoGradGuard noGrad;
@@ -271,14 +268,13 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
   const int64_t H = out.size(1), W = out.size(2);
   auto          idx = out.to(device);
   const auto    cond = conditions.defined() ? conditions.to(device) : conditions;
-  const auto    offsets = logitOffsets.defined() ? logitOffsets.to(device) : logitOffsets;
   for (int64_t r = 0; r < H; ++r)
   {
     for (int64_t c = 0; c < W; ++c)
     {
       // The whole network on the whole map, for one position.
       auto logits = network->forward(idx, cond).select(3, c).select(2, r);
-      auto chosen = DrawPosition(logits, offsets, out, r, c, uniforms, temperature);
+      auto chosen = DrawPosition(logits, out, r, c, uniforms, temperature);
       idx.select(2, c).select(1, r).copy_(chosen.to(device));
     }
     if (progress)
@@ -287,8 +283,8 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
 }
 
 void
-SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions,
-                  const torch::Tensor & logitOffsets, const double * uniforms, double temperature,
+SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
+                  double temperature,
                   const torch::Device & device, const std::function<void(double)> & progress)
 {
   torch::NoGradGuard noGrad;
@@ -298,7 +294,6 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
   const int64_t L = o.layers, C = o.hiddenChannels, E = o.embeddingDimension;
   const auto    fopt = torch::TensorOptions().dtype(torch::kFloat).device(device);
   const auto    cond = conditions.defined() ? conditions.to(device) : conditions;
-  const auto    offsets = logitOffsets.defined() ? logitOffsets.to(device) : logitOffsets;
   const auto    biases = network->ConditionBiases(cond);
 
   int64_t P = 0; // left padding of the horizontal row buffers: the largest reach p d of all layers
@@ -388,7 +383,7 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
           hOut = hOut + rows[l].select(1, P + c);
         rows[l + 1].select(1, P + c).copy_(hOut);
       }
-      auto chosen = DrawPosition(network->Head(rows[L].select(1, P + c)), offsets, out, r, c, uniforms, temperature);
+      auto chosen = DrawPosition(network->Head(rows[L].select(1, P + c)), out, r, c, uniforms, temperature);
       if (B > 0)
         budgetSums += network->BudgetValues(chosen).unsqueeze(1);
       auto e = network->embedding(chosen.to(device)); // N x E

@@ -145,12 +145,9 @@ InverseCDF(const float * logits, int64_t K, double temperature, double u);
 
 /** Draws the indices of out (N x H x W int64, on the CPU) one position at a
  * time in raster order with a full forward pass of the network per position
- * (the paper's sampler). uniforms: N x H x W, in the same order. logitOffsets:
- * N x K added to every position's logits (a marginal calibration and a per-map
- * tilt), or undefined. */
+ * (the paper's sampler). uniforms: N x H x W, in the same order. */
 void
-SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const torch::Tensor & logitOffsets,
-            const double * uniforms, double temperature, const torch::Device & device,
+SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms, double temperature, const torch::Device & device,
             const std::function<void(double)> & progress);
 
 /** The same samples, computed incrementally (Ramachandran et al. 2017): per
@@ -161,8 +158,8 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
  * decides an index only when a uniform lies within ~1e-6 of a cumulative
  * probability). */
 void
-SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions,
-                  const torch::Tensor & logitOffsets, const double * uniforms, double temperature,
+SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
+                  double temperature,
                   const torch::Device & device, const std::function<void(double)> & progress);
 
 } // namespace pixelcnn

@@ -51,19 +51,6 @@ Variance(const std::vector<double> & values)
   return sum / static_cast<double>(values.size() - 1);
 }
 
-/** Per column of a rows x S row-major table, the mean of its finite values (NaN where none). */
-std::vector<double>
-FiniteColumnMeans(const std::vector<double> & values, size_t S)
-{
-  std::vector<double> sum(S, 0.0), count(S, 0.0);
-  for (size_t i = 0; i < values.size(); ++i)
-    if (std::isfinite(values[i]))
-      sum[i % S] += values[i], count[i % S] += 1.0;
-  for (size_t s = 0; s < S; ++s)
-    sum[s] = count[s] > 0.0 ? sum[s] / count[s] : std::numeric_limits<double>::quiet_NaN();
-  return sum;
-}
-
 [[noreturn]] void
 Fail(const std::string & message)
 {
@@ -291,30 +278,6 @@ EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
   return n;
 }
 
-/** 1 per encoded feature the network sees, 0 per exponential term for the calibrations only; empty
- * when the network sees them all. */
-std::vector<float>
-NetworkMask(const PixelCNNPriorModel::ConditionSchema & schema)
-{
-  std::vector<float> mask;
-  bool               any = false;
-  for (const auto & s : schema)
-  {
-    if (s.Categorical)
-    {
-      mask.insert(mask.end(), s.Categories.size(), 1.0f);
-      continue;
-    }
-    mask.insert(mask.end(), s.Degree, 1.0f);
-    for (const auto & t : s.ExponentialTerms)
-    {
-      mask.push_back(t.Network ? 1.0f : 0.0f);
-      any = any || !t.Network;
-    }
-  }
-  return any ? mask : std::vector<float>();
-}
-
 /** The largest |standardised value| (and |standardised exponential term|) of a continuous condition
  * that EncodeConditions accepts. */
 constexpr double MaximumStandardisedCondition = 100.0;
@@ -349,8 +312,7 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
-                                             unsigned int degree, const std::vector<double> & exponentialRates,
-                                             bool exponentialsInNetwork)
+                                             unsigned int degree, const std::vector<double> & exponentialRates)
 {
   if (values.empty())
     Fail("cannot learn the parameter \"" + name + "\" from an empty column");
@@ -404,7 +366,6 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
   {
     ExponentialTerm t;
     t.Rate = a;
-    t.Network = exponentialsInNetwork;
     double termSum = 0.0, termSquares = 0.0;
     for (const double v : values)
     {
@@ -447,8 +408,7 @@ PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const st
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                                   unsigned int degree, const std::vector<double> & exponentialRates,
-                                   bool exponentialsInNetwork)
+                                   unsigned int degree, const std::vector<double> & exponentialRates)
 {
   if (categorical)
     return LearnCategoricalCondition(name, values);
@@ -459,7 +419,7 @@ PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<s
       Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
            "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
   }
-  return LearnContinuousCondition(name, numbers, degree, exponentialRates, exponentialsInNetwork);
+  return LearnContinuousCondition(name, numbers, degree, exponentialRates);
 }
 
 
@@ -470,20 +430,10 @@ PixelCNNPriorModel::PixelCNNPriorModel()
 PixelCNNPriorModel::~PixelCNNPriorModel() = default;
 
 void
-PixelCNNPriorModel::ClearCalibrations()
-{
-  m_MarginalCalibration.clear();
-  m_VariationDirection.clear();
-  m_VariationCalibration.clear();
-  m_VariationInVariance = false;
-}
-
-void
 PixelCNNPriorModel::SetHyperparameters(const Hyperparameters & h)
 {
   h.Validate();
   m_Hyperparameters = h;
-  this->ClearCalibrations();
   this->Modified();
 }
 
@@ -518,7 +468,6 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 {
   ValidateSchema(schema);
   m_ConditionSchema = schema;
-  this->ClearCalibrations();
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
   this->Modified();
@@ -739,7 +688,6 @@ PixelCNNPriorModel::Initialize()
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
-  this->ClearCalibrations();
   m_HasTrainingState = false;
   m_TrainerState.clear();
   this->Modified();
@@ -787,23 +735,19 @@ IndicesToTensor(const int32_t * indices, unsigned int first, unsigned int count,
     .to(device, torch::kLong);
 }
 
-/** The network's condition input for maps first..first+count-1, count x D: the encoded vectors with
- * the features the network does not see (mask 0: exponential terms for the calibrations only) zeroed.
- * mask: empty (the network sees every feature) or D values of 1 / 0. */
+/** The network's condition input for maps first..first+count-1, count x D: the encoded vectors. */
 torch::Tensor
 ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-                   const torch::Device & device, const std::vector<float> & mask)
+                   const torch::Device & device)
 {
   if (D == 0)
   {
     return torch::Tensor();
   }
-  auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
-                            torch::kFloat)
-             .clone();
-  if (!mask.empty())
-    c *= torch::from_blob(const_cast<float *>(mask.data()), { 1, D }, torch::kFloat);
-  return c.to(device);
+  return torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
+                          torch::kFloat)
+    .clone()
+    .to(device);
 }
 
 /** The network's input for maps first..first+count-1: the condition features (ConditionsToTensor)
@@ -811,10 +755,9 @@ ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsig
  * more columns. */
 torch::Tensor
 NetworkInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-             const torch::Device & device, const std::vector<float> & mask, const std::vector<double> & composition,
-             unsigned int L)
+             const torch::Device & device, const std::vector<double> & composition, unsigned int L)
 {
-  auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU, mask);
+  auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
   if (L > 0)
   {
     const auto u = torch::from_blob(const_cast<double *>(composition.data()) + static_cast<size_t>(first) * L,
@@ -849,37 +792,6 @@ CholeskyLower(const std::vector<double> & a, unsigned int L)
   return l;
 }
 
-/** The encoded condition vectors (n x D) with the features the network does not see zeroed. */
-std::vector<float>
-Masked(std::vector<float> encoded, unsigned int D, const std::vector<float> & mask)
-{
-  if (!mask.empty())
-    for (size_t i = 0; i < encoded.size(); ++i)
-      encoded[i] *= mask[i % D];
-  return encoded;
-}
-
-/** The marginal calibration's offsets for maps first..first+count-1, count x K, or undefined
- * without a calibration. A: (1 + D) x K row-major; encoded: the maps' condition vectors. */
-torch::Tensor
-OffsetsToTensor(const std::vector<float> & A, const std::vector<float> & encoded, unsigned int first,
-                unsigned int count, unsigned int D, unsigned int K, const torch::Device & device)
-{
-  if (A.empty())
-  {
-    return torch::Tensor();
-  }
-  const auto a = torch::from_blob(const_cast<float *>(A.data()), { 1 + static_cast<int64_t>(D), K }, torch::kFloat);
-  auto       offsets = a[0].unsqueeze(0).expand({ static_cast<int64_t>(count), K }).clone();
-  if (D > 0)
-  {
-    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
-                                    { count, D }, torch::kFloat);
-    offsets += c.matmul(a.slice(0, 1));
-  }
-  return offsets.to(device);
-}
-
 /** t[0] + c . t[1..D] for one encoded condition c, in double; with row r, of the r-th line of
  * coefficients (t holds lines of 1 + D). */
 double
@@ -909,116 +821,6 @@ CompositionLines(const std::vector<float> & t, const std::vector<float> & featur
   return out;
 }
 
-/** t[0] + c . t[1..D] for the condition vectors c of maps first..first+count-1 (count, on the CPU).
- * t: 1 + D coefficients (not empty). */
-torch::Tensor
-LinearInCondition(const std::vector<float> & t, const std::vector<float> & encoded, unsigned int first,
-                  unsigned int count, unsigned int D)
-{
-  auto y = torch::full({ static_cast<int64_t>(count) }, t[0], torch::kFloat);
-  if (D > 0)
-  {
-    const auto c = torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D,
-                                    { count, D }, torch::kFloat);
-    const auto slopes = torch::from_blob(const_cast<float *>(t.data()) + 1, { static_cast<int64_t>(D) }, torch::kFloat);
-    y += c.matmul(slopes);
-  }
-  return y;
-}
-
-/** The offsets (count x K, or undefined = none) with each map's tilt epsilon[first + i] b added. */
-torch::Tensor
-WithTilt(const torch::Tensor & offsets, const std::vector<float> & direction, const std::vector<double> & epsilon,
-         unsigned int first, unsigned int count, unsigned int K, const torch::Device & device)
-{
-  if (direction.empty())
-  {
-    return offsets;
-  }
-  const auto b = torch::from_blob(const_cast<float *>(direction.data()), { 1, K }, torch::kFloat).to(device);
-  const auto e = torch::from_blob(const_cast<double *>(epsilon.data()) + first, { count, 1 }, torch::kDouble)
-                   .to(device, torch::kFloat);
-  const auto tilt = e * b;
-  return offsets.defined() ? offsets + tilt : tilt;
-}
-
-/** The smallest tilt variance s(c)^2 of a variation calibration fitted in variance. */
-constexpr double MinimumTiltVariance = 1e-6;
-
-/** The per-map tilt scales s(c) (count) of the variation calibration's coefficients: exp of the line,
- * or the square root of the line, at least MinimumTiltVariance (inVariance). */
-torch::Tensor
-VariationScales(const std::vector<float> & v, const std::vector<float> & encoded, unsigned int first,
-                unsigned int count, unsigned int D, bool inVariance)
-{
-  const auto line = LinearInCondition(v, encoded, first, count, D);
-  return inVariance ? line.clamp_min(MinimumTiltVariance).sqrt() : line.exp();
-}
-
-/** Nodes and weights of Q-point Gauss-Hermite quadrature for the standard normal measure
- * (probabilists' Hermite; weights sum to 1), by Golub-Welsch: the eigenvalues of the Jacobi matrix
- * are the nodes, the squared first components of its eigenvectors the weights. */
-std::pair<std::vector<double>, std::vector<double>>
-GaussHermite(unsigned int Q)
-{
-  auto J = torch::zeros({ Q, Q }, torch::kDouble);
-  for (unsigned int i = 0; i + 1 < Q; ++i)
-  {
-    J[i][i + 1] = std::sqrt(static_cast<double>(i + 1));
-    J[i + 1][i] = std::sqrt(static_cast<double>(i + 1));
-  }
-  const auto eig = torch::linalg_eigh(J);
-  const auto values = std::get<0>(eig).contiguous();
-  const auto first = std::get<1>(eig).select(0, 0).pow(2).contiguous();
-  return { std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + Q),
-           std::vector<double>(first.data_ptr<double>(), first.data_ptr<double>() + Q) };
-}
-
-/** log of the integral over epsilon ~ N(0, s_i^2) of prod_t softmax(base + epsilon tilt)[x_t], per
- * map: base count x K x h x w (the calibrated logits, double), tilt count x K (b, double),
- * s count (> 0). Newton's method finds each map's most likely epsilon (the log integrand is concave
- * in epsilon), then 20-point Gauss-Hermite quadrature about it with the width from the curvature
- * (adaptive: exact for a Gaussian integrand, and the integrand narrows towards one as maps grow). */
-torch::Tensor
-TiltMixtureLogLikelihood(const torch::Tensor & base, const torch::Tensor & x, const torch::Tensor & tilt,
-                         const torch::Tensor & s)
-{
-  static const auto gh = GaussHermite(20);
-  const auto        t4 = tilt.unsqueeze(2).unsqueeze(3);
-  const auto        observedTilt = tilt.gather(1, x.flatten(1)).sum(1); // sum_t b[x_t]
-  const auto        variance = s * s;
-  const auto        observedBase = base.gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
-  // log prod_t p(x_t | epsilon) = sum_t (base[x_t] + epsilon tilt[x_t] - logsumexp_k(base + epsilon tilt)).
-  auto logIntegrand = [&](const torch::Tensor & e) {
-    return observedBase + e * observedTilt - torch::logsumexp(base + e.view({ -1, 1, 1, 1 }) * t4, 1).sum({ 1, 2 });
-  };
-  auto     e = torch::zeros_like(s);
-  auto     curvature = torch::zeros_like(s);
-  for (int iteration = 0; iteration < 50; ++iteration)
-  {
-    const auto p = torch::softmax(base + e.view({ -1, 1, 1, 1 }) * t4, 1);
-    const auto mean = (p * t4).sum(1);
-    const auto spread = ((p * t4 * t4).sum(1) - mean * mean).clamp_min(0.0);
-    const auto gradient = observedTilt - mean.sum({ 1, 2 }) - e / variance;
-    curvature = spread.sum({ 1, 2 }) + 1.0 / variance; // minus the second derivative
-    const auto step = (gradient / curvature).clamp(-s, s);
-    e = e + step;
-    if ((step.abs() <= 1e-9 * (1.0 + s)).all().item<bool>())
-      break;
-  }
-  const auto sigma = curvature.rsqrt();
-  std::vector<torch::Tensor> terms;
-  for (size_t j = 0; j < gh.first.size(); ++j)
-  {
-    const double u = gh.first[j];
-    const auto   ej = e + sigma * u;
-    // log N(ej; 0, s^2) - log phi(u) + log sigma + log w_j + log integrand
-    terms.push_back(logIntegrand(ej) - 0.5 * ej * ej / variance - s.log() + 0.5 * u * u + sigma.log() +
-                    std::log(gh.second[j]));
-  }
-  return torch::logsumexp(torch::stack(terms), 0);
-}
-
 /** A standard normal number from two 53-bit uniforms of the engine (Box-Muller; this project's own
  * transform, so that the numbers are the same on every platform). */
 double
@@ -1029,12 +831,6 @@ StandardNormal(std::mt19937_64 & engine)
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
-/** The calibrated logits: count x K offsets (or nothing) added to count x K x h x w logits. */
-torch::Tensor
-Calibrated(const torch::Tensor & logits, const torch::Tensor & offsets)
-{
-  return offsets.defined() ? logits + offsets.unsqueeze(2).unsqueeze(3) : logits;
-}
 } // namespace
 
 PixelCNNPriorModel::TrainingStepResult
@@ -1053,7 +849,7 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
     const auto composition =
       this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
-    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, NetworkMask(m_ConditionSchema), composition,
+    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, composition,
                                           m_CompositionCount));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
@@ -1061,7 +857,6 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   loss.backward();
   adam.step();
   ++m_NumberOfTrainingSteps;
-  this->ClearCalibrations(); // fitted to the weights before this step
   m_LatentHeight = h;
   m_LatentWidth = w;
 
@@ -1085,11 +880,8 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = Calibrated(net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                                          NetworkInput(encoded, first, count, D, m_Impl->device,
-                                                       NetworkMask(m_ConditionSchema), composition, m_CompositionCount)),
-                             OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                             m_Hyperparameters.CodebookSize, m_Impl->device))
+    auto logits = net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
+                               NetworkInput(encoded, first, count, D, m_Impl->device, composition, m_CompositionCount))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -1111,28 +903,10 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
     auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
-    auto       logits = Calibrated(net->forward(x, NetworkInput(encoded, first, count, D, m_Impl->device,
-                                                                NetworkMask(m_ConditionSchema), composition,
-                                                                m_CompositionCount)),
-                                   OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                                   m_Hyperparameters.CodebookSize, m_Impl->device));
-    torch::Tensor sums;
-    if (m_VariationDirection.empty())
-    {
-      sums = torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 });
-    }
-    else
-    {
-      // The per-map tilt epsilon b, b the same for every map.
-      const auto tilt = torch::from_blob(const_cast<float *>(m_VariationDirection.data()),
-                                         { 1, static_cast<int64_t>(m_VariationDirection.size()) }, torch::kFloat)
-                          .to(m_Impl->device, torch::kDouble)
-                          .expand({ static_cast<int64_t>(count), -1 });
-      const auto s = VariationScales(m_VariationCalibration, encoded, first, count, D, m_VariationInVariance)
-                       .to(m_Impl->device, torch::kDouble);
-      sums = TiltMixtureLogLikelihood(logits.to(torch::kDouble), x, tilt.contiguous(), s);
-    }
-    sums = sums.to(torch::kCPU).contiguous();
+    const auto logits =
+      net->forward(x, NetworkInput(encoded, first, count, D, m_Impl->device, composition, m_CompositionCount));
+    const auto sums =
+      torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 }).to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
   });
   if (this->HasCompositionLevel())
@@ -1140,9 +914,8 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     // The top level: the log density of each map's standardised compositions u(x) under
     // N(m(c), S(c) R S(c)), S(c) = diag(s(c)).
     const unsigned int L = m_CompositionCount;
-    const auto         features = Masked(encoded, D, NetworkMask(m_ConditionSchema));
-    const auto         means = CompositionLines(m_CompositionPriorMean, features, n, D, L);
-    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
+    const auto         means = CompositionLines(m_CompositionPriorMean, encoded, n, D, L);
+    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, encoded, n, D, L);
     const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
     double             logDet = 0.0;
     for (unsigned int l = 0; l < L; ++l)
@@ -1225,33 +998,17 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   for (auto & u : uniforms)
     u = static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
 
-  // The variation calibration's per-map tilts, from an engine of their own (the uniforms above stay
-  // those of the uncalibrated model), shared by the map's candidates.
-  std::vector<double> epsilon(total, 0.0);
-  if (!m_VariationDirection.empty())
-  {
-    const auto s = VariationScales(m_VariationCalibration, encodedMaps, 0, n, D, m_VariationInVariance).contiguous();
-    const float *   sd = s.data_ptr<float>();
-    std::mt19937_64 tiltEngine(seed ^ 0x6a09e667f3bcc908ULL);
-    for (unsigned int i = 0; i < n; ++i)
-    {
-      const double e = sd[i] * StandardNormal(tiltEngine);
-      std::fill_n(epsilon.begin() + static_cast<size_t>(i) * C, C, e);
-    }
-  }
-
   // The composition level's u per map, drawn from the top level with an engine of its own, shared by
   // the map's candidates.
   const unsigned int  L = m_CompositionCount;
   std::vector<double> composition;
   if (this->HasCompositionLevel())
   {
-    const auto          features = Masked(encodedMaps, D, NetworkMask(m_ConditionSchema));
-    const auto          means = CompositionLines(m_CompositionPriorMean, features, n, D, L);
-    const auto          logSds = CompositionLines(m_CompositionPriorLogStdDev, features, n, D, L);
+    const auto          logSds = CompositionLines(m_CompositionPriorLogStdDev, encodedMaps, n, D, L);
     const auto          chol = CholeskyLower(m_CompositionCorrelation, L);
     std::mt19937_64     compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
     std::vector<double> z(L);
+    const auto          means = CompositionLines(m_CompositionPriorMean, encodedMaps, n, D, L);
     composition.resize(total * L);
     for (unsigned int i = 0; i < n; ++i)
     {
@@ -1277,18 +1034,15 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   torchsupport::ForBatches(static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first,
                                                                                        unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, NetworkMask(m_ConditionSchema), composition, L);
-    auto offsets = WithTilt(OffsetsToTensor(m_MarginalCalibration, encoded, first, count, D,
-                                            m_Hyperparameters.CodebookSize, torch::kCPU),
-                            m_VariationDirection, epsilon, first, count, m_Hyperparameters.CodebookSize, torch::kCPU);
+    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, composition, L);
     std::function<void(double)> batchProgress;
     if (progress)
       batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
     if (naive)
-      pixelcnn::SampleNaive(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
-                            m_Impl->device, batchProgress);
+      pixelcnn::SampleNaive(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device,
+                            batchProgress);
     else
-      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, offsets, uniforms.data() + first * per, temperature,
+      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature,
                                   m_Impl->device, batchProgress);
     const int64_t * m = maps.data_ptr<int64_t>();
     std::transform(m, m + count * per, drawn.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
@@ -1349,7 +1103,7 @@ PixelCNNPriorModel::GetCompositionPrior(const Condition & condition) const
     itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
   }
   const auto              D = this->GetEncodedConditionLength();
-  const auto              c = Masked(this->EncodeConditions({ condition }, 1), D, NetworkMask(m_ConditionSchema));
+  const auto              c = this->EncodeConditions({ condition }, 1);
   CompositionDistribution d;
   d.Mean = CompositionLines(m_CompositionPriorMean, c, 1, D, m_CompositionCount);
   d.StdDev = CompositionLines(m_CompositionPriorLogStdDev, c, 1, D, m_CompositionCount);
@@ -1404,7 +1158,7 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
     }
     this->CheckIndexRange(indices, static_cast<size_t>(n) * h * w);
     const unsigned int D = this->GetEncodedConditionLength();
-    const auto         features = Masked(this->EncodeConditions(conditions, n), D, NetworkMask(m_ConditionSchema));
+    const auto         features = this->EncodeConditions(conditions, n);
     // u per map, and its standardisation over all maps.
     clear();
     m_CompositionCount = L;
@@ -1506,829 +1260,9 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
     }
     m_CompositionCorrelation = correlation;
   }
-  this->ClearCalibrations();
   m_Impl->network = nullptr; // the network's input changes
   m_Impl->optimizer.Reset();
   this->Modified();
-}
-
-void
-PixelCNNPriorModel::SetMarginalCalibration(const std::vector<float> & offsets)
-{
-  const size_t K = m_Hyperparameters.CodebookSize;
-  const size_t rows = 1 + this->GetEncodedConditionLength();
-  if (!offsets.empty() && offsets.size() != rows * K)
-  {
-    itkExceptionMacro(<< "a marginal calibration of this prior has (1 + " << rows - 1 << " encoded condition values) x "
-                      << K << " codes = " << rows * K << " values, got " << offsets.size()
-                      << ": fit it with CalibrateMarginals on this prior (or give none to remove it)");
-  }
-  for (size_t i = 0; i < offsets.size(); ++i)
-  {
-    if (!std::isfinite(offsets[i]))
-    {
-      itkExceptionMacro(<< "value " << i << " of the marginal calibration is not a finite number");
-    }
-  }
-  m_MarginalCalibration = offsets;
-  this->Modified();
-}
-
-void
-PixelCNNPriorModel::SetVariationCalibration(const std::vector<float> & direction, const std::vector<float> & logScale,
-                                            bool inVariance)
-{
-  const size_t K = m_Hyperparameters.CodebookSize;
-  const size_t rows = 1 + this->GetEncodedConditionLength();
-  if (direction.empty() != logScale.empty() || (!direction.empty() && (direction.size() != K || logScale.size() != rows)))
-  {
-    itkExceptionMacro(<< "a variation calibration of this prior has a direction of " << K
-                      << " values (one per code) and 1 + " << rows - 1 << " encoded condition values = " << rows
-                      << " log-scale coefficients, got " << direction.size() << " and " << logScale.size()
-                      << ": fit it with CalibrateMarginals (SpreadComponents > 0) on this prior (or give two "
-                         "empty vectors to remove it)");
-  }
-  for (const auto * values : { &direction, &logScale })
-  {
-    for (size_t i = 0; i < values->size(); ++i)
-    {
-      if (!std::isfinite((*values)[i]))
-      {
-        itkExceptionMacro(<< "value " << i << " of the variation calibration's "
-                          << (values == &direction ? "direction" : "log-scale coefficients") << " is not a finite number");
-      }
-    }
-  }
-  m_VariationDirection = direction;
-  m_VariationCalibration = logScale;
-  m_VariationInVariance = inVariance && !logScale.empty();
-  this->Modified();
-}
-
-double
-PixelCNNPriorModel::GetCalibratedVariation(const Condition & condition) const
-{
-  if (m_VariationCalibration.empty())
-    return 0.0;
-  const double line = LinearAt(m_VariationCalibration, this->EncodeConditions({ condition }, 1));
-  return m_VariationInVariance ? std::sqrt(std::max(line, MinimumTiltVariance)) : std::exp(line);
-}
-
-std::vector<PixelCNNPriorModel::CalibrationRecord>
-PixelCNNPriorModel::CalibrateMarginals(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
-                                       const std::vector<Condition> & conditions, const CalibrationOptions & options,
-                                       const std::function<void(double)> & progress)
-{
-  if (indices == nullptr)
-  {
-    itkExceptionMacro(<< "CalibrateMarginals needs the real (training) index maps it matches");
-  }
-  this->CheckIndices(indices, n, h, w);
-  if (options.SamplesPerCondition == 0)
-  {
-    itkExceptionMacro(<< "SamplesPerCondition must be at least 1 (200 or more gives code frequencies to a few %)");
-  }
-  if (!(options.MaximumOffset > 0.0) || !std::isfinite(options.MaximumOffset))
-  {
-    itkExceptionMacro(<< "MaximumOffset must be a finite number > 0 (nats), it is " << options.MaximumOffset);
-  }
-  if (!(options.Ridge >= 0.0) || !std::isfinite(options.Ridge))
-  {
-    itkExceptionMacro(<< "Ridge must be a finite number >= 0, it is " << options.Ridge);
-  }
-  const auto         encoded = this->EncodeConditions(conditions, n);
-  const unsigned int D = this->GetEncodedConditionLength();
-  const unsigned int K = m_Hyperparameters.CodebookSize;
-  const size_t       per = static_cast<size_t>(h) * w;
-
-  // The distinct conditions, in the order they first appear, and the real code counts of each.
-  std::map<std::vector<float>, size_t>   groupOf;
-  std::vector<std::vector<float>>        groupVector;
-  std::vector<Condition>                 groupCondition;
-  std::vector<std::vector<double>>       realCounts;
-  std::vector<unsigned int>              realMaps;
-  std::vector<size_t>                    groupOfMap(n);
-  for (unsigned int i = 0; i < n; ++i)
-  {
-    std::vector<float> key;
-    if (D > 0)
-      key.assign(encoded.begin() + static_cast<size_t>(i) * D, encoded.begin() + static_cast<size_t>(i + 1) * D);
-    auto it = groupOf.find(key);
-    if (it == groupOf.end())
-    {
-      it = groupOf.emplace(key, groupVector.size()).first;
-      groupVector.push_back(key);
-      groupCondition.push_back(conditions.empty() ? Condition() : conditions[conditions.size() == 1 ? 0 : i]);
-      realCounts.emplace_back(K, 0.0);
-      realMaps.push_back(0);
-    }
-    groupOfMap[i] = it->second;
-    auto & counts = realCounts[it->second];
-    for (size_t p = 0; p < per; ++p)
-      counts[indices[i * per + p]] += 1.0;
-    ++realMaps[it->second];
-  }
-  const size_t G = groupVector.size();
-  const size_t R = 1 + D;
-  // The offsets are fitted by ridge least squares over the conditions: rows x_g = (1, c_g), offsets
-  // x_g A = target_g. The normal matrix depends only on the conditions, so a system that the
-  // conditions cannot determine is reported before any sampling, with the model unchanged.
-  std::vector<std::vector<double>> rows(G, std::vector<double>(R, 1.0));
-  std::vector<double>              M(R * R, 0.0);
-  for (size_t g = 0; g < G; ++g)
-  {
-    for (unsigned int j = 0; j < D; ++j)
-      rows[g][1 + j] = groupVector[g][j];
-    for (size_t a = 0; a < R; ++a)
-      for (size_t b = 0; b < R; ++b)
-        M[a * R + b] += rows[g][a] * rows[g][b];
-  }
-  for (size_t a = 1; a < R; ++a)
-    M[a * R + a] += options.Ridge;
-  const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
-  if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
-  {
-    itkExceptionMacro(<< "the " << G << " distinct conditions of the maps do not determine the " << R - 1
-                      << " condition slopes of the calibration: give a Ridge > 0");
-  }
-
-  auto frequencies = [K](const std::vector<double> & counts, double add) {
-    double total = 0.0;
-    for (const double c : counts)
-      total += c + add;
-    std::vector<double> f(K);
-    for (unsigned int k = 0; k < K; ++k)
-      f[k] = (counts[k] + add) / total;
-    return f;
-  };
-  // The real maps' code frequencies over all conditions, half a count added to every code: what the
-  // tilt's and the mean calibration's slopes are divided by (d log E[f_k] per unit of the statistic).
-  auto pooledFrequency = [&]() {
-    auto f = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-    for (size_t g = 0; g < G; ++g)
-      f += torch::from_blob(realCounts[g].data(), { static_cast<int64_t>(K) }, torch::kDouble);
-    return (f + 0.5) / (f.sum() + 0.5 * K);
-  };
-  auto describe = [](const Condition & c) {
-    std::string text;
-    for (const auto & kv : c)
-      text += (text.empty() ? "" : ";") + kv.first + "=" + kv.second;
-    return text.empty() ? std::string("(unconditional)") : text;
-  };
-
-  const bool byVariation = options.SpreadComponents > 0; // the spread calibration: the per-map tilt
-  if (!options.CodeStatistic.empty())
-  {
-    if (!byVariation)
-    {
-      itkExceptionMacro(<< "CodeStatistic directs the variation calibration's tilt: give SpreadComponents > 0 and a "
-                           "MapStatistic, or leave it empty");
-    }
-    if (!options.MapStatistic)
-    {
-      itkExceptionMacro(<< "CodeStatistic sets the direction of the variation calibration's tilt by a map "
-                           "statistic: give it with MapStatistic and RealStatistic");
-    }
-    if (options.CodeStatistic.size() != K)
-    {
-      itkExceptionMacro(<< "CodeStatistic has " << options.CodeStatistic.size() << " values for a codebook of " << K
-                        << ": give one per code");
-    }
-    for (const double v : options.CodeStatistic)
-    {
-      if (!std::isfinite(v))
-      {
-        itkExceptionMacro(<< "CodeStatistic holds " << v << ": every value must be a finite number");
-      }
-    }
-  }
-  // The mean calibration's statistics: S per map, the real maps' means per condition.
-  const bool byMean = static_cast<bool>(options.MeanStatistics);
-  if (byMean == options.RealMeanStatistics.empty())
-  {
-    itkExceptionMacro(<< "give both MeanStatistics and RealMeanStatistics (S values per real map), or neither");
-  }
-  const size_t S = byMean ? options.RealMeanStatistics.size() / n : 0;
-  std::vector<std::vector<double>> realMeans(G);
-  if (byMean)
-  {
-    if (S == 0 || options.RealMeanStatistics.size() != S * n)
-    {
-      itkExceptionMacro(<< "RealMeanStatistics has " << options.RealMeanStatistics.size() << " values for " << n
-                        << " real maps: give the same number S >= 1 per map, in their order");
-    }
-    if (!options.MeanShiftFollowsTerms.empty() && options.MeanShiftFollowsTerms.size() != S)
-    {
-      itkExceptionMacro(<< "MeanShiftFollowsTerms has " << options.MeanShiftFollowsTerms.size() << " values for " << S
-                        << " mean statistics: give one per statistic, or none");
-    }
-    if (options.MeanRounds == 0 || !(options.MeanProbe > 0.0) || !std::isfinite(options.MeanProbe) ||
-        !(options.MaximumMeanShift > 0.0) || !std::isfinite(options.MaximumMeanShift))
-    {
-      itkExceptionMacro(<< "the mean calibration needs MeanRounds >= 1 (2, say), a finite MeanProbe > 0 (1, say) and "
-                           "a finite MaximumMeanShift > 0 (4, say)");
-    }
-    std::vector<std::vector<double>> perGroup(G);
-    for (unsigned int i = 0; i < n; ++i)
-      perGroup[groupOfMap[i]].insert(perGroup[groupOfMap[i]].end(), options.RealMeanStatistics.begin() + i * S,
-                                     options.RealMeanStatistics.begin() + (i + 1) * S);
-    for (size_t g = 0; g < G; ++g)
-    {
-      realMeans[g] = FiniteColumnMeans(perGroup[g], S);
-      for (size_t s = 0; s < S; ++s)
-      {
-        if (!std::isfinite(realMeans[g][s]) || realMeans[g][s] == 0.0)
-        {
-          itkExceptionMacro(<< "the real maps of " << describe(groupCondition[g]) << " have no finite statistic "
-                            << s << " (or a mean of 0): the mean calibration matches relative differences");
-        }
-      }
-    }
-  }
-  this->ClearCalibrations();
-  std::vector<CalibrationRecord> records;
-  const size_t                   probes = byVariation ? 1 + options.ProbeVariations.size() : 0;
-  const double meanSamplings = byMean ? static_cast<double>(1 + S + options.MeanRounds) * G : 0.0;
-  const double samplings = static_cast<double>(options.Iterations + 1 + probes) * G + meanSamplings;
-
-  // The offsets A from per-condition targets (G x K): ridge least squares over the conditions.
-  auto fitOffsets = [&](const std::vector<std::vector<double>> & targets) {
-    std::vector<double> B(R * K, 0.0);
-    for (size_t g = 0; g < G; ++g)
-      for (size_t a = 0; a < R; ++a)
-        for (unsigned int k = 0; k < K; ++k)
-          B[a * K + k] += rows[g][a] * targets[g][k];
-    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), static_cast<int64_t>(K) }, torch::kDouble);
-    const auto A = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
-    m_MarginalCalibration.assign(A.data_ptr<float>(), A.data_ptr<float>() + A.numel());
-  };
-  // The same ridge least squares for one value per condition (a log tilt scale, a mean shift).
-  auto fitLine = [&](const std::vector<double> & perCondition) {
-    std::vector<double> B(R, 0.0);
-    for (size_t g = 0; g < G; ++g)
-      for (size_t a = 0; a < R; ++a)
-        B[a] += rows[g][a] * perCondition[g];
-    const auto right = torch::from_blob(B.data(), { static_cast<int64_t>(R), 1 }, torch::kDouble);
-    const auto t = torch::linalg_solve(normal, right).to(torch::kFloat).contiguous();
-    return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-  };
-
-  // The spread calibration: per-map code frequencies (count x K), their variance along the leading
-  // directions of the real maps' within-condition covariance, and a per-map tilt per condition that
-  // makes the sampled maps' variance the real maps'.
-  torch::Tensor directions; // K x SpreadComponents, or undefined
-  auto          mapFrequencies = [&](const int32_t * maps, const std::vector<size_t> & which) {
-    auto     f = torch::zeros({ static_cast<int64_t>(which.size()), static_cast<int64_t>(K) }, torch::kDouble);
-    double * d = f.data_ptr<double>();
-    for (size_t i = 0; i < which.size(); ++i)
-      for (size_t p = 0; p < per; ++p)
-        d[i * K + maps[which[i] * per + p]] += 1.0 / static_cast<double>(per);
-    return f;
-  };
-  // With a map statistic the spread is its variance over the maps (sampled over real).
-  const bool byStatistic = options.SpreadComponents > 0 && static_cast<bool>(options.MapStatistic);
-  auto       statisticOf = [&](const std::vector<int32_t> & sampled) {
-    const auto values = options.MapStatistic(sampled.data(), options.SamplesPerCondition, h, w);
-    if (values.size() != options.SamplesPerCondition)
-    {
-      itkExceptionMacro(<< "MapStatistic returned " << values.size() << " values for "
-                        << options.SamplesPerCondition << " maps: it must give one per map");
-    }
-    return values;
-  };
-  auto spreadOf = [&](const torch::Tensor & f) {
-    const auto projected = (f - f.mean(0, true)).matmul(directions);
-    return projected.var(0, true).sum().item<double>();
-  };
-  std::vector<size_t> sampledMaps(options.SamplesPerCondition);
-  std::iota(sampledMaps.begin(), sampledMaps.end(), size_t{ 0 });
-  std::vector<double> realSpread(G, 0.0);
-  std::vector<float>  tilt;               // the variation calibration's direction b (K), once fitted
-  std::vector<double> realScoreDeviation; // per condition: the real maps' spread along the tilt
-  // What every sampling at condition g records: the code counts (into counts), their total variation
-  // from the real ones, the spread ratio (with a spread calibration), and the tilt scale in force.
-  // The caller sets Round, Probe and Kept.
-  auto measure = [&](size_t g, const std::vector<int32_t> & sampled, std::vector<double> & counts) {
-    counts.assign(K, 0.0);
-    for (const int32_t v : sampled)
-      counts[v] += 1.0;
-    const auto        p = frequencies(realCounts[g], 0.0), q = frequencies(counts, 0.0);
-    CalibrationRecord record;
-    record.Condition = describe(groupCondition[g]);
-    record.RealMaps = realMaps[g];
-    record.SampledMaps = options.SamplesPerCondition;
-    for (unsigned int k = 0; k < K; ++k)
-      record.TotalVariation += 0.5 * std::abs(p[k] - q[k]);
-    record.Variation = this->GetCalibratedVariation(groupCondition[g]);
-    if (byStatistic)
-      record.SpreadRatio = Variance(statisticOf(sampled)) / realSpread[g];
-    else if (directions.defined())
-      record.SpreadRatio = spreadOf(mapFrequencies(sampled.data(), sampledMaps)) / realSpread[g];
-    if (byMean)
-    {
-      const auto values = options.MeanStatistics(sampled.data(), options.SamplesPerCondition, h, w);
-      if (values.size() != S * options.SamplesPerCondition)
-      {
-        itkExceptionMacro(<< "MeanStatistics returned " << values.size() << " values for "
-                          << options.SamplesPerCondition << " maps: it must give " << S << " per map");
-      }
-      const auto means = FiniteColumnMeans(values, S);
-      for (size_t s = 0; s < S; ++s)
-        record.MeanDifference.push_back(means[s] / realMeans[g][s] - 1.0);
-    }
-    return record;
-  };
-  auto sampleAt = [&](size_t g, uint64_t seed, double done) {
-    std::function<void(double)> sampleProgress;
-    if (progress)
-      sampleProgress = [&](double f) { progress((done + f) / samplings); };
-    return this->Sample(options.SamplesPerCondition, h, w, { groupCondition[g] }, 1.0, seed, sampleProgress);
-  };
-  // Probe seeds follow those of the rounds: round i, condition g uses Seed + i G + g.
-  auto probeSeed = [&](size_t t, size_t g) {
-    return options.Seed + static_cast<uint64_t>(options.Iterations + 1 + t) * G + g;
-  };
-  if (options.SpreadComponents > 0)
-  {
-    if (static_cast<bool>(options.MapStatistic) != !options.RealStatistic.empty())
-    {
-      itkExceptionMacro(<< "give both MapStatistic and RealStatistic (one value per real map), or neither");
-    }
-    if (byStatistic && options.RealStatistic.size() != n)
-    {
-      itkExceptionMacro(<< "RealStatistic has " << options.RealStatistic.size() << " values for " << n
-                        << " real maps: give one per map, in their order");
-    }
-    for (const double v : options.RealStatistic)
-    {
-      if (!std::isfinite(v))
-      {
-        itkExceptionMacro(<< "RealStatistic holds " << v << ": every value must be a finite number");
-      }
-    }
-    if (options.SpreadComponents >= K)
-    {
-      itkExceptionMacro(<< "SpreadComponents is " << options.SpreadComponents << ", but the " << K
-                        << " codes' frequencies have fewer directions: give a few (4, say)");
-    }
-    if (!(options.MinimumVariation > 0.0) || !std::isfinite(options.MinimumVariation))
-    {
-      itkExceptionMacro(<< "MinimumVariation is " << options.MinimumVariation
-                        << ": give a finite number > 0 (0.05, say: s(c) is fitted in log s)");
-    }
-    if (options.ProbeVariations.empty())
-    {
-      itkExceptionMacro(<< "the variation calibration needs at least one ProbeVariations value besides 0 (1, say)");
-    }
-    for (size_t i = 0; i < options.ProbeVariations.size(); ++i)
-    {
-      const double v = options.ProbeVariations[i];
-      if (!(v > 0.0) || !std::isfinite(v) || (i > 0 && !(v > options.ProbeVariations[i - 1])))
-      {
-        itkExceptionMacro(<< "probe variation " << v
-                          << " is invalid: give increasing finite multiples > 0 of the real maps' spread (0.5, 1, 1.5, "
-                             "say)");
-      }
-    }
-    std::vector<std::vector<size_t>> members(G);
-    for (unsigned int i = 0; i < n; ++i)
-      members[groupOfMap[i]].push_back(i);
-    auto covariance = torch::zeros({ static_cast<int64_t>(K), static_cast<int64_t>(K) }, torch::kDouble);
-    std::vector<torch::Tensor> realFrequencies(G);
-    // The real maps' statistic per condition (byStatistic): their spread, and the tilt's scores.
-    std::vector<torch::Tensor> realValues(G);
-    for (size_t g = 0; g < G; ++g)
-    {
-      if (members[g].size() < 2)
-      {
-        itkExceptionMacro(<< "condition " << describe(groupCondition[g]) << " has " << members[g].size()
-                          << " real map: the spread calibration needs at least 2 per condition (or SpreadComponents = 0)");
-      }
-      realFrequencies[g] = mapFrequencies(indices, members[g]);
-      const auto centred = realFrequencies[g] - realFrequencies[g].mean(0, true);
-      covariance += centred.t().matmul(centred);
-    }
-    // Eigenvalues in ascending order: the leading directions are the last columns.
-    const auto eigenvectors = std::get<1>(torch::linalg_eigh(covariance / static_cast<double>(n - G)));
-    directions = eigenvectors.narrow(1, K - options.SpreadComponents, options.SpreadComponents).contiguous();
-    for (size_t g = 0; g < G; ++g)
-    {
-      if (byStatistic)
-      {
-        std::vector<double> values;
-        for (const size_t i : members[g])
-          values.push_back(options.RealStatistic[i]);
-        realSpread[g] = Variance(values);
-        realValues[g] = torch::tensor(values, torch::kDouble);
-      }
-      else
-        realSpread[g] = spreadOf(realFrequencies[g]);
-      if (!(realSpread[g] > 0.0))
-      {
-        itkExceptionMacro(<< "the real maps of " << describe(groupCondition[g])
-                          << (byStatistic ? " do not vary in the map statistic" : " do not vary along the spread directions")
-                          << ": use SpreadComponents = 0");
-      }
-    }
-    // The tilt direction: each real map's score u along the leading direction (centred per
-    // condition, scaled to unit pooled variance), and per code the slope of the maps' frequency on
-    // u over the code's mean frequency (half a count added): d log E[f_k] / du, what a tilt of the
-    // logits by u b changes the code frequencies by, to first order. (A regression of per-map log
-    // frequencies would be flattened by the many codes a single map has none or one of.)
-    const auto                 leading = directions.select(1, options.SpreadComponents - 1);
-    std::vector<torch::Tensor> scores(G);
-    double                     sumSquares = 0.0;
-    for (size_t g = 0; g < G; ++g)
-    {
-      if (byStatistic)
-        scores[g] = realValues[g] - realValues[g].mean();
-      else
-        scores[g] = (realFrequencies[g] - realFrequencies[g].mean(0, true)).matmul(leading);
-      sumSquares += scores[g].pow(2).sum().item<double>();
-    }
-    const double        pooled = std::sqrt(sumSquares / static_cast<double>(n - G));
-    auto                slope = torch::zeros({ static_cast<int64_t>(K) }, torch::kDouble);
-    realScoreDeviation.assign(G, 0.0);
-    for (size_t g = 0; g < G; ++g)
-    {
-      const auto u = scores[g] / pooled;
-      slope += u.matmul(realFrequencies[g] - realFrequencies[g].mean(0, true));
-      realScoreDeviation[g] = u.std(0, true).item<double>();
-    }
-    slope /= sumSquares / (pooled * pooled); // sum of u^2
-    torch::Tensor direction;
-    if (options.CodeStatistic.empty())
-      direction = slope / pooledFrequency();
-    else
-    {
-      // The codes' own values of the statistic, centred and scaled so that a tilt by 1 moves its
-      // expected value by the pooled standard deviation: d E[statistic] / d epsilon = b . Cov_f(v) = sd.
-      const auto f = pooledFrequency();
-      const auto v = torch::tensor(options.CodeStatistic, torch::kDouble);
-      const auto centred = v - (f * v).sum();
-      const double variance = (f * centred.pow(2)).sum().item<double>();
-      if (!(variance > 0.0))
-      {
-        itkExceptionMacro(<< "CodeStatistic does not vary over the codes of the real maps: it cannot give the tilt a "
-                             "direction (leave it empty for the regression slopes)");
-      }
-      direction = centred * (pooled / variance);
-    }
-    direction = direction.clamp(-options.MaximumOffset, options.MaximumOffset).to(torch::kFloat).contiguous();
-    tilt.assign(direction.data_ptr<float>(), direction.data_ptr<float>() + K);
-  }
-
-  // Each round samples at the current offsets. When they match worse (mean total variation over the
-  // conditions) than the offsets kept so far, those are restored and the step halves: with few
-  // samples per condition the log-ratios of rare codes are noisy, and repeating them can diverge.
-  std::vector<std::vector<double>> target(G, std::vector<double>(K, 0.0));
-  auto keptTarget = target;
-  std::vector<std::vector<double>> keptCounts(G);
-  std::vector<float>               kept;
-  std::vector<double>              keptSpreadRatio(G, std::numeric_limits<double>::quiet_NaN());
-  double                           keptTotalVariation = std::numeric_limits<double>::infinity(), step = 1.0;
-  for (unsigned int round = 0; round <= options.Iterations; ++round)
-  {
-    std::vector<std::vector<double>> counts(G);
-    double                           meanTotalVariation = 0.0;
-    const size_t                     firstRecord = records.size();
-    for (size_t g = 0; g < G; ++g)
-    {
-      const auto sampled =
-        sampleAt(g, options.Seed + static_cast<uint64_t>(round) * G + g, static_cast<double>(round) * G + g);
-      auto record = measure(g, sampled, counts[g]);
-      record.Round = round;
-      meanTotalVariation += record.TotalVariation / G;
-      records.push_back(record);
-    }
-    const bool better = meanTotalVariation <= keptTotalVariation;
-    for (size_t i = firstRecord; i < records.size(); ++i)
-      records[i].Kept = better;
-    if (better)
-    {
-      keptTotalVariation = meanTotalVariation;
-      kept = m_MarginalCalibration;
-      keptTarget = target;
-      keptCounts = counts;
-      for (size_t g = 0; g < G; ++g)
-        keptSpreadRatio[g] = records[firstRecord + g].SpreadRatio;
-    }
-    else
-    {
-      m_MarginalCalibration = kept;
-      target = keptTarget;
-      step *= 0.5;
-    }
-    if (round == options.Iterations)
-      break;
-    for (size_t g = 0; g < G; ++g)
-    {
-      const auto ps = frequencies(realCounts[g], 0.5), qs = frequencies(keptCounts[g], 0.5);
-      for (unsigned int k = 0; k < K; ++k)
-        target[g][k] = std::clamp(keptTarget[g][k] + step * std::log(ps[k] / qs[k]), -options.MaximumOffset,
-                                  options.MaximumOffset);
-    }
-    fitOffsets(target);
-  }
-
-  // The mean calibration (MeanStatistics): after the tilt when there is one (the tilt moves the means
-  // too: fitted before it, the decoded volume fraction came out 2-3 % low after), else after the rounds.
-  auto calibrateMeans = [&]() {
-    // The directions: per code, the partial slopes of the real maps' frequencies on their statistics
-    // (centred per condition, unit pooled variance; maps with a statistic that is not finite left
-    // out), over the code's mean frequency.
-    std::vector<std::vector<size_t>> complete(G);
-    for (unsigned int i = 0; i < n; ++i)
-    {
-      bool finite = true;
-      for (size_t t = 0; t < S; ++t)
-        finite = finite && std::isfinite(options.RealMeanStatistics[i * S + t]);
-      if (finite)
-        complete[groupOfMap[i]].push_back(i);
-    }
-    std::vector<torch::Tensor> centredValues(G), centredFrequencies(G);
-    auto                       sumSquares = torch::zeros({ static_cast<int64_t>(S) }, torch::kDouble);
-    double                     degrees = 0.0;
-    for (size_t g = 0; g < G; ++g)
-    {
-      if (complete[g].size() < 2)
-        continue;
-      std::vector<double> v;
-      for (const size_t i : complete[g])
-        v.insert(v.end(), options.RealMeanStatistics.begin() + i * S, options.RealMeanStatistics.begin() + (i + 1) * S);
-      const auto values = torch::tensor(v, torch::kDouble).reshape({ -1, static_cast<int64_t>(S) });
-      centredValues[g] = values - values.mean(0, true);
-      const auto f = mapFrequencies(indices, complete[g]);
-      centredFrequencies[g] = f - f.mean(0, true);
-      sumSquares += centredValues[g].pow(2).sum(0);
-      degrees += static_cast<double>(complete[g].size() - 1);
-    }
-    const auto pooled = (sumSquares / std::max(1.0, degrees)).sqrt();
-    auto       UtU = torch::zeros({ static_cast<int64_t>(S), static_cast<int64_t>(S) }, torch::kDouble);
-    auto       UtF = torch::zeros({ static_cast<int64_t>(S), static_cast<int64_t>(K) }, torch::kDouble);
-    for (size_t g = 0; g < G; ++g)
-    {
-      if (!centredValues[g].defined())
-        continue;
-      const auto u = centredValues[g] / pooled;
-      UtU += u.t().matmul(u);
-      UtF += u.t().matmul(centredFrequencies[g]);
-    }
-    if (!(degrees > static_cast<double>(S)) || !(pooled.min().item<double>() > 0.0) ||
-        std::get<1>(torch::linalg_cholesky_ex(UtU)).item<int64_t>() != 0)
-    {
-      itkExceptionMacro(<< "the real maps' " << S
-                        << " mean statistics do not vary independently within their conditions: give statistics that "
-                           "vary from map to map, and not as functions of one another");
-    }
-    const auto meanDirections =
-      (torch::linalg_solve(UtU, UtF) / pooledFrequency()).clamp(-options.MaximumOffset, options.MaximumOffset).contiguous();
-    const double * d = meanDirections.data_ptr<double>(); // S x K
-
-    // The shifts (G x S) fitted over the conditions and added to the kept offsets; what the fit
-    // gives back at each condition is the shift in force there.
-    const std::vector<float> base = m_MarginalCalibration.empty() ? std::vector<float>(R * K, 0.0f) : m_MarginalCalibration;
-    // A statistic whose shift does not follow the exponential terms is fitted without their columns
-    // (ridge least squares on the others; the terms' coefficients 0).
-    std::vector<bool> termColumn(R, false);
-    {
-      size_t j = 1;
-      for (const auto & spec : m_ConditionSchema)
-      {
-        if (spec.Categorical)
-        {
-          j += spec.Categories.size();
-          continue;
-        }
-        j += spec.Degree;
-        for (size_t e = 0; e < spec.ExponentialTerms.size(); ++e)
-          termColumn[j++] = true;
-      }
-    }
-    auto fitWithoutTerms = [&](const std::vector<double> & perCondition) {
-      std::vector<size_t> keep;
-      for (size_t a = 0; a < R; ++a)
-        if (!termColumn[a])
-          keep.push_back(a);
-      const auto Q = static_cast<int64_t>(keep.size());
-      auto       N = torch::zeros({ Q, Q }, torch::kDouble);
-      auto       B = torch::zeros({ Q, 1 }, torch::kDouble);
-      auto       n = N.accessor<double, 2>();
-      auto       b = B.accessor<double, 2>();
-      for (size_t g = 0; g < G; ++g)
-        for (int64_t p = 0; p < Q; ++p)
-        {
-          b[p][0] += rows[g][keep[p]] * perCondition[g];
-          for (int64_t q = 0; q < Q; ++q)
-            n[p][q] += rows[g][keep[p]] * rows[g][keep[q]];
-        }
-      for (int64_t p = 1; p < Q; ++p)
-        n[p][p] += options.Ridge;
-      const auto          solved = torch::linalg_solve(N, B);
-      std::vector<float> line(R, 0.0f);
-      for (int64_t p = 0; p < Q; ++p)
-        line[keep[p]] = static_cast<float>(solved[p][0].item<double>());
-      return line;
-    };
-    auto applyShifts = [&](const std::vector<std::vector<double>> & shift) {
-      std::vector<float>               A = base;
-      std::vector<std::vector<double>> inForce(G, std::vector<double>(S, 0.0));
-      for (size_t t = 0; t < S; ++t)
-      {
-        std::vector<double> column(G);
-        for (size_t g = 0; g < G; ++g)
-          column[g] = shift[g][t];
-        const bool followsTerms = options.MeanShiftFollowsTerms.empty() || options.MeanShiftFollowsTerms[t];
-        const auto line = followsTerms ? fitLine(column) : fitWithoutTerms(column);
-        for (size_t r = 0; r < R; ++r)
-          for (unsigned int k = 0; k < K; ++k)
-            A[r * K + k] += static_cast<float>(line[r] * d[t * K + k]);
-        for (size_t g = 0; g < G; ++g)
-          for (size_t r = 0; r < R; ++r)
-            inForce[g][t] += rows[g][r] * line[r];
-      }
-      m_MarginalCalibration = A;
-      return inForce;
-    };
-    const size_t spreadProbes = options.ProbeVariations.size();
-    const double beforeMean = static_cast<double>(options.Iterations + 1) * G +
-                              (byVariation ? static_cast<double>(options.ProbeVariations.size()) * G : 0.0);
-    // Every sampling of this step draws with the same seed per condition (common random numbers: the
-    // sampler's uniforms and tilts are the same, so a shift changes a map only where it changes a
-    // code's odds). The Jacobian's forward differences and each round's "better or worse" then
-    // compare the shift's effect, not two draws' sampling noise (about 0.5 pp of V_f apart at 150
-    // maps per condition, as large as the errors being corrected).
-    auto sampleMeans = [&](size_t j, bool probe) {
-      std::vector<CalibrationRecord> sampled(G);
-      for (size_t g = 0; g < G; ++g)
-      {
-        std::vector<double> counts;
-        sampled[g] = measure(
-          g, sampleAt(g, probeSeed(2 + spreadProbes, g), beforeMean + static_cast<double>(j) * G + g), counts);
-        sampled[g].Round = options.Iterations;
-        sampled[g].Mean = true;
-        sampled[g].Probe = probe;
-        sampled[g].Kept = false;
-      }
-      return sampled;
-    };
-    auto meanError = [&](const std::vector<CalibrationRecord> & sampled) {
-      double e = 0.0;
-      for (const auto & r : sampled)
-        for (const double v : r.MeanDifference)
-          e += std::abs(v) / static_cast<double>(G * S);
-      return e;
-    };
-    // Probes: no shift, then each direction shifted by MeanProbe; per condition the Jacobian of the
-    // relative mean differences in the shifts, by forward differences.
-    std::vector<std::vector<double>> shift(G, std::vector<double>(S, 0.0));
-    auto                             inForce = applyShifts(shift);
-    auto                             current = sampleMeans(0, true);
-    records.insert(records.end(), current.begin(), current.end());
-    std::vector<torch::Tensor>       inverse(G);
-    {
-      std::vector<torch::Tensor> J(G);
-      for (size_t g = 0; g < G; ++g)
-        J[g] = torch::zeros({ static_cast<int64_t>(S), static_cast<int64_t>(S) }, torch::kDouble);
-      for (size_t t = 0; t < S; ++t)
-      {
-        auto probe = shift;
-        for (size_t g = 0; g < G; ++g)
-          probe[g][t] = options.MeanProbe;
-        applyShifts(probe);
-        const auto shifted = sampleMeans(1 + t, true);
-        for (size_t g = 0; g < G; ++g)
-        {
-          auto a = J[g].accessor<double, 2>();
-          for (size_t q = 0; q < S; ++q)
-            a[q][t] = (shifted[g].MeanDifference[q] - current[g].MeanDifference[q]) / options.MeanProbe;
-        }
-        records.insert(records.end(), shifted.begin(), shifted.end());
-      }
-      // A damped (Levenberg-Marquardt) inverse: a direction that hardly moves the statistics gets a
-      // bounded step, not the huge one an exact inverse of a near-singular Jacobian would take.
-      for (size_t g = 0; g < G; ++g)
-      {
-        const auto JtJ = J[g].t().matmul(J[g]);
-        const double damping = 1e-2 * JtJ.trace().item<double>() / static_cast<double>(S) + 1e-12;
-        inverse[g] = torch::linalg_solve(JtJ + damping * torch::eye(static_cast<int64_t>(S), torch::kDouble), J[g].t());
-      }
-    }
-    auto   best = current;
-    auto   bestShift = shift;
-    double bestError = meanError(current), step = 1.0;
-    for (unsigned int round = 1; round <= options.MeanRounds; ++round)
-    {
-      // A Newton step from the shifts in force (the fit's, not the targets) to the real means.
-      for (size_t g = 0; g < G; ++g)
-      {
-        const auto difference = torch::tensor(best[g].MeanDifference, torch::kDouble);
-        const auto move = inverse[g].matmul(difference);
-        for (size_t t = 0; t < S; ++t)
-        {
-          const double m = move[static_cast<int64_t>(t)].item<double>();
-          shift[g][t] = std::clamp(inForce[g][t] - step * (std::isfinite(m) ? m : 0.0), -options.MaximumMeanShift,
-                                   options.MaximumMeanShift);
-        }
-      }
-      const auto tried = applyShifts(shift);
-      auto       sampled = sampleMeans(1 + S + round - 1, false);
-      const bool better = meanError(sampled) <= bestError;
-      for (auto & r : sampled)
-        r.Kept = better;
-      records.insert(records.end(), sampled.begin(), sampled.end());
-      if (better)
-      {
-        bestError = meanError(sampled);
-        best = sampled;
-        bestShift = shift;
-        inForce = tried;
-      }
-      else
-        step *= 0.5;
-    }
-    applyShifts(bestShift);
-  };
-  if (byMean && !byVariation)
-    calibrateMeans();
-
-  if (byVariation)
-  {
-    // Probes of the tilt at the kept offsets: s = 0 is the kept round itself, then s = each multiple
-    // of the condition's real score deviation. After the rounds, so that s(c) is measured on the model
-    // it is part of (probed without offsets, the offsets fitted afterwards changed the spread the tilt
-    // gives: a ratio fitted to 1 came out 2 to 3 after the rounds).
-    const double afterRounds = static_cast<double>(options.Iterations + 1) * G;
-    std::vector<std::vector<double>> probed(G, std::vector<double>{ 0.0 }), ratio(G);
-    for (size_t g = 0; g < G; ++g)
-      ratio[g].push_back(keptSpreadRatio[g]);
-    for (size_t t = 0; t < options.ProbeVariations.size(); ++t)
-    {
-      for (size_t g = 0; g < G; ++g)
-      {
-        const double       s = options.ProbeVariations[t] * realScoreDeviation[g];
-        std::vector<float> logScale(R, 0.0f);
-        logScale[0] = static_cast<float>(std::log(s));
-        m_VariationDirection = tilt;
-        m_VariationCalibration = logScale;
-        m_VariationInVariance = false;
-        const auto sampled = sampleAt(g, probeSeed(t, g), afterRounds + static_cast<double>(t) * G + g);
-        std::vector<double> counts;
-        auto                record = measure(g, sampled, counts);
-        m_VariationDirection.clear();
-        m_VariationCalibration.clear();
-        record.Round = options.Iterations;
-        record.Kept = false;
-        record.Probe = true;
-        record.Variation = s;
-        probed[g].push_back(s * s);
-        ratio[g].push_back(record.SpreadRatio);
-        records.push_back(record);
-      }
-    }
-    // Per condition: where the spread ratio, interpolated linearly in s^2 (the tilt adds variance)
-    // between the probes in order, first reaches 1; the largest probe when none does (no
-    // extrapolation: the response saturates); 0 when the network's own maps vary enough.
-    std::vector<double> logScales(G);
-    for (size_t g = 0; g < G; ++g)
-    {
-      double s = std::sqrt(probed[g].back());
-      if (!(ratio[g][0] < 1.0))
-        s = 0.0;
-      else
-      {
-        for (size_t t = 1; t < probed[g].size(); ++t)
-        {
-          if (ratio[g][t] >= 1.0)
-          {
-            const double f = (1.0 - ratio[g][t - 1]) / (ratio[g][t] - ratio[g][t - 1]);
-            s = std::sqrt(probed[g][t - 1] + f * (probed[g][t] - probed[g][t - 1]));
-            break;
-          }
-        }
-      }
-      logScales[g] = options.VariationInVariance ? s * s : std::log(std::max(s, options.MinimumVariation));
-    }
-    m_VariationDirection = tilt;
-    m_VariationCalibration = fitLine(logScales);
-    m_VariationInVariance = options.VariationInVariance;
-    if (byMean)
-      calibrateMeans();
-    // The calibrated model as it is stored, sampled once more: what its spread and code frequencies
-    // are (recorded as round Iterations + 1; nothing is changed after it).
-    const double checkSamplings = afterRounds + static_cast<double>(options.ProbeVariations.size()) * G + meanSamplings;
-    for (size_t g = 0; g < G; ++g)
-    {
-      std::vector<double> counts;
-      const auto          sampled = sampleAt(g, probeSeed(options.ProbeVariations.size(), g), checkSamplings + g);
-      auto                record = measure(g, sampled, counts);
-      record.Round = options.Iterations + 1;
-      record.Kept = true;
-      records.push_back(record);
-    }
-  }
-  this->Modified();
-  return records;
 }
 
 namespace
@@ -2398,18 +1332,9 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
       if (c.Degree != 1 || !c.ExponentialTerms.empty())
         value += "," + std::to_string(c.Degree);
       for (const auto & t : c.ExponentialTerms)
-        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev) + (t.Network ? "" : ":calibration");
+        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev);
     }
     header.push_back({ "condition_" + std::to_string(i), value });
-  }
-  if (!m_MarginalCalibration.empty())
-    header.push_back({ "marginal_calibration", JoinFloats(m_MarginalCalibration) });
-  if (!m_VariationDirection.empty())
-  {
-    header.push_back({ "variation_direction", JoinFloats(m_VariationDirection) });
-    header.push_back({ "variation_calibration", JoinFloats(m_VariationCalibration) });
-    if (m_VariationInVariance)
-      header.push_back({ "variation_scale", "variance" }); // absent: log s(c)
   }
   if (this->HasCompositionLevel())
   {
@@ -2488,10 +1413,12 @@ PixelCNNPriorModel::Read(const std::string & path)
                // exp:rate:mean:sd, one per exponential term
                const auto parts = SplitOn(f, ':');
                ExponentialTerm t;
-               if ((parts.size() != 4 && !(parts.size() == 5 && parts[4] == "calibration")) || parts[0] != "exp" ||
-                   !ParseDouble(parts[1], t.Rate) || !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
+               if (parts.size() == 5 && parts[4] == "calibration")
+                 Fail(path + ": header line " + key + " has an exponential term for the calibrations only (" + f +
+                      "), which were removed in session 22: retrain this prior");
+               if (parts.size() != 4 || parts[0] != "exp" || !ParseDouble(parts[1], t.Rate) ||
+                   !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
                  return false;
-               t.Network = parts.size() == 4;
                spec.ExponentialTerms.push_back(t);
                return true;
              }))
@@ -2504,7 +1431,7 @@ PixelCNNPriorModel::Read(const std::string & path)
     }
     else
     {
-      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd[:calibration],..]]' or "
+      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd,..]]' or "
                                           "'name,categorical,category,...': the file is damaged");
     }
     schema.push_back(spec);
@@ -2523,7 +1450,14 @@ PixelCNNPriorModel::Read(const std::string & path)
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
   const size_t       encodedLength = EncodedLength(schema);
-  // Absent: none (and in files written before the calibrations existed).
+  // The post-hoc calibrations were removed (session 22): they fitted the scored statistics at the training
+  // conditions and did not earn their place by cross-validation (docs/cross_validation.md).
+  for (const char * removed : { "temperature_calibration", "marginal_calibration", "variation_direction",
+                                "variation_calibration" })
+    if (c.Has(removed) && !c.Get(removed).empty())
+      Fail(path + ": this prior carries a post-hoc calibration (header line " + removed +
+           ") that this version no longer has, and its network was trained to be used with it: retrain the prior "
+           "(MicrostructureTrainPrior)");
   auto readValues = [&](const std::string & key, size_t expected, const std::string & shape) {
     std::vector<float> values;
     if (!c.Has(key))
@@ -2541,26 +1475,6 @@ PixelCNNPriorModel::Read(const std::string & path)
            std::to_string(expected) + " (" + shape + "): the file is damaged");
     return values;
   };
-  const auto calibration = readValues("marginal_calibration", static_cast<size_t>(h.CodebookSize) * (1 + encodedLength),
-                                      "(1 + encoded condition length) x codebook size");
-  // The sampling temperature per condition (T(c), log T linear in the encoded condition) was removed:
-  // the offsets of a prior calibrated with it were fitted at T(c) and do not hold at T = 1.
-  if (c.Has("temperature_calibration") && !c.Get("temperature_calibration").empty())
-    Fail(path + ": this prior was calibrated with a sampling temperature per condition (header line "
-                "temperature_calibration), a calibration that was removed; its offsets were fitted at those "
-                "temperatures: recalibrate it without one (MicrostructureTrainPrior --resume from its checkpoint with "
-                "--calibrationSamples; --calibrationSpread now fits the per-map tilt)");
-  const auto variationDirection = readValues("variation_direction", h.CodebookSize, "codebook size");
-  const auto variationCalibration =
-    readValues("variation_calibration", 1 + encodedLength, "1 + encoded condition length");
-  if (variationDirection.empty() != variationCalibration.empty())
-    Fail(path + ": the header has one of variation_direction and variation_calibration without the other: the file is "
-                "damaged");
-  const std::string variationScale = c.Has("variation_scale") ? c.Get("variation_scale") : "log";
-  if (variationScale != "log" && variationScale != "variance")
-    Fail(path + ": header line variation_scale holds \"" + variationScale.substr(0, 20) +
-         "\", not log or variance: the file is damaged or from a newer version");
-
   // The composition level: absent = none (the paper's prior, and files written before it existed).
   const unsigned int  compositionCount = c.Has("composition_count") ? c.Count("composition_count") : 0u;
   std::vector<float>  compositionValues, compositionPriorMean, compositionPriorLogSd;
@@ -2620,10 +1534,6 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
-  m_MarginalCalibration = calibration;
-  m_VariationDirection = variationDirection;
-  m_VariationCalibration = variationCalibration;
-  m_VariationInVariance = variationScale == "variance" && !variationCalibration.empty();
   m_CompositionCount = compositionCount;
   m_CompositionValues = compositionValues;
   m_CompositionMean.assign(compositionStandardisation.begin(), compositionStandardisation.begin() + compositionCount);
@@ -2671,8 +1581,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
       os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
          << s.Maximum << ", degree " << s.Degree;
       for (const auto & t : s.ExponentialTerms)
-        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev
-           << (t.Network ? "" : ", calibrations only") << ")";
+        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev << ")";
       os << '\n';
     }
   }
@@ -2686,17 +1595,6 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "CompositionBudget: " << (m_CompositionBudget ? "on" : "off") << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
-     << indent << "MarginalCalibration: "
-     << (m_MarginalCalibration.empty() ? std::string("none")
-                                       : std::to_string(1 + this->GetEncodedConditionLength()) + " x " +
-                                           std::to_string(m_Hyperparameters.CodebookSize) + " offsets")
-     << '\n'
-     << indent << "VariationCalibration: "
-     << (m_VariationDirection.empty() ? std::string("none")
-                                      : std::to_string(m_VariationDirection.size()) + "-code direction, " +
-                                          std::to_string(m_VariationCalibration.size()) +
-                                          (m_VariationInVariance ? " variance coefficients" : " log-scale coefficients"))
-     << '\n'
      << indent << "CompositionLevel: "
      << (this->HasCompositionLevel() ? std::to_string(m_CompositionCount) + " value(s) per map"
                                      : std::string("none"))

@@ -76,18 +76,10 @@ for s in ("real", "generated"):
     m = np.array(cs[s]["mean"])
     assert m[0] == 1 and np.all(np.diff(m) <= 1e-12) and m[-1] < 0.2, (s, m)
     assert np.all(np.array(cs[s]["q05"]) <= m + 1e-12) and np.all(m <= np.array(cs[s]["q95"]) + 1e-12)
-# The preset calibrates the prior's code frequencies (a log row per round 0..2 and training
-# condition, no tilt) and then the per-map tilt (probes at 0.5 and 1 x the real spread, then round 3:
-# the calibrated model, with its tilt spread s > 0).
-log = list(csv.DictReader(open("st/prior_calibration.csv")))
-cal = [r for r in log if r["stage"] == "round"]
-conds = ("0", "3.4011973816621555")
-assert sorted((r["round"], r["condition"]) for r in cal) == sorted(
-    (str(k), f"ln_cooling_rate_C_per_s={c}") for k in range(4) for c in conds), cal
-assert all(float(r["variation"]) == 0 for r in cal if r["round"] != "3"), cal
-assert all(float(r["variation"]) > 0 and float(r["spread_ratio"]) > 0 for r in cal if r["round"] == "3"), cal
-probes = [r for r in log if r["stage"] == "probe"]
-assert len(probes) == 2 * len(conds) and all(float(r["variation"]) > 0 for r in probes), probes
+# The preset's prior has the composition level, and no calibration: no calibration log.
+assert not os.path.exists("st/prior_calibration.csv")
+head = open("st/prior.model", "rb").read().split(b"end_header")[0].decode(errors="replace")
+assert "\ncomposition_count = 1\n" in head and "calibration" not in head, head[:400]
 for f in ("vqvae.model", "prior.model", "patches.nrrd", "measure_real.csv", "config.json"):
     assert os.path.getsize("st/" + f) > 0, f
 PY
@@ -113,7 +105,7 @@ for f in figures:
     colours = len(np.unique(img.reshape(-1, img.shape[-1]) if img.ndim == 3 else img.reshape(-1, 1), axis=0))
     assert colours >= 8, (f, colours)
 assert "<table" in html and "held-out" in html.lower() or "held out" in html.lower()
-assert "Prior calibration" in html and 'href="prior_calibration.csv"' in html and os.path.exists("st/report/prior_calibration.csv")
+assert "Prior calibration" not in html
 assert "interpolating the training conditions" in html and "in ln cooling_rate_C_per_s" in html
 inv = json.load(open("st/report/results.json"))["inverse"]["micrographs"][0]
 import math
@@ -147,22 +139,19 @@ grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" 
   || { echo "FAIL: a second run retrained"; cat out2.txt; exit 1; }
 
 # Third run with another prior: the prior retrains from scratch (its old checkpoint has other
-# settings and must not be resumed), the VQ-VAE is reused. It also turns the per-map tilt off while
-# the tilt's direction stays set (as a CSV config under the demo preset does), and the mean calibration
-# off while its terms stay set: the study leaves those out and says so, instead of
-# MicrostructureTrainPrior refusing them; so is the removed calibration_spread_method "variation".
-echo '{ "prior": { "layers": 2, "calibration_spread": 0, "calibration_tilt_direction": "content",
-                  "calibration_spread_method": "variation",
-                  "calibration_mean_statistics": [], "calibration_mean_term_statistics": ["mean_free_path"] } }' > prior2.json
+# settings and must not be resumed), the VQ-VAE is reused.
+echo '{ "prior": { "layers": 2 } }' > prior2.json
 "${run[@]}" "$bin/MicrostructureStudy" st --preset tiny --config prior2.json >out3.txt 2>&1 || { tail -20 out3.txt; exit 1; }
 grep -q "train-vqvae: up to date" out3.txt || { echo "FAIL: a prior change retrained the VQ-VAE"; cat out3.txt; exit 1; }
 grep -q "train-prior: settings changed" out3.txt || { echo "FAIL: stale prior checkpoint not dropped"; cat out3.txt; exit 1; }
 ! grep -q "resuming" st/logs/train-prior.log || { echo "FAIL: resumed a checkpoint of other settings"; exit 1; }
 grep -qa "^layers = 2" st/prior.model || { echo "FAIL: prior.model does not have the new layer count"; exit 1; }
-grep -q "calibration_tilt_direction applies only to the per-map tilt" out3.txt \
-  && grep -q "calibration_mean_term_statistics applies only to the mean calibration" out3.txt \
-  && grep -q "calibration_spread_method was removed" out3.txt \
-  || { echo "FAIL: settings of a calibration that is off not reported"; cat out3.txt; exit 1; }
+# A setting of the removed calibrations is refused before any step, naming the key and why.
+echo '{ "prior": { "calibration_samples": 150 } }' > cal.json
+if "$bin/MicrostructureStudy" st5 --preset tiny --config cal.json >out.txt 2>&1; then echo "FAIL: a calibration key accepted"; exit 1; fi
+grep -q '"prior.calibration_samples": the prior.s post-hoc calibrations were removed' out.txt \
+  || { echo "FAIL: unclear message for a removed calibration key"; cat out.txt; exit 1; }
+[ ! -e st5/prior.model ] || { echo "FAIL: a step ran"; exit 1; }
 
 # A config that is not JSON, and one naming a data file that does not exist.
 echo "{ not json" > bad.json

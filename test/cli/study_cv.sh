@@ -130,7 +130,7 @@ done
 # A value of another kind than the preset's is refused before any step, naming its key (before, a
 # type error named no key, after the steps before it had run); a config that is no regular file too.
 for bad in '{ "prior": { "steps": "ten" } }|"prior.steps" a text or a list' '{ "data": 5 }|"data" a number' \
-           '{ "prior": { "condition_exponentials_calibration_only": 1 } }|"prior.condition_exponentials_calibration_only" a number' '{ "holdout": {} }|"holdout" an object'; do
+           '{ "prior": { "composition_level": 1 } }|"prior.composition_level" a number' '{ "holdout": {} }|"holdout" an object'; do
   echo "${bad%%|*}" > bad.json; rm -rf cvbad
   if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
     echo "FAIL: accepted ${bad%%|*}"; exit 1

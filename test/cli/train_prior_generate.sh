@@ -3,8 +3,7 @@
 # on cached index maps (reused on a second run), resumes, and generates the asked number of
 # micrographs of the right size (stack, one file per sample, index maps, table); with --mirrors it
 # also trains on the mirrored patches' maps (checked against MicrostructureEncode); with
-# --calibrationSamples its code frequencies are calibrated to the training maps'; same seed gives
-# the same micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit
+# --compositionLevel phase it draws each map's composition first; same seed gives the same micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit
 # and no output.
 source "$(dirname "$0")/common.sh" || exit 1
 [ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 0; }
@@ -182,140 +181,6 @@ assert sorted(one_summary, key=lambda k: (k == "all", k)) == sorted([str(k) for 
 assert one_summary["all"]["tiles"] == "16", one_summary["all"]
 PY
 
-# --calibrationSamples: the same 8 steps as prior.model (training is deterministic), then per-code
-# logit offsets fitted so that sampled code frequencies match the training maps'; the log has a row
-# per round and training condition; maps generated at a training rate have frequencies closer to
-# the real training maps' than the uncalibrated prior's (counted here from the cache and the table).
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_cal.model "${prior[@]}" --steps 8 --calibrationSamples 60 \
-  --calibrationRounds 3 --calibrationLog cal.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; }
-grep -q "code frequencies calibrated" prior_cal.model || { echo "FAIL: calibration not in the summary"; exit 1; }
-for m in prior prior_cal; do
-  "$bin/MicrostructureGenerate" gen_$m.nrrd --vqvae vq.model --prior $m.model --condition ln_cooling_rate_C_per_s=0 \
-    --samples 150 --seed 5 --outputIndexMaps gen_${m}_maps.nrrd >/dev/null 2>&1 || { echo "FAIL: generate $m"; exit 1; }
-done
-$py - <<'PY'
-import csv, numpy as np
-from nrrd_stack import read
-log = list(csv.DictReader(open("cal.csv")))
-assert len(log) == 4 * 2, len(log)  # rounds 0..3, conditions ln 1 and ln 10
-assert sorted({r["condition"] for r in log}) == ["ln_cooling_rate_C_per_s=0", "ln_cooling_rate_C_per_s=2.302585092994046"], log
-line = [l for l in open("prior_cal.model", "rb").read().split(b"end_header")[0].decode().splitlines()
-        if l.startswith("marginal_calibration = ")][0]
-assert len(line.split(" = ")[1].split(",")) == 2 * 16, line[:80]  # (1 + 1 condition) x K
-rows = list(csv.DictReader(open("patches.csv")))
-cache = read("prior.model.maps.nrrd")
-real = np.concatenate([cache[i].ravel() for i, r in enumerate(rows)
-                       if r["split"] == "train" and float(r["cooling_rate_C_per_s"]) == 1])
-p = np.bincount(real, minlength=16) / real.size
-tv = {}
-for m in ("prior", "prior_cal"):
-    g = read(f"gen_{m}_maps.nrrd").ravel()
-    tv[m] = 0.5 * np.abs(np.bincount(g, minlength=16) / g.size - p).sum()
-assert tv["prior_cal"] < 0.6 * tv["prior"] and tv["prior_cal"] < 0.12, tv
-PY
-
-# --calibrationSpread: a per-map tilt per training condition; probes at s = 0 and the given multiples,
-# the model file's 16-code direction and 1 + 1 log-scale coefficients reproduce the tilt spreads logged
-# for the rounds, and the summary says so.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_tilt.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationSpread 1 --calibrationProbeVariations 0.5,1 \
-  --calibrationLog tilt.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "per-map tilt per condition" prior_tilt.model || { echo "FAIL: variation calibration not in the summary"; exit 1; }
-$py - <<'PY'
-import csv, math
-log = list(csv.DictReader(open("tilt.csv")))
-probes = [r for r in log if r["stage"] == "probe"]
-rounds = [r for r in log if r["stage"] == "round"]
-# The probes (s > 0) run after the rounds at the kept offsets; the last round samples the tilted model.
-assert len(probes) == 2 * 2 and "temperature" not in log[0], log
-assert all(float(r["variation"]) > 0 for r in probes), probes
-last = max(int(r["round"]) for r in rounds)
-assert all((float(r["variation"]) > 0) == (int(r["round"]) == last) for r in rounds), rounds
-head = open("prior_tilt.model", "rb").read().split(b"end_header")[0].decode().splitlines()
-value = lambda key: [float(v) for v in [l for l in head if l.startswith(key + " = ")][0].split(" = ")[1].split(",")]
-b, v = value("variation_direction"), value("variation_calibration")
-assert len(b) == 16 and len(v) == 2 and max(abs(x) for x in b) > 0, (b, v)
-assert not [l for l in head if l.startswith("temperature_calibration")], "no temperature with the tilt"
-spec = [l for l in head if l.startswith("condition_0 = ")][0].split(" = ")[1].split(",")
-mean, sd = float(spec[2]), float(spec[3])
-for r in [r for r in rounds if int(r["round"]) == last]:  # the tilted model: s(c) of the file
-    z = (float(r["condition"].split("=")[1]) - mean) / sd
-    assert abs(math.exp(v[0] + z * v[1]) - float(r["variation"])) < 1e-4 * float(r["variation"]), (v, r)
-PY
-# --calibrationTiltDirection content: the tilt's direction is the codes' own share of the bright phase
-# (Otsu per patch) in the 4 x 4 pixels each stands for, centred and scaled; checked against the shares
-# computed here from the training patches and the cached index maps with scikit-image's Otsu. Without
-# the volume-fraction statistic it is refused with no output. --calibrationTiltFit variance: the file
-# holds the coefficients of s(c)^2 and says so.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_content.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationSpread 1 --calibrationProbeVariations 0.5,1 \
-  --calibrationSpreadStatistic volume_fraction --calibrationTiltDirection content --calibrationTiltFit variance \
-  >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -aq "^variation_scale = variance$" prior_content.model || { echo "FAIL: the tilt's variance fit is not in the file"; exit 1; }
-grep -aq "^variation_scale" prior_tilt.model && { echo "FAIL: a log-s tilt says variance"; exit 1; }
-$py - <<'PY'
-import csv, gzip, numpy as np
-from skimage.filters import threshold_otsu
-def nrrd(path):
-    raw = open(path, "rb").read()
-    head, data = raw.split(b"\n\n", 1)
-    fields = dict(l.split(": ", 1) for l in head.decode().splitlines()[1:] if ": " in l)
-    dtype = {"unsigned char": np.uint8, "unsigned short": np.uint16}[fields["type"]]
-    data = gzip.decompress(data) if fields.get("encoding") == "gzip" else data
-    return np.frombuffer(data, dtype).reshape([int(v) for v in fields["sizes"].split()][::-1])
-patches, maps = nrrd("patches.nrrd"), nrrd("prior_content.model.maps.nrrd")
-rows = [i for i, r in enumerate(csv.DictReader(open("patches.csv"))) if r["split"] == "train"]
-K = 16
-total, count = np.zeros(K), np.zeros(K)
-for i in rows:
-    phase = (patches[i] > threshold_otsu(patches[i])).astype(float)
-    blocks = phase.reshape(maps.shape[1], 4, maps.shape[2], 4).mean(axis=(1, 3))
-    np.add.at(total, maps[i].ravel(), blocks.ravel())
-    np.add.at(count, maps[i].ravel(), 1)
-share = (total + total.sum() / count.sum()) / (count + 1)
-head = open("prior_content.model", "rb").read().split(b"end_header")[0].decode().splitlines()
-b = np.array([float(v) for v in [l for l in head if l.startswith("variation_direction = ")][0].split(" = ")[1].split(",")])
-used = count > 0
-r = np.corrcoef(b[used], share[used])[0, 1]
-assert r > 0.99, (r, b, share)  # an increasing affine function of the share
-PY
-if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
-    --calibrationSpread 1 --calibrationTiltDirection content >out.txt 2>&1; then
-  echo "FAIL: a content tilt accepted without the volume-fraction statistic"; exit 1; fi
-grep -q "calibrationSpreadStatistic volume_fraction" out.txt || { echo "FAIL: unclear tilt message"; cat out.txt; exit 1; }
-[ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
-# --calibrationMeanStatistics: after the rounds, per training condition an unshifted probe and one per
-# statistic, then the corrections, each logged with the decoded means' relative differences from the
-# training patches'; the summary says so; an unknown statistic is refused with no output.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_mean.model "${prior[@]}" --steps 8 --calibrationSamples 40 \
-  --calibrationRounds 1 --calibrationMeanStatistics volume_fraction,mean_free_path --calibrationMeanRounds 1 \
-  --calibrationLog mean.csv >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "decoded means matched to the patches'" prior_mean.model || { echo "FAIL: mean calibration not in the summary"; exit 1; }
-grep -q "decoded means against the training patches'" out.txt || { echo "FAIL: mean calibration not reported"; cat out.txt; exit 1; }
-$py - <<'PY'
-import csv, math
-log = list(csv.DictReader(open("mean.csv")))
-stages = [r["stage"] for r in log]
-assert stages.count("mean_probe") == 2 * 3 and stages.count("mean") == 2 * 1, stages
-assert stages.index("mean_probe") > max(i for i, s in enumerate(stages) if s == "round"), stages
-for r in log:  # every sampling is measured in both statistics (NaN only where no patch has an intercept)
-    for k in ("mean_difference_volume_fraction", "mean_difference_mean_free_path"):
-        float(r[k])
-assert all(math.isfinite(float(r["mean_difference_volume_fraction"])) for r in log), log
-PY
-if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
-    --calibrationMeanStatistics grain_size >out.txt 2>&1; then echo "FAIL: unknown mean statistic accepted"; exit 1; fi
-grep -q "give volume_fraction and/or mean_free_path" out.txt || { echo "FAIL: unclear statistic message"; cat out.txt; exit 1; }
-[ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
-# The generator draws the tilt from the seed: the same seed repeats, another differs.
-for run in a:1 b:1 c:2; do
-  "$bin/MicrostructureGenerate" gen_tilt_${run%%:*}.nrrd --vqvae vq.model --prior prior_tilt.model \
-    --condition ln_cooling_rate_C_per_s=1 --samples 3 --seed ${run##*:} >out.txt 2>&1 || { cat out.txt; exit 1; }
-done
-cmp -s gen_tilt_a.nrrd gen_tilt_b.nrrd || { echo "FAIL: seed 1 not repeatable with the tilt"; exit 1; }
-cmp -s gen_tilt_a.nrrd gen_tilt_c.nrrd && { echo "FAIL: seeds 1 and 2 gave the same patches"; exit 1; }
-
 # Bad condition: the message names the prior's parameters; no output.
 if "$bin/MicrostructureGenerate" bad.nrrd --vqvae vq.model --prior prior.model --condition cooling=3 >out.txt 2>&1; then
   echo "FAIL: accepted an unknown parameter"; exit 1; fi
@@ -345,11 +210,6 @@ for bad in cooling_rate_C_per_s:-1 ln_cooling_rate_C_per_s ln_cooling_rate_C_per
       --conditionExponentials "$bad" >out.txt 2>&1; then echo "FAIL: accepted --conditionExponentials $bad"; exit 1; fi
   grep -q "is not parameter:rate" out.txt || { echo "FAIL: unclear message for $bad"; cat out.txt; exit 1; }
 done
-if "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 \
-    --calibrationMeanStatistics volume_fraction --calibrationMeanTermStatistics mean_free_path >out.txt 2>&1; then
-  echo "FAIL: accepted a term statistic that is not a mean statistic"; exit 1; fi
-grep -q "not one of --calibrationMeanStatistics" out.txt || { echo "FAIL: unclear term-statistic message"; cat out.txt; exit 1; }
-[ ! -e prior_e.model ] || { echo "FAIL: output written on error"; exit 1; }
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 --conditions x \
   --conditionExponentials x:-0.01 --cache prior_e.maps.nrrd >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
@@ -357,11 +217,6 @@ grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
 "$bin/MicrostructureGenerate" gen_e.nrrd --vqvae vq.model --prior prior_e.model --samples 2 \
   --condition ln_cooling_rate_C_per_s=1,x=16 >out.txt 2>&1 || { cat out.txt; exit 1; }
 [ -s gen_e.nrrd ] || { echo "FAIL: nothing generated with an exponential term"; exit 1; }
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_c.model "${prior[@]}" --steps 1 --conditions x \
-  --conditionExponentials x:-0.01 --conditionExponentialsCalibrationOnly --cache prior_e.maps.nrrd >out.txt 2>&1 ||
-  { cat out.txt; exit 1; }
-grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:.*:calibration$" prior_c.model || {
-  echo "FAIL: the calibration-only flag is not in the file"; grep -a condition_ prior_c.model; exit 1; }
 
 # --resume with a changed architecture option is refused, naming the option and the checkpoint's value.
 if "$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 10 --resume --layers 3 \
@@ -424,4 +279,16 @@ if "$bin/MicrostructureTrainPrior" patches.nrrd bad.model "${prior[@]}" --steps 
   echo "FAIL: --compositionBudget accepted without --compositionLevel"; exit 1; fi
 grep -q -- "--compositionBudget needs --compositionLevel" out.txt || { echo "FAIL: unclear message for a budget without the level"; cat out.txt; exit 1; }
 [ ! -e bad.model ] || { echo "FAIL: model written on error"; exit 1; }
+# The generator draws each map's composition from the seed: the same seed repeats, another differs.
+for run in a:1 b:1 c:2; do
+  "$bin/MicrostructureGenerate" gen_top_${run%%:*}.nrrd --vqvae vq.model --prior prior_top.model \
+    --condition ln_cooling_rate_C_per_s=1 --samples 3 --seed ${run##*:} >out.txt 2>&1 || { cat out.txt; exit 1; }
+done
+cmp -s gen_top_a.nrrd gen_top_b.nrrd || { echo "FAIL: seed 1 not repeatable with the composition level"; exit 1; }
+cmp -s gen_top_a.nrrd gen_top_c.nrrd && { echo "FAIL: seeds 1 and 2 gave the same patches"; exit 1; }
+# The removed calibrations' options are refused as unknown, naming the option.
+if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 --calibrationSamples 10 \
+    >out.txt 2>&1; then echo "FAIL: --calibrationSamples accepted"; exit 1; fi
+grep -q -- "calibrationSamples" out.txt || { echo "FAIL: unclear message for a removed option"; cat out.txt; exit 1; }
+[ ! -e prior_bad.model ] || { echo "FAIL: output written on error"; exit 1; }
 echo "ok"
