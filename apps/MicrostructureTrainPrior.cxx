@@ -6,7 +6,7 @@
  *  split (by sample); per-epoch CSV log, checkpoints, --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
-#include "itkMicrostructureCodeStatistics.h"
+#include "itkCodeForegroundShare.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -308,23 +308,14 @@ Body(Module & m)
     {
       // The top level: each map's share of the bright phase, from its codes' own shares measured on
       // the training patches (Otsu per patch).
-      const auto   patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
-      const bool interfaces = m.Get("compositionLevel") == "phase_interface";
-      const auto code = itk::ComputeMicrostructureCodeStatistics(patches.GetPointer(), maps.GetPointer(), trainRows,
-                                                                 h.CodebookSize);
-      std::vector<float> values; // K x L, a code's L values together
-      for (unsigned int k = 0; k < h.CodebookSize; ++k)
-      {
-        values.push_back(static_cast<float>(code.ForegroundShare[k]));
-        if (interfaces)
-          values.push_back(static_cast<float>(code.InterfaceDensity[k]));
-      }
-      prior->SetCompositionLevel(values, interfaces ? 2 : 1, trainIndices.data(),
+      const auto patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
+      const auto share = itk::ComputeCodeForegroundShare(patches.GetPointer(), maps.GetPointer(), trainRows,
+                                                         h.CodebookSize);
+      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainIndices.data(),
                                  static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
                                  static_cast<unsigned int>(size[0]), trainConditions);
       const auto & s = prior->GetConditionSchema();
-      std::cerr << "composition level: the share of the bright phase per map"
-                << (interfaces ? " and its interface density" : "") << " (standardised)";
+      std::cerr << "composition level: the share of the bright phase per map (standardised)";
       if (!s.empty() && !s[0].Categorical)
         for (const double z : { s[0].Minimum, s[0].Maximum })
         {
@@ -341,11 +332,10 @@ Body(Module & m)
     prior->Initialize();
     prior->SetVQVAEFingerprint(vqvaeFingerprint); // the VQ-VAE whose index maps it learns
   }
-  const unsigned int levelCount = m.Get("compositionLevel") == "none" ? 0u : (m.Get("compositionLevel") == "phase" ? 1u : 2u);
-  if (resume && prior->GetCompositionCount() != levelCount)
+  if (resume && prior->HasCompositionLevel() != (m.Get("compositionLevel") != "none"))
     throw std::invalid_argument("--compositionLevel " + m.Get("compositionLevel") + " differs from the checkpoint " +
-                                checkpoint + " (a composition level of " + std::to_string(prior->GetCompositionCount()) +
-                                " value(s) per map): resume with the setting it was trained with, or start anew "
+                                checkpoint + " (" + (prior->HasCompositionLevel() ? "with" : "without") +
+                                " a composition level): resume with the setting it was trained with, or start anew "
                                 "without --resume");
   if (resume && prior->GetCompositionBudget() != m.GetBool("compositionBudget"))
     throw std::invalid_argument(std::string("--compositionBudget ") + (m.GetBool("compositionBudget") ? "on" : "off") +
@@ -473,10 +463,8 @@ main(int argc, char * argv[])
                              "training patch, through the codes' own shares) drawn first from a normal distribution "
                              "whose mean and log sd are lines in the condition, then the map given it. Gives the maps "
                              "the patch-to-patch variation in composition that the network alone lacks. none: the "
-                             "paper's prior. phase_interface: the share and the interface density per map (phase "
-                             "changes between neighbouring pixels per pixel), drawn together, so that the maps' "
-                             "spread of mean free path is modelled as well.");
-  composition.elements = { "none", "phase", "phase_interface" };
+                             "paper's prior.");
+  composition.elements = { "none", "phase" };
   m.Add("boolean", "compositionBudget", "compositionBudget", "false", "Composition budget",
         "With --compositionLevel: every layer also sees, at each position, the composition left to place for "
         "the map to end at its drawn share (not in the paper), so that the maps' own shares follow the top "
