@@ -260,8 +260,8 @@ DrawPosition(const torch::Tensor & logits, torch::Tensor & out, int64_t r, int64
 } // namespace
 
 void
-SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms, double temperature, const torch::Device & device,
-            const std::function<void(double)> & progress)
+SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
+            double temperature, const torch::Device & device, const std::function<void(double)> & progress)
 {
   torch::NoGradGuard noGrad;
   network->eval();
@@ -284,8 +284,7 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
 
 void
 SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
-                  double temperature,
-                  const torch::Device & device, const std::function<void(double)> & progress)
+                  double temperature, const torch::Device & device, const std::function<void(double)> & progress)
 {
   torch::NoGradGuard noGrad;
   network->eval();
@@ -310,10 +309,6 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
     outT[l] = layer->horizontalOut->weight.view({ C, C }).t().contiguous();
   }
 
-  // Caches. vertical[l]: gated vertical outputs (inputs of layer l+1's vertical stack), N x C_l x H x W,
-  // vertical[0] = the embedding of the indices drawn so far. rows[l]: the current row of the horizontal
-  // stack, channels last, N x (P + W) x C_l, zero in the P padding columns; rows[0] = embedding.
-  // toHorizontal[l]: conv_1x1(down(V_l)) for the current row, channels last, N x W x 2C.
   // The composition budget: each map's code values summed over the positions drawn so far (N x 1 x L,
   // double, accumulated in raster order as the full forward's cumsum does) and its u.
   const int64_t B = o.budgetCount;
@@ -323,6 +318,11 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
     budgetSums = torch::zeros({ N, 1, B }, torch::kDouble);
     budgetU = cond.narrow(1, cond.size(1) - B, B);
   }
+
+  // Caches. vertical[l]: gated vertical outputs (inputs of layer l+1's vertical stack), N x C_l x H x W,
+  // vertical[0] = the embedding of the indices drawn so far. rows[l]: the current row of the horizontal
+  // stack, channels last, N x (P + W) x C_l, zero in the P padding columns; rows[0] = embedding.
+  // toHorizontal[l]: conv_1x1(down(V_l)) for the current row, channels last, N x W x 2C.
   std::vector<torch::Tensor> vertical(L + 1), rows(L + 1), toHorizontal(L);
   vertical[0] = torch::zeros({ N, E, H, W }, fopt);
   rows[0] = torch::zeros({ N, P + W, E }, fopt);

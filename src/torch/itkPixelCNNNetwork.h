@@ -147,8 +147,8 @@ InverseCDF(const float * logits, int64_t K, double temperature, double u);
  * time in raster order with a full forward pass of the network per position
  * (the paper's sampler). uniforms: N x H x W, in the same order. */
 void
-SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms, double temperature, const torch::Device & device,
-            const std::function<void(double)> & progress);
+SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
+            double temperature, const torch::Device & device, const std::function<void(double)> & progress);
 
 /** The same samples, computed incrementally (Ramachandran et al. 2017): per
  * row, the vertical stack of the previous row once for every layer; per
@@ -159,8 +159,7 @@ SampleNaive(Network & network, torch::Tensor & out, const torch::Tensor & condit
  * probability). */
 void
 SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
-                  double temperature,
-                  const torch::Device & device, const std::function<void(double)> & progress);
+                  double temperature, const torch::Device & device, const std::function<void(double)> & progress);
 
 } // namespace pixelcnn
 } // namespace itk

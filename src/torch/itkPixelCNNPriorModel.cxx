@@ -1518,10 +1518,11 @@ PixelCNNPriorModel::Read(const std::string & path)
     Fail(path + ": header line composition_budget must be 1 and comes with a composition level: the file is damaged");
 
   torchsupport::SetTorchThreads();
-  pixelcnn::Network network = BudgetedNetwork(
-    ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount, budget ? compositionCount : 0),
-    compositionValues, std::vector<double>(compositionStandardisation.begin(), compositionStandardisation.begin() + compositionCount),
-    std::vector<double>(compositionStandardisation.begin() + compositionCount, compositionStandardisation.end()));
+  const auto        middle = compositionStandardisation.begin() + compositionCount; // means, then sds
+  pixelcnn::Network network =
+    BudgetedNetwork(ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount, budget ? compositionCount : 0),
+                    compositionValues, std::vector<double>(compositionStandardisation.begin(), middle),
+                    std::vector<double>(middle, compositionStandardisation.end()));
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
