@@ -12,12 +12,10 @@
 #include "itkMicrostructureTable.h"
 #include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
-#include "itkOtsuPhaseSegmentationImageFilter.h"
 #include "itkVQEncodeImageFilter.h"
 
 #include <algorithm>
 #include <memory>
-#include <numeric>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
