@@ -16,6 +16,7 @@
 #include "MicrostructureStudyAnalysis.h"
 #include "MicrostructureStudyConfig.h"
 #include "MicrostructureStudyPresets.h"
+#include "itkCPUInstructionSet.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -355,7 +356,8 @@ SlowCPU(const std::string & device)
   if (probe->GetDeviceInUse() != "cpu")
     return false;
 #if defined(__x86_64__) || defined(__i386__)
-  return !__builtin_cpu_supports("avx512f");
+  // The instruction set LibTorch will use (ONEDNN_MAX_CPU_ISA caps it: scripts/emulate_cpu.sh).
+  return !itk::GetCPUInstructionSet().empty() && !itk::CPUHasAVX512();
 #else
   return false; // no measurements on other CPUs
 #endif

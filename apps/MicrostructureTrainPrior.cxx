@@ -6,6 +6,7 @@
  *  split (by sample); per-epoch CSV log, checkpoints, --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkCPUInstructionSet.h"
 #include "itkCodeForegroundShare.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
@@ -369,7 +370,8 @@ Body(Module & m)
             << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
-  std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse() << ")\n";
+  std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse()
+            << (prior->GetDeviceInUse() == "cpu" ? ", " + itk::GetCPUInstructionSet() : "") << ")\n";
   trainer->Train();
 
   std::ostringstream summary;
@@ -482,7 +484,8 @@ main(int argc, char * argv[])
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
                            "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "
-                           "float32); auto: bfloat16 where the CPU has AVX512-BF16, float32 otherwise.");
+                           "float32); needs AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with "
+                           "AMX), float32 otherwise.");
   precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationBitsPerIndex", "validationBitsPerIndex", "", "Validation bits per index", "Last epoch.")

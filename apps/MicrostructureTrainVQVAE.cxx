@@ -5,6 +5,7 @@
  *  checkpoints and --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkCPUInstructionSet.h"
 #include "itkCastImageFilter.h"
 #include "itkExtractImageFilter.h"
 #include "itkMicrostructureIO.h"
@@ -187,7 +188,8 @@ Body(Module & m)
   progress.Observe(trainer, 0.0, 1.0);
   std::cerr << "training on " << train->GetLargestPossibleRegion().GetSize()[2] << " patches of " << size[0] << " x "
             << size[1] << " px, validating on " << testSlices.size() << ", device " << model->GetDeviceInUse()
-            << " (" << model->GetPrecisionInUse() << "), " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
+            << " (" << model->GetPrecisionInUse() << (model->GetDeviceInUse() == "cpu" ? ", " + itk::GetCPUInstructionSet() : "")
+            << "), " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
   trainer->Train();
 
   std::ostringstream summary;
@@ -298,8 +300,9 @@ main(int argc, char * argv[])
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
                            "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (weights, "
-                           "quantizer, losses and Adam in float32): about 2x faster on CPUs with AVX512-BF16; auto: "
-                           "bfloat16 where the CPU has it, float32 otherwise.");
+                           "quantizer, losses and Adam in float32): about 2x faster on AMD CPUs with AVX512-BF16, needs "
+                           "AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with AMX), "
+                           "float32 otherwise.");
   precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationMSE", "validationMSE", "", "Validation MSE", "Last epoch.").channel = "output";

@@ -263,8 +263,8 @@ public:
 
   /** Arithmetic of TrainStep's convolutions, as VQVAEModel::SetPrecision: "float32" (default),
    * "bfloat16" (mixed precision through LibTorch's autocast; the loss, weights and Adam in
-   * float32) or "auto" (bfloat16 on CPUs with AVX512-BF16). Sampling and likelihoods always run in
-   * float32. An unknown name throws. */
+   * float32) or "auto" (itk::CPUPrefersBFloat16). Sampling and likelihoods always run in
+   * float32. An unknown name, or bfloat16 on a CPU without AVX-512, throws. */
   void
   SetPrecision(const std::string & precision);
   itkGetStringMacro(Precision);

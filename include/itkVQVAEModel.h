@@ -188,10 +188,11 @@ public:
 
   /** Arithmetic of TrainStep's convolutions: "float32" (default, the paper), "bfloat16" (mixed
    * precision: convolutions and matrix products in bfloat16 through LibTorch's autocast; the
-   * quantizer, the losses, the weights and Adam in float32) or "auto" (bfloat16 on a CPU with
-   * native bfloat16 dot products, AVX512-BF16, float32 otherwise and on CUDA). Measured on such a
-   * CPU: about twice the training throughput, the same reconstruction quality (see the README).
-   * Inference (Encode, Decode) always runs in float32. An unknown name throws. */
+   * quantizer, the losses, the weights and Adam in float32) or "auto" (bfloat16 where it was measured
+   * faster, itk::CPUPrefersBFloat16 in itkCPUInstructionSet.h; float32 otherwise and on CUDA). On an
+   * AMD Zen 4: about twice the training throughput, the same reconstruction quality. Inference
+   * (Encode, Decode) always runs in float32. An unknown name, or bfloat16 on a CPU without AVX-512,
+   * throws. */
   void
   SetPrecision(const std::string & precision);
   itkGetStringMacro(Precision);

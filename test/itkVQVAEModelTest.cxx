@@ -1,10 +1,13 @@
+#include "itkCPUInstructionSet.h"
 #include "itkVQVAEModel.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -280,26 +283,87 @@ TEST(VQVAEModel, PhaseLossTermAddsToTheTotalAndIsStored)
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
 }
 
-// Mixed precision: "auto" follows the CPU's AVX512-BF16 flag (read from /proc/cpuinfo here, an
-// independent source); bfloat16 training starts from the same loss as float32 (same weights, only
-// the convolutions rounded) and learns as well over a few steps; unknown names throw.
-TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
+namespace
 {
-  bool          flag = false;
+/** A flag of the first CPU in /proc/cpuinfo: an independent source for the instruction set. */
+bool
+CPUInfoFlag(const std::string & flag)
+{
   std::ifstream cpuinfo("/proc/cpuinfo");
   for (std::string line; std::getline(cpuinfo, line);)
-  {
     if (line.rfind("flags", 0) == 0)
+      return (line + " ").find(" " + flag + " ") != std::string::npos;
+  return false;
+}
+
+/** The cap ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) puts on oneDNN, upper case; "" when none. */
+std::string
+OneDNNCap()
+{
+  for (const char * name : { "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA" })
+    if (const char * v = std::getenv(name); v && *v)
     {
-      flag = (line + " ").find(" avx512_bf16 ") != std::string::npos;
+      std::string cap = v;
+      std::transform(cap.begin(), cap.end(), cap.begin(), [](unsigned char c) { return std::toupper(c); });
+      return cap == "ALL" ? "" : cap;
+    }
+  return "";
+}
+} // namespace
+
+// The instruction set the networks run with: the CPU's own (its /proc/cpuinfo flags) unless
+// ONEDNN_MAX_CPU_ISA caps it (scripts/emulate_cpu.sh), and what `auto` precision and the study's
+// slow-CPU settings follow.
+TEST(VQVAEModel, CPUInstructionSetFollowsTheFlagsAndTheCap)
+{
+#if defined(__x86_64__) && defined(__linux__)
+  const std::string isa = itk::GetCPUInstructionSet();
+  const std::string cap = OneDNNCap();
+  ASSERT_FALSE(isa.empty());
+  if (cap.empty())
+  {
+    EXPECT_EQ(isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos,
+              CPUInfoFlag("avx512_bf16"))
+      << isa;
+    EXPECT_EQ(isa.find("avx512") != std::string::npos, CPUInfoFlag("avx512f")) << isa;
+  }
+  else if (cap == "AVX2")
+    EXPECT_EQ(isa, CPUInfoFlag("avx2") ? "avx2" : isa) << "capped by ONEDNN_MAX_CPU_ISA=" << cap;
+  EXPECT_EQ(itk::CPUHasNativeBFloat16(), isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos);
+  EXPECT_EQ(itk::CPUHasAVX512(), isa.find("avx512") != std::string::npos);
+  // `auto` trains in bfloat16 where it is native, except on Intel without AMX (measured slower there).
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  bool          intel = false;
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("vendor_id", 0) == 0)
+    {
+      intel = line.find("GenuineIntel") != std::string::npos;
       break;
     }
-  }
+  EXPECT_EQ(itk::CPUPrefersBFloat16(),
+            itk::CPUHasNativeBFloat16() && (!intel || isa.find("amx") != std::string::npos));
+#else
+  GTEST_SKIP() << "the instruction set is checked against /proc/cpuinfo on x86-64 Linux only";
+#endif
+}
+
+// Mixed precision: "auto" follows CPUPrefersBFloat16 (the test above checks it against the CPU's
+// flags and vendor) and is refused without AVX-512; bfloat16 training starts from the same loss as float32 (same weights,
+// only the convolutions rounded) and learns as well over a few steps; unknown names throw.
+TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
+{
+  const bool flag = itk::CPUPrefersBFloat16();
   auto m32 = TinyModel(6);
   auto m16 = TinyModel(6);
   EXPECT_EQ(m32->GetPrecisionInUse(), "float32");
   m16->SetPrecision("auto");
   EXPECT_EQ(m16->GetPrecisionInUse(), flag ? "bfloat16" : "float32");
+  if (!itk::CPUHasAVX512())
+  {
+    EXPECT_THROW(m16->SetPrecision("bfloat16"), itk::ExceptionObject);
+    GTEST_SKIP() << "bfloat16 needs AVX-512 (this CPU runs " << itk::GetCPUInstructionSet()
+                 << "): its refusal and auto's float32 are checked, its training is not";
+  }
   m16->SetPrecision("bfloat16");
   EXPECT_EQ(m16->GetPrecisionInUse(), "bfloat16");
   EXPECT_THROW(m16->SetPrecision("float16"), itk::ExceptionObject);

@@ -618,7 +618,7 @@ PixelCNNPriorModel::GetDeviceInUse() const
 void
 PixelCNNPriorModel::SetPrecision(const std::string & precision)
 {
-  torchsupport::ResolvePrecision(precision, torch::kCPU); // throws for an unknown name
+  torchsupport::ResolvePrecision(precision, m_Impl->device); // throws for an unknown name or one this device cannot run
   if (precision != m_Precision)
   {
     m_Precision = precision;

@@ -2,12 +2,17 @@
  * Shared LibTorch support of the models (itkTorchSupport.h).
  *=========================================================================*/
 #include "itkTorchSupport.h"
+#include "itkCPUInstructionSet.h"
 #include "itkModelFile.h"
 #include "itkMacro.h"
 #include "itkMultiThreaderBase.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
+
+#if defined(__unix__)
+#  include <dlfcn.h>
+#endif
 
 namespace itk
 {
@@ -113,27 +118,26 @@ ResolveDevice(const std::string & name, std::string & warning)
   throw e;
 }
 
-bool
-CPUHasNativeBFloat16()
-{
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && (__GNUC__ >= 12 || defined(__clang__))
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16");
-#else
-  return false;
-#endif
-}
-
 std::string
 ResolvePrecision(const std::string & name, const torch::Device & device)
 {
+  if (name == "bfloat16" && device.is_cpu() && !itk::CPUHasAVX512())
+  {
+    // oneDNN has no bfloat16 convolutions below AVX-512 (capped there it fails with "could not create
+    // a primitive descriptor iterator"; on such a CPU LibTorch falls back to kernels slower than float32).
+    ExceptionObject e(__FILE__, __LINE__,
+                      "precision bfloat16 needs a CPU with AVX-512 (this one runs " + itk::GetCPUInstructionSet() +
+                        "): use float32, or auto (float32 here)",
+                      ITK_LOCATION);
+    throw e;
+  }
   if (name == "float32" || name == "bfloat16")
   {
     return name;
   }
   if (name == "auto")
   {
-    return device.is_cpu() && CPUHasNativeBFloat16() ? "bfloat16" : "float32";
+    return device.is_cpu() && itk::CPUPrefersBFloat16() ? "bfloat16" : "float32";
   }
   ExceptionObject e(__FILE__, __LINE__,
                     "unknown precision \"" + name + "\": use float32, bfloat16 (mixed precision) or auto", ITK_LOCATION);
@@ -233,4 +237,66 @@ Optimizer::SetPending(std::string bytes)
 }
 
 } // namespace torchsupport
+
+std::string
+GetCPUInstructionSet()
+{
+#if defined(__unix__)
+  // oneDNN's C API (dnnl.h, dnnl_debug.h), loaded with LibTorch: asked at run time, so that no header
+  // or link of oneDNN's own is needed and a LibTorch without it falls back to the flags.
+  using EffectiveISA = int (*)();
+  using ISAName = const char * (*)(int);
+  const auto effective = reinterpret_cast<EffectiveISA>(dlsym(RTLD_DEFAULT, "dnnl_get_effective_cpu_isa"));
+  const auto name = reinterpret_cast<ISAName>(dlsym(RTLD_DEFAULT, "dnnl_cpu_isa2str"));
+  if (effective && name)
+  {
+    const char * text = name(effective());
+    std::string isa = text ? text : "";
+    const std::string prefix = "cpu_isa_";
+    if (isa.compare(0, prefix.size(), prefix) == 0)
+      isa.erase(0, prefix.size());
+    if (!isa.empty() && isa != "unknown")
+      return isa;
+  }
+#endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && (__GNUC__ >= 12 || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16"))
+    return "avx512_core_bf16";
+  if (__builtin_cpu_supports("avx512f"))
+    return "avx512_core";
+  if (__builtin_cpu_supports("avx2"))
+    return "avx2";
+#endif
+  return "";
+}
+
+bool
+CPUHasNativeBFloat16()
+{
+  const std::string isa = GetCPUInstructionSet();
+  return isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos;
+}
+
+bool
+CPUPrefersBFloat16()
+{
+  if (!CPUHasNativeBFloat16())
+    return false;
+  if (GetCPUInstructionSet().find("amx") != std::string::npos)
+    return true;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return !__builtin_cpu_is("intel"); // Intel's AVX512-BF16 without AMX trains slower in bfloat16
+#else
+  return true;
+#endif
+}
+
+bool
+CPUHasAVX512()
+{
+  return GetCPUInstructionSet().find("avx512") != std::string::npos;
+}
+
 } // namespace itk

@@ -25,15 +25,11 @@ ResolveDevice(const std::string & name, std::string & warning);
 
 /** Arithmetic of the convolutions and matrix products in training: "float32", "bfloat16" (mixed
  * precision: LibTorch's autocast runs them in bfloat16, everything else, the weights and the
- * optimizer stay float32) or "auto" (bfloat16 on a CPU with native bfloat16 dot products,
- * AVX512-BF16, where oneDNN's bfloat16 convolutions run about twice as fast; float32 otherwise,
- * and on CUDA). Returns "float32" or "bfloat16"; an unknown name throws itk::ExceptionObject. */
+ * optimizer stay float32) or "auto" (bfloat16 on the CPUs where it was measured faster,
+ * itk::CPUPrefersBFloat16 (itkCPUInstructionSet.h); float32 otherwise, and on CUDA). Returns "float32" or "bfloat16"; an unknown name, or "bfloat16" on a CPU without AVX-512,
+ * throws itk::ExceptionObject. */
 std::string
 ResolvePrecision(const std::string & name, const torch::Device & device);
-
-/** Whether this CPU has native bfloat16 dot products (AVX512-BF16). */
-bool
-CPUHasNativeBFloat16();
 
 /** While alive, LibTorch's autocast to bfloat16 on `device` is on (when `enabled`); restores the
  * previous state and clears autocast's weight cache on destruction. Thread-local, like autocast. */
