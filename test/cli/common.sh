@@ -12,3 +12,10 @@ py=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+
+# Whether the networks run with AVX-512 here: the CPU's flag (/proc/cpuinfo), unless
+# ONEDNN_MAX_CPU_ISA caps oneDNN below it (scripts/emulate_cpu.sh), as itk::CPUHasAVX512 says.
+cpu_has_avx512() {
+  grep -qw avx512f /proc/cpuinfo || return 1
+  case "${ONEDNN_MAX_CPU_ISA:-${DNNL_MAX_CPU_ISA:-ALL}}" in ALL | all | AVX512* | avx512*) return 0 ;; *) return 1 ;; esac
+}
