@@ -124,7 +124,8 @@ ResolvePrecision(const std::string & name, const torch::Device & device)
   if (name == "bfloat16" && device.is_cpu() && !itk::CPUHasAVX512())
   {
     // oneDNN has no bfloat16 convolutions below AVX-512 (capped there it fails with "could not create
-    // a primitive descriptor iterator"; on such a CPU LibTorch falls back to kernels slower than float32).
+    // a primitive descriptor iterator"; on a real AVX2 CPU LibTorch would take its generic kernels
+    // instead, not measured here, with nothing to gain over float32).
     ExceptionObject e(__FILE__, __LINE__,
                       "precision bfloat16 needs a CPU with AVX-512 (this one runs " + itk::GetCPUInstructionSet() +
                         "): use float32, or auto (float32 here)",
