@@ -304,7 +304,7 @@ Module::Help(const std::string & program) const
       }
       if (p.tag != "boolean")
       {
-        h << " <" << p.tag << ">";
+        h << " <" << (p.seed ? "integer" : p.tag) << ">";
       }
       h << "\n      " << p.description;
       if (!p.elements.empty())
