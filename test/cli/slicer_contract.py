@@ -28,7 +28,6 @@ terminal gets no progress tags.
 """
 import csv
 import gzip
-import io
 import math
 import os
 import pty
@@ -457,7 +456,8 @@ def run_all(tmp, work, clis):
                                            "outputSummary": w("summary.json"), "correlationDistance": "8"})
     if ok:
         vf = float(c.returned["meanVolumeFraction"])
-        if not (0 < vf < 1 and float(c.returned["meanFreePath"]) > 0) or len(read_table(c.out("outputTable"))[1]) != len(rows):
+        measured = read_table(c.out("outputTable"))[1]
+        if not (0 < vf < 1 and float(c.returned["meanFreePath"]) > 0) or len(measured) != len(rows):
             fail("MicrostructureMeasure", "returned %s" % c.returned)
     # Tables named .tsv (Slicer's default for a <table> without fileExtensions) are read and written with tabs.
     write_table(table, w("patches.tsv"))
@@ -467,8 +467,8 @@ def run_all(tmp, work, clis):
             w("measured.tsv"))[0]:
         fail("MicrostructureMeasure", "TSV in and out (exit %d): %s" % (r.returncode, r.stderr[-300:]))
     # ... and one micrograph, the pixel size box untouched (0: the image's own).
-    c, ok = call("MicrostructureMeasure", {"input": w("ds", "images", sorted(os.listdir(w("ds", "images")))[0]),
-                                           "outputTable": True})
+    call("MicrostructureMeasure", {"input": w("ds", "images", sorted(os.listdir(w("ds", "images")))[0]),
+                                   "outputTable": True})
 
     if "MicrostructureTrainVQVAE" not in clis:
         print("skipped the LibTorch CLIs: not built")
@@ -478,7 +478,8 @@ def run_all(tmp, work, clis):
     c, ok = call("MicrostructureTrainVQVAE", dict(tiny, input=stack, output=w("vq.model"), table=table, log=True))
     if not ok:
         return
-    if abs(float(c.returned["validationMSE"]) - float(read_table(c.out("log"))[1][-1][read_table(c.out("log"))[0].index("val_mse")])) > 1e-6:
+    log_header, log_rows = read_table(c.out("log"))
+    if abs(float(c.returned["validationMSE"]) - float(log_rows[-1][log_header.index("val_mse")])) > 1e-6:
         fail("MicrostructureTrainVQVAE", "validationMSE %s differs from the log" % c.returned)
     # Encode a micrograph that Slicer hands over as a one-slice 3D volume; decode it back.
     c, ok = call("MicrostructureEncode", {"input": micrograph, "output": True, "model": w("vq.model")})
