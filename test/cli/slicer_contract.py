@@ -383,10 +383,21 @@ def check_terminal(tmp):
         fail("MicrostructureSynthesize", "on a terminal (exit %d): %r" % (p.returncode, text[-300:]))
 
 
+def check_by_hand():
+    """By hand: a result's name given as an option, and a seed that is not a whole number, are usage
+    errors (exit 2) that say what to do."""
+    for cli, args, want in (("MicrostructureMeasure", ["x.png", "--meanVolumeFraction", "1"], "--returnparameterfile"),
+                            ("MicrostructureSynthesize", ["-o", "x.png", "--seed", "1.23457e+08"], "whole number")):
+        r = subprocess.run([os.path.join(BIN, cli)] + args, capture_output=True, text=True)
+        if r.returncode != 2 or want not in r.stderr:
+            fail(cli, "%s (exit %d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+
+
 def main():
     clis = sorted(c for c in os.listdir(BIN) if c.startswith("Microstructure") and "." not in c)
     for cli in clis:
         check_description(cli)
+    check_by_hand()
     tmp = tempfile.mkdtemp(prefix="slicer-contract-")  # Slicer's temporary folder
     work = tempfile.mkdtemp(prefix="slicer-user-")  # the user's folders
     try:
