@@ -73,8 +73,10 @@ main(int argc, char * argv[])
   m.Add("file", "model", "model", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  m.Add("integer", "tileSize", "tileSize", "512", "Tile size (px)",
-        "2D micrographs are encoded in tiles of this size (with a context margin), so memory stays bounded.")
-    .minimum = "8";
+  auto & tile = m.Add("integer", "tileSize", "tileSize", "512", "Tile size (px)",
+                      "2D micrographs are encoded in tiles of this size (with a context margin), so memory stays "
+                      "bounded.");
+  tile.minimum = "8";
+  tile.maximum = "65536";
   return sm::cli::Run(m, argc, argv, Body);
 }

@@ -110,7 +110,7 @@ Body(Module & m)
     throw std::invalid_argument("--latentSize takes width,height (e.g. 64,64), or 0,0 for the prior's training size");
   source->SetLatentSize({ { std::stoul(latent[0]), std::stoul(latent[1]) } });
   source->SetTemperature(m.GetDouble("temperature"));
-  source->SetSeed(std::stoull(m.Get("seed")));
+  source->SetSeed(m.GetSeed("seed"));
   source->SetBatchSize(static_cast<itk::SizeValueType>(m.GetInt("batchSize")));
   progress.Observe(source, 0.02, 0.93);
   source->Update();
@@ -191,7 +191,7 @@ main(int argc, char * argv[])
         "Index-map width,height; 0,0 = the prior's training size (16,16 -> 128 x 128 px for the paper's networks). "
         "Larger maps give larger fields of view.");
   m.Add("double", "temperature", "temperature", "1.0", "Temperature", "Softmax temperature; 1 = the model.");
-  m.Add("string", "seed", "seed", "1", "Seed", "Same seed, same micrographs.");
+  m.AddSeed("seed", "1", "Seed", "Same seed, same micrographs.");
   auto & sampler = m.Add("string-enumeration", "sampler", "sampler", "incremental", "Sampler",
                          "incremental (cached, fast) or naive (the paper's full recomputation per index; same samples).");
   sampler.elements = { "incremental", "naive" };

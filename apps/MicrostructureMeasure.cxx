@@ -10,6 +10,7 @@
 #include "itkMicrostructureSummary.h"
 #include "itkMicrostructureTable.h"
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -59,15 +60,20 @@ Declare(Module & m)
                       "astm: a segment cut by the image edge counts 1/2 (ASTM E112); whole: counts 1 (Noguchi & "
                       "Inoue 2021).");
   rule.elements = { "astm", "whole" };
-  m.Add("integer", "lineSpacing", "lineSpacing", "1", "Test line spacing (px)",
-        "Pixels between horizontal (and vertical) test lines.")
-    .minimum = "1";
-  m.Add("integer", "correlationDistance", "correlationDistance", "0", "S2 maximum distance (px)",
-        "Largest displacement of the two-point correlation; 0 = half the smaller image side.")
-    .minimum = "0";
-  m.Add("double", "pixelSize", "pixelSize", "", "Pixel size (um)",
-        "Overrides the pixel size of the images (micrometres); with a CSV input, column um_per_px is used when "
-        "present.");
+  auto & spacing = m.Add("integer", "lineSpacing", "lineSpacing", "1", "Test line spacing (px)",
+                         "Pixels between horizontal (and vertical) test lines.");
+  spacing.minimum = "1";
+  spacing.maximum = "1000";
+  auto & distance = m.Add("integer", "correlationDistance", "correlationDistance", "0", "S2 maximum distance (px)",
+                          "Largest displacement of the two-point correlation; 0 = half the smaller image side.");
+  distance.minimum = "0";
+  distance.maximum = "65536";
+  auto & pixelSize = m.Add("double", "pixelSize", "pixelSize", "0", "Pixel size (um)",
+                           "Overrides the pixel size of the images (micrometres); 0 = the images' own spacing, or "
+                           "with a CSV input its column um_per_px when present.");
+  pixelSize.minimum = "0";
+  pixelSize.maximum = "1000";
+  pixelSize.step = "0.0001";
   m.Add("string", "groupBy", "groupBy", "", "Group by",
         "Column of the patch table or micrograph CSV whose values define the groups of the summary (e.g. "
         "cooling_rate_C_per_s).");
@@ -276,10 +282,11 @@ Body(Module & m)
       itk::CheckOutputPathWritable(p);
     }
   }
+  // 0 (the default, and what Slicer sends for an untouched box) = the images' or the CSV's own.
   const double pixelSize = m.Get("pixelSize").empty() ? 0.0 : m.GetDouble("pixelSize");
-  if (!m.Get("pixelSize").empty() && !(pixelSize > 0))
+  if (!(pixelSize >= 0) || !std::isfinite(pixelSize))
   {
-    throw std::invalid_argument("--pixelSize must be a positive number of micrometres");
+    throw std::invalid_argument("--pixelSize must be a positive number of micrometres (or 0: the images' own)");
   }
 
   sm::cli::Progress        progress("MicrostructureMeasure", "Otsu segmentation and microstructure descriptors");

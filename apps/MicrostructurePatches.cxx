@@ -17,11 +17,14 @@ void
 Declare(Module & m)
 {
   m.Group("Input/Output");
-  m.AddPositional("table", "micrographs", 0, "input", "Micrographs (CSV)",
-                  "One row per micrograph: a file column (relative to the CSV's folder), its pixel size "
-                  "(um_per_px), its sample and its process parameters; e.g. ../shared/data/uhcs/micrographs.csv or "
-                  "the micrographs.csv of MicrostructureSynthesize.")
-    .fileExtensions = ".csv";
+  // A <file>, not a <table>: Slicer passes the path as chosen (a <table> would be copied into a
+  // temporary folder first, where the relative paths of its file column no longer resolve).
+  m.AddPositional("file", "micrographs", 0, "input", "Micrographs (CSV)",
+                  "One row per micrograph: a file column (relative to --imageFolder, by default the CSV's own "
+                  "folder), its pixel size (um_per_px), its sample and its process parameters; e.g. "
+                  "../shared/data/uhcs/micrographs.csv or the micrographs.csv of MicrostructureSynthesize. "
+                  "Comma-separated, or tab-separated when the name ends in .tsv.")
+    .fileExtensions = ".csv,.tsv";
   m.Add("image", "outputStack", "outputStack", "", "Patch stack",
         "3D image (x, y, patch), 8-bit, spacing = the patches' pixel size (e.g. patches.nrrd).")
     .channel = "output";
@@ -38,6 +41,9 @@ Declare(Module & m)
         "Comma-separated column=min:max conditions (inclusive) a micrograph must meet, e.g. um_per_px=0.18:0.21 "
         "keeps one magnification.");
   m.Add("string", "fileColumn", "fileColumn", "file", "File column", "Column with the image paths.");
+  m.Add("directory", "imageFolder", "imageFolder", "", "Image folder",
+        "Folder the relative paths of the file column are relative to; empty = the CSV's own folder (give it when "
+        "the CSV was copied away from its images).");
   m.Add("directory", "confineReads", "confineReads", "", "Confine reads to",
         "Refuse a micrograph (or the data file of a detached NRRD or MetaImage header) outside this folder, "
         "symbolic links and .. resolved, before reading any: for a table from elsewhere, whose file column could "
@@ -47,26 +53,34 @@ Declare(Module & m)
         "absent, each micrograph is its own sample.");
   m.Add("string", "pixelSizeColumn", "pixelSizeColumn", "um_per_px", "Pixel size column",
         "Column with each micrograph's pixel size in micrometres.");
-  m.Add("double", "inputPixelSize", "inputPixelSize", "0", "Input pixel size (um)",
-        "Pixel size of all micrographs, overriding the pixel size column; 0 = the column, or the files' own "
-        "spacing when the table has no such column.");
+  auto & inputPixelSize =
+    m.Add("double", "inputPixelSize", "inputPixelSize", "0", "Input pixel size (um)",
+          "Pixel size of all micrographs, overriding the pixel size column; 0 = the column, or the files' own "
+          "spacing when the table has no such column.");
+  inputPixelSize.minimum = "0";
+  inputPixelSize.maximum = "1000";
+  inputPixelSize.step = "0.0001";
   m.Group("Patches");
-  m.Add("double", "pixelSize", "pixelSize", "0", "Target pixel size (um)",
-        "Resample every micrograph to this pixel size first, so patches cover the same physical area; 0 = keep "
-        "(then all micrographs must share one pixel size).")
-    .minimum = "0";
+  auto & pixelSize = m.Add("double", "pixelSize", "pixelSize", "0", "Target pixel size (um)",
+                           "Resample every micrograph to this pixel size first, so patches cover the same physical "
+                           "area; 0 = keep (then all micrographs must share one pixel size).");
+  pixelSize.minimum = "0";
+  pixelSize.maximum = "1000";
+  pixelSize.step = "0.0001";
   m.Add("integer-vector", "patchSize", "patchSize", "128,128", "Patch size (px)", "Width,height of a patch.");
   m.Add("integer-vector", "stride", "stride", "0,0", "Stride (px)", "Distance between patches; 0 = patch size.");
   m.Add("boolean", "flip", "flip", "false", "Horizontal flip", "Add a left-right mirrored copy of every patch.");
-  m.Add("integer", "maxPatchesPerImage", "maxPatchesPerImage", "0", "Max patches per image",
-        "Keep at most this many patches of each micrograph (a seeded random subset); 0 = all.")
-    .minimum = "0";
+  auto & maxPatches = m.Add("integer", "maxPatchesPerImage", "maxPatchesPerImage", "0", "Max patches per image",
+                            "Keep at most this many patches of each micrograph (a seeded random subset); 0 = all.");
+  maxPatches.minimum = "0";
+  maxPatches.maximum = "100000";
   m.Group("Split");
   auto & tf = m.Add("double", "testFraction", "testFraction", "0.2", "Test fraction",
                     "Fraction of the samples (not patches) held out for testing.");
   tf.minimum = "0";
   tf.maximum = "0.99";
-  m.Add("integer", "seed", "seed", "1", "Seed", "Seed of the split and of the patch subsets.");
+  tf.step = "0.01";
+  m.AddSeed("seed", "1", "Seed", "Seed of the split and of the patch subsets.");
 }
 
 std::vector<unsigned int>
@@ -78,6 +92,44 @@ TwoInts(const Module & m, const std::string & name)
     throw std::invalid_argument("--" + name + " takes two whole numbers, e.g. 128,128");
   }
   return { static_cast<unsigned int>(v[0]), static_cast<unsigned int>(v[1]) };
+}
+
+/** A clear error, before any work, when none of the relative paths of the file column resolves
+ * against `folder`: the CSV was moved or copied away from its images (as Slicer does with a <table>
+ * input). A single missing file is the dataset's to report. */
+void
+CheckRelativePaths(const itk::MicrostructureTable & table, const std::string & column, const std::string & folder,
+                   const std::string & input, bool folderIsTables)
+{
+  namespace fs = std::filesystem;
+  if (!table.HasColumn(column))
+  {
+    return; // the dataset names the missing column
+  }
+  std::string first;
+  for (std::size_t r = 0; r < table.GetNumberOfRows(); ++r)
+  {
+    const std::string & file = table.Get(r, column);
+    if (file.empty() || fs::path(file).is_absolute())
+    {
+      continue;
+    }
+    std::error_code ec;
+    if (fs::exists(fs::path(folder) / file, ec))
+    {
+      return;
+    }
+    first = first.empty() ? file : first;
+  }
+  if (!first.empty())
+  {
+    throw std::invalid_argument(
+      "none of the relative paths of column '" + column + "' of " + input + " (e.g. '" + first + "') is in " +
+      (folder.empty() ? std::string("the current folder") : "'" + folder + "'") +
+      (folderIsTables ? ": they are relative to the CSV's own folder; when the CSV was copied away from its images, "
+                        "give --imageFolder (the folder they are relative to) or absolute paths"
+                      : " (--imageFolder): give the folder they are relative to"));
+  }
 }
 
 int
@@ -156,13 +208,16 @@ Body(Module & m)
   o.Stride[1] = st[1];
   o.HorizontalFlip = m.GetBool("flip");
   o.TestFraction = m.GetDouble("testFraction");
-  o.Seed = static_cast<std::uint64_t>(m.GetInt("seed"));
+  o.Seed = m.GetSeed("seed");
   o.MaxPatchesPerImage = static_cast<unsigned int>(m.GetInt("maxPatchesPerImage"));
 
-  const auto             table = itk::MicrostructureTable::Read(input);
+  const auto        table = itk::MicrostructureTable::Read(input);
+  const std::string imageFolder =
+    m.Get("imageFolder").empty() ? std::filesystem::path(input).parent_path().string() : m.Get("imageFolder");
+  CheckRelativePaths(table, o.FileColumn, imageFolder, input, m.Get("imageFolder").empty());
   sm::cli::Progress      progress("MicrostructurePatches", "Cutting micrographs into patches");
   itk::MicrostructureDataset dataset;
-  dataset.Build(table, std::filesystem::path(input).parent_path().string(), o,
+  dataset.Build(table, imageFolder, o,
                 [&progress](double f) { progress.Update(0.9 * f); });
   dataset.Write(outStack, outTable);
   progress.End();

@@ -30,7 +30,7 @@ Declare(Module & m)
   auto & dir = m.AddPositional("directory", "outputDirectory", 0, "output", "Dataset folder",
                                "Folder for a dataset: images/*.png (micrographs), phase_maps/*.png (labels 0 = "
                                "pearlite, 1 = ferrite, 2 = grain boundary) and micrographs.csv (one row per "
-                               "micrograph). Not needed with --output.");
+                               "micrograph). Not needed with --output, and not written then (Slicer always fills it: pick any folder).");
   dir.required = false;
   auto & out = m.Add("image", "output", "output", "", "Single micrograph",
                      "Write one micrograph for --coolingRate instead of a dataset (PNG, TIFF, NRRD, ...).");
@@ -43,17 +43,18 @@ Declare(Module & m)
                      "in between.");
   m.Add("float-vector", "coolingRates", "coolingRates", "1,3,10,30", "Cooling rates (degC/s)",
         "Dataset: comma-separated cooling rates, each in [0.01, 1000] (outside 1..30 is an extrapolation).");
-  m.Add("integer", "imagesPerRate", "imagesPerRate", "4", "Images per rate", "Dataset: micrographs per cooling rate.")
-    .minimum = "1";
+  auto & perRate =
+    m.Add("integer", "imagesPerRate", "imagesPerRate", "4", "Images per rate", "Dataset: micrographs per cooling rate.");
+  perRate.minimum = "1";
+  perRate.maximum = "10000";
   m.Add("double", "coolingRate", "coolingRate", "3", "Cooling rate (degC/s)", "With --output: its cooling rate.");
   m.Group("Image");
   m.Add("integer-vector", "size", "size", "1024,768", "Size (px)", "Width,height in pixels.");
   m.Add("double", "spacing", "spacing", "0.34", "Pixel size (um)",
         "Micrometres per pixel (the calibration is at 0.34).");
-  m.Add("integer", "seed", "seed", "0", "Seed",
-        "Random seed; the same seed gives the same images. Each dataset image gets its own seed (column seed), "
-        "which regenerates it with --output --coolingRate RATE --seed SEED.")
-    .minimum = "0";
+  m.AddSeed("seed", "0", "Seed",
+            "Random seed (0 to 2^64-1); the same seed gives the same images. Each dataset image gets its own seed "
+            "(column seed), which regenerates it with --output --coolingRate RATE --seed SEED.");
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("integer", "numberOfImages", "numberOfImages", "", "Micrographs written", "").channel = "output";
 }
@@ -98,13 +99,7 @@ Body(Module & m)
   {
     throw std::invalid_argument("--spacing must be a positive number of micrometres per pixel");
   }
-  // Parsed here, not with GetInt (which goes through a double and would round large seeds).
-  const std::string seedText = m.Get("seed");
-  if (seedText.empty() || seedText.find_first_not_of("0123456789") != std::string::npos || seedText.size() > 19)
-  {
-    throw std::invalid_argument("--seed must be a non-negative integer (at most 19 digits), got '" + seedText + "'");
-  }
-  const uint64_t seed = std::stoull(seedText);
+  const uint64_t seed = m.GetSeed("seed"); // exact: declared as a string, parsed without a double
   sm::cli::Progress progress("MicrostructureSynthesize", "Synthetic ferrite-pearlite micrographs");
 
   // One image.
@@ -112,7 +107,9 @@ Body(Module & m)
   {
     if (!m.Get("outputDirectory").empty())
     {
-      throw std::invalid_argument("give either --output (one image) or an output folder (a dataset), not both");
+      // Slicer always fills the positional folder: with --output it is left alone.
+      std::cerr << "one micrograph (--output): the dataset folder '" << m.Get("outputDirectory")
+                << "' is not written\n";
     }
     auto src = MakeSource(m.GetDouble("coolingRate"), size, spacing, seed);
     itk::CheckOutputPathWritable(m.Get("output"));

@@ -153,7 +153,7 @@ Body(Module & m)
     h.HistogramLossWeight = m.GetDouble("histogramLossWeight");
     h.InterfaceLossWeight = m.GetDouble("interfaceLossWeight");
     model->SetHyperparameters(h);
-    model->SetSeed(std::stoull(m.Get("seed")));
+    model->SetSeed(m.GetSeed("seed"));
     model->Initialize();
   }
   const auto spacing = train->GetSpacing();
@@ -169,7 +169,7 @@ Body(Module & m)
   trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
   trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   trainer->SetRandomFlips(!m.GetBool("noFlips"));
-  trainer->SetSeed(std::stoull(m.Get("seed")));
+  trainer->SetSeed(m.GetSeed("seed"));
   trainer->SetLearningRateSchedule(m.Get("schedule"));
   trainer->SetMaximumValidationPatches(static_cast<unsigned int>(m.GetInt("validationPatches")));
   trainer->SetCheckpointPath(checkpoint);
@@ -256,7 +256,7 @@ main(int argc, char * argv[])
                           "constant, or cosine: decay to 5 % of --learningRate over the run (better final quality "
                           "in a fixed budget).");
   schedule.elements = { "constant", "cosine" };
-  m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights, data order and flips.");
+  m.AddSeed("seed", "1", "Seed", "Seed of the weights, data order and flips.");
   m.Add("boolean", "noFlips", "noFlips", "false", "No flips",
         "Do not flip patches at random (on by default: flips are free data for isotropic microstructures).");
   m.Add("integer", "validationPatches", "validationPatches", "512", "Validation patches",

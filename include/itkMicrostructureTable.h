@@ -16,7 +16,9 @@ namespace itk
  * \brief A small CSV table: micrograph lists, per-patch condition tables,
  * measurement results.
  *
- * RFC 4180 quoting (fields with commas, quotes or newlines are quoted).
+ * RFC 4180 quoting (fields with the delimiter, quotes or newlines are quoted). Read and Write
+ * choose the delimiter by the file's extension: a tab for .tsv (Slicer's default for a table),
+ * a comma otherwise.
  * Reading a malformed file (a row with the wrong number of fields, an
  * unterminated quote, no header) throws itk::ExceptionObject naming the file
  * and line. Lookups of a missing column throw and list the columns there are.
@@ -32,13 +34,16 @@ public:
   static MicrostructureTable
   Read(const std::string & path);
   static MicrostructureTable
-  Parse(const std::string & text, const std::string & sourceName = "<text>");
+  Parse(const std::string & text, const std::string & sourceName = "<text>", char delimiter = ',');
+  /** '\t' for a path ending in .tsv (any case), ',' otherwise. */
+  static char
+  DelimiterFor(const std::string & path);
 
-  /** Write atomically (temp file + rename). */
+  /** Write atomically (temp file + rename), tab-separated for a .tsv path. */
   void
   Write(const std::string & path) const;
   std::string
-  ToCSV() const;
+  ToCSV(char delimiter = ',') const;
 
   const std::vector<std::string> &
   GetColumnNames() const

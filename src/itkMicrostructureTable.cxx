@@ -6,6 +6,8 @@
 #include "itkMicrostructureIO.h"
 #include "itkMacro.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -21,11 +23,19 @@ MicrostructureTable
 MicrostructureTable::Read(const std::string & path)
 {
   // A regular file only (a folder, device or FIFO is refused, not read forever), of at most 1 GiB.
-  return Parse(ReadRegularFile(path, std::uintmax_t{ 1 } << 30, "table"), path);
+  return Parse(ReadRegularFile(path, std::uintmax_t{ 1 } << 30, "table"), path, DelimiterFor(path));
+}
+
+char
+MicrostructureTable::DelimiterFor(const std::string & path)
+{
+  std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".tsv" ? '\t' : ',';
 }
 
 MicrostructureTable
-MicrostructureTable::Parse(const std::string & input, const std::string & sourceName)
+MicrostructureTable::Parse(const std::string & input, const std::string & sourceName, char delimiter)
 {
   // A UTF-8 byte order mark (spreadsheets write one) is not part of the first column's name.
   const std::string bom = "\xEF\xBB\xBF";
@@ -75,6 +85,13 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
       }
       continue;
     }
+    if (c == delimiter)
+    {
+      record.push_back(field);
+      field.clear();
+      fieldWasQuoted = false;
+      continue;
+    }
     switch (c)
     {
       case '"':
@@ -87,11 +104,6 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
         inQuotes = true;
         fieldWasQuoted = true;
         quoteLine = line;
-        break;
-      case ',':
-        record.push_back(field);
-        field.clear();
-        fieldWasQuoted = false;
         break;
       case '\r':
         break;
@@ -150,11 +162,11 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
 namespace
 {
 std::string
-QuoteField(const std::string & s)
+QuoteField(const std::string & s, char delimiter)
 {
   // A field that begins with a UTF-8 byte order mark is quoted: Parse() strips one at the start
   // of a file, which would take it from a first column's name (found by fuzz/FuzzTable.cxx).
-  if (s.find_first_of(",\"\n\r") == std::string::npos && s.compare(0, 3, "\xEF\xBB\xBF") != 0)
+  if (s.find_first_of(std::string("\"\n\r") + delimiter) == std::string::npos && s.compare(0, 3, "\xEF\xBB\xBF") != 0)
   {
     return s;
   }
@@ -172,13 +184,17 @@ QuoteField(const std::string & s)
 } // namespace
 
 std::string
-MicrostructureTable::ToCSV() const
+MicrostructureTable::ToCSV(char delimiter) const
 {
   std::ostringstream os;
-  auto               writeRow = [&os](const std::vector<std::string> & row) {
+  auto               writeRow = [&os, delimiter](const std::vector<std::string> & row) {
     for (std::size_t c = 0; c < row.size(); ++c)
     {
-      os << (c ? "," : "") << QuoteField(row[c]);
+      if (c)
+      {
+        os << delimiter;
+      }
+      os << QuoteField(row[c], delimiter);
     }
     os << '\n';
   };
@@ -193,7 +209,7 @@ MicrostructureTable::ToCSV() const
 void
 MicrostructureTable::Write(const std::string & path) const
 {
-  WriteTextFileAtomically(path, ToCSV());
+  WriteTextFileAtomically(path, ToCSV(DelimiterFor(path)));
 }
 
 bool

@@ -81,6 +81,32 @@ TEST(MicrostructureTable, RoundTripWithQuoting)
   EXPECT_DOUBLE_EQ(back.GetNumber(1, "value"), -2.0);
 }
 
+// Slicer hands a <table> over as .tsv unless told otherwise: a .tsv path is read and written with tabs,
+// any other with commas; a field holding the delimiter is quoted.
+TEST(MicrostructureTable, TabSeparatedByExtension)
+{
+  const fs::path dir = TempDir("sm_tsv_test");
+  itk::MicrostructureTable t({ "file", "note" });
+  t.AddRow({ "a,b.png", "tab\there" });
+  t.Write((dir / "t.tsv").string());
+  t.Write((dir / "t.csv").string());
+  std::ifstream tsv(dir / "t.tsv");
+  const std::string text((std::istreambuf_iterator<char>(tsv)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "file\tnote\na,b.png\t\"tab\there\"\n");
+  for (const char * name : { "t.tsv", "t.csv" })
+  {
+    const auto back = itk::MicrostructureTable::Read((dir / name).string());
+    ASSERT_EQ(back.GetNumberOfColumns(), 2u) << name;
+    EXPECT_EQ(back.Get(0, "file"), "a,b.png") << name;
+    EXPECT_EQ(back.Get(0, "note"), "tab\there") << name;
+  }
+  std::ofstream(dir / "upper.TSV") << "file\tum_per_px\nc.png\t0.5\n";
+  EXPECT_DOUBLE_EQ(itk::MicrostructureTable::Read((dir / "upper.TSV").string()).GetNumber(0, "um_per_px"), 0.5);
+  EXPECT_EQ(itk::MicrostructureTable::DelimiterFor("x.csv"), ',');
+  EXPECT_EQ(itk::MicrostructureTable::DelimiterFor("tsv"), ',');
+  fs::remove_all(dir);
+}
+
 TEST(MicrostructureTable, EmptyCellIsNaNAndTextIsAnError)
 {
   const auto t = itk::MicrostructureTable::Parse("a,b\n,x\n");

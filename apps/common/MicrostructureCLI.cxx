@@ -28,6 +28,42 @@ IsFileTag(const std::string & tag)
   return tag == "file" || tag == "image" || tag == "directory" || tag == "table" || tag == "transform";
 }
 
+/** An output scalar: Slicer reads it from --returnparameterfile only when it has neither flag nor
+ * index. */
+bool
+IsResult(const Parameter & p)
+{
+  return p.channel == "output" && !IsFileTag(p.tag) && p.index < 0;
+}
+
+/** The maximum of a constrained number: its own, else the common one of parameters that several
+ * CLIs share by name (so Slicer draws a usable slider, not one to 2e7), else none. Integer maxima stay
+ * below 1e6, where Slicer's %g prints them exactly. */
+std::string
+Maximum(const Parameter & p)
+{
+  if (!p.maximum.empty() || p.minimum.empty())
+  {
+    return p.maximum;
+  }
+  static const std::map<std::string, std::string> common = {
+    { "epochs", "10000" },          { "steps", "999999" },          { "batchSize", "4096" },
+    { "checkpointInterval", "100000" }, { "validationPatches", "100000" }, { "samples", "100000" },
+    { "layers", "64" },             { "hiddenChannels", "4096" },   { "embeddingDimension", "4096" },
+    { "outputHiddenChannels", "4096" }, { "firstKernelSize", "31" }, { "kernelSize", "31" },
+  };
+  const auto it = common.find(p.name);
+  return it == common.end() ? "" : it->second;
+}
+
+/** A whole number 0..2^64-1 written with digits only. */
+bool
+ParseSeed(const std::string & s, std::uint64_t & v)
+{
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && s[0] != '-' && r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
 std::vector<std::string>
 SplitCommas(const std::string & s)
 {
@@ -129,6 +165,17 @@ Module::AddPositional(const std::string & tag,
   return p;
 }
 
+Parameter &
+Module::AddSeed(const std::string & name,
+                const std::string & defaultValue,
+                const std::string & label,
+                const std::string & description)
+{
+  Parameter & p = Add("string", name, name, defaultValue, label, description);
+  p.seed = true;
+  return p;
+}
+
 std::string
 Module::XML() const
 {
@@ -149,16 +196,18 @@ Module::XML() const
     for (const auto & p : g.params)
     {
       x << "    <" << p.tag;
-      if (!p.fileExtensions.empty())
+      // Slicer hands a table over as .tsv unless the parameter names its extensions.
+      const std::string extensions = !p.fileExtensions.empty() ? p.fileExtensions : p.tag == "table" ? ".csv" : "";
+      if (!extensions.empty())
       {
-        x << " fileExtensions=\"" << itk::EscapeXml(p.fileExtensions) << "\"";
+        x << " fileExtensions=\"" << itk::EscapeXml(extensions) << "\"";
       }
       x << ">\n      <name>" << itk::EscapeXml(p.name) << "</name>\n";
       if (p.index >= 0)
       {
         x << "      <index>" << p.index << "</index>\n";
       }
-      else
+      else if (!IsResult(p))
       {
         if (!p.flag.empty())
         {
@@ -180,16 +229,22 @@ Module::XML() const
       {
         x << "      <element>" << itk::EscapeXml(e) << "</element>\n";
       }
-      if (!p.minimum.empty() || !p.maximum.empty())
+      const std::string maximum = Maximum(p);
+      if (!p.minimum.empty() || !maximum.empty())
       {
         x << "      <constraints>\n";
         if (!p.minimum.empty())
         {
           x << "        <minimum>" << p.minimum << "</minimum>\n";
         }
-        if (!p.maximum.empty())
+        if (!maximum.empty())
         {
-          x << "        <maximum>" << p.maximum << "</maximum>\n";
+          x << "        <maximum>" << maximum << "</maximum>\n";
+        }
+        const std::string step = !p.step.empty() ? p.step : p.tag == "integer" ? "1" : "";
+        if (!step.empty())
+        {
+          x << "        <step>" << step << "</step>\n";
         }
         x << "      </constraints>\n";
       }
@@ -236,7 +291,7 @@ Module::Help(const std::string & program) const
       {
         continue;
       }
-      if (p.channel == "output" && !IsFileTag(p.tag))
+      if (IsResult(p))
       {
         h << "  " << p.name << " (result, written to --returnparameterfile)"
           << (p.description.empty() ? "" : ": " + p.description) << "\n";
@@ -249,7 +304,7 @@ Module::Help(const std::string & program) const
       }
       if (p.tag != "boolean")
       {
-        h << " <" << p.tag << ">";
+        h << " <" << (p.seed ? "integer" : p.tag) << ">";
       }
       h << "\n      " << p.description;
       if (!p.elements.empty())
@@ -359,7 +414,7 @@ Module::Parse(int argc, char * argv[])
       {
         for (const auto & p : g.params)
         {
-          if (p.index < 0 && (a == "--" + p.longflag || (!p.flag.empty() && a == "-" + p.flag)))
+          if (p.index < 0 && !IsResult(p) && (a == "--" + p.longflag || (!p.flag.empty() && a == "-" + p.flag)))
           {
             found = &p;
           }
@@ -367,6 +422,17 @@ Module::Parse(int argc, char * argv[])
       }
       if (!found)
       {
+        for (const auto & g : m_Groups)
+        {
+          for (const auto & p : g.params)
+          {
+            if (IsResult(p) && a == "--" + p.name)
+            {
+              throw UsageError(a + " is a result, not an option: give --returnparameterfile FILE and read '" +
+                               p.name + " = value' there");
+            }
+          }
+        }
         throw UsageError("unknown option '" + a + "' (see --help)");
       }
       if (found->tag == "boolean")
@@ -437,6 +503,11 @@ Module::Parse(int argc, char * argv[])
           continue;
         }
         const std::string flagName = p.index >= 0 ? "<" + p.name + ">" : "--" + p.longflag;
+        std::uint64_t     seed = 0;
+        if (p.seed && !ParseSeed(v, seed))
+        {
+          throw UsageError(flagName + " needs a whole number from 0 to 18446744073709551615, not '" + v + "'");
+        }
         if (p.tag == "integer" || p.tag == "float" || p.tag == "double")
         {
           double d = 0;
@@ -450,9 +521,9 @@ Module::Parse(int argc, char * argv[])
           {
             throw UsageError(flagName + " must be at least " + p.minimum + ", not " + v);
           }
-          if (!p.maximum.empty() && ParseDouble(p.maximum, lim) && d > lim)
+          if (!Maximum(p).empty() && ParseDouble(Maximum(p), lim) && d > lim)
           {
-            throw UsageError(flagName + " must be at most " + p.maximum + ", not " + v);
+            throw UsageError(flagName + " must be at most " + Maximum(p) + ", not " + v);
           }
         }
         else if (p.tag == "integer-vector" || p.tag == "float-vector" || p.tag == "double-vector")
@@ -536,6 +607,17 @@ Module::GetBool(const std::string & name) const
   return Get(name) == "true" || Get(name) == "1";
 }
 
+std::uint64_t
+Module::GetSeed(const std::string & name) const
+{
+  std::uint64_t v = 0;
+  if (!Find(name).seed || !ParseSeed(Get(name), v))
+  {
+    throw std::invalid_argument("'" + Get(name) + "' given for " + name + " is not a seed (a whole number >= 0)");
+  }
+  return v;
+}
+
 std::vector<std::string>
 Module::GetList(const std::string & name) const
 {
@@ -585,7 +667,12 @@ Progress::Progress(std::string name, std::string comment)
   , m_Start(std::chrono::steady_clock::now())
   , m_LastPrint(m_Start)
   , m_Tty(::isatty(2) != 0)
+  , m_Tags(::isatty(1) == 0)
 {
+  if (!m_Tags)
+  {
+    return;
+  }
   std::cout << "<filter-start>\n<filter-name>" << itk::EscapeXml(m_Name) << "</filter-name>\n<filter-comment>"
             << itk::EscapeXml(comment) << "</filter-comment>\n</filter-start>" << std::endl;
 }
@@ -643,7 +730,10 @@ Progress::Update(double fraction)
   }
   m_LastFraction = fraction;
   m_LastPrint = now;
-  std::cout << "<filter-progress>" << fraction << "</filter-progress>" << std::endl;
+  if (m_Tags)
+  {
+    std::cout << "<filter-progress>" << fraction << "</filter-progress>" << std::endl;
+  }
   const double elapsed = std::chrono::duration<double>(now - m_Start).count();
   const double eta = fraction > 1e-6 ? elapsed * (1.0 - fraction) / fraction : -1.0;
   if (m_Tty)
@@ -683,8 +773,11 @@ Progress::End()
   {
     std::fprintf(stderr, "\n");
   }
-  std::cout << "<filter-end>\n<filter-name>" << itk::EscapeXml(m_Name) << "</filter-name>\n<filter-time>" << elapsed
-            << "</filter-time>\n</filter-end>" << std::endl;
+  if (m_Tags)
+  {
+    std::cout << "<filter-end>\n<filter-name>" << itk::EscapeXml(m_Name) << "</filter-name>\n<filter-time>" << elapsed
+              << "</filter-time>\n</filter-end>" << std::endl;
+  }
 }
 
 void

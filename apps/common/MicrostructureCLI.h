@@ -4,8 +4,24 @@
  *  Each CLI declares its parameters once; from that one declaration come the
  *  Slicer Execution Model XML (--xml), the --help text, argument parsing with
  *  clear errors, the return-parameter file, and progress reporting
- *  (<filter-progress> tags on stdout for Slicer, a bar with ETA on stderr for
- *  a person at a terminal).
+ *  (<filter-progress> tags on stdout when it is not a terminal, as for Slicer,
+ *  which reads a pipe; a bar with ETA on stderr for a person at a terminal).
+ *
+ *  Slicer's side of the contract (vtkSlicerCLIModuleLogic), which the XML
+ *  follows and test/cli/slicer_contract.py imitates:
+ *  - an output scalar (channel output, not a file) is declared with neither
+ *    flag nor index: only then does Slicer pass --returnparameterfile and read
+ *    the values back. Its name given as an option is a usage error;
+ *  - every <table> declares fileExtensions (".csv" unless set), so Slicer
+ *    hands over a .csv path; a .tsv path (Slicer's default) is read and
+ *    written tab-separated as well;
+ *  - a constrained number is drawn as a slider: it needs a maximum as well as
+ *    a minimum (else Slicer's slider runs to about 2e7), and its value arrives
+ *    printed with %g (exact below 1e6: keep maxima of integers under that);
+ *  - a seed is declared as a string (AddSeed), so any 64-bit seed arrives
+ *    exactly (an integer widget clamps to about 2e7 and prints %g);
+ *  - a number box with no default sends 0: give numbers a default whose
+ *    meaning is "unset" (0 = from the image, ...).
  *=========================================================================*/
 #ifndef MicrostructureCLI_h
 #define MicrostructureCLI_h
@@ -17,6 +33,7 @@
 #include "itkProcessObject.h"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -43,8 +60,10 @@ struct Parameter
   int                      index{ -1 };
   std::vector<std::string> elements; // for string-enumeration
   std::string              minimum, maximum;
-  std::string              fileExtensions; // e.g. ".csv"
+  std::string              step;           // the slider's step; integers: 1 unless set
+  std::string              fileExtensions; // e.g. ".csv"; a <table> gets ".csv" when empty
   bool                     required{ false };
+  bool                     seed{ false }; // a string that must be a whole number 0..2^64-1 (AddSeed)
 };
 
 class Module
@@ -72,6 +91,14 @@ public:
                 const std::string & label,
                 const std::string & description);
 
+  /** A random seed: a string in the XML (Slicer sends it exactly), checked to be a whole number
+   * from 0 to 2^64-1; read it with GetSeed. */
+  Parameter &
+  AddSeed(const std::string & name,
+          const std::string & defaultValue,
+          const std::string & label,
+          const std::string & description);
+
   /** The Slicer Execution Model description. */
   std::string
   XML() const;
@@ -93,6 +120,9 @@ public:
   GetInt(const std::string & name) const;
   bool
   GetBool(const std::string & name) const;
+  /** A parameter declared with AddSeed (checked by Parse). */
+  std::uint64_t
+  GetSeed(const std::string & name) const;
   std::vector<std::string>
   GetList(const std::string & name) const; // comma-separated values
   std::vector<double>
@@ -127,8 +157,9 @@ private:
   std::string                                      m_ReturnFile;
 };
 
-/** Progress for one task: Slicer's tags on stdout (flushed), and a bar with
- * ETA on stderr when stderr is a terminal (a line every 10 % otherwise). */
+/** Progress for one task: Slicer's tags on stdout (flushed) when stdout is not a terminal (Slicer
+ * reads a pipe), and a bar with ETA on stderr when stderr is a terminal (a line every 10 %
+ * otherwise). */
 class Progress
 {
 public:
@@ -151,6 +182,7 @@ private:
   double                                m_LastFraction{ -1.0 };
   int                                   m_LastDecile{ -1 };
   bool                                  m_Tty{ false };
+  bool                                  m_Tags{ true };
   bool                                  m_Ended{ false };
 };
 

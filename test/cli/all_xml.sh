@@ -33,7 +33,9 @@ for p in root.getElementsByTagName("parameters"):
     for el in p.childNodes:
         if el.nodeType == el.ELEMENT_NODE and el.tagName not in ("label", "description"):
             has_flag = el.getElementsByTagName("longflag") or el.getElementsByTagName("index")
-            assert has_flag, "parameter without longflag or index"
+            channel = el.getElementsByTagName("channel")
+            is_return = channel and channel[0].firstChild.data == "output"  # read from --returnparameterfile
+            assert has_flag or is_return, "parameter without longflag or index"
 ' || { echo "FAIL: $name --xml is not a valid Slicer description"; exit 1; }
   # (captured first: grep -q leaves at the first match, and under pipefail the CLI's next write to
   # the closed pipe would fail the test)
