@@ -3,6 +3,7 @@
  * section sizes that are negative, huge or past the end, an edited header,
  * and paths that are not regular files. Each must be a clear
  * itk::ExceptionObject naming the file, never a crash or an endless read.
+ * And the text of header values that both models write (itkModelFileFormat.h).
  *=========================================================================*/
 #include "itkFullDiskTestHelper.h"
 #include "itkMicrostructureHash.h"
@@ -16,6 +17,7 @@
 #include <iterator>
 #include <sstream>
 #include <sys/stat.h>
+#include <vector>
 
 namespace
 {
@@ -114,6 +116,48 @@ TEST(ModelFile, GoodFileRoundTrips)
   EXPECT_EQ(c.Section("weights"), std::string(300, 'w'));
   EXPECT_EQ(c.Section("optimizer"), std::string(100, 'o'));
   EXPECT_FALSE(c.Has("header_fnv1a64")) << "the header checksum is the container's, not a value";
+}
+
+// The text of header values that both models write: fields with commas, backslashes and line
+// breaks split back as written; numbers read back exactly; count lists and numbers refuse anything
+// else.
+TEST(ModelFile, HeaderValueTextReadsBackAsWritten)
+{
+  const std::vector<std::string> fields = { "a,b", "back\\slash", "two\nlines\r", "", "plain" };
+  std::string                    joined;
+  for (const auto & f : fields)
+    joined += (joined.empty() ? "" : ",") + mf::EscapeField(f);
+  EXPECT_EQ(mf::SplitFields(joined), fields);
+  EXPECT_EQ(mf::SplitFields(""), std::vector<std::string>{ "" });
+  EXPECT_EQ(mf::SplitOn("exp:-1:0.5:", ':'), (std::vector<std::string>{ "exp", "-1", "0.5", "" }));
+
+  double value = 0.0;
+  for (const double x : { 0.1, -1.0 / 3.0, 6.02214076e23, 1e-300 })
+  {
+    ASSERT_TRUE(mf::ParseDouble(mf::Exact(x), value)) << mf::Exact(x);
+    EXPECT_EQ(value, x);
+  }
+  const std::vector<float> floats = { 0.1f, -1.0f / 3.0f, 3.4e38f, 1e-45f };
+  std::vector<float>       back;
+  for (const auto & f : mf::SplitFields(mf::JoinFloats(floats)))
+  {
+    ASSERT_TRUE(mf::ParseDouble(f, value)) << f;
+    back.push_back(static_cast<float>(value));
+  }
+  EXPECT_EQ(back, floats);
+  EXPECT_TRUE(mf::ParseDouble(" 2.5\n", value));
+  EXPECT_EQ(value, 2.5);
+  for (const std::string bad : { "", " ", "2.5x", "1,2", "nan?" })
+    EXPECT_FALSE(mf::ParseDouble(bad, value)) << bad;
+
+  std::vector<unsigned int> counts;
+  EXPECT_TRUE(mf::ParseCounts(mf::JoinCounts({ 1, 2, 40 }), counts));
+  EXPECT_EQ(counts, (std::vector<unsigned int>{ 1, 2, 40 }));
+  EXPECT_TRUE(mf::ParseCounts("", counts));
+  EXPECT_TRUE(counts.empty());
+  for (const std::string bad : { "1,,2", ",1", "-1", "1.5", "1 ,2", "1234567890" })
+    EXPECT_FALSE(mf::ParseCounts(bad, counts)) << bad;
+  EXPECT_EQ(mf::Trim(" \t a b \r\n"), "a b");
 }
 
 TEST(ModelFile, CraftedSectionSizesAreRefused)

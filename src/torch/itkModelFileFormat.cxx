@@ -6,6 +6,7 @@
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 
+#include <iomanip>
 #include <limits>
 #include <sstream>
 #include <string_view>
@@ -95,6 +96,135 @@ Unescape(const std::string & text)
     }
   }
   return out;
+}
+
+std::string
+Exact(double value)
+{
+  std::ostringstream s;
+  s.precision(17);
+  s << value;
+  return s.str();
+}
+
+std::string
+JoinFloats(const std::vector<float> & values)
+{
+  std::ostringstream s;
+  s << std::setprecision(9);
+  for (size_t i = 0; i < values.size(); ++i)
+    s << (i ? "," : "") << values[i];
+  return s.str();
+}
+
+std::string
+JoinCounts(const std::vector<unsigned int> & values)
+{
+  std::string s;
+  for (const unsigned int v : values)
+    s += (s.empty() ? "" : ",") + std::to_string(v);
+  return s;
+}
+
+bool
+ParseCounts(const std::string & text, std::vector<unsigned int> & values)
+{
+  values.clear();
+  std::stringstream s(text);
+  std::string       item;
+  while (std::getline(s, item, ','))
+  {
+    // At most 9 digits: std::stoul of a longer one could throw std::out_of_range instead of returning false.
+    if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    values.push_back(static_cast<unsigned int>(std::stoul(item)));
+  }
+  return true;
+}
+
+bool
+ParseDouble(const std::string & text, double & value)
+{
+  const std::string t = Trim(text);
+  if (t.empty())
+    return false;
+  try
+  {
+    size_t used = 0;
+    value = std::stod(t, &used);
+    return used == t.size();
+  }
+  catch (const std::exception &)
+  {
+    return false;
+  }
+}
+
+std::string
+Trim(const std::string & text)
+{
+  const auto b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos)
+    return {};
+  const auto e = text.find_last_not_of(" \t\r\n");
+  return text.substr(b, e - b + 1);
+}
+
+std::string
+EscapeField(const std::string & text)
+{
+  std::string out;
+  for (const char c : text)
+  {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == ',')
+      out += "\\,";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::vector<std::string>
+SplitFields(const std::string & text)
+{
+  std::vector<std::string> fields(1);
+  for (size_t i = 0; i < text.size(); ++i)
+  {
+    if (text[i] == '\\' && i + 1 < text.size())
+    {
+      const char n = text[++i];
+      fields.back() += (n == 'n') ? '\n' : (n == 'r') ? '\r' : n;
+    }
+    else if (text[i] == ',')
+    {
+      fields.emplace_back();
+    }
+    else
+    {
+      fields.back() += text[i];
+    }
+  }
+  return fields;
+}
+
+std::vector<std::string>
+SplitOn(const std::string & text, char separator)
+{
+  std::vector<std::string> parts(1);
+  for (const char c : text)
+  {
+    if (c == separator)
+      parts.emplace_back();
+    else
+      parts.back() += c;
+  }
+  return parts;
 }
 
 const std::string &

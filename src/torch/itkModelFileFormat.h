@@ -45,6 +45,39 @@ Escape(const std::string & text);
 std::string
 Unescape(const std::string & text);
 
+/** The text of header values, shared by the model files (VQ-VAE, prior): numbers that read back
+ * exactly, comma-separated lists, and fields that may hold commas. */
+
+/** A double as text that reads back exactly (17 significant digits). */
+std::string
+Exact(double value);
+/** "0.25,-1.5,..." with 9 significant digits: every float reads back exactly. */
+std::string
+JoinFloats(const std::vector<float> & values);
+/** "1,2,4"; "" for none. */
+std::string
+JoinCounts(const std::vector<unsigned int> & values);
+/** "1,2,4" -> {1, 2, 4}; "" -> {}. False for anything but whole numbers of 1 to 9 digits separated by
+ * single commas (values are then unspecified). */
+bool
+ParseCounts(const std::string & text, std::vector<unsigned int> & values);
+/** The whole text, blanks around it aside, as a double; false when it is not a number. */
+bool
+ParseDouble(const std::string & text, double & value);
+/** The text without leading and trailing blanks (space, tab, CR, LF). */
+std::string
+Trim(const std::string & text);
+/** One field of a comma-separated header value: '\\', ',', newline and carriage return backslash-escaped. */
+std::string
+EscapeField(const std::string & text);
+/** A comma-separated header value split at its unescaped commas, each field unescaped (EscapeField's
+ * inverse, field by field): "a\,b,c" -> {"a,b", "c"}; "" -> {""}. */
+std::vector<std::string>
+SplitFields(const std::string & text);
+/** Split at every separator, without escapes: "a:b:" -> {"a", "b", ""}. */
+std::vector<std::string>
+SplitOn(const std::string & text, char separator);
+
 /** What a model file is, for messages. */
 struct Kind
 {

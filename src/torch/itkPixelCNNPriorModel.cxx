@@ -7,7 +7,6 @@
 #include "itkPixelCNNNetwork.h"
 #include "itkModelFile.h"
 #include "itkTorchSupport.h"
-#include "itkTrainingSchedule.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructurePosterior.h"
 #include "itkMultiThreaderBase.h"
@@ -16,7 +15,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <iomanip>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -58,138 +56,15 @@ Fail(const std::string & message)
   throw e;
 }
 
-/** Backslash-escapes '\\', ',', newlines: a field of a comma-separated header value. */
-std::string
-EscapeField(const std::string & text)
-{
-  std::string out;
-  for (const char c : text)
-  {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == ',')
-      out += "\\,";
-    else if (c == '\n')
-      out += "\\n";
-    else if (c == '\r')
-      out += "\\r";
-    else
-      out += c;
-  }
-  return out;
-}
-
-/** Splits at every separator (no escapes). */
-std::vector<std::string>
-SplitOn(const std::string & text, char separator)
-{
-  std::vector<std::string> parts(1);
-  for (const char ch : text)
-  {
-    if (ch == separator)
-      parts.emplace_back();
-    else
-      parts.back() += ch;
-  }
-  return parts;
-}
-
-/** Splits at unescaped commas and unescapes each field. */
-std::vector<std::string>
-SplitFields(const std::string & text)
-{
-  std::vector<std::string> fields(1);
-  for (size_t i = 0; i < text.size(); ++i)
-  {
-    if (text[i] == '\\' && i + 1 < text.size())
-    {
-      const char n = text[++i];
-      fields.back() += (n == 'n') ? '\n' : (n == 'r') ? '\r' : n;
-    }
-    else if (text[i] == ',')
-    {
-      fields.emplace_back();
-    }
-    else
-    {
-      fields.back() += text[i];
-    }
-  }
-  return fields;
-}
-
-std::string
-Trim(const std::string & s)
-{
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-/** Parses a whole string as a double; false when it is not a number. */
-bool
-ParseDouble(const std::string & text, double & value)
-{
-  const std::string t = Trim(text);
-  if (t.empty())
-    return false;
-  try
-  {
-    size_t used = 0;
-    value = std::stod(t, &used);
-    return used == t.size();
-  }
-  catch (const std::exception &)
-  {
-    return false;
-  }
-}
-
-std::string
-FormatDouble(double v)
-{
-  std::ostringstream s;
-  s << std::setprecision(17) << v;
-  return s.str();
-}
-
-std::string
-JoinCounts(const std::vector<unsigned int> & values)
-{
-  std::string s;
-  for (const unsigned int v : values)
-    s += (s.empty() ? "" : ",") + std::to_string(v);
-  return s;
-}
-
-/** "0.25,-1.5,..." with 9 significant digits: a float reads back exactly. */
-std::string
-JoinFloats(const std::vector<float> & values)
-{
-  std::ostringstream s;
-  s << std::setprecision(9);
-  for (size_t i = 0; i < values.size(); ++i)
-    s << (i ? "," : "") << values[i];
-  return s.str();
-}
-
-/** "1,2,4" -> {1, 2, 4}; "" -> {}. False for anything else. */
-bool
-ParseCounts(const std::string & text, std::vector<unsigned int> & values)
-{
-  values.clear();
-  std::stringstream s(text);
-  std::string       item;
-  while (std::getline(s, item, ','))
-  {
-    if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
-      return false;
-    values.push_back(static_cast<unsigned int>(std::stoul(item)));
-  }
-  return true;
-}
+using modelfile::EscapeField;
+using modelfile::Exact; // 17 significant digits: reads back exactly
+using modelfile::JoinCounts;
+using modelfile::JoinFloats;
+using modelfile::ParseCounts;
+using modelfile::ParseDouble;
+using modelfile::SplitFields;
+using modelfile::SplitOn;
+using modelfile::Trim;
 
 pixelcnn::NetworkOptions
 ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength, unsigned int budgetCount = 0)
@@ -246,7 +121,7 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
     {
       if (!(s.StdDev > 0.0) || !std::isfinite(s.StdDev) || !std::isfinite(s.Mean))
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " +
-             FormatDouble(s.StdDev) + ")");
+             Exact(s.StdDev) + ")");
       if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
       if (s.Degree < 1 || s.Degree > PixelCNNPriorModel::MaximumConditionDegree)
@@ -256,11 +131,11 @@ ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
       for (const auto & t : s.ExponentialTerms)
       {
         if (!std::isfinite(t.Rate) || t.Rate == 0.0 || !rates.insert(t.Rate).second)
-          Fail("the continuous parameter \"" + s.Name + "\" has an exponential term of rate " + FormatDouble(t.Rate) +
+          Fail("the continuous parameter \"" + s.Name + "\" has an exponential term of rate " + Exact(t.Rate) +
                ": each rate must be finite, non-zero and given once (e.g. -1: 1 / value of an ln_ parameter)");
         if (!std::isfinite(t.Mean) || !(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-          Fail("the exponential term of rate " + FormatDouble(t.Rate) + " of the parameter \"" + s.Name +
-               "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " + FormatDouble(t.StdDev) + ")");
+          Fail("the exponential term of rate " + Exact(t.Rate) + " of the parameter \"" + s.Name +
+               "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " + Exact(t.StdDev) + ")");
       }
     }
   }
@@ -327,7 +202,7 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
   for (size_t i = 0; i < values.size(); ++i)
   {
     if (!std::isfinite(values[i]))
-      Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is " + FormatDouble(values[i]) +
+      Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is " + Exact(values[i]) +
            ": every training value of a continuous parameter must be a finite number");
     sum += values[i];
     s.Minimum = std::min(s.Minimum, values[i]);
@@ -371,8 +246,8 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
     {
       const double e = std::exp(a * v);
       if (!std::isfinite(e) || !(e > 0.0))
-        Fail("exp(" + FormatDouble(a) + " x) of the parameter \"" + name + "\" is " + FormatDouble(e) + " at x = " +
-             FormatDouble(v) + ": give a rate of a smaller size, or the parameter's logarithm (an ln_ parameter)");
+        Fail("exp(" + Exact(a) + " x) of the parameter \"" + name + "\" is " + Exact(e) + " at x = " +
+             Exact(v) + ": give a rate of a smaller size, or the parameter's logarithm (an ln_ parameter)");
       termSum += e;
     }
     t.Mean = termSum / values.size();
@@ -380,7 +255,7 @@ PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std
       termSquares += (std::exp(a * v) - t.Mean) * (std::exp(a * v) - t.Mean);
     t.StdDev = std::sqrt(termSquares / values.size());
     if (!(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-      Fail("exp(" + FormatDouble(a) + " x) of the parameter \"" + name +
+      Fail("exp(" + Exact(a) + " x) of the parameter \"" + name +
            "\" does not vary over the training values: give a rate of a larger size");
     s.ExponentialTerms.push_back(t);
   }
@@ -543,8 +418,8 @@ PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, 
                             << " is not a finite number: give a number");
         }
         if (v < s.Minimum || v > s.Maximum)
-          outside.insert(s.Name + " = " + Trim(it->second) + " (trained on " + FormatDouble(s.Minimum) + " .. " +
-                         FormatDouble(s.Maximum) + ")");
+          outside.insert(s.Name + " = " + Trim(it->second) + " (trained on " + Exact(s.Minimum) + " .. " +
+                         Exact(s.Maximum) + ")");
         const double z = (v - s.Mean) / s.StdDev;
         // Far outside the trained values the biases overflow and the logits become NaN: refused.
         bool tooFar = !(std::abs(z) <= MaximumStandardisedCondition);
@@ -553,9 +428,9 @@ PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, 
         if (tooFar)
         {
           itkExceptionMacro(<< "the value " << Trim(it->second) << " of the parameter \"" << s.Name << "\"" << which
-                            << " lies too far outside the values the prior was trained on (" << FormatDouble(s.Minimum)
-                            << " .. " << FormatDouble(s.Maximum) << ", mean " << FormatDouble(s.Mean) << ", sd "
-                            << FormatDouble(s.StdDev) << "): more than " << MaximumStandardisedCondition
+                            << " lies too far outside the values the prior was trained on (" << Exact(s.Minimum)
+                            << " .. " << Exact(s.Maximum) << ", mean " << Exact(s.Mean) << ", sd "
+                            << Exact(s.StdDev) << "): more than " << MaximumStandardisedCondition
                             << " standard deviations, where the network's output is meaningless; give a value nearer "
                                "the trained range");
         }
@@ -969,7 +844,7 @@ PixelCNNPriorModel::ConditionPosterior(const int32_t * indices, unsigned int h, 
   for (unsigned int g = 0; g < G; ++g)
   {
     std::copy(indices, indices + per, maps.begin() + g * per);
-    conditions[g][parameter] = FormatDouble(values[g]);
+    conditions[g][parameter] = Exact(values[g]);
   }
   return MicrostructurePosterior::Normalise(this->LogLikelihood(maps.data(), G, h, w, conditions));
 }
@@ -1276,7 +1151,6 @@ PriorFileKind()
   return kind;
 }
 
-using training::Exact; // 17 significant digits: reads back exactly
 } // namespace
 
 void

@@ -4,6 +4,7 @@
  * checkpoints (itkPixelCNNPriorTrainer.h).
  *=========================================================================*/
 #include "itkPixelCNNPriorTrainer.h"
+#include "itkModelFileFormat.h"
 #include "itkTrainingSchedule.h"
 
 #include <chrono>
@@ -95,7 +96,7 @@ PixelCNNPriorTrainer::GetLog() const
 std::string
 PixelCNNPriorTrainer::SaveState() const
 {
-  using training::Exact;
+  using modelfile::Exact;
   return training::FormatTrainerState(StateMagic,
                                       { { "maps", std::to_string(m_TrainingConditions.size()) },
                                         { "batch_size", std::to_string(m_BatchSize) },

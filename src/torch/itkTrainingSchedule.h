@@ -146,16 +146,6 @@ ScheduledLearningRate(const std::string & schedule, double base, unsigned long s
   return base * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * t)));
 }
 
-/** Double to text that reads back exactly. */
-inline std::string
-Exact(double v)
-{
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
-}
-
 } // namespace training
 } // namespace itk
 

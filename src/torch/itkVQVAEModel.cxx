@@ -6,7 +6,6 @@
 #include "itkVQVAENetwork.h"
 #include "itkModelFile.h"
 #include "itkTorchSupport.h"
-#include "itkTrainingSchedule.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -15,7 +14,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <iomanip>
 #include <map>
 #include <sstream>
 
@@ -32,17 +30,6 @@ struct VQVAEModel::Impl
 
 namespace
 {
-
-std::string
-Join(const std::vector<unsigned int> & v)
-{
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i)
-  {
-    s << (i ? "," : "") << v[i];
-  }
-  return s.str();
-}
 
 vqvae::NetworkOptions
 ToOptions(const VQVAEModel::Hyperparameters & h)
@@ -419,7 +406,7 @@ VQVAEFileKind()
   return kind;
 }
 
-using training::Exact; // 17 significant digits: reads back exactly
+using modelfile::Exact; // 17 significant digits: reads back exactly
 } // namespace
 
 void
@@ -433,7 +420,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
   std::vector<std::pair<std::string, std::string>> header = {
     { "kind", "VQ-VAE (Noguchi & Inoue, Phys. Rev. E 104, 025302, 2021)" },
     { "input_channels", std::to_string(h.InputChannels) },
-    { "encoder_channels", Join(h.EncoderChannels) },
+    { "encoder_channels", modelfile::JoinCounts(h.EncoderChannels) },
     { "residual_blocks", std::to_string(h.NumberOfResidualBlocks) },
     { "codebook_size", std::to_string(h.CodebookSize) },
     { "code_dimension", std::to_string(h.CodeDimension) },
@@ -474,20 +461,10 @@ VQVAEModel::Read(const std::string & path)
   });
   Hyperparameters h;
   h.InputChannels = c.Count("input_channels");
-  h.EncoderChannels.clear();
+  if (!modelfile::ParseCounts(c.Get("encoder_channels"), h.EncoderChannels))
   {
-    std::stringstream s(c.Get("encoder_channels"));
-    std::string       item;
-    while (std::getline(s, item, ','))
-    {
-      // At most 9 digits: std::stoul of a longer one throws std::out_of_range ("stoul"), not this message.
-      if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
-      {
-        itkExceptionMacro(<< path << ": encoder_channels \"" << c.Get("encoder_channels")
-                          << "\" is not a list of counts: the file is damaged");
-      }
-      h.EncoderChannels.push_back(static_cast<unsigned int>(std::stoul(item)));
-    }
+    itkExceptionMacro(<< path << ": encoder_channels \"" << c.Get("encoder_channels")
+                      << "\" is not a list of counts: the file is damaged");
   }
   h.NumberOfResidualBlocks = c.Count("residual_blocks");
   h.CodebookSize = c.Count("codebook_size");
@@ -553,7 +530,7 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
   Superclass::PrintSelf(os, indent);
   const auto & h = m_Hyperparameters;
   os << indent << "InputChannels: " << h.InputChannels << '\n'
-     << indent << "EncoderChannels: " << Join(h.EncoderChannels) << '\n'
+     << indent << "EncoderChannels: " << modelfile::JoinCounts(h.EncoderChannels) << '\n'
      << indent << "NumberOfResidualBlocks: " << h.NumberOfResidualBlocks << '\n'
      << indent << "CodebookSize (K): " << h.CodebookSize << '\n'
      << indent << "CodeDimension (D): " << h.CodeDimension << '\n'

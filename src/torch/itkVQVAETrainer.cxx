@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "itkVQVAETrainer.h"
 #include "itkMicrostructureStackMeasurement.h"
+#include "itkModelFileFormat.h"
 #include "itkTrainingSchedule.h"
 
 #include <algorithm>
@@ -124,7 +125,7 @@ VQVAETrainer::GetLog() const
 std::string
 VQVAETrainer::SaveState() const
 {
-  using training::Exact;
+  using modelfile::Exact;
   return training::FormatTrainerState(
     StateMagic,
     { { "patches", std::to_string(this->GetTrainingImages()->GetLargestPossibleRegion().GetSize()[2]) },
