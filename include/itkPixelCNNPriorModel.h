@@ -352,22 +352,13 @@ public:
                       unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
                       double ridge = 1e-3);
   bool
-  HasCompositionLevel() const
-  {
-    return m_CompositionCount > 0;
-  }
+  HasCompositionLevel() const;
   /** L, the values per map of the composition level (0 without it). */
   unsigned int
-  GetCompositionCount() const
-  {
-    return m_CompositionCount;
-  }
+  GetCompositionCount() const;
   /** The per-code values v_kl, K x L (empty without the composition level). */
   const std::vector<float> &
-  GetCompositionCodeValues() const
-  {
-    return m_CompositionValues;
-  }
+  GetCompositionCodeValues() const;
   /** The composition budget (not in the paper; default off): with the composition level, every
    * layer of the network also sees, at each position, the composition left to place: what the
    * positions from there on must average for the map to end at its u, against u (see
@@ -451,7 +442,7 @@ private:
   void
   WriteFile(const std::string & path, bool checkpoint) const;
 
-  struct Impl;
+  struct Impl; // the network, Adam, the device, the composition level
   std::unique_ptr<Impl> m_Impl;
 
   Hyperparameters m_Hyperparameters;
@@ -471,15 +462,6 @@ private:
   bool            m_HasTrainingState{ false };
   std::string     m_TrainerState;
   std::string     m_VQVAEFingerprint;
-  /** The composition level: L, v (K x L), the standardisation of u (L means, L sds), the top
-   * level's coefficients of m(c) and log s(c) (L x (1 + D) each) and its correlation (L x L). */
-  unsigned int        m_CompositionCount{ 0 };
-  std::vector<float>  m_CompositionValues;
-  std::vector<double> m_CompositionMean;
-  std::vector<double> m_CompositionStdDev;
-  std::vector<float>  m_CompositionPriorMean;
-  std::vector<float>  m_CompositionPriorLogStdDev;
-  std::vector<double> m_CompositionCorrelation;
 };
 
 } // end namespace itk

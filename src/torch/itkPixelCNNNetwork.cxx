@@ -395,5 +395,47 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
   }
 }
 
+torch::Tensor
+IndexMapsInput(const int32_t * indices, unsigned int first, unsigned int count, unsigned int h, unsigned int w,
+               const torch::Device & device)
+{
+  const size_t per = static_cast<size_t>(h) * w;
+  return torch::from_blob(const_cast<int32_t *>(indices) + first * per, { count, h, w }, torch::kInt)
+    .to(device, torch::kLong);
+}
+
+namespace
+{
+/** The encoded conditions of maps first..first+count-1, count x D (undefined for D = 0). */
+torch::Tensor
+ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
+                   const torch::Device & device)
+{
+  if (D == 0)
+  {
+    return torch::Tensor();
+  }
+  return torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
+                          torch::kFloat)
+    .clone()
+    .to(device);
+}
+} // namespace
+
+torch::Tensor
+ConditionInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
+               const torch::Device & device, const std::vector<double> & composition, unsigned int L)
+{
+  auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
+  if (L > 0)
+  {
+    const auto u = torch::from_blob(const_cast<double *>(composition.data()) + static_cast<size_t>(first) * L,
+                                    { count, L }, torch::kDouble)
+                     .to(torch::kFloat);
+    c = c.defined() ? torch::cat({ c, u }, 1) : u;
+  }
+  return c.defined() ? c.to(device) : c;
+}
+
 } // namespace pixelcnn
 } // namespace itk

@@ -161,6 +161,20 @@ void
 SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & conditions, const double * uniforms,
                   double temperature, const torch::Device & device, const std::function<void(double)> & progress);
 
+/** Maps first..first+count-1 of a buffer of int32 index maps (h x w each, row-major) as the
+ * network's input: count x h x w, int64, on the device. */
+torch::Tensor
+IndexMapsInput(const int32_t * indices, unsigned int first, unsigned int count, unsigned int h, unsigned int w,
+               const torch::Device & device);
+
+/** The condition input of maps first..first+count-1 (count x (D + L) float, on the device): their
+ * encoded conditions (encoded: n x D) followed, for L > 0, by their L standardised compositions
+ * (composition: n x L), the columns the composition budget reads (NetworkOptions::budgetCount);
+ * undefined when D + L is 0. */
+torch::Tensor
+ConditionInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
+               const torch::Device & device, const std::vector<double> & composition, unsigned int L);
+
 } // namespace pixelcnn
 } // namespace itk
 

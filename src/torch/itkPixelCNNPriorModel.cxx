@@ -1,25 +1,21 @@
 /*=========================================================================
  * itk::PixelCNNPriorModel: the public, torch-free face of the conditional
- * gated PixelCNN (itkPixelCNNNetwork.h): conditions, training step,
- * likelihood, samplers and the model file.
+ * gated PixelCNN (itkPixelCNNNetwork.h): training step, likelihood, samplers
+ * and the model file. The condition schema and its encoding are
+ * itkConditionEncoding.h; the composition level is itkCompositionLevel.h.
  *=========================================================================*/
 #include "itkPixelCNNPriorModel.h"
-#include "itkPixelCNNNetwork.h"
+#include "itkCompositionLevel.h"
+#include "itkConditionEncoding.h"
 #include "itkModelFile.h"
+#include "itkPixelCNNNetwork.h"
 #include "itkTorchSupport.h"
-#include "itkMicrostructureIO.h"
 #include "itkMicrostructurePosterior.h"
-#include "itkMultiThreaderBase.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <limits>
-#include <numeric>
 #include <random>
-#include <set>
-#include <sstream>
 
 namespace itk
 {
@@ -29,25 +25,11 @@ struct PixelCNNPriorModel::Impl
   pixelcnn::Network       network{ nullptr };
   torchsupport::Optimizer optimizer;
   torch::Device           device{ torch::kCPU };
+  composition::Level      level;
 };
 
 namespace
 {
-
-/** Sample variance (n - 1); 0 for fewer than two values. */
-double
-Variance(const std::vector<double> & values)
-{
-  if (values.size() < 2)
-    return 0.0;
-  double mean = 0.0;
-  for (const double v : values)
-    mean += v / static_cast<double>(values.size());
-  double sum = 0.0;
-  for (const double v : values)
-    sum += (v - mean) * (v - mean);
-  return sum / static_cast<double>(values.size() - 1);
-}
 
 [[noreturn]] void
 Fail(const std::string & message)
@@ -56,15 +38,7 @@ Fail(const std::string & message)
   throw e;
 }
 
-using modelfile::EscapeField;
 using modelfile::Exact; // 17 significant digits: reads back exactly
-using modelfile::JoinCounts;
-using modelfile::JoinFloats;
-using modelfile::ParseCounts;
-using modelfile::ParseDouble;
-using modelfile::SplitFields;
-using modelfile::SplitOn;
-using modelfile::Trim;
 
 pixelcnn::NetworkOptions
 ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength, unsigned int budgetCount = 0)
@@ -83,81 +57,16 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   return o;
 }
 
-/** A network with the composition budget of L values per code (K x L values, standardised by mean and sd). */
+/** A network with, when options.budgetCount > 0, the composition budget of the level's values. */
 pixelcnn::Network
-BudgetedNetwork(const pixelcnn::NetworkOptions & options, const std::vector<float> & values,
-                const std::vector<double> & mean, const std::vector<double> & sd)
+BudgetedNetwork(const pixelcnn::NetworkOptions & options, const composition::Level & level)
 {
   pixelcnn::Network network(options);
   if (options.budgetCount > 0)
-    network->SetBudget(std::vector<double>(values.begin(), values.end()), mean, sd);
+    network->SetBudget(std::vector<double>(level.GetCodeValues().begin(), level.GetCodeValues().end()),
+                       level.GetMean(), level.GetStdDev());
   return network;
 }
-
-void
-ValidateSchema(const PixelCNNPriorModel::ConditionSchema & schema)
-{
-  std::set<std::string> names;
-  for (const auto & s : schema)
-  {
-    if (Trim(s.Name).empty())
-      Fail("a process parameter of the condition schema has an empty name: give every parameter a name");
-    if (!names.insert(s.Name).second)
-      Fail("the process parameter \"" + s.Name + "\" appears twice in the condition schema: names must be distinct");
-    if (s.Categorical)
-    {
-      if (s.Categories.empty())
-        Fail("the categorical parameter \"" + s.Name + "\" has no categories: list at least one");
-      std::set<std::string> categories;
-      for (const auto & c : s.Categories)
-      {
-        if (Trim(c).empty())
-          Fail("the categorical parameter \"" + s.Name + "\" has an empty category name");
-        if (!categories.insert(c).second)
-          Fail("the categorical parameter \"" + s.Name + "\" lists category \"" + c + "\" twice");
-      }
-    }
-    else
-    {
-      if (!(s.StdDev > 0.0) || !std::isfinite(s.StdDev) || !std::isfinite(s.Mean))
-        Fail("the continuous parameter \"" + s.Name + "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " +
-             Exact(s.StdDev) + ")");
-      if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
-        Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
-      if (s.Degree < 1 || s.Degree > PixelCNNPriorModel::MaximumConditionDegree)
-        Fail("the continuous parameter \"" + s.Name + "\" has Degree " + std::to_string(s.Degree) +
-             ": give 1 (linear, the paper), 2 or 3");
-      std::set<double> rates;
-      for (const auto & t : s.ExponentialTerms)
-      {
-        if (!std::isfinite(t.Rate) || t.Rate == 0.0 || !rates.insert(t.Rate).second)
-          Fail("the continuous parameter \"" + s.Name + "\" has an exponential term of rate " + Exact(t.Rate) +
-               ": each rate must be finite, non-zero and given once (e.g. -1: 1 / value of an ln_ parameter)");
-        if (!std::isfinite(t.Mean) || !(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-          Fail("the exponential term of rate " + Exact(t.Rate) + " of the parameter \"" + s.Name +
-               "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " + Exact(t.StdDev) + ")");
-      }
-    }
-  }
-}
-
-/** Length of the encoded condition vector of a schema: Degree + exponential terms per continuous
- * parameter, the number of categories per categorical one. */
-unsigned int
-EncodedLength(const PixelCNNPriorModel::ConditionSchema & schema)
-{
-  unsigned int n = 0;
-  for (const auto & s : schema)
-    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size())
-                       : s.Degree + static_cast<unsigned int>(s.ExponentialTerms.size());
-  return n;
-}
-
-/** The largest |standardised value| (and |standardised exponential term|) of a continuous condition
- * that EncodeConditions accepts. */
-constexpr double MaximumStandardisedCondition = 100.0;
-/** The most values per map of the composition level. */
-constexpr unsigned int MaximumCompositionCount = 8;
 
 } // namespace
 
@@ -189,114 +98,21 @@ PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
                                              unsigned int degree, const std::vector<double> & exponentialRates)
 {
-  if (values.empty())
-    Fail("cannot learn the parameter \"" + name + "\" from an empty column");
-  if (degree < 1 || degree > MaximumConditionDegree)
-    Fail("the degree of the parameter \"" + name + "\" is " + std::to_string(degree) +
-         ": give 1 (linear in the parameter, the paper), 2 or 3");
-  double sum = 0.0;
-  ConditionSpec s;
-  s.Name = name;
-  s.Minimum = values[0];
-  s.Maximum = values[0];
-  for (size_t i = 0; i < values.size(); ++i)
-  {
-    if (!std::isfinite(values[i]))
-      Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is " + Exact(values[i]) +
-           ": every training value of a continuous parameter must be a finite number");
-    sum += values[i];
-    s.Minimum = std::min(s.Minimum, values[i]);
-    s.Maximum = std::max(s.Maximum, values[i]);
-  }
-  s.Mean = sum / values.size();
-  double var = 0.0;
-  for (const double v : values)
-    var += (v - s.Mean) * (v - s.Mean);
-  s.StdDev = std::sqrt(var / values.size());
-  if (!(s.StdDev > 0.0))
-    s.StdDev = 1.0; // one value only: centred, not scaled
-  const size_t distinct = std::set<double>(values.begin(), values.end()).size();
-  // Degree 1 takes any column (one value only: a constant the network can ignore); a curve of a
-  // higher degree needs degree + 1 distinct values to be determined by them.
-  if (degree > 1 && distinct < degree + 1)
-    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
-         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " needs at least " +
-         std::to_string(degree + 1) + " (a curve of that degree is not determined by fewer); use degree " +
-         std::to_string(std::max<size_t>(1, distinct - 1)));
-  s.Degree = degree;
-  {
-    ConditionSpec check = s; // the rates first: zero, repeated or not finite
-    for (const double a : exponentialRates)
-      check.ExponentialTerms.push_back({ a, 0.0, 1.0 });
-    ValidateSchema({ check });
-  }
-  const size_t terms = degree + exponentialRates.size();
-  if (!exponentialRates.empty() && distinct < terms + 1)
-    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
-         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " and " +
-         std::to_string(exponentialRates.size()) + " exponential term" + (exponentialRates.size() == 1 ? "" : "s") +
-         " need at least " + std::to_string(terms + 1) +
-         " (the curve is not determined by fewer); drop terms or train on more values");
-  for (const double a : exponentialRates)
-  {
-    ExponentialTerm t;
-    t.Rate = a;
-    double termSum = 0.0, termSquares = 0.0;
-    for (const double v : values)
-    {
-      const double e = std::exp(a * v);
-      if (!std::isfinite(e) || !(e > 0.0))
-        Fail("exp(" + Exact(a) + " x) of the parameter \"" + name + "\" is " + Exact(e) + " at x = " +
-             Exact(v) + ": give a rate of a smaller size, or the parameter's logarithm (an ln_ parameter)");
-      termSum += e;
-    }
-    t.Mean = termSum / values.size();
-    for (const double v : values)
-      termSquares += (std::exp(a * v) - t.Mean) * (std::exp(a * v) - t.Mean);
-    t.StdDev = std::sqrt(termSquares / values.size());
-    if (!(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-      Fail("exp(" + Exact(a) + " x) of the parameter \"" + name +
-           "\" does not vary over the training values: give a rate of a larger size");
-    s.ExponentialTerms.push_back(t);
-  }
-  return s;
+  return conditionencoding::LearnContinuous(name, values, degree, exponentialRates);
 }
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values)
 {
-  if (values.empty())
-    Fail("cannot learn the parameter \"" + name + "\" from an empty column");
-  std::set<std::string> distinct;
-  for (const auto & v : values)
-  {
-    if (Trim(v).empty())
-      Fail("the categorical parameter \"" + name + "\" has an empty value in its column: fill it in or drop the row");
-    distinct.insert(v);
-  }
-  ConditionSpec s;
-  s.Name = name;
-  s.Categorical = true;
-  s.Categories.assign(distinct.begin(), distinct.end());
-  return s;
+  return conditionencoding::LearnCategorical(name, values);
 }
 
 PixelCNNPriorModel::ConditionSpec
 PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
                                    unsigned int degree, const std::vector<double> & exponentialRates)
 {
-  if (categorical)
-    return LearnCategoricalCondition(name, values);
-  std::vector<double> numbers(values.size());
-  for (size_t i = 0; i < values.size(); ++i)
-  {
-    if (!ParseDouble(values[i], numbers[i]))
-      Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
-           "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
-  }
-  return LearnContinuousCondition(name, numbers, degree, exponentialRates);
+  return conditionencoding::Learn(name, values, categorical, degree, exponentialRates);
 }
-
 
 PixelCNNPriorModel::PixelCNNPriorModel()
   : m_Impl(std::make_unique<Impl>())
@@ -341,7 +157,7 @@ PixelCNNPriorModel::CheckCompatibleVQVAE(unsigned int K, const std::string & wei
 void
 PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 {
-  ValidateSchema(schema);
+  conditionencoding::Validate(schema);
   m_ConditionSchema = schema;
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
@@ -351,112 +167,27 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
 unsigned int
 PixelCNNPriorModel::GetEncodedConditionLength() const
 {
-  return EncodedLength(m_ConditionSchema);
+  return conditionencoding::EncodedLength(m_ConditionSchema);
 }
 
 std::vector<float>
 PixelCNNPriorModel::EncodeConditions(const std::vector<Condition> & conditions, unsigned int n) const
 {
-  if (conditions.empty() && m_ConditionSchema.empty())
+  std::vector<float> encoded;
+  std::string        outside;
+  try
   {
-    return {}; // an unconditional prior needs no conditions
+    encoded = conditionencoding::Encode(m_ConditionSchema, conditions, n, outside);
   }
-  if (conditions.size() != 1 && conditions.size() != n)
+  catch (const ExceptionObject & e)
   {
-    itkExceptionMacro(<< "got " << conditions.size() << " conditions for " << n
-                      << " maps: give one condition for all maps or one per map");
-  }
-  const unsigned int D = this->GetEncodedConditionLength();
-  std::vector<float> out(static_cast<size_t>(conditions.size()) * D, 0.0f);
-  std::set<std::string> outside;
-  for (size_t i = 0; i < conditions.size(); ++i)
-  {
-    const auto & cond = conditions[i];
-    const std::string which = conditions.size() > 1 ? " (condition of map " + std::to_string(i) + ")" : "";
-    for (const auto & kv : cond)
-    {
-      const bool known = std::any_of(m_ConditionSchema.begin(), m_ConditionSchema.end(),
-                                     [&](const ConditionSpec & s) { return s.Name == kv.first; });
-      if (!known)
-      {
-        std::string names;
-        for (const auto & s : m_ConditionSchema)
-          names += (names.empty() ? "" : ", ") + s.Name;
-        itkExceptionMacro(<< "unknown process parameter \"" << kv.first << "\"" << which
-                          << ": this prior knows " << (names.empty() ? std::string("none (it is unconditional)") : names));
-      }
-    }
-    float * o = out.data() + i * D;
-    for (const auto & s : m_ConditionSchema)
-    {
-      const auto it = cond.find(s.Name);
-      if (it == cond.end())
-      {
-        itkExceptionMacro(<< "the process parameter \"" << s.Name << "\" is missing" << which
-                          << ": the prior was trained with it, give its value");
-      }
-      if (s.Categorical)
-      {
-        const auto c = std::find(s.Categories.begin(), s.Categories.end(), it->second);
-        if (c == s.Categories.end())
-        {
-          std::string names;
-          for (const auto & cat : s.Categories)
-            names += (names.empty() ? "" : ", ") + cat;
-          itkExceptionMacro(<< "unknown category \"" << it->second << "\" of the parameter \"" << s.Name << "\"" << which
-                            << ": the prior was trained on " << names);
-        }
-        o[c - s.Categories.begin()] = 1.0f;
-        o += s.Categories.size();
-      }
-      else
-      {
-        double v = 0.0;
-        if (!ParseDouble(it->second, v) || !std::isfinite(v))
-        {
-          itkExceptionMacro(<< "the value \"" << it->second << "\" of the parameter \"" << s.Name << "\"" << which
-                            << " is not a finite number: give a number");
-        }
-        if (v < s.Minimum || v > s.Maximum)
-          outside.insert(s.Name + " = " + Trim(it->second) + " (trained on " + Exact(s.Minimum) + " .. " +
-                         Exact(s.Maximum) + ")");
-        const double z = (v - s.Mean) / s.StdDev;
-        // Far outside the trained values the biases overflow and the logits become NaN: refused.
-        bool tooFar = !(std::abs(z) <= MaximumStandardisedCondition);
-        for (const auto & t : s.ExponentialTerms)
-          tooFar = tooFar || !(std::abs((std::exp(t.Rate * v) - t.Mean) / t.StdDev) <= MaximumStandardisedCondition);
-        if (tooFar)
-        {
-          itkExceptionMacro(<< "the value " << Trim(it->second) << " of the parameter \"" << s.Name << "\"" << which
-                            << " lies too far outside the values the prior was trained on (" << Exact(s.Minimum)
-                            << " .. " << Exact(s.Maximum) << ", mean " << Exact(s.Mean) << ", sd "
-                            << Exact(s.StdDev) << "): more than " << MaximumStandardisedCondition
-                            << " standard deviations, where the network's output is meaningless; give a value nearer "
-                               "the trained range");
-        }
-        double power = 1.0;
-        for (unsigned int d = 0; d < s.Degree; ++d)
-          *o++ = static_cast<float>(power *= z); // z, z^2, .., z^Degree
-        for (const auto & t : s.ExponentialTerms)
-          *o++ = static_cast<float>((std::exp(t.Rate * v) - t.Mean) / t.StdDev);
-      }
-    }
+    itkExceptionMacro(<< e.GetDescription());
   }
   if (!outside.empty())
   {
-    std::string list;
-    for (const auto & s : outside)
-      list += (list.empty() ? "" : "; ") + s;
-    itkWarningMacro(<< "process parameters outside the range the prior was trained on (extrapolating): " << list);
+    itkWarningMacro(<< "process parameters outside the range the prior was trained on (extrapolating): " << outside);
   }
-  if (conditions.size() == 1 && n > 1)
-  {
-    std::vector<float> all(static_cast<size_t>(n) * D);
-    for (unsigned int i = 0; i < n; ++i)
-      std::copy(out.begin(), out.end(), all.begin() + static_cast<size_t>(i) * D);
-    return all;
-  }
-  return out;
+  return encoded;
 }
 
 bool
@@ -549,7 +280,7 @@ void
 PixelCNNPriorModel::Initialize()
 {
   m_Hyperparameters.Validate();
-  ValidateSchema(m_ConditionSchema);
+  conditionencoding::Validate(m_ConditionSchema);
   torchsupport::SetTorchThreads();
   if (m_CompositionBudget && !this->HasCompositionLevel())
   {
@@ -557,9 +288,9 @@ PixelCNNPriorModel::Initialize()
                          "or turn the budget off");
   }
   torch::manual_seed(m_Seed);
-  m_Impl->network = BudgetedNetwork(ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + m_CompositionCount,
-                                              m_CompositionBudget ? m_CompositionCount : 0),
-                                    m_CompositionValues, m_CompositionMean, m_CompositionStdDev);
+  const unsigned int L = this->GetCompositionCount();
+  m_Impl->network = BudgetedNetwork(
+    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + L, m_CompositionBudget ? L : 0), m_Impl->level);
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
@@ -599,115 +330,6 @@ PixelCNNPriorModel::CheckIndexRange(const int32_t * indices, size_t total) const
   }
 }
 
-namespace
-{
-torch::Tensor
-IndicesToTensor(const int32_t * indices, unsigned int first, unsigned int count, unsigned int h, unsigned int w,
-                const torch::Device & device)
-{
-  const size_t per = static_cast<size_t>(h) * w;
-  return torch::from_blob(const_cast<int32_t *>(indices) + first * per, { count, h, w }, torch::kInt)
-    .to(device, torch::kLong);
-}
-
-/** The network's condition input for maps first..first+count-1, count x D: the encoded vectors. */
-torch::Tensor
-ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-                   const torch::Device & device)
-{
-  if (D == 0)
-  {
-    return torch::Tensor();
-  }
-  return torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
-                          torch::kFloat)
-    .clone()
-    .to(device);
-}
-
-/** The network's input for maps first..first+count-1: the condition features (ConditionsToTensor)
- * and, with the composition level, each map's L standardised compositions (composition: n x L) as L
- * more columns. */
-torch::Tensor
-NetworkInput(const std::vector<float> & encoded, unsigned int first, unsigned int count, unsigned int D,
-             const torch::Device & device, const std::vector<double> & composition, unsigned int L)
-{
-  auto c = ConditionsToTensor(encoded, first, count, D, torch::kCPU);
-  if (L > 0)
-  {
-    const auto u = torch::from_blob(const_cast<double *>(composition.data()) + static_cast<size_t>(first) * L,
-                                    { count, L }, torch::kDouble)
-                     .to(torch::kFloat);
-    c = c.defined() ? torch::cat({ c, u }, 1) : u;
-  }
-  return c.defined() ? c.to(device) : c;
-}
-
-/** The lower Cholesky factor (L x L, row-major) of a symmetric positive definite matrix; empty when
- * it is not positive definite. */
-std::vector<double>
-CholeskyLower(const std::vector<double> & a, unsigned int L)
-{
-  std::vector<double> l(static_cast<size_t>(L) * L, 0.0);
-  for (unsigned int i = 0; i < L; ++i)
-    for (unsigned int j = 0; j <= i; ++j)
-    {
-      double sum = a[i * L + j];
-      for (unsigned int k = 0; k < j; ++k)
-        sum -= l[i * L + k] * l[j * L + k];
-      if (i == j)
-      {
-        if (!(sum > 0.0))
-          return {};
-        l[i * L + i] = std::sqrt(sum);
-      }
-      else
-        l[i * L + j] = sum / l[j * L + j];
-    }
-  return l;
-}
-
-/** t[0] + c . t[1..D] for one encoded condition c, in double; with row r, of the r-th line of
- * coefficients (t holds lines of 1 + D). */
-double
-LinearAt(const std::vector<float> & t, const std::vector<float> & c, size_t row = 0)
-{
-  const size_t first = row * (1 + c.size());
-  double       y = t[first];
-  for (size_t j = 0; j < c.size(); ++j)
-    y += static_cast<double>(c[j]) * t[first + 1 + j];
-  return y;
-}
-
-/** The composition level's L lines (coefficients t, L x (1 + D)) at each of n maps' condition
- * features (n x D): n x L values. */
-std::vector<double>
-CompositionLines(const std::vector<float> & t, const std::vector<float> & features, unsigned int n, unsigned int D,
-                 unsigned int L)
-{
-  std::vector<double> out(static_cast<size_t>(n) * L);
-  for (unsigned int i = 0; i < n; ++i)
-  {
-    const std::vector<float> c(features.begin() + static_cast<size_t>(i) * D,
-                               features.begin() + static_cast<size_t>(i + 1) * D);
-    for (unsigned int l = 0; l < L; ++l)
-      out[static_cast<size_t>(i) * L + l] = LinearAt(t, c, l);
-  }
-  return out;
-}
-
-/** A standard normal number from two 53-bit uniforms of the engine (Box-Muller; this project's own
- * transform, so that the numbers are the same on every platform). */
-double
-StandardNormal(std::mt19937_64 & engine)
-{
-  const double u1 = (static_cast<double>(engine() >> 11) + 1.0) * (1.0 / 9007199254740992.0); // (0, 1]
-  const double u2 = static_cast<double>(engine() >> 11) * (1.0 / 9007199254740992.0);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
-
-} // namespace
-
 PixelCNNPriorModel::TrainingStepResult
 PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                               const std::vector<Condition> & conditions)
@@ -718,14 +340,13 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   auto &       net = m_Impl->network;
   auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
-  auto          x = IndicesToTensor(indices, 0, n, h, w, m_Impl->device);
+  auto          x = pixelcnn::IndexMapsInput(indices, 0, n, h, w, m_Impl->device);
   torch::Tensor logits;
   {
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
-    const auto composition =
-      this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
-    logits = net->forward(x, NetworkInput(encoded, 0, n, D, m_Impl->device, composition,
-                                          m_CompositionCount));
+    const unsigned int L = this->GetCompositionCount();
+    const auto         composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
+    logits = net->forward(x, pixelcnn::ConditionInput(encoded, 0, n, D, m_Impl->device, composition, L));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
@@ -750,13 +371,14 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   const auto         D = this->GetEncodedConditionLength();
   const size_t       per = static_cast<size_t>(m_Hyperparameters.CodebookSize) * h * w;
   std::vector<float> out(n * per);
-  const auto composition = this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
+  const unsigned int L = this->GetCompositionCount();
+  const auto         composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = net->forward(IndicesToTensor(indices, first, count, h, w, m_Impl->device),
-                               NetworkInput(encoded, first, count, D, m_Impl->device, composition, m_CompositionCount))
+    auto logits = net->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device),
+                               pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -772,51 +394,21 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   const auto          encoded = this->EncodeConditions(conditions, n);
   const auto          D = this->GetEncodedConditionLength();
   std::vector<double> out(n);
-  const auto composition = this->HasCompositionLevel() ? this->Compositions(indices, n, h, w) : std::vector<double>();
+  const unsigned int  L = this->GetCompositionCount();
+  const auto          composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
   torch::NoGradGuard  noGrad;
   auto &              net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto       x = IndicesToTensor(indices, first, count, h, w, m_Impl->device);
+    auto       x = pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device);
     const auto logits =
-      net->forward(x, NetworkInput(encoded, first, count, D, m_Impl->device, composition, m_CompositionCount));
+      net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L));
     const auto sums =
       torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 }).to(torch::kCPU).contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
   });
-  if (this->HasCompositionLevel())
-  {
-    // The top level: the log density of each map's standardised compositions u(x) under
-    // N(m(c), S(c) R S(c)), S(c) = diag(s(c)).
-    const unsigned int L = m_CompositionCount;
-    const auto         means = CompositionLines(m_CompositionPriorMean, encoded, n, D, L);
-    const auto         logSds = CompositionLines(m_CompositionPriorLogStdDev, encoded, n, D, L);
-    const auto         chol = CholeskyLower(m_CompositionCorrelation, L);
-    double             logDet = 0.0;
-    for (unsigned int l = 0; l < L; ++l)
-      logDet += std::log(chol[l * L + l]);
-    std::vector<double> r(L), y(L);
-    for (unsigned int i = 0; i < n; ++i)
-    {
-      double logS = 0.0;
-      for (unsigned int l = 0; l < L; ++l)
-      {
-        const size_t il = static_cast<size_t>(i) * L + l;
-        r[l] = (composition[il] - means[il]) * std::exp(-logSds[il]);
-        logS += logSds[il];
-      }
-      double quadratic = 0.0;
-      for (unsigned int l = 0; l < L; ++l) // y = chol^-1 r
-      {
-        double sum = r[l];
-        for (unsigned int k = 0; k < l; ++k)
-          sum -= chol[l * L + k] * y[k];
-        y[l] = sum / chol[l * L + l];
-        quadratic += y[l] * y[l];
-      }
-      out[i] += -0.5 * quadratic - logS - logDet - 0.5 * L * std::log(2.0 * 3.141592653589793);
-    }
-  }
+  if (L > 0) // the top level: log p(u(x) | c)
+    m_Impl->level.AddLogDensity(composition, encoded, n, D, out);
   return out;
 }
 
@@ -875,31 +467,9 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
 
   // The composition level's u per map, drawn from the top level with an engine of its own, shared by
   // the map's candidates.
-  const unsigned int  L = m_CompositionCount;
-  std::vector<double> composition;
-  if (this->HasCompositionLevel())
-  {
-    const auto          logSds = CompositionLines(m_CompositionPriorLogStdDev, encodedMaps, n, D, L);
-    const auto          chol = CholeskyLower(m_CompositionCorrelation, L);
-    std::mt19937_64     compositionEngine(seed ^ 0xbb67ae8584caa73bULL);
-    std::vector<double> z(L);
-    const auto          means = CompositionLines(m_CompositionPriorMean, encodedMaps, n, D, L);
-    composition.resize(total * L);
-    for (unsigned int i = 0; i < n; ++i)
-    {
-      for (auto & v : z)
-        v = StandardNormal(compositionEngine);
-      for (unsigned int l = 0; l < L; ++l) // u = m + s (chol z)
-      {
-        double e = 0.0;
-        for (unsigned int k = 0; k <= l; ++k)
-          e += chol[l * L + k] * z[k];
-        const size_t il = static_cast<size_t>(i) * L + l;
-        for (unsigned int j = 0; j < C; ++j)
-          composition[(static_cast<size_t>(i) * C + j) * L + l] = means[il] + std::exp(logSds[il]) * e;
-      }
-    }
-  }
+  const unsigned int        L = this->GetCompositionCount();
+  const std::vector<double> composition =
+    L > 0 ? m_Impl->level.Draw(encodedMaps, n, D, C, seed) : std::vector<double>();
   std::vector<float> encoded(total * D);
   for (size_t r = 0; r < total; ++r)
     std::copy_n(encodedMaps.begin() + (r / C) * D, D, encoded.begin() + r * D);
@@ -909,7 +479,7 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   torchsupport::ForBatches(static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first,
                                                                                        unsigned int count) {
     auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = NetworkInput(encoded, first, count, D, torch::kCPU, composition, L);
+    auto cond = pixelcnn::ConditionInput(encoded, first, count, D, torch::kCPU, composition, L);
     std::function<void(double)> batchProgress;
     if (progress)
       batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
@@ -925,24 +495,30 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   if (C == 1)
     return drawn;
   // Of each map's candidates, the one whose own compositions lie nearest the drawn u.
-  const auto           own = this->Compositions(drawn.data(), static_cast<unsigned int>(total), h, w);
+  const auto rows = m_Impl->level.Nearest(this->Compositions(drawn.data(), static_cast<unsigned int>(total), h, w),
+                                                composition, n, C);
   std::vector<int32_t> out(static_cast<size_t>(n) * per);
   for (unsigned int i = 0; i < n; ++i)
-  {
-    size_t best = static_cast<size_t>(i) * C;
-    double bestDistance = std::numeric_limits<double>::infinity();
-    for (unsigned int j = 0; j < C; ++j)
-    {
-      const size_t r = static_cast<size_t>(i) * C + j;
-      double       d = 0.0;
-      for (unsigned int l = 0; l < L; ++l)
-        d += (own[r * L + l] - composition[r * L + l]) * (own[r * L + l] - composition[r * L + l]);
-      if (d < bestDistance)
-        best = r, bestDistance = d;
-    }
-    std::copy_n(drawn.begin() + best * per, per, out.begin() + static_cast<size_t>(i) * per);
-  }
+    std::copy_n(drawn.begin() + rows[i] * per, per, out.begin() + static_cast<size_t>(i) * per);
   return out;
+}
+
+bool
+PixelCNNPriorModel::HasCompositionLevel() const
+{
+  return m_Impl->level.GetCount() > 0;
+}
+
+unsigned int
+PixelCNNPriorModel::GetCompositionCount() const
+{
+  return m_Impl->level.GetCount();
+}
+
+const std::vector<float> &
+PixelCNNPriorModel::GetCompositionCodeValues() const
+{
+  return m_Impl->level.GetCodeValues();
 }
 
 std::vector<double>
@@ -952,22 +528,7 @@ PixelCNNPriorModel::Compositions(const int32_t * indices, unsigned int n, unsign
   {
     itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
   }
-  const unsigned int  L = m_CompositionCount;
-  const size_t        per = static_cast<size_t>(h) * w;
-  std::vector<double> u(static_cast<size_t>(n) * L, 0.0);
-  for (unsigned int i = 0; i < n; ++i)
-  {
-    double * ui = u.data() + static_cast<size_t>(i) * L;
-    for (size_t p = 0; p < per; ++p)
-    {
-      const float * v = m_CompositionValues.data() + static_cast<size_t>(indices[i * per + p]) * L;
-      for (unsigned int l = 0; l < L; ++l)
-        ui[l] += v[l];
-    }
-    for (unsigned int l = 0; l < L; ++l)
-      ui[l] = (ui[l] / static_cast<double>(per) - m_CompositionMean[l]) / m_CompositionStdDev[l];
-  }
-  return u;
+  return m_Impl->level.Compositions(indices, n, static_cast<size_t>(h) * w);
 }
 
 PixelCNNPriorModel::CompositionDistribution
@@ -977,15 +538,7 @@ PixelCNNPriorModel::GetCompositionPrior(const Condition & condition) const
   {
     itkExceptionMacro(<< "this prior has no composition level (SetCompositionLevel)");
   }
-  const auto              D = this->GetEncodedConditionLength();
-  const auto              c = this->EncodeConditions({ condition }, 1);
-  CompositionDistribution d;
-  d.Mean = CompositionLines(m_CompositionPriorMean, c, 1, D, m_CompositionCount);
-  d.StdDev = CompositionLines(m_CompositionPriorLogStdDev, c, 1, D, m_CompositionCount);
-  for (auto & s : d.StdDev)
-    s = std::exp(s);
-  d.Correlation = m_CompositionCorrelation;
-  return d;
+  return m_Impl->level.Prior(this->EncodeConditions({ condition }, 1), this->GetEncodedConditionLength());
 }
 
 void
@@ -993,147 +546,29 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
                                         const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                                         const std::vector<Condition> & conditions, double ridge)
 {
-  const unsigned int K = m_Hyperparameters.CodebookSize, L = count;
-  auto               clear = [this]() {
-    m_CompositionCount = 0;
-    m_CompositionValues.clear();
-    m_CompositionMean.clear();
-    m_CompositionStdDev.clear();
-    m_CompositionPriorMean.clear();
-    m_CompositionPriorLogStdDev.clear();
-    m_CompositionCorrelation.clear();
-  };
-  if (L == 0)
+  try
   {
-    if (!codeValues.empty())
-    {
-      itkExceptionMacro(<< "a composition level of 0 values takes no code values");
-    }
-    clear();
+    composition::Level::CheckArguments(codeValues, count, m_Hyperparameters.CodebookSize, indices, n, h, w, ridge);
   }
+  catch (const ExceptionObject & e)
+  {
+    itkExceptionMacro(<< e.GetDescription());
+  }
+  if (count == 0)
+    m_Impl->level.Clear();
   else
   {
-    if (L > MaximumCompositionCount || codeValues.size() != static_cast<size_t>(K) * L)
-    {
-      itkExceptionMacro(<< "the composition level needs " << L << " value(s) per code (1.." << MaximumCompositionCount
-                        << ") for " << K << " codes, " << static_cast<size_t>(K) * L << " in all, not "
-                        << codeValues.size());
-    }
-    if (!std::all_of(codeValues.begin(), codeValues.end(), [](float v) { return std::isfinite(v); }))
-    {
-      itkExceptionMacro(<< "a code value of the composition level is not a finite number");
-    }
-    if (!(ridge >= 0.0) || !std::isfinite(ridge))
-    {
-      itkExceptionMacro(<< "the composition level's ridge must be a finite number >= 0, it is " << ridge);
-    }
-    if (n == 0 || h == 0 || w == 0 || indices == nullptr)
-    {
-      itkExceptionMacro(<< "the composition level is fitted to the training maps: give at least one map");
-    }
     this->CheckIndexRange(indices, static_cast<size_t>(n) * h * w);
-    const unsigned int D = this->GetEncodedConditionLength();
-    const auto         features = this->EncodeConditions(conditions, n);
-    // u per map, and its standardisation over all maps.
-    clear();
-    m_CompositionCount = L;
-    m_CompositionValues = codeValues;
-    m_CompositionMean.assign(L, 0.0);
-    m_CompositionStdDev.assign(L, 1.0);
-    auto u = this->Compositions(indices, n, h, w);
-    for (unsigned int l = 0; l < L; ++l)
+    const auto features = this->EncodeConditions(conditions, n);
+    try
     {
-      std::vector<double> column(n);
-      for (unsigned int i = 0; i < n; ++i)
-        column[i] = u[static_cast<size_t>(i) * L + l];
-      m_CompositionMean[l] = std::accumulate(column.begin(), column.end(), 0.0) / n;
-      m_CompositionStdDev[l] = std::sqrt(Variance(column));
-      if (!(m_CompositionStdDev[l] > 1e-12))
-      {
-        clear();
-        itkExceptionMacro(<< "the maps' composition value " << l << " does not vary: the composition level has "
-                             "nothing to model there; leave it out");
-      }
-      for (unsigned int i = 0; i < n; ++i)
-        u[static_cast<size_t>(i) * L + l] = (column[i] - m_CompositionMean[l]) / m_CompositionStdDev[l];
+      m_Impl->level.Fit(codeValues, count, indices, n, static_cast<size_t>(h) * w, features,
+                              this->GetEncodedConditionLength(), ridge);
     }
-    // Per distinct condition: the maps' standardised compositions.
-    std::map<std::vector<float>, std::vector<unsigned int>> groups;
-    for (unsigned int i = 0; i < n; ++i)
-      groups[std::vector<float>(features.begin() + static_cast<size_t>(i) * D,
-                                features.begin() + static_cast<size_t>(i + 1) * D)]
-        .push_back(i);
-    const size_t        R = 1 + D;
-    std::vector<double> M(R * R, 0.0), bMean(L * R, 0.0), bLogSd(L * R, 0.0), correlation(L * L, 0.0);
-    for (const auto & g : groups)
+    catch (const ExceptionObject & e)
     {
-      const double        weight = static_cast<double>(g.second.size());
-      std::vector<double> x(R, 1.0), mean(L), sd(L);
-      for (unsigned int j = 0; j < D; ++j)
-        x[1 + j] = g.first[j];
-      for (unsigned int l = 0; l < L; ++l)
-      {
-        std::vector<double> v;
-        for (const auto i : g.second)
-          v.push_back(u[static_cast<size_t>(i) * L + l]);
-        mean[l] = std::accumulate(v.begin(), v.end(), 0.0) / weight;
-        sd[l] = std::sqrt(Variance(v));
-        if (g.second.size() < 2 || !(sd[l] > 0.0))
-        {
-          clear();
-          itkExceptionMacro(<< "a condition has " << g.second.size() << " training map(s) whose composition value " << l
-                            << " does not vary: the composition level needs at least 2 maps of differing composition "
-                               "per condition");
-        }
-        for (size_t a = 0; a < R; ++a)
-        {
-          bMean[l * R + a] += weight * x[a] * mean[l];
-          bLogSd[l * R + a] += weight * x[a] * std::log(sd[l]);
-        }
-      }
-      for (size_t a = 0; a < R; ++a)
-        for (size_t b = 0; b < R; ++b)
-          M[a * R + b] += weight * x[a] * x[b];
-      // The within-condition correlation, pooled over the conditions.
-      for (const auto i : g.second)
-        for (unsigned int a = 0; a < L; ++a)
-          for (unsigned int b = 0; b < L; ++b)
-            correlation[a * L + b] += (u[static_cast<size_t>(i) * L + a] - mean[a]) / sd[a] *
-                                      (u[static_cast<size_t>(i) * L + b] - mean[b]) / sd[b];
+      itkExceptionMacro(<< e.GetDescription());
     }
-    for (size_t a = 1; a < R; ++a)
-      M[a * R + a] += ridge * static_cast<double>(n);
-    const auto normal = torch::from_blob(M.data(), { static_cast<int64_t>(R), static_cast<int64_t>(R) }, torch::kDouble);
-    if (std::get<1>(torch::linalg_cholesky_ex(normal)).item<int64_t>() != 0)
-    {
-      clear();
-      itkExceptionMacro(<< "the " << groups.size() << " distinct conditions of the maps do not determine the " << D
-                        << " condition slopes of the composition level: give a ridge > 0");
-    }
-    auto solve = [&](std::vector<double> & b) {
-      const auto t = torch::linalg_solve(normal, torch::from_blob(b.data(), { static_cast<int64_t>(L), static_cast<int64_t>(R) },
-                                                                  torch::kDouble)
-                                                   .t())
-                       .t()
-                       .to(torch::kFloat)
-                       .contiguous();
-      return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + L * R);
-    };
-    m_CompositionPriorMean = solve(bMean);
-    m_CompositionPriorLogStdDev = solve(bLogSd);
-    for (unsigned int a = 0; a < L; ++a) // unit diagonal
-      for (unsigned int b = 0; b < L; ++b)
-        if (a != b)
-          correlation[a * L + b] /= std::sqrt(correlation[a * L + a] * correlation[b * L + b]);
-    for (unsigned int a = 0; a < L; ++a)
-      correlation[a * L + a] = 1.0;
-    if (CholeskyLower(correlation, L).empty())
-    {
-      clear();
-      itkExceptionMacro(<< "the composition values are perfectly correlated within the conditions: give values that "
-                           "tell the maps apart, or fewer");
-    }
-    m_CompositionCorrelation = correlation;
   }
   m_Impl->network = nullptr; // the network's input changes
   m_Impl->optimizer.Reset();
@@ -1150,7 +585,6 @@ PriorFileKind()
                                      "retrain the prior" };
   return kind;
 }
-
 } // namespace
 
 void
@@ -1183,50 +617,16 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
     { "first_kernel_size", std::to_string(h.FirstKernelSize) },
     { "kernel_size", std::to_string(h.KernelSize) },
     { "output_hidden_channels", std::to_string(h.OutputHiddenChannels) },
-    { "dilations", JoinCounts(h.Dilations) },
+    { "dilations", modelfile::JoinCounts(h.Dilations) },
     { "latent_height", std::to_string(m_LatentHeight) },
     { "latent_width", std::to_string(m_LatentWidth) },
     { "conditions", std::to_string(m_ConditionSchema.size()) }
   };
   for (size_t i = 0; i < m_ConditionSchema.size(); ++i)
-  {
-    // name,continuous,mean,stddev,minimum,maximum   or   name,categorical,category1,category2,...
-    const auto & c = m_ConditionSchema[i];
-    std::string  value = EscapeField(c.Name);
-    if (c.Categorical)
-    {
-      value += ",categorical";
-      for (const auto & category : c.Categories)
-        value += "," + EscapeField(category);
-    }
-    else
-    {
-      value += ",continuous," + Exact(c.Mean) + "," + Exact(c.StdDev) + "," + Exact(c.Minimum) + "," + Exact(c.Maximum);
-      // Degree 1 without terms (the paper's encoding) keeps the line files had before degrees existed.
-      if (c.Degree != 1 || !c.ExponentialTerms.empty())
-        value += "," + std::to_string(c.Degree);
-      for (const auto & t : c.ExponentialTerms)
-        value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev);
-    }
-    header.push_back({ "condition_" + std::to_string(i), value });
-  }
-  if (this->HasCompositionLevel())
-  {
-    std::string standardisation, correlation;
-    for (const auto & v : { m_CompositionMean, m_CompositionStdDev })
-      for (const double x : v)
-        standardisation += (standardisation.empty() ? "" : ",") + Exact(x);
-    for (const double x : m_CompositionCorrelation)
-      correlation += (correlation.empty() ? "" : ",") + Exact(x);
-    header.push_back({ "composition_count", std::to_string(m_CompositionCount) });
-    header.push_back({ "composition_code_values", JoinFloats(m_CompositionValues) });
-    header.push_back({ "composition_standardisation", standardisation });
-    header.push_back({ "composition_prior_mean", JoinFloats(m_CompositionPriorMean) });
-    header.push_back({ "composition_prior_log_sd", JoinFloats(m_CompositionPriorLogStdDev) });
-    header.push_back({ "composition_correlation", correlation });
-    if (m_Impl->network->options.budgetCount > 0)
-      header.push_back({ "composition_budget", "1" }); // absent: off (and files written before it existed)
-  }
+    header.push_back({ "condition_" + std::to_string(i), conditionencoding::HeaderValue(m_ConditionSchema[i]) });
+  m_Impl->level.AppendHeader(header);
+  if (m_Impl->network->options.budgetCount > 0)
+    header.push_back({ "composition_budget", "1" }); // absent: off (and files written before it existed)
   if (!m_VQVAEFingerprint.empty())
     header.push_back({ "vqvae_weights_fnv1a64", m_VQVAEFingerprint });
   header.push_back({ "seed", std::to_string(m_Seed) });
@@ -1259,7 +659,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   h.OutputHiddenChannels = c.Count("output_hidden_channels");
   if (c.Has("dilations")) // absent in files written before dilations existed: all 1
   {
-    if (!ParseCounts(c.Get("dilations"), h.Dilations))
+    if (!modelfile::ParseCounts(c.Get("dilations"), h.Dilations))
       Fail(path + ": header line dilations = \"" + c.Get("dilations") +
            "\" is not a comma-separated list of whole numbers: the file is damaged");
   }
@@ -1270,49 +670,11 @@ PixelCNNPriorModel::Read(const std::string & path)
   for (unsigned int i = 0; i < nConditions; ++i)
   {
     const std::string key = "condition_" + std::to_string(i);
-    const auto        fields = SplitFields(c.Get(key));
-    ConditionSpec     spec;
-    spec.Name = fields[0];
-    double numbers[4] = { 0, 0, 0, 0 };
-    if (fields.size() >= 3 && fields[1] == "categorical")
-    {
-      spec.Categorical = true;
-      spec.Categories.assign(fields.begin() + 2, fields.end());
-    }
-    else if (fields.size() >= 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
-             ParseDouble(fields[3], numbers[1]) && ParseDouble(fields[4], numbers[2]) &&
-             ParseDouble(fields[5], numbers[3]) &&
-             (fields.size() == 6 || (fields[6].size() == 1 && fields[6][0] >= '1' && fields[6][0] <= '9')) &&
-             std::all_of(fields.begin() + std::min<size_t>(fields.size(), 7), fields.end(), [&](const std::string & f) {
-               // exp:rate:mean:sd, one per exponential term
-               const auto parts = SplitOn(f, ':');
-               ExponentialTerm t;
-               if (parts.size() == 5 && parts[4] == "calibration")
-                 Fail(path + ": header line " + key + " has an exponential term for the calibrations only (" + f +
-                      "), which were removed in session 22: retrain this prior");
-               if (parts.size() != 4 || parts[0] != "exp" || !ParseDouble(parts[1], t.Rate) ||
-                   !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
-                 return false;
-               spec.ExponentialTerms.push_back(t);
-               return true;
-             }))
-    {
-      spec.Mean = numbers[0];
-      spec.StdDev = numbers[1];
-      spec.Minimum = numbers[2];
-      spec.Maximum = numbers[3];
-      spec.Degree = fields.size() >= 7 ? static_cast<unsigned int>(fields[6][0] - '0') : 1u; // validated below
-    }
-    else
-    {
-      Fail(path + ": header line " + key + " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd,..]]' or "
-                                          "'name,categorical,category,...': the file is damaged");
-    }
-    schema.push_back(spec);
+    schema.push_back(conditionencoding::ParseHeaderValue(c.Get(key), path, key));
   }
   try
   {
-    ValidateSchema(schema);
+    conditionencoding::Validate(schema);
   }
   catch (const ExceptionObject & e)
   {
@@ -1323,7 +685,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   const unsigned int latentWidth = c.Count("latent_width");
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
   const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
-  const size_t       encodedLength = EncodedLength(schema);
+  const size_t       encodedLength = conditionencoding::EncodedLength(schema);
   // The post-hoc calibrations were removed (session 22): they fitted the scored statistics at the training
   // conditions and did not earn their place by cross-validation (docs/cross_validation.md).
   for (const char * removed : { "temperature_calibration", "marginal_calibration", "variation_direction",
@@ -1332,71 +694,16 @@ PixelCNNPriorModel::Read(const std::string & path)
       Fail(path + ": this prior carries a post-hoc calibration (header line " + removed +
            ") that this version no longer has, and its network was trained to be used with it: retrain the prior "
            "(MicrostructureTrainPrior)");
-  auto readValues = [&](const std::string & key, size_t expected, const std::string & shape) {
-    std::vector<float> values;
-    if (!c.Has(key))
-      return values;
-    double value = 0.0;
-    for (const auto & f : SplitFields(c.Get(key)))
-    {
-      if (!ParseDouble(f, value) || !std::isfinite(value))
-        Fail(path + ": header line " + key + " holds \"" + f.substr(0, 20) +
-             "\", not a finite number: the file is damaged");
-      values.push_back(static_cast<float>(value));
-    }
-    if (values.size() != expected)
-      Fail(path + ": header line " + key + " has " + std::to_string(values.size()) + " values, not " +
-           std::to_string(expected) + " (" + shape + "): the file is damaged");
-    return values;
-  };
-  // The composition level: absent = none (the paper's prior, and files written before it existed).
-  const unsigned int  compositionCount = c.Has("composition_count") ? c.Count("composition_count") : 0u;
-  std::vector<float>  compositionValues, compositionPriorMean, compositionPriorLogSd;
-  std::vector<double> compositionStandardisation, compositionCorrelation; // in double, as written
-  if (compositionCount > MaximumCompositionCount)
-    Fail(path + ": header line composition_count = " + std::to_string(compositionCount) + " is more than " +
-         std::to_string(MaximumCompositionCount) + ": the file is damaged");
-  if (compositionCount > 0)
-  {
-    const size_t L = compositionCount;
-    auto         doubles = [&](const std::string & key, size_t expected) {
-      std::vector<double> values;
-      if (c.Has(key))
-        for (const auto & f : SplitFields(c.Get(key)))
-        {
-          double v = 0.0;
-          if (ParseDouble(f, v) && std::isfinite(v))
-            values.push_back(v);
-        }
-      return values.size() == expected ? values : std::vector<double>();
-    };
-    compositionValues = readValues("composition_code_values", h.CodebookSize * L, "codebook size x composition count");
-    compositionStandardisation = doubles("composition_standardisation", 2 * L);
-    compositionCorrelation = doubles("composition_correlation", L * L);
-    compositionPriorMean = readValues("composition_prior_mean", L * (1 + encodedLength),
-                                      "composition count x (1 + encoded condition length)");
-    compositionPriorLogSd = readValues("composition_prior_log_sd", L * (1 + encodedLength),
-                                       "composition count x (1 + encoded condition length)");
-    bool positive = !compositionStandardisation.empty();
-    for (size_t l = 0; positive && l < L; ++l)
-      positive = compositionStandardisation[L + l] > 0.0;
-    if (compositionValues.empty() || !positive || compositionPriorMean.empty() || compositionPriorLogSd.empty() ||
-        CholeskyLower(compositionCorrelation, compositionCount).empty())
-      Fail(path + ": the header's composition level (composition_code_values, composition_standardisation with sds "
-                  "> 0, composition_prior_mean, composition_prior_log_sd, a positive definite "
-                  "composition_correlation) is incomplete or damaged: the file is damaged");
-  }
+  const auto level = composition::Level::FromHeader(c, h.CodebookSize, encodedLength);
 
   const bool budget = c.Has("composition_budget");
-  if (budget && (c.Get("composition_budget") != "1" || compositionCount == 0))
+  if (budget && (c.Get("composition_budget") != "1" || level.GetCount() == 0))
     Fail(path + ": header line composition_budget must be 1 and comes with a composition level: the file is damaged");
 
   torchsupport::SetTorchThreads();
-  const auto        middle = compositionStandardisation.begin() + compositionCount; // means, then sds
-  pixelcnn::Network network =
-    BudgetedNetwork(ToOptions(h, static_cast<unsigned int>(encodedLength) + compositionCount, budget ? compositionCount : 0),
-                    compositionValues, std::vector<double>(compositionStandardisation.begin(), middle),
-                    std::vector<double>(middle, compositionStandardisation.end()));
+  const unsigned int L = level.GetCount();
+  pixelcnn::Network  network =
+    BudgetedNetwork(ToOptions(h, static_cast<unsigned int>(encodedLength) + L, budget ? L : 0), level);
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -1409,13 +716,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
-  m_CompositionCount = compositionCount;
-  m_CompositionValues = compositionValues;
-  m_CompositionMean.assign(compositionStandardisation.begin(), compositionStandardisation.begin() + compositionCount);
-  m_CompositionStdDev.assign(compositionStandardisation.begin() + compositionCount, compositionStandardisation.end());
-  m_CompositionPriorMean = compositionPriorMean;
-  m_CompositionPriorLogStdDev = compositionPriorLogSd;
-  m_CompositionCorrelation = compositionCorrelation;
+  m_Impl->level = level;
   m_CompositionBudget = budget;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
@@ -1435,31 +736,10 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "NumberOfLayers: " << h.NumberOfLayers << '\n'
      << indent << "FirstKernelSize: " << h.FirstKernelSize << '\n'
      << indent << "KernelSize: " << h.KernelSize << '\n'
-     << indent << "Dilations: " << (h.Dilations.empty() ? std::string("none") : JoinCounts(h.Dilations)) << '\n'
-     << indent << "OutputHiddenChannels: " << h.OutputHiddenChannels << '\n'
-     << indent << "Conditions:";
-  if (m_ConditionSchema.empty())
-    os << " none (unconditional)";
-  os << '\n';
-  for (const auto & s : m_ConditionSchema)
-  {
-    os << indent.GetNextIndent() << s.Name << ": ";
-    if (s.Categorical)
-    {
-      os << "categorical {";
-      for (size_t i = 0; i < s.Categories.size(); ++i)
-        os << (i ? ", " : "") << s.Categories[i];
-      os << "}\n";
-    }
-    else
-    {
-      os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
-         << s.Maximum << ", degree " << s.Degree;
-      for (const auto & t : s.ExponentialTerms)
-        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev << ")";
-      os << '\n';
-    }
-  }
+     << indent << "Dilations: " << (h.Dilations.empty() ? std::string("none") : modelfile::JoinCounts(h.Dilations))
+     << '\n'
+     << indent << "OutputHiddenChannels: " << h.OutputHiddenChannels << '\n';
+  conditionencoding::Print(os, indent, m_ConditionSchema);
   os << indent << "Seed: " << m_Seed << '\n'
      << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
      << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"
@@ -1471,7 +751,7 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "CompositionLevel: "
-     << (this->HasCompositionLevel() ? std::to_string(m_CompositionCount) + " value(s) per map"
+     << (this->HasCompositionLevel() ? std::to_string(this->GetCompositionCount()) + " value(s) per map"
                                      : std::string("none"))
      << '\n'
      << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
