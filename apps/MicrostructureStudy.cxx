@@ -621,8 +621,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(terms) });
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
-  if (pr.value("composition_budget", false))
-    priorArgs.push_back("--compositionBudget");
   if (pr.contains("dilations") && !pr["dilations"].empty())
     priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,

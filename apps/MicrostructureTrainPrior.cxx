@@ -323,10 +323,6 @@ Body(Module & m)
         }
       std::cerr << "\n";
     }
-    if (m.GetBool("compositionBudget") && m.Get("compositionLevel") == "none")
-      throw std::invalid_argument("--compositionBudget needs --compositionLevel phase: the budget is the composition "
-                                  "left to place of the map's drawn share");
-    prior->SetCompositionBudget(m.GetBool("compositionBudget"));
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();
     prior->SetVQVAEFingerprint(vqvaeFingerprint); // the VQ-VAE whose index maps it learns
@@ -336,10 +332,6 @@ Body(Module & m)
                                 checkpoint + " (" + (prior->HasCompositionLevel() ? "with" : "without") +
                                 " a composition level): resume with the setting it was trained with, or start anew "
                                 "without --resume");
-  if (resume && prior->GetCompositionBudget() != m.GetBool("compositionBudget"))
-    throw std::invalid_argument(std::string("--compositionBudget ") + (m.GetBool("compositionBudget") ? "on" : "off") +
-                                " differs from the checkpoint " + checkpoint +
-                                ": resume with the setting it was trained with, or start anew without --resume");
 
   auto trainer = itk::PixelCNNPriorTrainer::New();
   trainer->SetModel(prior);
@@ -461,14 +453,11 @@ main(int argc, char * argv[])
   auto & composition = m.Add("string-enumeration", "compositionLevel", "compositionLevel", "none", "Composition level",
                              "A two-level prior (not in the paper): each map's share of the bright phase (Otsu per "
                              "training patch, through the codes' own shares) drawn first from a normal distribution "
-                             "whose mean and log sd are lines in the condition, then the map given it. Gives the maps "
-                             "the patch-to-patch variation in composition that the network alone lacks. none: the "
-                             "paper's prior.");
+                             "whose mean and log sd are lines in the condition, then the map given it, every layer "
+                             "also seeing the composition left to place so that the map ends at its drawn share (the "
+                             "composition budget). Gives the maps the patch-to-patch variation in composition that "
+                             "the network alone lacks. none: the paper's prior.");
   composition.elements = { "none", "phase" };
-  m.Add("boolean", "compositionBudget", "compositionBudget", "false", "Composition budget",
-        "With --compositionLevel: every layer also sees, at each position, the composition left to place for "
-        "the map to end at its drawn share (not in the paper), so that the maps' own shares follow the top "
-        "level instead of drifting from it.");
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";

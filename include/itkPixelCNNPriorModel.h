@@ -91,9 +91,11 @@ namespace itk
  * archive format, with their size and checksum in the header. Written
  * atomically. Read throws a clear itk::ExceptionObject for a file of another
  * kind (a VQ-VAE model, say), a newer format version, a truncated or damaged
- * file, and for a file that carries a post-hoc calibration this class no
+ * file, for a file that carries a post-hoc calibration this class no
  * longer has (temperature, marginal offsets, per-map tilt or mean shifts,
- * written before session 22: retrain such a prior).
+ * written before session 22: retrain such a prior), and for a file whose
+ * composition level lacks the composition budget (written before session 23:
+ * retrain it).
  *
  * \ingroup StochasticMicrostructure
  */
@@ -340,6 +342,14 @@ public:
    * composition from one to the next than the real patches (decoded volume-fraction variance 0.1-0.7
    * of the real at the demo's training rates); the top level carries that variation.
    *
+   * The level carries the composition budget (not in the paper): every layer of the network also
+   * sees, at each position, the composition left to place: what the positions from there on must
+   * average for the map to end at its u, against u (see itkPixelCNNNetwork.h). Why: given u, a
+   * network that sees 10-25 positions back cannot count what it has placed, and without the budget
+   * its maps' own compositions strayed from u (the demo's decoded phase fraction by 3-5 pp,
+   * docs/cross_validation.md, sessions 21 and 22); the budget is the one global summary of the
+   * earlier positions it needs, and it stays autoregressive (a function of the positions before).
+   *
    * SetCompositionLevel: codeValues (K x count, row-major: a code's count values together, finite),
    * the training maps (n x h x w) and their conditions (1 or n; at least 2 maps of differing
    * compositions per distinct condition). Call after SetConditionSchema and before Initialize: it
@@ -359,18 +369,6 @@ public:
   /** The per-code values v_kl, K x L (empty without the composition level). */
   const std::vector<float> &
   GetCompositionCodeValues() const;
-  /** The composition budget (not in the paper; default off): with the composition level, every
-   * layer of the network also sees, at each position, the composition left to place: what the
-   * positions from there on must average for the map to end at its u, against u (see
-   * itkPixelCNNNetwork.h). Why: given u, a network that sees 10-25 positions back cannot count what
-   * it has placed, and its maps' own compositions stray from u; the budget is the one global
-   * summary of the earlier positions it needs, and it stays autoregressive (a function of the
-   * positions before). Takes effect at Initialize, which throws when it is on without the level;
-   * stored in the model file. */
-  itkSetMacro(CompositionBudget, bool);
-  itkGetConstMacro(CompositionBudget, bool);
-  itkBooleanMacro(CompositionBudget);
-
   /** The standardised compositions (u_l - mean_l) / sd_l of each of n maps (h x w), n x L. Throws
    * without the level. */
   std::vector<double>
@@ -394,9 +392,9 @@ public:
    * not in the paper): all given the same drawn compositions u, each from its own uniforms, and the
    * one whose own compositions u(x) lie nearest u (Euclidean, standardised units; the first on a
    * tie) is kept. Why: the level's likelihood is log p(u(x) | c) + log p(x | c, u(x)), the density of
-   * maps whose compositions are u, but the network given u draws maps whose u(x) stray from u (it
-   * sees 10-25 positions back and does not count), so that without a check the sampled maps'
-   * compositions drift from the top level the level was fitted to. The nearest of C candidates
+   * maps whose compositions are u, but the network given u draws maps whose u(x) stray from u (the
+   * budget keeps them near u, not at it), so that without a check the sampled maps' compositions
+   * can drift from the top level the level was fitted to. The nearest of C candidates
    * approaches the sampler of maps with u(x) = u as C grows, at C times the cost. Without the level it
    * has no effect. Values outside 1..64 throw. */
   void
@@ -454,7 +452,6 @@ private:
   unsigned int    m_InferenceBatchSize{ 256 };
   std::string     m_Sampler{ "incremental" };
   unsigned int    m_CompositionCandidates{ 1 };
-  bool            m_CompositionBudget{ false };
   unsigned int    m_LatentHeight{ 0 };
   unsigned int    m_LatentWidth{ 0 };
   std::string     m_TrainingSummary;

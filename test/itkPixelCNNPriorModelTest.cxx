@@ -1010,13 +1010,13 @@ MapsAtTwoConditions(unsigned int n, unsigned int H, unsigned int W, double sdLow
   return r;
 }
 
-/** A tiny prior on log_rate (two layers; with the composition level, and its budget, when asked) trained
+/** A tiny prior on log_rate (two layers; with the composition level, which carries the budget, when asked) trained
  * `steps` steps of `batchSize` maps drawn at random (std::mt19937(rngSeed)) from the 2 n maps of H x W and
  * their conditions. */
 Prior::Pointer
 TrainedTinyPrior(const std::vector<int32_t> & real, const std::vector<Prior::Condition> & conditions, unsigned int n,
                  unsigned int H, unsigned int W, bool level, uint64_t seed, unsigned int rngSeed, int steps,
-                 unsigned int batchSize, bool budget = false)
+                 unsigned int batchSize)
 {
   const unsigned int per = H * W;
   auto               m = Prior::New();
@@ -1024,7 +1024,6 @@ TrainedTinyPrior(const std::vector<int32_t> & real, const std::vector<Prior::Con
   m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
   if (level)
     m->SetCompositionLevel({ 0.0f, 1.0f }, 1, real.data(), 2 * n, H, W, conditions);
-  m->SetCompositionBudget(budget);
   m->SetSeed(seed);
   m->SetDevice("cpu");
   m->SetLearningRate(1e-2);
@@ -1183,11 +1182,12 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
             << ", with the composition level " << ratio[1][0] << " / " << ratio[1][1] << "\n";
 }
 
-// Composition candidates: a network trained briefly draws maps whose share of code 1 drifts from the
-// drawn composition u (as the demo's prior does), so the sampled shares' mean misses the real maps'
-// (which the top level is fitted to). Of C = 16 candidates per map, the one nearest u is kept: the kept
-// shares' mean comes out as the real maps', their variance near it. C outside 1..64 throws; without the
-// level C changes nothing.
+// Composition candidates: a network trained briefly, given the drawn composition u and its budget,
+// still draws maps whose share of code 1 strays from u (less than without the budget), so the sampled
+// shares' mean misses the real maps' (which the top level is fitted to) by about 0.02 at c = -1, three
+// times the sampling noise of 300 shares. Of C = 16 candidates per map, the one nearest u is kept: the
+// kept shares' mean comes out nearer the real maps', their variance near it. C outside 1..64 throws;
+// without the level C changes nothing.
 TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
 {
   const unsigned int H = 16, W = 16, n = 400, per = H * W, samples = 300;
@@ -1204,7 +1204,8 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
     for (unsigned int g = 0; g < 2; ++g)
       ratio[c][g] = fit.ratio[g], meanError[c][g] = fit.meanError[g];
   }
-  EXPECT_GT(std::max(meanError[0][0], meanError[0][1]), 0.03) << "the network alone should drift";
+  EXPECT_GT(std::max(meanError[0][0], meanError[0][1]), 0.012) << "the network given u should stray from it";
+  EXPECT_LT(std::max(meanError[1][0], meanError[1][1]), 0.6 * std::max(meanError[0][0], meanError[0][1]));
   for (unsigned int g = 0; g < 2; ++g)
   {
     EXPECT_GT(ratio[1][g], 0.7) << g;
@@ -1223,20 +1224,20 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
   EXPECT_EQ(plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9), one) << "no level: candidates change nothing";
 }
 
-// The composition budget keeps the network autoregressive: swapping the indices at positions p and q > p
-// (which keeps the map's composition u, an input of every position) changes no logits at or before p. It
-// is a global summary of the earlier positions: with it, after swapping the first and the last position,
-// the position before the last sees the change, six rows below (outside the two layers' receptive
-// field); without it, it does not. The incremental sampler draws
-// what the naive one (a full forward pass per position) draws. The file keeps the budget (same samples
-// after Read); a damaged budget line and a budget without the level are refused.
+// The composition budget that the level carries keeps the network autoregressive: swapping the indices
+// at positions p and q > p (which keeps the map's composition u, an input of every position) changes no
+// logits at or before p. It is a global summary of the earlier positions: with it, after swapping the
+// first and the last position, the position before the last sees the change, six rows below (outside
+// the two layers' receptive field); the same network without the level does not. The incremental
+// sampler draws what the naive one (a full forward pass per position) draws. The file keeps the budget
+// (same samples after Read); a damaged budget line, a budget line without the level and a level
+// without its budget line (a file of session 22's budget-less level) are refused.
 TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
 {
   const unsigned int H = 7, W = 6, n = 40, per = H * W;
   const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 3, 4);
-  auto               plain = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1);
-  auto               m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1, true);
-  ASSERT_TRUE(m->GetCompositionBudget());
+  auto               plain = TrainedTinyPrior(data.maps, data.conditions, n, H, W, false, 5, 1, 0, 1);
+  auto               m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1);
   const std::vector<Prior::Condition> cond{ Cond(0.2) };
   std::vector<int32_t>                maps(per);
   for (unsigned int p = 0; p < per; ++p)
@@ -1269,13 +1270,12 @@ TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
     << "with the budget, position " << per - 2 << " sees position 0";
   EXPECT_LT(maxDiff(plain->Logits(ends.data(), 1, H, W, cond), plain->Logits(maps.data(), 1, H, W, cond), per - 2),
             1e-7)
-    << "without the budget, position " << per - 2 << " is outside position 0's receptive field";
+    << "without the level and its budget, position " << per - 2 << " is outside position 0's receptive field";
 
   m->SetSampler("naive");
   const auto naive = m->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17);
   m->SetSampler("incremental");
   EXPECT_EQ(m->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
-  EXPECT_NE(plain->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
 
   const auto dir = TempDir("budget");
   const auto path = (dir / "prior.model").string();
@@ -1283,54 +1283,46 @@ TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
   auto back = Prior::New();
   back->SetDevice("cpu");
   back->Read(path);
-  EXPECT_TRUE(back->GetCompositionBudget());
   EXPECT_EQ(back->Sample(5, H, W, { Cond(-0.5) }, 1.0, 17), naive);
-  plain->Write(path);
-  back->Read(path);
-  EXPECT_FALSE(back->GetCompositionBudget());
 
-  m->Write(path);
-  std::string bytes = WithoutHeaderChecksum(FileBytes(path));
-  const auto  line = bytes.find("composition_budget = 1");
+  const std::string written = WithoutHeaderChecksum(FileBytes(path));
+  const auto        line = written.find("composition_budget = 1\n");
   ASSERT_NE(line, std::string::npos);
-  bytes.replace(line, std::string("composition_budget = 1").size(), "composition_budget = 2");
-  std::ofstream(path, std::ios::binary) << bytes;
-  const auto message = ExceptionText([&] { back->Read(path); });
-  EXPECT_NE(message.find("composition_budget"), std::string::npos) << message;
+  auto refusal = [&](const std::string & bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+    return ExceptionText([&] { back->Read(path); });
+  };
+  const auto damaged = refusal(std::string(written).replace(line, 22, "composition_budget = 2"));
+  EXPECT_NE(damaged.find("composition_budget"), std::string::npos) << damaged;
+  const auto withoutBudget = refusal(std::string(written).erase(line, 23));
+  EXPECT_NE(withoutBudget.find("no composition budget"), std::string::npos) << withoutBudget;
+  EXPECT_NE(withoutBudget.find("retrain"), std::string::npos) << withoutBudget;
+  plain->Write(path);
+  std::string noLevel = WithoutHeaderChecksum(FileBytes(path));
+  noLevel.insert(noLevel.find("end_header\n"), "composition_budget = 1\n");
+  const auto budgetAlone = refusal(noLevel);
+  EXPECT_NE(budgetAlone.find("comes with a composition level"), std::string::npos) << budgetAlone;
   fs::remove_all(dir);
-
-  auto noLevel = TinyPrior(3, 2, 17, TwoParameterSchema());
-  noLevel->SetCompositionBudget(true);
-  const auto refusal = ExceptionText([&] { noLevel->Initialize(); });
-  EXPECT_NE(refusal.find("composition level"), std::string::npos) << refusal;
 }
 
-// What the budget is for: the briefly trained network of CompositionCandidatesKeepTheMapNearestItsComposition
-// drifts from the drawn composition u; the same training with the budget draws maps whose own share
-// follows u: the sampled shares' mean comes out as the real maps', their variance near it, at the cost of
-// one sample per map.
+// What the budget is for: a briefly trained network (20 steps) given the drawn composition u, which
+// without the budget drifted from u (session 22: shares' mean off by more than 0.03 here), draws maps
+// whose own share follows u: the sampled shares' mean comes out as the real maps', their variance near
+// it, at the cost of one sample per map.
 TEST(PixelCNNPriorModel, CompositionBudgetKeepsMapsAtTheirComposition)
 {
   const unsigned int H = 16, W = 16, n = 400, per = H * W, samples = 300;
   const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 7, 8);
   const auto         realShare = ShareOfCodeOne(data.maps, per);
-  double             ratio[2][2], meanError[2][2]; // [without, with the budget][condition]
-  for (const bool budget : { false, true })
-  {
-    auto       m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 3, 5, 20, 32, budget);
-    const auto fit = SampledShareFit(m, realShare, n, samples, H, W, 31);
-    for (unsigned int g = 0; g < 2; ++g)
-      ratio[budget][g] = fit.ratio[g], meanError[budget][g] = fit.meanError[g];
-  }
-  std::cout << "share variance ratio at c = -1 / 1: without the budget " << ratio[0][0] << " / " << ratio[0][1]
-            << ", with " << ratio[1][0] << " / " << ratio[1][1] << "; mean error " << meanError[0][0] << " / "
-            << meanError[0][1] << " -> " << meanError[1][0] << " / " << meanError[1][1] << "\n";
-  EXPECT_GT(std::max(meanError[0][0], meanError[0][1]), 0.03) << "the network without the budget should drift";
+  auto               m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 3, 5, 20, 32);
+  const auto         fit = SampledShareFit(m, realShare, n, samples, H, W, 31);
+  std::cout << "share variance ratio at c = -1 / 1: " << fit.ratio[0] << " / " << fit.ratio[1] << "; mean error "
+            << fit.meanError[0] << " / " << fit.meanError[1] << "\n";
   for (unsigned int g = 0; g < 2; ++g)
   {
-    EXPECT_GT(ratio[1][g], 0.7) << g;
-    EXPECT_LT(ratio[1][g], 1.4) << g;
-    EXPECT_LT(meanError[1][g], 0.025) << g;
+    EXPECT_GT(fit.ratio[g], 0.7) << g;
+    EXPECT_LT(fit.ratio[g], 1.4) << g;
+    EXPECT_LT(fit.meanError[g], 0.025) << g;
   }
 }
 

@@ -68,6 +68,19 @@ Kind(const json & v)
     return "a text or a list";
   return "null";
 }
+
+/** Keys the study once read, and why they went: a config that still gives one is refused with the
+ * reason, not as a misspelling. */
+const std::map<std::string, std::string> &
+RemovedKeys()
+{
+  static const std::map<std::string, std::string> removed = {
+    { "prior.composition_budget",
+      "the composition level always carries the composition budget since session 23 (the level without it "
+      "drew maps whose phase fraction drifted 3-5 pp from their drawn share, docs/cross_validation.md)" },
+  };
+  return removed;
+}
 } // namespace
 
 void
@@ -75,8 +88,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
 {
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
-    { "prior.",
-      { "dilations", "schedule", "mirrors", "composition_level", "composition_budget" } },
+    { "prior.", { "dilations", "schedule", "mirrors", "composition_level" } },
     { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
                   "histogram_loss_weight", "interface_loss_weight", "precision" } },
     { "generate.", { "unseen" } },
@@ -92,6 +104,10 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
                                   "\": the prior's post-hoc calibrations were removed in session 22 (they fitted the "
                                   "scored statistics; the network with its composition level carries the variation "
                                   "now, see docs/cross_validation.md): remove the key");
+    const auto removed = RemovedKeys().find(name);
+    if (!known && removed != RemovedKeys().end())
+      throw std::invalid_argument("the config file " + file + " has the key \"" + name + "\", which the study no longer "
+                                  "reads: " + removed->second + "; remove the key");
     if (!known)
     {
       std::string keys;

@@ -391,6 +391,7 @@ Level::AppendHeader(std::vector<std::pair<std::string, std::string>> & header) c
   header.push_back({ "composition_prior_mean", modelfile::JoinFloats(m_PriorMean) });
   header.push_back({ "composition_prior_log_sd", modelfile::JoinFloats(m_PriorLogStdDev) });
   header.push_back({ "composition_correlation", correlation });
+  header.push_back({ "composition_budget", "1" }); // the network reads the budget (FromHeader)
 }
 
 Level
@@ -432,6 +433,14 @@ Level::FromHeader(const modelfile::Contents & c, unsigned int K, size_t D)
   if (L > MaximumCount)
     Fail(path + ": header line composition_count = " + std::to_string(L) + " is more than " +
          std::to_string(MaximumCount) + ": the file is damaged");
+  // The budget: "1" with a level, absent without. A level without it (session 22's option off) had a
+  // network trained without the budget's input: this version has no such network.
+  if (c.Has("composition_budget") && (c.Get("composition_budget") != "1" || L == 0))
+    Fail(path + ": header line composition_budget must be 1 and comes with a composition level: the file is damaged");
+  if (L > 0 && !c.Has("composition_budget"))
+    Fail(path + ": this prior's composition level has no composition budget (written before session 23, when the "
+                "budget was an option): the level always carries it now, and this network was trained without "
+                "it; retrain the prior (MicrostructureTrainPrior)");
   if (L == 0)
     return level;
   level.m_CodeValues = readValues("composition_code_values", K * L, "codebook size x composition count");

@@ -6,6 +6,8 @@
  * top level p(u | c) = N(m(c), S(c) R S(c)), S = diag(s), whose m_l and log s_l
  * are lines in the encoded condition c (D values):
  *   m_l(c) = t_l0 + sum_j c_j t_lj,  coefficients L x (1 + D), row by row.
+ * The network given the level reads u and the composition budget
+ * (itkPixelCNNNetwork.h) from the last L columns of its condition input.
  * Numbers as the model file stores them: v, m and log s coefficients in float,
  * the standardisation and R in double.
  *
@@ -121,14 +123,17 @@ public:
           unsigned int candidates) const;
 
   /** Appends the level's header lines (composition_count, _code_values, _standardisation,
-   * _prior_mean, _prior_log_sd, _correlation) to a model file's header; nothing without a level. */
+   * _prior_mean, _prior_log_sd, _correlation, and composition_budget = 1: the network reads the
+   * budget) to a model file's header; nothing without a level. */
   void
   AppendHeader(std::vector<std::pair<std::string, std::string>> & header) const;
   /** The level of a model file read (none when it has no composition_count line, as the paper's
    * prior and files written before the level existed) for a codebook of K codes and conditions
-   * encoded in D values. Throws for a count over MaximumCount, and for lines missing or of the wrong
-   * length, values that are not finite, a standard deviation <= 0 or a correlation that is not
-   * positive definite (the file is damaged). */
+   * encoded in D values. Throws for a count over MaximumCount, a composition_budget line other than
+   * "1" or without a level, and for lines missing or of the wrong length, values that are not
+   * finite, a standard deviation <= 0 or a correlation that is not positive definite (the file is
+   * damaged); and for a level without the composition_budget line (written before session 23, its
+   * network trained without the budget: retrain). */
   static Level
   FromHeader(const modelfile::Contents & contents, unsigned int K, size_t D);
 

@@ -40,9 +40,12 @@ Fail(const std::string & message)
 
 using modelfile::Exact; // 17 significant digits: reads back exactly
 
-pixelcnn::NetworkOptions
-ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionLength, unsigned int budgetCount = 0)
+/** The network of the hyperparameters for conditions encoded in D values and, with the composition
+ * level, its L compositions and their budget. */
+pixelcnn::Network
+MakeNetwork(const PixelCNNPriorModel::Hyperparameters & h, unsigned int D, const composition::Level & level)
 {
+  const unsigned int       L = level.GetCount();
   pixelcnn::NetworkOptions o;
   o.codebookSize = h.CodebookSize;
   o.embeddingDimension = h.EmbeddingDimension;
@@ -51,18 +54,11 @@ ToOptions(const PixelCNNPriorModel::Hyperparameters & h, unsigned int conditionL
   o.firstKernelSize = h.FirstKernelSize;
   o.kernelSize = h.KernelSize;
   o.outputHiddenChannels = h.OutputHiddenChannels;
-  o.conditionDimension = conditionLength;
+  o.conditionDimension = D + L;
   o.dilations.assign(h.Dilations.begin(), h.Dilations.end());
-  o.budgetCount = budgetCount;
-  return o;
-}
-
-/** A network with, when options.budgetCount > 0, the composition budget of the level's values. */
-pixelcnn::Network
-BudgetedNetwork(const pixelcnn::NetworkOptions & options, const composition::Level & level)
-{
-  pixelcnn::Network network(options);
-  if (options.budgetCount > 0)
+  o.budgetCount = L;
+  pixelcnn::Network network(o);
+  if (L > 0)
     network->SetBudget(std::vector<double>(level.GetCodeValues().begin(), level.GetCodeValues().end()),
                        level.GetMean(), level.GetStdDev());
   return network;
@@ -282,15 +278,8 @@ PixelCNNPriorModel::Initialize()
   m_Hyperparameters.Validate();
   conditionencoding::Validate(m_ConditionSchema);
   torchsupport::SetTorchThreads();
-  if (m_CompositionBudget && !this->HasCompositionLevel())
-  {
-    itkExceptionMacro(<< "the composition budget needs the composition level (SetCompositionLevel): set it first, "
-                         "or turn the budget off");
-  }
   torch::manual_seed(m_Seed);
-  const unsigned int L = this->GetCompositionCount();
-  m_Impl->network = BudgetedNetwork(
-    ToOptions(m_Hyperparameters, this->GetEncodedConditionLength() + L, m_CompositionBudget ? L : 0), m_Impl->level);
+  m_Impl->network = MakeNetwork(m_Hyperparameters, this->GetEncodedConditionLength(), m_Impl->level);
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
   m_NumberOfTrainingSteps = 0;
@@ -625,8 +614,6 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   for (size_t i = 0; i < m_ConditionSchema.size(); ++i)
     header.push_back({ "condition_" + std::to_string(i), conditionencoding::HeaderValue(m_ConditionSchema[i]) });
   m_Impl->level.AppendHeader(header);
-  if (m_Impl->network->options.budgetCount > 0)
-    header.push_back({ "composition_budget", "1" }); // absent: off (and files written before it existed)
   if (!m_VQVAEFingerprint.empty())
     header.push_back({ "vqvae_weights_fnv1a64", m_VQVAEFingerprint });
   header.push_back({ "seed", std::to_string(m_Seed) });
@@ -696,14 +683,8 @@ PixelCNNPriorModel::Read(const std::string & path)
            "(MicrostructureTrainPrior)");
   const auto level = composition::Level::FromHeader(c, h.CodebookSize, encodedLength);
 
-  const bool budget = c.Has("composition_budget");
-  if (budget && (c.Get("composition_budget") != "1" || level.GetCount() == 0))
-    Fail(path + ": header line composition_budget must be 1 and comes with a composition level: the file is damaged");
-
   torchsupport::SetTorchThreads();
-  const unsigned int L = level.GetCount();
-  pixelcnn::Network  network =
-    BudgetedNetwork(ToOptions(h, static_cast<unsigned int>(encodedLength) + L, budget ? L : 0), level);
+  pixelcnn::Network network = MakeNetwork(h, static_cast<unsigned int>(encodedLength), level);
   modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
   network->to(m_Impl->device);
 
@@ -717,7 +698,6 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_Seed = seed;
   m_Impl->network = network;
   m_Impl->level = level;
-  m_CompositionBudget = budget;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;
   m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
@@ -747,7 +727,6 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "Sampler: " << m_Sampler << '\n'
      << indent << "CompositionCandidates: " << m_CompositionCandidates << '\n'
-     << indent << "CompositionBudget: " << (m_CompositionBudget ? "on" : "off") << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
      << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "CompositionLevel: "

@@ -152,6 +152,17 @@ if "$bin/MicrostructureStudy" st5 --preset tiny --config cal.json >out.txt 2>&1;
 grep -q '"prior.calibration_samples": the prior.s post-hoc calibrations were removed' out.txt \
   || { echo "FAIL: unclear message for a removed calibration key"; cat out.txt; exit 1; }
 [ ! -e st5/prior.model ] || { echo "FAIL: a step ran"; exit 1; }
+# So is a key of a removed prior option, naming the key and why (here in slow_cpu's settings too).
+for removed in '{ "prior": { "composition_budget": true } }|prior.composition_budget|carries the composition budget' \
+               '{ "slow_cpu": { "prior": { "composition_budget": false } } }|prior.composition_budget|carries'; do
+  echo "${removed%%|*}" > removed.json
+  if "$bin/MicrostructureStudy" st5 --preset tiny --config removed.json >out.txt 2>&1; then
+    echo "FAIL: accepted ${removed%%|*}"; exit 1; fi
+  rest=${removed#*|}
+  grep -qF "\"${rest%%|*}\", which the study no longer reads: " out.txt && grep -qF "${rest#*|}" out.txt \
+    || { echo "FAIL: unclear message for ${removed%%|*}"; cat out.txt; exit 1; }
+  [ ! -e st5/prior.model ] || { echo "FAIL: a step ran"; exit 1; }
+done
 
 # A config that is not JSON, and one naming a data file that does not exist.
 echo "{ not json" > bad.json
