@@ -595,8 +595,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
       priorArgs.insert(priorArgs.end(), { flag, JoinStrings(data[key]) });
   if (!excludeArg.empty())
     priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
-  if (pr.value("mirrors", false))
-    priorArgs.push_back("--mirrors");
   if (pr.contains("condition_degree"))
     priorArgs.insert(priorArgs.end(), { "--conditionDegree", std::to_string(pr["condition_degree"].get<int>()) });
   // Exponential terms of the study's continuous parameters (ln_<column> for log_conditions); a term

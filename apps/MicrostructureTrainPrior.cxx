@@ -11,7 +11,6 @@
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
-#include "itkFlipImageFilter.h"
 #include "itkPixelCNNPriorTrainer.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -43,47 +42,14 @@ FileFingerprint(const std::string & path)
   return h;
 }
 
-/** The stack and its mirror images, 4 N slices: 0..N-1 as given, then flipped left-right,
- * top-bottom, and both (itk::FlipImageFilter). */
-ByteStackType::Pointer
-WithMirrorImages(const ByteStackType * stack)
-{
-  const auto            size = stack->GetLargestPossibleRegion().GetSize();
-  const size_t          count = size[0] * size[1] * size[2];
-  auto                  out = ByteStackType::New();
-  ByteStackType::SizeType outSize = size;
-  outSize[2] *= 4;
-  out->SetRegions(ByteStackType::RegionType(outSize));
-  out->SetSpacing(stack->GetSpacing());
-  out->Allocate();
-  std::copy_n(stack->GetBufferPointer(), count, out->GetBufferPointer());
-  const bool axes[3][2] = { { true, false }, { false, true }, { true, true } };
-  for (int k = 0; k < 3; ++k)
-  {
-    auto flip = itk::FlipImageFilter<ByteStackType>::New();
-    flip->SetInput(stack);
-    itk::FixedArray<bool, 3> flipAxes;
-    flipAxes[0] = axes[k][0];
-    flipAxes[1] = axes[k][1];
-    flipAxes[2] = false;
-    flip->SetFlipAxes(flipAxes);
-    flip->Update();
-    std::copy_n(flip->GetOutput()->GetBufferPointer(), count, out->GetBufferPointer() + (k + 1) * count);
-  }
-  return out;
-}
-
-/** The index maps of the stack (with --mirrors: of the stack and its mirror images, 4 N maps)
- * under the VQ-VAE, from the cache when it was made from the same two files and the same
- * choice, else encoded and cached. */
+/** The index maps of the stack under the VQ-VAE, from the cache when it was made from the same two
+ * files, else encoded and cached. */
 MapType::Pointer
-IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const std::string & cachePath, bool mirrors,
+IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const std::string & cachePath,
           sm::cli::Progress & progress)
 {
   std::ostringstream key;
   key << "stack " << FileFingerprint(stackPath) << " vqvae " << FileFingerprint(vqvaePath);
-  if (mirrors)
-    key << " mirrors";
   const std::string keyPath = cachePath + ".key";
   {
     std::ifstream k(keyPath);
@@ -98,8 +64,6 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   auto vqvae = itk::VQVAEModel::New();
   vqvae->Read(vqvaePath);
   ByteStackType::Pointer stack = itk::ReadScalarImage<ByteStackType>(stackPath);
-  if (mirrors)
-    stack = WithMirrorImages(stack);
   auto encode = itk::VQEncodeImageFilter<ByteStackType, MapType>::New();
   encode->SetInput(stack);
   encode->SetModel(vqvae);
@@ -153,13 +117,11 @@ Body(Module & m)
   // --exclude: rows left out of training and validation (e.g. a held-out condition).
   const sm::cli::RowExclusion exclude(m.GetList("exclude"), table);
 
-  const bool   mirrors = m.GetBool("mirrors");
-  const size_t copies = mirrors ? 4 : 1;
-  auto         maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, mirrors, progress);
-  const auto   size = maps->GetLargestPossibleRegion().GetSize();
-  if (table.GetNumberOfRows() * copies != size[2])
+  auto       maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
+  const auto size = maps->GetLargestPossibleRegion().GetSize();
+  if (table.GetNumberOfRows() != size[2])
     throw std::invalid_argument("the table has " + std::to_string(table.GetNumberOfRows()) + " rows but the stack " +
-                                std::to_string(size[2] / copies) + " patches: give the table written with this stack");
+                                std::to_string(size[2]) + " patches: give the table written with this stack");
 
   std::vector<size_t>           trainRows, testRows;
   std::vector<Prior::Condition> trainConditions, testConditions;
@@ -187,21 +149,11 @@ Body(Module & m)
       c[col.name] = v;
     }
     const bool test = table.Get(i, "split") == "test";
-    if (test)
-    {
-      testRows.push_back(i); // validation on the patches as they are
-      testConditions.push_back(c);
-    }
-    else
-    {
-      for (size_t k = 0; k < copies; ++k) // with --mirrors, also their mirror images
-      {
-        trainRows.push_back(i + k * table.GetNumberOfRows());
-        trainConditions.push_back(c);
-      }
+    (test ? testRows : trainRows).push_back(i);
+    (test ? testConditions : trainConditions).push_back(c);
+    if (!test)
       for (const auto & kv : c)
         trainValues[kv.first].push_back(kv.second);
-    }
   }
   if (trainRows.empty())
     throw std::invalid_argument("no training patches left (split train, not excluded)");
@@ -358,8 +310,7 @@ Body(Module & m)
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   progress.Observe(trainer, 0.1, 0.9);
   std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
-            << (mirrors ? " (patches and their mirror images)" : "") << " (" << testRows.size() << " validation, "
-            << excluded << " excluded), conditions:";
+            << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
   std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse()
@@ -369,8 +320,7 @@ Body(Module & m)
   std::ostringstream summary;
   summary << "trained " << prior->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
           << " (learning rate " << m.Get("learningRate") << ", " << trainer->GetLearningRateSchedule() << ") on "
-          << trainRows.size() << " index maps of " << m.Get("input") << (mirrors ? " and its mirror images" : "")
-          << " under " << m.Get("vqvae");
+          << trainRows.size() << " index maps of " << m.Get("input") << " under " << m.Get("vqvae");
   if (!exclude.Empty())
     summary << ", excluding " << exclude.Describe();
   const auto & records = trainer->GetEpochRecords();
@@ -446,10 +396,6 @@ main(int argc, char * argv[])
                           "constant, or cosine: decay to 5 % of --learningRate over the run (a smoother final "
                           "model in a fixed budget).");
   schedule.elements = { "constant", "cosine" };
-  m.Add("boolean", "mirrors", "mirrors", "false", "Mirror images",
-        "Also train on the index maps of every training patch mirrored left-right, top-bottom and both (4x the "
-        "maps, encoded once and cached): more data for microstructures whose statistics do not change under "
-        "mirroring (no rolling or growth direction). Validation uses the patches as they are.");
   auto & composition = m.Add("string-enumeration", "compositionLevel", "compositionLevel", "none", "Composition level",
                              "A two-level prior (not in the paper): each map's share of the bright phase (Otsu per "
                              "training patch, through the codes' own shares) drawn first from a normal distribution "

@@ -78,6 +78,10 @@ RemovedKeys()
     { "prior.composition_budget",
       "the composition level always carries the composition budget since session 23 (the level without it "
       "drew maps whose phase fraction drifted 3-5 pp from their drawn share, docs/cross_validation.md)" },
+    { "prior.mirrors",
+      "the prior no longer trains on mirrored patches since session 23 (measured: a better likelihood, but "
+      "the generated phase fraction about 1.7 pp higher at every rate and less varied, docs/cross_validation.md, "
+      "session 21, \"1200 steps, mirrors\")" },
   };
   return removed;
 }
@@ -88,7 +92,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
 {
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
-    { "prior.", { "dilations", "schedule", "mirrors", "composition_level" } },
+    { "prior.", { "dilations", "schedule", "composition_level" } },
     { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
                   "histogram_loss_weight", "interface_loss_weight", "precision" } },
     { "generate.", { "unseen" } },

@@ -154,7 +154,8 @@ grep -q '"prior.calibration_samples": the prior.s post-hoc calibrations were rem
 [ ! -e st5/prior.model ] || { echo "FAIL: a step ran"; exit 1; }
 # So is a key of a removed prior option, naming the key and why (here in slow_cpu's settings too).
 for removed in '{ "prior": { "composition_budget": true } }|prior.composition_budget|carries the composition budget' \
-               '{ "slow_cpu": { "prior": { "composition_budget": false } } }|prior.composition_budget|carries'; do
+               '{ "slow_cpu": { "prior": { "composition_budget": false } } }|prior.composition_budget|carries' \
+               '{ "prior": { "mirrors": false } }|prior.mirrors|mirrored patches'; do
   echo "${removed%%|*}" > removed.json
   if "$bin/MicrostructureStudy" st5 --preset tiny --config removed.json >out.txt 2>&1; then
     echo "FAIL: accepted ${removed%%|*}"; exit 1; fi
