@@ -575,18 +575,10 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                          std::to_string(pr["layers"].get<int>()),
                                          "--hiddenChannels",
                                          std::to_string(pr["hidden_channels"].get<int>()),
-                                         "--embeddingDimension",
-                                         std::to_string(pr["embedding_dimension"].get<int>()),
-                                         "--firstKernelSize",
-                                         std::to_string(pr["first_kernel_size"].get<int>()),
-                                         "--kernelSize",
-                                         std::to_string(pr["kernel_size"].get<int>()),
                                          "--outputHiddenChannels",
                                          std::to_string(pr["output_hidden_channels"].get<int>()),
                                          "--precision",
                                          pr.value("precision", std::string("float32")),
-                                         "--schedule",
-                                         pr.value("schedule", std::string("constant")),
                                          "--device",
                                          config["device"].get<std::string>() };
   for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
@@ -619,8 +611,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(terms) });
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
-  if (pr.contains("dilations") && !pr["dilations"].empty())
-    priorArgs.insert(priorArgs.end(), { "--dilations", JoinNumbers(pr["dilations"]) });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
            { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
 

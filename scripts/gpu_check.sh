@@ -56,7 +56,7 @@ ms timeout 300 "$BIN/MicrostructureStudy" "$W/tiny" --preset tiny --device "$DEV
 note "STUDY_TINY exit=$? ms=$LAST_MS"
 P=$W/tiny/patches.nrrd; TB=$W/tiny/patches.csv
 VQ="--table $TB --exclude cooling_rate_C_per_s=3 --steps 150 --batchSize 32 --encoderChannels 32,64 --residualBlocks 2 --codebookSize 512 --codeDimension 64 --codebookUpdate ema --commitmentCost 0.25 --phaseLossWeight 3 --histogramLossWeight 3 --learningRate 0.001 --schedule cosine --seed 1"
-PR="--table $TB --exclude cooling_rate_C_per_s=3 --logConditions cooling_rate_C_per_s --steps 150 --batchSize 16 --layers 8 --hiddenChannels 48 --embeddingDimension 32 --firstKernelSize 7 --kernelSize 3 --outputHiddenChannels 128 --learningRate 0.002 --seed 1"
+PR="--table $TB --exclude cooling_rate_C_per_s=3 --logConditions cooling_rate_C_per_s --steps 150 --batchSize 16 --layers 8 --hiddenChannels 48 --outputHiddenChannels 128 --learningRate 0.002 --seed 1"
 for prec in float32 bfloat16; do
   ms timeout 200 "$BIN/MicrostructureTrainVQVAE" "$P" "$W/vq_$prec.model" $VQ --device "$DEV" --precision $prec --log "$O/vq_$prec.csv" > "$O/vq_$prec.log" 2>&1
   note "TRAIN_VQVAE $prec exit=$? ms=$LAST_MS warning_lines=$(grep -ci warn "$O/vq_$prec.log") last: $(tail -1 "$O/vq_$prec.csv" | cut -d, -f1-4)"

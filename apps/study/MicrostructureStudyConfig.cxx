@@ -82,6 +82,14 @@ RemovedKeys()
       "the prior no longer trains on mirrored patches since session 23 (measured: a better likelihood, but "
       "the generated phase fraction about 1.7 pp higher at every rate and less varied, docs/cross_validation.md, "
       "session 21, \"1200 steps, mirrors\")" },
+    { "prior.schedule", "the prior trains at a constant learning rate since session 23 (a cosine decay measured no "
+                        "better: CHANGELOG.md, \"Prior variants at equal cost\")" },
+    { "prior.dilations", "the prior's layers are not dilated since session 23 (dilations fitted no better and raised "
+                         "the generated phase fraction: CHANGELOG.md, \"Prior variants at equal cost\")" },
+    { "prior.embedding_dimension", "the index embedding has prior.hidden_channels channels since session 23 (as in "
+                                   "the paper and the demo: 64 and 32)" },
+    { "prior.first_kernel_size", "the first layer's kernel is the paper's 7 x 7 in every prior since session 23" },
+    { "prior.kernel_size", "the kernels after the first layer are the paper's 3 x 3 in every prior since session 23" },
   };
   return removed;
 }
@@ -92,7 +100,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
 {
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
-    { "prior.", { "dilations", "schedule", "composition_level" } },
+    { "prior.", { "composition_level" } },
     { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
                   "histogram_loss_weight", "interface_loss_weight", "precision" } },
     { "generate.", { "unseen" } },

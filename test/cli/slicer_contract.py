@@ -503,8 +503,8 @@ def run_all(tmp, work, clis):
             fail("MicrostructureDecode", "decoded %s" % (read_nrrd(c.out("output"))[0].shape,))
 
     prior = {"vqvae": w("vq.model"), "table": table, "logConditions": "cooling_rate_C_per_s", "layers": "2",
-             "hiddenChannels": "8", "embeddingDimension": "8", "outputHiddenChannels": "16", "batchSize": "8",
-             "steps": "4", "checkpointInterval": "0", "learningRate": "0.003"}
+             "hiddenChannels": "8", "outputHiddenChannels": "16", "batchSize": "8", "steps": "4",
+             "learningRate": "0.003"}
     c, ok = call("MicrostructureTrainPrior", dict(prior, input=stack, output=w("prior.model"), log=True))
     if not ok:
         return

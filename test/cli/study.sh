@@ -155,7 +155,9 @@ grep -q '"prior.calibration_samples": the prior.s post-hoc calibrations were rem
 # So is a key of a removed prior option, naming the key and why (here in slow_cpu's settings too).
 for removed in '{ "prior": { "composition_budget": true } }|prior.composition_budget|carries the composition budget' \
                '{ "slow_cpu": { "prior": { "composition_budget": false } } }|prior.composition_budget|carries' \
-               '{ "prior": { "mirrors": false } }|prior.mirrors|mirrored patches'; do
+               '{ "prior": { "mirrors": false } }|prior.mirrors|mirrored patches' \
+               '{ "prior": { "embedding_dimension": 8 } }|prior.embedding_dimension|prior.hidden_channels channels' \
+               '{ "prior": { "schedule": "cosine" } }|prior.schedule|constant learning rate'; do
   echo "${removed%%|*}" > removed.json
   if "$bin/MicrostructureStudy" st5 --preset tiny --config removed.json >out.txt 2>&1; then
     echo "FAIL: accepted ${removed%%|*}"; exit 1; fi

@@ -14,13 +14,17 @@ source "$(dirname "$0")/common.sh" || exit 1
   --codebookSize 16 --codeDimension 8 --batchSize 8 --steps 4 >/dev/null 2>&1
 
 prior=(--vqvae vq.model --table patches.csv --logConditions cooling_rate_C_per_s --layers 2 --hiddenChannels 8
-       --embeddingDimension 8 --outputHiddenChannels 16 --batchSize 8 --learningRate 0.003)
-"$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 6 --checkpointInterval 2 \
+       --outputHiddenChannels 16 --batchSize 8 --learningRate 0.003)
+"$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 6 \
   --log prior_log.csv --returnparameterfile ret.txt >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; }
 head -c 12 prior.model | grep -q "ITKSMPRIOR 1" || { echo "FAIL: prior file magic"; exit 1; }
 grep -q "condition_0 = ln_cooling_rate_C_per_s,continuous" prior.model || { echo "FAIL: schema not stored"; exit 1; }
 grep -q "codebook_size = 16" prior.model || { echo "FAIL: K not taken from the VQ-VAE"; exit 1; }
+# The architecture the CLI fixes: the embedding as wide as the stacks, the paper's kernels, no dilations.
+for line in "embedding_dimension = 8" "first_kernel_size = 7" "kernel_size = 3" "dilations = "; do
+  grep -aqx "$line" prior.model || { echo "FAIL: the prior file lacks \"$line\""; grep -a "_size\|dilations\|dimension" prior.model; exit 1; }
+done
 [ -s prior.model.maps.nrrd ] || { echo "FAIL: no index-map cache"; exit 1; }
 $py - <<'PY'
 import csv
@@ -31,7 +35,7 @@ assert 0 < bits < 8, bits  # log2(16) = 4 for a uniform guess; a few steps do no
 ret = dict(l.strip().split(" = ") for l in open("ret.txt") if " = " in l)
 assert abs(float(ret["validationBitsPerIndex"]) - bits) < 1e-6
 PY
-# Second run: the cache is reused, --resume continues the checkpoint.
+# Second run: the cache is reused, --resume continues the checkpoint (written at the last step).
 "$bin/MicrostructureTrainPrior" patches.nrrd prior.model "${prior[@]}" --steps 8 --resume >out.txt 2>&1 \
   || { cat out.txt; exit 1; }
 grep -q "from the cache" out.txt || { echo "FAIL: cache not reused"; cat out.txt; exit 1; }
@@ -51,16 +55,11 @@ with open("patches_method.csv", "w", newline="") as f:
     w.writerows(rows)
 PY
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_m.model --vqvae vq.model --table patches_method.csv \
-  --logConditions cooling_rate_C_per_s --categorical method --layers 2 --hiddenChannels 8 --embeddingDimension 8 \
+  --logConditions cooling_rate_C_per_s --categorical method --layers 2 --hiddenChannels 8 \
   --outputHiddenChannels 16 --batchSize 8 --steps 2 >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "condition_1 = method,categorical,air,water" prior_m.model || { echo "FAIL: categories"; exit 1; }
 "$bin/MicrostructureGenerate" gm.nrrd --vqvae vq.model --prior prior_m.model --samples 2 \
   --condition ln_cooling_rate_C_per_s=1,method=air >/dev/null 2>&1 || { echo "FAIL: generating a test-only category"; exit 1; }
-
-# --schedule cosine: in the training summary.
-"$bin/MicrostructureTrainPrior" patches.nrrd prior_cos.model "${prior[@]}" --steps 2 --schedule cosine \
-  >out.txt 2>&1 || { cat out.txt; exit 1; }
-grep -q "cosine" prior_cos.model || { echo "FAIL: schedule not in the training summary"; exit 1; }
 
 gen=(--vqvae vq.model --prior prior.model --condition ln_cooling_rate_C_per_s=1.2 --samples 5 --batchSize 2)
 "$bin/MicrostructureGenerate" g1.nrrd "${gen[@]}" --seed 7 --outputIndexMaps g1_maps.nrrd --outputFolder g1 \
@@ -166,7 +165,7 @@ for bad in cooling_rate_C_per_s:-1 ln_cooling_rate_C_per_s ln_cooling_rate_C_per
   grep -q "is not parameter:rate" out.txt || { echo "FAIL: unclear message for $bad"; cat out.txt; exit 1; }
 done
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_e.model "${prior[@]}" --steps 1 --conditions x \
-  --conditionExponentials x:-0.01 --cache prior_e.maps.nrrd >out.txt 2>&1 || { cat out.txt; exit 1; }
+  --conditionExponentials x:-0.01 >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -aq "^condition_0 = x,continuous,.*,1,exp:-0.01:" prior_e.model || {
   echo "FAIL: the term is not in the file"; grep -a condition_ prior_e.model; exit 1; }
 "$bin/MicrostructureGenerate" gen_e.nrrd --vqvae vq.model --prior prior_e.model --samples 2 \
@@ -231,8 +230,11 @@ for run in a:1 b:1 c:2; do
 done
 cmp -s gen_top_a.nrrd gen_top_b.nrrd || { echo "FAIL: seed 1 not repeatable with the composition level"; exit 1; }
 cmp -s gen_top_a.nrrd gen_top_c.nrrd && { echo "FAIL: seeds 1 and 2 gave the same patches"; exit 1; }
-# Removed options (the calibrations', the budget's switch, mirrors) are refused as unknown, naming the option.
-for removed in "--calibrationSamples 10" "--compositionBudget" "--mirrors"; do
+# Removed options (the calibrations', the budget's switch, mirrors, and the settings fixed in session 23) are
+# refused as unknown, naming the option.
+for removed in "--calibrationSamples 10" "--compositionBudget" "--mirrors" "--cache c.nrrd" "--checkpointInterval 2" \
+               "--epochs 2" "--schedule cosine" "--embeddingDimension 8" "--firstKernelSize 5" "--kernelSize 3" \
+               "--dilations 1,2"; do
   if "$bin/MicrostructureTrainPrior" patches.nrrd prior_bad.model "${prior[@]}" --steps 1 $removed \
       >out.txt 2>&1; then echo "FAIL: $removed accepted"; exit 1; fi
   grep -q -- "${removed%% *}" out.txt || { echo "FAIL: unclear message for $removed"; cat out.txt; exit 1; }
