@@ -59,16 +59,18 @@ const std::string HeaderChecksumKey = "header_fnv1a64";
 
 /** The largest model file or checkpoint read: far above any model of this module. */
 constexpr std::uintmax_t MaximumFileBytes = std::uintmax_t{ 8 } << 30;
-} // namespace
 
+/** Backslash-escapes '\\', newlines, carriage returns and, with `commas`, ','. */
 std::string
-Escape(const std::string & text)
+EscapeText(const std::string & text, bool commas)
 {
   std::string out;
   for (const char c : text)
   {
     if (c == '\\')
       out += "\\\\";
+    else if (c == ',' && commas)
+      out += "\\,";
     else if (c == '\n')
       out += "\\n";
     else if (c == '\r')
@@ -77,6 +79,13 @@ Escape(const std::string & text)
       out += c;
   }
   return out;
+}
+} // namespace
+
+std::string
+Escape(const std::string & text)
+{
+  return EscapeText(text, false);
 }
 
 std::string
@@ -173,21 +182,7 @@ Trim(const std::string & text)
 std::string
 EscapeField(const std::string & text)
 {
-  std::string out;
-  for (const char c : text)
-  {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == ',')
-      out += "\\,";
-    else if (c == '\n')
-      out += "\\n";
-    else if (c == '\r')
-      out += "\\r";
-    else
-      out += c;
-  }
-  return out;
+  return EscapeText(text, true);
 }
 
 std::vector<std::string>
