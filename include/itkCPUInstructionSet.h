@@ -13,7 +13,7 @@ namespace itk
  * its "cpu_isa_" prefix ("avx512_core_bf16", "avx512_core", "avx2", ...). That is the CPU's own,
  * capped by the environment variable ONEDNN_MAX_CPU_ISA where it is set (oneDNN reads it once, at its
  * first use). When oneDNN cannot be asked (not loaded, other platforms), the CPU's flags give the
- * same names, uncapped; "" where neither is known.
+ * same names, uncapped; "" where neither is known. Asked once per process, then cached.
  *
  * Capping it (with ATEN_CPU_CAPABILITY=avx2 for LibTorch's own kernels and OPENBLAS_CORETYPE=Haswell
  * for OpenBLAS) runs an AVX512 CPU with the kernels and the `auto` precision of a CPU with AVX2 only:

@@ -239,8 +239,10 @@ Optimizer::SetPending(std::string bytes)
 
 } // namespace torchsupport
 
+namespace
+{
 std::string
-GetCPUInstructionSet()
+AskCPUInstructionSet()
 {
 #if defined(__unix__)
   // oneDNN's C API (dnnl.h, dnnl_debug.h), loaded with LibTorch: asked at run time, so that no header
@@ -270,6 +272,16 @@ GetCPUInstructionSet()
     return "avx2";
 #endif
   return "";
+}
+} // namespace
+
+std::string
+GetCPUInstructionSet()
+{
+  // Asked once: oneDNN fixes its effective ISA (and reads ONEDNN_MAX_CPU_ISA) at its first use, so
+  // later answers are the same; training asks at every step (ResolvePrecision).
+  static const std::string isa = AskCPUInstructionSet();
+  return isa;
 }
 
 bool
