@@ -587,28 +587,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
       priorArgs.insert(priorArgs.end(), { flag, JoinStrings(data[key]) });
   if (!excludeArg.empty())
     priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
-  if (pr.contains("condition_degree"))
-    priorArgs.insert(priorArgs.end(), { "--conditionDegree", std::to_string(pr["condition_degree"].get<int>()) });
-  // Exponential terms of the study's continuous parameters (ln_<column> for log_conditions); a term
-  // of a parameter this study does not have (the demo's cooling-rate term under a CSV config) is left
-  // out with a note.
-  json terms = json::array();
-  for (const auto & e : pr.value("condition_exponentials", json::array()))
-  {
-    const std::string text = e.get<std::string>(), name = text.substr(0, text.rfind(':'));
-    bool              known = false;
-    for (const auto & c : data["log_conditions"])
-      known = known || name == "ln_" + c.get<std::string>();
-    for (const auto & c : data["conditions"])
-      known = known || name == c.get<std::string>();
-    if (known)
-      terms.push_back(text);
-    else
-      std::cerr << "[study] prior.condition_exponentials: " << text << " names no continuous parameter of this study ("
-                << "ln_<column> of data.log_conditions or a column of data.conditions); left out\n";
-  }
-  if (!terms.empty())
-    priorArgs.insert(priorArgs.end(), { "--conditionExponentials", JoinStrings(terms) });
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
   run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,

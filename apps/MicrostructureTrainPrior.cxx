@@ -216,38 +216,13 @@ Body(Module & m)
     // ones: every category of the table (also those only in the test split or held out), so
     // validation and generation can name them; a category never trained on keeps its initial
     // (untrained) bias.
-    // --conditionExponentials name:rate,..: the terms exp(rate x) of continuous parameters.
-    std::map<std::string, std::vector<double>> rates;
-    for (const auto & entry : m.GetList("conditionExponentials"))
-    {
-      const auto colon = entry.rfind(':');
-      const std::string name = colon == std::string::npos ? entry : entry.substr(0, colon);
-      const bool known = std::any_of(columns.begin(), columns.end(),
-                                     [&](const Column & c) { return !c.categorical && c.name == name; });
-      size_t end = 0;
-      double rate = 0.0;
-      try
-      {
-        rate = colon == std::string::npos ? 0.0 : std::stod(entry.substr(colon + 1), &end);
-      }
-      catch (const std::exception &)
-      {
-        end = 0;
-      }
-      if (colon == std::string::npos || !known || end == 0 || end != entry.size() - colon - 1)
-        throw std::invalid_argument("--conditionExponentials " + entry +
-                                    " is not parameter:rate with a continuous parameter of this prior (as named "
-                                    "here, e.g. ln_cooling_rate_C_per_s:-1 for 1 / cooling rate)");
-      rates[name].push_back(rate);
-    }
     Prior::ConditionSchema schema;
     for (const auto & col : columns)
     {
       if (col.categorical)
         schema.push_back(Prior::LearnCategoricalCondition(col.name, table.GetColumn(col.source)));
       else
-        schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false,
-                                               static_cast<unsigned int>(m.GetInt("conditionDegree")), rates[col.name]));
+        schema.push_back(Prior::LearnCondition(col.name, trainValues[col.name], false));
     }
     prior->SetConditionSchema(schema);
     if (m.Get("compositionLevel") != "none")
@@ -360,20 +335,6 @@ main(int argc, char * argv[])
         "e.g. cooling_rate_C_per_s -> ln_cooling_rate_C_per_s.");
   m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
         "Table columns of categories (one-hot), e.g. cool_method.");
-  auto & degree = m.Add("integer", "conditionDegree", "conditionDegree", "1", "Condition degree",
-        "How each continuous parameter enters the network: 1 = linearly (the paper), 2 or 3 = as the powers z, "
-        "z^2(, z^3) of its standardised value z (not in the paper), so that the layers' condition biases bend "
-        "between training values instead of following a straight line. Needs degree + 1 distinct training values "
-        "of every continuous parameter.");
-  degree.minimum = "1";
-  degree.maximum = "3";
-  m.Add("string-vector", "conditionExponentials", "conditionExponentials", "", "Exponential terms",
-        "parameter:rate entries: the continuous parameter x also enters as exp(rate x), standardised (not in the "
-        "paper). For an ln_ parameter that is the column's value to the power rate: ln_cooling_rate_C_per_s:-1 adds "
-        "1 / cooling rate, so the network's biases follow a + b ln(rate) + c / rate (a grain "
-        "size that coarsens steeply at slow cooling and levels off at fast) instead of a line in ln(rate); "
-        ":-0.5 adds the Hall-Petch-like rate^-1/2. Each term needs one more distinct training value. "
-        "bench/condition_terms.py picks terms from the training conditions' real statistics.");
   m.Add("string-vector", "exclude", "exclude", "", "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");

@@ -115,8 +115,6 @@ public:
   /** The file's first word, and the format version this build writes and reads. */
   static constexpr const char * FileMagic = "ITKSMPRIOR";
   static constexpr unsigned int FileFormatVersion = 1;
-  /** The highest ConditionSpec::Degree. */
-  static constexpr unsigned int MaximumConditionDegree = 3;
 
   struct Hyperparameters
   {
@@ -138,27 +136,11 @@ public:
     Validate() const;
   };
 
-  /** One process parameter. Continuous: the network sees z = (value - Mean) / StdDev, or with
-   * Degree d > 1 the powers z, z^2, .., z^d (not in the paper); Minimum..Maximum is the range of
-   * the training table. Categorical: one-hot over Categories (in this order).
-   *
-   * Degree (1..3; 1 = the paper): every use of the encoded condition is linear in it (each
-   * layer's bias, the composition level's m(c) and log s(c)), so with Degree 1 the biases are
-   * straight lines in z; Degree 2 lets them bend (through three training values exactly).
-   * Degree 2 or 3 needs at least Degree + 1 distinct training values (LearnContinuousCondition).
-   *
-   * ExponentialTerms (not in the paper): after the powers, terms (exp(a x) - mean) / sd of the
-   * parameter's value x, one per rate a, standardised over the training table. For an ln_ parameter
-   * (x = ln v) exp(a x) = v^a: ln_cooling_rate with a = -1 enters as ln(rate) and 1 / rate, so the
-   * biases follow d0 + b ln(rate) + c / rate, the shape of a grain size that coarsens steeply at
-   * slow cooling and levels off at fast; a = -0.5 gives the Hall-Petch-like rate^-1/2. Each term,
-   * like each power, needs one more distinct training value. */
-  struct ExponentialTerm
-  {
-    double Rate{ -1.0 };  ///< a, finite and non-zero
-    double Mean{ 0.0 };   ///< mean of exp(a x) over the training table
-    double StdDev{ 1.0 }; ///< its standard deviation, finite and > 0
-  };
+  /** One process parameter, as the paper encodes it. Continuous: the network sees z = (value -
+   * Mean) / StdDev, so each layer's bias (and the composition level's m(c) and log s(c)) is a straight
+   * line in z; Minimum..Maximum is the range of the training table. Categorical: one-hot over
+   * Categories (in this order). (Powers of z and exponential terms such as 1 / cooling rate were
+   * measured by cross-validation and deleted in session 24: docs/cross_validation.md.) */
   struct ConditionSpec
   {
     std::string              Name;
@@ -168,31 +150,23 @@ public:
     double                   StdDev{ 1.0 };
     double                   Minimum{ 0.0 };
     double                   Maximum{ 0.0 };
-    unsigned int                 Degree{ 1 };
-    std::vector<ExponentialTerm> ExponentialTerms;
   };
   using ConditionSchema = std::vector<ConditionSpec>;
   /** Values of the process parameters of one map: name -> value text. */
   using Condition = std::map<std::string, std::string>;
 
   /** Learns a continuous parameter from the training table's column (mean,
-   * standard deviation (1 when all values are equal), minimum, maximum), encoded
-   * with the given Degree and an ExponentialTerm per rate in exponentialRates. Throws for an
-   * empty column, a NaN / infinite value, a degree outside 1..3, a rate that is zero, not finite
-   * or given twice, exp(a x) overflowing at a training value, or fewer than
-   * degree + rates + 1 distinct values (a parabola through two training values is not
-   * determined by them; degree 1 alone takes a single value, as a constant). */
+   * standard deviation (1 when all values are equal: one value is a constant the network can
+   * ignore), minimum, maximum). Throws for an empty column or a NaN / infinite value. */
   static ConditionSpec
-  LearnContinuousCondition(const std::string & name, const std::vector<double> & values, unsigned int degree = 1,
-                           const std::vector<double> & exponentialRates = {});
+  LearnContinuousCondition(const std::string & name, const std::vector<double> & values);
   /** Learns a categorical parameter: its categories are the distinct values, sorted. */
   static ConditionSpec
   LearnCategoricalCondition(const std::string & name, const std::vector<std::string> & values);
   /** Either of the above from a text column: categorical when asked, else every
    * value must be a number (throws naming the first that is not). */
   static ConditionSpec
-  LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                 unsigned int degree = 1, const std::vector<double> & exponentialRates = {});
+  LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical);
 
   /** Losses of one training step (on the batch, before the update). */
   struct TrainingStepResult
@@ -230,8 +204,7 @@ public:
 
   /** The process parameters (validated: distinct non-empty names, categorical
    * ones with >= 1 distinct non-empty categories, StdDev > 0 and finite, Minimum
-   * <= Maximum, Degree 1..3, exponential terms with distinct finite non-zero rates and a finite
-   * mean and sd > 0). The schema is part of the network: setting it discards an
+   * <= Maximum). The schema is part of the network: setting it discards an
    * existing network (call Initialize() again); Read() replaces it with the file's. */
   void
   SetConditionSchema(const ConditionSchema & schema);
@@ -240,8 +213,8 @@ public:
   {
     return m_ConditionSchema;
   }
-  /** Length of the encoded condition vector: Degree + exponential terms per continuous parameter, the
-   * number of categories per categorical one. */
+  /** Length of the encoded condition vector: one per continuous parameter, the number of categories
+   * per categorical one. */
   unsigned int
   GetEncodedConditionLength() const;
   /** The encoded condition vectors, N x GetEncodedConditionLength(), for n maps

@@ -774,130 +774,44 @@ TEST(PixelCNNPriorModel, CodebookSizeMustMatchTheVQVAE)
             std::string::npos);
 }
 
-// Condition degree: a continuous parameter encoded as z, z^2 (z standardised): the encoding, with a
-// categorical parameter after it, and the errors.
-TEST(PixelCNNPriorModel, ConditionDegreeTwoEncodesThePowers)
+// A continuous parameter is encoded as the paper does, z = (x - mean) / sd over the training column
+// (population sd; a constant column is centred, not scaled), followed by a categorical parameter's
+// one-hot vector; the file keeps the standardisation exactly.
+TEST(PixelCNNPriorModel, ContinuousConditionIsStandardised)
 {
-  // Encoding: values -1, 0, 2 -> mean 1/3, sd sqrt(14/9); x = 2 encodes as z, z^2.
-  const auto spec = Prior::LearnContinuousCondition("x", { -1.0, 0.0, 2.0, 2.0 }, 2);
-  EXPECT_EQ(spec.Degree, 2u);
-  {
-    auto       m = TinyPrior(4, 1, 3, { spec });
-    const auto e = m->EncodeConditions({ { { "x", "2" } } }, 1);
-    const double z = (2.0 - spec.Mean) / spec.StdDev;
-    ASSERT_EQ(m->GetEncodedConditionLength(), 2u);
-    ASSERT_EQ(e.size(), 2u);
-    EXPECT_NEAR(e[0], z, 1e-6);
-    EXPECT_NEAR(e[1], z * z, 1e-6);
-    // With a categorical parameter after it: [z, z^2, one-hot].
-    auto both = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
-    const auto e2 = both->EncodeConditions({ { { "x", "-1" }, { "m", "b" } } }, 1);
-    const double z2 = (-1.0 - spec.Mean) / spec.StdDev;
-    ASSERT_EQ(e2.size(), 4u);
-    EXPECT_NEAR(e2[0], z2, 1e-6);
-    EXPECT_NEAR(e2[1], z2 * z2, 1e-6);
-    EXPECT_EQ(e2[2], 0.0f);
-    EXPECT_EQ(e2[3], 1.0f);
-  }
-  // Errors: too few distinct values for the degree, degrees outside 1..3 (learnt or set).
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 2.0 }, 2); }).find("2 distinct"),
+  const auto spec = Prior::LearnContinuousCondition("x", { -1.0, 0.0, 2.0, 3.0 });
+  EXPECT_DOUBLE_EQ(spec.Mean, 1.0);
+  EXPECT_DOUBLE_EQ(spec.StdDev, std::sqrt((4.0 + 1.0 + 1.0 + 4.0) / 4.0));
+  EXPECT_EQ(spec.Minimum, -1.0);
+  EXPECT_EQ(spec.Maximum, 3.0);
+  EXPECT_EQ(Prior::LearnContinuousCondition("x", { 2.0, 2.0 }).StdDev, 1.0);
+  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "a" }, false); }).find("not a number"),
             std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 3.0 }, 4); }).find("degree"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "2", "3" }, false, 0); }).find("degree"),
-            std::string::npos);
-  EXPECT_EQ(Prior::LearnCondition("x", { "1", "2", "3" }, false, 2).Degree, 2u);
-  // Degree 1 still takes a column of one value (training at one cooling rate).
-  EXPECT_EQ(Prior::LearnContinuousCondition("x", { 2.0, 2.0 }, 1).StdDev, 1.0);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 2.0, 2.0 }, 2); }).find("1 distinct training value:"),
-            std::string::npos);
-  {
-    auto bad = spec;
-    bad.Degree = 4;
-    auto m = Prior::New();
-    EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ bad }); }).find("Degree 4"), std::string::npos);
-  }
 
-}
+  auto         m = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
+  const auto   e = m->EncodeConditions({ { { "x", "2.5" }, { "m", "b" } } }, 1);
+  const double z = (2.5 - 1.0) / std::sqrt(2.5);
+  ASSERT_EQ(m->GetEncodedConditionLength(), 3u);
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_NEAR(e[0], z, 1e-6);
+  EXPECT_EQ(e[1], 0.0f);
+  EXPECT_EQ(e[2], 1.0f);
 
-// Exponential terms: an ln_ parameter x that also enters as exp(-x) (1 / the rate), standardised:
-// the encoding against its definition, the errors, and the file, which keeps the term exactly.
-TEST(PixelCNNPriorModel, ExponentialTermIsEncodedAndStored)
-{
-  const double trained[3] = { 0.0, std::log(10.0), std::log(30.0) }, unseen = std::log(3.0);
-  const auto   spec = Prior::LearnContinuousCondition("x", { trained[0], trained[1], trained[2], trained[2] }, 1, { -1.0 });
-  ASSERT_EQ(spec.ExponentialTerms.size(), 1u);
-  {
-    // exp(-x) at the training values: 1, 0.1, 1/30, 1/30 -> mean and population sd of those.
-    const double v[4] = { 1.0, 0.1, 1.0 / 30, 1.0 / 30 };
-    const double mean = (v[0] + v[1] + v[2] + v[3]) / 4;
-    double       ss = 0.0;
-    for (const double e : v)
-      ss += (e - mean) * (e - mean);
-    EXPECT_NEAR(spec.ExponentialTerms[0].Mean, mean, 1e-12);
-    EXPECT_NEAR(spec.ExponentialTerms[0].StdDev, std::sqrt(ss / 4), 1e-12);
-    auto       m = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
-    const auto e = m->EncodeConditions({ { { "x", std::to_string(unseen) }, { "m", "a" } } }, 1);
-    ASSERT_EQ(m->GetEncodedConditionLength(), 4u); // z, the term, one-hot
-    ASSERT_EQ(e.size(), 4u);
-    EXPECT_NEAR(e[0], (unseen - spec.Mean) / spec.StdDev, 1e-5);
-    EXPECT_NEAR(e[1], (1.0 / 3.0 - mean) / std::sqrt(ss / 4), 1e-5);
-    EXPECT_EQ(e[2], 1.0f);
-    EXPECT_EQ(e[3], 0.0f);
-  }
-  // Errors: a rate of zero, twice, not finite; overflow; too few distinct values for degree + terms.
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0 }, 1, { 0.0 }); }).find("non-zero"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0, 3.0 }, 1, { -1.0, -1.0 }); })
-              .find("given once"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] {
-              Prior::LearnContinuousCondition("x", { 0.0, 1.0, 2.0 }, 1, { std::numeric_limits<double>::infinity() });
-            }).find("finite"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 0.0, 900.0, 1000.0 }, 1, { 1.0 }); }).find("ln_"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0 }, 1, { -1.0 }); }).find("at least 3"),
-            std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnContinuousCondition("x", { 1.0, 2.0, 3.0 }, 2, { -1.0 }); }).find("at least 4"),
-            std::string::npos);
-  {
-    auto bad = spec;
-    bad.ExponentialTerms[0].StdDev = 0.0;
-    auto m = Prior::New();
-    EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ bad }); }).find("StdDev > 0"), std::string::npos);
-  }
-
-  const unsigned int K = 6, H = 4, W = 4;
-  const std::string  x3 = std::to_string(unseen);
-  auto               term = TinyPrior(K, 2, 5, { spec });
-  // The file keeps the term exactly; the file's line without terms is unchanged (5 commas).
-  const auto dir = TempDir("exponential");
-  term->Write((dir / "t.model").string());
+  const auto dir = TempDir("standardised");
+  m->Write((dir / "s.model").string());
   auto r = Prior::New();
   r->SetDevice("cpu");
-  r->Read((dir / "t.model").string());
-  ASSERT_EQ(r->GetConditionSchema().size(), 1u);
-  ASSERT_EQ(r->GetConditionSchema()[0].ExponentialTerms.size(), 1u);
-  EXPECT_EQ(r->GetConditionSchema()[0].ExponentialTerms[0].Rate, -1.0);
-  EXPECT_EQ(r->GetConditionSchema()[0].ExponentialTerms[0].StdDev, term->GetConditionSchema()[0].ExponentialTerms[0].StdDev);
-  EXPECT_EQ(r->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3), term->Sample(5, H, W, { { { "x", x3 } } }, 1.0, 3));
-
-  // The term is an input of the network: moving its standardisation changes the likelihoods.
-  {
-    const auto maps4 = RandomMaps(3, H, W, K, 31);
-    auto       likelihoods = [&](double meanShift) {
-      auto s = spec;
-      s.ExponentialTerms[0].Mean += meanShift;
-      return TinyPrior(K, 2, 5, { s })->LogLikelihood(maps4.data(), 3, H, W, { { { "x", x3 } } });
-    };
-    EXPECT_NE(likelihoods(0.0), likelihoods(0.3));
-  }
+  r->Read((dir / "s.model").string());
+  ASSERT_EQ(r->GetConditionSchema().size(), 2u);
+  EXPECT_EQ(r->GetConditionSchema()[0].Mean, spec.Mean);
+  EXPECT_EQ(r->GetConditionSchema()[0].StdDev, spec.StdDev);
+  EXPECT_EQ(r->EncodeConditions({ { { "x", "2.5" }, { "m", "b" } } }, 1), e);
   fs::remove_all(dir);
 }
 
 // The post-hoc calibrations (a sampling temperature per condition, per-code offsets, a per-map tilt,
-// and exponential terms for the calibrations only) were removed: a prior file that carries one is
+// and exponential terms for the calibrations only) and the condition encodings beyond the paper's
+// (powers, exponential terms) were removed: a prior file that carries one is
 // refused with a message that names the file, the header line and says what to do; an empty line is
 // no calibration.
 TEST(PixelCNNPriorModel, FileWithARemovedCalibrationIsRefused)
@@ -925,16 +839,20 @@ TEST(PixelCNNPriorModel, FileWithARemovedCalibrationIsRefused)
     EXPECT_NE(message.find("retrain"), std::string::npos) << message;
     EXPECT_FALSE(r->IsInitialized()) << "nothing read from the refused file";
   }
+  // log_rate with a degree (powers of z) or exponential terms after its range, as files before
+  // session 24 had them (the calibration-only term's ":calibration" suffix included).
+  for (const std::string tail : { ",2", ",1,exp:-1:0.5:0.2", ",1,exp:-1:0.5:0.2:calibration" })
   {
-    // log_rate with an exponential term for the calibrations only (its old ":calibration" suffix).
     std::string bytes = WithoutHeaderChecksum(FileBytes(dir / "plain.smprior"));
     const auto  at = bytes.find("\ncondition_0 = log_rate,continuous,");
     ASSERT_NE(at, std::string::npos);
-    bytes.insert(bytes.find('\n', at + 1), ",1,exp:-1:0.5:0.2:calibration");
+    bytes.insert(bytes.find('\n', at + 1), tail);
     const auto path = (dir / "term.smprior").string();
     std::ofstream(path, std::ios::binary) << bytes;
     const auto message = ExceptionText([&] { r->Read(path); });
-    EXPECT_NE(message.find("for the calibrations only"), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    EXPECT_NE(message.find("condition_0"), std::string::npos) << message;
+    EXPECT_NE(message.find("powers or exponential terms"), std::string::npos) << message;
     EXPECT_NE(message.find("retrain"), std::string::npos) << message;
     EXPECT_FALSE(r->IsInitialized());
   }

@@ -738,8 +738,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       };
       const Basis line = { [](double) { return 1.0; }, [](double v) { return v; } };
       baselines.push_back(entry("linear", { *below, *above }, line));
-      // With three or more training values: the parabola through the three nearest (what a model with
-      // prior.condition_degree 2 that knew them exactly would give).
+      // With three or more training values: the parabola through the three nearest (what a model that
+      // knew them exactly and bent between them would give).
       if (points.size() >= 3)
       {
         auto nearest = points;
@@ -749,29 +749,6 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         nearest.resize(3);
         std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
         baselines.push_back(entry("parabola", nearest, { line[0], line[1], [](double v) { return v * v; } }));
-      }
-      // With the prior's exponential terms of this parameter (prior.condition_exponentials): the curve
-      // 1, x, exp(a x), .. through as many nearest training conditions, what a model would give that
-      // knew them exactly and followed the prior's terms between them.
-      Basis terms = line;
-      for (const auto & e : config["prior"].value("condition_exponentials", json::array()))
-      {
-        const std::string text = e.get<std::string>(), name = (isLog ? "ln_" : "") + parameter;
-        if (text.rfind(name + ":", 0) == 0)
-        {
-          const double rate = std::stod(text.substr(name.size() + 1));
-          terms.push_back([rate](double v) { return std::exp(rate * v); });
-        }
-      }
-      if (terms.size() > 2 && points.size() >= terms.size())
-      {
-        auto nearest = points;
-        std::sort(nearest.begin(), nearest.end(), [&](const auto & a, const auto & b) {
-          return std::abs(a.first - x) < std::abs(b.first - x);
-        });
-        nearest.resize(terms.size());
-        std::sort(nearest.begin(), nearest.end(), [](const auto & a, const auto & b) { return a.first < b.first; });
-        baselines.push_back(entry("terms", nearest, terms));
       }
     }
     if (!baselines.empty())

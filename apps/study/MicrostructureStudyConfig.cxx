@@ -75,6 +75,13 @@ const std::map<std::string, std::string> &
 RemovedKeys()
 {
   static const std::map<std::string, std::string> removed = {
+    { "prior.condition_degree",
+      "the prior encodes a continuous parameter linearly, as the paper does, since session 24 (degree 2 spread the "
+      "held-out errors of the training rates further: CHANGELOG.md, session 12)" },
+    { "prior.condition_exponentials",
+      "the prior has no exponential condition terms (such as 1 / cooling rate) since session 24 (with them the "
+      "cross-validation met fewer targets and the phase fraction varied less: docs/cross_validation.md, sessions "
+      "22 and 23)" },
     { "prior.composition_budget",
       "the composition level always carries the composition budget since session 23 (the level without it "
       "drew maps whose phase fraction drifted 3-5 pp from their drawn share, docs/cross_validation.md)" },

@@ -378,9 +378,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     for (const auto & b : baselines)
     {
       const std::string method = b.value("method", "linear");
-      targets.AddColumn(std::string(method == "parabola" ? "a parabola through"
-                                    : method == "terms"  ? "the prior's condition terms through"
-                                                         : "interpolating") +
+      targets.AddColumn(std::string(method == "parabola" ? "a parabola through" : "interpolating") +
                         " the training conditions' true means in " + b["parameter"].get<std::string>());
     }
     auto yes = [&](const char * key) { return t.value(key, false) ? "yes" : "NO"; };
@@ -403,20 +401,12 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
                           std::to_string(t.value("true", 0)) + " true patches at the held-out condition.";
     for (const auto & b : baselines)
     {
-      if (b.value("method", "linear") == "terms")
-      {
-        caption += " A curve a + b x + c exp(r x) in x = " + b["parameter"].get<std::string>() +
-                   " (the prior's prior.condition_exponentials) through the true means (and variances) of ";
-        for (size_t i = 0; i < b["between"].size(); ++i)
-          caption += (i ? (i + 1 == b["between"].size() ? " and " : ", ") : "") + b["between"][i].get<std::string>();
-        caption += ": what a model would give that knew them exactly and followed the prior's condition terms between them.";
-      }
-      else if (b.value("method", "linear") == "parabola")
+      if (b.value("method", "linear") == "parabola")
       {
         caption += " A parabola in " + b["parameter"].get<std::string>() + " through the true means (and variances) of ";
         for (size_t i = 0; i < b["between"].size(); ++i)
           caption += (i ? (i + 1 == b["between"].size() ? " and " : ", ") : "") + b["between"][i].get<std::string>();
-        caption += ": what a model would give that knew them exactly and bent between them (prior.condition_degree 2).";
+        caption += ": what a model would give that knew them exactly and bent between them.";
       }
       else
         caption += " Interpolating in " + b["parameter"].get<std::string>() +

@@ -67,19 +67,6 @@ Validate(const Schema & schema)
              Exact(s.StdDev) + ")");
       if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
-      if (s.Degree < 1 || s.Degree > PixelCNNPriorModel::MaximumConditionDegree)
-        Fail("the continuous parameter \"" + s.Name + "\" has Degree " + std::to_string(s.Degree) +
-             ": give 1 (linear, the paper), 2 or 3");
-      std::set<double> rates;
-      for (const auto & t : s.ExponentialTerms)
-      {
-        if (!std::isfinite(t.Rate) || t.Rate == 0.0 || !rates.insert(t.Rate).second)
-          Fail("the continuous parameter \"" + s.Name + "\" has an exponential term of rate " + Exact(t.Rate) +
-               ": each rate must be finite, non-zero and given once (e.g. -1: 1 / value of an ln_ parameter)");
-        if (!std::isfinite(t.Mean) || !(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-          Fail("the exponential term of rate " + Exact(t.Rate) + " of the parameter \"" + s.Name +
-               "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " + Exact(t.StdDev) + ")");
-      }
     }
   }
 }
@@ -89,20 +76,15 @@ EncodedLength(const Schema & schema)
 {
   unsigned int n = 0;
   for (const auto & s : schema)
-    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size())
-                       : s.Degree + static_cast<unsigned int>(s.ExponentialTerms.size());
+    n += s.Categorical ? static_cast<unsigned int>(s.Categories.size()) : 1u;
   return n;
 }
 
 Spec
-LearnContinuous(const std::string & name, const std::vector<double> & values, unsigned int degree,
-                const std::vector<double> & exponentialRates)
+LearnContinuous(const std::string & name, const std::vector<double> & values)
 {
   if (values.empty())
     Fail("cannot learn the parameter \"" + name + "\" from an empty column");
-  if (degree < 1 || degree > PixelCNNPriorModel::MaximumConditionDegree)
-    Fail("the degree of the parameter \"" + name + "\" is " + std::to_string(degree) +
-         ": give 1 (linear in the parameter, the paper), 2 or 3");
   double sum = 0.0;
   Spec   s;
   s.Name = name;
@@ -124,50 +106,6 @@ LearnContinuous(const std::string & name, const std::vector<double> & values, un
   s.StdDev = std::sqrt(var / values.size());
   if (!(s.StdDev > 0.0))
     s.StdDev = 1.0; // one value only: centred, not scaled
-  const size_t distinct = std::set<double>(values.begin(), values.end()).size();
-  // Degree 1 takes any column (one value only: a constant the network can ignore); a curve of a
-  // higher degree needs degree + 1 distinct values to be determined by them.
-  if (degree > 1 && distinct < degree + 1)
-    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
-         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " needs at least " +
-         std::to_string(degree + 1) + " (a curve of that degree is not determined by fewer); use degree " +
-         std::to_string(std::max<size_t>(1, distinct - 1)));
-  s.Degree = degree;
-  {
-    Spec check = s; // the rates first: zero, repeated or not finite
-    for (const double a : exponentialRates)
-      check.ExponentialTerms.push_back({ a, 0.0, 1.0 });
-    Validate({ check });
-  }
-  const size_t terms = degree + exponentialRates.size();
-  if (!exponentialRates.empty() && distinct < terms + 1)
-    Fail("the parameter \"" + name + "\" has " + std::to_string(distinct) + " distinct training value" +
-         (distinct == 1 ? "" : "s") + ": degree " + std::to_string(degree) + " and " +
-         std::to_string(exponentialRates.size()) + " exponential term" + (exponentialRates.size() == 1 ? "" : "s") +
-         " need at least " + std::to_string(terms + 1) +
-         " (the curve is not determined by fewer); drop terms or train on more values");
-  for (const double a : exponentialRates)
-  {
-    PixelCNNPriorModel::ExponentialTerm t;
-    t.Rate = a;
-    double termSum = 0.0, termSquares = 0.0;
-    for (const double v : values)
-    {
-      const double e = std::exp(a * v);
-      if (!std::isfinite(e) || !(e > 0.0))
-        Fail("exp(" + Exact(a) + " x) of the parameter \"" + name + "\" is " + Exact(e) + " at x = " + Exact(v) +
-             ": give a rate of a smaller size, or the parameter's logarithm (an ln_ parameter)");
-      termSum += e;
-    }
-    t.Mean = termSum / values.size();
-    for (const double v : values)
-      termSquares += (std::exp(a * v) - t.Mean) * (std::exp(a * v) - t.Mean);
-    t.StdDev = std::sqrt(termSquares / values.size());
-    if (!(t.StdDev > 0.0) || !std::isfinite(t.StdDev))
-      Fail("exp(" + Exact(a) + " x) of the parameter \"" + name +
-           "\" does not vary over the training values: give a rate of a larger size");
-    s.ExponentialTerms.push_back(t);
-  }
   return s;
 }
 
@@ -191,8 +129,7 @@ LearnCategorical(const std::string & name, const std::vector<std::string> & valu
 }
 
 Spec
-Learn(const std::string & name, const std::vector<std::string> & values, bool categorical, unsigned int degree,
-      const std::vector<double> & exponentialRates)
+Learn(const std::string & name, const std::vector<std::string> & values, bool categorical)
 {
   if (categorical)
     return LearnCategorical(name, values);
@@ -203,7 +140,7 @@ Learn(const std::string & name, const std::vector<std::string> & values, bool ca
       Fail("value " + std::to_string(i) + " of the parameter \"" + name + "\" is \"" + values[i] +
            "\", not a number: a continuous parameter needs numbers (or declare it categorical)");
   }
-  return LearnContinuous(name, numbers, degree, exponentialRates);
+  return LearnContinuous(name, numbers);
 }
 
 std::vector<float>
@@ -281,10 +218,7 @@ Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigne
                          Exact(s.Maximum) + ")");
         const double z = (v - s.Mean) / s.StdDev;
         // Far outside the trained values the biases overflow and the logits become NaN: refused.
-        bool tooFar = !(std::abs(z) <= MaximumStandardisedValue);
-        for (const auto & t : s.ExponentialTerms)
-          tooFar = tooFar || !(std::abs((std::exp(t.Rate * v) - t.Mean) / t.StdDev) <= MaximumStandardisedValue);
-        if (tooFar)
+        if (!(std::abs(z) <= MaximumStandardisedValue))
         {
           message << "the value " << Trim(it->second) << " of the parameter \"" << s.Name << "\"" << which
                   << " lies too far outside the values the prior was trained on (" << Exact(s.Minimum)
@@ -294,11 +228,7 @@ Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigne
                      "the trained range";
           Refuse(message);
         }
-        double power = 1.0;
-        for (unsigned int d = 0; d < s.Degree; ++d)
-          *o++ = static_cast<float>(power *= z); // z, z^2, .., z^Degree
-        for (const auto & t : s.ExponentialTerms)
-          *o++ = static_cast<float>((std::exp(t.Rate * v) - t.Mean) / t.StdDev);
+        *o++ = static_cast<float>(z);
       }
     }
   }
@@ -327,11 +257,6 @@ HeaderValue(const Spec & spec)
   }
   value += ",continuous," + Exact(spec.Mean) + "," + Exact(spec.StdDev) + "," + Exact(spec.Minimum) + "," +
            Exact(spec.Maximum);
-  // Degree 1 without terms (the paper's encoding) keeps the line files had before degrees existed.
-  if (spec.Degree != 1 || !spec.ExponentialTerms.empty())
-    value += "," + std::to_string(spec.Degree);
-  for (const auto & t : spec.ExponentialTerms)
-    value += ",exp:" + Exact(t.Rate) + ":" + Exact(t.Mean) + ":" + Exact(t.StdDev);
   return value;
 }
 
@@ -347,35 +272,26 @@ ParseHeaderValue(const std::string & value, const std::string & path, const std:
     spec.Categorical = true;
     spec.Categories.assign(fields.begin() + 2, fields.end());
   }
-  else if (fields.size() >= 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
+  else if (fields.size() > 6 && fields[1] == "continuous")
+  {
+    // ",degree[,exp:rate:mean:sd,..]" after the range: powers of z or exponential terms, written before
+    // session 24 (deleted: they met fewer cross-validation targets, docs/cross_validation.md).
+    Fail(path + ": header line " + key + " encodes the parameter with powers or exponential terms (" + value +
+         "), which were removed in session 24: retrain this prior");
+  }
+  else if (fields.size() == 6 && fields[1] == "continuous" && ParseDouble(fields[2], numbers[0]) &&
            ParseDouble(fields[3], numbers[1]) && ParseDouble(fields[4], numbers[2]) &&
-           ParseDouble(fields[5], numbers[3]) &&
-           (fields.size() == 6 || (fields[6].size() == 1 && fields[6][0] >= '1' && fields[6][0] <= '9')) &&
-           std::all_of(fields.begin() + std::min<size_t>(fields.size(), 7), fields.end(), [&](const std::string & f) {
-             // exp:rate:mean:sd, one per exponential term
-             const auto                          parts = modelfile::SplitOn(f, ':');
-             PixelCNNPriorModel::ExponentialTerm t;
-             if (parts.size() == 5 && parts[4] == "calibration")
-               Fail(path + ": header line " + key + " has an exponential term for the calibrations only (" + f +
-                    "), which were removed in session 22: retrain this prior");
-             if (parts.size() != 4 || parts[0] != "exp" || !ParseDouble(parts[1], t.Rate) ||
-                 !ParseDouble(parts[2], t.Mean) || !ParseDouble(parts[3], t.StdDev))
-               return false;
-             spec.ExponentialTerms.push_back(t);
-             return true;
-           }))
+           ParseDouble(fields[5], numbers[3]))
   {
     spec.Mean = numbers[0];
     spec.StdDev = numbers[1];
     spec.Minimum = numbers[2];
     spec.Maximum = numbers[3];
-    spec.Degree = fields.size() >= 7 ? static_cast<unsigned int>(fields[6][0] - '0') : 1u; // validated by Validate
   }
   else
   {
     Fail(path + ": header line " + key +
-         " is not 'name,continuous,mean,stddev,min,max[,degree[,exp:rate:mean:sd,..]]' or "
-         "'name,categorical,category,...': the file is damaged");
+         " is not 'name,continuous,mean,stddev,min,max' or 'name,categorical,category,...': the file is damaged");
   }
   return spec;
 }
@@ -400,10 +316,7 @@ Print(std::ostream & os, Indent indent, const Schema & schema)
     else
     {
       os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
-         << s.Maximum << ", degree " << s.Degree;
-      for (const auto & t : s.ExponentialTerms)
-        os << ", exp(" << t.Rate << " x) (mean " << t.Mean << ", sd " << t.StdDev << ")";
-      os << '\n';
+         << s.Maximum << '\n';
     }
   }
 }

@@ -6,9 +6,8 @@
  * Torch-free.
  *
  * Encoding of one map's condition (EncodedLength values, parameter by parameter
- * in schema order): a continuous parameter of value x gives z, z^2, .., z^Degree
- * with z = (x - Mean) / StdDev, then (exp(a x) - mean) / sd for each of its
- * exponential terms; a categorical one gives its one-hot vector over Categories.
+ * in schema order): a continuous parameter of value x gives z = (x - Mean) / StdDev;
+ * a categorical one gives its one-hot vector over Categories.
  *=========================================================================*/
 #ifndef itkConditionEncoding_h
 #define itkConditionEncoding_h
@@ -29,32 +28,27 @@ using Spec = PixelCNNPriorModel::ConditionSpec;
 using Schema = PixelCNNPriorModel::ConditionSchema;
 using Condition = PixelCNNPriorModel::Condition;
 
-/** The largest |standardised value| (and |standardised exponential term|) of a continuous
- * condition that Encode accepts: further out the biases overflow and the logits become NaN. */
+/** The largest |standardised value| of a continuous condition that Encode accepts: further out the biases overflow and the logits become NaN. */
 constexpr double MaximumStandardisedValue = 100.0;
 
 /** Throws itk::ExceptionObject ("PixelCNNPriorModel: " and the first problem) unless the names are
  * non-empty and distinct, every categorical parameter has >= 1 distinct non-empty categories, and
- * every continuous one a finite Mean, a finite StdDev > 0, finite Minimum <= Maximum, Degree
- * 1..MaximumConditionDegree and exponential terms of distinct, finite, non-zero rates with a
- * finite mean and a finite sd > 0. */
+ * every continuous one a finite Mean, a finite StdDev > 0 and finite Minimum <= Maximum. */
 void
 Validate(const Schema & schema);
 
-/** Degree + exponential terms per continuous parameter, the number of categories per categorical one. */
+/** One per continuous parameter, the number of categories per categorical one. */
 unsigned int
 EncodedLength(const Schema & schema);
 
 /** PixelCNNPriorModel::LearnContinuousCondition, LearnCategoricalCondition and LearnCondition (their
  * contracts are in itkPixelCNNPriorModel.h); they throw as Validate. */
 Spec
-LearnContinuous(const std::string & name, const std::vector<double> & values, unsigned int degree,
-                const std::vector<double> & exponentialRates);
+LearnContinuous(const std::string & name, const std::vector<double> & values);
 Spec
 LearnCategorical(const std::string & name, const std::vector<std::string> & values);
 Spec
-Learn(const std::string & name, const std::vector<std::string> & values, bool categorical, unsigned int degree,
-      const std::vector<double> & exponentialRates);
+Learn(const std::string & name, const std::vector<std::string> & values, bool categorical);
 
 /** The encoded condition vectors of n maps, n x EncodedLength(schema) (conditions: one for all maps
  * or one per map; none for an unconditional schema gives {}). Throws itk::ExceptionObject whose
@@ -67,21 +61,18 @@ std::vector<float>
 Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigned int n, std::string & outsideRange);
 
 /** The value of the parameter's condition_<i> header line: "name,categorical,category,..." or
- * "name,continuous,mean,sd,min,max" followed, unless Degree is 1 without terms (the line files had
- * before degrees existed), by ",degree" and ",exp:rate:mean:sd" per exponential term; names and
- * categories field-escaped (modelfile::EscapeField), numbers exact (modelfile::Exact). */
+ * "name,continuous,mean,sd,min,max"; names and categories field-escaped (modelfile::EscapeField), numbers exact (modelfile::Exact). */
 std::string
 HeaderValue(const Spec & spec);
 
 /** HeaderValue's inverse. Throws itk::ExceptionObject naming path and key for a line that is not of
- * that form (the file is damaged), and for an exponential term for the calibrations only (written
- * before session 22: retrain). Not validated: call Validate on the whole schema. */
+ * that form (the file is damaged), and for a continuous line with a degree or exponential terms after
+ * its range (written before session 24, when they were deleted: retrain). Not validated: call Validate on the whole schema. */
 Spec
 ParseHeaderValue(const std::string & value, const std::string & path, const std::string & key);
 
 /** "Conditions:" (" none (unconditional)" for an empty schema), then one line per parameter at the
- * next indent: its name and kind, then its categories or its standardisation, trained range, degree
- * and terms. */
+ * next indent: its name and kind, then its categories or its standardisation and trained range. */
 void
 Print(std::ostream & os, Indent indent, const Schema & schema);
 

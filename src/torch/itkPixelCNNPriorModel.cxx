@@ -91,10 +91,9 @@ PixelCNNPriorModel::Hyperparameters::Validate() const
 
 
 PixelCNNPriorModel::ConditionSpec
-PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values,
-                                             unsigned int degree, const std::vector<double> & exponentialRates)
+PixelCNNPriorModel::LearnContinuousCondition(const std::string & name, const std::vector<double> & values)
 {
-  return conditionencoding::LearnContinuous(name, values, degree, exponentialRates);
+  return conditionencoding::LearnContinuous(name, values);
 }
 
 PixelCNNPriorModel::ConditionSpec
@@ -104,10 +103,9 @@ PixelCNNPriorModel::LearnCategoricalCondition(const std::string & name, const st
 }
 
 PixelCNNPriorModel::ConditionSpec
-PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical,
-                                   unsigned int degree, const std::vector<double> & exponentialRates)
+PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<std::string> & values, bool categorical)
 {
-  return conditionencoding::Learn(name, values, categorical, degree, exponentialRates);
+  return conditionencoding::Learn(name, values, categorical);
 }
 
 PixelCNNPriorModel::PixelCNNPriorModel()

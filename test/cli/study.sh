@@ -157,7 +157,9 @@ for removed in '{ "prior": { "composition_budget": true } }|prior.composition_bu
                '{ "slow_cpu": { "prior": { "composition_budget": false } } }|prior.composition_budget|carries' \
                '{ "prior": { "mirrors": false } }|prior.mirrors|mirrored patches' \
                '{ "prior": { "embedding_dimension": 8 } }|prior.embedding_dimension|prior.hidden_channels channels' \
-               '{ "prior": { "schedule": "cosine" } }|prior.schedule|constant learning rate'; do
+               '{ "prior": { "schedule": "cosine" } }|prior.schedule|constant learning rate' \
+               '{ "prior": { "condition_degree": 1 } }|prior.condition_degree|linearly, as the paper does' \
+               '{ "prior": { "condition_exponentials": [] } }|prior.condition_exponentials|1 / cooling rate'; do
   echo "${removed%%|*}" > removed.json
   if "$bin/MicrostructureStudy" st5 --preset tiny --config removed.json >out.txt 2>&1; then
     echo "FAIL: accepted ${removed%%|*}"; exit 1; fi
