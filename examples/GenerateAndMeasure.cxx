@@ -4,15 +4,17 @@
  *    VQVAEModel + PixelCNNPriorModel (files written by the trainers or the study)
  *      -> ConditionalMicrostructureImageSource (new patches for a cooling rate)
  *      -> MicrostructureStackMeasurement (Otsu per patch + descriptors)
+ *      -> ImageFileWriter (optional: the same generated stack, last axis = patch)
  *
  *  It prints the mean and variance of the generated patches' ferrite fraction
  *  and mean free path: the figures a process-structure link is built from.
  *
- *  Usage: GenerateAndMeasure <vqvae.model> <prior.model> <coolingRate> [samples]
+ *  Usage: GenerateAndMeasure <vqvae.model> <prior.model> <coolingRate> [samples [stack.nrrd]]
  *  e.g. after the main job:
  *    build/examples/GenerateAndMeasure out/study/vqvae.model out/study/prior.model 5
  *=========================================================================*/
 #include "itkConditionalMicrostructureImageSource.h"
+#include "itkImageFileWriter.h"
 #include "itkMicrostructureStackMeasurement.h"
 #include "itkMicrostructureSummary.h"
 
@@ -24,9 +26,9 @@
 int
 main(int argc, char * argv[])
 {
-  if (argc < 4)
+  if (argc < 4 || argc > 6)
   {
-    std::cerr << "usage: " << argv[0] << " <vqvae.model> <prior.model> <coolingRate> [samples]\n";
+    std::cerr << "usage: " << argv[0] << " <vqvae.model> <prior.model> <coolingRate> [samples [stack.nrrd]]\n";
     return EXIT_FAILURE;
   }
   using StackType = itk::Image<float, 3>;
@@ -48,6 +50,13 @@ main(int argc, char * argv[])
     auto measure = itk::MicrostructureStackMeasurement<StackType>::New();
     measure->SetInput(source->GetOutput()); // Otsu per patch; bright phase (ferrite) = foreground
     measure->Update();
+    if (argc > 5)
+    {
+      auto writer = itk::ImageFileWriter<StackType>::New();
+      writer->SetInput(source->GetOutput()); // the same stack (the source is up to date: not sampled again)
+      writer->SetFileName(argv[5]);
+      writer->Update();
+    }
 
     std::vector<double> vf, df;
     for (const auto & m : measure->GetMeasurements())

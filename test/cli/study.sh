@@ -4,7 +4,7 @@
 # and every figure exist and are not trivial; a second run (of the study moved elsewhere) reuses
 # every step; a bad config is a clear error.
 source "$(dirname "$0")/common.sh" || exit 1
-[ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 0; }
+[ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 77; }
 run=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then run=(xvfb-run -a); fi
 

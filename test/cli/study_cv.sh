@@ -5,7 +5,7 @@
 # RMS from the S2 tables, the targets met, the summary); a CSV dataset finds its interior fold itself;
 # bad settings are clear errors.
 source "$(dirname "$0")/common.sh" || exit 1
-[ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 0; }
+[ -x "$bin/MicrostructureStudy" ] || { echo "skipped: no MicrostructureStudy (built without LibTorch)"; exit 77; }
 run=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then run=(xvfb-run -a); fi
 

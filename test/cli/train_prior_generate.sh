@@ -5,7 +5,7 @@
 # --compositionLevel phase it draws each map's composition first; same seed gives the same
 # micrographs; a bad condition or a mismatched VQ-VAE gives a message, a non-zero exit and no output.
 source "$(dirname "$0")/common.sh" || exit 1
-[ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 0; }
+[ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 77; }
 
 "$bin/MicrostructureSynthesize" --coolingRates 1,10 --imagesPerRate 2 --size 128,128 --seed 3 ds >/dev/null 2>&1
 "$bin/MicrostructurePatches" ds/micrographs.csv --conditions cooling_rate_C_per_s --patchSize 32,32 \
