@@ -270,13 +270,20 @@ private:
   std::vector<std::pair<std::string, double>> m_Timings;
 };
 
-/** The directory of this executable (the module's other CLIs live beside it). */
+/** The directory of the module's CLIs: this executable's, or, when this is the module behind the
+ * launcher bin/MicrostructureStudy (libexec/StochasticMicrostructure/, apps/CMakeLists.txt), the
+ * launcher's bin/ (the CLIs are called through their launchers there). */
 std::string
 BinDir()
 {
   std::error_code ec;
   const auto      self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : self.parent_path().string();
+  if (ec)
+    return ".";
+  const auto dir = self.parent_path();
+  if (dir.filename() == "StochasticMicrostructure" && dir.parent_path().filename() == "libexec")
+    return (dir.parent_path().parent_path() / "bin").string();
+  return dir.string();
 }
 
 /** Synthetic default: train rates and truth rates (held-out and unseen) synthesized into one

@@ -11,7 +11,7 @@
 # Prints the per-fold-seed targets and the summary (OUT/cross_validation.csv and .json).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${SM_BIN_DIR:-$here/build/bin}"
+bin="${SM_BIN_DIR:-$here/build/bin}" # a copy of build/bin needs build/libexec beside it (the LibTorch modules)
 [ $# -ge 2 ] || { sed -n 2,11p "$0" >&2; exit 2; }
 out="$1"; config="$2"; base="${3:-}"
 [ -s "$config" ] || { echo "cv_variant: no config $config (a JSON object of settings)" >&2; exit 2; }
