@@ -15,11 +15,15 @@
 #include "itkMultiThreaderBase.h"
 #include "itkSmoothingRecursiveGaussianImageFilter.h"
 #include "itkTwoPointCorrelationImageFilter.h"
+#include "itkVnlHalfHermitianToRealInverseFFTImageFilter.h"
+#include "itkVnlRealToHalfHermitianForwardFFTImageFilter.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <complex>
 #include <cstdlib>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -223,6 +227,81 @@ Measure(const std::string & input, const std::string & output, unsigned int thre
   return EXIT_SUCCESS;
 }
 
+// S2 of the first `count` phase maps of the stack (Otsu per patch), one thread, best of `repeats`,
+// by each route TwoPointCorrelationImageFilter has: FFTW called directly (where ITK has FFTW), ITK's
+// FFT factory (UseFFTW Off: ITK's FFTW filters here), and VNL's FFT (what an ITK without FFTW, such as
+// 3D Slicer's, uses), with the ratios to the direct route. The counts agree exactly (tested).
+int
+S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
+{
+  auto reader = itk::ImageFileReader<StackType>::New();
+  reader->SetFileName(input);
+  auto measurement = MeasurementType::New();
+  measurement->SetInput(reader->GetOutput());
+  measurement->SetKeepSegmentation(true);
+  measurement->Update();
+  const auto * segmentation = measurement->GetSegmentation();
+  const auto   size = segmentation->GetLargestPossibleRegion().GetSize();
+  count = std::min<unsigned int>(count, static_cast<unsigned int>(size[2]));
+  const unsigned int r = static_cast<unsigned int>(std::min(size[0], size[1]) / 2);
+  LabelSliceType::RegionType region;
+  region.SetSize({ { size[0], size[1] } });
+  auto slice = [&](unsigned int k) {
+    auto image = LabelSliceType::New();
+    image->SetRegions(region);
+    image->GetPixelContainer()->SetImportPointer(
+      const_cast<unsigned char *>(segmentation->GetBufferPointer()) + std::size_t(k) * size[0] * size[1],
+      size[0] * size[1], false);
+    return image;
+  };
+  auto time = [&](const std::function<void(unsigned int)> & one) {
+    double best = 1e30;
+    for (unsigned int i = 0; i <= repeats; ++i) // the first pass warms up (plans, page faults)
+    {
+      const auto start = std::chrono::steady_clock::now();
+      for (unsigned int k = 0; k < count; ++k)
+        one(k);
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      best = i > 0 ? std::min(best, t) : best;
+    }
+    return best;
+  };
+  auto filterRoute = [&](bool useFFTW) {
+    return [&, useFFTW](unsigned int k) {
+      auto s2 = S2FilterType::New();
+      s2->SetUseFFTW(useFFTW);
+      s2->SetInput(slice(k));
+      s2->SetMaximumDistance(r);
+      s2->Update();
+    };
+  };
+  using RealImageType = itk::Image<double, 2>;
+  using ComplexImageType = itk::Image<std::complex<double>, 2>;
+  std::vector<double> counts((2 * r + 1) * (2 * r + 1));
+  const auto          px = S2FilterType::PaddedLength(size[0], r), py = S2FilterType::PaddedLength(size[1], r);
+  auto vnl = [&](unsigned int k) {
+    itk::TwoPointCorrelationDetail::PairCountsThroughFFTFilters<
+      itk::VnlRealToHalfHermitianForwardFFTImageFilter<RealImageType, ComplexImageType>,
+      itk::VnlHalfHermitianToRealInverseFFTImageFilter<ComplexImageType, RealImageType>>(
+      slice(k)->GetBufferPointer(), static_cast<unsigned char>(1), size[0], size[1], px, py, long(r), counts);
+  };
+  const double direct = S2FilterType::HasFFTW ? time(filterRoute(true)) : 0.0;
+  const double factory = time(filterRoute(false));
+  const double vnlOnly = time(vnl);
+  std::cout << "S2 of " << count << " phase maps of " << size[0] << "x" << size[1] << ", R = " << r
+            << ", one thread, best of " << repeats << ":\n";
+  if (S2FilterType::HasFFTW)
+    std::cout << "  FFTW directly (the default)        " << direct << " s\n";
+  std::cout << "  ITK's FFT factory (UseFFTW Off)    " << factory << " s";
+  if (S2FilterType::HasFFTW)
+    std::cout << "  (" << factory / direct << "x the direct route)";
+  std::cout << "\n  VNL's FFT (an ITK without FFTW)    " << vnlOnly << " s";
+  if (S2FilterType::HasFFTW)
+    std::cout << "  (" << vnlOnly / direct << "x the direct route)";
+  std::cout << std::endl;
+  return EXIT_SUCCESS;
+}
+
 unsigned int
 Arg(int argc, char * argv[], int i, unsigned int fallback)
 {
@@ -234,12 +313,17 @@ int
 main(int argc, char * argv[])
 {
   const std::string usage = "usage: measure_bench generate OUT.mhd [COUNT=1000] [SIZE=128] [SEED=2021]\n"
-                            "       measure_bench measure IN.mhd RESULTS.f64 [THREADS=2] [REPEATS=3]\n";
+                            "       measure_bench measure IN.mhd RESULTS.f64 [THREADS=2] [REPEATS=3]\n"
+                            "       measure_bench s2routes IN.mhd [COUNT=200] [REPEATS=3]\n";
   try
   {
     if (argc >= 3 && std::string(argv[1]) == "generate")
     {
       return Generate(argv[2], Arg(argc, argv, 3, 1000), Arg(argc, argv, 4, 128), Arg(argc, argv, 5, 2021));
+    }
+    if (argc >= 3 && std::string(argv[1]) == "s2routes")
+    {
+      return S2Routes(argv[2], std::max(1u, Arg(argc, argv, 3, 200)), std::max(1u, Arg(argc, argv, 4, 3)));
     }
     if (argc >= 4 && std::string(argv[1]) == "measure")
     {

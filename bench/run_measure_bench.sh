@@ -65,3 +65,6 @@ if [[ $status -ne 0 ]]; then
   echo "FAIL: C++ and Python results disagree (see compare: lines above)" >&2
   exit 1
 fi
+
+echo "== S2 by route: FFTW directly, ITK's FFT factory, VNL's FFT (an ITK without FFTW)"
+"$bench" s2routes "$patches" 200 "$repeats"

@@ -12,8 +12,16 @@
 #ifndef itkTwoPointCorrelationImageFilter_h
 #define itkTwoPointCorrelationImageFilter_h
 
+#include "itkConfigure.h"
 #include "itkImageToImageFilter.h"
 #include "itkImage.h"
+
+/** 1 where ITK has FFTW in both precisions (the filter then calls it directly), else 0. */
+#if defined(ITK_USE_FFTWD) && defined(ITK_USE_FFTWF)
+#  define ITK_TWO_POINT_CORRELATION_HAS_FFTW 1
+#else
+#  define ITK_TWO_POINT_CORRELATION_HAS_FFTW 0
+#endif
 
 #include <vector>
 
@@ -81,6 +89,12 @@ namespace itk
  * slices. The cached plans and work arrays live until the process (or thread) ends: a few
  * hundred kilobytes per distinct size.
  *
+ * Without FFTW (an ITK built without it, as 3D Slicer's is by default: FFTW is GPL) or with
+ * UseFFTW Off, the same counts come through ITK's FFT filters from its FFT factory
+ * (RealToHalfHermitianForwardFFTImageFilter and HalfHermitianToRealInverseFFTImageFilter in double
+ * precision: VNL's FFT, which takes the 2/3/5-smooth padded sizes): the same result (tested), at the
+ * cost measured in bench/README.md.
+ *
  * Runs on one thread (a 128 x 128 patch takes well under a millisecond); parallelise over
  * slices or patches instead.
  *
@@ -143,6 +157,14 @@ public:
   /** S2(0), the foreground area fraction; valid after Update(). */
   itkGetConstMacro(VolumeFraction, double);
 
+  /** Whether this ITK has FFTW in both precisions (ITK_USE_FFTWF and ITK_USE_FFTWD). */
+  static constexpr bool HasFFTW = ITK_TWO_POINT_CORRELATION_HAS_FFTW;
+  /** Call FFTW directly (default where HasFFTW) or go through ITK's FFT factory (Off; always so
+   * without FFTW, whatever this says). The results are the same. */
+  itkSetMacro(UseFFTW, bool);
+  itkGetConstMacro(UseFFTW, bool);
+  itkBooleanMacro(UseFFTW);
+
   /** Padded FFT size (per axis x, y) used for an Nx x Ny image and displacements up to R:
    * the smallest 2/3/5-smooth integer >= N + R. */
   static SizeValueType
@@ -173,6 +195,7 @@ private:
   CheckedGeometry(SizeValueType & nx, SizeValueType & ny, unsigned int & r) const;
 
   InputPixelType m_ForegroundValue{ 1 };
+  bool           m_UseFFTW{ HasFFTW };
   unsigned int   m_MaximumDistance{ 0 };
   unsigned int   m_EffectiveMaximumDistance{ 0 };
   double         m_VolumeFraction{ 0.0 };

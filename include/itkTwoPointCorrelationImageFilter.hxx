@@ -15,9 +15,14 @@
 #include "itkTwoPointCorrelationImageFilter.h"
 
 #include "itkConfigure.h"
-#include "itkFFTWCommon.h"
-#include "itkFFTWGlobalConfiguration.h"
+#include "itkHalfHermitianToRealInverseFFTImageFilter.h"
+#include "itkImageRegionIterator.h"
 #include "itkProgressReporter.h"
+#include "itkRealToHalfHermitianForwardFFTImageFilter.h"
+#if ITK_TWO_POINT_CORRELATION_HAS_FFTW
+#  include "itkFFTWCommon.h"
+#  include "itkFFTWGlobalConfiguration.h"
+#endif
 #include "vnl/algo/vnl_determinant.h"
 
 #include <algorithm>
@@ -29,14 +34,68 @@
 #include <sstream>
 #include <utility>
 
-#if !defined(ITK_USE_FFTWD) || !defined(ITK_USE_FFTWF)
-#  error "TwoPointCorrelationImageFilter needs an ITK built with FFTW (ITK_USE_FFTWF and ITK_USE_FFTWD), as Debian's ITK is"
-#endif
-
 namespace itk
 {
 namespace TwoPointCorrelationDetail
 {
+/** Pair counts as PairCounts below gives them, through ITK's FFT filters TForward and TInverse
+ * (RealToHalfHermitianForwardFFTImageFilter and HalfHermitianToRealInverseFFTImageFilter in double
+ * precision, or an implementation of them): the indicator zero-padded to px x py, forward, |F|^2,
+ * inverse (ITK's inverse divides by px py), rounded. The path of an ITK without FFTW (VNL's FFT,
+ * which takes the 2/3/5-smooth padded sizes), and of UseFFTW Off. */
+template <typename TForward, typename TInverse, typename TPixel>
+void
+PairCountsThroughFFTFilters(const TPixel *        pixels,
+                            TPixel                foreground,
+                            SizeValueType         nx,
+                            SizeValueType         ny,
+                            SizeValueType         px,
+                            SizeValueType         py,
+                            long                  r,
+                            std::vector<double> & counts)
+{
+  using RealImageType = typename TForward::InputImageType;
+  auto                                 padded = RealImageType::New();
+  typename RealImageType::RegionType   region;
+  region.SetSize({ { px, py } });
+  padded->SetRegions(region);
+  padded->Allocate(true);
+  auto * f = padded->GetBufferPointer();
+  for (SizeValueType y = 0; y < ny; ++y)
+  {
+    for (SizeValueType x = 0; x < nx; ++x)
+    {
+      f[y * px + x] = (pixels[y * nx + x] == foreground) ? 1.0 : 0.0;
+    }
+  }
+  auto forward = TForward::New();
+  forward->SetInput(padded);
+  forward->Update();
+  typename TForward::OutputImageType::Pointer spectrum = forward->GetOutput(); // held: outlives the filter
+  spectrum->DisconnectPipeline();
+  for (ImageRegionIterator<typename TForward::OutputImageType> it(spectrum, spectrum->GetBufferedRegion());
+       !it.IsAtEnd(); ++it)
+  {
+    it.Set(std::norm(it.Get()));
+  }
+  auto inverse = TInverse::New();
+  inverse->SetActualXDimensionIsOdd(px % 2 == 1);
+  inverse->SetInput(spectrum);
+  inverse->Update();
+  const auto *        c = inverse->GetOutput()->GetBufferPointer(); // count(dx mod px, dy mod py)
+  const SizeValueType side = SizeValueType(2 * r + 1);
+  for (long dy = -r; dy <= r; ++dy)
+  {
+    const SizeValueType row = SizeValueType((dy + long(py)) % long(py)) * px;
+    for (long dx = -r; dx <= r; ++dx)
+    {
+      const double v = c[row + SizeValueType((dx + long(px)) % long(px))];
+      counts[SizeValueType(dy + r) * side + SizeValueType(dx + r)] = double(static_cast<long>(v + 0.5));
+    }
+  }
+}
+
+#if ITK_TWO_POINT_CORRELATION_HAS_FFTW
 /** Single- and double-precision FFTW through one name: plan, complex and new-array execute. */
 template <typename TReal>
 struct FFTW;
@@ -322,6 +381,7 @@ PairCounts(const TPixel *                     pixels,
     }
   }
 }
+#endif // ITK_TWO_POINT_CORRELATION_HAS_FFTW
 } // namespace TwoPointCorrelationDetail
 
 
@@ -495,13 +555,29 @@ TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::GenerateData()
   s2.resize(side * side);
   const SizeValueType px = PaddedLength(nx, r);
   const SizeValueType py = PaddedLength(ny, r);
-  if (nx * ny <= 256 * 256)
+  bool                done = false;
+#if ITK_TWO_POINT_CORRELATION_HAS_FFTW
+  if (m_UseFFTW)
   {
-    TwoPointCorrelationDetail::PairCounts<float>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+    if (nx * ny <= 256 * 256)
+    {
+      TwoPointCorrelationDetail::PairCounts<float>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+    }
+    else
+    {
+      TwoPointCorrelationDetail::PairCounts<double>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+    }
+    done = true;
   }
-  else
+#endif
+  if (!done)
   {
-    TwoPointCorrelationDetail::PairCounts<double>(pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
+    using RealImageType = Image<double, 2>;
+    using ComplexImageType = Image<std::complex<double>, 2>;
+    TwoPointCorrelationDetail::PairCountsThroughFFTFilters<
+      RealToHalfHermitianForwardFFTImageFilter<RealImageType, ComplexImageType>,
+      HalfHermitianToRealInverseFFTImageFilter<ComplexImageType, RealImageType>>(
+      pixels, m_ForegroundValue, nx, ny, px, py, ir, s2);
   }
   progress.CompletedPixel();
 
@@ -573,6 +649,7 @@ TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostrea
      << std::endl;
   os << indent << "MaximumDistance: " << m_MaximumDistance << " (0 = half the smaller side)" << std::endl;
   os << indent << "EffectiveMaximumDistance: " << m_EffectiveMaximumDistance << std::endl;
+  os << indent << "UseFFTW: " << m_UseFFTW << (HasFFTW ? "" : " (this ITK has no FFTW: ITK's FFT filters)") << std::endl;
   os << indent << "VolumeFraction: " << m_VolumeFraction << std::endl;
 }
 

@@ -2,9 +2,13 @@
 // the Bernoulli limit p^2 with a sampling tolerance, the analytic triangle wave of stripes, a
 // brute-force pair count, and a geometry a circular FFT would get wrong.
 #include "itkTwoPointCorrelationImageFilter.h"
+#include "itkVnlHalfHermitianToRealInverseFFTImageFilter.h"
+#include "itkVnlRealToHalfHermitianForwardFFTImageFilter.h"
 
 #include <gtest/gtest.h>
+#include <array>
 #include <cmath>
+#include <complex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -41,9 +45,10 @@ BernoulliImage(unsigned int nx, unsigned int ny, double p, unsigned int seed, un
 }
 
 S2Filter::Pointer
-RunS2(const LabelImage * image, unsigned int r = 0, unsigned char fg = 1)
+RunS2(const LabelImage * image, unsigned int r = 0, unsigned char fg = 1, bool useFFTW = S2Filter::HasFFTW)
 {
   auto filter = S2Filter::New();
+  filter->SetUseFFTW(useFFTW);
   filter->SetInput(image);
   filter->SetMaximumDistance(r);
   filter->SetForegroundValue(fg);
@@ -161,7 +166,7 @@ namespace
 // Non-square, a label image where the phase of interest is label 3; every S2 value and curve
 // against a direct pair count.
 void
-ExpectBruteForce(unsigned nx, unsigned ny, unsigned r)
+ExpectBruteForce(unsigned nx, unsigned ny, unsigned r, bool useFFTW = S2Filter::HasFFTW)
 {
   auto           image = MakeImage(nx, ny);
   std::mt19937   rng(7);
@@ -173,7 +178,7 @@ ExpectBruteForce(unsigned nx, unsigned ny, unsigned r)
       image->SetPixel({ { x, y } }, static_cast<unsigned char>(label(rng)));
     }
   }
-  const auto filter = RunS2(image, r, 3);
+  const auto filter = RunS2(image, r, 3, useFFTW);
   auto       fg = [&](long x, long y) { return image->GetPixel({ { x, y } }) == 3; };
 
   std::vector<double> radialSum(r + 1, 0.0);
@@ -223,6 +228,42 @@ TEST(TwoPointCorrelation, EqualsABruteForcePairCount)
 TEST(TwoPointCorrelation, EqualsABruteForcePairCountOnALargeImage)
 {
   ExpectBruteForce(300, 271, 5); // > 256 x 256 pixels: double-precision FFT path
+}
+
+// Without FFTW (or UseFFTW Off) the counts come through ITK's FFT factory: the same exact counts.
+TEST(TwoPointCorrelation, ThroughITKsFFTFactoryEqualsABruteForcePairCount)
+{
+  ExpectBruteForce(23, 31, 12, false);
+  ExpectBruteForce(300, 271, 5, false);
+}
+
+// VNL's FFT, which an ITK without FFTW uses, named explicitly (the factory gives FFTW where ITK has
+// it): the pair counts equal those of the direct path, odd padded sizes included (23 + 12 -> 36,
+// 31 + 12 -> 45: an odd x size exercises the half-Hermitian inverse's odd flag).
+TEST(TwoPointCorrelation, VnlFFTGivesTheSamePairCounts)
+{
+  using RealImageType = itk::Image<double, 2>;
+  using ComplexImageType = itk::Image<std::complex<double>, 2>;
+  using Forward = itk::VnlRealToHalfHermitianForwardFFTImageFilter<RealImageType, ComplexImageType>;
+  using Inverse = itk::VnlHalfHermitianToRealInverseFFTImageFilter<ComplexImageType, RealImageType>;
+  for (const auto & [nx, ny, r] : { std::array<unsigned, 3>{ 23, 31, 12 }, std::array<unsigned, 3>{ 40, 25, 5 } })
+  {
+    const auto image = BernoulliImage(nx, ny, 0.4, nx + ny);
+    const auto px = S2Filter::PaddedLength(nx, r), py = S2Filter::PaddedLength(ny, r);
+    std::vector<double> counts((2 * r + 1) * (2 * r + 1));
+    itk::TwoPointCorrelationDetail::PairCountsThroughFFTFilters<Forward, Inverse>(
+      image->GetBufferPointer(), static_cast<unsigned char>(1), nx, ny, px, py, long(r), counts);
+    const auto filter = RunS2(image, r);
+    for (long dy = -long(r); dy <= long(r); ++dy)
+    {
+      for (long dx = -long(r); dx <= long(r); ++dx)
+      {
+        const double valid = double(nx - std::abs(dx)) * double(ny - std::abs(dy));
+        ASSERT_EQ(static_cast<float>(counts[(dy + r) * (2 * r + 1) + dx + r] / valid), At(filter, dx, dy))
+          << nx << " x " << ny << ", dx = " << dx << ", dy = " << dy;
+      }
+    }
+  }
 }
 
 TEST(TwoPointCorrelation, IsNotCircular)
