@@ -270,9 +270,9 @@ private:
   std::vector<std::pair<std::string, double>> m_Timings;
 };
 
-/** The directory of the module's CLIs: this executable's, or, when this is the module behind the
- * launcher bin/MicrostructureStudy (libexec/StochasticMicrostructure/, apps/CMakeLists.txt), the
- * launcher's bin/ (the CLIs are called through their launchers there). */
+/** The directory of the module's CLIs: this executable's, or, when this is the module behind a
+ * launcher, the launchers' (SM_CLI_FROM_MODULE relative to it, apps/CMakeLists.txt: ../../bin, or
+ * Slicer's cli-modules), through which the CLIs are called. */
 std::string
 BinDir()
 {
@@ -280,10 +280,11 @@ BinDir()
   const auto      self = fs::read_symlink("/proc/self/exe", ec);
   if (ec)
     return ".";
-  const auto dir = self.parent_path();
-  if (dir.filename() == "StochasticMicrostructure" && dir.parent_path().filename() == "libexec")
-    return (dir.parent_path().parent_path() / "bin").string();
-  return dir.string();
+#ifdef SM_CLI_FROM_MODULE
+  return (self.parent_path() / SM_CLI_FROM_MODULE).lexically_normal().string();
+#else
+  return self.parent_path().string();
+#endif
 }
 
 /** Synthetic default: train rates and truth rates (held-out and unseen) synthesized into one

@@ -5,8 +5,9 @@
  *  the module itself for everything else.
  *
  *  The module (the executable of the same name that links LibTorch, whose
- *  loading alone takes about 0.5 s) lives in ../libexec/StochasticMicrostructure/
- *  beside this executable's folder, outside the folder Slicer scans for modules.
+ *  loading alone takes about 0.5 s) lives in SM_MODULE_FROM_CLI relative to this
+ *  executable's folder (../libexec/StochasticMicrostructure: apps/CMakeLists.txt),
+ *  outside the folder Slicer scans for modules.
  *  Everything but a lone --xml replaces this process with it (execv: the same
  *  process id, arguments, environment, standard streams and exit status), so
  *  callers, Slicer and the study see one program. The description was written
@@ -43,7 +44,7 @@ main(int argc, char * argv[])
     std::fputs(kModuleDescriptionXml, stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
-  const std::string module = OwnFolder(argv[0]) + "/../libexec/StochasticMicrostructure/" SM_CLI_NAME;
+  const std::string module = OwnFolder(argv[0]) + "/" SM_MODULE_FROM_CLI "/" SM_CLI_NAME;
   std::vector<char *> args(argv, argv + argc);
   args.push_back(nullptr);
   execv(module.c_str(), args.data());
