@@ -8,6 +8,7 @@
 #include "MicrostructureCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCodeForegroundShare.h"
+#include "itkDataParallel.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -103,6 +104,13 @@ Body(Module & m)
     checkpoint = output + ".checkpoint";
   const std::string cache = output + ".maps.nrrd";
 
+  // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): a data-parallel job, in which rank 0 writes.
+  itk::DataParallel::Join(itk::DataParallel::SettingsFromEnvironment());
+  const bool writes = itk::DataParallel::IsMainProcess();
+  if (itk::DataParallel::IsActive())
+    std::cerr << "process " << itk::DataParallel::GetRank() << " of " << itk::DataParallel::GetWorldSize()
+              << " of a data-parallel job" << (writes ? " (writes the log, checkpoints and model)" : "") << "\n";
+
   sm::cli::Progress progress("MicrostructureTrainPrior", "PixelCNN prior training");
   const auto        table = itk::MicrostructureTable::Read(m.Get("table"));
   // Conditions: continuous columns as they are, --logConditions as ln(value) named ln_<column>,
@@ -128,7 +136,12 @@ Body(Module & m)
   // --exclude: rows left out of training and validation (e.g. a held-out condition).
   const sm::cli::RowExclusion exclude(m.GetList("exclude"), table);
 
-  auto       maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
+  // Rank 0 encodes the patches into the cache; the other processes of a job then read it.
+  if (!writes)
+    itk::DataParallel::Barrier();
+  auto maps = IndexMaps(m.Get("input"), m.Get("vqvae"), cache, progress);
+  if (writes)
+    itk::DataParallel::Barrier();
   const auto size = maps->GetLargestPossibleRegion().GetSize();
   if (table.GetNumberOfRows() != size[2])
     throw std::invalid_argument("the table has " + std::to_string(table.GetNumberOfRows()) + " rows but the stack " +
@@ -296,6 +309,11 @@ Body(Module & m)
   if (!records.empty())
     summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
   prior->SetTrainingSummary(summary.str());
+  if (!writes)
+  {
+    progress.End();
+    return 0;
+  }
   prior->Write(output);
   progress.End();
   std::cerr << "wrote " << output << "\n";

@@ -7,6 +7,7 @@
 #include "MicrostructureCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCastImageFilter.h"
+#include "itkDataParallel.h"
 #include "itkExtractImageFilter.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -50,6 +51,13 @@ Body(Module & m)
     checkpoint = output + ".checkpoint";
   if (!m.Get("log").empty())
     itk::CheckOutputPathWritable(m.Get("log"));
+
+  // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): a data-parallel job, in which rank 0 writes.
+  itk::DataParallel::Join(itk::DataParallel::SettingsFromEnvironment());
+  const bool writes = itk::DataParallel::IsMainProcess();
+  if (itk::DataParallel::IsActive())
+    std::cerr << "process " << itk::DataParallel::GetRank() << " of " << itk::DataParallel::GetWorldSize()
+              << " of a data-parallel job" << (writes ? " (writes the log, checkpoints and model)" : "") << "\n";
 
   sm::cli::Progress progress("MicrostructureTrainVQVAE", "VQ-VAE training");
   // Patches: 8-bit stacks (MicrostructurePatches) or any scalar stack, as float.
@@ -200,6 +208,11 @@ Body(Module & m)
   if (!records.empty())
     summary << "; last epoch: " << Describe(records.back());
   model->SetTrainingSummary(summary.str());
+  if (!writes)
+  {
+    progress.End();
+    return 0;
+  }
   model->Write(output);
   progress.End();
   std::cerr << "wrote " << output << "\n";

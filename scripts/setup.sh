@@ -11,6 +11,7 @@ packages=(
   libinsighttoolkit5-dev        # ITK 5.2.1
   libfftw3-dev                  # ITK is built with FFTW and links it
   libtorch-dev                  # LibTorch 1.13.1, CPU
+  libgloo-dev                   # the headers of LibTorch's c10d Gloo backend: data-parallel training
   libopenblas0-pthread          # without it LibTorch falls back to reference BLAS (~4x slower)
   libopencv-dev                 # OpenCV 4.6
   libvtk9-dev                   # VTK 9.1 charts for the report

@@ -8,6 +8,7 @@
 #include "itkMultiThreaderBase.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -325,7 +326,7 @@ Module::Help(const std::string & program) const
   }
   h << "\nCommon:\n  --xml  print the Slicer Execution Model description\n"
        "  --returnparameterfile <file>  write output scalars as 'name = value' lines\n"
-       "  --threads <n>  worker threads (default: all cores; ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS also works)\n"
+       "  --threads <n>  worker threads (default: all cores; ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS, else OMP_NUM_THREADS, also works)\n"
        "  --help\n";
   return h.str();
 }
@@ -366,6 +367,13 @@ Module::Parse(int argc, char * argv[])
   }
   try
   {
+    // OMP_NUM_THREADS, as LibTorch programs honour it (torchrun sets 1 for each of several processes
+    // on a machine), when ITK's own variable is not set; --threads overrides both.
+    const char * omp = std::getenv("OMP_NUM_THREADS");
+    double       ompThreads = 0;
+    if (omp && !std::getenv("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS") && ParseDouble(omp, ompThreads) &&
+        ompThreads >= 1 && ompThreads == std::floor(ompThreads))
+      itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(static_cast<int>(ompThreads));
     std::vector<std::string> positional;
     for (int i = 1; i < argc; ++i)
     {

@@ -7,6 +7,7 @@
 #include "itkPixelCNNPriorModel.h"
 #include "itkCompositionLevel.h"
 #include "itkConditionEncoding.h"
+#include "itkDataParallelSupport.h"
 #include "itkModelFile.h"
 #include "itkPixelCNNNetwork.h"
 #include "itkTorchSupport.h"
@@ -26,6 +27,9 @@ struct PixelCNNPriorModel::Impl
   torchsupport::Optimizer optimizer;
   torch::Device           device{ torch::kCPU };
   composition::Level      level;
+  /** While in a data-parallel job (itk::DataParallel): averages TrainStep's gradients over the
+   * processes. Made at the first TrainStep, dropped with the network it was made for. */
+  std::unique_ptr<dataparallel::GradientAverager> averager;
 };
 
 namespace
@@ -155,6 +159,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
   m_ConditionSchema = schema;
   m_Impl->network = nullptr;
   m_Impl->optimizer.Reset();
+  m_Impl->averager.reset();
   this->Modified();
 }
 
@@ -205,6 +210,7 @@ PixelCNNPriorModel::SetDevice(const std::string & device)
   {
     m_Impl->optimizer.Park(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
+    m_Impl->averager.reset(); // its buckets live on the old device
   }
   this->Modified();
 }
@@ -280,6 +286,7 @@ PixelCNNPriorModel::Initialize()
   m_Impl->network = MakeNetwork(m_Hyperparameters, this->GetEncodedConditionLength(), m_Impl->level);
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
+  m_Impl->averager.reset();
   m_NumberOfTrainingSteps = 0;
   m_HasTrainingState = false;
   m_TrainerState.clear();
@@ -327,6 +334,8 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   auto &       net = m_Impl->network;
   auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
+  if (DataParallel::IsActive() && !m_Impl->averager)
+    m_Impl->averager = std::make_unique<dataparallel::GradientAverager>(*net);
   auto          x = pixelcnn::IndexMapsInput(indices, 0, n, h, w, m_Impl->device);
   torch::Tensor logits;
   {
@@ -338,6 +347,8 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
   loss.backward();
+  if (m_Impl->averager)
+    dataparallel::Collective("the prior's gradient all-reduce", [&] { m_Impl->averager->Average(); });
   adam.step();
   ++m_NumberOfTrainingSteps;
   m_LatentHeight = h;
@@ -559,6 +570,7 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
   }
   m_Impl->network = nullptr; // the network's input changes
   m_Impl->optimizer.Reset();
+  m_Impl->averager.reset();
   this->Modified();
 }
 
@@ -695,6 +707,7 @@ PixelCNNPriorModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
+  m_Impl->averager.reset();
   m_Impl->level = level;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;

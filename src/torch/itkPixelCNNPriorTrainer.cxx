@@ -4,6 +4,7 @@
  * checkpoints (itkPixelCNNPriorTrainer.h).
  *=========================================================================*/
 #include "itkPixelCNNPriorTrainer.h"
+#include "itkDataParallel.h"
 #include "itkModelFileFormat.h"
 #include "itkTrainingSchedule.h"
 
@@ -154,15 +155,24 @@ PixelCNNPriorTrainer::RestoreState(const std::string & text)
 double
 PixelCNNPriorTrainer::ValidationBits() const
 {
-  const auto size = m_ValidationMaps->GetLargestPossibleRegion().GetSize();
-  const auto idx = MapsToIndices(m_ValidationMaps, m_Model->GetCodebookSize());
-  const auto ll = m_Model->LogLikelihood(idx.data(), static_cast<unsigned int>(size[2]),
-                                         static_cast<unsigned int>(size[1]), static_cast<unsigned int>(size[0]),
-                                         m_ValidationConditions);
-  double sum = 0.0;
-  for (const double v : ll)
-    sum += v;
-  return -sum / (static_cast<double>(size[0] * size[1] * size[2]) * std::log(2.0));
+  // In a data-parallel job each process scores its share of the maps, and the sums are added up.
+  const auto   size = m_ValidationMaps->GetLargestPossibleRegion().GetSize();
+  const auto   idx = MapsToIndices(m_ValidationMaps, m_Model->GetCodebookSize());
+  const size_t n = size[2], per = size[0] * size[1];
+  const size_t first = n * DataParallel::GetRank() / DataParallel::GetWorldSize();
+  const size_t last = n * (DataParallel::GetRank() + 1) / DataParallel::GetWorldSize();
+  double       sum = 0.0;
+  if (last > first)
+  {
+    const std::vector<Condition> conditions(m_ValidationConditions.begin() + first,
+                                            m_ValidationConditions.begin() + last);
+    for (const double v : m_Model->LogLikelihood(idx.data() + first * per, static_cast<unsigned int>(last - first),
+                                                 static_cast<unsigned int>(size[1]),
+                                                 static_cast<unsigned int>(size[0]), conditions))
+      sum += v;
+  }
+  sum = DataParallel::AllReduceSum({ sum })[0];
+  return -sum / (static_cast<double>(per * n) * std::log(2.0));
 }
 
 void
@@ -201,6 +211,17 @@ PixelCNNPriorTrainer::GenerateData()
     itkExceptionMacro(<< "only " << n << " training maps for a batch of " << m_BatchSize
                       << ": give more maps or a smaller batch size");
   }
+  // A data-parallel job (itk::DataParallel) splits every batch of BatchSize maps evenly between its
+  // processes: the same global batch, order and schedule as one process.
+  const unsigned int processes = DataParallel::GetWorldSize();
+  if (m_BatchSize % processes != 0)
+  {
+    itkExceptionMacro(<< "a batch of " << m_BatchSize << " maps cannot be split evenly between the job's " << processes
+                      << " processes: give a batch size that is a multiple of " << processes);
+  }
+  const unsigned int localBatch = m_BatchSize / processes;
+  const unsigned int firstInBatch = localBatch * DataParallel::GetRank();
+  const bool         writes = DataParallel::IsMainProcess();
   const unsigned int batchesPerEpoch = static_cast<unsigned int>(n / m_BatchSize);
   m_TotalSteps = m_NumberOfSteps > 0 ? m_NumberOfSteps : static_cast<unsigned long>(m_NumberOfEpochs) * batchesPerEpoch;
   if (m_TotalSteps == 0)
@@ -234,8 +255,8 @@ PixelCNNPriorTrainer::GenerateData()
   }
 
   const size_t           per = static_cast<size_t>(w) * h;
-  std::vector<int32_t>   batch(m_BatchSize * per);
-  std::vector<Condition> batchConditions(m_BatchSize);
+  std::vector<int32_t>   batch(localBatch * per);
+  std::vector<Condition> batchConditions(localBatch);
   std::vector<uint32_t>  order;
   std::vector<uint8_t>   unused;
   unsigned int           orderEpoch = ~0u;
@@ -260,13 +281,19 @@ PixelCNNPriorTrainer::GenerateData()
       training::EpochOrder(m_Seed, m_Epoch, n, false, order, unused);
       orderEpoch = m_Epoch;
     }
-    for (unsigned int j = 0; j < m_BatchSize; ++j)
+    for (unsigned int j = 0; j < localBatch; ++j)
     {
-      const size_t k = order[static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + j];
+      const size_t k = order[static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + firstInBatch + j];
       std::copy_n(indices.data() + k * per, per, batch.data() + j * per);
       batchConditions[j] = m_TrainingConditions[k];
     }
-    const auto result = m_Model->TrainStep(batch.data(), m_BatchSize, h, w, batchConditions);
+    auto result = m_Model->TrainStep(batch.data(), localBatch, h, w, batchConditions);
+    if (processes > 1)
+    {
+      const auto sums = DataParallel::AllReduceSum({ result.Loss, result.BitsPerIndex });
+      result.Loss = sums[0] / processes;
+      result.BitsPerIndex = sums[1] / processes;
+    }
     if (!std::isfinite(result.Loss))
     {
       itkExceptionMacro(<< "the training loss became " << result.Loss << " at step " << step + 1
@@ -291,7 +318,7 @@ PixelCNNPriorTrainer::GenerateData()
       last = std::chrono::steady_clock::now();
       r.Seconds = m_Seconds;
       m_EpochRecords.push_back(r);
-      if (!m_LogPath.empty())
+      if (!m_LogPath.empty() && writes)
         this->GetLog().Write(m_LogPath);
       this->InvokeEvent(IterationEvent());
       if (epochDone)
@@ -303,7 +330,7 @@ PixelCNNPriorTrainer::GenerateData()
     }
     this->UpdateProgress(static_cast<float>(step - firstStep) / static_cast<float>(m_TotalSteps - firstStep));
     const bool abort = this->GetAbortGenerateData();
-    if (m_CheckpointInterval > 0 && !m_CheckpointPath.empty() &&
+    if (m_CheckpointInterval > 0 && !m_CheckpointPath.empty() && writes &&
         (step % m_CheckpointInterval == 0 || step == m_TotalSteps || abort))
     {
       tick();

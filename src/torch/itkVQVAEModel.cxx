@@ -6,6 +6,7 @@
 #include "itkVQVAENetwork.h"
 #include "itkModelFile.h"
 #include "itkTorchSupport.h"
+#include "itkDataParallelSupport.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 
@@ -26,6 +27,9 @@ struct VQVAEModel::Impl
   torchsupport::Optimizer optimizer;
   torch::Device           device{ torch::kCPU };
   torch::Generator        generator{ at::detail::createCPUGenerator(0) };
+  /** While in a data-parallel job (itk::DataParallel): averages TrainStep's gradients over the
+   * processes. Made at the first TrainStep, dropped with the network it was made for. */
+  std::unique_ptr<dataparallel::GradientAverager> averager;
 };
 
 namespace
@@ -125,6 +129,7 @@ VQVAEModel::SetDevice(const std::string & device)
   {
     m_Impl->optimizer.Park(); // Adam's moments follow to the new device
     m_Impl->network->to(resolved);
+    m_Impl->averager.reset(); // its parameters' grads live on the old device
   }
   this->Modified();
 }
@@ -173,6 +178,7 @@ VQVAEModel::Initialize()
   m_Impl->network = vqvae::Network(ToOptions(m_Hyperparameters));
   m_Impl->network->to(m_Impl->device);
   m_Impl->optimizer.Reset();
+  m_Impl->averager.reset();
   m_Impl->generator = at::detail::createCPUGenerator(m_Seed ^ 0x9E3779B97F4A7C15ull);
   m_NumberOfTrainingSteps = 0;
   m_HasTrainingState = false;
@@ -307,6 +313,8 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   auto & net = m_Impl->network;
   auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
+  if (DataParallel::IsActive() && !m_Impl->averager)
+    m_Impl->averager = std::make_unique<dataparallel::GradientAverager>(*net);
   auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
   // Mixed precision: encoder and decoder under autocast; the quantizer (nearest codes, EMA) and
   // every loss in float32.
@@ -366,7 +374,10 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     histogramLoss = histogram.item<double>();
   }
   adam.zero_grad();
-  total.backward();
+  dataparallel::Collective("the VQ-VAE's backward pass (synchronised batch normalisation)",
+                           [&] { total.backward(); });
+  if (m_Impl->averager)
+    dataparallel::Collective("the VQ-VAE's gradient all-reduce", [&] { m_Impl->averager->Average(); });
   adam.step();
   ++m_NumberOfTrainingSteps;
 
@@ -516,6 +527,7 @@ VQVAEModel::Read(const std::string & path)
   m_TrainingSummary = c.Get("training_summary");
   m_Seed = seed;
   m_Impl->network = network;
+  m_Impl->averager.reset();
   m_Impl->generator = generator;
   m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
   m_HasTrainingState = isCheckpoint;

@@ -2,6 +2,7 @@
  * The VQ-VAE network (private): see itkVQVAENetwork.h.
  *=========================================================================*/
 #include "itkVQVAENetwork.h"
+#include "itkDataParallelSupport.h"
 
 namespace itk
 {
@@ -12,9 +13,48 @@ namespace nn = torch::nn;
 ResidualBlockImpl::ResidualBlockImpl(int64_t channels)
 {
   conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1).bias(false)));
-  bn1 = register_module("bn1", nn::BatchNorm2d(channels));
+  bn1 = register_module("bn1", SyncBatchNorm2d(channels));
   conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(channels, channels, 1).bias(false)));
-  bn2 = register_module("bn2", nn::BatchNorm2d(channels));
+  bn2 = register_module("bn2", SyncBatchNorm2d(channels));
+}
+
+SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(int64_t channels)
+{
+  weight = register_parameter("weight", torch::ones({ channels }));
+  bias = register_parameter("bias", torch::zeros({ channels }));
+  running_mean = register_buffer("running_mean", torch::zeros({ channels }));
+  running_var = register_buffer("running_var", torch::ones({ channels }));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+}
+
+torch::Tensor
+SyncBatchNorm2dImpl::forward(const torch::Tensor & x)
+{
+  if (is_training())
+  {
+    torch::NoGradGuard noGrad;
+    num_batches_tracked.add_(1);
+  }
+  if (!is_training() || !DataParallel::IsActive())
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), Momentum, Epsilon,
+                             at::globalContext().userEnabledCuDNN());
+  // The whole batch's per-channel mean and (biased) variance from the summed sums; the running
+  // statistics follow them as BatchNorm2d's do (momentum, unbiased variance).
+  const auto C = x.size(1);
+  const auto xf = x.to(torch::kFloat);
+  const auto local = torch::cat({ xf.sum({ 0, 2, 3 }), xf.pow(2).sum({ 0, 2, 3 }),
+                                  torch::full({ 1 }, static_cast<double>(x.numel() / C), xf.options()) });
+  const auto total = dataparallel::AllReduceSumWithGradient(local);
+  const auto count = total[2 * C].item<double>();
+  const auto mean = total.slice(0, 0, C) / count;
+  const auto var = (total.slice(0, C, 2 * C) / count - mean.pow(2)).clamp_min(0.0);
+  {
+    torch::NoGradGuard noGrad;
+    running_mean.mul_(1.0 - Momentum).add_(mean.detach(), Momentum);
+    running_var.mul_(1.0 - Momentum).add_(var.detach() * (count / std::max(1.0, count - 1.0)), Momentum);
+  }
+  const auto scale = weight * torch::rsqrt(var + Epsilon);
+  return xf * scale.view({ 1, C, 1, 1 }) + (bias - mean * scale).view({ 1, C, 1, 1 });
 }
 
 torch::Tensor
@@ -158,13 +198,20 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
     const double       decay = options.emaDecay;
     auto               flat = z.detach().permute({ 0, 2, 3, 1 }).reshape({ -1, D });
     auto oneHot = torch::zeros({ flat.size(0), K }, flat.options()).scatter_(1, flatIndices.unsqueeze(1), 1.0);
-    emaCount.mul_(decay).add_(oneHot.sum(0), 1.0 - decay);
-    emaSum.mul_(decay).add_(torch::matmul(oneHot.t(), flat), 1.0 - decay);
+    // In a data-parallel job the counts and sums are the whole batch's, so every process keeps
+    // the same codebook.
+    std::vector<torch::Tensor> batchStatistics{ oneHot.sum(0), torch::matmul(oneHot.t(), flat) };
+    dataparallel::AllReduceSum(batchStatistics);
+    emaCount.mul_(decay).add_(batchStatistics[0], 1.0 - decay);
+    emaSum.mul_(decay).add_(batchStatistics[1], 1.0 - decay);
     // Dead codes (EMA count below threshold) restart from random encoder outputs of this batch.
     auto dead = emaCount < options.deadCodeThreshold;
     auto deadIdx = dead.nonzero().reshape({ -1 });
     if (deadIdx.numel() > 0)
     {
+      // From the whole batch's encoder outputs (in rank order, as one process holds them), with the
+      // generator every process advances alike: the same restarts everywhere.
+      flat = dataparallel::AllGather(flat);
       auto pick = generator ? torch::randint(flat.size(0), { deadIdx.size(0) }, *generator, torch::TensorOptions().dtype(torch::kLong))
                             : torch::randint(flat.size(0), { deadIdx.size(0) }, torch::TensorOptions().dtype(torch::kLong));
       auto fresh = flat.index_select(0, pick.to(flat.device()));
@@ -181,10 +228,13 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
   out.indices = indices;
   {
     torch::NoGradGuard noGrad;
-    auto counts = torch::bincount(flatIndices.cpu(), {}, K).to(torch::kDouble);
-    auto p = counts / std::max<int64_t>(flatIndices.numel(), 1);
+    std::vector<torch::Tensor> counts{ torch::bincount(flatIndices.cpu(), {}, K).to(torch::kDouble) };
+    if (is_training())
+      dataparallel::AllReduceSum(counts); // the whole batch's perplexity and codes in use
+    const auto total = counts[0].sum().item<double>();
+    auto       p = counts[0] / std::max(total, 1.0);
     out.perplexity = torch::exp(-(p * torch::log(p + 1e-10)).sum()).item<double>();
-    out.codesInUse = (counts > 0).sum().item<int64_t>();
+    out.codesInUse = (counts[0] > 0).sum().item<int64_t>();
   }
   return out;
 }
@@ -201,7 +251,7 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   for (const auto c : ch)
   {
     enc->push_back(nn::Conv2d(nn::Conv2dOptions(in, c, 4).stride(2).padding(1).bias(false)));
-    enc->push_back(nn::BatchNorm2d(c));
+    enc->push_back(SyncBatchNorm2d(c));
     enc->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
     in = c;
   }
@@ -225,7 +275,7 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   for (auto i = static_cast<int64_t>(ch.size()) - 1; i >= 1; --i)
   {
     dec->push_back(TransposedConvolution2x(ch[i], ch[i - 1], /*withBias=*/false));
-    dec->push_back(nn::BatchNorm2d(ch[i - 1]));
+    dec->push_back(SyncBatchNorm2d(ch[i - 1]));
     dec->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
   }
   dec->push_back(TransposedConvolution2x(ch[0], options.inputChannels, /*withBias=*/true));

@@ -33,6 +33,25 @@ struct NetworkOptions
   double               deadCodeThreshold{ 1.0 };
 };
 
+/** torch::nn::BatchNorm2d (momentum 0.1, eps 1e-5, affine, running statistics) whose training
+ * statistics are those of the whole batch of a data-parallel job (itk::DataParallel): each
+ * process's per-channel sums and sums of squares are added up over the processes (differentiably,
+ * so the backward pass is the whole batch's too), as PyTorch's SyncBatchNorm. Outside a job, and
+ * in evaluation, it computes what BatchNorm2d does (the same at::batch_norm call). Its parameters
+ * and buffers are BatchNorm2d's, under the same names and in the same order: model files do not
+ * change. (Not derived from BatchNorm2dImpl: Debian's LibTorch does not export the base
+ * template's members a derived class needs.) */
+struct SyncBatchNorm2dImpl : torch::nn::Module
+{
+  explicit SyncBatchNorm2dImpl(int64_t channels);
+  torch::Tensor
+  forward(const torch::Tensor & x);
+
+  static constexpr double Momentum = 0.1, Epsilon = 1e-5;
+  torch::Tensor           weight, bias, running_mean, running_var, num_batches_tracked;
+};
+TORCH_MODULE(SyncBatchNorm2d);
+
 /** x + BN(conv1x1(ReLU(BN(conv3x3(ReLU(x)))))): the residual block of the
  * VQ-VAE (van den Oord et al. 2017), with batch normalisation. */
 struct ResidualBlockImpl : torch::nn::Module
@@ -42,7 +61,7 @@ struct ResidualBlockImpl : torch::nn::Module
   forward(const torch::Tensor & x);
 
   torch::nn::Conv2d      conv1{ nullptr }, conv2{ nullptr };
-  torch::nn::BatchNorm2d bn1{ nullptr }, bn2{ nullptr };
+  SyncBatchNorm2d        bn1{ nullptr }, bn2{ nullptr };
 };
 TORCH_MODULE(ResidualBlock);
 

@@ -3,6 +3,7 @@
  * validation, a CSV log and exact-resume checkpoints (itkVQVAETrainer.h).
  *=========================================================================*/
 #include "itkVQVAETrainer.h"
+#include "itkDataParallel.h"
 #include "itkMicrostructureStackMeasurement.h"
 #include "itkModelFileFormat.h"
 #include "itkTrainingSchedule.h"
@@ -198,7 +199,7 @@ VQVAETrainer::RestoreState(const std::string & text)
 void
 VQVAETrainer::WriteCheckpoint()
 {
-  if (m_CheckpointPath.empty())
+  if (m_CheckpointPath.empty() || !DataParallel::IsMainProcess())
     return;
   m_Model->SetTrainerState(this->SaveState());
   m_Model->WriteCheckpoint(m_CheckpointPath);
@@ -207,7 +208,7 @@ VQVAETrainer::WriteCheckpoint()
 void
 VQVAETrainer::WriteLog() const
 {
-  if (!m_LogPath.empty())
+  if (!m_LogPath.empty() && DataParallel::IsMainProcess())
   {
     this->GetLog().Write(m_LogPath);
   }
@@ -345,6 +346,17 @@ VQVAETrainer::GenerateData()
     itkExceptionMacro(<< "only " << n << " training patches for a batch of " << m_BatchSize
                       << ": give more patches or a smaller batch size");
   }
+  // A data-parallel job (itk::DataParallel) splits every batch of BatchSize patches evenly between
+  // its processes: the same global batch, order, flips and schedule as one process (the batch
+  // normalisation and the codebook's statistics are the whole batch's, itkVQVAENetwork.h).
+  const unsigned int processes = DataParallel::GetWorldSize();
+  if (m_BatchSize % processes != 0)
+  {
+    itkExceptionMacro(<< "a batch of " << m_BatchSize << " patches cannot be split evenly between the job's "
+                      << processes << " processes: give a batch size that is a multiple of " << processes);
+  }
+  const unsigned int localBatch = m_BatchSize / processes;
+  const unsigned int firstInBatch = localBatch * DataParallel::GetRank();
   if (const auto * val = this->GetValidationImages())
   {
     const auto vs = val->GetLargestPossibleRegion().GetSize();
@@ -390,7 +402,7 @@ VQVAETrainer::GenerateData()
 
   const size_t          perImage = static_cast<size_t>(w) * h;
   const float *         raw = train->GetBufferPointer();
-  std::vector<float>    batch(m_BatchSize * perImage);
+  std::vector<float>    batch(localBatch * perImage);
   std::vector<uint32_t> order;
   std::vector<uint8_t>  flips;
   unsigned int          orderEpoch = ~0u;
@@ -431,9 +443,9 @@ VQVAETrainer::GenerateData()
       training::EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
       orderEpoch = m_Epoch;
     }
-    for (unsigned int j = 0; j < m_BatchSize; ++j)
+    for (unsigned int j = 0; j < localBatch; ++j)
     {
-      const size_t  k = static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + j;
+      const size_t  k = static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + firstInBatch + j;
       const float * src = raw + static_cast<size_t>(order[k]) * perImage;
       float *       dst = batch.data() + j * perImage;
       const bool    fx = flips[k] & 1u, fy = flips[k] & 2u;
@@ -446,7 +458,13 @@ VQVAETrainer::GenerateData()
         }
       }
     }
-    const auto result = m_Model->TrainStep(batch.data(), m_BatchSize, h, w);
+    auto result = m_Model->TrainStep(batch.data(), localBatch, h, w);
+    if (processes > 1) // the whole batch's losses (perplexity and codes in use are already)
+    {
+      const auto sums = DataParallel::AllReduceSum({ result.ReconstructionLoss, result.TotalLoss });
+      result.ReconstructionLoss = sums[0] / processes;
+      result.TotalLoss = sums[1] / processes;
+    }
     ++step;
     ++m_BatchInEpoch;
     m_EpochLossSum += result.ReconstructionLoss;

@@ -1,0 +1,349 @@
+/*=========================================================================
+ * itk::DataParallel (include/itkDataParallel.h) and the models' gradient averaging
+ * (itkDataParallelSupport.h) on c10d: TCPStore rendezvous, ProcessGroupGloo, Reducer.
+ *=========================================================================*/
+#include "itkDataParallel.h"
+#include "itkDataParallelSupport.h"
+
+#ifdef SM_HAVE_GLOO
+#  include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#  include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#  include <torch/csrc/distributed/c10d/comm.hpp>
+#endif
+#include <torch/csrc/utils/tensor_flatten.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+
+namespace itk
+{
+
+namespace
+{
+struct Group
+{
+  DataParallel::Settings settings;
+  bool                   active{ false };
+#ifdef SM_HAVE_GLOO
+  c10::intrusive_ptr<c10d::Store>        store;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+#endif
+};
+
+Group &
+TheGroup()
+{
+  static Group g;
+  return g;
+}
+
+const char *
+Variable(const char * name, const char * fallback = nullptr)
+{
+  const char * v = std::getenv(name);
+  if ((!v || !*v) && fallback)
+    v = std::getenv(fallback);
+  return v && *v ? v : nullptr;
+}
+
+unsigned long
+Unsigned(const char * name, const char * text, unsigned long maximum)
+{
+  char * end = nullptr;
+  errno = 0;
+  const unsigned long v = std::strtoul(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > maximum)
+  {
+    throw ExceptionObject(__FILE__, __LINE__,
+                          std::string("the environment variable ") + name + "='" + text +
+                            "' is not a whole number in 0.." + std::to_string(maximum) +
+                            ": set it as torchrun does, or unset it to train in one process",
+                          "DataParallel");
+  }
+  return v;
+}
+
+void
+Fail(const std::string & message)
+{
+  throw ExceptionObject(__FILE__, __LINE__, message, "DataParallel");
+}
+} // namespace
+
+DataParallel::Settings
+DataParallel::SettingsFromEnvironment()
+{
+  Settings s;
+  const char * world = Variable("WORLD_SIZE", "SLURM_NTASKS");
+  if (!world)
+    return s;
+  s.WorldSize = static_cast<unsigned int>(Unsigned("WORLD_SIZE", world, 65536));
+  if (s.WorldSize == 0)
+    Fail("WORLD_SIZE=0: a job has at least one process");
+  if (s.WorldSize == 1)
+    return s;
+  const char * rank = Variable("RANK", "SLURM_PROCID");
+  if (!rank)
+    Fail("WORLD_SIZE=" + std::to_string(s.WorldSize) + " but no RANK: start the processes with torchrun or srun, or "
+                                                       "set RANK (0.." + std::to_string(s.WorldSize - 1) + ") in each");
+  s.Rank = static_cast<unsigned int>(Unsigned("RANK", rank, 65535));
+  if (s.Rank >= s.WorldSize)
+    Fail("RANK=" + std::to_string(s.Rank) + " is not below WORLD_SIZE=" + std::to_string(s.WorldSize));
+  if (const char * local = Variable("LOCAL_RANK", "SLURM_LOCALID"))
+    s.LocalRank = static_cast<unsigned int>(Unsigned("LOCAL_RANK", local, 65535));
+  const char * address = Variable("MASTER_ADDR");
+  const char * port = Variable("MASTER_PORT");
+  if (!address || !port)
+    Fail(std::string("WORLD_SIZE=") + world + " but no " + (address ? "MASTER_PORT" : "MASTER_ADDR") +
+         ": set MASTER_ADDR and MASTER_PORT to rank 0's host and a free port (torchrun does)");
+  s.MasterAddress = address;
+  s.MasterPort = static_cast<unsigned short>(Unsigned("MASTER_PORT", port, 65535));
+  if (const char * timeout = Variable("SM_DISTRIBUTED_TIMEOUT"))
+    s.Timeout = std::chrono::seconds(std::max(1UL, Unsigned("SM_DISTRIBUTED_TIMEOUT", timeout, 86400)));
+  return s;
+}
+
+bool
+DataParallel::HasGloo()
+{
+#ifdef SM_HAVE_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
+void
+DataParallel::Join(const Settings & settings)
+{
+  auto & g = TheGroup();
+  if (g.active)
+    Fail("this process has already joined a data-parallel job");
+  if (settings.WorldSize <= 1)
+    return;
+  if (settings.Rank >= settings.WorldSize)
+    Fail("rank " + std::to_string(settings.Rank) + " is not below the job's " + std::to_string(settings.WorldSize) +
+         " processes");
+#ifdef SM_HAVE_GLOO
+  const std::string who = "process " + std::to_string(settings.Rank) + " of " + std::to_string(settings.WorldSize);
+  try
+  {
+    c10d::TCPStoreOptions options;
+    options.port = settings.MasterPort;
+    options.isServer = settings.Rank == 0;
+    options.numWorkers = settings.WorldSize;
+    options.waitWorkers = true;
+    options.timeout = settings.Timeout;
+    g.store = c10::make_intrusive<c10d::TCPStore>(settings.MasterAddress, options);
+    auto gloo = c10d::ProcessGroupGloo::Options::create(settings.Timeout);
+    if (const char * interface = std::getenv("GLOO_SOCKET_IFNAME"))
+      gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+    else
+      gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    g.group = c10::make_intrusive<c10d::ProcessGroupGloo>(g.store, static_cast<int>(settings.Rank),
+                                                          static_cast<int>(settings.WorldSize), gloo);
+  }
+  catch (const std::exception & e)
+  {
+    g.group.reset();
+    g.store.reset();
+    Fail(who + " could not join the job at " + settings.MasterAddress + ":" + std::to_string(settings.MasterPort) +
+         " within " + std::to_string(settings.Timeout.count() / 1000) + " s (" + e.what() +
+         "): start all WORLD_SIZE processes with the same MASTER_ADDR and a free MASTER_PORT");
+  }
+  g.settings = settings;
+  g.active = true;
+#else
+  Fail("this build has no c10d Gloo backend, so it cannot train with WORLD_SIZE=" +
+       std::to_string(settings.WorldSize) + ": install libgloo-dev (Debian) and rebuild, or run one process");
+#endif
+}
+
+bool
+DataParallel::IsActive()
+{
+  return TheGroup().active;
+}
+
+unsigned int
+DataParallel::GetRank()
+{
+  return TheGroup().active ? TheGroup().settings.Rank : 0;
+}
+
+unsigned int
+DataParallel::GetWorldSize()
+{
+  return TheGroup().active ? TheGroup().settings.WorldSize : 1;
+}
+
+bool
+DataParallel::IsMainProcess()
+{
+  return GetRank() == 0;
+}
+
+std::vector<double>
+DataParallel::AllReduceSum(const std::vector<double> & values)
+{
+  if (!IsActive() || values.empty())
+    return values;
+  std::vector<torch::Tensor> t{ torch::tensor(values, torch::kDouble) };
+  dataparallel::AllReduceSum(t);
+  const auto c = t[0].contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+void
+DataParallel::Barrier()
+{
+#ifdef SM_HAVE_GLOO
+  if (IsActive())
+    dataparallel::Collective("a barrier", [] { TheGroup().group->barrier()->wait(); });
+#endif
+}
+
+void
+DataParallel::Leave()
+{
+  auto & g = TheGroup();
+#ifdef SM_HAVE_GLOO
+  g.group.reset();
+  g.store.reset();
+#endif
+  g.active = false;
+  g.settings = Settings();
+}
+
+namespace dataparallel
+{
+
+std::string
+LostProcessMessage(const std::string & where, const std::string & what)
+{
+  return "process " + std::to_string(DataParallel::GetRank()) + " of " + std::to_string(DataParallel::GetWorldSize()) +
+         ": the data-parallel job failed during " + where + " (" + what +
+         "): a process failed or was stopped; see the other processes' messages, then restart the whole job "
+         "(--resume continues from the last checkpoint)";
+}
+
+void
+AllReduceSum(std::vector<torch::Tensor> & tensors)
+{
+#ifdef SM_HAVE_GLOO
+  if (!DataParallel::IsActive())
+    return;
+  // Gloo all-reduces one tensor per process (several would be several devices'): one flat buffer.
+  std::vector<torch::Tensor> flat{ torch::utils::flatten_dense_tensors(tensors) };
+  Collective("an all-reduce", [&] { TheGroup().group->allreduce(flat)->wait(); });
+  const auto sums = torch::utils::unflatten_dense_tensors(flat[0], tensors);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    tensors[i].copy_(sums[i]);
+#else
+  (void)tensors;
+#endif
+}
+
+namespace
+{
+class AllReduceSumFunction : public torch::autograd::Function<AllReduceSumFunction>
+{
+public:
+  static torch::Tensor
+  forward(torch::autograd::AutogradContext *, const torch::Tensor & t)
+  {
+    std::vector<torch::Tensor> sum{ t.clone().contiguous() };
+    AllReduceSum(sum);
+    return sum[0];
+  }
+  static torch::autograd::variable_list
+  backward(torch::autograd::AutogradContext *, torch::autograd::variable_list grads)
+  {
+    std::vector<torch::Tensor> sum{ grads[0].clone().contiguous() };
+    AllReduceSum(sum);
+    return { sum[0] };
+  }
+};
+} // namespace
+
+torch::Tensor
+AllReduceSumWithGradient(const torch::Tensor & t)
+{
+  return DataParallel::IsActive() ? AllReduceSumFunction::apply(t) : t;
+}
+
+torch::Tensor
+AllGather(const torch::Tensor & t)
+{
+#ifdef SM_HAVE_GLOO
+  if (!DataParallel::IsActive())
+    return t;
+  const auto                              input = t.contiguous();
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (unsigned int r = 0; r < DataParallel::GetWorldSize(); ++r)
+    out[0].push_back(torch::empty_like(input));
+  std::vector<torch::Tensor> in{ input };
+  Collective("an all-gather", [&] { TheGroup().group->allgather(out, in)->wait(); });
+  return torch::cat(out[0], 0);
+#else
+  return t;
+#endif
+}
+
+void
+Broadcast(std::vector<torch::Tensor> & tensors)
+{
+#ifdef SM_HAVE_GLOO
+  if (!DataParallel::IsActive() || tensors.empty())
+    return;
+  Collective("a broadcast", [&] { c10d::broadcast_coalesced(TheGroup().group, tensors, 1 << 24, 0); });
+#else
+  (void)tensors;
+#endif
+}
+
+GradientAverager::GradientAverager(torch::nn::Module & module)
+{
+  if (!DataParallel::IsActive())
+    return;
+  std::vector<torch::Tensor> state;
+  for (const auto & p : module.parameters())
+    state.push_back(p.detach());
+  for (const auto & b : module.buffers())
+    state.push_back(b.detach());
+  Broadcast(state); // every process starts from rank 0's weights, as DistributedDataParallel
+  for (const auto & p : module.parameters())
+    if (p.requires_grad())
+      m_Parameters.push_back(p);
+}
+
+void
+GradientAverager::Average()
+{
+  if (!DataParallel::IsActive() || m_Parameters.empty())
+    return;
+  const double           processes = DataParallel::GetWorldSize();
+  std::vector<at::Tensor> grads;
+  for (auto & p : m_Parameters)
+  {
+    if (!p.grad().defined()) // a parameter this step did not reach: every process still sends it
+      p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  // Buckets of at most BucketBytes (DistributedDataParallel's default cap), one all-reduce each.
+  for (auto & bucket : torch::utils::take_tensors(grads, BucketBytes))
+  {
+    std::vector<torch::Tensor> flat{ torch::utils::flatten_dense_tensors(bucket.tensors) };
+#ifdef SM_HAVE_GLOO
+    TheGroup().group->allreduce(flat)->wait(); // the caller names the step in its Collective
+#endif
+    flat[0].div_(processes);
+    const auto averaged = torch::utils::unflatten_dense_tensors(flat[0], bucket.tensors);
+    for (size_t i = 0; i < averaged.size(); ++i)
+      bucket.tensors[i].copy_(averaged[i]);
+  }
+}
+
+} // namespace dataparallel
+} // namespace itk

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# MicrostructureTrainVQVAE and MicrostructureTrainPrior as data-parallel jobs, started the way torchrun
+# starts one (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): two processes on loopback train
+# with the global batch split between them and end where one process does (validation figures to
+# 1e-4); only rank 0 writes the model, log and return values. A bad environment gets a message
+# naming the variable. (The library-level checks, weights, a killed rank and a distributed resume,
+# are itkDataParallelTest.)
+source "$(dirname "$0")/common.sh" || exit 1
+[ -x "$bin/MicrostructureTrainPrior" ] || { echo "skipped: built without LibTorch"; exit 77; }
+
+"$bin/MicrostructureSynthesize" --coolingRates 1,10 --imagesPerRate 2 --size 128,128 --seed 3 ds >/dev/null 2>&1
+"$bin/MicrostructurePatches" ds/micrographs.csv --conditions cooling_rate_C_per_s --patchSize 32,32 \
+  --testFraction 0.25 --seed 1 --outputStack patches.nrrd --outputTable patches.csv >/dev/null 2>&1
+
+# Two processes, as torchrun starts them on one machine: job NAME PROGRAM ARGS... (rank r's stderr
+# in NAMEr.txt, its return values in NAME_retr.txt); returns the last failing exit status.
+job() {
+  local name=$1 program=$2 port status=0 r
+  shift 2
+  port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  for r in 0 1; do
+    MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
+      "$bin/$program" "$@" --returnparameterfile "${name}_ret$r.txt" >"$name$r.txt" 2>&1 &
+    pids[r]=$!
+  done
+  for r in 0 1; do wait "${pids[r]}" || status=$?; done
+  if grep -q "no c10d Gloo backend" "${name}0.txt"; then
+    echo "skipped: built without c10d Gloo (libgloo-dev)"; exit 77
+  fi
+  grep -q "process 0 of 2 of a data-parallel job (writes" "${name}0.txt" || { echo "FAIL: $name rank 0 line"; cat "${name}0.txt"; exit 1; }
+  grep -q "process 1 of 2 of a data-parallel job" "${name}1.txt" || { echo "FAIL: $name rank 1 line"; cat "${name}1.txt"; exit 1; }
+  return $status
+}
+ret() { $py -c 'import sys; print(dict(l.strip().split(" = ") for l in open(sys.argv[1]) if " = " in l).get(sys.argv[2], ""))' "$@"; }
+close() { $py -c 'import sys; a, b, t = map(float, sys.argv[1:]); sys.exit(abs(a - b) >= t)' "$@"; }
+
+# The VQ-VAE: batch normalisation, EMA codebook and dead-code restarts over the whole batch.
+vq=(--table patches.csv --encoderChannels 8,16 --residualBlocks 1 --codebookSize 16 --codeDimension 8 --batchSize 8
+    --steps 6 --precision float32)
+"$bin/MicrostructureTrainVQVAE" patches.nrrd vq.model "${vq[@]}" --returnparameterfile vq_ret.txt >vq.txt 2>&1 ||
+  { cat vq.txt; exit 1; }
+job vq_two MicrostructureTrainVQVAE patches.nrrd vq_two.model "${vq[@]}" ||
+  { echo "FAIL: the VQ-VAE job"; tail -n 5 vq_two0.txt vq_two1.txt; exit 1; }
+grep -q "wrote vq_two.model" vq_two0.txt || { echo "FAIL: rank 0 did not write the VQ-VAE"; exit 1; }
+! grep -q "wrote vq_two.model" vq_two1.txt || { echo "FAIL: rank 1 wrote the VQ-VAE"; exit 1; }
+close "$(ret vq_ret.txt validationMSE)" "$(ret vq_two_ret0.txt validationMSE)" 1e-5 ||
+  { echo "FAIL: validation MSE $(ret vq_ret.txt validationMSE) (1 process) against $(ret vq_two_ret0.txt validationMSE)"; exit 1; }
+[ "$(ret vq_ret.txt codesInUse)" = "$(ret vq_two_ret0.txt codesInUse)" ] || { echo "FAIL: codes in use"; exit 1; }
+[ -z "$(ret vq_two_ret1.txt validationMSE 2>/dev/null)" ] || { echo "FAIL: rank 1 returned values"; exit 1; }
+
+# The prior, on the maps of one of those VQ-VAEs.
+prior=(--vqvae vq.model --table patches.csv --logConditions cooling_rate_C_per_s --layers 2 --hiddenChannels 8
+       --outputHiddenChannels 16 --batchSize 8 --learningRate 0.003 --steps 6 --precision float32)
+"$bin/MicrostructureTrainPrior" patches.nrrd one.model "${prior[@]}" --log one_log.csv \
+  --returnparameterfile one_ret.txt >one.txt 2>&1 || { cat one.txt; exit 1; }
+job two MicrostructureTrainPrior patches.nrrd two.model "${prior[@]}" --log two_log.csv ||
+  { echo "FAIL: the prior job"; tail -n 5 two0.txt two1.txt; exit 1; }
+grep -q "wrote two.model" two0.txt || { echo "FAIL: rank 0 did not write the model"; exit 1; }
+! grep -q "wrote two.model" two1.txt || { echo "FAIL: rank 1 wrote the model"; exit 1; }
+grep -q "training_steps = 6" two.model || { echo "FAIL: the job's model is not at step 6"; exit 1; }
+close "$(ret one_ret.txt validationBitsPerIndex)" "$(ret two_ret0.txt validationBitsPerIndex)" 1e-4 ||
+  { echo "FAIL: validation bits $(ret one_ret.txt validationBitsPerIndex) against $(ret two_ret0.txt validationBitsPerIndex)"; exit 1; }
+$py - <<'PY'
+import csv
+a = list(csv.DictReader(open("one_log.csv")))
+b = list(csv.DictReader(open("two_log.csv")))
+assert [r["step"] for r in a] == [r["step"] for r in b], (a, b)
+for x, y in zip(a, b):  # the logged training loss is the whole batch's
+    assert abs(float(x["train_bits_per_index"]) - float(y["train_bits_per_index"])) < 1e-4, (x, y)
+PY
+
+# Bad environments name the variable; nothing is written.
+export MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 WORLD_SIZE=2
+RANK=2 "$bin/MicrostructureTrainPrior" patches.nrrd bad.model "${prior[@]}" >bad.txt 2>&1 && { echo "FAIL: RANK=2 of 2"; exit 1; }
+grep -q "RANK=2 is not below WORLD_SIZE=2" bad.txt || { echo "FAIL: message"; cat bad.txt; exit 1; }
+unset MASTER_PORT
+RANK=0 "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.model "${vq[@]}" >bad.txt 2>&1 && { echo "FAIL: no port"; exit 1; }
+grep -q "MASTER_PORT" bad.txt || { echo "FAIL: message"; cat bad.txt; exit 1; }
+[ ! -e bad.model ] || { echo "FAIL: a model was written"; exit 1; }
+echo "PASS"
