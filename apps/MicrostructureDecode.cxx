@@ -49,7 +49,7 @@ Body(Module & m)
     throw std::invalid_argument("give the model file with --model");
   }
   itk::CheckOutputPathWritable(m.Get("output"));
-  const bool stack = sm::cli::IsImageStack(input);
+  const bool        stack = sm::cli::IsImageStack(input);
   sm::cli::Progress progress("MicrostructureDecode", "VQ-VAE decoding");
   auto              model = itk::VQVAEModel::New();
   model->SetDevice(m.Get("device"));
@@ -81,7 +81,11 @@ main(int argc, char * argv[])
   m.AddPositional("image", "output", 1, "output", "Micrographs", "Decoded images, x and y multiplied by f.");
   m.Add("file", "model", "model", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
   m.Group("Options");
-  m.Add("boolean", "float", "float", "false", "Float output",
+  m.Add("boolean",
+        "float",
+        "float",
+        "false",
+        "Float output",
         "Write float gray values (0..255 scale, unrounded) instead of 8-bit.");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
   return sm::cli::Run(m, argc, argv, Body);

@@ -39,7 +39,7 @@ Body(Module & m)
     throw std::invalid_argument("give the model file with --model");
   }
   itk::CheckOutputPathWritable(m.Get("output"));
-  const bool stack = sm::cli::IsImageStack(input);
+  const bool        stack = sm::cli::IsImageStack(input);
   sm::cli::Progress progress("MicrostructureEncode", "VQ-VAE encoding");
   auto              model = itk::VQVAEModel::New();
   model->SetDevice(m.Get("device"));
@@ -66,14 +66,26 @@ main(int argc, char * argv[])
            "Encodes 8-bit micrographs or patch stacks into VQ-VAE codebook index maps (one index per f x f block, "
            "f = 8 for the paper's network), with a model trained by MicrostructureTrainVQVAE.");
   m.Group("Input/Output");
-  m.AddPositional("image", "input", 0, "input", "Micrograph or patch stack",
+  m.AddPositional("image",
+                  "input",
+                  0,
+                  "input",
+                  "Micrograph or patch stack",
                   "A 2D 8-bit micrograph (any size; encoded in tiles) or a 3D stack of patches.");
-  m.AddPositional("image", "output", 1, "output", "Index maps",
+  m.AddPositional("image",
+                  "output",
+                  1,
+                  "output",
+                  "Index maps",
                   "Index image (unsigned 16-bit), x and y divided by f, e.g. maps.nrrd.");
   m.Add("file", "model", "model", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  auto & tile = m.Add("integer", "tileSize", "tileSize", "512", "Tile size (px)",
+  auto & tile = m.Add("integer",
+                      "tileSize",
+                      "tileSize",
+                      "512",
+                      "Tile size (px)",
                       "2D micrographs are encoded in tiles of this size (with a context margin), so memory stays "
                       "bounded.");
   tile.minimum = "8";

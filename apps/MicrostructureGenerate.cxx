@@ -86,7 +86,8 @@ Body(Module & m)
   prior->Read(m.Get("prior"));
   prior->SetInferenceBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   prior->SetSampler(m.Get("sampler"));
-  prior->SetCompositionCandidates(static_cast<unsigned int>(m.GetInt("compositionCandidates"))); // 1..64: checked as parsed
+  prior->SetCompositionCandidates(
+    static_cast<unsigned int>(m.GetInt("compositionCandidates"))); // 1..64: checked as parsed
   progress.Update(0.02);
 
   const auto condition = ParseCondition(m.GetList("condition"));
@@ -143,7 +144,8 @@ Body(Module & m)
       table.AddColumn(kv.first);
     for (itk::SizeValueType k = 0; k < size[2]; ++k)
     {
-      std::vector<std::string> row{ std::to_string(k), itk::MicrostructureTable::FormatNumber(images->GetSpacing()[0]),
+      std::vector<std::string> row{ std::to_string(k),
+                                    itk::MicrostructureTable::FormatNumber(images->GetSpacing()[0]),
                                     m.Get("seed") };
       for (const auto & kv : condition)
         row.push_back(kv.second);
@@ -168,34 +170,63 @@ main(int argc, char * argv[])
            "(MicrostructureTrainVQVAE). Any number of samples and any field of view (--latentSize); same seed, same "
            "micrographs.");
   m.Group("Input/Output");
-  m.AddPositional("image", "output", 0, "output", "Generated stack",
+  m.AddPositional("image",
+                  "output",
+                  0,
+                  "output",
+                  "Generated stack",
                   "3D stack of the generated micrographs (8-bit), e.g. generated.nrrd; optional with --outputFolder.")
     .required = false;
   m.Add("file", "vqvae", "vqvae", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
   m.Add("file", "prior", "prior", "", "Prior model", "Model file written by MicrostructureTrainPrior.");
   m.Add("image", "outputIndexMaps", "outputIndexMaps", "", "Index maps", "The sampled index maps (16-bit stack).")
     .channel = "output";
-  m.Add("directory", "outputFolder", "outputFolder", "", "One file per sample",
+  m.Add("directory",
+        "outputFolder",
+        "outputFolder",
+        "",
+        "One file per sample",
         "Also write every micrograph as FOLDER/sample_NNNNN.png.")
     .channel = "output";
-  m.Add("table", "outputTable", "outputTable", "", "Sample table (CSV)",
+  m.Add("table",
+        "outputTable",
+        "outputTable",
+        "",
+        "Sample table (CSV)",
         "One row per sample with the condition, for MicrostructureMeasure --table --groupBy.")
     .channel = "output";
   m.Group("Condition");
-  m.Add("string-vector", "condition", "condition", "", "Process condition",
+  m.Add("string-vector",
+        "condition",
+        "condition",
+        "",
+        "Process condition",
         "Every process parameter of the prior as name=value, comma-separated, e.g. "
         "ln_cooling_rate=1.0986 (a continuous value outside the trained range is an extrapolation: warned).");
   m.Group("Sampling");
   m.Add("integer", "samples", "samples", "16", "Samples", "Number of micrographs to generate.").minimum = "1";
-  m.Add("integer-vector", "latentSize", "latentSize", "0,0", "Latent size",
+  m.Add("integer-vector",
+        "latentSize",
+        "latentSize",
+        "0,0",
+        "Latent size",
         "Index-map width,height; 0,0 = the prior's training size (16,16 -> 128 x 128 px for the paper's networks). "
         "Larger maps give larger fields of view.");
   m.Add("double", "temperature", "temperature", "1.0", "Temperature", "Softmax temperature; 1 = the model.");
   m.AddSeed("seed", "1", "Seed", "Same seed, same micrographs.");
-  auto & sampler = m.Add("string-enumeration", "sampler", "sampler", "incremental", "Sampler",
-                         "incremental (cached, fast) or naive (the paper's full recomputation per index; same samples).");
+  auto & sampler =
+    m.Add("string-enumeration",
+          "sampler",
+          "sampler",
+          "incremental",
+          "Sampler",
+          "incremental (cached, fast) or naive (the paper's full recomputation per index; same samples).");
   sampler.elements = { "incremental", "naive" };
-  auto & candidates = m.Add("integer", "compositionCandidates", "compositionCandidates", "1", "Composition candidates",
+  auto & candidates = m.Add("integer",
+                            "compositionCandidates",
+                            "compositionCandidates",
+                            "1",
+                            "Composition candidates",
                             "For a prior with a composition level: maps drawn per map kept, all given the same drawn "
                             "composition; the one whose own composition lies nearest it is kept (not in the paper; "
                             "1 = the network's own draw, C times the cost). Without the level: no effect.");

@@ -89,7 +89,7 @@ Body(Module & m)
   prior->Read(m.Get("prior"));
   prior->CheckCompatibleVQVAE(vqvae->GetHyperparameters().CodebookSize, vqvae->GetWeightsFingerprint());
 
-  const std::string    parameter = m.Get("parameter");
+  const std::string            parameter = m.Get("parameter");
   const Prior::ConditionSpec * spec = nullptr;
   for (const auto & s : prior->GetConditionSchema())
     if (s.Name == parameter)
@@ -99,8 +99,8 @@ Body(Module & m)
     std::string names;
     for (const auto & s : prior->GetConditionSchema())
       names += (names.empty() ? "" : ", ") + s.Name + (s.Categorical ? " (categorical)" : "");
-    throw std::invalid_argument("--parameter " + parameter + " is not a continuous process parameter of the prior (it has: " +
-                                names + ")");
+    throw std::invalid_argument("--parameter " + parameter +
+                                " is not a continuous process parameter of the prior (it has: " + names + ")");
   }
   // Grid: min:max:count, default the trained range widened by a quarter on each side, 61 points.
   double lo = spec->Minimum - 0.25 * (spec->Maximum - spec->Minimum);
@@ -108,9 +108,9 @@ Body(Module & m)
   int    count = 61;
   if (!m.Get("grid").empty())
   {
-    double a = 0, b = 0;
-    int    c = 0;
-    char   s1 = 0, s2 = 0;
+    double             a = 0, b = 0;
+    int                c = 0;
+    char               s1 = 0, s2 = 0;
     std::istringstream g(m.Get("grid"));
     if (!(g >> a >> s1 >> b >> s2 >> c) || s1 != ':' || s2 != ':' || !(b > a) || c < 3 || c > 100000 ||
         !std::isfinite(a) || !std::isfinite(b))
@@ -135,7 +135,7 @@ Body(Module & m)
     others[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
 
-  const int    maximum = m.GetInt("maximumPatches");
+  const int maximum = m.GetInt("maximumPatches");
   if (maximum < 0)
     throw std::invalid_argument("--maximumPatches " + m.Get("maximumPatches") + " must be >= 0 (0: all)");
   const double modelError = m.GetDouble("modelError");
@@ -146,8 +146,15 @@ Body(Module & m)
   unsigned int n = 0, h = 0, w = 0;
   bool         tiled = false;
   const auto   factor = vqvae->GetDownsamplingFactor();
-  auto         maps = EncodeInput(m.Get("input"), vqvae, prior->GetLatentHeight() * factor,
-                                prior->GetLatentWidth() * factor, n, h, w, tiled, progress);
+  auto         maps = EncodeInput(m.Get("input"),
+                          vqvae,
+                          prior->GetLatentHeight() * factor,
+                          prior->GetLatentWidth() * factor,
+                          n,
+                          h,
+                          w,
+                          tiled,
+                          progress);
   if (maximum > 0 && n > static_cast<unsigned int>(maximum))
   {
     // Spread evenly over the patches (row by row), so that they sample the whole micrograph.
@@ -193,8 +200,14 @@ Body(Module & m)
         row.push_back(format(std::exp(grid[v])));
       table.AddRow(row);
     }
-    summary.AddRow({ label, format(s.MaximumAPosteriori), format(s.Mean), format(s.Lower95), format(s.Upper95),
-                     std::to_string(tiles), format(s.Adjustment), format(error) });
+    summary.AddRow({ label,
+                     format(s.MaximumAPosteriori),
+                     format(s.Mean),
+                     format(s.Lower95),
+                     format(s.Upper95),
+                     std::to_string(tiles),
+                     format(s.Adjustment),
+                     format(error) });
   };
   for (unsigned int k = 0; k < n && !m.GetBool("pooledOnly"); ++k)
   {
@@ -213,7 +226,8 @@ Body(Module & m)
   std::cerr << "posterior of " << parameter << " from " << n << (tiled ? " patches of the micrograph, " : " ")
             << "index map(s) of " << w << " x " << h;
   if (n > 1)
-    std::cerr << " (pooled; the patches disagree " << all.Adjustment << " x as much as independent patches of the model would"
+    std::cerr << " (pooled; the patches disagree " << all.Adjustment
+              << " x as much as independent patches of the model would"
               << (all.Adjustment > 1 ? ", so the log-likelihood is divided by that" : "") << ")";
   std::cerr << ": MAP " << all.MaximumAPosteriori << ", mean " << all.Mean << ", 95 % interval " << all.Lower95
             << " .. " << all.Upper95;
@@ -244,24 +258,51 @@ main(int argc, char * argv[])
            "it). Beyond Noguchi & Inoue (2021), who generate only.");
   m.Group("Input/Output");
   m.AddPositional("image", "input", 0, "input", "Micrograph or patch stack", "8-bit, at the VQ-VAE's pixel size.");
-  m.AddPositional("table", "output", 1, "output", "Posterior (CSV)",
-                  "Long table: image (patch number or all), value, log_likelihood (pooled: the sum over the patches), posterior "
-                  "(and exp_value for ln_ parameters).");
-  m.Add("table", "outputSummary", "outputSummary", "", "Summary (CSV)",
+  m.AddPositional(
+    "table",
+    "output",
+    1,
+    "output",
+    "Posterior (CSV)",
+    "Long table: image (patch number or all), value, log_likelihood (pooled: the sum over the patches), posterior "
+    "(and exp_value for ln_ parameters).");
+  m.Add("table",
+        "outputSummary",
+        "outputSummary",
+        "",
+        "Summary (CSV)",
         "Per patch and pooled: maximum a posteriori, posterior mean, central 95 % credible interval, patches, the "
         "sandwich adjustment (the divisor of the pooled log-likelihood, >= 1) and the model error used.")
     .channel = "output";
   m.Add("file", "vqvae", "vqvae", "", "VQ-VAE model", "Written by MicrostructureTrainVQVAE.");
   m.Add("file", "prior", "prior", "", "Prior model", "Written by MicrostructureTrainPrior.");
   m.Group("Parameter");
-  m.Add("string", "parameter", "parameter", "", "Parameter", "The continuous process parameter, e.g. ln_cooling_rate_C_per_s.");
-  m.Add("string", "grid", "grid", "", "Grid", "min:max:count; default: the trained range widened by 25 % each side, 61 points.");
+  m.Add("string",
+        "parameter",
+        "parameter",
+        "",
+        "Parameter",
+        "The continuous process parameter, e.g. ln_cooling_rate_C_per_s.");
+  m.Add("string",
+        "grid",
+        "grid",
+        "",
+        "Grid",
+        "min:max:count; default: the trained range widened by 25 % each side, 61 points.");
   m.Add("string-vector", "condition", "condition", "", "Other parameters", "name=value for every other parameter.");
-  m.Add("double", "modelError", "modelError", "0", "Model error (sd)",
+  m.Add("double",
+        "modelError",
+        "modelError",
+        "0",
+        "Model error (sd)",
         "Standard deviation, in the parameter's units, of the model's own error at conditions it was not trained "
         "on, which no micrograph can show: the pooled posterior is convolved with it. Cross-validation measures it "
         "(MicrostructureStudy --crossValidate: the inverse's model error in cross_validation.json). 0: none.");
-  m.Add("integer", "maximumPatches", "maximumPatches", "0", "Maximum patches",
+  m.Add("integer",
+        "maximumPatches",
+        "maximumPatches",
+        "0",
+        "Maximum patches",
         "At most this many patches (spread evenly over the micrograph or stack) enter the posterior: the time grows "
         "with patches x grid values. 0: all.");
   m.Add("boolean", "pooledOnly", "pooledOnly", "false", "Pooled only", "Only the posterior pooled over all patches.");

@@ -22,72 +22,132 @@ void
 Declare(Module & m)
 {
   m.Group("Input/Output");
-  m.AddPositional("file", "input", 0, "input", "Input",
+  m.AddPositional("file",
+                  "input",
+                  0,
+                  "input",
+                  "Input",
                   "A 2D micrograph, a 3D stack of patches (last axis = patch; e.g. from MicrostructurePatches), "
                   "or a CSV listing micrographs (column 'file', relative to the CSV's folder).");
-  m.Add("table", "patchTable", "table", "", "Patch table",
+  m.Add("table",
+        "patchTable",
+        "table",
+        "",
+        "Patch table",
         "Optional per-patch table of a stack (MicrostructurePatches' --outputTable): one row per slice; its "
         "columns are copied into the output rows, so they can be used for grouping.")
     .fileExtensions = ".csv";
-  m.Add("table", "outputTable", "outputTable", "", "Measurements (CSV)",
+  m.Add("table",
+        "outputTable",
+        "outputTable",
+        "",
+        "Measurements (CSV)",
         "One row per image or patch: volume fraction, mean free path (pixels and micrometres), intercepts, "
         "chords, grain size number.")
     .channel = "output";
-  m.Add("file", "outputSummary", "outputSummary", "", "Summary (JSON)",
+  m.Add("file",
+        "outputSummary",
+        "outputSummary",
+        "",
+        "Summary (JSON)",
         "Per group: n, mean, variance, standard deviation and 95 % confidence interval of each measure.")
     .channel = "output";
-  m.Add("table", "outputCorrelation", "outputCorrelation", "", "Two-point correlation (CSV)",
+  m.Add("table",
+        "outputCorrelation",
+        "outputCorrelation",
+        "",
+        "Two-point correlation (CSV)",
         "Optional: S2(r) of the measured phase per image or patch (long format: one row per image and distance "
         "r, with S2 along x, along y and radially averaged).")
     .channel = "output";
-  m.Add("table", "outputChords", "outputChords", "", "Chord lengths (CSV)",
+  m.Add("table",
+        "outputChords",
+        "outputChords",
+        "",
+        "Chord lengths (CSV)",
         "Optional: chord-length distributions per image or patch, phase (foreground/background) and direction "
         "(h/v): one row per chord length present, with its count. Chords cut by the image edge are left out.")
     .channel = "output";
-  m.Add("directory", "confineReads", "confineReads", "", "Confine reads to",
+  m.Add("directory",
+        "confineReads",
+        "confineReads",
+        "",
+        "Confine reads to",
         "With a CSV list: refuse a listed micrograph (or the data file of a detached NRRD or MetaImage header) "
         "outside this folder, symbolic links and .. resolved, before measuring any: for a list from elsewhere, "
         "whose file column could name ../.. or /etc/passwd. Usually the list's own folder; empty = no confinement.");
   m.Group("Measurement");
-  auto & fg = m.Add("string-enumeration", "foreground", "foreground", "bright", "Measured phase",
+  auto & fg = m.Add("string-enumeration",
+                    "foreground",
+                    "foreground",
+                    "bright",
+                    "Measured phase",
                     "Which Otsu phase is measured: bright (ferrite in etched steel, the default) or dark.");
   fg.elements = { "bright", "dark" };
-  m.Add("boolean", "binary", "binary", "false", "Input is a phase map",
+  m.Add("boolean",
+        "binary",
+        "binary",
+        "false",
+        "Input is a phase map",
         "The input is already a label image: pixels equal to --foregroundValue are the measured phase (no Otsu).");
-  m.Add("integer", "foregroundValue", "foregroundValue", "1", "Foreground value",
+  m.Add("integer",
+        "foregroundValue",
+        "foregroundValue",
+        "1",
+        "Foreground value",
         "With --binary: the label of the measured phase.");
-  auto & rule = m.Add("string-enumeration", "edgeRule", "edgeRule", "astm", "Edge rule",
+  auto & rule = m.Add("string-enumeration",
+                      "edgeRule",
+                      "edgeRule",
+                      "astm",
+                      "Edge rule",
                       "astm: a segment cut by the image edge counts 1/2 (ASTM E112); whole: counts 1 (Noguchi & "
                       "Inoue 2021).");
   rule.elements = { "astm", "whole" };
-  auto & spacing = m.Add("integer", "lineSpacing", "lineSpacing", "1", "Test line spacing (px)",
+  auto & spacing = m.Add("integer",
+                         "lineSpacing",
+                         "lineSpacing",
+                         "1",
+                         "Test line spacing (px)",
                          "Pixels between horizontal (and vertical) test lines.");
   spacing.minimum = "1";
   spacing.maximum = "1000";
-  auto & distance = m.Add("integer", "correlationDistance", "correlationDistance", "0", "S2 maximum distance (px)",
+  auto & distance = m.Add("integer",
+                          "correlationDistance",
+                          "correlationDistance",
+                          "0",
+                          "S2 maximum distance (px)",
                           "Largest displacement of the two-point correlation; 0 = half the smaller image side.");
   distance.minimum = "0";
   distance.maximum = "65536";
-  auto & pixelSize = m.Add("double", "pixelSize", "pixelSize", "0", "Pixel size (um)",
+  auto & pixelSize = m.Add("double",
+                           "pixelSize",
+                           "pixelSize",
+                           "0",
+                           "Pixel size (um)",
                            "Overrides the pixel size of the images (micrometres); 0 = the images' own spacing, or "
                            "with a CSV input its column um_per_px when present.");
   pixelSize.minimum = "0";
   pixelSize.maximum = "1000";
   pixelSize.step = "0.0001";
-  m.Add("string", "groupBy", "groupBy", "", "Group by",
+  m.Add("string",
+        "groupBy",
+        "groupBy",
+        "",
+        "Group by",
         "Column of the patch table or micrograph CSV whose values define the groups of the summary (e.g. "
         "cooling_rate_C_per_s).");
   m.Group("Results", "Output scalars (for Slicer).");
-  m.Add("double", "meanVolumeFraction", "meanVolumeFraction", "", "Mean volume fraction", "Over all inputs.")
-    .channel = "output";
-  m.Add("double", "meanFreePath", "meanFreePath", "", "Mean free path (um)", "Mean over all inputs.")
-    .channel = "output";
+  m.Add("double", "meanVolumeFraction", "meanVolumeFraction", "", "Mean volume fraction", "Over all inputs.").channel =
+    "output";
+  m.Add("double", "meanFreePath", "meanFreePath", "", "Mean free path (um)", "Mean over all inputs.").channel =
+    "output";
 }
 
 template <typename TPixel, unsigned int VDim>
 std::vector<itk::MicrostructureSliceMeasurement>
-MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cli::Progress & progress,
-            double start, double span)
+MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cli::Progress & progress, double start,
+            double span)
 {
   using ImageType = itk::Image<TPixel, VDim>;
   auto image = itk::ReadScalarImage<ImageType>(path, /*allowConversion=*/true);
@@ -215,8 +275,7 @@ private:
 /** S2 curves: one row per image/patch and distance. */
 itk::MicrostructureTable
 CorrelationTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
-                 const itk::MicrostructureTable &                        table,
-                 const std::string &                                     groupBy)
+                 const itk::MicrostructureTable & table, const std::string & groupBy)
 {
   LongTable  out(table, groupBy, { "r_px", "r_um", "s2_x", "s2_y", "s2_radial" });
   const auto f = [](double v) { return itk::MicrostructureTable::FormatNumber(v); };
@@ -226,8 +285,12 @@ CorrelationTable(const std::vector<itk::MicrostructureSliceMeasurement> & result
     for (std::size_t k = 0; k < r.CorrelationRadial.size(); ++k)
     {
       // r_um along x; the radial curve assumes square pixels.
-      out.Add(i, { std::to_string(k), f(k * r.PixelSizeX), f(r.CorrelationX[k]), f(r.CorrelationY[k]),
-                   f(r.CorrelationRadial[k]) });
+      out.Add(i,
+              { std::to_string(k),
+                f(k * r.PixelSizeX),
+                f(r.CorrelationX[k]),
+                f(r.CorrelationY[k]),
+                f(r.CorrelationRadial[k]) });
     }
   }
   return out.Get();
@@ -235,9 +298,8 @@ CorrelationTable(const std::vector<itk::MicrostructureSliceMeasurement> & result
 
 /** Chord-length distributions: one row per image/patch, phase, direction and length present. */
 itk::MicrostructureTable
-ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
-           const itk::MicrostructureTable &                        table,
-           const std::string &                                     groupBy)
+ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results, const itk::MicrostructureTable & table,
+           const std::string & groupBy)
 {
   LongTable    out(table, groupBy, { "phase", "direction", "length_px", "length_um", "count" });
   const char * phase[4] = { "foreground", "foreground", "background", "background" };
@@ -252,8 +314,12 @@ ChordTable(const std::vector<itk::MicrostructureSliceMeasurement> & results,
       {
         if (r.ChordHistograms[h][k] > 0)
         {
-          out.Add(i, { phase[h], direction[h], std::to_string(k), itk::MicrostructureTable::FormatNumber(k * um),
-                       std::to_string(r.ChordHistograms[h][k]) });
+          out.Add(i,
+                  { phase[h],
+                    direction[h],
+                    std::to_string(k),
+                    itk::MicrostructureTable::FormatNumber(k * um),
+                    std::to_string(r.ChordHistograms[h][k]) });
         }
       }
     }
@@ -292,7 +358,7 @@ Body(Module & m)
   sm::cli::Progress        progress("MicrostructureMeasure", "Otsu segmentation and microstructure descriptors");
   itk::MicrostructureTable meta;
   std::vector<itk::MicrostructureSliceMeasurement> results;
-  const bool isList = fs::path(input).extension() == ".csv";
+  const bool                                       isList = fs::path(input).extension() == ".csv";
   if (isList)
   {
     meta = itk::MicrostructureTable::Read(input);
@@ -307,12 +373,14 @@ Body(Module & m)
     if (!m.Get("confineReads").empty())
     {
       if (!fs::is_directory(m.Get("confineReads")))
-        throw std::invalid_argument("--confineReads " + m.Get("confineReads") + " is not a folder: give the folder "
+        throw std::invalid_argument("--confineReads " + m.Get("confineReads") +
+                                    " is not a folder: give the folder "
                                     "of the micrograph list");
       for (std::size_t r = 0; r < files.size(); ++r)
-        itk::CheckReadConfined((base / files[r]).string(), m.Get("confineReads"),
-                               "Data row " + std::to_string(r + 1) + " of '" + input + "' lists the file '" +
-                                 files[r] + "' (column file), which");
+        itk::CheckReadConfined((base / files[r]).string(),
+                               m.Get("confineReads"),
+                               "Data row " + std::to_string(r + 1) + " of '" + input + "' lists the file '" + files[r] +
+                                 "' (column file), which");
     }
     const bool hasPixelSize = meta.HasColumn("um_per_px");
     for (std::size_t r = 0; r < files.size(); ++r)
@@ -353,10 +421,10 @@ Body(Module & m)
   {
     table.GetColumnIndex(groupBy); // throws, listing the columns there are
   }
-  const std::vector<std::string> metrics = { "volume_fraction", "mean_free_path_um", "mean_free_path_h_um",
+  const std::vector<std::string> metrics = { "volume_fraction",     "mean_free_path_um", "mean_free_path_h_um",
                                              "mean_free_path_v_um", "mean_free_path_px", "grain_size_number" };
-  const auto groups = itk::MicrostructureSummary::Summarize(table, metrics, groupBy);
-  const auto all = itk::MicrostructureSummary::Summarize(table, metrics, "");
+  const auto                     groups = itk::MicrostructureSummary::Summarize(table, metrics, groupBy);
+  const auto                     all = itk::MicrostructureSummary::Summarize(table, metrics, "");
   if (!outTable.empty())
   {
     table.Write(outTable);
@@ -371,10 +439,11 @@ Body(Module & m)
   }
   if (!outSummary.empty())
   {
-    std::map<std::string, std::string> meta2 = { { "input", input },
-                                                 { "edge_rule", m.Get("edgeRule") },
-                                                 { "foreground", m.GetBool("binary") ? "label " + m.Get("foregroundValue")
-                                                                                     : m.Get("foreground") } };
+    std::map<std::string, std::string> meta2 = {
+      { "input", input },
+      { "edge_rule", m.Get("edgeRule") },
+      { "foreground", m.GetBool("binary") ? "label " + m.Get("foregroundValue") : m.Get("foreground") }
+    };
     itk::WriteTextFileAtomically(outSummary, itk::MicrostructureSummary::ToJSON(groups, groupBy, meta2));
   }
   m.SetReturn("meanVolumeFraction", itk::MicrostructureTable::FormatNumber(all[0].metrics[0].mean));

@@ -19,49 +19,97 @@ Declare(Module & m)
   m.Group("Input/Output");
   // A <file>, not a <table>: Slicer passes the path as chosen (a <table> would be copied into a
   // temporary folder first, where the relative paths of its file column no longer resolve).
-  m.AddPositional("file", "micrographs", 0, "input", "Micrographs (CSV)",
+  m.AddPositional("file",
+                  "micrographs",
+                  0,
+                  "input",
+                  "Micrographs (CSV)",
                   "One row per micrograph: a file column (relative to --imageFolder, by default the CSV's own "
                   "folder), its pixel size (um_per_px), its sample and its process parameters; e.g. "
                   "../shared/data/uhcs/micrographs.csv or the micrographs.csv of MicrostructureSynthesize. "
                   "Comma-separated, or tab-separated when the name ends in .tsv.")
     .fileExtensions = ".csv,.tsv";
-  m.Add("image", "outputStack", "outputStack", "", "Patch stack",
+  m.Add("image",
+        "outputStack",
+        "outputStack",
+        "",
+        "Patch stack",
         "3D image (x, y, patch), 8-bit, spacing = the patches' pixel size (e.g. patches.nrrd).")
     .channel = "output";
-  m.Add("table", "outputTable", "outputTable", "", "Patch table (CSV)",
+  m.Add("table",
+        "outputTable",
+        "outputTable",
+        "",
+        "Patch table (CSV)",
         "One row per patch: patch, file, sample_id, x, y, flipped, um_per_px, split (train/test), conditions.")
     .channel = "output";
   m.Group("Selection");
-  m.Add("string-vector", "conditions", "conditions", "", "Condition columns",
+  m.Add("string-vector",
+        "conditions",
+        "conditions",
+        "",
+        "Condition columns",
         "Comma-separated columns copied to every patch (the process parameters), e.g. "
         "anneal_temperature_C,anneal_time_min,cool_method.");
-  m.Add("string-vector", "where", "where", "", "Row filters",
+  m.Add("string-vector",
+        "where",
+        "where",
+        "",
+        "Row filters",
         "Comma-separated column=value conditions a micrograph must meet, e.g. microconstituent=spheroidite.");
-  m.Add("string-vector", "range", "range", "", "Numeric ranges",
+  m.Add("string-vector",
+        "range",
+        "range",
+        "",
+        "Numeric ranges",
         "Comma-separated column=min:max conditions (inclusive) a micrograph must meet, e.g. um_per_px=0.18:0.21 "
         "keeps one magnification.");
   m.Add("string", "fileColumn", "fileColumn", "file", "File column", "Column with the image paths.");
-  m.Add("directory", "imageFolder", "imageFolder", "", "Image folder",
+  m.Add("directory",
+        "imageFolder",
+        "imageFolder",
+        "",
+        "Image folder",
         "Folder the relative paths of the file column are relative to; empty = the CSV's own folder (give it when "
         "the CSV was copied away from its images).");
-  m.Add("directory", "confineReads", "confineReads", "", "Confine reads to",
+  m.Add("directory",
+        "confineReads",
+        "confineReads",
+        "",
+        "Confine reads to",
         "Refuse a micrograph (or the data file of a detached NRRD or MetaImage header) outside this folder, "
         "symbolic links and .. resolved, before reading any: for a table from elsewhere, whose file column could "
         "name ../.. or /etc/passwd. Usually the table's own folder; empty = no confinement.");
-  m.Add("string", "sampleColumn", "sampleColumn", "sample_id", "Sample column",
+  m.Add("string",
+        "sampleColumn",
+        "sampleColumn",
+        "sample_id",
+        "Sample column",
         "Column naming the physical sample; the train/test split never separates a sample's micrographs. When "
         "absent, each micrograph is its own sample.");
-  m.Add("string", "pixelSizeColumn", "pixelSizeColumn", "um_per_px", "Pixel size column",
+  m.Add("string",
+        "pixelSizeColumn",
+        "pixelSizeColumn",
+        "um_per_px",
+        "Pixel size column",
         "Column with each micrograph's pixel size in micrometres.");
   auto & inputPixelSize =
-    m.Add("double", "inputPixelSize", "inputPixelSize", "0", "Input pixel size (um)",
+    m.Add("double",
+          "inputPixelSize",
+          "inputPixelSize",
+          "0",
+          "Input pixel size (um)",
           "Pixel size of all micrographs, overriding the pixel size column; 0 = the column, or the files' own "
           "spacing when the table has no such column.");
   inputPixelSize.minimum = "0";
   inputPixelSize.maximum = "1000";
   inputPixelSize.step = "0.0001";
   m.Group("Patches");
-  auto & pixelSize = m.Add("double", "pixelSize", "pixelSize", "0", "Target pixel size (um)",
+  auto & pixelSize = m.Add("double",
+                           "pixelSize",
+                           "pixelSize",
+                           "0",
+                           "Target pixel size (um)",
                            "Resample every micrograph to this pixel size first, so patches cover the same physical "
                            "area; 0 = keep (then all micrographs must share one pixel size).");
   pixelSize.minimum = "0";
@@ -70,12 +118,20 @@ Declare(Module & m)
   m.Add("integer-vector", "patchSize", "patchSize", "128,128", "Patch size (px)", "Width,height of a patch.");
   m.Add("integer-vector", "stride", "stride", "0,0", "Stride (px)", "Distance between patches; 0 = patch size.");
   m.Add("boolean", "flip", "flip", "false", "Horizontal flip", "Add a left-right mirrored copy of every patch.");
-  auto & maxPatches = m.Add("integer", "maxPatchesPerImage", "maxPatchesPerImage", "0", "Max patches per image",
+  auto & maxPatches = m.Add("integer",
+                            "maxPatchesPerImage",
+                            "maxPatchesPerImage",
+                            "0",
+                            "Max patches per image",
                             "Keep at most this many patches of each micrograph (a seeded random subset); 0 = all.");
   maxPatches.minimum = "0";
   maxPatches.maximum = "100000";
   m.Group("Split");
-  auto & tf = m.Add("double", "testFraction", "testFraction", "0.2", "Test fraction",
+  auto & tf = m.Add("double",
+                    "testFraction",
+                    "testFraction",
+                    "0.2",
+                    "Test fraction",
                     "Fraction of the samples (not patches) held out for testing.");
   tf.minimum = "0";
   tf.maximum = "0.99";
@@ -175,8 +231,8 @@ Body(Module & m)
     {
       continue;
     }
-    const auto eq = w.find('=');
-    const auto colon = w.find(':', eq == std::string::npos ? 0 : eq);
+    const auto  eq = w.find('=');
+    const auto  colon = w.find(':', eq == std::string::npos ? 0 : eq);
     std::size_t used1 = 0, used2 = 0;
     double      lo = 0.0, hi = 0.0;
     bool        ok = eq != std::string::npos && eq > 0 && colon != std::string::npos;
@@ -195,8 +251,7 @@ Body(Module & m)
     }
     if (!ok)
     {
-      throw std::invalid_argument("--range takes column=min:max conditions, e.g. um_per_px=0.18:0.21, not '" + w +
-                                  "'");
+      throw std::invalid_argument("--range takes column=min:max conditions, e.g. um_per_px=0.18:0.21, not '" + w + "'");
     }
     o.Ranges.push_back({ w.substr(0, eq), lo, hi });
   }
@@ -215,16 +270,15 @@ Body(Module & m)
   const std::string imageFolder =
     m.Get("imageFolder").empty() ? std::filesystem::path(input).parent_path().string() : m.Get("imageFolder");
   CheckRelativePaths(table, o.FileColumn, imageFolder, input, m.Get("imageFolder").empty());
-  sm::cli::Progress      progress("MicrostructurePatches", "Cutting micrographs into patches");
+  sm::cli::Progress          progress("MicrostructurePatches", "Cutting micrographs into patches");
   itk::MicrostructureDataset dataset;
-  dataset.Build(table, imageFolder, o,
-                [&progress](double f) { progress.Update(0.9 * f); });
+  dataset.Build(table, imageFolder, o, [&progress](double f) { progress.Update(0.9 * f); });
   dataset.Write(outStack, outTable);
   progress.End();
   if (!dataset.GetSkippedMicrographs().empty())
   {
-    std::cerr << "skipped " << dataset.GetSkippedMicrographs().size()
-              << " micrographs smaller than one patch, e.g. " << dataset.GetSkippedMicrographs().front() << "\n";
+    std::cerr << "skipped " << dataset.GetSkippedMicrographs().size() << " micrographs smaller than one patch, e.g. "
+              << dataset.GetSkippedMicrographs().front() << "\n";
   }
   std::cerr << dataset.GetPatchTable().GetNumberOfRows() << " patches from " << dataset.GetNumberOfMicrographs()
             << " micrographs; samples: " << dataset.GetNumberOfSamples("train") << " train, "

@@ -136,8 +136,7 @@ RunChild(const std::string & program, const std::vector<std::string> & args, con
     close(out[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-  {
-  }
+  {}
   return status;
 }
 
@@ -181,8 +180,8 @@ public:
         continue;
       }
       const std::string & a = args[i];
-      std::string       relative = a == m_Out ? std::string("<study>") : a;
-      const std::string inside = m_Out + "/";
+      std::string         relative = a == m_Out ? std::string("<study>") : a;
+      const std::string   inside = m_Out + "/";
       for (size_t at = relative.find(inside); at != std::string::npos; at = relative.find(inside, at + 8))
         relative.replace(at, inside.size(), "<study>/");
       key += " " + Quote(relative);
@@ -225,9 +224,9 @@ public:
     });
     if (status != 0)
     {
-      std::ifstream     f(log);
-      std::string       text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      const size_t      keep = 1500;
+      std::ifstream f(log);
+      std::string   text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const size_t  keep = 1500;
       throw std::runtime_error("step " + name + " failed (" + program + ", exit " +
                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); its log " + log +
                                " ends with:\n" + (text.size() > keep ? text.substr(text.size() - keep) : text));
@@ -296,30 +295,63 @@ SyntheticData(Runner & run, const json & s, const std::string & dataDir)
   const std::string spacing = std::to_string(s["pixel_size_um"].get<double>());
   const uint64_t    seed = s["seed"].get<uint64_t>();
   std::vector<std::string> stamps;
-  stamps.push_back(run.Step("synthesize-train", "MicrostructureSynthesize",
-                            { dataDir + "/train", "--coolingRates", JoinNumbers(s["train_rates"]), "--imagesPerRate",
-                              std::to_string(s["images_per_rate"].get<int>()), "--size", size, "--spacing", spacing,
-                              "--seed", std::to_string(seed) },
-                            { dataDir + "/train/micrographs.csv" }, 0.0, 0.02));
+  stamps.push_back(run.Step("synthesize-train",
+                            "MicrostructureSynthesize",
+                            { dataDir + "/train",
+                              "--coolingRates",
+                              JoinNumbers(s["train_rates"]),
+                              "--imagesPerRate",
+                              std::to_string(s["images_per_rate"].get<int>()),
+                              "--size",
+                              size,
+                              "--spacing",
+                              spacing,
+                              "--seed",
+                              std::to_string(seed) },
+                            { dataDir + "/train/micrographs.csv" },
+                            0.0,
+                            0.02));
   // The held-out rate (first truth rate) gets holdout_images micrographs (>= 1000 patches), the unseen ones fewer.
   const json & truth = s["truth_rates"];
   if (!truth.empty())
   {
-    stamps.push_back(run.Step("synthesize-holdout", "MicrostructureSynthesize",
-                              { dataDir + "/holdout", "--coolingRates", JoinNumbers(json::array({ truth[0] })),
-                                "--imagesPerRate", std::to_string(s["holdout_images"].get<int>()), "--size", size,
-                                "--spacing", spacing, "--seed", std::to_string(seed + 1000) },
-                              { dataDir + "/holdout/micrographs.csv" }, 0.02, 0.02));
+    stamps.push_back(run.Step("synthesize-holdout",
+                              "MicrostructureSynthesize",
+                              { dataDir + "/holdout",
+                                "--coolingRates",
+                                JoinNumbers(json::array({ truth[0] })),
+                                "--imagesPerRate",
+                                std::to_string(s["holdout_images"].get<int>()),
+                                "--size",
+                                size,
+                                "--spacing",
+                                spacing,
+                                "--seed",
+                                std::to_string(seed + 1000) },
+                              { dataDir + "/holdout/micrographs.csv" },
+                              0.02,
+                              0.02));
     if (truth.size() > 1)
     {
       json rest = json::array();
       for (size_t i = 1; i < truth.size(); ++i)
         rest.push_back(truth[i]);
-      stamps.push_back(run.Step("synthesize-unseen", "MicrostructureSynthesize",
-                                { dataDir + "/unseen", "--coolingRates", JoinNumbers(rest), "--imagesPerRate",
-                                  std::to_string(s["truth_images_per_rate"].get<int>()), "--size", size, "--spacing",
-                                  spacing, "--seed", std::to_string(seed + 2000) },
-                                { dataDir + "/unseen/micrographs.csv" }, 0.04, 0.02));
+      stamps.push_back(run.Step("synthesize-unseen",
+                                "MicrostructureSynthesize",
+                                { dataDir + "/unseen",
+                                  "--coolingRates",
+                                  JoinNumbers(rest),
+                                  "--imagesPerRate",
+                                  std::to_string(s["truth_images_per_rate"].get<int>()),
+                                  "--size",
+                                  size,
+                                  "--spacing",
+                                  spacing,
+                                  "--seed",
+                                  std::to_string(seed + 2000) },
+                                { dataDir + "/unseen/micrographs.csv" },
+                                0.04,
+                                0.02));
     }
   }
   // One table: file paths relative to dataDir, sample ids prefixed by their group.
@@ -376,14 +408,14 @@ SlowCPU(const std::string & device)
 json
 LoadConfig(Module & m)
 {
-  const json  preset = Preset(m.Get("preset"));
-  json        user = json::object();
+  const json   preset = Preset(m.Get("preset"));
+  json         user = json::object();
   const auto & file = m.Get("config");
   if (!file.empty())
   {
     // A regular file of at most 16 MiB: a folder, /dev/zero or a FIFO is refused at once.
-    user = sm::study::ParseUserConfig(itk::ReadRegularFile(file, std::uintmax_t{ 16 } << 20, "config file"), preset,
-                                      file);
+    user =
+      sm::study::ParseUserConfig(itk::ReadRegularFile(file, std::uintmax_t{ 16 } << 20, "config file"), preset, file);
   }
   return sm::study::ComposeConfig(preset, user, m.Get("device"), SlowCPU, [](const json & slow) {
     std::cerr << "[study] this CPU has no AVX-512 (the networks train about 2.6 times slower there): the slow_cpu "
@@ -430,11 +462,18 @@ PrepareData(Runner & run, const json & config, const std::string & out)
   for (const auto & c : ConditionColumns(data))
     columns += (columns.empty() ? "" : ",") + c;
   const std::string        size = std::to_string(data["patch_size"].get<int>());
-  std::vector<std::string> patchArgs = { micrographs,    "--conditions",  columns,
-                                         "--patchSize",  size + "," + size, "--testFraction",
+  std::vector<std::string> patchArgs = { micrographs,
+                                         "--conditions",
+                                         columns,
+                                         "--patchSize",
+                                         size + "," + size,
+                                         "--testFraction",
                                          std::to_string(data["test_fraction"].get<double>()),
-                                         "--seed",       std::to_string(data["seed"].get<int>()),
-                                         "--outputStack", out + "/patches.nrrd", "--outputTable",
+                                         "--seed",
+                                         std::to_string(data["seed"].get<int>()),
+                                         "--outputStack",
+                                         out + "/patches.nrrd",
+                                         "--outputTable",
                                          out + "/patches.csv" };
   if (!synthetic)
   {
@@ -452,7 +491,8 @@ PrepareData(Runner & run, const json & config, const std::string & out)
   const std::string datasetFolder = fs::path(micrographs).parent_path().string();
   patchArgs.insert(patchArgs.end(), { "--confineReads", datasetFolder.empty() ? std::string(".") : datasetFolder });
   if (data["max_patches_per_image"].get<int>() > 0)
-    patchArgs.insert(patchArgs.end(), { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
+    patchArgs.insert(patchArgs.end(),
+                     { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
   return patchArgs;
 }
 
@@ -476,8 +516,12 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
   const std::vector<std::string> conditionColumns = ConditionColumns(data);
   const std::vector<std::string> patchArgs = PrepareData(run, config, out);
 
-  const auto patchStamp = run.Step("patches", "MicrostructurePatches", patchArgs,
-                                   { out + "/patches.nrrd", out + "/patches.csv" }, 0.06, 0.02,
+  const auto patchStamp = run.Step("patches",
+                                   "MicrostructurePatches",
+                                   patchArgs,
+                                   { out + "/patches.nrrd", out + "/patches.csv" },
+                                   0.06,
+                                   0.02,
                                    { "synthesize-train", "synthesize-holdout", "synthesize-unseen" });
 
   // Held-out and unseen conditions are excluded from both networks' training.
@@ -489,11 +533,23 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
   for (const auto & e : excluded)
     excludeArg += (excludeArg.empty() ? "" : ",") + e;
 
-  run.Step("measure-real", "MicrostructureMeasure",
-           { out + "/patches.nrrd", "--table", out + "/patches.csv", "--outputTable", out + "/measure_real.csv",
-             "--outputCorrelation", out + "/s2_real.csv", "--correlationDistance", "40", "--outputChords",
+  run.Step("measure-real",
+           "MicrostructureMeasure",
+           { out + "/patches.nrrd",
+             "--table",
+             out + "/patches.csv",
+             "--outputTable",
+             out + "/measure_real.csv",
+             "--outputCorrelation",
+             out + "/s2_real.csv",
+             "--correlationDistance",
+             "40",
+             "--outputChords",
              out + "/chords_real.csv" },
-           { out + "/measure_real.csv", out + "/s2_real.csv", out + "/chords_real.csv" }, 0.08, 0.01, { "patches" });
+           { out + "/measure_real.csv", out + "/s2_real.csv", out + "/chords_real.csv" },
+           0.08,
+           0.01,
+           { "patches" });
 
   const json &             vq = config["vqvae"];
   std::vector<std::string> vqArgs = { out + "/patches.nrrd",
@@ -543,23 +599,55 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                       config["device"].get<std::string>() };
   if (!excludeArg.empty())
     vqArgs.insert(vqArgs.end(), { "--exclude", excludeArg });
-  run.Step("train-vqvae", "MicrostructureTrainVQVAE", vqArgs, { out + "/vqvae.model" }, 0.09, 0.36, { "patches" },
+  run.Step("train-vqvae",
+           "MicrostructureTrainVQVAE",
+           vqArgs,
+           { out + "/vqvae.model" },
+           0.09,
+           0.36,
+           { "patches" },
            out + "/vqvae.model.checkpoint");
 
   // Reconstructions of every patch: the VQ-VAE's own bias, apart from the prior's.
-  run.Step("encode", "MicrostructureEncode",
-           { out + "/patches.nrrd", out + "/maps_real.nrrd", "--model", out + "/vqvae.model", "--device",
+  run.Step("encode",
+           "MicrostructureEncode",
+           { out + "/patches.nrrd",
+             out + "/maps_real.nrrd",
+             "--model",
+             out + "/vqvae.model",
+             "--device",
              config["device"].get<std::string>() },
-           { out + "/maps_real.nrrd" }, 0.45, 0.02, { "patches", "train-vqvae" });
-  run.Step("decode", "MicrostructureDecode",
-           { out + "/maps_real.nrrd", out + "/reconstructed.nrrd", "--model", out + "/vqvae.model", "--device",
+           { out + "/maps_real.nrrd" },
+           0.45,
+           0.02,
+           { "patches", "train-vqvae" });
+  run.Step("decode",
+           "MicrostructureDecode",
+           { out + "/maps_real.nrrd",
+             out + "/reconstructed.nrrd",
+             "--model",
+             out + "/vqvae.model",
+             "--device",
              config["device"].get<std::string>() },
-           { out + "/reconstructed.nrrd" }, 0.47, 0.02, { "encode" });
-  run.Step("measure-reconstructed", "MicrostructureMeasure",
-           { out + "/reconstructed.nrrd", "--table", out + "/patches.csv", "--outputTable",
-             out + "/measure_reconstructed.csv", "--outputCorrelation", out + "/s2_reconstructed.csv",
-             "--correlationDistance", "40" },
-           { out + "/measure_reconstructed.csv" }, 0.49, 0.01, { "decode" });
+           { out + "/reconstructed.nrrd" },
+           0.47,
+           0.02,
+           { "encode" });
+  run.Step("measure-reconstructed",
+           "MicrostructureMeasure",
+           { out + "/reconstructed.nrrd",
+             "--table",
+             out + "/patches.csv",
+             "--outputTable",
+             out + "/measure_reconstructed.csv",
+             "--outputCorrelation",
+             out + "/s2_reconstructed.csv",
+             "--correlationDistance",
+             "40" },
+           { out + "/measure_reconstructed.csv" },
+           0.49,
+           0.01,
+           { "decode" });
 
   const json &             pr = config["prior"];
   std::vector<std::string> priorArgs = { out + "/patches.nrrd",
@@ -589,49 +677,85 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                          pr.value("precision", std::string("float32")),
                                          "--device",
                                          config["device"].get<std::string>() };
-  for (const auto & [flag, key] : std::vector<std::pair<std::string, std::string>>{
-         { "--logConditions", "log_conditions" }, { "--conditions", "conditions" }, { "--categorical", "categorical" } })
+  for (const auto & [flag, key] :
+       std::vector<std::pair<std::string, std::string>>{ { "--logConditions", "log_conditions" },
+                                                         { "--conditions", "conditions" },
+                                                         { "--categorical", "categorical" } })
     if (!data[key].empty())
       priorArgs.insert(priorArgs.end(), { flag, JoinStrings(data[key]) });
   if (!excludeArg.empty())
     priorArgs.insert(priorArgs.end(), { "--exclude", excludeArg });
   if (pr.value("composition_level", std::string("none")) != "none")
     priorArgs.insert(priorArgs.end(), { "--compositionLevel", pr["composition_level"].get<std::string>() });
-  run.Step("train-prior", "MicrostructureTrainPrior", priorArgs, { out + "/prior.model" }, 0.50, 0.25,
-           { "patches", "train-vqvae" }, out + "/prior.model.checkpoint");
+  run.Step("train-prior",
+           "MicrostructureTrainPrior",
+           priorArgs,
+           { out + "/prior.model" },
+           0.50,
+           0.25,
+           { "patches", "train-vqvae" },
+           out + "/prior.model.checkpoint");
 
   // Conditions to generate: every condition of the table (training ones, the held-out, the unseen).
-  const auto               table = itk::MicrostructureTable::Read(out + "/patches.csv");
-  const auto               conditions = sm::study::DistinctConditions(table, conditionColumns);
-  const json &             gen = config["generate"];
+  const auto   table = itk::MicrostructureTable::Read(out + "/patches.csv");
+  const auto   conditions = sm::study::DistinctConditions(table, conditionColumns);
+  const json & gen = config["generate"];
   fs::create_directories(out + "/generated");
   const double span = 0.2 / std::max<size_t>(1, conditions.size());
   for (size_t k = 0; k < conditions.size(); ++k)
   {
-    const auto &      c = conditions[k];
-    const bool        isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
-    const bool        holdout = isExcluded && !config["holdout"].empty() && c.Key == config["holdout"][0].get<std::string>();
+    const auto & c = conditions[k];
+    const bool   isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
+    const bool   holdout = isExcluded && !config["holdout"].empty() && c.Key == config["holdout"][0].get<std::string>();
     if (isExcluded && !holdout && !gen.value("unseen", true))
       continue; // generate.unseen false: the excluded conditions other than the held-out one are not generated
-    const std::string name = "generated/" + c.Slug;
-    std::vector<std::string> args = {
-      out + "/" + name + ".nrrd", "--vqvae", out + "/vqvae.model", "--prior", out + "/prior.model",
-      "--condition", sm::study::PriorCondition(c, data), "--samples",
-      std::to_string(holdout ? gen["holdout_samples"].get<int>() : gen["samples"].get<int>()), "--temperature",
-      std::to_string(gen["temperature"].get<double>()), "--seed", std::to_string(gen["seed"].get<int>() + k),
-      "--batchSize", std::to_string(gen["batch_size"].get<int>()), "--outputTable", out + "/" + name + ".csv",
-      "--device", config["device"].get<std::string>()
-    };
+    const std::string        name = "generated/" + c.Slug;
+    std::vector<std::string> args = { out + "/" + name + ".nrrd",
+                                      "--vqvae",
+                                      out + "/vqvae.model",
+                                      "--prior",
+                                      out + "/prior.model",
+                                      "--condition",
+                                      sm::study::PriorCondition(c, data),
+                                      "--samples",
+                                      std::to_string(holdout ? gen["holdout_samples"].get<int>()
+                                                             : gen["samples"].get<int>()),
+                                      "--temperature",
+                                      std::to_string(gen["temperature"].get<double>()),
+                                      "--seed",
+                                      std::to_string(gen["seed"].get<int>() + k),
+                                      "--batchSize",
+                                      std::to_string(gen["batch_size"].get<int>()),
+                                      "--outputTable",
+                                      out + "/" + name + ".csv",
+                                      "--device",
+                                      config["device"].get<std::string>() };
     if (gen.value("composition_candidates", 1) != 1)
       args.insert(args.end(), { "--compositionCandidates", std::to_string(gen["composition_candidates"].get<int>()) });
-    run.Step("generate-" + c.Slug, "MicrostructureGenerate", args, { out + "/" + name + ".nrrd" }, 0.75 + k * span,
-             span * 0.8, { "train-prior" });
-    run.Step("measure-generated-" + c.Slug, "MicrostructureMeasure",
-             { out + "/" + name + ".nrrd", "--table", out + "/" + name + ".csv", "--outputTable",
-               out + "/" + name + "_measure.csv", "--outputCorrelation", out + "/" + name + "_s2.csv",
-               "--correlationDistance", "40", "--outputChords", out + "/" + name + "_chords.csv" },
-             { out + "/" + name + "_measure.csv", out + "/" + name + "_chords.csv" }, 0.75 + (k + 0.8) * span,
-             span * 0.2, { "generate-" + c.Slug });
+    run.Step("generate-" + c.Slug,
+             "MicrostructureGenerate",
+             args,
+             { out + "/" + name + ".nrrd" },
+             0.75 + k * span,
+             span * 0.8,
+             { "train-prior" });
+    run.Step("measure-generated-" + c.Slug,
+             "MicrostructureMeasure",
+             { out + "/" + name + ".nrrd",
+               "--table",
+               out + "/" + name + ".csv",
+               "--outputTable",
+               out + "/" + name + "_measure.csv",
+               "--outputCorrelation",
+               out + "/" + name + "_s2.csv",
+               "--correlationDistance",
+               "40",
+               "--outputChords",
+               out + "/" + name + "_chords.csv" },
+             { out + "/" + name + "_measure.csv", out + "/" + name + "_chords.csv" },
+             0.75 + (k + 0.8) * span,
+             span * 0.2,
+             { "generate-" + c.Slug });
   }
 
   // The inverse at the held-out condition (synthetic source, whose held-out micrographs are at the
@@ -647,22 +771,40 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     for (const auto & r : train)
       lo = std::min(lo, std::log(r.get<double>())), hi = std::max(hi, std::log(r.get<double>()));
     // The trained range widened by a quarter on each side (the CLI's default), grid_count values.
-    const double       margin = 0.25 * (hi - lo);
-    const std::string  grid = sm::study::FormatFixed(lo - margin, 6, "") + ":" + sm::study::FormatFixed(hi + margin, 6, "") +
-                             ":" + std::to_string(inverse["grid_count"].get<int>());
+    const double      margin = 0.25 * (hi - lo);
+    const std::string grid = sm::study::FormatFixed(lo - margin, 6, "") + ":" +
+                             sm::study::FormatFixed(hi + margin, 6, "") + ":" +
+                             std::to_string(inverse["grid_count"].get<int>());
     fs::create_directories(out + "/inverse");
     const size_t count = std::min<size_t>(inverseImages, micrographs.GetNumberOfRows());
     for (size_t i = 0; i < count; ++i)
     {
       const std::string name = "inverse/holdout-" + std::to_string(i);
-      run.Step("infer-holdout-" + std::to_string(i), "MicrostructureInferCondition",
-               { out + "/data/holdout/" + micrographs.Get(i, "file"), out + "/" + name + ".csv", "--outputSummary",
-                 out + "/" + name + "_summary.csv", "--vqvae", out + "/vqvae.model", "--prior", out + "/prior.model",
-                 "--parameter", "ln_cooling_rate_C_per_s", "--grid", grid, "--pooledOnly", "--maximumPatches",
-                 std::to_string(inverse["patches"].get<int>()), "--modelError",
-                 sm::study::FormatFixed(inverse["model_error"].get<double>(), 6, ""), "--device",
+      run.Step("infer-holdout-" + std::to_string(i),
+               "MicrostructureInferCondition",
+               { out + "/data/holdout/" + micrographs.Get(i, "file"),
+                 out + "/" + name + ".csv",
+                 "--outputSummary",
+                 out + "/" + name + "_summary.csv",
+                 "--vqvae",
+                 out + "/vqvae.model",
+                 "--prior",
+                 out + "/prior.model",
+                 "--parameter",
+                 "ln_cooling_rate_C_per_s",
+                 "--grid",
+                 grid,
+                 "--pooledOnly",
+                 "--maximumPatches",
+                 std::to_string(inverse["patches"].get<int>()),
+                 "--modelError",
+                 sm::study::FormatFixed(inverse["model_error"].get<double>(), 6, ""),
+                 "--device",
                  config["device"].get<std::string>() },
-               { out + "/" + name + "_summary.csv" }, 0.95, 0.01, { "train-prior" });
+               { out + "/" + name + "_summary.csv" },
+               0.95,
+               0.01,
+               { "train-prior" });
     }
   }
 
@@ -697,7 +839,8 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
 {
   const json cv = config.value("cross_validation", json::object());
   if (!cv.is_object())
-    throw std::invalid_argument("cross_validation must be an object: { \"folds\": \"interior\", \"seeds\": [1, 2, 3] }");
+    throw std::invalid_argument(
+      "cross_validation must be an object: { \"folds\": \"interior\", \"seeds\": [1, 2, 3] }");
   const json seeds = cv.value("seeds", json::array({ 1, 2, 3 }));
   const json folds = cv.value("folds", json("interior"));
   if (!seeds.is_array() || seeds.empty() || !std::all_of(seeds.begin(), seeds.end(), [](const json & v) {
@@ -752,7 +895,7 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
       throw std::invalid_argument("cross_validation.rates needs at least 3 distinct rates (a fold between two others)");
     for (const double v : values)
     {
-      const std::string text = JoinNumbers(json::array({ v }));
+      const std::string    text = JoinNumbers(json::array({ v }));
       sm::study::Condition c;
       c.Values[column] = text;
       c.Key = column + "=" + text;
@@ -775,8 +918,12 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
   {
     // The table's conditions, from the patches of every micrograph (made once, in <out>).
     Runner run(BinDir(), out, progress, 0.0, 0.02);
-    run.Step("patches", "MicrostructurePatches", PrepareData(run, config, out), { out + "/patches.nrrd", out + "/patches.csv" },
-             0.0, 1.0);
+    run.Step("patches",
+             "MicrostructurePatches",
+             PrepareData(run, config, out),
+             { out + "/patches.nrrd", out + "/patches.csv" },
+             0.0,
+             1.0);
     const auto conditions =
       sm::study::DistinctConditions(itk::MicrostructureTable::Read(out + "/patches.csv"), ConditionColumns(data));
     json kept = json::array();
@@ -820,15 +967,16 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
     {
       const int         seed = seeds[k].get<int>();
       const std::string dir = out + "/folds/" + plan[i].condition.Slug + "/seed-" + std::to_string(seed);
-      std::cerr << "[study] fold " << plan[i].condition.Key << " (" << (plan[i].interior ? "interpolation" : "extrapolation")
-                << "), seed " << seed << "\n";
+      std::cerr << "[study] fold " << plan[i].condition.Key << " ("
+                << (plan[i].interior ? "interpolation" : "extrapolation") << "), seed " << seed << "\n";
       json foldConfig = WithSeed(plan[i].config, seed);
       foldConfig["inverse"]["model_error"] = 0.0; // the cross-validation measures it
       RunStudy(foldConfig, dir, preset, progress, base + (i * seeds.size() + k) * share, share);
       std::ifstream f(dir + "/report/results.json");
       rows.push_back(sm::study::CrossValidationRow(json::parse(f), plan[i].condition.Key, seed, plan[i].interior));
       // Written after every fold-seed, so that an interrupted cross-validation shows what it has.
-      sm::study::WriteCrossValidation(out, { { "folds", rows }, { "summary", sm::study::SummariseCrossValidation(rows) } });
+      sm::study::WriteCrossValidation(out,
+                                      { { "folds", rows }, { "summary", sm::study::SummariseCrossValidation(rows) } });
     }
   std::cerr << "[study] cross-validation: " << out << "/cross_validation.html\n";
 }
@@ -844,7 +992,8 @@ Body(Module & m)
   std::string out = fs::absolute(m.Get("output")).lexically_normal().string();
   while (out.size() > 1 && out.back() == '/')
     out.pop_back(); // "out/" and "out" are the same study
-  sm::cli::Progress progress("MicrostructureStudy", m.GetBool("crossValidate") ? "the cross-validation" : "the whole study");
+  sm::cli::Progress progress("MicrostructureStudy",
+                             m.GetBool("crossValidate") ? "the cross-validation" : "the whole study");
   if (m.GetBool("crossValidate"))
     CrossValidate(config, out, m.Get("preset"), progress);
   else
@@ -865,19 +1014,36 @@ main(int argc, char * argv[])
            "unseen ones -> volume fraction, mean free path and S2 of the real, reconstructed and generated sets -> "
            "report (index.html, tables, figures). Steps already done are reused.");
   m.Group("Input/Output");
-  m.AddPositional("directory", "output", 0, "output", "Study folder",
+  m.AddPositional("directory",
+                  "output",
+                  0,
+                  "output",
+                  "Study folder",
                   "Everything the study makes: data, models, logs, tables and report/index.html.");
-  m.Add("file", "config", "config", "", "Config (JSON)",
+  m.Add("file",
+        "config",
+        "config",
+        "",
+        "Config (JSON)",
         "Settings that replace the preset's (same keys as <output>/config.json, which every run writes). "
         "Its slow_cpu object holds settings that apply first on a CPU without AVX-512 (the demo: fewer VQ-VAE "
         "steps); {} turns them off.");
-  auto & preset = m.Add("string-enumeration", "preset", "preset", "demo", "Preset",
-                        "demo: synthetic default, small networks, 8-15 min on 2 cores (by CPU); tiny: a couple of minutes "
-                        "(tests); paper: the paper's network sizes and budget (for a GPU).");
+  auto & preset =
+    m.Add("string-enumeration",
+          "preset",
+          "preset",
+          "demo",
+          "Preset",
+          "demo: synthetic default, small networks, 8-15 min on 2 cores (by CPU); tiny: a couple of minutes "
+          "(tests); paper: the paper's network sizes and budget (for a GPU).");
   for (const auto & p : sm::study::Presets)
     preset.elements.emplace_back(p.Name);
   m.Add("string", "device", "device", "", "Device", "auto (CUDA when present), cpu or cuda:N; overrides the config.");
-  m.Add("boolean", "crossValidate", "crossValidate", "false", "Cross-validate",
+  m.Add("boolean",
+        "crossValidate",
+        "crossValidate",
+        "false",
+        "Cross-validate",
         "Hold out each training condition between two others in turn (config cross_validation: folds, seeds, "
         "and for the synthetic default the rates) and score it, every seed a whole study in <output>/folds; "
         "writes cross_validation.csv, .json and .html. The demo: 3 and 10 degC/s x 3 seeds.");

@@ -27,32 +27,52 @@ void
 Declare(Module & m)
 {
   m.Group("Output");
-  auto & dir = m.AddPositional("directory", "outputDirectory", 0, "output", "Dataset folder",
-                               "Folder for a dataset: images/*.png (micrographs), phase_maps/*.png (labels 0 = "
-                               "pearlite, 1 = ferrite, 2 = grain boundary) and micrographs.csv (one row per "
-                               "micrograph). Not needed with --output, and not written then (Slicer always fills it: pick any folder).");
+  auto & dir = m.AddPositional(
+    "directory",
+    "outputDirectory",
+    0,
+    "output",
+    "Dataset folder",
+    "Folder for a dataset: images/*.png (micrographs), phase_maps/*.png (labels 0 = "
+    "pearlite, 1 = ferrite, 2 = grain boundary) and micrographs.csv (one row per "
+    "micrograph). Not needed with --output, and not written then (Slicer always fills it: pick any folder).");
   dir.required = false;
-  auto & out = m.Add("image", "output", "output", "", "Single micrograph",
+  auto & out = m.Add("image",
+                     "output",
+                     "output",
+                     "",
+                     "Single micrograph",
                      "Write one micrograph for --coolingRate instead of a dataset (PNG, TIFF, NRRD, ...).");
   out.channel = "output";
   out.flag = "o";
-  m.Add("image", "outputPhaseMap", "outputPhaseMap", "", "Single phase map",
+  m.Add("image",
+        "outputPhaseMap",
+        "outputPhaseMap",
+        "",
+        "Single phase map",
         "With --output: also write its ground-truth phase map (0 pearlite, 1 ferrite, 2 grain boundary).")
     .channel = "output";
-  m.Group("Process", "Cooling rates (degC/s); the model is calibrated at 1, 3, 10 and 30 degC/s and interpolated "
-                     "in between.");
-  m.Add("float-vector", "coolingRates", "coolingRates", "1,3,10,30", "Cooling rates (degC/s)",
+  m.Group("Process",
+          "Cooling rates (degC/s); the model is calibrated at 1, 3, 10 and 30 degC/s and interpolated "
+          "in between.");
+  m.Add("float-vector",
+        "coolingRates",
+        "coolingRates",
+        "1,3,10,30",
+        "Cooling rates (degC/s)",
         "Dataset: comma-separated cooling rates, each in [0.01, 1000] (outside 1..30 is an extrapolation).");
-  auto & perRate =
-    m.Add("integer", "imagesPerRate", "imagesPerRate", "4", "Images per rate", "Dataset: micrographs per cooling rate.");
+  auto & perRate = m.Add(
+    "integer", "imagesPerRate", "imagesPerRate", "4", "Images per rate", "Dataset: micrographs per cooling rate.");
   perRate.minimum = "1";
   perRate.maximum = "10000";
   m.Add("double", "coolingRate", "coolingRate", "3", "Cooling rate (degC/s)", "With --output: its cooling rate.");
   m.Group("Image");
   m.Add("integer-vector", "size", "size", "1024,768", "Size (px)", "Width,height in pixels.");
-  m.Add("double", "spacing", "spacing", "0.34", "Pixel size (um)",
-        "Micrometres per pixel (the calibration is at 0.34).");
-  m.AddSeed("seed", "0", "Seed",
+  m.Add(
+    "double", "spacing", "spacing", "0.34", "Pixel size (um)", "Micrometres per pixel (the calibration is at 0.34).");
+  m.AddSeed("seed",
+            "0",
+            "Seed",
             "Random seed (0 to 2^64-1); the same seed gives the same images. Each dataset image gets its own seed "
             "(column seed), which regenerates it with --output --coolingRate RATE --seed SEED.");
   m.Group("Results", "Output scalars (for Slicer).");
@@ -99,7 +119,7 @@ Body(Module & m)
   {
     throw std::invalid_argument("--spacing must be a positive number of micrometres per pixel");
   }
-  const uint64_t seed = m.GetSeed("seed"); // exact: declared as a string, parsed without a double
+  const uint64_t    seed = m.GetSeed("seed"); // exact: declared as a string, parsed without a double
   sm::cli::Progress progress("MicrostructureSynthesize", "Synthetic ferrite-pearlite micrographs");
 
   // One image.
@@ -156,11 +176,19 @@ Body(Module & m)
   fs::create_directories(fs::path(dir) / "images");
   fs::create_directories(fs::path(dir) / "phase_maps");
 
-  itk::MicrostructureTable table({ "file", "micrograph_id", "sample_id", "microconstituent", "um_per_px", "detector",
-                                   "cooling_rate_C_per_s", "seed", "phase_map", "ferrite_fraction_true",
+  itk::MicrostructureTable table({ "file",
+                                   "micrograph_id",
+                                   "sample_id",
+                                   "microconstituent",
+                                   "um_per_px",
+                                   "detector",
+                                   "cooling_rate_C_per_s",
+                                   "seed",
+                                   "phase_map",
+                                   "ferrite_fraction_true",
                                    "mean_free_path_true_um" });
-  const double total = static_cast<double>(rates.size() * perRate);
-  int          id = 0;
+  const double             total = static_cast<double>(rates.size() * perRate);
+  int                      id = 0;
   for (double rate : rates)
   {
     for (long long k = 0; k < perRate; ++k, ++id)
@@ -181,9 +209,15 @@ Body(Module & m)
       truth->SetInput(src->GetPhaseMapOutput());
       truth->SetForegroundValue(SourceType::FerriteLabel);
       truth->Update();
-      table.AddRow({ image, std::to_string(id + 1), std::to_string(id + 1), "ferrite+pearlite (synthetic)",
-                     itk::MicrostructureTable::FormatNumber(spacing), "optical (synthetic)",
-                     itk::MicrostructureTable::FormatNumber(rate), std::to_string(s), phase,
+      table.AddRow({ image,
+                     std::to_string(id + 1),
+                     std::to_string(id + 1),
+                     "ferrite+pearlite (synthetic)",
+                     itk::MicrostructureTable::FormatNumber(spacing),
+                     "optical (synthetic)",
+                     itk::MicrostructureTable::FormatNumber(rate),
+                     std::to_string(s),
+                     phase,
                      itk::MicrostructureTable::FormatNumber(truth->GetVolumeFraction()),
                      itk::MicrostructureTable::FormatNumber(truth->GetMeanFreePathPhysical()) });
       progress.Update((id + 1) / total);

@@ -38,8 +38,8 @@ constexpr unsigned long CheckpointInterval = 200;
 constexpr unsigned int EpochsWithoutSteps = 10;
 // The network: the index embedding has --hiddenChannels channels (the paper: 64 and 64; the demo:
 // 32 and 32), the kernels are the paper's (7 x 7 with mask A in layer 1, 3 x 3 with mask B after, the
-// defaults of PixelCNNPriorModel::Hyperparameters), without dilations (measured: raised the generated phase fraction, CHANGELOG.md "Prior variants
-// at equal cost"; with the composition budget, fewer cross-validation targets met,
+// defaults of PixelCNNPriorModel::Hyperparameters), without dilations (measured: raised the generated phase fraction,
+// CHANGELOG.md "Prior variants at equal cost"; with the composition budget, fewer cross-validation targets met,
 // docs/cross_validation.md session 23); the learning rate is constant (a cosine decay measured no
 // better, CHANGELOG.md).
 
@@ -78,7 +78,7 @@ IndexMaps(const std::string & stackPath, const std::string & vqvaePath, const st
   auto vqvae = itk::VQVAEModel::New();
   vqvae->Read(vqvaePath);
   ByteStackType::Pointer stack = itk::ReadScalarImage<ByteStackType>(stackPath);
-  auto encode = itk::VQEncodeImageFilter<ByteStackType, MapType>::New();
+  auto                   encode = itk::VQEncodeImageFilter<ByteStackType, MapType>::New();
   encode->SetInput(stack);
   encode->SetModel(vqvae);
   progress.Observe(encode, 0.0, 0.1);
@@ -129,8 +129,9 @@ Body(Module & m)
     columns.push_back({ c, c, false, true });
   for (const auto & c : columns)
     if (!table.HasColumn(c.source))
-      throw std::invalid_argument("the table " + m.Get("table") + " has no column \"" + c.source +
-                                  "\": give process-parameter columns that MicrostructurePatches copied (--conditions)");
+      throw std::invalid_argument(
+        "the table " + m.Get("table") + " has no column \"" + c.source +
+        "\": give process-parameter columns that MicrostructurePatches copied (--conditions)");
   if (!table.HasColumn("split"))
     throw std::invalid_argument("the table has no \"split\" column: make it with MicrostructurePatches");
   // --exclude: rows left out of training and validation (e.g. a held-out condition).
@@ -147,8 +148,8 @@ Body(Module & m)
     throw std::invalid_argument("the table has " + std::to_string(table.GetNumberOfRows()) + " rows but the stack " +
                                 std::to_string(size[2]) + " patches: give the table written with this stack");
 
-  std::vector<size_t>           trainRows, testRows;
-  std::vector<Prior::Condition> trainConditions, testConditions;
+  std::vector<size_t>                             trainRows, testRows;
+  std::vector<Prior::Condition>                   trainConditions, testConditions;
   std::map<std::string, std::vector<std::string>> trainValues;
   size_t                                          excluded = 0;
   for (size_t i = 0; i < table.GetNumberOfRows(); ++i)
@@ -243,11 +244,15 @@ Body(Module & m)
       // The top level: each map's share of the bright phase, from its codes' own shares measured on
       // the training patches (Otsu per patch).
       const auto patches = itk::ReadScalarImage<ByteStackType>(m.Get("input"));
-      const auto share = itk::ComputeCodeForegroundShare(patches.GetPointer(), maps.GetPointer(), trainRows,
-                                                         h.CodebookSize);
-      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()), 1, trainIndices.data(),
-                                 static_cast<unsigned int>(trainRows.size()), static_cast<unsigned int>(size[1]),
-                                 static_cast<unsigned int>(size[0]), trainConditions);
+      const auto share =
+        itk::ComputeCodeForegroundShare(patches.GetPointer(), maps.GetPointer(), trainRows, h.CodebookSize);
+      prior->SetCompositionLevel(std::vector<float>(share.begin(), share.end()),
+                                 1,
+                                 trainIndices.data(),
+                                 static_cast<unsigned int>(trainRows.size()),
+                                 static_cast<unsigned int>(size[1]),
+                                 static_cast<unsigned int>(size[0]),
+                                 trainConditions);
       const auto & s = prior->GetConditionSchema();
       std::cerr << "composition level: the share of the bright phase per map (standardised)";
       if (!s.empty() && !s[0].Categorical)
@@ -283,16 +288,16 @@ Body(Module & m)
   auto onEpoch = itk::CStyleCommand::New();
   onEpoch->SetCallback([](itk::Object * caller, const itk::EventObject &, void *) {
     const auto & r = static_cast<itk::PixelCNNPriorTrainer *>(caller)->GetEpochRecords().back();
-    std::cerr << "\nepoch " << r.Epoch << " (step " << r.Step << ", " << static_cast<long>(r.Seconds)
-              << " s): train " << r.TrainBitsPerIndex << " bits/index";
+    std::cerr << "\nepoch " << r.Epoch << " (step " << r.Step << ", " << static_cast<long>(r.Seconds) << " s): train "
+              << r.TrainBitsPerIndex << " bits/index";
     if (r.ValidationMaps > 0)
       std::cerr << ", validation " << r.ValidationBitsPerIndex << " bits/index";
     std::cerr << std::endl;
   });
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   progress.Observe(trainer, 0.1, 0.9);
-  std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1]
-            << " (" << testRows.size() << " validation, " << excluded << " excluded), conditions:";
+  std::cerr << "training the prior on " << trainRows.size() << " index maps of " << size[0] << " x " << size[1] << " ("
+            << testRows.size() << " validation, " << excluded << " excluded), conditions:";
   for (const auto & col : columns)
     std::cerr << ' ' << col.name;
   std::cerr << ", device " << prior->GetDeviceInUse() << " (" << prior->GetPrecisionInUse()
@@ -318,7 +323,8 @@ Body(Module & m)
   progress.End();
   std::cerr << "wrote " << output << "\n";
   if (!records.empty())
-    m.SetReturn("validationBitsPerIndex", itk::MicrostructureTable::FormatNumber(records.back().ValidationBitsPerIndex));
+    m.SetReturn("validationBitsPerIndex",
+                itk::MicrostructureTable::FormatNumber(records.back().ValidationBitsPerIndex));
   return 0;
 }
 } // namespace
@@ -337,23 +343,47 @@ main(int argc, char * argv[])
   m.AddPositional("image", "input", 0, "input", "Patch stack", "3D stack of 8-bit patches from MicrostructurePatches.");
   m.AddPositional("file", "output", 1, "output", "Prior model", "The trained prior, e.g. prior.model.");
   m.Add("file", "vqvae", "vqvae", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
-  m.Add("table", "table", "table", "", "Patch table",
+  m.Add("table",
+        "table",
+        "table",
+        "",
+        "Patch table",
         "Per-patch table written with the stack: process-parameter columns and the train/test split.");
   m.Add("table", "log", "log", "", "Training log (CSV)", "One row per epoch: train and validation bits per index.")
     .channel = "output";
-  m.Add("file", "checkpoint", "checkpoint", "", "Checkpoint",
+  m.Add("file",
+        "checkpoint",
+        "checkpoint",
+        "",
+        "Checkpoint",
         "Written every 200 steps and at the end. Default: the output path + .checkpoint.")
     .channel = "output";
   m.Add("boolean", "resume", "resume", "false", "Resume", "Continue from the checkpoint when it exists.");
   m.Group("Conditions");
-  m.Add("string-vector", "conditions", "conditions", "", "Continuous parameters",
+  m.Add("string-vector",
+        "conditions",
+        "conditions",
+        "",
+        "Continuous parameters",
         "Table columns used as they are, e.g. anneal_temperature_C.");
-  m.Add("string-vector", "logConditions", "logConditions", "", "Log-scaled parameters",
+  m.Add("string-vector",
+        "logConditions",
+        "logConditions",
+        "",
+        "Log-scaled parameters",
         "Table columns whose natural logarithm is the parameter, named ln_<column> (the paper: ln cooling rate), "
         "e.g. cooling_rate_C_per_s -> ln_cooling_rate_C_per_s.");
-  m.Add("string-vector", "categorical", "categorical", "", "Categorical parameters",
+  m.Add("string-vector",
+        "categorical",
+        "categorical",
+        "",
+        "Categorical parameters",
         "Table columns of categories (one-hot), e.g. cool_method.");
-  m.Add("string-vector", "exclude", "exclude", "", "Exclude",
+  m.Add("string-vector",
+        "exclude",
+        "exclude",
+        "",
+        "Exclude",
         "Conditions whose patches are left out (e.g. a held-out condition: cooling_rate_C_per_s=3; a "
         "combination: anneal_temperature_C=970;cool_method=Q).");
   m.Group("Training");
@@ -361,7 +391,11 @@ main(int argc, char * argv[])
     .minimum = "0";
   m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "").minimum = "1";
   m.Add("double", "learningRate", "learningRate", "0.0003", "Learning rate", "Adam's learning rate, constant.");
-  auto & composition = m.Add("string-enumeration", "compositionLevel", "compositionLevel", "none", "Composition level",
+  auto & composition = m.Add("string-enumeration",
+                             "compositionLevel",
+                             "compositionLevel",
+                             "none",
+                             "Composition level",
                              "A two-level prior (not in the paper): each map's share of the bright phase (Otsu per "
                              "training patch, through the codes' own shares) drawn first from a normal distribution "
                              "whose mean and log sd are lines in the condition, then the map given it, every layer "
@@ -372,19 +406,32 @@ main(int argc, char * argv[])
   m.Add("string", "seed", "seed", "1", "Seed", "Seed of the weights and the data order.");
   m.Group("Network");
   m.Add("integer", "layers", "layers", "15", "Gated layers", "The paper: 15.").minimum = "1";
-  m.Add("integer", "hiddenChannels", "hiddenChannels", "64", "Hidden channels",
+  m.Add("integer",
+        "hiddenChannels",
+        "hiddenChannels",
+        "64",
+        "Hidden channels",
         "Channels of both stacks and of the index embedding (the paper: 64). The kernels are the paper's: 7 x 7 "
         "(mask A) in the first layer, 3 x 3 (mask B) after.")
     .minimum = "1";
-  m.Add("integer", "outputHiddenChannels", "outputHiddenChannels", "512", "Head channels",
+  m.Add("integer",
+        "outputHiddenChannels",
+        "outputHiddenChannels",
+        "512",
+        "Head channels",
         "Channels between the head's two 1x1 convolutions (the paper: 512; the demo: 96).")
     .minimum = "1";
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
-                           "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "
-                           "float32); needs AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with "
-                           "AMX), float32 otherwise.");
+  auto & precision =
+    m.Add("string-enumeration",
+          "precision",
+          "precision",
+          "float32",
+          "Precision",
+          "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "
+          "float32); needs AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with "
+          "AMX), float32 otherwise.");
   precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationBitsPerIndex", "validationBitsPerIndex", "", "Validation bits per index", "Last epoch.")

@@ -35,8 +35,8 @@ Describe(const itk::VQVAETrainer::EpochRecord & r)
   if (r.ValidationPatches > 0)
   {
     s << ", validation MSE " << r.ValidationReconstructionLoss << ", perplexity " << std::setprecision(1)
-      << r.ValidationPerplexity << ", codes in use " << r.ValidationCodesInUse << std::setprecision(2)
-      << ", V_f bias " << r.VolumeFractionBias << " pp, d_f bias " << r.MeanFreePathBias << " %";
+      << r.ValidationPerplexity << ", codes in use " << r.ValidationCodesInUse << std::setprecision(2) << ", V_f bias "
+      << r.VolumeFractionBias << " pp, d_f bias " << r.MeanFreePathBias << " %";
   }
   return s.str();
 }
@@ -61,8 +61,8 @@ Body(Module & m)
 
   sm::cli::Progress progress("MicrostructureTrainVQVAE", "VQ-VAE training");
   // Patches: 8-bit stacks (MicrostructurePatches) or any scalar stack, as float.
-  auto stack = itk::ReadScalarImage<StackType>(m.Get("input"), true);
-  const auto size = stack->GetLargestPossibleRegion().GetSize();
+  auto                stack = itk::ReadScalarImage<StackType>(m.Get("input"), true);
+  const auto          size = stack->GetLargestPossibleRegion().GetSize();
   std::vector<size_t> trainSlices, testSlices;
   std::string         dataSummary;
   if (!m.Get("table").empty())
@@ -90,8 +90,8 @@ Body(Module & m)
       else if (split == "test")
         testSlices.push_back(i);
       else
-        throw std::invalid_argument("row " + std::to_string(i + 1) + " of " + m.Get("table") + " has split \"" +
-                                    split + "\": expected train or test");
+        throw std::invalid_argument("row " + std::to_string(i + 1) + " of " + m.Get("table") + " has split \"" + split +
+                                    "\": expected train or test");
     }
     if (testSlices.empty())
       std::cerr << "warning: the table has no \"test\" patches: no validation (use --testFraction in "
@@ -144,9 +144,10 @@ Body(Module & m)
       // Whole numbers only: std::stoul would wrap "-4" to 2^64 - 4.
       if (c.empty() || c.size() > 4 || c.find_first_not_of("0123456789") != std::string::npos || std::stoul(c) < 1 ||
           std::stoul(c) > 4096)
-        throw std::invalid_argument("--encoderChannels " + m.Get("encoderChannels") + ": \"" + c +
-                                    "\" is not a channel count; give whole numbers 1..4096 separated by commas, one per "
-                                    "halving, e.g. 32,64");
+        throw std::invalid_argument(
+          "--encoderChannels " + m.Get("encoderChannels") + ": \"" + c +
+          "\" is not a channel count; give whole numbers 1..4096 separated by commas, one per "
+          "halving, e.g. 32,64");
       h.EncoderChannels.push_back(static_cast<unsigned int>(std::stoul(c)));
     }
     h.NumberOfResidualBlocks = static_cast<unsigned int>(m.GetInt("residualBlocks"));
@@ -195,15 +196,16 @@ Body(Module & m)
   trainer->AddObserver(itk::IterationEvent(), onEpoch);
   progress.Observe(trainer, 0.0, 1.0);
   std::cerr << "training on " << train->GetLargestPossibleRegion().GetSize()[2] << " patches of " << size[0] << " x "
-            << size[1] << " px, validating on " << testSlices.size() << ", device " << model->GetDeviceInUse()
-            << " (" << model->GetPrecisionInUse() << (model->GetDeviceInUse() == "cpu" ? ", " + itk::GetCPUInstructionSet() : "")
-            << "), " << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
+            << size[1] << " px, validating on " << testSlices.size() << ", device " << model->GetDeviceInUse() << " ("
+            << model->GetPrecisionInUse()
+            << (model->GetDeviceInUse() == "cpu" ? ", " + itk::GetCPUInstructionSet() : "") << "), "
+            << itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads() << " threads\n";
   trainer->Train();
 
   std::ostringstream summary;
   const auto &       records = trainer->GetEpochRecords();
-  summary << "trained " << model->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize()
-          << " on " << trainSlices.size() << " patches of " << m.Get("input") << " (" << testSlices.size()
+  summary << "trained " << model->GetNumberOfTrainingSteps() << " steps of batch " << trainer->GetBatchSize() << " on "
+          << trainSlices.size() << " patches of " << m.Get("input") << " (" << testSlices.size()
           << " validation patches), learning rate " << model->GetLearningRate() << ", data seed " << m.Get("seed");
   if (!records.empty())
     summary << "; last epoch: " << Describe(records.back());
@@ -238,45 +240,85 @@ main(int argc, char * argv[])
            "reconstruction error, codebook use, and the bias of the reconstructions' volume fraction and mean free "
            "path. Checkpoints are written atomically; --resume continues a killed run exactly.");
   m.Group("Input/Output");
-  m.AddPositional("image", "input", 0, "input", "Patch stack",
+  m.AddPositional("image",
+                  "input",
+                  0,
+                  "input",
+                  "Patch stack",
                   "3D stack of patches (x, y = patch, z = patch index), e.g. patches.nrrd from MicrostructurePatches.");
   m.AddPositional("file", "output", 1, "output", "Model file", "The trained VQ-VAE model, e.g. vqvae.model.");
-  m.Add("table", "table", "table", "", "Patch table",
+  m.Add("table",
+        "table",
+        "table",
+        "",
+        "Patch table",
         "Per-patch table written with the stack (MicrostructurePatches --outputTable): its split column selects "
         "training (train) and validation (test) patches.");
-  m.Add("string-vector", "exclude", "exclude", "", "Exclude",
+  m.Add("string-vector",
+        "exclude",
+        "exclude",
+        "",
+        "Exclude",
         "Conditions whose patches are left out of training and validation (e.g. a held-out condition): "
         "column=value, or column=value;column2=value2 for a combination.");
-  m.Add("table", "log", "log", "", "Training log (CSV)",
+  m.Add("table",
+        "log",
+        "log",
+        "",
+        "Training log (CSV)",
         "One row per epoch: train and validation MSE, perplexity, codes in use, volume fraction and mean free "
         "path bias of reconstructions.")
     .channel = "output";
-  m.Add("file", "checkpoint", "checkpoint", "", "Checkpoint",
-        "Checkpoint file (default: the output path + .checkpoint).")
+  m.Add(
+     "file", "checkpoint", "checkpoint", "", "Checkpoint", "Checkpoint file (default: the output path + .checkpoint).")
     .channel = "output";
-  m.Add("integer", "checkpointInterval", "checkpointInterval", "100", "Checkpoint interval (steps)",
+  m.Add("integer",
+        "checkpointInterval",
+        "checkpointInterval",
+        "100",
+        "Checkpoint interval (steps)",
         "Steps between checkpoints; 0 = none.")
     .minimum = "0";
-  m.Add("boolean", "resume", "resume", "false", "Resume",
+  m.Add("boolean",
+        "resume",
+        "resume",
+        "false",
+        "Resume",
         "Continue from the checkpoint when it exists (same data and settings), else start anew.");
   m.Group("Training");
-  m.Add("integer", "epochs", "epochs", "10", "Epochs", "Passes over the training patches (unless --steps).")
-    .minimum = "1";
+  m.Add("integer", "epochs", "epochs", "10", "Epochs", "Passes over the training patches (unless --steps).").minimum =
+    "1";
   m.Add("integer", "steps", "steps", "0", "Steps", "Total optimisation steps; 0 = use --epochs.").minimum = "0";
   m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "Patches per step (the paper: 64).").minimum = "2";
   m.Add("double", "learningRate", "learningRate", "0.0002", "Learning rate", "Adam's learning rate.");
-  auto & schedule = m.Add("string-enumeration", "schedule", "schedule", "constant", "Learning-rate schedule",
+  auto & schedule = m.Add("string-enumeration",
+                          "schedule",
+                          "schedule",
+                          "constant",
+                          "Learning-rate schedule",
                           "constant, or cosine: decay to 5 % of --learningRate over the run (better final quality "
                           "in a fixed budget).");
   schedule.elements = { "constant", "cosine" };
   m.AddSeed("seed", "1", "Seed", "Seed of the weights, data order and flips.");
-  m.Add("boolean", "noFlips", "noFlips", "false", "No flips",
+  m.Add("boolean",
+        "noFlips",
+        "noFlips",
+        "false",
+        "No flips",
         "Do not flip patches at random (on by default: flips are free data for isotropic microstructures).");
-  m.Add("integer", "validationPatches", "validationPatches", "512", "Validation patches",
+  m.Add("integer",
+        "validationPatches",
+        "validationPatches",
+        "512",
+        "Validation patches",
         "At most this many test patches are reconstructed and measured per epoch; 0 = all.")
     .minimum = "0";
   m.Group("Network");
-  m.Add("integer-vector", "encoderChannels", "encoderChannels", "32,64,128", "Encoder channels",
+  m.Add("integer-vector",
+        "encoderChannels",
+        "encoderChannels",
+        "32,64,128",
+        "Encoder channels",
         "Output channels of the stride-2 convolutions (one per halving: 3 -> 16 x 16 maps for 128 x 128 patches).");
   auto & blocks = m.Add("integer", "residualBlocks", "residualBlocks", "2", "Residual blocks", "");
   blocks.minimum = "0";
@@ -288,39 +330,80 @@ main(int argc, char * argv[])
   auto & dimension = m.Add("integer", "codeDimension", "codeDimension", "128", "Code dimension (D)", "");
   dimension.minimum = "1";
   dimension.maximum = "4096";
-  m.Add("double", "commitmentCost", "commitmentCost", "0.25", "Commitment cost (beta)",
+  m.Add("double",
+        "commitmentCost",
+        "commitmentCost",
+        "0.25",
+        "Commitment cost (beta)",
         "0.25 with the EMA codebook; the paper uses 1.0 with --codebookUpdate loss.");
-  auto & update = m.Add("string-enumeration", "codebookUpdate", "codebookUpdate", "ema", "Codebook update",
+  auto & update = m.Add("string-enumeration",
+                        "codebookUpdate",
+                        "codebookUpdate",
+                        "ema",
+                        "Codebook update",
                         "ema (default): exponential moving average with dead-code restart, which keeps the whole "
                         "codebook in use; loss: the paper's codebook loss (measured: far fewer codes in use).");
   update.elements = { "ema", "loss" };
   m.Add("double", "emaDecay", "emaDecay", "0.99", "EMA decay", "ema only.");
-  m.Add("double", "gradientLossWeight", "gradientLossWeight", "0", "Gradient loss weight",
+  m.Add("double",
+        "gradientLossWeight",
+        "gradientLossWeight",
+        "0",
+        "Gradient loss weight",
         "Weight of an image-gradient term added to the MSE (0 = the paper): keeps grain boundaries sharp.");
-  m.Add("double", "phaseLossWeight", "phaseLossWeight", "0", "Phase loss weight",
+  m.Add("double",
+        "phaseLossWeight",
+        "phaseLossWeight",
+        "0",
+        "Phase loss weight",
         "Weight of a phase-map term added to the MSE (0 = the paper): soft Otsu phase maps of reconstructions "
         "vs originals, so thin boundaries and small particles stay on the right side of the threshold.");
-  m.Add("double", "phaseLossSoftness", "phaseLossSoftness", "0.05", "Phase loss softness",
+  m.Add("double",
+        "phaseLossSoftness",
+        "phaseLossSoftness",
+        "0.05",
+        "Phase loss softness",
         "Width of the soft threshold in [-1, 1] intensity units.");
-  m.Add("double", "histogramLossWeight", "histogramLossWeight", "0", "Histogram loss weight",
+  m.Add("double",
+        "histogramLossWeight",
+        "histogramLossWeight",
+        "0",
+        "Histogram loss weight",
         "Weight of an intensity-histogram term added to the MSE (0 = the paper): the mean squared difference of "
         "sorted pixel values, so reconstructions keep the originals' grey-level distribution and Otsu threshold.");
-  m.Add("double", "interfaceLossWeight", "interfaceLossWeight", "0", "Interface loss weight",
+  m.Add("double",
+        "interfaceLossWeight",
+        "interfaceLossWeight",
+        "0",
+        "Interface loss weight",
         "Weight of an interface-count term added to the MSE (0 = the paper): the squared relative difference of the "
         "soft phase maps' phase changes per pixel along rows and columns, so reconstructions keep the originals' "
         "number of boundaries, which the mean free path divides by.");
   m.Group("Compute");
   m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  auto & precision = m.Add("string-enumeration", "precision", "precision", "float32", "Precision",
-                           "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (weights, "
-                           "quantizer, losses and Adam in float32): about 2x faster on AMD CPUs with AVX512-BF16, needs "
-                           "AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with AMX), "
-                           "float32 otherwise.");
+  auto & precision =
+    m.Add("string-enumeration",
+          "precision",
+          "precision",
+          "float32",
+          "Precision",
+          "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (weights, "
+          "quantizer, losses and Adam in float32): about 2x faster on AMD CPUs with AVX512-BF16, needs "
+          "AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with AMX), "
+          "float32 otherwise.");
   precision.elements = { "float32", "bfloat16", "auto" };
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationMSE", "validationMSE", "", "Validation MSE", "Last epoch.").channel = "output";
-  m.Add("double", "volumeFractionBias", "volumeFractionBias", "", "Volume fraction bias (pp)", "Reconstructions minus originals.").channel = "output";
-  m.Add("double", "meanFreePathBias", "meanFreePathBias", "", "Mean free path bias (%)", "Reconstructions vs originals.").channel = "output";
+  m.Add("double",
+        "volumeFractionBias",
+        "volumeFractionBias",
+        "",
+        "Volume fraction bias (pp)",
+        "Reconstructions minus originals.")
+    .channel = "output";
+  m.Add(
+     "double", "meanFreePathBias", "meanFreePathBias", "", "Mean free path bias (%)", "Reconstructions vs originals.")
+    .channel = "output";
   m.Add("integer", "codesInUse", "codesInUse", "", "Codes in use", "On the validation patches.").channel = "output";
   return sm::cli::Run(m, argc, argv, Body);
 }

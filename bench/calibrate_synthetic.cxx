@@ -40,13 +40,15 @@ struct Target
 {
   double rate, mean, var, df;
 };
-const std::vector<Target> kTargets = { { 1, 73.4, 15.8, 6.50 }, { 3, 68.8, 13.9, 4.49 }, { 10, 66.2, 29.3, 3.88 },
+const std::vector<Target> kTargets = { { 1, 73.4, 15.8, 6.50 },
+                                       { 3, 68.8, 13.9, 4.49 },
+                                       { 10, 66.2, 29.3, 3.88 },
                                        { 30, 63.4, 50.3, 3.64 } };
 
 struct Stats
 {
-  double mean{ 0 }, var{ 0 }, df{ 0 }, dfSE{ 0 }, meanSE{ 0 };
-  double truthMean{ 0 }, truthVar{ 0 }, truthDf{ 0 };
+  double      mean{ 0 }, var{ 0 }, df{ 0 }, dfSE{ 0 }, meanSE{ 0 };
+  double      truthMean{ 0 }, truthVar{ 0 }, truthDf{ 0 };
   std::size_t n{ 0 };
 };
 
@@ -106,7 +108,7 @@ Measure(const Params & p, int n, uint64_t seed0)
         auto otsu = itk::OtsuThresholdImageFilter<ImageType, ImageType>::New();
         otsu->SetInput(roi->GetOutput());
         otsu->SetNumberOfHistogramBins(256);
-        otsu->SetInsideValue(0); // <= threshold: dark
+        otsu->SetInsideValue(0);  // <= threshold: dark
         otsu->SetOutsideValue(1); // bright = ferrite
         otsu->SetNumberOfWorkUnits(1);
         otsu->Update();
@@ -131,7 +133,7 @@ Measure(const Params & p, int n, uint64_t seed0)
   MeanVar(f, s.mean, s.var);
   MeanVar(dfs, s.df, dfVar);
   // Standard errors from per-image means (patches of one image are correlated).
-  const std::size_t perImage = f.size() / n;
+  const std::size_t   perImage = f.size() / n;
   std::vector<double> imgMean(n, 0.0), imgDf(n, 0.0);
   for (std::size_t k = 0; k < f.size(); ++k)
   {
@@ -172,8 +174,16 @@ JMFraction(double T, double & F, double & dF)
 void
 PrintRow(double rate, const Stats & s, const Target * t)
 {
-  std::printf("%6.2f  %7.2f (%4.2f) %7.2f %6.3f (%5.3f) | truth %6.2f %7.2f %6.3f", rate, s.mean, s.meanSE, s.var,
-              s.df, s.dfSE, s.truthMean, s.truthVar, s.truthDf);
+  std::printf("%6.2f  %7.2f (%4.2f) %7.2f %6.3f (%5.3f) | truth %6.2f %7.2f %6.3f",
+              rate,
+              s.mean,
+              s.meanSE,
+              s.var,
+              s.df,
+              s.dfSE,
+              s.truthMean,
+              s.truthVar,
+              s.truthDf);
   if (t)
   {
     std::printf(" | target %5.1f %5.1f %5.2f", t->mean, t->var, t->df);
@@ -187,8 +197,8 @@ Evaluate(int images, const std::vector<double> & rates, uint64_t seed0)
   std::printf("rate    V_f mean (SE)  V_f var  d_f um (SE)  | phase map: V_f mean, var, d_f | target\n");
   for (double rate : rates)
   {
-    const Params p = SourceType::GetParametersForCoolingRate(rate);
-    const Stats  s = Measure(p, images, seed0);
+    const Params   p = SourceType::GetParametersForCoolingRate(rate);
+    const Stats    s = Measure(p, images, seed0);
     const Target * t = nullptr;
     for (const auto & k : kTargets)
     {
@@ -230,20 +240,20 @@ main(int argc, char * argv[])
     std::cerr << "usage: calibrate_synthetic evaluate [images] [rates] [seed0] | calibrate [images] [iterations]\n";
     return 2;
   }
-  const int images = argc > 2 ? std::stoi(argv[2]) : 12;
-  const int iterations = argc > 3 ? std::stoi(argv[3]) : 8;
-  const double tauFactor = argc > 4 ? std::stod(argv[4]) : SourceType::NucleationPeriodFactor;
+  const int         images = argc > 2 ? std::stoi(argv[2]) : 12;
+  const int         iterations = argc > 3 ? std::stoi(argv[3]) : 8;
+  const double      tauFactor = argc > 4 ? std::stod(argv[4]) : SourceType::NucleationPeriodFactor;
   const std::size_t onlyRates = argc > 5 ? std::stoul(argv[5]) : kTargets.size();
   std::vector<SourceType::CalibrationPoint> table;
   for (std::size_t ti = 0; ti < onlyRates; ++ti)
   {
-    const Target & target = kTargets[ti];
-    Params p = SourceType::GetParametersForCoolingRate(target.rate);
-    double sigma = std::max(p.TransformationEndLogSigma, 0.02);
-    double lambda = p.NucleationDensity;
-    double Tstar = p.TransformationEnd * std::sqrt(lambda);
-    Stats  s;
-    double prevT = 0, prevMean = 0;
+    const Target &                     target = kTargets[ti];
+    Params                             p = SourceType::GetParametersForCoolingRate(target.rate);
+    double                             sigma = std::max(p.TransformationEndLogSigma, 0.02);
+    double                             lambda = p.NucleationDensity;
+    double                             Tstar = p.TransformationEnd * std::sqrt(lambda);
+    Stats                              s;
+    double                             prevT = 0, prevMean = 0;
     std::vector<std::array<double, 3>> history;
     for (int it = 0; it < iterations; ++it)
     {
@@ -252,8 +262,15 @@ main(int argc, char * argv[])
       p.TransformationEnd = Tstar / std::sqrt(lambda);
       p.TransformationEndLogSigma = sigma;
       s = Measure(p, images, 1 + 1000 * it); // fresh seeds each iteration: no overfitting to one sample
-      std::printf("rate %g it %d: lambda %.5f T* %.4f sigma %.4f -> mean %.2f var %.2f d_f %.3f\n", target.rate, it,
-                  lambda, Tstar, sigma, s.mean, s.var, s.df);
+      std::printf("rate %g it %d: lambda %.5f T* %.4f sigma %.4f -> mean %.2f var %.2f d_f %.3f\n",
+                  target.rate,
+                  it,
+                  lambda,
+                  Tstar,
+                  sigma,
+                  s.mean,
+                  s.var,
+                  s.df);
       std::fflush(stdout);
       // T*: Newton step with the secant slope of the last two iterations when it is usable, else
       // the Johnson-Mehl slope; steps bounded so that noise cannot throw the iteration off.
@@ -288,7 +305,10 @@ main(int argc, char * argv[])
   std::printf("\nCalibrated table (paste into GetCalibrationTable()):\n");
   for (const auto & row : table)
   {
-    std::printf("    { %g, %.6g, %.6g, %.6g },\n", row.CoolingRate, row.NucleationDensity, row.TransformationEnd,
+    std::printf("    { %g, %.6g, %.6g, %.6g },\n",
+                row.CoolingRate,
+                row.NucleationDensity,
+                row.TransformationEnd,
                 row.TransformationEndLogSigma);
   }
   return 0;

@@ -53,7 +53,7 @@ GeneratePatch(unsigned int size, unsigned int seed, unsigned int k, unsigned cha
   region.SetSize({ { size, size } });
   field->SetRegions(region);
   field->Allocate();
-  for (float * p = field->GetBufferPointer(), *e = p + size * size; p != e; ++p)
+  for (float *p = field->GetBufferPointer(), *e = p + size * size; p != e; ++p)
   {
     *p = uniform(rng);
   }
@@ -106,7 +106,11 @@ struct Timing
   double otsuAndDescriptors{ 0.0 };
   double s2{ 0.0 };
   double descriptorsOnly{ 0.0 }; // informative, not in Total(): d_f of the phase maps alone
-  double Total() const { return otsuAndDescriptors + s2; }
+  double
+  Total() const
+  {
+    return otsuAndDescriptors + s2;
+  }
 };
 
 // One full measurement of the stack on `threads` threads: Otsu + descriptors of every slice
@@ -132,7 +136,7 @@ MeasureOnce(const StackType * stack, unsigned int threads, std::vector<double> &
   const auto middle = Clock::now();
 
   // S2 of every phase map: a 2D image viewing the slice's pixels (no copy), one filter per slice.
-  const auto * segmentation = measurement->GetSegmentation();
+  const auto *               segmentation = measurement->GetSegmentation();
   LabelSliceType::RegionType region;
   region.SetSize({ { size[0], size[1] } });
   LabelSliceType::SpacingType spacing;
@@ -147,8 +151,10 @@ MeasureOnce(const StackType * stack, unsigned int threads, std::vector<double> &
       auto slice = LabelSliceType::New();
       slice->SetRegions(region);
       slice->SetSpacing(spacing);
-      slice->GetPixelContainer()->SetImportPointer(
-        const_cast<unsigned char *>(segmentation->GetBufferPointer()) + k * size[0] * size[1], size[0] * size[1], false);
+      slice->GetPixelContainer()->SetImportPointer(const_cast<unsigned char *>(segmentation->GetBufferPointer()) +
+                                                     k * size[0] * size[1],
+                                                   size[0] * size[1],
+                                                   false);
       auto s2 = S2FilterType::New();
       s2->SetInput(slice);
       s2->SetMaximumDistance(r);
@@ -221,8 +227,8 @@ Measure(const std::string & input, const std::string & output, unsigned int thre
             << size[0] << "x" << size[1] << " in " << bestTotal << " s (best of " << repeats << "; "
             << 1e6 * bestTotal / double(size[2]) << " us/patch)" << std::endl
             << "    Otsu + d_f (MicrostructureStackMeasurement) " << best.otsuAndDescriptors
-            << " s, of which d_f alone (binary input) " << best.descriptorsOnly << " s; S2 (TwoPointCorrelationImageFilter) "
-            << best.s2 << " s" << std::endl;
+            << " s, of which d_f alone (binary input) " << best.descriptorsOnly
+            << " s; S2 (TwoPointCorrelationImageFilter) " << best.s2 << " s" << std::endl;
   std::cout << "CXX_SECONDS=" << bestTotal << std::endl;
   return EXIT_SUCCESS;
 }
@@ -243,15 +249,16 @@ S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
   const auto * segmentation = measurement->GetSegmentation();
   const auto   size = segmentation->GetLargestPossibleRegion().GetSize();
   count = std::min<unsigned int>(count, static_cast<unsigned int>(size[2]));
-  const unsigned int r = static_cast<unsigned int>(std::min(size[0], size[1]) / 2);
+  const unsigned int         r = static_cast<unsigned int>(std::min(size[0], size[1]) / 2);
   LabelSliceType::RegionType region;
   region.SetSize({ { size[0], size[1] } });
   auto slice = [&](unsigned int k) {
     auto image = LabelSliceType::New();
     image->SetRegions(region);
-    image->GetPixelContainer()->SetImportPointer(
-      const_cast<unsigned char *>(segmentation->GetBufferPointer()) + std::size_t(k) * size[0] * size[1],
-      size[0] * size[1], false);
+    image->GetPixelContainer()->SetImportPointer(const_cast<unsigned char *>(segmentation->GetBufferPointer()) +
+                                                   std::size_t(k) * size[0] * size[1],
+                                                 size[0] * size[1],
+                                                 false);
     return image;
   };
   auto time = [&](const std::function<void(unsigned int)> & one) {
@@ -279,7 +286,7 @@ S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
   using ComplexImageType = itk::Image<std::complex<double>, 2>;
   std::vector<double> counts((2 * r + 1) * (2 * r + 1));
   const auto          px = S2FilterType::PaddedLength(size[0], r), py = S2FilterType::PaddedLength(size[1], r);
-  auto vnl = [&](unsigned int k) {
+  auto                vnl = [&](unsigned int k) {
     itk::TwoPointCorrelationDetail::PairCountsThroughFFTFilters<
       itk::VnlRealToHalfHermitianForwardFFTImageFilter<RealImageType, ComplexImageType>,
       itk::VnlHalfHermitianToRealInverseFFTImageFilter<ComplexImageType, RealImageType>>(

@@ -65,7 +65,8 @@ main(int argc, char * argv[])
 {
   if (argc < 2)
   {
-    std::cerr << "usage: " << argv[0] << " WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021] [DEVICE=cpu]\n";
+    std::cerr << "usage: " << argv[0]
+              << " WORK_DIR [COUNT=1000] [NAIVE_COUNT=2] [THREADS=2] [BATCH=250] [SEED=2021] [DEVICE=cpu]\n";
     return 2;
   }
   const std::string  work = argv[1];
@@ -94,15 +95,16 @@ main(int argc, char * argv[])
     prior->SetTrainingSummary("random weights (pixelcnn_bench)");
     const std::vector<Prior::Condition> condition{ { { "ln_cooling_rate", "0.5" }, { "cool_method", "air" } } };
 
-    std::cout << "PRIOR=K " << prior->GetCodebookSize() << ", embedding 64, 15 gated layers (7x7 A, 3x3 B), 64 channels, "
+    std::cout << "PRIOR=K " << prior->GetCodebookSize()
+              << ", embedding 64, 15 gated layers (7x7 A, 3x3 B), 64 channels, "
               << "head 512; maps " << h << "x" << w << "; " << threads << " LibTorch thread(s); device "
               << prior->GetDeviceInUse() << std::endl;
 
     prior->SetSampler("incremental");
     prior->SetInferenceBatchSize(batch);
-    auto       t0 = std::chrono::steady_clock::now();
-    double     c0 = CPUSeconds();
-    const auto incremental = prior->Sample(count, h, w, condition, 1.0, seed);
+    auto         t0 = std::chrono::steady_clock::now();
+    double       c0 = CPUSeconds();
+    const auto   incremental = prior->Sample(count, h, w, condition, 1.0, seed);
     const double tInc = Seconds(t0), cInc = CPUSeconds() - c0;
     std::cout << "INCREMENTAL_MAPS=" << count << "\nINCREMENTAL_BATCH=" << batch << "\nINCREMENTAL_SECONDS=" << tInc
               << "\nINCREMENTAL_CPU_SECONDS=" << cInc << std::endl;
@@ -124,17 +126,18 @@ main(int argc, char * argv[])
     const auto   naive = prior->Sample(naiveCount, h, w, condition, 1.0, seed);
     const double tNaive = Seconds(t0), cNaive = CPUSeconds() - c0;
     const double tNaiveAll = tNaive * count / naiveCount;
-    std::cout << "NAIVE_MAPS=" << naiveCount << "\nNAIVE_SECONDS=" << tNaive << "\nNAIVE_SECONDS_PER_MAP="
-              << tNaive / naiveCount << "\nNAIVE_SECONDS_ESTIMATED_FOR_" << count << "=" << tNaiveAll
-              << "\nNAIVE_CPU_SECONDS=" << cNaive << "\nNAIVE_CPU_SECONDS_ESTIMATED_FOR_" << count << "="
+    std::cout << "NAIVE_MAPS=" << naiveCount << "\nNAIVE_SECONDS=" << tNaive
+              << "\nNAIVE_SECONDS_PER_MAP=" << tNaive / naiveCount << "\nNAIVE_SECONDS_ESTIMATED_FOR_" << count << "="
+              << tNaiveAll << "\nNAIVE_CPU_SECONDS=" << cNaive << "\nNAIVE_CPU_SECONDS_ESTIMATED_FOR_" << count << "="
               << cNaive * count / naiveCount << std::endl;
 
     unsigned int identical = 0;
     for (unsigned int i = 0; i < naiveCount; ++i)
-      identical += std::equal(naive.begin() + i * h * w, naive.begin() + (i + 1) * h * w, incremental.begin() + i * h * w);
-    std::cout << "IDENTICAL_MAPS=" << identical << "/" << naiveCount << "\nRATIO_NAIVE_OVER_INCREMENTAL="
-              << std::setprecision(4) << tNaiveAll / tInc << "\nCPU_RATIO_NAIVE_OVER_INCREMENTAL="
-              << cNaive * count / naiveCount / cInc << std::endl;
+      identical +=
+        std::equal(naive.begin() + i * h * w, naive.begin() + (i + 1) * h * w, incremental.begin() + i * h * w);
+    std::cout << "IDENTICAL_MAPS=" << identical << "/" << naiveCount
+              << "\nRATIO_NAIVE_OVER_INCREMENTAL=" << std::setprecision(4) << tNaiveAll / tInc
+              << "\nCPU_RATIO_NAIVE_OVER_INCREMENTAL=" << cNaive * count / naiveCount / cInc << std::endl;
 
     // For the Python reference: the model, the encoded condition, the naive maps and their log-likelihoods.
     prior->Write(work + "/prior.smprior");

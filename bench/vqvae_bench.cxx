@@ -13,8 +13,8 @@
  * OURS_TRAIN_IMG_S (TrainStep: Adam, loss MSE + codebook + commitment; all timed
  * steps), OURS_TRAIN_IMG_S_BEST_STEP (the fastest step: the least disturbed by other jobs),
  * OURS_TRAIN_IMG_PER_CPU_S (images per second of process CPU time, all threads:
- * less sensitive to other people's jobs on a shared machine), OURS_TRAIN_LOSS, OURS_ENCODE_IMG_S (Encode: encoder + nearest code, batches
- * of the model's InferenceBatchSize = --batch).
+ * less sensitive to other people's jobs on a shared machine), OURS_TRAIN_LOSS, OURS_ENCODE_IMG_S (Encode: encoder +
+ *nearest code, batches of the model's InferenceBatchSize = --batch).
  *=========================================================================*/
 #include "itkVQVAEModel.h"
 #include "itkMultiThreaderBase.h"
@@ -118,7 +118,8 @@ main(int argc, char * argv[])
     else
     {
       std::cerr << "usage: " << argv[0]
-                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed 2021] [--precision float32|bfloat16|auto] [--device cpu|cuda:N|auto]\n";
+                << " [--batch 64] [--steps 5] [--warmup 1] [--encode-images 256] [--size 128] [--threads 2] [--seed "
+                   "2021] [--precision float32|bfloat16|auto] [--device cpu|cuda:N|auto]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -131,7 +132,8 @@ main(int argc, char * argv[])
     model->SetPrecision(precision);
     model->SetInferenceBatchSize(batch);
     model->Initialize();
-    std::printf("OURS_DEVICE=%s\nOURS_PRECISION=%s\n", model->GetDeviceInUse().c_str(), model->GetPrecisionInUse().c_str());
+    std::printf(
+      "OURS_DEVICE=%s\nOURS_PRECISION=%s\n", model->GetDeviceInUse().c_str(), model->GetPrecisionInUse().c_str());
     std::printf("OURS_FORWARD_GFLOP_PER_IMAGE=%.6f\n", ForwardFlopsPerImage(model->GetHyperparameters(), size) / 1e9);
 
     const auto x = RandomImages(batch, size, seed);
@@ -151,8 +153,12 @@ main(int argc, char * argv[])
     }
     const double train = Seconds(t0);
     const double trainCpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-    std::printf("OURS_TRAIN_IMG_S=%.3f\nOURS_TRAIN_IMG_S_BEST_STEP=%.3f\nOURS_TRAIN_IMG_PER_CPU_S=%.3f\nOURS_TRAIN_LOSS=%.6f\n",
-                steps * batch / train, batch / best, steps * batch / trainCpu, r.TotalLoss);
+    std::printf(
+      "OURS_TRAIN_IMG_S=%.3f\nOURS_TRAIN_IMG_S_BEST_STEP=%.3f\nOURS_TRAIN_IMG_PER_CPU_S=%.3f\nOURS_TRAIN_LOSS=%.6f\n",
+      steps * batch / train,
+      batch / best,
+      steps * batch / trainCpu,
+      r.TotalLoss);
 
     const auto xe = RandomImages(encodeImages, size, seed + 1);
     model->Encode(xe.data(), std::min(batch, encodeImages), size, size); // warm-up

@@ -67,7 +67,8 @@ main(int argc, char * argv[])
 
     std::set<unsigned short> codes;
     for (itk::ImageRegionConstIterator<IndexType> it(encode->GetOutput(), encode->GetOutput()->GetBufferedRegion());
-         !it.IsAtEnd(); ++it)
+         !it.IsAtEnd();
+         ++it)
       codes.insert(it.Get());
     // The reconstruction covers the micrograph's first (size / f) * f rows and columns.
     const auto   covered = decode->GetOutput()->GetBufferedRegion();

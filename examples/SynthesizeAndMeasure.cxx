@@ -69,9 +69,9 @@ main(int argc, char * argv[])
       }
       using S = itk::MicrostructureSummary;
       const auto a = S::SummarizeValues("vf", vfOtsu);
-      std::cout << std::fixed << std::setprecision(2) << std::setw(9) << rate << std::setw(9) << a.n
-                << std::setw(12) << a.mean << std::setw(12) << S::SummarizeValues("vf", vfTrue).mean << std::setw(15)
-                << a.variance << std::setw(13) << S::SummarizeValues("df", dfOtsu).mean << std::setw(13)
+      std::cout << std::fixed << std::setprecision(2) << std::setw(9) << rate << std::setw(9) << a.n << std::setw(12)
+                << a.mean << std::setw(12) << S::SummarizeValues("vf", vfTrue).mean << std::setw(15) << a.variance
+                << std::setw(13) << S::SummarizeValues("df", dfOtsu).mean << std::setw(13)
                 << S::SummarizeValues("df", dfTrue).mean << "\n";
     }
   }

@@ -56,13 +56,33 @@ LLVMFuzzerTestOneInput(const uint8_t * data, size_t size)
   }
   for (const auto & kv : c.Keys)
   {
-    try { (void)c.Number(kv.first); } catch (const itk::ExceptionObject &) {}
-    try { (void)c.Count(kv.first); } catch (const itk::ExceptionObject &) {}
-    try { (void)c.Unsigned64(kv.first); } catch (const itk::ExceptionObject &) {}
+    try
+    {
+      (void)c.Number(kv.first);
+    }
+    catch (const itk::ExceptionObject &)
+    {}
+    try
+    {
+      (void)c.Count(kv.first);
+    }
+    catch (const itk::ExceptionObject &)
+    {}
+    try
+    {
+      (void)c.Unsigned64(kv.first);
+    }
+    catch (const itk::ExceptionObject &)
+    {}
   }
   for (const auto & name : sectionNames)
   {
-    try { (void)c.Section(name); } catch (const itk::ExceptionObject &) {}
+    try
+    {
+      (void)c.Section(name);
+    }
+    catch (const itk::ExceptionObject &)
+    {}
   }
 
   // Round trip: the header keys (without the sections' own size and checksum keys, which Format

@@ -36,7 +36,7 @@ extern "C" int
 LLVMFuzzerTestOneInput(const uint8_t * data, size_t size)
 {
   using nlohmann::json;
-  const std::string text(reinterpret_cast<const char *>(data), size);
+  const std::string              text(reinterpret_cast<const char *>(data), size);
   static const std::vector<json> presets = [] {
     std::vector<json> all;
     for (const auto & p : sm::study::Presets)
@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t * data, size_t size)
   }();
   for (const json & preset : presets)
   {
-    json       user;
+    json user;
     try
     {
       user = sm::study::ParseUserConfig(text, preset, "<fuzz>");
@@ -59,7 +59,8 @@ LLVMFuzzerTestOneInput(const uint8_t * data, size_t size)
       json config;
       try
       {
-        config = sm::study::ComposeConfig(preset, user, slow ? "cpu" : "", [slow](const std::string &) { return slow; });
+        config =
+          sm::study::ComposeConfig(preset, user, slow ? "cpu" : "", [slow](const std::string &) { return slow; });
       }
       catch (const std::invalid_argument &)
       {

@@ -45,7 +45,12 @@ LLVMFuzzerTestOneInput(const uint8_t * data, size_t size)
   for (std::size_t r = 0; r < t.GetNumberOfRows(); ++r)
     for (const auto & column : t.GetColumnNames())
     {
-      try { (void)t.GetNumber(r, column); } catch (const itk::ExceptionObject &) {}
+      try
+      {
+        (void)t.GetNumber(r, column);
+      }
+      catch (const itk::ExceptionObject &)
+      {}
     }
 
   itk::MicrostructureTable again;

@@ -33,7 +33,7 @@ namespace itk
 template <typename TPatchStack, typename TMapStack>
 std::vector<double>
 ComputeCodeForegroundShare(const TPatchStack * patches, const TMapStack * maps, const std::vector<std::size_t> & slices,
-                           unsigned int K,
+                           unsigned int                                           K,
                            OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase foreground =
                              OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Bright);
 } // namespace itk

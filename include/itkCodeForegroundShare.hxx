@@ -17,8 +17,8 @@ ComputeCodeForegroundShare(const TPatchStack * patches, const TMapStack * maps, 
                            unsigned int K, OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase foreground)
 {
   using PhaseStackType = Image<unsigned char, 3>;
-  const auto patch = patches->GetLargestPossibleRegion().GetSize();
-  const auto map = maps->GetLargestPossibleRegion().GetSize();
+  const auto        patch = patches->GetLargestPossibleRegion().GetSize();
+  const auto        map = maps->GetLargestPossibleRegion().GetSize();
   const std::size_t N = patch[2];
   if (N == 0 || map[0] == 0 || map[1] == 0 || patch[0] % map[0] != 0 || patch[1] % map[1] != 0)
   {

@@ -83,7 +83,8 @@ ConditionalMicrostructureImageSource<TOutputImage, TIndexImage>::VerifyPrecondit
   }
   if (!(m_Temperature > 0.0) || !std::isfinite(m_Temperature))
   {
-    itkExceptionMacro(<< "temperature " << m_Temperature << " is invalid: give a value > 0 (1 = the model's distribution)");
+    itkExceptionMacro(<< "temperature " << m_Temperature
+                      << " is invalid: give a value > 0 (1 = the model's distribution)");
   }
   if (m_BatchSize == 0)
   {
@@ -138,9 +139,8 @@ ConditionalMicrostructureImageSource<TOutputImage, TIndexImage>::EnlargeOutputRe
   auto *              image = dynamic_cast<ImageBase<3> *>(output);
   const auto          requested = image->GetRequestedRegion();
   const SizeValueType first = (requested.GetIndex(2) / m_BatchSize) * m_BatchSize;
-  const SizeValueType end =
-    std::min<SizeValueType>(m_NumberOfSamples,
-                            ((requested.GetIndex(2) + requested.GetSize(2) + m_BatchSize - 1) / m_BatchSize) * m_BatchSize);
+  const SizeValueType end = std::min<SizeValueType>(
+    m_NumberOfSamples, ((requested.GetIndex(2) + requested.GetSize(2) + m_BatchSize - 1) / m_BatchSize) * m_BatchSize);
   for (unsigned int k = 0; k < 2; ++k)
   {
     auto * o = dynamic_cast<ImageBase<3> *>(this->ProcessObject::GetOutput(k));
@@ -187,11 +187,15 @@ ConditionalMicrostructureImageSource<TOutputImage, TIndexImage>::GenerateData()
     const double        base = static_cast<double>(done) / count;
     const double        span = static_cast<double>(n) / count;
     const auto          sampled = m_PriorModel->Sample(
-      static_cast<unsigned int>(n), static_cast<unsigned int>(h), static_cast<unsigned int>(w), { m_Condition },
-      m_Temperature, conditional_source_detail::BatchSeed(m_Seed, batch),
+      static_cast<unsigned int>(n),
+      static_cast<unsigned int>(h),
+      static_cast<unsigned int>(w),
+      { m_Condition },
+      m_Temperature,
+      conditional_source_detail::BatchSeed(m_Seed, batch),
       [&](double fraction) { this->UpdateProgress(static_cast<float>(base + 0.95 * span * fraction)); });
-    const auto decoded = m_VQVAEModel->Decode(sampled.data(), static_cast<unsigned int>(n),
-                                              static_cast<unsigned int>(h), static_cast<unsigned int>(w));
+    const auto decoded = m_VQVAEModel->Decode(
+      sampled.data(), static_cast<unsigned int>(n), static_cast<unsigned int>(h), static_cast<unsigned int>(w));
     const SizeValueType offset = start - first;
     for (SizeValueType i = 0; i < n * w * h; ++i)
     {

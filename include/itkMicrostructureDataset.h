@@ -69,29 +69,27 @@ public:
       double      Minimum;
       double      Maximum;
     };
-    std::vector<Range>                               Ranges; // Minimum <= number <= Maximum, all must hold
-    double                                           InputPixelSize{ 0.0 };  // um; > 0 overrides the column
-    double                                           TargetPixelSize{ 0.0 }; // um; 0 = no resampling
-    unsigned int                                     PatchSize[2]{ 128, 128 };
-    unsigned int                                     Stride[2]{ 0, 0 }; // 0 = patch size
-    bool                                             HorizontalFlip{ false };
-    double                                           TestFraction{ 0.2 };
-    std::uint64_t                                    Seed{ 1 };
-    unsigned int                                     MaxPatchesPerImage{ 0 }; // 0 = all
+    std::vector<Range> Ranges;                 // Minimum <= number <= Maximum, all must hold
+    double             InputPixelSize{ 0.0 };  // um; > 0 overrides the column
+    double             TargetPixelSize{ 0.0 }; // um; 0 = no resampling
+    unsigned int       PatchSize[2]{ 128, 128 };
+    unsigned int       Stride[2]{ 0, 0 }; // 0 = patch size
+    bool               HorizontalFlip{ false };
+    double             TestFraction{ 0.2 };
+    std::uint64_t      Seed{ 1 };
+    unsigned int       MaxPatchesPerImage{ 0 }; // 0 = all
     /** When not empty, every selected micrograph (and the data file of a detached NRRD or
      * MetaImage header) must lie inside this folder, links and `..` resolved; a file column entry
      * like "../x.png" or "/etc/passwd" is refused before any image is read (CheckReadConfined). */
-    std::string                                      ConfineReadsTo;
+    std::string ConfineReadsTo;
     /** The micrographs' table in messages, e.g. its path. */
-    std::string                                      TableName{ "the micrograph table" };
+    std::string TableName{ "the micrograph table" };
   };
 
   /** Build from `micrographs` (file paths relative to `baseFolder`). `progress` (optional)
    * receives the fraction done. */
   void
-  Build(const MicrostructureTable &         micrographs,
-        const std::string &                 baseFolder,
-        const Options &                     options,
+  Build(const MicrostructureTable & micrographs, const std::string & baseFolder, const Options & options,
         const std::function<void(double)> & progress = {});
 
   StackType *
@@ -125,12 +123,12 @@ public:
   Write(const std::string & stackPath, const std::string & tablePath) const;
 
 private:
-  StackType::Pointer  m_Patches;
-  MicrostructureTable m_Table;
-  std::size_t         m_NumberOfMicrographs{ 0 };
+  StackType::Pointer       m_Patches;
+  MicrostructureTable      m_Table;
+  std::size_t              m_NumberOfMicrographs{ 0 };
   std::vector<std::string> m_Skipped;
-  std::size_t         m_TrainSamples{ 0 };
-  std::size_t         m_TestSamples{ 0 };
+  std::size_t              m_TrainSamples{ 0 };
+  std::size_t              m_TestSamples{ 0 };
 };
 } // end namespace itk
 

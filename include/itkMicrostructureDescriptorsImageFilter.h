@@ -293,15 +293,15 @@ private:
   /** What one work unit accumulates before merging. */
   struct Accumulator
   {
-    SizeValueType                                        foregroundPixels{ 0 };
-    std::array<SizeValueType, 2>                         lines{ { 0, 0 } };
-    std::array<SizeValueType, 2>                         lineLength{ { 0, 0 } };
-    std::array<SizeValueType, 2>                         foregroundLength{ { 0, 0 } };
-    std::array<SizeValueType, 2>                         interior{ { 0, 0 } };
-    std::array<SizeValueType, 2>                         edge{ { 0, 0 } };
-    std::array<std::array<ChordLengthHistogramType, 2>, 2> chords; // [phase][direction]
-    std::vector<unsigned char>                           isForeground; // scratch: one line
-    std::vector<SizeValueType>                           runStarts;    // scratch: one line
+    SizeValueType                                          foregroundPixels{ 0 };
+    std::array<SizeValueType, 2>                           lines{ { 0, 0 } };
+    std::array<SizeValueType, 2>                           lineLength{ { 0, 0 } };
+    std::array<SizeValueType, 2>                           foregroundLength{ { 0, 0 } };
+    std::array<SizeValueType, 2>                           interior{ { 0, 0 } };
+    std::array<SizeValueType, 2>                           edge{ { 0, 0 } };
+    std::array<std::array<ChordLengthHistogramType, 2>, 2> chords;       // [phase][direction]
+    std::vector<unsigned char>                             isForeground; // scratch: one line
+    std::vector<SizeValueType>                             runStarts;    // scratch: one line
   };
 
   void
@@ -314,10 +314,10 @@ private:
   EdgeRuleEnum  m_EdgeRule{ EdgeRuleEnum::ASTMHalfCount };
   bool          m_IncludeEdgeChords{ false };
 
-  std::mutex                                            m_Mutex;
-  Accumulator                                           m_Total;
-  SizeValueType                                         m_ForegroundPixelCount{ 0 };
-  std::array<InterceptStatistics, 2>                    m_Intercepts;
+  std::mutex                                             m_Mutex;
+  Accumulator                                            m_Total;
+  SizeValueType                                          m_ForegroundPixelCount{ 0 };
+  std::array<InterceptStatistics, 2>                     m_Intercepts;
   std::array<std::array<ChordLengthHistogramType, 2>, 2> m_Chords;
 };
 } // end namespace itk

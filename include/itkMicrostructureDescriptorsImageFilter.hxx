@@ -115,11 +115,9 @@ MicrostructureDescriptorsImageFilter<TInputImage>::BeforeThreadedGenerateData()
 
 template <typename TInputImage>
 void
-MicrostructureDescriptorsImageFilter<TInputImage>::ScanLine(const PixelType * first,
-                                                           OffsetValueType   stride,
-                                                           SizeValueType     length,
-                                                           unsigned          direction,
-                                                           Accumulator &     acc) const
+MicrostructureDescriptorsImageFilter<TInputImage>::ScanLine(const PixelType * first, OffsetValueType stride,
+                                                            SizeValueType length, unsigned direction,
+                                                            Accumulator & acc) const
 {
   const PixelType fgValue = m_ForegroundValue;
   auto &          fgChords = acc.chords[0][direction];
@@ -289,14 +287,12 @@ MicrostructureDescriptorsImageFilter<TInputImage>::AfterThreadedGenerateData()
   this->SetMeanFreePathHorizontalPhysical(h.MeanFreePathPhysical);
   this->SetMeanFreePathVerticalPhysical(v.MeanFreePathPhysical);
   this->SetMeanFreePath(n > 0 ? (h.ForegroundLength + v.ForegroundLength) / n : nan);
-  this->SetMeanFreePathPhysical(
-    n > 0 ? (h.ForegroundLength * h.Spacing + v.ForegroundLength * v.Spacing) / n : nan);
+  this->SetMeanFreePathPhysical(n > 0 ? (h.ForegroundLength * h.Spacing + v.ForegroundLength * v.Spacing) / n : nan);
 
   // ASTM E112: G = 6.643856 log10(N_L [1/mm]) - 3.288, spacing in micrometres.
   const RealType lineLengthMillimetres = (h.TestLineLength * h.Spacing + v.TestLineLength * v.Spacing) / 1000.0;
-  this->SetGrainSizeNumber(n > 0 && lineLengthMillimetres > 0
-                             ? 6.643856 * std::log10(n / lineLengthMillimetres) - 3.288
-                             : nan);
+  this->SetGrainSizeNumber(n > 0 && lineLengthMillimetres > 0 ? 6.643856 * std::log10(n / lineLengthMillimetres) - 3.288
+                                                              : nan);
 
   // Release the scratch histograms.
   m_Total = Accumulator{};

@@ -45,7 +45,8 @@ public:
   explicit AtomicOutputFile(std::string finalPath);
   ~AtomicOutputFile();
   AtomicOutputFile(const AtomicOutputFile &) = delete;
-  AtomicOutputFile & operator=(const AtomicOutputFile &) = delete;
+  AtomicOutputFile &
+  operator=(const AtomicOutputFile &) = delete;
 
   /** The temporary path to write to. */
   const std::string &
@@ -146,7 +147,7 @@ IsInsideFolder(const std::string & path, const std::string & folder);
  * read gives none (its reader reports that). Throws itk::ExceptionObject for a pattern whose
  * conversion is not one integer (%d, %03d): its names cannot be known. */
 StochasticMicrostructure_EXPORT std::vector<std::string>
-DetachedDataFiles(const std::string & path);
+                                DetachedDataFiles(const std::string & path);
 
 /** Throws itk::ExceptionObject unless the image `path` and every data file its header names
  * (DetachedDataFiles) lie inside `folder` (IsInsideFolder). `what` says where the path came from,
@@ -190,7 +191,8 @@ WriteImageToTemporary(const TImage * image, AtomicOutputFile & out, bool compres
     const bool lossy = std::string(writer->GetModifiableImageIO()->GetNameOfClass()) == "JPEGImageIO";
     same = back->GetLargestPossibleRegion().GetSize() == image->GetBufferedRegion().GetSize() &&
            a->Size() == b->Size() &&
-           (lossy || std::memcmp(image->GetBufferPointer(), back->GetBufferPointer(),
+           (lossy || std::memcmp(image->GetBufferPointer(),
+                                 back->GetBufferPointer(),
                                  a->Size() * sizeof(*image->GetBufferPointer())) == 0);
   }
   catch (const ExceptionObject & e)
@@ -226,9 +228,9 @@ CheckFinitePixels(const TImage * image, const std::string & name)
   using ValueType = typename NumericTraits<typename TImage::PixelType>::ValueType;
   if constexpr (!std::numeric_limits<ValueType>::is_integer)
   {
-    const auto *     p = image->GetBufferPointer();
+    const auto *        p = image->GetBufferPointer();
     const SizeValueType n = image->GetPixelContainer()->Size();
-    SizeValueType    bad = 0, first = 0;
+    SizeValueType       bad = 0, first = 0;
     for (SizeValueType i = 0; i < n; ++i)
     {
       if (!std::isfinite(static_cast<double>(p[i])))
@@ -238,7 +240,8 @@ CheckFinitePixels(const TImage * image, const std::string & name)
     }
     if (bad > 0)
     {
-      const auto index = image->ComputeIndex(static_cast<OffsetValueType>(first / image->GetNumberOfComponentsPerPixel()));
+      const auto index =
+        image->ComputeIndex(static_cast<OffsetValueType>(first / image->GetNumberOfComponentsPerPixel()));
       itkGenericExceptionMacro(<< "'" << name << "' has " << bad
                                << " pixel value(s) that are NaN or infinite (the first at index " << index
                                << "): they cannot be segmented or measured. Replace them (e.g. by a valid "

@@ -28,8 +28,8 @@ ReadScalarImage(const std::string & path, bool allowConversion)
   io->ReadImageInformation();
   if (io->GetNumberOfComponents() != 1)
   {
-    itkGenericExceptionMacro(<< "'" << path << "' has " << io->GetNumberOfComponents()
-                             << " components per pixel (" << ImageIOBase::GetPixelTypeAsString(io->GetPixelType())
+    itkGenericExceptionMacro(<< "'" << path << "' has " << io->GetNumberOfComponents() << " components per pixel ("
+                             << ImageIOBase::GetPixelTypeAsString(io->GetPixelType())
                              << "); a grayscale micrograph with one component is needed. Convert it to grayscale "
                                 "first, e.g. `convert in.png -colorspace Gray out.png`.");
   }

@@ -115,12 +115,8 @@ Quartiles(std::vector<double> values);
  * `width` x `height` pixels (at least 200 x 150). Throws without a display
  * (see HasDisplay) or on bad input. */
 void
-WriteBoxPlot(const std::string & png,
-             const std::string & title,
-             const std::string & yLabel,
-             const BoxPlotData & data,
-             unsigned            width = 900,
-             unsigned            height = 520);
+WriteBoxPlot(const std::string & png, const std::string & title, const std::string & yLabel, const BoxPlotData & data,
+             unsigned width = 900, unsigned height = 520);
 
 /** One line of WriteCurves: Mean against X, with a shaded band from Lower to
  * Upper (e.g. an ensemble's 5-95 % range) when both are given (same length as
@@ -139,15 +135,9 @@ struct Curve
  * resp. all Mean/Lower/Upper values, must then be > 0). Throws without a
  * display or on bad input (no curve, size mismatch, no finite point). */
 void
-WriteCurves(const std::string &        png,
-            const std::string &        title,
-            const std::string &        xLabel,
-            const std::string &        yLabel,
-            const std::vector<Curve> & curves,
-            bool                       logX = false,
-            unsigned                   width = 900,
-            unsigned                   height = 520,
-            bool                       logY = false);
+WriteCurves(const std::string & png, const std::string & title, const std::string & xLabel, const std::string & yLabel,
+            const std::vector<Curve> & curves, bool logX = false, unsigned width = 900, unsigned height = 520,
+            bool logY = false);
 
 /** Points coloured by group: X[i], Y[i] belong to Group[i]. Group empty: one
  * group, no legend. Groups keep the order of their first appearance. */
@@ -161,14 +151,8 @@ struct ScatterData
  * components of encoder outputs coloured by process condition). `markerSize`
  * in pixels. Throws without a display or on bad input. */
 void
-WriteScatter(const std::string &  png,
-             const std::string &  title,
-             const std::string &  xLabel,
-             const std::string &  yLabel,
-             const ScatterData &  data,
-             unsigned             width = 900,
-             unsigned             height = 520,
-             float                markerSize = 6.0f);
+WriteScatter(const std::string & png, const std::string & title, const std::string & xLabel, const std::string & yLabel,
+             const ScatterData & data, unsigned width = 900, unsigned height = 520, float markerSize = 6.0f);
 
 /** Principal component analysis of `rows` observations of `cols` variables
  * (`data` row-major, rows x cols). Returns the projections of the centred data
@@ -188,11 +172,8 @@ WriteScatter(const std::string &  png,
  * Throws when rows < 2, data.size() != rows * cols, a value is not finite, or
  * components is 0 or exceeds min(rows, cols). */
 std::vector<double>
-PrincipalComponents(const std::vector<float> & data,
-                    std::size_t                rows,
-                    std::size_t                cols,
-                    unsigned                   components,
-                    std::vector<double> *      explainedVarianceRatio = nullptr);
+PrincipalComponents(const std::vector<float> & data, std::size_t rows, std::size_t cols, unsigned components,
+                    std::vector<double> * explainedVarianceRatio = nullptr);
 
 using MontageImageType = itk::Image<unsigned char, 2>;
 
@@ -210,11 +191,9 @@ using MontageImageType = itk::Image<unsigned char, 2>;
  * Throws when there is no patch, rowLabels is neither empty nor one per row,
  * or the output cannot be written. */
 void
-WriteMontage(const std::string &                                         png,
-             const std::vector<std::string> &                            rowLabels,
+WriteMontage(const std::string & png, const std::vector<std::string> & rowLabels,
              const std::vector<std::vector<MontageImageType::ConstPointer>> & rows,
-             const std::vector<std::string> &                            columnHeaders = {},
-             unsigned                                                    gutter = 4);
+             const std::vector<std::string> & columnHeaders = {}, unsigned gutter = 4);
 
 /** A table as JSON: an array of objects, one per row, keyed by column name;
  * a cell that is a whole finite number is a JSON number, an empty cell or
@@ -262,10 +241,8 @@ public:
    * note giving the total, and a link to `csvRelativePath` when given. Cells
    * that are numbers are right-aligned. */
   void
-  AddTable(const itk::MicrostructureTable & table,
-           const std::string &              caption,
-           std::size_t                      maxRows = 100,
-           const std::string &              csvRelativePath = "");
+  AddTable(const itk::MicrostructureTable & table, const std::string & caption, std::size_t maxRows = 100,
+           const std::string & csvRelativePath = "");
   /** A figure (an image at a relative path) with its caption; `alt` defaults to
    * the caption. Throws when the path is absolute or has a scheme (http:, file:). */
   void
@@ -291,7 +268,7 @@ private:
       Raw,
       Figure
     } Type{ Raw };
-    std::string Text;    // heading text or raw html
+    std::string Text; // heading text or raw html
     unsigned    Level{ 0 };
     std::string Path;    // figure path
     std::string Caption; // figure caption

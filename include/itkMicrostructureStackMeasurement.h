@@ -224,18 +224,18 @@ private:
   MeasurementType
   MeasureSlice(SizeValueType k) const;
 
-  bool                  m_InputIsBinary{ false };
-  InputPixelType        m_ForegroundValue{ NumericTraits<InputPixelType>::OneValue() };
-  ForegroundPhaseEnum   m_ForegroundPhase{ ForegroundPhaseEnum::Bright };
-  unsigned int          m_NumberOfHistogramBins{ 256 };
-  SizeValueType         m_LineSpacing{ 1 };
-  SizeValueType         m_LineOffset{ 0 };
-  EdgeRuleEnum          m_EdgeRule{ EdgeRuleEnum::ASTMHalfCount };
-  bool                  m_IncludeEdgeChords{ false };
-  bool                  m_KeepSegmentation{ false };
-  bool                  m_ComputeCorrelation{ false };
-  bool                  m_ChordHistograms{ false };
-  unsigned int          m_CorrelationMaximumDistance{ 0 };
+  bool                m_InputIsBinary{ false };
+  InputPixelType      m_ForegroundValue{ NumericTraits<InputPixelType>::OneValue() };
+  ForegroundPhaseEnum m_ForegroundPhase{ ForegroundPhaseEnum::Bright };
+  unsigned int        m_NumberOfHistogramBins{ 256 };
+  SizeValueType       m_LineSpacing{ 1 };
+  SizeValueType       m_LineOffset{ 0 };
+  EdgeRuleEnum        m_EdgeRule{ EdgeRuleEnum::ASTMHalfCount };
+  bool                m_IncludeEdgeChords{ false };
+  bool                m_KeepSegmentation{ false };
+  bool                m_ComputeCorrelation{ false };
+  bool                m_ChordHistograms{ false };
+  unsigned int        m_CorrelationMaximumDistance{ 0 };
 
   std::vector<MeasurementType>            m_Measurements;
   typename SegmentationImageType::Pointer m_Segmentation;

@@ -144,7 +144,8 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
 
   if (m_Segmentation)
   {
-    std::copy(labels->GetBufferPointer(), labels->GetBufferPointer() + sliceSize,
+    std::copy(labels->GetBufferPointer(),
+              labels->GetBufferPointer() + sliceSize,
               m_Segmentation->GetBufferPointer() + k * sliceSize);
   }
 

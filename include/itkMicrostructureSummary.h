@@ -57,9 +57,8 @@ public:
    * is a number, lexicographically otherwise. An empty groupColumn gives one
    * group named "all". Throws when a metric column holds text. */
   static std::vector<GroupSummary>
-  Summarize(const MicrostructureTable &       table,
-            const std::vector<std::string> & metricColumns,
-            const std::string &              groupColumn = "");
+  Summarize(const MicrostructureTable & table, const std::vector<std::string> & metricColumns,
+            const std::string & groupColumn = "");
 
   /** JSON document: {"group_by": ..., <metadata>, "groups": [{"group": ..,
    * "count": .., "metrics": {"name": {"n":..,"mean":..,...}}}]}. */
@@ -84,8 +83,7 @@ public:
    * Strings are written by ToJsonString() (itkMicrostructureText.h), so the text is valid JSON
    * whatever the names and values hold. */
   static std::string
-  ToJSON(const std::vector<GroupSummary> &          groups,
-         const std::string &                        groupColumn,
+  ToJSON(const std::vector<GroupSummary> & groups, const std::string & groupColumn,
          const std::map<std::string, std::string> & metadata = {});
 };
 } // end namespace itk

@@ -16,14 +16,14 @@ namespace itk
  * Slicer --xml description of the CLIs, the study's HTML report).
  * \ingroup StochasticMicrostructure */
 StochasticMicrostructure_EXPORT std::string
-EscapeXml(const std::string & text);
+                                EscapeXml(const std::string & text);
 
 /** `text` as a JSON string, quotes included, written by nlohmann-json: " and \ backslash-escaped,
  * control characters (below 0x20) as \b \f \n \r \t or \u00xx, UTF-8 kept as it is, and any byte
  * that is not part of valid UTF-8 replaced by U+FFFD, so that the result is always valid JSON.
  * \ingroup StochasticMicrostructure */
 StochasticMicrostructure_EXPORT std::string
-ToJsonString(const std::string & text);
+                                ToJsonString(const std::string & text);
 } // end namespace itk
 
 #endif // itkMicrostructureText_h

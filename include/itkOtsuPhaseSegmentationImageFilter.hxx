@@ -145,7 +145,7 @@ OtsuPhaseSegmentationImageFilter<TInputImage, TOutputImage>::GenerateData()
 template <typename TInputImage, typename TOutputImage>
 void
 OtsuPhaseSegmentationImageFilter<TInputImage, TOutputImage>::GenerateDataFor8Bit(OutputPixelType inside,
-                                                                                  OutputPixelType outside)
+                                                                                 OutputPixelType outside)
 {
   // The same histogram ITK's OtsuThresholdImageFilter builds for 8-bit input (256 bins of
   // width 1 over [-0.5, 255.5], no automatic minimum/maximum), counted directly instead of
@@ -164,8 +164,8 @@ OtsuPhaseSegmentationImageFilter<TInputImage, TOutputImage>::GenerateDataFor8Bit
   const InputPixelType * in = input->GetBufferPointer();
   OutputPixelType *      out = output->GetBufferPointer();
 
-  auto                                    histogram = HistogramType::New();
-  typename HistogramType::SizeType        hsize(1);
+  auto                                          histogram = HistogramType::New();
+  typename HistogramType::SizeType              hsize(1);
   typename HistogramType::MeasurementVectorType lower(1), upper(1);
   hsize.Fill(256);
   lower.Fill(-0.5);

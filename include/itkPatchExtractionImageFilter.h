@@ -125,9 +125,8 @@ protected:
 private:
   /** Size, spacing and origin of the (resampled) image the patches come from. */
   void
-  ComputeSourceGeometry(typename InputImageType::SizeType &    size,
-                        typename InputImageType::SpacingType & spacing,
-                        typename InputImageType::PointType &   origin) const;
+  ComputeSourceGeometry(typename InputImageType::SizeType & size, typename InputImageType::SpacingType & spacing,
+                        typename InputImageType::PointType & origin) const;
   bool
   Resamples() const;
 

@@ -30,9 +30,8 @@ PatchExtractionImageFilter<TInputImage, TOutputImage>::Resamples() const
 template <typename TInputImage, typename TOutputImage>
 void
 PatchExtractionImageFilter<TInputImage, TOutputImage>::ComputeSourceGeometry(
-  typename InputImageType::SizeType &    size,
-  typename InputImageType::SpacingType & spacing,
-  typename InputImageType::PointType &   origin) const
+  typename InputImageType::SizeType & size, typename InputImageType::SpacingType & spacing,
+  typename InputImageType::PointType & origin) const
 {
   const InputImageType * input = this->GetInput();
   size = input->GetLargestPossibleRegion().GetSize();
@@ -74,8 +73,8 @@ PatchExtractionImageFilter<TInputImage, TOutputImage>::GenerateOutputInformation
   if (m_OutputPixelSize < 0.0 || m_PhysicalPatchSize < 0.0 || !std::isfinite(m_OutputPixelSize) ||
       !std::isfinite(m_PhysicalPatchSize))
   {
-    itkExceptionMacro(<< "OutputPixelSize (" << m_OutputPixelSize << ") and PhysicalPatchSize ("
-                      << m_PhysicalPatchSize << ") must be positive micrometres, or 0 to keep the input's pixel size.");
+    itkExceptionMacro(<< "OutputPixelSize (" << m_OutputPixelSize << ") and PhysicalPatchSize (" << m_PhysicalPatchSize
+                      << ") must be positive micrometres, or 0 to keep the input's pixel size.");
   }
   typename InputImageType::SizeType    size;
   typename InputImageType::SpacingType spacing;

@@ -171,8 +171,8 @@ public:
   /** Losses of one training step (on the batch, before the update). */
   struct TrainingStepResult
   {
-    double Loss{ 0 };          ///< mean cross-entropy per index, nats
-    double BitsPerIndex{ 0 };  ///< the same in bits (Loss / ln 2)
+    double Loss{ 0 };         ///< mean cross-entropy per index, nats
+    double BitsPerIndex{ 0 }; ///< the same in bits (Loss / ln 2)
   };
 
   void
@@ -378,8 +378,8 @@ public:
    * given temperature (> 0; 1 = the model's distribution) from the seed. Any
    * h, w >= 1. progress, when given, receives the fraction done (0..1]. */
   std::vector<int32_t>
-  Sample(unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions,
-         double temperature, uint64_t seed, const std::function<void(double)> & progress = {}) const;
+  Sample(unsigned int n, unsigned int h, unsigned int w, const std::vector<Condition> & conditions, double temperature,
+         uint64_t seed, const std::function<void(double)> & progress = {}) const;
 
   /** Write the model file atomically (see the class description). */
   void

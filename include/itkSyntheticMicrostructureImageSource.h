@@ -39,33 +39,33 @@ namespace itk
  * - NoiseSigma: additive Gaussian noise after the blur, gray levels. */
 struct SyntheticMicrostructureParameters
 {
-  double NucleationDensity{ 0.02 };
-  double TransformationEnd{ 5.0 };
-  double TransformationEndLogSigma{ 0.0 };
-  double NucleationPeriod{ 5.0 };
+  double   NucleationDensity{ 0.02 };
+  double   TransformationEnd{ 5.0 };
+  double   TransformationEndLogSigma{ 0.0 };
+  double   NucleationPeriod{ 5.0 };
   unsigned NucleiPerCell{ 1 };
-  double CorrelationLength{ 30.0 };
-  double BoundaryHalfWidth{ 0.3 };
-  double FerriteGray{ 200.0 };
-  double FerriteGrainGrayRange{ 8.0 };
-  double BoundaryGray{ 70.0 };
-  double PearliteGray{ 60.0 };
-  double PearliteAmplitude{ 20.0 };
-  double LamellarPeriodMin{ 0.85 };
-  double LamellarPeriodMax{ 1.36 };
-  double BlurSigma{ 0.24 };
-  double NoiseSigma{ 6.0 };
+  double   CorrelationLength{ 30.0 };
+  double   BoundaryHalfWidth{ 0.3 };
+  double   FerriteGray{ 200.0 };
+  double   FerriteGrainGrayRange{ 8.0 };
+  double   BoundaryGray{ 70.0 };
+  double   PearliteGray{ 60.0 };
+  double   PearliteAmplitude{ 20.0 };
+  double   LamellarPeriodMin{ 0.85 };
+  double   LamellarPeriodMax{ 1.36 };
+  double   BlurSigma{ 0.24 };
+  double   NoiseSigma{ 6.0 };
 };
 inline std::ostream &
 operator<<(std::ostream & os, const SyntheticMicrostructureParameters & p)
 {
   return os << "NucleationDensity " << p.NucleationDensity << " /um^2, TransformationEnd " << p.TransformationEnd
             << " um, TransformationEndLogSigma " << p.TransformationEndLogSigma << ", NucleationPeriod "
-            << p.NucleationPeriod << " um, NucleiPerCell " << p.NucleiPerCell << ", CorrelationLength " << p.CorrelationLength << " um, BoundaryHalfWidth "
-            << p.BoundaryHalfWidth << " um, gray ferrite " << p.FerriteGray << " +- " << p.FerriteGrainGrayRange
-            << ", boundary " << p.BoundaryGray << ", pearlite " << p.PearliteGray << " +- " << p.PearliteAmplitude
-            << " (period " << p.LamellarPeriodMin << ".." << p.LamellarPeriodMax << " um), blur "
-            << p.BlurSigma << " um, noise " << p.NoiseSigma;
+            << p.NucleationPeriod << " um, NucleiPerCell " << p.NucleiPerCell << ", CorrelationLength "
+            << p.CorrelationLength << " um, BoundaryHalfWidth " << p.BoundaryHalfWidth << " um, gray ferrite "
+            << p.FerriteGray << " +- " << p.FerriteGrainGrayRange << ", boundary " << p.BoundaryGray << ", pearlite "
+            << p.PearliteGray << " +- " << p.PearliteAmplitude << " (period " << p.LamellarPeriodMin << ".."
+            << p.LamellarPeriodMax << " um), blur " << p.BlurSigma << " um, noise " << p.NoiseSigma;
 }
 
 /** \class SyntheticMicrostructureImageSource
@@ -253,14 +253,14 @@ private:
   void
   CheckSettings(const ParametersType & p) const;
 
-  double      m_CoolingRate{ 3.0 };
-  bool        m_UseCalibration{ true };
+  double         m_CoolingRate{ 3.0 };
+  bool           m_UseCalibration{ true };
   ParametersType m_CustomParameters;
-  SizeType    m_Size;
-  SpacingType m_Spacing;
-  PointType   m_Origin;
-  uint64_t    m_Seed{ 0 };
-  SizeValueType m_NumberOfNuclei{ 0 };
+  SizeType       m_Size;
+  SpacingType    m_Spacing;
+  PointType      m_Origin;
+  uint64_t       m_Seed{ 0 };
+  SizeValueType  m_NumberOfNuclei{ 0 };
 };
 } // end namespace itk
 

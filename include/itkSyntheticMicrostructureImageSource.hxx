@@ -74,7 +74,7 @@ Poisson(double m, uint64_t & state)
 inline double
 MonotoneCubic(const std::vector<double> & x, const std::vector<double> & y, double t)
 {
-  const std::size_t n = x.size();
+  const std::size_t   n = x.size();
   std::vector<double> h(n - 1), d(n - 1), m(n);
   for (std::size_t k = 0; k + 1 < n; ++k)
   {
@@ -325,7 +325,8 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
   const double   cell = std::sqrt((perCell > 0 ? perCell : 3.0) / p.NucleationDensity);
   const double   meanPerCell = p.NucleationDensity * cell * cell;
   const auto     generateCell = [&](int64_t ix, int64_t iy, std::vector<Nucleus> & into) {
-    uint64_t state = D::Mix(D::Mix(D::Mix(seed, D::NucleiStream), static_cast<uint64_t>(ix)), static_cast<uint64_t>(iy));
+    uint64_t state =
+      D::Mix(D::Mix(D::Mix(seed, D::NucleiStream), static_cast<uint64_t>(ix)), static_cast<uint64_t>(iy));
     const unsigned n = perCell > 0 ? perCell : D::Poisson(meanPerCell, state);
     for (unsigned k = 0; k < n; ++k)
     {
@@ -337,12 +338,12 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
       into.push_back(nu);
     }
   };
-  const int64_t margin = 4;
-  const int64_t gx0 = static_cast<int64_t>(std::floor(ox / cell)) - margin;
-  const int64_t gy0 = static_cast<int64_t>(std::floor(oy / cell)) - margin;
-  const int64_t gx1 = static_cast<int64_t>(std::floor((ox + (W - 1) * sx) / cell)) + margin;
-  const int64_t gy1 = static_cast<int64_t>(std::floor((oy + (H - 1) * sy) / cell)) + margin;
-  const int64_t gnx = gx1 - gx0 + 1, gny = gy1 - gy0 + 1;
+  const int64_t            margin = 4;
+  const int64_t            gx0 = static_cast<int64_t>(std::floor(ox / cell)) - margin;
+  const int64_t            gy0 = static_cast<int64_t>(std::floor(oy / cell)) - margin;
+  const int64_t            gx1 = static_cast<int64_t>(std::floor((ox + (W - 1) * sx) / cell)) + margin;
+  const int64_t            gy1 = static_cast<int64_t>(std::floor((oy + (H - 1) * sy) / cell)) + margin;
+  const int64_t            gnx = gx1 - gx0 + 1, gny = gy1 - gy0 + 1;
   std::vector<Nucleus>     nuclei;
   std::vector<std::size_t> cellStart(static_cast<std::size_t>(gnx * gny) + 1, 0);
   nuclei.reserve(static_cast<std::size_t>(gnx * gny * meanPerCell * 1.2) + 16);
@@ -367,8 +368,8 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
   std::vector<double> field;
   if (useField)
   {
-    constexpr unsigned M = 64;
-    std::mt19937_64    engine(D::Mix(seed, D::FieldStream));
+    constexpr unsigned    M = 64;
+    std::mt19937_64       engine(D::Mix(seed, D::FieldStream));
     std::array<double, M> kx, ky, phi;
     for (unsigned m = 0; m < M; ++m)
     {
@@ -398,12 +399,12 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
     {
       return p.TransformationEnd;
     }
-    const double  u = x / gs - fx0, v = y / gs - fy0;
-    const int64_t i = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(std::floor(u)), 0), fnx - 2);
-    const int64_t j = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(std::floor(v)), 0), fny - 2);
-    const double  a = u - i, b = v - j;
+    const double   u = x / gs - fx0, v = y / gs - fy0;
+    const int64_t  i = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(std::floor(u)), 0), fnx - 2);
+    const int64_t  j = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(std::floor(v)), 0), fny - 2);
+    const double   a = u - i, b = v - j;
     const double * f = field.data() + j * fnx + i;
-    const double  g = (1 - b) * ((1 - a) * f[0] + a * f[1]) + b * ((1 - a) * f[fnx] + a * f[fnx + 1]);
+    const double   g = (1 - b) * ((1 - a) * f[0] + a * f[1]) + b * ((1 - a) * f[fnx] + a * f[fnx + 1]);
     return p.TransformationEnd * std::exp(p.TransformationEndLogSigma * g);
   };
 
@@ -432,8 +433,8 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
         const int64_t cy = static_cast<int64_t>(std::floor(py / cell));
         const double  delta =
           std::min(std::min(px - cx * cell, (cx + 1) * cell - px), std::min(py - cy * cell, (cy + 1) * cell - py));
-        double  best1 = inf, best2 = inf;
-        Nucleus n1{ 0, 0, 0, 0 }, n2{ 0, 0, 0, 0 };
+        double     best1 = inf, best2 = inf;
+        Nucleus    n1{ 0, 0, 0, 0 }, n2{ 0, 0, 0, 0 };
         const auto visit = [&](int64_t ix, int64_t iy) {
           const Nucleus * first;
           const Nucleus * last;
@@ -497,9 +498,9 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
           const double   period =
             p.LamellarPeriodMin + (p.LamellarPeriodMax - p.LamellarPeriodMin) * D::Uniform01(D::Mix(k, 2));
           const double phase0 = 2.0 * Math::pi * D::Uniform01(D::Mix(k, 3));
-          value = p.PearliteGray + p.PearliteAmplitude *
-                                     std::cos(2.0 * Math::pi * (px * std::cos(theta) + py * std::sin(theta)) / period +
-                                              phase0);
+          value = p.PearliteGray +
+                  p.PearliteAmplitude *
+                    std::cos(2.0 * Math::pi * (px * std::cos(theta) + py * std::sin(theta)) / period + phase0);
         }
         else
         {
@@ -550,9 +551,9 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
     blurred = blur->GetOutput();
   }
   progress.CompletedPixel();
-  const float * blurBuf = blurred->GetBufferPointer();
-  PixelType *   grayBuf = gray->GetBufferPointer();
-  const auto    index0 = gray->GetLargestPossibleRegion().GetIndex();
+  const float *  blurBuf = blurred->GetBufferPointer();
+  PixelType *    grayBuf = gray->GetBufferPointer();
+  const auto     index0 = gray->GetLargestPossibleRegion().GetIndex();
   const uint64_t noiseKey = D::Mix(seed, D::NoiseStream);
   threader->ParallelizeArray(
     0,
@@ -564,7 +565,7 @@ SyntheticMicrostructureImageSource<TOutputImage>::GenerateData()
         double v = blurBuf[r * W + c];
         if (p.NoiseSigma > 0.0)
         {
-          uint64_t s = D::Mix(rowKey, static_cast<uint64_t>(c + index0[0]));
+          uint64_t       s = D::Mix(rowKey, static_cast<uint64_t>(c + index0[0]));
           const uint64_t b1 = D::SplitMix64(s), b2 = D::SplitMix64(s);
           v += p.NoiseSigma * D::Normal(b1, b2);
         }

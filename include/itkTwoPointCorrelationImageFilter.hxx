@@ -45,18 +45,12 @@ namespace TwoPointCorrelationDetail
  * which takes the 2/3/5-smooth padded sizes), and of UseFFTW Off. */
 template <typename TForward, typename TInverse, typename TPixel>
 void
-PairCountsThroughFFTFilters(const TPixel *        pixels,
-                            TPixel                foreground,
-                            SizeValueType         nx,
-                            SizeValueType         ny,
-                            SizeValueType         px,
-                            SizeValueType         py,
-                            long                  r,
-                            std::vector<double> & counts)
+PairCountsThroughFFTFilters(const TPixel * pixels, TPixel foreground, SizeValueType nx, SizeValueType ny,
+                            SizeValueType px, SizeValueType py, long r, std::vector<double> & counts)
 {
   using RealImageType = typename TForward::InputImageType;
-  auto                                 padded = RealImageType::New();
-  typename RealImageType::RegionType   region;
+  auto                               padded = RealImageType::New();
+  typename RealImageType::RegionType region;
   region.SetSize({ { px, py } });
   padded->SetRegions(region);
   padded->Allocate(true);
@@ -74,7 +68,8 @@ PairCountsThroughFFTFilters(const TPixel *        pixels,
   typename TForward::OutputImageType::Pointer spectrum = forward->GetOutput(); // held: outlives the filter
   spectrum->DisconnectPipeline();
   for (ImageRegionIterator<typename TForward::OutputImageType> it(spectrum, spectrum->GetBufferedRegion());
-       !it.IsAtEnd(); ++it)
+       !it.IsAtEnd();
+       ++it)
   {
     it.Set(std::norm(it.Get()));
   }
@@ -122,12 +117,14 @@ struct FFTW<float>
     fftwf_execute_dft(p, in, out);
   }
   static PlanType
-  PlanR2C(int n, int howmany, float * in, int istride, int idist, ComplexType * out, int ostride, int odist, unsigned flags)
+  PlanR2C(int n, int howmany, float * in, int istride, int idist, ComplexType * out, int ostride, int odist,
+          unsigned flags)
   {
     return fftwf_plan_many_dft_r2c(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
   }
   static PlanType
-  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, float * out, int ostride, int odist, unsigned flags)
+  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, float * out, int ostride, int odist,
+          unsigned flags)
   {
     return fftwf_plan_many_dft_c2r(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
   }
@@ -175,12 +172,14 @@ struct FFTW<double>
     fftw_execute_dft(p, in, out);
   }
   static PlanType
-  PlanR2C(int n, int howmany, double * in, int istride, int idist, ComplexType * out, int ostride, int odist, unsigned flags)
+  PlanR2C(int n, int howmany, double * in, int istride, int idist, ComplexType * out, int ostride, int odist,
+          unsigned flags)
   {
     return fftw_plan_many_dft_r2c(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
   }
   static PlanType
-  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, double * out, int ostride, int odist, unsigned flags)
+  PlanC2R(int n, int howmany, ComplexType * in, int istride, int idist, double * out, int ostride, int odist,
+          unsigned flags)
   {
     return fftw_plan_many_dft_c2r(1, &n, howmany, in, nullptr, istride, idist, out, nullptr, ostride, odist, flags);
   }
@@ -274,7 +273,7 @@ PlanSet<TReal>
 GetPlans(int px, int py, int ny, int r)
 {
   using Traits = FFTW<TReal>;
-  static std::mutex                                    mapMutex;
+  static std::mutex                                   mapMutex;
   static std::map<std::array<int, 4>, PlanSet<TReal>> cache;
 
   std::lock_guard<std::mutex> guard(mapMutex);
@@ -311,17 +310,11 @@ GetPlans(int px, int py, int ny, int r)
  * pixels: ny rows of nx values, x fastest (an ITK buffer). */
 template <typename TReal, typename TPixel>
 void
-PairCounts(const TPixel *                     pixels,
-           TPixel                             foreground,
-           SizeValueType                      nx,
-           SizeValueType                      ny,
-           SizeValueType                      px,
-           SizeValueType                      py,
-           long                               r,
-           std::vector<double> &              counts)
+PairCounts(const TPixel * pixels, TPixel foreground, SizeValueType nx, SizeValueType ny, SizeValueType px,
+           SizeValueType py, long r, std::vector<double> & counts)
 {
   using Traits = FFTW<TReal>;
-  const SizeValueType                                pxc = px / 2 + 1;
+  const SizeValueType  pxc = px / 2 + 1;
   const PlanSet<TReal> plans = GetPlans<TReal>(int(px), int(py), int(ny), int(r));
   // Per-thread work arrays, kept between calls: allocating ~200 kB per 128 x 128 patch costs
   // page faults comparable to the transforms themselves.
@@ -409,9 +402,8 @@ TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::PaddedLength(SizeValu
 
 template <typename TInputImage, typename TOutputImage>
 void
-TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::CheckedGeometry(SizeValueType & nx,
-                                                                          SizeValueType & ny,
-                                                                          unsigned int &  r) const
+TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::CheckedGeometry(SizeValueType & nx, SizeValueType & ny,
+                                                                           unsigned int & r) const
 {
   const InputImageType * input = this->GetInput();
   if (input == nullptr)
@@ -645,11 +637,13 @@ void
 TwoPointCorrelationImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Indent indent) const
 {
   Superclass::PrintSelf(os, indent);
-  os << indent << "ForegroundValue: " << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_ForegroundValue)
+  os << indent
+     << "ForegroundValue: " << static_cast<typename NumericTraits<InputPixelType>::PrintType>(m_ForegroundValue)
      << std::endl;
   os << indent << "MaximumDistance: " << m_MaximumDistance << " (0 = half the smaller side)" << std::endl;
   os << indent << "EffectiveMaximumDistance: " << m_EffectiveMaximumDistance << std::endl;
-  os << indent << "UseFFTW: " << m_UseFFTW << (HasFFTW ? "" : " (this ITK has no FFTW: ITK's FFT filters)") << std::endl;
+  os << indent << "UseFFTW: " << m_UseFFTW << (HasFFTW ? "" : " (this ITK has no FFTW: ITK's FFT filters)")
+     << std::endl;
   os << indent << "VolumeFraction: " << m_VolumeFraction << std::endl;
 }
 

@@ -23,9 +23,9 @@ VQDecodeImageFilter<TInputImage, TOutputImage>::GenerateOutputInformation()
   {
     itkExceptionMacro(<< "No usable VQ-VAE model: call SetModel() with a model read from its file (VQVAEModel::Read).");
   }
-  const InputImageType * input = this->GetInput();
-  const unsigned int     f = m_Model->GetDownsamplingFactor();
-  const auto             region = input->GetLargestPossibleRegion();
+  const InputImageType *                input = this->GetInput();
+  const unsigned int                    f = m_Model->GetDownsamplingFactor();
+  const auto                            region = input->GetLargestPossibleRegion();
   typename OutputImageType::RegionType  outRegion;
   typename OutputImageType::SpacingType spacing = input->GetSpacing();
   typename OutputImageType::PointType   origin = input->GetOrigin();

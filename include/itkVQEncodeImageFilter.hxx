@@ -31,9 +31,9 @@ void
 VQEncodeImageFilter<TInputImage, TOutputImage>::GenerateOutputInformation()
 {
   CheckModel();
-  const InputImageType * input = this->GetInput();
-  const unsigned int     f = m_Model->GetDownsamplingFactor();
-  const auto             region = input->GetLargestPossibleRegion();
+  const InputImageType *                input = this->GetInput();
+  const unsigned int                    f = m_Model->GetDownsamplingFactor();
+  const auto                            region = input->GetLargestPossibleRegion();
   typename OutputImageType::RegionType  outRegion;
   typename OutputImageType::SpacingType spacing = input->GetSpacing();
   typename OutputImageType::PointType   origin = input->GetOrigin();
@@ -97,18 +97,18 @@ VQEncodeImageFilter<TInputImage, TOutputImage>::GenerateData()
   const VQVAEModel *     model = m_Model;
 
   // Gray values of rows [y0, y0 + rows) x columns [x0, x0 + cols) of slice k, normalised.
-  auto gather = [&](SizeValueType k, SizeValueType x0, SizeValueType y0, SizeValueType cols, SizeValueType rows,
-                    float * dst) {
-    const auto * slice = in + k * inSize[0] * inSize[1];
-    for (SizeValueType y = 0; y < rows; ++y)
-    {
-      const auto * row = slice + (y0 + y) * W + x0;
-      for (SizeValueType x = 0; x < cols; ++x)
+  auto gather =
+    [&](SizeValueType k, SizeValueType x0, SizeValueType y0, SizeValueType cols, SizeValueType rows, float * dst) {
+      const auto * slice = in + k * inSize[0] * inSize[1];
+      for (SizeValueType y = 0; y < rows; ++y)
       {
-        *dst++ = static_cast<float>(model->NormalizeIntensity(static_cast<double>(row[x])));
+        const auto * row = slice + (y0 + y) * W + x0;
+        for (SizeValueType x = 0; x < cols; ++x)
+        {
+          *dst++ = static_cast<float>(model->NormalizeIntensity(static_cast<double>(row[x])));
+        }
       }
-    }
-  };
+    };
 
   if constexpr (ImageDimension == 3)
   {
@@ -128,16 +128,17 @@ VQEncodeImageFilter<TInputImage, TOutputImage>::GenerateData()
         gather(first + k, 0, 0, Wc, H, buffer.data() + k * H * Wc);
       }
       const auto indices = model->Encode(buffer.data(), n, H, Wc);
-      std::transform(indices.begin(), indices.end(), out + first * w * h,
-                     [](int32_t v) { return static_cast<typename OutputImageType::PixelType>(v); });
+      std::transform(indices.begin(), indices.end(), out + first * w * h, [](int32_t v) {
+        return static_cast<typename OutputImageType::PixelType>(v);
+      });
       progress.CompletedPixel();
     }
   }
   else
   {
     // Tiles of the output grid, each encoded with a margin of context that is then dropped.
-    const SizeValueType tile = std::max<SizeValueType>(1, (m_TileSize + f - 1) / f);   // in index cells
-    const SizeValueType margin = (m_TileMargin + f - 1) / f;                          // in index cells
+    const SizeValueType tile = std::max<SizeValueType>(1, (m_TileSize + f - 1) / f); // in index cells
+    const SizeValueType margin = (m_TileMargin + f - 1) / f;                         // in index cells
     const SizeValueType tilesX = (w + tile - 1) / tile;
     const SizeValueType tilesY = (h + tile - 1) / tile;
     ProgressReporter    progress(this, 0, tilesX * tilesY);
@@ -159,8 +160,7 @@ VQEncodeImageFilter<TInputImage, TOutputImage>::GenerateData()
         {
           for (SizeValueType x = cx0; x < cx1; ++x)
           {
-            out[y * w + x] =
-              static_cast<typename OutputImageType::PixelType>(indices[(y - ey0) * ew + (x - ex0)]);
+            out[y * w + x] = static_cast<typename OutputImageType::PixelType>(indices[(y - ey0) * ew + (x - ex0)]);
           }
         }
         progress.CompletedPixel();

@@ -121,23 +121,23 @@ public:
     unsigned int              CodebookSize{ 512 };  ///< K
     unsigned int              CodeDimension{ 128 }; ///< D
     /** beta: 0.25 with "ema" (the default); the paper uses 1.0 with "loss". */
-    double                    CommitmentCost{ 0.25 };
+    double CommitmentCost{ 0.25 };
     /** "ema" (default, chosen by measurement: see the README) or "loss" (the paper). */
-    std::string               CodebookUpdate{ "ema" };
-    double                    EMADecay{ 0.99 };
-    double                    DeadCodeThreshold{ 1.0 }; ///< "ema" only: EMA count below which a code restarts
+    std::string CodebookUpdate{ "ema" };
+    double      EMADecay{ 0.99 };
+    double      DeadCodeThreshold{ 1.0 }; ///< "ema" only: EMA count below which a code restarts
     /** Weight of an image-gradient term, mean |d/dx x' - d/dx x| + |d/dy x' - d/dy x|, added to
      * the reconstruction loss (0 = the paper's plain MSE). It penalises blurred grain boundaries,
      * which Otsu then loses and the mean free path with them. */
-    double                    GradientLossWeight{ 0.0 };
+    double GradientLossWeight{ 0.0 };
     /** Weight of the phase-map term (see the class comment; 0 = the paper's plain MSE). */
-    double                    PhaseLossWeight{ 0.0 };
+    double PhaseLossWeight{ 0.0 };
     /** Width s of the soft threshold, in the network's [-1, 1] intensity units. */
-    double                    PhaseLossSoftness{ 0.05 };
+    double PhaseLossSoftness{ 0.05 };
     /** Weight of the intensity-histogram term (see the class comment; 0 = the paper's plain MSE). */
-    double                    HistogramLossWeight{ 0.0 };
+    double HistogramLossWeight{ 0.0 };
     /** Weight of the interface-count term (see the class comment; 0 = the paper's plain MSE). */
-    double                    InterfaceLossWeight{ 0.0 };
+    double InterfaceLossWeight{ 0.0 };
 
     unsigned int
     GetNumberOfDownsamplings() const
@@ -152,16 +152,18 @@ public:
   /** Losses and codebook statistics of one training step (on the batch, before the update). */
   struct TrainingStepResult
   {
-    double       ReconstructionLoss{ 0 }; ///< MSE between input and decoded image, both in [-1, 1]
-    double       CodebookLoss{ 0 };       ///< ||sg[z] - e||^2 (0 in "ema" mode)
-    double       CommitmentLoss{ 0 };     ///< beta ||z - sg[e]||^2
-    double       GradientLoss{ 0 };       ///< mean |image-gradient difference| (unweighted; 0 when its weight is 0)
-    double       PhaseLoss{ 0 };          ///< mean squared soft-phase-map difference (unweighted; 0 when its weight is 0)
-    double       HistogramLoss{ 0 };      ///< mean squared sorted-intensity difference (unweighted; 0 when its weight is 0)
-    double       InterfaceLoss{ 0 };      ///< mean squared relative interface-density difference (unweighted; 0 when its weight is 0)
+    double ReconstructionLoss{ 0 }; ///< MSE between input and decoded image, both in [-1, 1]
+    double CodebookLoss{ 0 };       ///< ||sg[z] - e||^2 (0 in "ema" mode)
+    double CommitmentLoss{ 0 };     ///< beta ||z - sg[e]||^2
+    double GradientLoss{ 0 };       ///< mean |image-gradient difference| (unweighted; 0 when its weight is 0)
+    double PhaseLoss{ 0 };          ///< mean squared soft-phase-map difference (unweighted; 0 when its weight is 0)
+    double HistogramLoss{ 0 };      ///< mean squared sorted-intensity difference (unweighted; 0 when its weight is 0)
+    double InterfaceLoss{
+      0
+    }; ///< mean squared relative interface-density difference (unweighted; 0 when its weight is 0)
     double       TotalLoss{ 0 };
-    double       Perplexity{ 0 };         ///< exp(entropy of code usage in the batch)
-    unsigned int CodesInUse{ 0 };         ///< distinct codes chosen in the batch
+    double       Perplexity{ 0 }; ///< exp(entropy of code usage in the batch)
+    unsigned int CodesInUse{ 0 }; ///< distinct codes chosen in the batch
   };
 
   void

@@ -83,20 +83,20 @@ public:
   /** What one epoch gave. Biases are reconstruction minus original; NaN when not measured. */
   struct EpochRecord
   {
-    unsigned int  Epoch{ 0 };   ///< 1-based
-    unsigned long Step{ 0 };    ///< optimisation steps done at the end of the epoch
-    double        Seconds{ 0 }; ///< training time so far (all sessions of a resumed run)
+    unsigned int  Epoch{ 0 };                   ///< 1-based
+    unsigned long Step{ 0 };                    ///< optimisation steps done at the end of the epoch
+    double        Seconds{ 0 };                 ///< training time so far (all sessions of a resumed run)
     double        TrainReconstructionLoss{ 0 }; ///< MSE in [-1, 1] units, mean over the epoch's steps
     double        TrainPerplexity{ 0 };
-    double        TrainCodesInUse{ 0 };         ///< per batch, mean over the epoch's steps
+    double        TrainCodesInUse{ 0 }; ///< per batch, mean over the epoch's steps
     unsigned int  ValidationPatches{ 0 };
     double        ValidationReconstructionLoss{ std::numeric_limits<double>::quiet_NaN() };
     double        ValidationPerplexity{ std::numeric_limits<double>::quiet_NaN() };
     unsigned int  ValidationCodesInUse{ 0 };
-    double        VolumeFractionBias{ std::numeric_limits<double>::quiet_NaN() };      ///< percentage points, mean over patches
-    double        VolumeFractionMeanAbsoluteError{ std::numeric_limits<double>::quiet_NaN() }; ///< percentage points
-    double        MeanFreePathBias{ std::numeric_limits<double>::quiet_NaN() };       ///< % of the originals' mean
-    double        MeanFreePathMeanAbsoluteError{ std::numeric_limits<double>::quiet_NaN() }; ///< %, per patch |relative error|
+    double VolumeFractionBias{ std::numeric_limits<double>::quiet_NaN() }; ///< percentage points, mean over patches
+    double VolumeFractionMeanAbsoluteError{ std::numeric_limits<double>::quiet_NaN() }; ///< percentage points
+    double MeanFreePathBias{ std::numeric_limits<double>::quiet_NaN() };                ///< % of the originals' mean
+    double MeanFreePathMeanAbsoluteError{ std::numeric_limits<double>::quiet_NaN() }; ///< %, per patch |relative error|
   };
 
   /** The model to train: new (Initialize()d) or read from a checkpoint to resume. */

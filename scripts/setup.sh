@@ -16,6 +16,7 @@ packages=(
   libopencv-dev                 # OpenCV 4.6
   libvtk9-dev                   # VTK 9.1 charts for the report
   libgtest-dev libgmock-dev googletest
+  clang-format                  # the layout check of the C++ sources (.clang-format; clang-format 14)
   libbenchmark-dev
   nlohmann-json3-dev            # the study's JSON config and summaries
   xvfb xauth                    # VTK 9.1 renders offscreen only with an X display

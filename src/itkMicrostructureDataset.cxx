@@ -33,10 +33,8 @@ Shuffle(std::vector<T> & v, std::mt19937_64 & rng)
 } // namespace
 
 void
-MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
-                             const std::string &                 baseFolder,
-                             const Options &                     options,
-                             const std::function<void(double)> & progress)
+MicrostructureDataset::Build(const MicrostructureTable & micrographs, const std::string & baseFolder,
+                             const Options & options, const std::function<void(double)> & progress)
 {
   namespace fs = std::filesystem;
   using ImageType = Image<unsigned char, 2>;
@@ -158,16 +156,17 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     for (const std::size_t r : rows)
     {
       const std::string file = micrographs.Get(r, options.FileColumn);
-      CheckReadConfined((fs::path(baseFolder) / file).string(), options.ConfineReadsTo,
-                        "Data row " + std::to_string(r + 1) + " of '" + options.TableName + "' lists the file '" + file +
-                          "' (column " + options.FileColumn + "), which");
+      CheckReadConfined((fs::path(baseFolder) / file).string(),
+                        options.ConfineReadsTo,
+                        "Data row " + std::to_string(r + 1) + " of '" + options.TableName + "' lists the file '" +
+                          file + "' (column " + options.FileColumn + "), which");
     }
   }
   for (std::size_t i = 0; i < rows.size(); ++i)
   {
-    const std::size_t r = rows[i];
-    const std::string file = micrographs.Get(r, options.FileColumn);
-    const std::string path = (fs::path(baseFolder) / file).string();
+    const std::size_t  r = rows[i];
+    const std::string  file = micrographs.Get(r, options.FileColumn);
+    const std::string  path = (fs::path(baseFolder) / file).string();
     ImageType::Pointer image = ReadScalarImage<ImageType>(path);
     double             pixelSize = image->GetSpacing()[0];
     if (options.InputPixelSize > 0.0)
@@ -195,8 +194,8 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
       }
       else if (std::abs(pixelSize - commonPixelSize) > 1e-6 * commonPixelSize)
       {
-        itkGenericExceptionMacro(<< "Micrographs have different pixel sizes ('" << commonPixelSizeFile << "': "
-                                 << commonPixelSize << " um, '" << file << "': " << pixelSize
+        itkGenericExceptionMacro(<< "Micrographs have different pixel sizes ('" << commonPixelSizeFile
+                                 << "': " << commonPixelSize << " um, '" << file << "': " << pixelSize
                                  << " um): give a target pixel size to resample them all to, or filter the rows to "
                                     "one magnification.");
       }
@@ -234,8 +233,8 @@ MicrostructureDataset::Build(const MicrostructureTable &         micrographs,
     {
       itkGenericExceptionMacro(<< "Micrograph '" << file << "': " << e.GetDescription());
     }
-    const StackType * patches = extractor->GetOutput();
-    const auto &      corners = extractor->GetPatchCorners();
+    const StackType *        patches = extractor->GetOutput();
+    const auto &             corners = extractor->GetPatchCorners();
     std::vector<std::size_t> keep(corners.size());
     for (std::size_t k = 0; k < keep.size(); ++k)
     {

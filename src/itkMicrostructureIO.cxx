@@ -37,7 +37,9 @@ HostToken()
     std::error_code ec;
     const auto      ns = std::filesystem::read_symlink("/proc/self/ns/pid", ec); // e.g. "pid:[4026531836]"
     char            hex[17];
-    std::snprintf(hex, sizeof(hex), "%016llx",
+    std::snprintf(hex,
+                  sizeof(hex),
+                  "%016llx",
                   static_cast<unsigned long long>(MicrostructureHash(std::string(host) + "|" + ns.string())));
     return std::string(hex, 8);
   }();
@@ -50,10 +52,10 @@ TemporarySibling(const std::string & finalPath)
   namespace fs = std::filesystem;
   const fs::path p(finalPath);
   // Keep the full extension chain (.nii.gz, .nrrd, .png) so ITK picks the same IO.
-  const std::string name = p.filename().string();
-  const auto        dot = name.find('.');
-  const std::string stem = dot == std::string::npos ? name : name.substr(0, dot);
-  const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
+  const std::string  name = p.filename().string();
+  const auto         dot = name.find('.');
+  const std::string  stem = dot == std::string::npos ? name : name.substr(0, dot);
+  const std::string  ext = dot == std::string::npos ? "" : name.substr(dot);
   std::random_device rd;
   const std::string  tag = std::to_string(::getpid()) + "-" + HostToken() + "-" + std::to_string(rd() % 1000000);
   return (p.parent_path() / ("." + stem + ".tmp-" + tag + ext)).string();
@@ -80,10 +82,10 @@ RemoveStaleTemporaryFiles(const std::string & folder, std::chrono::seconds forei
   // .<stem>.tmp-<pid>-<token>-<random><ext> (this build) or .<stem>.tmp-<pid>-<random><ext> (before
   // the token existed); the stem has no dot, the extension starts at the first dot after the tag.
   static const std::regex pattern(R"(^\.[^.]*\.tmp-([0-9]{1,10})-(?:([0-9a-f]{8})-)?[0-9]{1,6}(\..*)?$)");
-  std::size_t     removed = 0;
-  std::error_code ec;
-  const fs::path  dir = folder.empty() ? fs::path(".") : fs::path(folder);
-  const auto      now = fs::file_time_type::clock::now();
+  std::size_t             removed = 0;
+  std::error_code         ec;
+  const fs::path          dir = folder.empty() ? fs::path(".") : fs::path(folder);
+  const auto              now = fs::file_time_type::clock::now();
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
   {
     const std::string name = it->path().filename().string();
@@ -258,7 +260,7 @@ AtomicOutputFile::Commit()
   }
   m_Committed = true;
   // Make the rename itself durable (best effort: some file systems refuse fsync on a folder).
-  fs::path dir = fs::path(m_FinalPath).parent_path();
+  fs::path  dir = fs::path(m_FinalPath).parent_path();
   const int dirFd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirFd >= 0)
   {
@@ -281,11 +283,11 @@ ReadRegularFile(const std::string & path, std::uintmax_t maximumBytes, const std
   {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
   {
-    const char * kind = S_ISDIR(st.st_mode)    ? "a folder"
-                        : S_ISFIFO(st.st_mode) ? "a pipe (FIFO)"
+    const char * kind = S_ISDIR(st.st_mode)                          ? "a folder"
+                        : S_ISFIFO(st.st_mode)                       ? "a pipe (FIFO)"
                         : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                        : S_ISSOCK(st.st_mode) ? "a socket"
-                                               : "not a regular file";
+                        : S_ISSOCK(st.st_mode)                       ? "a socket"
+                                                                     : "not a regular file";
     ::close(fd);
     itkGenericExceptionMacro(<< "Cannot read the " << what << " '" << path << "': it is " << kind
                              << ", not a regular file. Give the path of the " << what << " itself.");
@@ -344,8 +346,7 @@ CheckOutputPathWritable(const std::string & path)
   }
   if (::access(dir.c_str(), W_OK) != 0)
   {
-    itkGenericExceptionMacro(<< "Cannot write '" << path << "': the folder '" << dir.string()
-                             << "' is not writable.");
+    itkGenericExceptionMacro(<< "Cannot write '" << path << "': the folder '" << dir.string() << "' is not writable.");
   }
 }
 
@@ -436,7 +437,7 @@ DetachedDataFiles(const std::string & path)
     out.push_back(fs::path(name).is_absolute() ? name : (folder / name).string());
   };
   const std::string lower = Lowercase(fs::path(path).filename().string());
-  auto endsWith = [&](const std::string & suffix) {
+  auto              endsWith = [&](const std::string & suffix) {
     return lower.size() >= suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   // Analyze / NIfTI pairs: the header's data is the .img beside it.
@@ -461,7 +462,7 @@ DetachedDataFiles(const std::string & path)
   std::vector<std::string> lines;
   for (std::size_t at = 0; at < head.size();)
   {
-    const auto eol = head.find('\n', at);
+    const auto  eol = head.find('\n', at);
     std::string line = head.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
@@ -501,7 +502,7 @@ DetachedDataFiles(const std::string & path)
     key.erase(0, key.find_first_not_of(" \t"));
     if (Lowercase(key) != "elementdatafile")
       continue;
-    const std::string value = lines[i].substr(eq + 1);
+    const std::string  value = lines[i].substr(eq + 1);
     std::istringstream first(value);
     std::string        word;
     first >> word;

@@ -83,9 +83,8 @@ MicrostructureSummary::SummarizeValues(const std::string & metric, const std::ve
 }
 
 std::vector<GroupSummary>
-MicrostructureSummary::Summarize(const MicrostructureTable &       table,
-                                 const std::vector<std::string> & metricColumns,
-                                 const std::string &              groupColumn)
+MicrostructureSummary::Summarize(const MicrostructureTable & table, const std::vector<std::string> & metricColumns,
+                                 const std::string & groupColumn)
 {
   std::vector<std::string> keys(table.GetNumberOfRows(), "all");
   if (!groupColumn.empty())
@@ -95,8 +94,8 @@ MicrostructureSummary::Summarize(const MicrostructureTable &       table,
   std::vector<std::string> order = keys;
   std::sort(order.begin(), order.end());
   order.erase(std::unique(order.begin(), order.end()), order.end());
-  bool   numeric = true;
-  auto   toNumber = [](const std::string & s, double & v) {
+  bool numeric = true;
+  auto toNumber = [](const std::string & s, double & v) {
     std::istringstream is(s);
     is >> v;
     return !is.fail() && is.eof();
@@ -158,8 +157,7 @@ JsonNumber(double v)
 } // namespace
 
 std::string
-MicrostructureSummary::ToJSON(const std::vector<GroupSummary> &          groups,
-                              const std::string &                        groupColumn,
+MicrostructureSummary::ToJSON(const std::vector<GroupSummary> & groups, const std::string & groupColumn,
                               const std::map<std::string, std::string> & metadata)
 {
   std::ostringstream j;
@@ -195,8 +193,10 @@ SortedFinite(std::vector<double> v, const char * what)
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
   if (v.empty())
   {
-    ExceptionObject e(__FILE__, __LINE__, std::string("MicrostructureSummary: the ") + what +
-                                            " sample has no values: compare two non-empty samples",
+    ExceptionObject e(__FILE__,
+                      __LINE__,
+                      std::string("MicrostructureSummary: the ") + what +
+                        " sample has no values: compare two non-empty samples",
                       ITK_LOCATION);
     throw e;
   }

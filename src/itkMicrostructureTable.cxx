@@ -47,7 +47,7 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
   bool                                  fieldWasQuoted = false;
   std::size_t                           line = 1;
   std::size_t                           quoteLine = 0;
-  auto endRecord = [&]() {
+  auto                                  endRecord = [&]() {
     record.push_back(field);
     field.clear();
     fieldWasQuoted = false;
@@ -126,7 +126,8 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
   }
   if (records.empty())
   {
-    itkGenericExceptionMacro(<< "The table '" << sourceName << "' is empty: a header row naming the columns is needed.");
+    itkGenericExceptionMacro(<< "The table '" << sourceName
+                             << "' is empty: a header row naming the columns is needed.");
   }
   MicrostructureTable table(records.front());
   for (std::size_t c = 0; c < table.m_Columns.size(); ++c)
@@ -150,9 +151,8 @@ MicrostructureTable::Parse(const std::string & input, const std::string & source
   {
     if (records[r].size() != table.m_Columns.size())
     {
-      itkGenericExceptionMacro(<< "Malformed CSV '" << sourceName << "': data row " << r << " has "
-                               << records[r].size() << " fields but the header has " << table.m_Columns.size()
-                               << ".");
+      itkGenericExceptionMacro(<< "Malformed CSV '" << sourceName << "': data row " << r << " has " << records[r].size()
+                               << " fields but the header has " << table.m_Columns.size() << ".");
     }
     table.m_Rows.push_back(std::move(records[r]));
   }
@@ -334,8 +334,8 @@ MicrostructureTable::AddRow(std::vector<std::string> values)
 {
   if (values.size() != m_Columns.size())
   {
-    itkGenericExceptionMacro(<< "A row of " << values.size() << " values cannot go into a table of "
-                             << m_Columns.size() << " columns.");
+    itkGenericExceptionMacro(<< "A row of " << values.size() << " values cannot go into a table of " << m_Columns.size()
+                             << " columns.");
   }
   m_Rows.push_back(std::move(values));
 }

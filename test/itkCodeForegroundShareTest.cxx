@@ -13,8 +13,8 @@ template <typename TImage>
 typename TImage::Pointer
 Stack(unsigned int x, unsigned int y, unsigned int z)
 {
-  auto                         image = TImage::New();
-  typename TImage::SizeType    size = { { x, y, z } };
+  auto                      image = TImage::New();
+  typename TImage::SizeType size = { { x, y, z } };
   image->SetRegions(typename TImage::RegionType(size));
   image->Allocate(true);
   return image;
@@ -27,8 +27,8 @@ Stack(unsigned int x, unsigned int y, unsigned int z)
 // overall mean. Mirror slices (s + N) count once; the dark phase swaps the shares.
 TEST(CodeForegroundShare, BlocksOfAnalyticPatches)
 {
-  auto patches = Stack<PatchStack>(8, 8, 2);
-  auto maps = Stack<MapStack>(2, 2, 4);
+  auto            patches = Stack<PatchStack>(8, 8, 2);
+  auto            maps = Stack<MapStack>(2, 2, 4);
   unsigned char * p = patches->GetBufferPointer();
   for (unsigned int j = 0; j < 8; ++j)
     for (unsigned int i = 0; i < 8; ++i)
@@ -52,7 +52,10 @@ TEST(CodeForegroundShare, BlocksOfAnalyticPatches)
   ASSERT_EQ(share.size(), 4u);
   for (unsigned int k = 0; k < 4; ++k)
     EXPECT_NEAR(share[k], expected[k], 1e-12) << k;
-  const auto dark = itk::ComputeCodeForegroundShare(patches.GetPointer(), maps.GetPointer(), { 0 }, 2,
+  const auto dark = itk::ComputeCodeForegroundShare(patches.GetPointer(),
+                                                    maps.GetPointer(),
+                                                    { 0 },
+                                                    2,
                                                     itk::OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase::Dark);
   EXPECT_NEAR(dark[0], (0.0 + 0.5) / 3.0, 1e-12);
   EXPECT_NEAR(dark[1], (2.0 + 0.5) / 3.0, 1e-12);
@@ -73,7 +76,8 @@ TEST(CodeForegroundShare, BadInputIsAClearError)
   }
   catch (const itk::ExceptionObject & e)
   {
-    EXPECT_NE(std::string(e.GetDescription()).find("code 7 of a codebook of 4"), std::string::npos) << e.GetDescription();
+    EXPECT_NE(std::string(e.GetDescription()).find("code 7 of a codebook of 4"), std::string::npos)
+      << e.GetDescription();
   }
   EXPECT_THROW(itk::ComputeCodeForegroundShare(patches.GetPointer(), square.GetPointer(), { 1 }, 8),
                itk::ExceptionObject); // one map only

@@ -37,7 +37,7 @@ TinyVQVAE(unsigned int K)
 Prior::Pointer
 TinyPrior(unsigned int K)
 {
-  auto                m = Prior::New();
+  auto                   m = Prior::New();
   Prior::Hyperparameters h;
   h.CodebookSize = K;
   h.EmbeddingDimension = 8;
@@ -89,8 +89,8 @@ TEST(ConditionalMicrostructureImageSource, GeometryAndImagesAreTheDecodedMaps)
   decode->SetModel(source->GetVQVAEModel());
   decode->Update();
   const size_t count = 20 * 24 * 7;
-  EXPECT_TRUE(std::equal(images->GetBufferPointer(), images->GetBufferPointer() + count,
-                         decode->GetOutput()->GetBufferPointer()));
+  EXPECT_TRUE(std::equal(
+    images->GetBufferPointer(), images->GetBufferPointer() + count, decode->GetOutput()->GetBufferPointer()));
 
   // A larger field of view: any latent size.
   source->SetLatentSize({ { 9, 4 } });
@@ -105,7 +105,7 @@ TEST(ConditionalMicrostructureImageSource, SeedsAndStreaming)
   a->Update();
   auto b = MakeSource();
   b->Update();
-  const size_t n = 5 * 6 * 7;
+  const size_t                n = 5 * 6 * 7;
   std::vector<unsigned short> ma(a->GetIndexMaps()->GetBufferPointer(), a->GetIndexMaps()->GetBufferPointer() + n);
   std::vector<unsigned short> mb(b->GetIndexMaps()->GetBufferPointer(), b->GetIndexMaps()->GetBufferPointer() + n);
   EXPECT_EQ(ma, mb); // same seed, same samples

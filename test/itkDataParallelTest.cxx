@@ -348,9 +348,9 @@ StartJob(const std::string & testName, unsigned int world, const std::vector<std
     for (auto & s : env)
       envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::string         self = fs::read_symlink("/proc/self/exe").string();
-    std::string         filter = "--gtest_filter=DataParallel." + testName;
-    std::vector<char *> argv{ self.data(), filter.data(), nullptr };
+    std::string                self = fs::read_symlink("/proc/self/exe").string();
+    std::string                filter = "--gtest_filter=DataParallel." + testName;
+    std::vector<char *>        argv{ self.data(), filter.data(), nullptr };
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
@@ -450,9 +450,9 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheSameGlobalBatch)
   if (!itk::DataParallel::HasGloo())
     GTEST_SKIP() << "built without c10d Gloo (libgloo-dev)";
   const RemoveTempDir cleanup;
-  auto ranks = StartJob("TwoProcessesTrainAsOneWithTheSameGlobalBatch", 2, {});
-  const Data d;
-  auto       one = TinyPrior();
+  auto                ranks = StartJob("TwoProcessesTrainAsOneWithTheSameGlobalBatch", 2, {});
+  const Data          d;
+  auto                one = TinyPrior();
   MakeTrainer(one, d, BatchSize)->Train();
   const auto truth = d.Score(one);
   auto       local = TinyPrior(); // one process with each rank's share only: what averaging must not give
@@ -479,9 +479,9 @@ TEST(DataParallel, AKilledProcessEndsTheJobAndItResumes)
   if (!itk::DataParallel::HasGloo())
     GTEST_SKIP() << "built without c10d Gloo (libgloo-dev)";
   const RemoveTempDir cleanup;
-  const std::string checkpoint = (TempDir() / "prior.ckpt").string();
-  auto              ranks = StartJob("AKilledProcessEndsTheJobAndItResumes", 2,
-                        { "SM_DP_KILL_AT=5", "SM_DP_CHECKPOINT=" + checkpoint });
+  const std::string   checkpoint = (TempDir() / "prior.ckpt").string();
+  auto                ranks =
+    StartJob("AKilledProcessEndsTheJobAndItResumes", 2, { "SM_DP_KILL_AT=5", "SM_DP_CHECKPOINT=" + checkpoint });
   double            seconds = 0.0;
   const std::string r0 = Finish(ranks[0], std::chrono::seconds(90), &seconds);
   Finish(ranks[1], std::chrono::seconds(10));

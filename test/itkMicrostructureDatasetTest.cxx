@@ -205,8 +205,11 @@ TEST_F(DatasetTest, ConfinedReadsRefuseFilesOutsideTheFolder)
     return t;
   };
   const std::string absolute = (m_Dir / "outside.png").string();
-  for (const std::string & file : { std::string("../outside.png"), absolute, std::string("link.png"),
-                                    std::string("det_out.nhdr"), std::string("det_upper.nhdr"),
+  for (const std::string & file : { std::string("../outside.png"),
+                                    absolute,
+                                    std::string("link.png"),
+                                    std::string("det_out.nhdr"),
+                                    std::string("det_upper.nhdr"),
                                     std::string("meta_out.mhd") })
   {
     SCOPED_TRACE(file);
@@ -340,7 +343,8 @@ TEST_F(DatasetTest, SplitBySampleBothSidesFractionAndOrder)
   for (int i = 0; i < 40; ++i)
   {
     micrographs.AddRow({ WriteImage("m" + std::to_string(i) + ".png", 32, 32, static_cast<unsigned char>(i)),
-                         "s" + std::to_string(i), "1" });
+                         "s" + std::to_string(i),
+                         "1" });
   }
   itk::MicrostructureDataset::Options o;
   o.PatchSize[0] = o.PatchSize[1] = 32;

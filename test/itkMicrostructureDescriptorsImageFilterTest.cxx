@@ -190,8 +190,9 @@ TEST(MicrostructureDescriptors, LineSpacingAndOffsetPickTheLines)
 
 TEST(MicrostructureDescriptors, PhysicalSpacing)
 {
-  const auto image = Make(100, 40, [](int x, int) { return Stripe(x, 0); }, 0.5, 2.0);
-  auto       f = Measure(image);
+  const auto image = Make(
+    100, 40, [](int x, int) { return Stripe(x, 0); }, 0.5, 2.0);
+  auto f = Measure(image);
   EXPECT_DOUBLE_EQ(f->GetMeanFreePathHorizontalPhysical(), 0.5 * 50.0 / 4.5);
   EXPECT_DOUBLE_EQ(f->GetMeanFreePathVerticalPhysical(), 2.0 * 80.0);
   EXPECT_DOUBLE_EQ(f->GetMeanFreePathPhysical(), (2000.0 * 0.5 + 2000.0 * 2.0) / 205.0);
@@ -261,9 +262,9 @@ TEST(MicrostructureDescriptors, AgreesWithBruteForceReferenceForAnyWorkUnits)
   std::mt19937 rng(7);
   for (int trial = 0; trial < 6; ++trial)
   {
-    const unsigned                     w = 20 + 17 * trial, h = 13 + 11 * trial;
-    std::bernoulli_distribution        coin(0.3 + 0.08 * trial);
-    std::vector<unsigned char>         pix(w * h);
+    const unsigned              w = 20 + 17 * trial, h = 13 + 11 * trial;
+    std::bernoulli_distribution coin(0.3 + 0.08 * trial);
+    std::vector<unsigned char>  pix(w * h);
     for (auto & v : pix)
     {
       v = coin(rng) ? 1 : (trial % 2 ? 0 : 7); // non-foreground may be any value
@@ -280,7 +281,7 @@ TEST(MicrostructureDescriptors, AgreesWithBruteForceReferenceForAnyWorkUnits)
         const unsigned lines = d == 0 ? h : w, len = d == 0 ? w : h;
         for (unsigned l = offset; l < lines; l += spacing)
         {
-          auto at = [&](unsigned i) { return d == 0 ? pix[l * w + i] == 1 : pix[i * w + l] == 1; };
+          auto     at = [&](unsigned i) { return d == 0 ? pix[l * w + i] == 1 : pix[i * w + l] == 1; };
           unsigned runs = 0, fg = 0;
           for (unsigned i = 0; i < len; ++i)
           {
@@ -299,8 +300,7 @@ TEST(MicrostructureDescriptors, AgreesWithBruteForceReferenceForAnyWorkUnits)
         EXPECT_DOUBLE_EQ(f->GetVerticalIntercepts().ForegroundLength, fgLen[1]);
         EXPECT_DOUBLE_EQ(f->GetHorizontalIntercepts().InterceptCount, count[0]) << trial << " " << units;
         EXPECT_DOUBLE_EQ(f->GetVerticalIntercepts().InterceptCount, count[1]) << trial << " " << units;
-        EXPECT_DOUBLE_EQ(f->GetVolumeFraction(),
-                         static_cast<double>(std::count(pix.begin(), pix.end(), 1)) / (w * h));
+        EXPECT_DOUBLE_EQ(f->GetVolumeFraction(), static_cast<double>(std::count(pix.begin(), pix.end(), 1)) / (w * h));
       }
     }
   }

@@ -153,9 +153,9 @@ TEST(MicrostructurePosterior, BadInputIsRefusedWithItsReason)
 {
   const auto grid = Grid(0.0, 1.0, 5);
   auto       ll = GaussianTiles(grid, { 0.5, 0.4 }, 1.0);
-  EXPECT_THROW(MicrostructurePosterior::Pool({ 0.0, 0.5 }, { ll[0], ll[1] }), itk::ExceptionObject); // < 3 values
+  EXPECT_THROW(MicrostructurePosterior::Pool({ 0.0, 0.5 }, { ll[0], ll[1] }), itk::ExceptionObject);  // < 3 values
   EXPECT_THROW(MicrostructurePosterior::Pool({ 0.0, 0.1, 0.3, 0.4, 0.5 }, ll), itk::ExceptionObject); // uneven
-  EXPECT_THROW(MicrostructurePosterior::Pool(Grid(0, 1, 6), ll), itk::ExceptionObject); // rows != grid
+  EXPECT_THROW(MicrostructurePosterior::Pool(Grid(0, 1, 6), ll), itk::ExceptionObject);               // rows != grid
   auto ragged = ll;
   ragged[2].pop_back();
   EXPECT_THROW(MicrostructurePosterior::Pool(grid, ragged), itk::ExceptionObject);
@@ -181,8 +181,8 @@ TEST(MicrostructurePosterior, ModelErrorAddsItsVarianceToTheInterval)
   std::vector<double> ll(grid.size());
   for (size_t v = 0; v < grid.size(); ++v)
     ll[v] = -0.5 * (grid[v] - 0.2) * (grid[v] - 0.2) / 0.01;
-  const auto narrow = MicrostructurePosterior::Single(grid, ll);
-  const auto wide = MicrostructurePosterior::WithModelError(grid, narrow, 0.3);
+  const auto   narrow = MicrostructurePosterior::Single(grid, ll);
+  const auto   wide = MicrostructurePosterior::WithModelError(grid, narrow, 0.3);
   const double half = 1.959964 * std::sqrt(0.01 + 0.09);
   EXPECT_NEAR(wide.Mean, 0.2, 1e-6);
   EXPECT_NEAR(wide.Lower95, 0.2 - half, 0.003);

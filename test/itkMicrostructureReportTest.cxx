@@ -107,14 +107,14 @@ Scratch(const std::string & name)
   return dir;
 }
 
-#define REQUIRE_DISPLAY()                                                                                  \
-  do                                                                                                       \
-  {                                                                                                        \
-    std::string why_;                                                                                      \
-    if (!rp::HasDisplay(&why_))                                                                            \
-    {                                                                                                      \
-      GTEST_SKIP() << "no X display (" << why_ << "): ctest runs this under xvfb-run -a";                 \
-    }                                                                                                      \
+#define REQUIRE_DISPLAY()                                                                                              \
+  do                                                                                                                   \
+  {                                                                                                                    \
+    std::string why_;                                                                                                  \
+    if (!rp::HasDisplay(&why_))                                                                                        \
+    {                                                                                                                  \
+      GTEST_SKIP() << "no X display (" << why_ << "): ctest runs this under xvfb-run -a";                              \
+    }                                                                                                                  \
   } while (0)
 
 rp::BoxPlotData
@@ -184,7 +184,7 @@ ExampleScatter()
 rp::MontageImageType::Pointer
 Patch(unsigned w, unsigned h, unsigned char base)
 {
-  auto                          im = rp::MontageImageType::New();
+  auto                           im = rp::MontageImageType::New();
   rp::MontageImageType::SizeType size = { { w, h } };
   im->SetRegions(size);
   im->Allocate();
@@ -277,9 +277,8 @@ TEST(MicrostructureReport, BoxPlotMediansOfConstantDataSitAtTheirValues)
   }
   // The x axis: the longest run. The medians: runs of 15..200 pixels, one per group.
   ASSERT_FALSE(runs.empty());
-  const Run axis = *std::max_element(runs.begin(), runs.end(), [](const Run & a, const Run & b) {
-    return a.x1 - a.x0 < b.x1 - b.x0;
-  });
+  const Run axis =
+    *std::max_element(runs.begin(), runs.end(), [](const Run & a, const Run & b) { return a.x1 - a.x0 < b.x1 - b.x0; });
   ASSERT_GT(axis.x1 - axis.x0, 300u) << "no x axis line found";
   std::map<unsigned, std::vector<unsigned>> rowsByColumn; // x0 / 10 -> rows
   for (const auto & r : runs)
@@ -347,8 +346,8 @@ TEST(MicrostructureReport, BoxPlotWithManyGroupsThreeSeriesAndMissingBoxes)
 TEST(MicrostructureReport, CurvesWithBandsLinearAndLog)
 {
   REQUIRE_DISPLAY();
-  const auto  dir = Scratch("curves");
-  const auto  curves = ExampleCurves();
+  const auto dir = Scratch("curves");
+  const auto curves = ExampleCurves();
   rp::WriteCurves((dir / "s2.png").string(), "Two-point correlation", "r (um)", "S2(r)", curves, false, 700, 450);
   auto im = ReadRgb((dir / "s2.png").string());
   EXPECT_EQ(im.Width, 700u);
@@ -458,7 +457,7 @@ TEST(MicrostructureReport, WithoutDisplayChartsThrowAndMontageStillWorks)
 
 TEST(MicrostructureReport, MontageLayoutIsExactWithoutLabels)
 {
-  const auto                                               dir = Scratch("montage");
+  const auto                                                   dir = Scratch("montage");
   std::vector<std::vector<rp::MontageImageType::ConstPointer>> rows(2);
   rows[0] = { Patch(20, 12, 0).GetPointer(), Patch(20, 12, 50).GetPointer(), Patch(20, 12, 100).GetPointer() };
   rows[1] = { Patch(20, 12, 150).GetPointer(), nullptr, Patch(10, 6, 30).GetPointer() };
@@ -487,7 +486,7 @@ TEST(MicrostructureReport, MontageLayoutIsExactWithoutLabels)
       {
         for (unsigned x = 0; x < size[0]; ++x)
         {
-          const auto v = p->GetPixel({ { x, y } });
+          const auto   v = p->GetPixel({ { x, y } });
           const auto * px = im.At(ox + x, oy + y);
           ASSERT_EQ(px[0], v) << r << "," << c << " at " << x << "," << y;
           ASSERT_EQ(px[1], v);
@@ -505,7 +504,7 @@ TEST(MicrostructureReport, MontageLayoutIsExactWithoutLabels)
 
 TEST(MicrostructureReport, MontageDrawsRowLabelsAndHeaders)
 {
-  const auto dir = Scratch("montage-labels");
+  const auto                                                   dir = Scratch("montage-labels");
   std::vector<std::vector<rp::MontageImageType::ConstPointer>> rows = {
     { Patch(64, 64, 0).GetPointer(), Patch(64, 64, 90).GetPointer() },
     { Patch(64, 64, 40).GetPointer(), Patch(64, 64, 120).GetPointer() }
@@ -583,7 +582,7 @@ TEST(MicrostructureReport, PCAOfPointsOnALine)
       wide.push_back(static_cast<float>(0.1 * j + ti * (j == 7 ? 2.0 : 0.5)));
     }
   }
-  const auto wproj = rp::PrincipalComponents(wide, t.size(), cols, 1, &ratio);
+  const auto   wproj = rp::PrincipalComponents(wide, t.size(), cols, 1, &ratio);
   const double wn = std::sqrt(39 * 0.25 + 4.0);
   for (std::size_t i = 0; i < t.size(); ++i)
   {
@@ -603,7 +602,8 @@ TEST(MicrostructureReport, PCAMatchesPowerIterationOnAnisotropicData)
   for (std::size_t i = 0; i < rows; ++i)
   {
     const double a = 3.0 * n(rng), b = 1.0 * n(rng), e = 0.3 * n(rng);
-    data.insert(data.end(), { static_cast<float>(a + b), static_cast<float>(a - b + e), static_cast<float>(0.5 * a + e) });
+    data.insert(data.end(),
+                { static_cast<float>(a + b), static_cast<float>(a - b + e), static_cast<float>(0.5 * a + e) });
   }
   std::vector<double> mean(cols, 0.0), cov(cols * cols, 0.0);
   for (std::size_t i = 0; i < rows; ++i)
@@ -623,7 +623,7 @@ TEST(MicrostructureReport, PCAMatchesPowerIterationOnAnisotropicData)
       }
     }
   }
-  const double total = cov[0] + cov[4] + cov[8];
+  const double                     total = cov[0] + cov[4] + cov[8];
   std::vector<std::vector<double>> vecs;
   std::vector<double>              vals;
   auto                             work = cov;
@@ -856,8 +856,9 @@ TEST(MicrostructureReport, TableToJsonTypesCells)
   t.AddRow({ "a \"q\"\n", "0.5", "3" });
   t.AddRow({ "0x10", "nan", "" });
   const std::string json = rp::TableToJson(t);
-  EXPECT_EQ(json, "[\n {\"name\": \"a \\\"q\\\"\\n\", \"value\": 0.5, \"n\": 3},\n"
-                  " {\"name\": \"0x10\", \"value\": null, \"n\": null}\n]\n");
+  EXPECT_EQ(json,
+            "[\n {\"name\": \"a \\\"q\\\"\\n\", \"value\": 0.5, \"n\": 3},\n"
+            " {\"name\": \"0x10\", \"value\": null, \"n\": null}\n]\n");
   EXPECT_EQ(rp::TableToJson(itk::MicrostructureTable({ "a" })), "[]\n");
 }
 
@@ -876,7 +877,8 @@ TEST(MicrostructureReport, ChromiumRendersAReportWithEveryFigureType)
   rp::WriteBoxPlot((dir / "figures/box.png").string(), "Volume fraction", "Vf", ExampleBoxData());
   rp::WriteCurves((dir / "figures/curves.png").string(), "S2", "r (um)", "S2", ExampleCurves());
   rp::WriteScatter((dir / "figures/scatter.png").string(), "PCA", "PC1", "PC2", ExampleScatter());
-  rp::WriteMontage((dir / "figures/montage.png").string(), { "A", "B" },
+  rp::WriteMontage((dir / "figures/montage.png").string(),
+                   { "A", "B" },
                    { { Patch(64, 64, 0).GetPointer(), Patch(64, 64, 60).GetPointer() },
                      { Patch(64, 64, 120).GetPointer(), Patch(64, 64, 180).GetPointer() } },
                    { "real", "generated" });
@@ -897,14 +899,14 @@ TEST(MicrostructureReport, ChromiumRendersAReportWithEveryFigureType)
   page.Write((dir / "index.html").string());
 
   const std::string url = "file://" + fs::absolute(dir / "index.html").string();
-  const std::string flags = "--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" +
-                            (dir / "profile").string() + " ";
+  const std::string flags =
+    "--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" + (dir / "profile").string() + " ";
   const std::string shot = (dir / "shot.png").string();
   const std::string dom = (dir / "dom.html").string();
   const std::string cmd1 = "timeout 90 /usr/bin/chromium " + flags + "--screenshot=" + shot +
                            " --window-size=1000,1400 '" + url + "' > " + (dir / "chromium1.log").string() + " 2>&1";
-  const std::string cmd2 =
-    "timeout 90 /usr/bin/chromium " + flags + "--dump-dom '" + url + "' > " + dom + " 2> " + (dir / "chromium2.log").string();
+  const std::string cmd2 = "timeout 90 /usr/bin/chromium " + flags + "--dump-dom '" + url + "' > " + dom + " 2> " +
+                           (dir / "chromium2.log").string();
   EXPECT_EQ(std::system(cmd1.c_str()), 0) << cmd1;
   EXPECT_EQ(std::system(cmd2.c_str()), 0) << cmd2;
   ASSERT_TRUE(fs::exists(shot));

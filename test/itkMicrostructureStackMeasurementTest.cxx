@@ -147,8 +147,10 @@ TEST(MicrostructureStackMeasurement, EqualsThePerSliceFilters)
     ExpectSame(r.InterceptCountVertical, d->GetVerticalIntercepts().InterceptCount, "N v", k);
     ExpectSame(r.TestLineLengthHorizontal, d->GetHorizontalIntercepts().TestLineLength, "L h", k);
     ExpectSame(r.ForegroundLineLengthVertical, d->GetVerticalIntercepts().ForegroundLength, "fg v", k);
-    ExpectSame(r.MeanChordLengthBackgroundVertical, d->GetMeanChordLength(Phase::Background, Direction::Vertical),
-               "chord bg v", k);
+    ExpectSame(r.MeanChordLengthBackgroundVertical,
+               d->GetMeanChordLength(Phase::Background, Direction::Vertical),
+               "chord bg v",
+               k);
     ExpectSame(r.GrainSizeNumber, d->GetGrainSizeNumber(), "G", k);
     EXPECT_GT(r.VolumeFraction, 0.3);
   }
@@ -162,7 +164,9 @@ TEST(MicrostructureStackMeasurement, EqualsThePerSliceFilters)
   {
     ExpectSame(single->GetMeasurements()[k].MeanFreePath, results[k].MeanFreePath, "mfp 1 unit", k);
     ExpectSame(single->GetMeasurements()[k].MeanChordLengthForegroundHorizontal,
-               results[k].MeanChordLengthForegroundHorizontal, "chord 1 unit", k);
+               results[k].MeanChordLengthForegroundHorizontal,
+               "chord 1 unit",
+               k);
   }
 }
 

@@ -73,7 +73,7 @@ TEST(MicrostructureSummary, LargeSamplesUseTheRightStudentQuantile)
     {
       v[i] = (i % 2) ? 1.0 : -1.0;
     }
-    const auto s = itk::MicrostructureSummary::SummarizeValues("x", v);
+    const auto   s = itk::MicrostructureSummary::SummarizeValues("x", v);
     const double half = c.second * s.standardDeviation / std::sqrt(double(c.first));
     EXPECT_NEAR(s.ci95High - s.mean, half, 1e-6 * half) << c.first;
   }

@@ -85,12 +85,12 @@ TEST(MicrostructureTable, RoundTripWithQuoting)
 // any other with commas; a field holding the delimiter is quoted.
 TEST(MicrostructureTable, TabSeparatedByExtension)
 {
-  const fs::path dir = TempDir("sm_tsv_test");
+  const fs::path           dir = TempDir("sm_tsv_test");
   itk::MicrostructureTable t({ "file", "note" });
   t.AddRow({ "a,b.png", "tab\there" });
   t.Write((dir / "t.tsv").string());
   t.Write((dir / "t.csv").string());
-  std::ifstream tsv(dir / "t.tsv");
+  std::ifstream     tsv(dir / "t.tsv");
   const std::string text((std::istreambuf_iterator<char>(tsv)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "file\tnote\na,b.png\t\"tab\there\"\n");
   for (const char * name : { "t.tsv", "t.csv" })
@@ -162,8 +162,8 @@ TEST(AtomicOutputFile, StaleTemporariesAreRemovedByTheNextWrite)
   std::string    token;
   {
     itk::AtomicOutputFile probe((probeDir / "x.csv").string());
-    const std::string name = fs::path(probe.GetTemporaryPath()).filename().string();
-    const std::string prefix = ".x.tmp-" + std::to_string(::getpid()) + "-";
+    const std::string     name = fs::path(probe.GetTemporaryPath()).filename().string();
+    const std::string     prefix = ".x.tmp-" + std::to_string(::getpid()) + "-";
     ASSERT_EQ(name.compare(0, prefix.size(), prefix), 0) << name;
     token = name.substr(prefix.size(), 8);
   }
@@ -182,12 +182,12 @@ TEST(AtomicOutputFile, StaleTemporariesAreRemovedByTheNextWrite)
       fs::last_write_time(dir / name, fs::file_time_type::clock::now() - std::chrono::hours(ageHours));
     return dir / name;
   };
-  const auto deadHere = make(".model.tmp-" + dead + "-" + token + "-17.model");   // SIGKILLed writer
+  const auto deadHere = make(".model.tmp-" + dead + "-" + token + "-17.model");  // SIGKILLed writer
   const auto deadOther = make(".other.tmp-" + dead + "-" + token + "-3.nii.gz"); // another output's
   const auto live = make(".model.tmp-" + self + "-" + token + "-18.model");      // a live writer: this one
-  const auto foreignNew = make(".model.tmp-" + dead + "-0badf00d-19.model");      // another machine, recent
-  const auto foreignOld = make(".model.tmp-" + dead + "-0badf00d-20.model", 48);  // another machine, 2 days
-  const auto oldFormat = make(".model.tmp-" + dead + "-21.model", 48);            // before the token, 2 days
+  const auto foreignNew = make(".model.tmp-" + dead + "-0badf00d-19.model");     // another machine, recent
+  const auto foreignOld = make(".model.tmp-" + dead + "-0badf00d-20.model", 48); // another machine, 2 days
+  const auto oldFormat = make(".model.tmp-" + dead + "-21.model", 48);           // before the token, 2 days
   const auto notOurs = make(".model.tmp-notes.model");
   const auto notHidden = make("model.tmp-" + dead + "-" + token + "-22.model");
   // A link named like a stale temporary is not removed, nor is what it points to.
@@ -219,12 +219,15 @@ TEST(AtomicOutputFile, StaleTemporariesAreRemovedByTheNextWrite)
 
 TEST(MicrostructureTable, ByteOrderMarkIsStripped)
 {
-  const auto t = itk::MicrostructureTable::Parse("\xEF\xBB\xBF" "file,um_per_px\na.png,0.5\n", "bom.csv");
+  const auto t = itk::MicrostructureTable::Parse("\xEF\xBB\xBF"
+                                                 "file,um_per_px\na.png,0.5\n",
+                                                 "bom.csv");
   EXPECT_TRUE(t.HasColumn("file"));
   EXPECT_EQ(t.Get(0, "file"), "a.png");
   EXPECT_EQ(t.GetColumnNames().front(), "file");
   const fs::path dir = TempDir("sm_bom_test");
-  std::ofstream(dir / "bom.csv", std::ios::binary) << "\xEF\xBB\xBF" "file\nb.png\n";
+  std::ofstream(dir / "bom.csv", std::ios::binary) << "\xEF\xBB\xBF"
+                                                      "file\nb.png\n";
   EXPECT_EQ(itk::MicrostructureTable::Read((dir / "bom.csv").string()).Get(0, "file"), "b.png");
   fs::remove_all(dir);
 }
@@ -233,8 +236,12 @@ TEST(MicrostructureTable, ByteOrderMarkInsideANameSurvivesARoundTrip)
 {
   // fuzz/FuzzTable.cxx found it: after blank lines a BOM is not the file's, so it stays in the first
   // column's name; written back, the name began the file and the BOM was stripped from it.
-  const auto t = itk::MicrostructureTable::Parse("\n\n\xEF\xBB\xBF" "a,b\n1,2\n", "blank-then-bom.csv");
-  ASSERT_EQ(t.GetColumnNames().front(), "\xEF\xBB\xBF" "a");
+  const auto t = itk::MicrostructureTable::Parse("\n\n\xEF\xBB\xBF"
+                                                 "a,b\n1,2\n",
+                                                 "blank-then-bom.csv");
+  ASSERT_EQ(t.GetColumnNames().front(),
+            "\xEF\xBB\xBF"
+            "a");
   const auto again = itk::MicrostructureTable::Parse(t.ToCSV(), "again.csv");
   EXPECT_EQ(again.GetColumnNames(), t.GetColumnNames());
   EXPECT_EQ(again.Get(0, 0), "1");
@@ -294,7 +301,7 @@ TEST(AtomicOutputFile, FullDiskKeepsTheOldFile)
     state = state * 1103515245u + 12345u; // noise: incompressible, so the file is larger than the limit
     image->GetBufferPointer()[i] = static_cast<unsigned char>(state >> 24);
   }
-  const std::string bigTable(20000, 'x');
+  const std::string                                                                   bigTable(20000, 'x');
   const std::vector<std::pair<std::string, std::function<void(const std::string &)>>> writers = {
     { "table.csv", [&](const std::string & p) { itk::WriteTextFileAtomically(p, bigTable); } },
     { "image.png", [&](const std::string & p) { itk::WriteImageAtomically(image.GetPointer(), p); } },

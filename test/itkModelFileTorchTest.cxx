@@ -57,7 +57,9 @@ std::string
 WriteGood(const std::string & name)
 {
   const std::string path = TempPath(name);
-  mf::Write(path, TestKind(), { { "intensity_maximum", "255" }, { "note", "a\nb" } },
+  mf::Write(path,
+            TestKind(),
+            { { "intensity_maximum", "255" }, { "note", "a\nb" } },
             { { "weights", std::string(300, 'w') }, { "optimizer", std::string(100, 'o') } });
   return path;
 }
@@ -82,8 +84,8 @@ ReadError(const std::string & path)
 std::string
 WithHeaderValue(std::string data, const std::string & key, const std::string & value)
 {
-  const std::string  prefix = "\n" + key + " = ";
-  const auto         at = data.find(prefix);
+  const std::string prefix = "\n" + key + " = ";
+  const auto        at = data.find(prefix);
   EXPECT_NE(at, std::string::npos) << key;
   const auto eol = data.find('\n', at + 1);
   data.replace(at + prefix.size(), eol - at - prefix.size(), value);
@@ -165,8 +167,17 @@ TEST(ModelFile, CraftedSectionSizesAreRefused)
   const std::string data = ReadAll(WriteGood("sizes.test"));
   const std::string path = TempPath("crafted.test");
   // Each value: a sign, a fraction, an exponent, an overflow, a size past the end, a huge size.
-  for (const std::string bad : { "-1", "-300", "+300", "300.0", "3e2", " 300", "18446744073709551616",
-                                 "99999999999999999999999", "301", "18446744073709551615", "" })
+  for (const std::string bad : { "-1",
+                                 "-300",
+                                 "+300",
+                                 "300.0",
+                                 "3e2",
+                                 " 300",
+                                 "18446744073709551616",
+                                 "99999999999999999999999",
+                                 "301",
+                                 "18446744073709551615",
+                                 "" })
   {
     WriteAll(path, Resealed(WithHeaderValue(data, "weights_bytes", bad)));
     const std::string msg = ReadError(path);
@@ -248,9 +259,11 @@ TEST(ModelFile, CraftedVQVAEFileIsAnErrorNotACrash)
   m->Write(good);
   const std::string data = ReadAll(good);
   const std::string path = TempPath("crafted.vqvae");
-  for (const auto & [key, value] : std::vector<std::pair<std::string, std::string>>{
-         { "weights_bytes", "-1000" }, { "weights_bytes", "1e30" }, { "intensity_maximum", "4095" },
-         { "encoder_channels", "8,99999999999999999999" } })
+  for (const auto & [key, value] :
+       std::vector<std::pair<std::string, std::string>>{ { "weights_bytes", "-1000" },
+                                                         { "weights_bytes", "1e30" },
+                                                         { "intensity_maximum", "4095" },
+                                                         { "encoder_channels", "8,99999999999999999999" } })
   {
     // Sizes and a channel count past unsigned long (std::stoul threw std::out_of_range, "stoul") in a
     // resealed header (a crafted file); the edited intensity in a plain edit.

@@ -30,8 +30,8 @@ template <typename TImage>
 typename TImage::Pointer
 MakeTwoLevel(double low, double high, double sigma, unsigned seed, unsigned slices = 1, double sliceStep = 0.0)
 {
-  auto                          image = TImage::New();
-  typename TImage::RegionType   region;
+  auto                        image = TImage::New();
+  typename TImage::RegionType region;
   region.SetSize(0, 64);
   region.SetSize(1, 48);
   if constexpr (TImage::ImageDimension == 3)
@@ -206,11 +206,10 @@ TEST(OtsuPhaseSegmentation, ConstantImageDoesNotCrash)
       {
         bad += (filter->GetOutput()->GetBufferPointer()[i] != expected);
       }
-      EXPECT_EQ(bad, 0) << "value " << int(value) << " phase " << phase << " threshold "
-                        << filter->GetThresholds()[0];
+      EXPECT_EQ(bad, 0) << "value " << int(value) << " phase " << phase << " threshold " << filter->GetThresholds()[0];
     }
   }
-  auto        fimage = FloatImage::New();
+  auto                   fimage = FloatImage::New();
   FloatImage::RegionType region;
   region.SetSize(0, 16);
   region.SetSize(1, 16);

@@ -23,7 +23,7 @@ Code(long x, long y)
 Image2::Pointer
 MakeCoded(unsigned w, unsigned h, double spacing = 0.5)
 {
-  auto            image = Image2::New();
+  auto               image = Image2::New();
   Image2::RegionType region;
   region.SetSize(0, w);
   region.SetSize(1, h);
@@ -66,8 +66,11 @@ TEST(PatchExtraction, CountsPositionsAndValuesForSizesAndStrides)
   {
     unsigned w, h, px, py, sx, sy;
   };
-  for (const Case c : { Case{ 100, 60, 20, 20, 0, 0 }, Case{ 100, 60, 32, 16, 0, 0 }, Case{ 100, 60, 32, 16, 17, 9 },
-                        Case{ 64, 64, 64, 64, 0, 0 }, Case{ 70, 50, 8, 10, 3, 40 } })
+  for (const Case c : { Case{ 100, 60, 20, 20, 0, 0 },
+                        Case{ 100, 60, 32, 16, 0, 0 },
+                        Case{ 100, 60, 32, 16, 17, 9 },
+                        Case{ 64, 64, 64, 64, 0, 0 },
+                        Case{ 70, 50, 8, 10, 3, 40 } })
   {
     auto filter = Filter::New();
     filter->SetInput(MakeCoded(c.w, c.h));
@@ -144,7 +147,7 @@ TEST(PatchExtraction, SpacingAndOriginAreKept)
 TEST(PatchExtraction, ResamplingToAPixelSize)
 {
   // 200 x 200 at 0.5 um/px resampled to 1.0 um/px: 100 x 100, so 3 x 3 patches of 32.
-  auto ramp = FloatImage2::New();
+  auto                    ramp = FloatImage2::New();
   FloatImage2::RegionType region;
   region.SetSize(0, 200);
   region.SetSize(1, 200);
@@ -216,7 +219,7 @@ TEST(PatchExtraction, ResamplingRoundsIntegerPixels)
   // Shrinking a half-grey image (values 100 and 101 in a checkerboard) by 3: the smoothed,
   // interpolated values lie near 100.5, so rounding gives 100 or 101 -- never 99, and the mean
   // stays within 0.25 of 100.5 (a truncating cast drags it to ~100).
-  auto checker = Image2::New();
+  auto               checker = Image2::New();
   Image2::RegionType region;
   region.SetSize(0, 192);
   region.SetSize(1, 192);

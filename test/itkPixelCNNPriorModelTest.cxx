@@ -244,12 +244,12 @@ class DeepLayers : public ::testing::TestWithParam<std::vector<unsigned int>>
 
 TEST_P(DeepLayers, AreCausalWithoutBlindSpot)
 {
-  const unsigned int K = 6, H = 8, W = 9;
-  auto               m = TinyPrior(K, 6, 5, TwoParameterSchema(), GetParam());
-  auto               maps = RandomMaps(1, H, W, K, 12);
+  const unsigned int                  K = 6, H = 8, W = 9;
+  auto                                m = TinyPrior(K, 6, 5, TwoParameterSchema(), GetParam());
+  auto                                maps = RandomMaps(1, H, W, K, 12);
   const std::vector<Prior::Condition> cond{ Cond(0.3, "air") };
   const auto                          base = m->Logits(maps.data(), 1, H, W, cond);
-  auto diffAt = [&](const std::vector<float> & after, int r, int c) {
+  auto                                diffAt = [&](const std::vector<float> & after, int r, int c) {
     double diff = 0.0;
     for (unsigned int k = 0; k < K; ++k)
     {
@@ -272,7 +272,8 @@ TEST_P(DeepLayers, AreCausalWithoutBlindSpot)
     {
       EXPECT_GT(diffAt(after, r0 + 1, c0), 1e-4);
       if (c0 > 0)
-        EXPECT_GT(diffAt(after, r0 + 1, c0 - 1), 1e-4) << "blind spot: below-left does not see (" << r0 << "," << c0 << ")";
+        EXPECT_GT(diffAt(after, r0 + 1, c0 - 1), 1e-4)
+          << "blind spot: below-left does not see (" << r0 << "," << c0 << ")";
       if (c0 + 1 < static_cast<int>(W))
         EXPECT_GT(diffAt(after, r0 + 1, c0 + 1), 1e-4);
     }
@@ -316,9 +317,9 @@ TEST(PixelCNNPriorModel, DilationsWidenTheReceptiveField)
 // equals the sum of log-softmax of the logits of one forward pass.
 TEST(PixelCNNPriorModel, LogLikelihoodIsNormalisedAndMatchesLogits)
 {
-  const unsigned int K = 3, H = 2, W = 3;
-  auto               m = TinyPrior(K, 3, 7, TwoParameterSchema());
-  const unsigned int total = 729; // 3^6
+  const unsigned int   K = 3, H = 2, W = 3;
+  auto                 m = TinyPrior(K, 3, 7, TwoParameterSchema());
+  const unsigned int   total = 729; // 3^6
   std::vector<int32_t> maps(total * H * W);
   for (unsigned int i = 0; i < total; ++i)
   {
@@ -358,8 +359,8 @@ TEST(PixelCNNPriorModel, LogLikelihoodIsNormalisedAndMatchesLogits)
 // conditions, batches of 4 and 1); another seed, other maps.
 TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
 {
-  const unsigned int K = 9, H = 5, W = 7, n = 6;
-  auto               m = TinyPrior(K, 4, 9, TwoParameterSchema());
+  const unsigned int            K = 9, H = 5, W = 7, n = 6;
+  auto                          m = TinyPrior(K, 4, 9, TwoParameterSchema());
   std::vector<Prior::Condition> cond;
   for (unsigned int i = 0; i < n; ++i)
     cond.push_back(Cond(-2.0 + 0.8 * i, i % 2 ? "air" : "water"));
@@ -407,8 +408,8 @@ TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
 // of 4000 samples against exp(LogLikelihood) (chi-square, 80 degrees of freedom); any latent size works.
 TEST(PixelCNNPriorModel, SamplesFollowTheLikelihood)
 {
-  const unsigned int K = 3, H = 2, W = 2, n = 4000;
-  auto               m = TinyPrior(K, 2, 13, TwoParameterSchema());
+  const unsigned int                  K = 3, H = 2, W = 2, n = 4000;
+  auto                                m = TinyPrior(K, 2, 13, TwoParameterSchema());
   const std::vector<Prior::Condition> cond{ Cond(1.0, "air") };
   const auto                          s = m->Sample(n, H, W, cond, 1.0, 2021);
   std::vector<double>                 observed(81, 0.0);
@@ -440,11 +441,11 @@ TEST(PixelCNNPriorModel, SamplesFollowTheLikelihood)
 // c = 1 peaks near 1.
 TEST(PixelCNNPriorModel, LearnsConditionDependence)
 {
-  const unsigned int K = 2, H = 8, W = 8, batch = 32;
-  std::mt19937       rng(3);
+  const unsigned int                     K = 2, H = 8, W = 8, batch = 32;
+  std::mt19937                           rng(3);
   std::uniform_real_distribution<double> uc(-2.0, 2.0), u01(0.0, 1.0);
-  auto sigmoid = [](double c) { return 1.0 / (1.0 + std::exp(-c)); };
-  auto makeMap = [&](double c, unsigned int h, unsigned int w, int32_t * out) {
+  auto                                   sigmoid = [](double c) { return 1.0 / (1.0 + std::exp(-c)); };
+  auto                                   makeMap = [&](double c, unsigned int h, unsigned int w, int32_t * out) {
     for (unsigned int i = 0; i < h * w; ++i)
       out[i] = u01(rng) < sigmoid(c) ? 1 : 0;
   };
@@ -520,8 +521,8 @@ TEST(PixelCNNPriorModel, LearnsConditionDependence)
 }
 
 // bfloat16 mixed-precision training (SetPrecision; "auto" is resolved by the code the VQ-VAE test
-// checks against /proc/cpuinfo; refused without AVX-512): from the same weights its first loss is within 2 % of float32's,
-// and it learns the conditional distribution as well (maps of Bernoulli(sigmoid(c)) indices).
+// checks against /proc/cpuinfo; refused without AVX-512): from the same weights its first loss is within 2 % of
+// float32's, and it learns the conditional distribution as well (maps of Bernoulli(sigmoid(c)) indices).
 TEST(PixelCNNPriorModel, BFloat16MixedPrecisionLearnsLikeFloat32)
 {
   if (!itk::CPUHasAVX512())
@@ -530,9 +531,9 @@ TEST(PixelCNNPriorModel, BFloat16MixedPrecisionLearnsLikeFloat32)
     GTEST_SKIP() << "bfloat16 needs AVX-512 (this CPU runs " << itk::GetCPUInstructionSet()
                  << "): its refusal is checked, its training is not";
   }
-  const unsigned int K = 2, H = 8, W = 8, batch = 32, steps = 150;
-  std::vector<double> column(200);
-  std::mt19937        rng(5);
+  const unsigned int                     K = 2, H = 8, W = 8, batch = 32, steps = 150;
+  std::vector<double>                    column(200);
+  std::mt19937                           rng(5);
   std::uniform_real_distribution<double> uc(-2.0, 2.0), u01(0.0, 1.0);
   for (auto & c : column)
     c = uc(rng);
@@ -601,12 +602,12 @@ TEST(PixelCNNPriorModel, SameSeedSameWeightsAndTraining)
 
 TEST(PixelCNNPriorModel, WriteReadRoundTrip)
 {
-  const auto dir = TempDir("roundtrip");
+  const auto         dir = TempDir("roundtrip");
   const unsigned int K = 6, H = 4, W = 6;
   auto               schema = TwoParameterSchema();
   schema.push_back(Prior::LearnCategoricalCondition("odd, name\\x", { "a,b", "c\nd" }));
-  auto m = TinyPrior(K, 3, 21, schema, { 2, 3 });
-  auto maps = RandomMaps(4, H, W, K, 2);
+  auto             m = TinyPrior(K, 3, 21, schema, { 2, 3 });
+  auto             maps = RandomMaps(4, H, W, K, 2);
   Prior::Condition cond = Cond(0.25, "water");
   cond["odd, name\\x"] = "c\nd";
   m->TrainStep(maps.data(), 4, H, W, { cond });
@@ -649,7 +650,7 @@ TEST(PixelCNNPriorModel, DamagedForeignAndNewerFilesAreClearErrors)
   m->Write(good);
   std::ifstream     in(good, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto write = [&](const std::string & name, const std::string & content) {
+  auto              write = [&](const std::string & name, const std::string & content) {
     const auto    p = (dir / name).string();
     std::ofstream o(p, std::ios::binary);
     o << content;
@@ -686,7 +687,7 @@ TEST(PixelCNNPriorModel, DamagedForeignAndNewerFilesAreClearErrors)
   // A failed read leaves the model as it was; writing without a network writes nothing.
   auto r = TinyPrior(4, 2, 1, TwoParameterSchema());
   EXPECT_NE(readText(write("flipped2", flipped)), "(no exception)");
-  auto empty = Prior::New();
+  auto       empty = Prior::New();
   const auto none = (dir / "none.smprior").string();
   EXPECT_NE(ExceptionText([&] { empty->Write(none); }).find("Initialize"), std::string::npos);
   EXPECT_FALSE(fs::exists(none));
@@ -744,10 +745,13 @@ TEST(PixelCNNPriorModel, BadConditionsAreClearErrorsOutOfRangeWarns)
   }
 
   // Schema and hyperparameter errors.
-  EXPECT_NE(ExceptionText([&] { m->SetConditionSchema({ TwoParameterSchema()[0], TwoParameterSchema()[0] }); })
-              .find("appears twice"),
+  EXPECT_NE(ExceptionText([&] {
+              m->SetConditionSchema({ TwoParameterSchema()[0], TwoParameterSchema()[0] });
+            }).find("appears twice"),
             std::string::npos);
-  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "two" }, false); }).find("\"two\", not a number"),
+  EXPECT_NE(ExceptionText([] {
+              Prior::LearnCondition("x", { "1", "two" }, false);
+            }).find("\"two\", not a number"),
             std::string::npos);
   auto h = TinyHyperparameters(4, 2);
   h.KernelSize = 4;
@@ -770,8 +774,7 @@ TEST(PixelCNNPriorModel, CodebookSizeMustMatchTheVQVAE)
   EXPECT_NE(text.find("8 codes"), std::string::npos) << text;
   EXPECT_NE(text.find("16 codes"), std::string::npos) << text;
   EXPECT_NO_THROW(prior->CheckCompatibleCodebookSize(8));
-  EXPECT_NE(ExceptionText([] { Prior::New()->Sample(1, 2, 2, { {} }, 1.0, 1); }).find("Initialize"),
-            std::string::npos);
+  EXPECT_NE(ExceptionText([] { Prior::New()->Sample(1, 2, 2, { {} }, 1.0, 1); }).find("Initialize"), std::string::npos);
 }
 
 // A continuous parameter is encoded as the paper does, z = (x - mean) / sd over the training column
@@ -785,7 +788,9 @@ TEST(PixelCNNPriorModel, ContinuousConditionIsStandardised)
   EXPECT_EQ(spec.Minimum, -1.0);
   EXPECT_EQ(spec.Maximum, 3.0);
   EXPECT_EQ(Prior::LearnContinuousCondition("x", { 2.0, 2.0 }).StdDev, 1.0);
-  EXPECT_NE(ExceptionText([] { Prior::LearnCondition("x", { "1", "a" }, false); }).find("not a number"),
+  EXPECT_NE(ExceptionText([] {
+              Prior::LearnCondition("x", { "1", "a" }, false);
+            }).find("not a number"),
             std::string::npos);
 
   auto         m = TinyPrior(4, 1, 3, { spec, Prior::LearnCategoricalCondition("m", { "a", "b" }) });
@@ -827,10 +832,10 @@ TEST(PixelCNNPriorModel, FileWithARemovedCalibrationIsRefused)
     std::ofstream((dir / name).string(), std::ios::binary) << bytes;
     return (dir / name).string();
   };
-  auto       r = Prior::New();
+  auto r = Prior::New();
   r->SetDevice("cpu");
-  for (const std::string key : { "temperature_calibration", "marginal_calibration", "variation_direction",
-                                 "variation_calibration" })
+  for (const std::string key :
+       { "temperature_calibration", "marginal_calibration", "variation_direction", "variation_calibration" })
   {
     const auto calibrated = withHeaderLine(key + " = 0.3,-0.2,0.1,0.05", key + ".smprior");
     const auto message = ExceptionText([&] { r->Read(calibrated); });
@@ -998,7 +1003,9 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
   maps.insert(maps.end(), upper.begin(), upper.end());
   std::vector<Prior::Condition> conditions(n, Cond(-1.0));
   conditions.insert(conditions.end(), n, Cond(1.0));
-  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 0.0f, 1.0f, 0.5f }, 1, maps.data(), 2 * n, H, W, conditions); }),
+  EXPECT_NE(ExceptionText([&] {
+              m->SetCompositionLevel({ 0.0f, 1.0f, 0.5f }, 1, maps.data(), 2 * n, H, W, conditions);
+            }),
             "(no exception)");
   m->SetCompositionLevel({ 0.0f, 1.0f }, 1, maps.data(), 2 * n, H, W, conditions, 0.0);
   ASSERT_TRUE(m->HasCompositionLevel());
@@ -1018,17 +1025,17 @@ TEST(PixelCNNPriorModel, CompositionLevelFitsItsTopLevelAndRoundTrips)
     logSd[g] = std::log(top.StdDev[0]);
   }
   const auto mid = m->GetCompositionPrior(Cond(0.0));
-  EXPECT_NEAR(mid.Mean[0],
-              0.5 * (m->GetCompositionPrior(Cond(-1.0)).Mean[0] + m->GetCompositionPrior(Cond(1.0)).Mean[0]), 1e-5);
+  EXPECT_NEAR(
+    mid.Mean[0], 0.5 * (m->GetCompositionPrior(Cond(-1.0)).Mean[0] + m->GetCompositionPrior(Cond(1.0)).Mean[0]), 1e-5);
   EXPECT_NEAR(std::log(mid.StdDev[0]), 0.5 * (logSd[0] + logSd[1]), 1e-5);
 
   m->SetSeed(3);
   m->SetDevice("cpu");
   m->Initialize();
   const std::vector<Prior::Condition> at{ Cond(0.4) };
-  const auto logL = m->LogLikelihood(maps.data(), 5, H, W, at);
-  const auto logits = m->Logits(maps.data(), 5, H, W, at);
-  const auto top = m->GetCompositionPrior(at[0]);
+  const auto                          logL = m->LogLikelihood(maps.data(), 5, H, W, at);
+  const auto                          logits = m->Logits(maps.data(), 5, H, W, at);
+  const auto                          top = m->GetCompositionPrior(at[0]);
   for (unsigned int i = 0; i < 5; ++i)
   {
     double expected = 0.0;
@@ -1075,7 +1082,7 @@ TEST(PixelCNNPriorModel, CompositionLevelCarriesThePerMapVariation)
   const auto         data = MapsAtTwoConditions(n, H, W, 0.05, 0.15, 5, 6);
   const auto &       real = data.maps;
   const auto &       conditions = data.conditions;
-  const auto realShare = ShareOfCodeOne(real, per);
+  const auto         realShare = ShareOfCodeOne(real, per);
 
   double ratio[2][2]; // [with level][condition]: sampled over real variance of the share
   for (const bool level : { false, true })
@@ -1112,9 +1119,9 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
   const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 7, 8);
   const auto &       real = data.maps;
   const auto &       conditions = data.conditions;
-  const auto realShare = ShareOfCodeOne(real, per);
-  auto       m = TrainedTinyPrior(real, conditions, n, H, W, true, 3, 5, 20, 32);
-  double ratio[2][2], meanError[2][2]; // [C = 1, 16][condition]
+  const auto         realShare = ShareOfCodeOne(real, per);
+  auto               m = TrainedTinyPrior(real, conditions, n, H, W, true, 3, 5, 20, 32);
+  double             ratio[2][2], meanError[2][2]; // [C = 1, 16][condition]
   for (const unsigned int c : { 0u, 1u })
   {
     m->SetCompositionCandidates(c == 0 ? 1 : 16);
@@ -1136,7 +1143,7 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
             << meanError[0][1] << " -> " << meanError[1][0] << " / " << meanError[1][1] << "\n";
   EXPECT_THROW(m->SetCompositionCandidates(0), itk::ExceptionObject);
   EXPECT_THROW(m->SetCompositionCandidates(65), itk::ExceptionObject);
-  auto plain = TinyPrior(3, 2, 17, TwoParameterSchema());
+  auto       plain = TinyPrior(3, 2, 17, TwoParameterSchema());
   const auto one = plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9);
   plain->SetCompositionCandidates(8);
   EXPECT_EQ(plain->Sample(4, 3, 3, { Cond(0.5, "air") }, 1.0, 9), one) << "no level: candidates change nothing";
@@ -1152,10 +1159,10 @@ TEST(PixelCNNPriorModel, CompositionCandidatesKeepTheMapNearestItsComposition)
 // without its budget line (a file of session 22's budget-less level) are refused.
 TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
 {
-  const unsigned int H = 7, W = 6, n = 40, per = H * W;
-  const auto         data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 3, 4);
-  auto               plain = TrainedTinyPrior(data.maps, data.conditions, n, H, W, false, 5, 1, 0, 1);
-  auto               m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1);
+  const unsigned int                  H = 7, W = 6, n = 40, per = H * W;
+  const auto                          data = MapsAtTwoConditions(n, H, W, 0.08, 0.12, 3, 4);
+  auto                                plain = TrainedTinyPrior(data.maps, data.conditions, n, H, W, false, 5, 1, 0, 1);
+  auto                                m = TrainedTinyPrior(data.maps, data.conditions, n, H, W, true, 5, 1, 0, 1);
   const std::vector<Prior::Condition> cond{ Cond(0.2) };
   std::vector<int32_t>                maps(per);
   for (unsigned int p = 0; p < per; ++p)
@@ -1164,7 +1171,7 @@ TEST(PixelCNNPriorModel, CompositionBudgetIsCausalGlobalAndRoundTrips)
     return std::max(std::abs(a[q] - b[q]), std::abs(a[per + q] - b[per + q])); // K = 2
   };
   auto swapped = [&](unsigned int p) { // p with the next position of the other code
-    auto changed = maps;
+    auto         changed = maps;
     unsigned int q = p + 1;
     while (q < per && maps[q] == maps[p])
       ++q;
@@ -1249,8 +1256,8 @@ TEST(PixelCNNPriorModel, CompositionBudgetKeepsMapsAtTheirComposition)
 // likelihood adds the bivariate normal log density, computed here by hand.
 TEST(PixelCNNPriorModel, CompositionLevelOfTwoValuesFitsTheirCorrelation)
 {
-  const unsigned int K = 3, H = 6, W = 6, n = 200, per = H * W, L = 2;
-  std::mt19937       rng(8);
+  const unsigned int                     K = 3, H = 6, W = 6, n = 200, per = H * W, L = 2;
+  std::mt19937                           rng(8);
   std::normal_distribution<double>       noise(0.0, 1.0);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
   std::vector<int32_t>                   maps;
@@ -1270,7 +1277,9 @@ TEST(PixelCNNPriorModel, CompositionLevelOfTwoValuesFitsTheirCorrelation)
   auto m = Prior::New();
   m->SetHyperparameters(TinyHyperparameters(K, 2));
   m->SetConditionSchema({ Prior::LearnContinuousCondition("log_rate", { -1.0, 1.0 }) });
-  EXPECT_NE(ExceptionText([&] { m->SetCompositionLevel({ 1, 0, 0, 1, 0 }, L, maps.data(), 2 * n, H, W, conditions); }),
+  EXPECT_NE(ExceptionText([&] {
+              m->SetCompositionLevel({ 1, 0, 0, 1, 0 }, L, maps.data(), 2 * n, H, W, conditions);
+            }),
             "(no exception)");
   m->SetCompositionLevel({ 1, 0, 0, 1, 0, 0 }, L, maps.data(), 2 * n, H, W, conditions, 0.0);
   ASSERT_EQ(m->GetCompositionCount(), L);
@@ -1299,9 +1308,9 @@ TEST(PixelCNNPriorModel, CompositionLevelOfTwoValuesFitsTheirCorrelation)
   m->SetDevice("cpu");
   m->Initialize();
   const std::vector<Prior::Condition> at{ Cond(0.3) };
-  const auto logL = m->LogLikelihood(maps.data(), 4, H, W, at);
-  const auto logits = m->Logits(maps.data(), 4, H, W, at);
-  const double rho = top.Correlation[1];
+  const auto                          logL = m->LogLikelihood(maps.data(), 4, H, W, at);
+  const auto                          logits = m->Logits(maps.data(), 4, H, W, at);
+  const double                        rho = top.Correlation[1];
   for (unsigned int i = 0; i < 4; ++i)
   {
     double expected = 0.0;

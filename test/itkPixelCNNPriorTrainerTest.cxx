@@ -27,8 +27,8 @@ TempPath(const std::string & name)
 MapType::Pointer
 Maps(unsigned int n, unsigned int seed, std::vector<Prior::Condition> & conditions)
 {
-  auto                  maps = MapType::New();
-  MapType::RegionType   region;
+  auto                maps = MapType::New();
+  MapType::RegionType region;
   region.SetSize({ { 6, 6, n } });
   maps->SetRegions(region);
   maps->Allocate();
@@ -128,8 +128,8 @@ TEST(PixelCNNPriorTrainer, LearnsTheConditionalStatisticsAndLogs)
     sum += v;
   EXPECT_NEAR(r.back().ValidationBitsPerIndex, -sum / (36.0 * 32 * std::log(2.0)), 1e-9);
   // Sampling the trained prior reproduces the dependence on the condition.
-  const auto high = prior->Sample(200, 6, 6, { { { "rate", "1" } } }, 1.0, 7);
-  const auto low = prior->Sample(200, 6, 6, { { { "rate", "-1" } } }, 1.0, 7);
+  const auto   high = prior->Sample(200, 6, 6, { { { "rate", "1" } } }, 1.0, 7);
+  const auto   low = prior->Sample(200, 6, 6, { { { "rate", "-1" } } }, 1.0, 7);
   const double ones = std::count(high.begin(), high.end(), 1) / double(high.size());
   const double twos = std::count(low.begin(), low.end(), 2) / double(low.size());
   EXPECT_GT(ones, 0.6);

@@ -69,7 +69,7 @@ MeasurePatches(double rate, int images, uint64_t seed0)
       {
         const ImageType::RegionType r({ { x, y } }, { { 128, 128 } });
         PatchMeasure                m;
-        auto roi = itk::RegionOfInterestImageFilter<ImageType, ImageType>::New();
+        auto                        roi = itk::RegionOfInterestImageFilter<ImageType, ImageType>::New();
         roi->SetInput(src->GetOutput());
         roi->SetRegionOfInterest(r);
         auto otsu = itk::OtsuThresholdImageFilter<ImageType, ImageType>::New();
@@ -171,7 +171,7 @@ TEST(SyntheticMicrostructureImageSource, SameMicrostructureAtSamePhysicalPositio
   // A crop made by shifting the origin by whole pixels: the phase map is the same there.
   auto big = Make(3, 5, 200, 150);
   big->Update();
-  auto crop = Make(3, 5, 100, 80);
+  auto                 crop = Make(3, 5, 100, 80);
   ImageType::PointType origin;
   origin[0] = 40 * 0.34;
   origin[1] = 30 * 0.34;
@@ -182,8 +182,8 @@ TEST(SyntheticMicrostructureImageSource, SameMicrostructureAtSamePhysicalPositio
   {
     for (unsigned x = 0; x < 100; ++x)
     {
-      differ += crop->GetPhaseMapOutput()->GetPixel({ { x, y } }) !=
-                big->GetPhaseMapOutput()->GetPixel({ { x + 40, y + 30 } });
+      differ +=
+        crop->GetPhaseMapOutput()->GetPixel({ { x, y } }) != big->GetPhaseMapOutput()->GetPixel({ { x + 40, y + 30 } });
     }
   }
   EXPECT_EQ(differ, 0);
@@ -255,8 +255,8 @@ TEST(SyntheticMicrostructureImageSource, CalibrationTableAndInterpolation)
 
 TEST(SyntheticMicrostructureImageSource, BadInputThrows)
 {
-  for (double rate : { 0.0, -3.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
-                       0.001, 5000.0 })
+  for (double rate :
+       { 0.0, -3.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), 0.001, 5000.0 })
   {
     auto src = Make(rate, 1, 64, 64);
     EXPECT_THROW(src->Update(), itk::ExceptionObject) << rate;

@@ -33,10 +33,10 @@ MakeImage(unsigned int nx, unsigned int ny)
 LabelImage::Pointer
 BernoulliImage(unsigned int nx, unsigned int ny, double p, unsigned int seed, unsigned char fg = 1)
 {
-  auto                             image = MakeImage(nx, ny);
-  std::mt19937                     rng(seed);
-  std::bernoulli_distribution      coin(p);
-  unsigned char *                  buffer = image->GetBufferPointer();
+  auto                        image = MakeImage(nx, ny);
+  std::mt19937                rng(seed);
+  std::bernoulli_distribution coin(p);
+  unsigned char *             buffer = image->GetBufferPointer();
   for (std::size_t i = 0; i < std::size_t(nx) * ny; ++i)
   {
     buffer[i] = coin(rng) ? fg : 0;
@@ -66,8 +66,8 @@ At(const S2Filter * filter, long dx, long dy)
 double
 ForegroundFraction(const LabelImage * image, unsigned char fg)
 {
-  const auto    n = image->GetLargestPossibleRegion().GetNumberOfPixels();
-  std::size_t   count = 0;
+  const auto  n = image->GetLargestPossibleRegion().GetNumberOfPixels();
+  std::size_t count = 0;
   for (std::size_t i = 0; i < n; ++i)
   {
     count += (image->GetBufferPointer()[i] == fg);
@@ -78,8 +78,8 @@ ForegroundFraction(const LabelImage * image, unsigned char fg)
 
 TEST(TwoPointCorrelation, ZeroDisplacementIsTheVolumeFractionExactly)
 {
-  const auto image = BernoulliImage(97, 64, 0.37, 11);
-  const auto filter = RunS2(image);
+  const auto   image = BernoulliImage(97, 64, 0.37, 11);
+  const auto   filter = RunS2(image);
   const double vf = ForegroundFraction(image, 1);
   EXPECT_EQ(filter->GetEffectiveMaximumDistance(), 32u); // default: half the smaller side
   EXPECT_EQ(filter->GetVolumeFraction(), vf);
@@ -94,11 +94,11 @@ TEST(TwoPointCorrelation, ZeroDisplacementIsTheVolumeFractionExactly)
 
 TEST(TwoPointCorrelation, BernoulliFieldTendsToPSquared)
 {
-  const double      p = 0.3;
-  const unsigned    n = 128;
-  const unsigned    r = 40;
-  const auto        image = BernoulliImage(n, n, p, 2024);
-  const auto        filter = RunS2(image, r);
+  const double   p = 0.3;
+  const unsigned n = 128;
+  const unsigned r = 40;
+  const auto     image = BernoulliImage(n, n, p, 2024);
+  const auto     filter = RunS2(image, r);
   // S2(d) averages M = (N-|dx|)(N-|dy|) products I(x)I(x+d); each has variance p^2 - p^4 and is
   // correlated (covariance p^3 - p^4) with the two products sharing one of its points.
   const double unitVariance = p * p - std::pow(p, 4) + 2.0 * (std::pow(p, 3) - std::pow(p, 4));
@@ -168,8 +168,8 @@ namespace
 void
 ExpectBruteForce(unsigned nx, unsigned ny, unsigned r, bool useFFTW = S2Filter::HasFFTW)
 {
-  auto           image = MakeImage(nx, ny);
-  std::mt19937   rng(7);
+  auto                               image = MakeImage(nx, ny);
+  std::mt19937                       rng(7);
   std::uniform_int_distribution<int> label(0, 3);
   for (unsigned y = 0; y < ny; ++y)
   {
@@ -248,8 +248,8 @@ TEST(TwoPointCorrelation, VnlFFTGivesTheSamePairCounts)
   using Inverse = itk::VnlHalfHermitianToRealInverseFFTImageFilter<ComplexImageType, RealImageType>;
   for (const auto & [nx, ny, r] : { std::array<unsigned, 3>{ 23, 31, 12 }, std::array<unsigned, 3>{ 40, 25, 5 } })
   {
-    const auto image = BernoulliImage(nx, ny, 0.4, nx + ny);
-    const auto px = S2Filter::PaddedLength(nx, r), py = S2Filter::PaddedLength(ny, r);
+    const auto          image = BernoulliImage(nx, ny, 0.4, nx + ny);
+    const auto          px = S2Filter::PaddedLength(nx, r), py = S2Filter::PaddedLength(ny, r);
     std::vector<double> counts((2 * r + 1) * (2 * r + 1));
     itk::TwoPointCorrelationDetail::PairCountsThroughFFTFilters<Forward, Inverse>(
       image->GetBufferPointer(), static_cast<unsigned char>(1), nx, ny, px, py, long(r), counts);
@@ -295,7 +295,7 @@ TEST(TwoPointCorrelation, IsNotCircular)
 
 TEST(TwoPointCorrelation, OutputGeometryIsDisplacementInMicrometres)
 {
-  auto image = BernoulliImage(40, 30, 0.5, 3);
+  auto                    image = BernoulliImage(40, 30, 0.5, 3);
   LabelImage::SpacingType spacing;
   spacing[0] = 0.5;
   spacing[1] = 2.0;
@@ -328,8 +328,8 @@ TEST(TwoPointCorrelation, OutputGeometryIsDisplacementInMicrometres)
 TEST(TwoPointCorrelation, SingleSliceOf3DStackMatches2D)
 {
   using Stack = itk::Image<unsigned char, 3>;
-  const auto image2 = BernoulliImage(50, 40, 0.4, 5);
-  auto       slice = Stack::New();
+  const auto        image2 = BernoulliImage(50, 40, 0.4, 5);
+  auto              slice = Stack::New();
   Stack::RegionType region;
   region.SetSize({ { 50, 40, 1 } });
   slice->SetRegions(region);

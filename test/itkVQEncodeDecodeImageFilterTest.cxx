@@ -20,7 +20,7 @@ using FloatStack = itk::Image<float, 3>;
 itk::VQVAEModel::Pointer
 SmallModel()
 {
-  auto                               model = itk::VQVAEModel::New();
+  auto                             model = itk::VQVAEModel::New();
   itk::VQVAEModel::Hyperparameters h;
   h.EncoderChannels = { 8, 16 }; // f = 4
   h.NumberOfResidualBlocks = 1;
@@ -47,7 +47,9 @@ Random(const typename TImage::SizeType & size, unsigned seed)
   origin.Fill(2.0);
   image->SetOrigin(origin);
   std::mt19937 rng(seed);
-  for (auto * p = image->GetBufferPointer(); p != image->GetBufferPointer() + image->GetBufferedRegion().GetNumberOfPixels(); ++p)
+  for (auto * p = image->GetBufferPointer();
+       p != image->GetBufferPointer() + image->GetBufferedRegion().GetNumberOfPixels();
+       ++p)
   {
     *p = static_cast<unsigned char>(rng() % 256);
   }
@@ -145,7 +147,7 @@ TEST(VQEncodeDecode, TiledMicrographEqualsWholeImageEncoding)
       whole.push_back(static_cast<float>(model->NormalizeIntensity(image->GetPixel({ { x, y } }))));
     }
   }
-  const auto expected = model->Encode(whole.data(), 1, 88, 148);
+  const auto  expected = model->Encode(whole.data(), 1, 88, 148);
   std::size_t differences = 0;
   for (std::size_t i = 0; i < expected.size(); ++i)
   {

@@ -214,15 +214,15 @@ TEST(VQVAEModel, TrainingLowersTheReconstructionLoss)
     SCOPED_TRACE(update);
     auto m = TinyModel(3, update);
     m->SetLearningRate(3e-3);
-    const auto losses = Train(m.GetPointer(), 30);
+    const auto   losses = Train(m.GetPointer(), 30);
     const double first = MeanOf(losses, 0, 3), last = MeanOf(losses, 25, 30);
     EXPECT_LT(last, 0.6 * first) << "first " << first << " last " << last;
     std::cout << update << ": reconstruction MSE " << first << " -> " << last << std::endl;
     EXPECT_EQ(m->GetNumberOfTrainingSteps(), 30u);
     // After training, reconstructions of unseen images are closer than a constant image would be.
-    const auto         test = SyntheticBatch(8, 32, 999);
-    const auto         rec = m->Reconstruct(test.data(), 8, 32, 32);
-    double             err = 0, var = 0;
+    const auto test = SyntheticBatch(8, 32, 999);
+    const auto rec = m->Reconstruct(test.data(), 8, 32, 32);
+    double     err = 0, var = 0;
     for (size_t i = 0; i < test.size(); ++i)
     {
       err += (rec[i] - test[i]) * (rec[i] - test[i]);
@@ -322,8 +322,7 @@ TEST(VQVAEModel, CPUInstructionSetFollowsTheFlagsAndTheCap)
   ASSERT_FALSE(isa.empty());
   if (cap.empty())
   {
-    EXPECT_EQ(isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos,
-              CPUInfoFlag("avx512_bf16"))
+    EXPECT_EQ(isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos, CPUInfoFlag("avx512_bf16"))
       << isa;
     EXPECT_EQ(isa.find("avx512") != std::string::npos, CPUInfoFlag("avx512f")) << isa;
   }
@@ -340,21 +339,20 @@ TEST(VQVAEModel, CPUInstructionSetFollowsTheFlagsAndTheCap)
       intel = line.find("GenuineIntel") != std::string::npos;
       break;
     }
-  EXPECT_EQ(itk::CPUPrefersBFloat16(),
-            itk::CPUHasNativeBFloat16() && (!intel || isa.find("amx") != std::string::npos));
+  EXPECT_EQ(itk::CPUPrefersBFloat16(), itk::CPUHasNativeBFloat16() && (!intel || isa.find("amx") != std::string::npos));
 #else
   GTEST_SKIP() << "the instruction set is checked against /proc/cpuinfo on x86-64 Linux only";
 #endif
 }
 
 // Mixed precision: "auto" follows CPUPrefersBFloat16 (the test above checks it against the CPU's
-// flags and vendor) and is refused without AVX-512; bfloat16 training starts from the same loss as float32 (same weights,
-// only the convolutions rounded) and learns as well over a few steps; unknown names throw.
+// flags and vendor) and is refused without AVX-512; bfloat16 training starts from the same loss as float32 (same
+// weights, only the convolutions rounded) and learns as well over a few steps; unknown names throw.
 TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
 {
   const bool flag = itk::CPUPrefersBFloat16();
-  auto m32 = TinyModel(6);
-  auto m16 = TinyModel(6);
+  auto       m32 = TinyModel(6);
+  auto       m16 = TinyModel(6);
   EXPECT_EQ(m32->GetPrecisionInUse(), "float32");
   m16->SetPrecision("auto");
   EXPECT_EQ(m16->GetPrecisionInUse(), flag ? "bfloat16" : "float32");
@@ -371,7 +369,7 @@ TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
   m32->SetLearningRate(3e-3);
   m16->SetLearningRate(3e-3);
 
-  const auto images = SyntheticBatch(8, 32, 23);
+  const auto          images = SyntheticBatch(8, 32, 23);
   std::vector<double> l32, l16;
   for (int step = 0; step < 30; ++step)
   {
@@ -384,7 +382,7 @@ TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
   EXPECT_LT(last16, 1.3 * last32);
   // Autocast (thread-local) is off again after a step: inference on this thread gives exactly what
   // a fresh thread, which never trained, gives with the same weights read from disk.
-  const auto rec = m16->Reconstruct(images.data(), 8, 32, 32);
+  const auto        rec = m16->Reconstruct(images.data(), 8, 32, 32);
   const std::string path = TempPath("bf16.vqvae");
   m16->Write(path);
   std::vector<float> fresh;
@@ -456,8 +454,8 @@ TEST(VQVAEModel, ChosenCodeIsTheNearestCodebookVector)
           const double diff = z[(k * D + d) * h * w + p] - codebook[c * D + d];
           dist[c] += diff * diff;
         }
-      const auto   best = std::min_element(dist.begin(), dist.end()) - dist.begin();
-      const auto   chosen = idx[k * h * w + p];
+      const auto best = std::min_element(dist.begin(), dist.end()) - dist.begin();
+      const auto chosen = idx[k * h * w + p];
       ASSERT_GE(chosen, 0);
       ASSERT_LT(chosen, static_cast<int>(K));
       // Ties and float rounding may pick another code at (almost) the same distance.
@@ -487,7 +485,7 @@ TEST(VQVAEModel, SameSeedSameWeightsDifferentSeedDifferent)
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
   EXPECT_NE(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float)));
   // Training from the same seed on the same batches is reproducible too (EMA restarts included).
-  auto m1 = TinyModel(13, "ema"), m2 = TinyModel(13, "ema");
+  auto       m1 = TinyModel(13, "ema"), m2 = TinyModel(13, "ema");
   const auto l1 = Train(m1.GetPointer(), 3), l2 = Train(m2.GetPointer(), 3);
   EXPECT_EQ(l1, l2);
   EXPECT_EQ(m1->GetCodebook(), m2->GetCodebook());
@@ -564,7 +562,7 @@ TEST(VQVAEModel, WriteReadRoundTripIsBitIdentical)
 
 TEST(VQVAEModel, DamagedForeignAndNewerFilesAreClearErrors)
 {
-  auto m = TinyModel(2);
+  auto              m = TinyModel(2);
   const std::string good = TempPath("good.vqvae");
   m->Write(good);
   const std::string data = ReadAll(good);
@@ -611,9 +609,9 @@ TEST(VQVAEModel, DISABLED_PaperSizedTrainStepTiming)
   auto m = itk::VQVAEModel::New();
   m->SetDevice("auto");
   m->Initialize();
-  const unsigned int n = 64, s = 128;
-  std::vector<float> batch(static_cast<size_t>(n) * s * s);
-  std::mt19937       rng(1);
+  const unsigned int                    n = 64, s = 128;
+  std::vector<float>                    batch(static_cast<size_t>(n) * s * s);
+  std::mt19937                          rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (auto & v : batch)
     v = u(rng);

@@ -46,7 +46,8 @@ ConvTransposeDecoder(const itk::vqvae::NetworkOptions & o)
   dec->push_back(nn::ReLU());
   for (auto i = static_cast<int64_t>(ch.size()) - 1; i >= 1; --i)
   {
-    dec->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[i], ch[i - 1], 4).stride(2).padding(1).bias(false)));
+    dec->push_back(
+      nn::ConvTranspose2d(nn::ConvTranspose2dOptions(ch[i], ch[i - 1], 4).stride(2).padding(1).bias(false)));
     dec->push_back(nn::BatchNorm2d(ch[i - 1]));
     dec->push_back(nn::ReLU());
   }
@@ -206,10 +207,11 @@ TEST(VQVAENetworkTorch, ChannelsLastAndNearestCodes)
   const auto brute = (flat - net->quantizer->codebook.unsqueeze(0)).pow(2).sum(2).argmin(1).reshape({ 2, 4, 3 });
   EXPECT_TRUE(torch::equal(idx, brute));
   const auto e = net->quantizer->Lookup(idx);
-  EXPECT_TRUE(torch::equal(e.contiguous(), net->quantizer->codebook.index_select(0, idx.reshape({ -1 }))
-                                             .reshape({ 2, 4, 3, o.codeDimension })
-                                             .permute({ 0, 3, 1, 2 })
-                                             .contiguous()));
+  EXPECT_TRUE(torch::equal(e.contiguous(),
+                           net->quantizer->codebook.index_select(0, idx.reshape({ -1 }))
+                             .reshape({ 2, 4, 3, o.codeDimension })
+                             .permute({ 0, 3, 1, 2 })
+                             .contiguous()));
 }
 
 // The phase loss's batched Otsu thresholds against ITK's OtsuThresholdImageFilter (256 bins over
@@ -232,8 +234,9 @@ TEST(VQVAENetworkTorch, OtsuThresholdsAgreeWithITK)
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{ n }));
   using ImageType = itk::Image<float, 2>;
   auto itkThreshold = [](const float * data, int64_t count, int64_t width) {
-    auto import = itk::ImportImageFilter<float, 2>::New();
-    ImageType::SizeType size{ { static_cast<itk::SizeValueType>(width), static_cast<itk::SizeValueType>(count / width) } };
+    auto                import = itk::ImportImageFilter<float, 2>::New();
+    ImageType::SizeType size{ { static_cast<itk::SizeValueType>(width),
+                                static_cast<itk::SizeValueType>(count / width) } };
     import->SetRegion(ImageType::RegionType(size));
     import->SetImportPointer(const_cast<float *>(data), count, false);
     auto otsu = itk::OtsuThresholdImageFilter<ImageType, itk::Image<unsigned char, 2>>::New();
@@ -249,10 +252,11 @@ TEST(VQVAENetworkTorch, OtsuThresholdsAgreeWithITK)
     EXPECT_NEAR(t[i].item<double>(), itkThreshold(image.data_ptr<float>(), h * w, w), 0.01 * binWidth) << "image " << i;
   }
   // Two channels: the threshold of both pooled, i.e. of the image N x 1 x 2H x W.
-  const auto two = x.narrow(0, 0, 2).reshape({ 1, 2, h, w });
-  const auto pooled = two.reshape({ 2 * h * w }).contiguous();
+  const auto   two = x.narrow(0, 0, 2).reshape({ 1, 2, h, w });
+  const auto   pooled = two.reshape({ 2 * h * w }).contiguous();
   const double binWidth = (pooled.max() - pooled.min()).item<double>() / 256.0;
-  EXPECT_NEAR(itk::vqvae::OtsuThresholds(two)[0].item<double>(), itkThreshold(pooled.data_ptr<float>(), 2 * h * w, w),
+  EXPECT_NEAR(itk::vqvae::OtsuThresholds(two)[0].item<double>(),
+              itkThreshold(pooled.data_ptr<float>(), 2 * h * w, w),
               0.01 * binWidth);
   // The thresholds separate the classes: between the dark and the bright level of each image.
   for (int64_t i = 0; i < n; ++i)
@@ -288,14 +292,15 @@ TEST(VQVAENetworkTorch, SoftInterfaceDensityCountsPhaseChanges)
   {
     const double dark = -0.9 + 0.2 * i, bright = 0.1 + 0.3 * i;
     images[i][0].copy_(torch::where(torch::rand({ h, w }, torch::kDouble) < 0.3 + 0.2 * i,
-                                    torch::full({ h, w }, bright, torch::kDouble), torch::full({ h, w }, dark, torch::kDouble)));
+                                    torch::full({ h, w }, bright, torch::kDouble),
+                                    torch::full({ h, w }, dark, torch::kDouble)));
     thresholds[i] = 0.5 * (dark + bright);
   }
   d = itk::vqvae::SoftInterfaceDensity(images, thresholds, 1e-4);
   for (int64_t i = 0; i < n; ++i)
   {
-    const auto a = images[i][0].contiguous();
-    const auto p = a.data_ptr<double>();
+    const auto   a = images[i][0].contiguous();
+    const auto   p = a.data_ptr<double>();
     const double t = thresholds[i].item<double>();
     int          changesH = 0, changesV = 0;
     for (int64_t r = 0; r < h; ++r)
@@ -327,7 +332,8 @@ TEST(VQVAENetworkTorch, SortedIntensityDistanceIsWasserstein2OfPixelValues)
 {
   torch::manual_seed(5);
   const auto a = torch::randn({ 3, 2, 9, 7 }, torch::kDouble);
-  const auto permuted = a.reshape({ 3, -1 }).index_select(1, torch::randperm(2 * 9 * 7, torch::kLong)).reshape(a.sizes());
+  const auto permuted =
+    a.reshape({ 3, -1 }).index_select(1, torch::randperm(2 * 9 * 7, torch::kLong)).reshape(a.sizes());
   EXPECT_LT(itk::vqvae::SortedIntensityDistance(permuted, a).item<double>(), 1e-24);
   EXPECT_NEAR(itk::vqvae::SortedIntensityDistance(a + 0.3, a).item<double>(), 0.09, 1e-12);
   const auto b = torch::rand({ 3, 2, 9, 7 }, torch::kDouble);

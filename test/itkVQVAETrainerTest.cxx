@@ -27,8 +27,8 @@ StackType::Pointer
 SyntheticPatches(unsigned int count, unsigned int size, double coolingRate, uint64_t seed)
 {
   using SourceType = itk::SyntheticMicrostructureImageSource<itk::Image<unsigned char, 2>>;
-  const unsigned int side = 4; // 4 x 4 patches per micrograph
-  auto               stack = StackType::New();
+  const unsigned int    side = 4; // 4 x 4 patches per micrograph
+  auto                  stack = StackType::New();
   StackType::RegionType region;
   region.SetSize({ { size, size, count } });
   stack->SetRegions(region);
@@ -56,7 +56,7 @@ SyntheticPatches(unsigned int count, unsigned int size, double coolingRate, uint
 itk::VQVAEModel::Pointer
 TinyModel(uint64_t seed)
 {
-  auto                              m = itk::VQVAEModel::New();
+  auto                             m = itk::VQVAEModel::New();
   itk::VQVAEModel::Hyperparameters h;
   h.EncoderChannels = { 8, 16 };
   h.NumberOfResidualBlocks = 1;

@@ -48,10 +48,18 @@ Maximum(const Parameter & p)
     return p.maximum;
   }
   static const std::map<std::string, std::string> common = {
-    { "epochs", "10000" },          { "steps", "999999" },          { "batchSize", "4096" },
-    { "checkpointInterval", "100000" }, { "validationPatches", "100000" }, { "samples", "100000" },
-    { "layers", "64" },             { "hiddenChannels", "4096" },   { "embeddingDimension", "4096" },
-    { "outputHiddenChannels", "4096" }, { "firstKernelSize", "31" }, { "kernelSize", "31" },
+    { "epochs", "10000" },
+    { "steps", "999999" },
+    { "batchSize", "4096" },
+    { "checkpointInterval", "100000" },
+    { "validationPatches", "100000" },
+    { "samples", "100000" },
+    { "layers", "64" },
+    { "hiddenChannels", "4096" },
+    { "embeddingDimension", "4096" },
+    { "outputHiddenChannels", "4096" },
+    { "firstKernelSize", "31" },
+    { "kernelSize", "31" },
   };
   const auto it = common.find(p.name);
   return it == common.end() ? "" : it->second;
@@ -124,12 +132,8 @@ Module::Group(const std::string & label, const std::string & description)
 }
 
 Parameter &
-Module::Add(const std::string & tag,
-            const std::string & name,
-            const std::string & longflag,
-            const std::string & defaultValue,
-            const std::string & label,
-            const std::string & description)
+Module::Add(const std::string & tag, const std::string & name, const std::string & longflag,
+            const std::string & defaultValue, const std::string & label, const std::string & description)
 {
   if (m_Groups.empty())
   {
@@ -152,12 +156,8 @@ Module::Add(const std::string & tag,
 }
 
 Parameter &
-Module::AddPositional(const std::string & tag,
-                      const std::string & name,
-                      int                 index,
-                      const std::string & channel,
-                      const std::string & label,
-                      const std::string & description)
+Module::AddPositional(const std::string & tag, const std::string & name, int index, const std::string & channel,
+                      const std::string & label, const std::string & description)
 {
   Parameter & p = Add(tag, name, "", "", label, description);
   p.index = index;
@@ -167,9 +167,7 @@ Module::AddPositional(const std::string & tag,
 }
 
 Parameter &
-Module::AddSeed(const std::string & name,
-                const std::string & defaultValue,
-                const std::string & label,
+Module::AddSeed(const std::string & name, const std::string & defaultValue, const std::string & label,
                 const std::string & description)
 {
   Parameter & p = Add("string", name, name, defaultValue, label, description);
@@ -186,10 +184,13 @@ Module::XML() const
     << "  <title>" << itk::EscapeXml(m_Title) << "</title>\n"
     << "  <description><![CDATA[" << m_Description << "]]></description>\n"
     << "  <version>" << itk::EscapeXml(m_Version) << "</version>\n"
-    << "  <documentation-url>https://github.com/InsightSoftwareConsortium/ITKStochasticMicrostructure</documentation-url>\n"
+    << "  "
+       "<documentation-url>https://github.com/InsightSoftwareConsortium/ITKStochasticMicrostructure</"
+       "documentation-url>\n"
     << "  <license>Apache 2.0</license>\n"
     << "  <contributor>ITKStochasticMicrostructure developers</contributor>\n"
-    << "  <acknowledgements><![CDATA[Method: R. Noguchi and J. Inoue, Phys. Rev. E 104, 025302 (2021).]]></acknowledgements>\n";
+    << "  <acknowledgements><![CDATA[Method: R. Noguchi and J. Inoue, Phys. Rev. E 104, 025302 "
+       "(2021).]]></acknowledgements>\n";
   for (const auto & g : m_Groups)
   {
     x << "  <parameters>\n    <label>" << itk::EscapeXml(g.label) << "</label>\n    <description><![CDATA["
@@ -326,7 +327,8 @@ Module::Help(const std::string & program) const
   }
   h << "\nCommon:\n  --xml  print the Slicer Execution Model description\n"
        "  --returnparameterfile <file>  write output scalars as 'name = value' lines\n"
-       "  --threads <n>  worker threads (default: all cores; ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS, else OMP_NUM_THREADS, also works)\n"
+       "  --threads <n>  worker threads (default: all cores; ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS, else "
+       "OMP_NUM_THREADS, also works)\n"
        "  --help\n";
   return h.str();
 }
@@ -436,8 +438,8 @@ Module::Parse(int argc, char * argv[])
           {
             if (IsResult(p) && a == "--" + p.name)
             {
-              throw UsageError(a + " is a result, not an option: give --returnparameterfile FILE and read '" +
-                               p.name + " = value' there");
+              throw UsageError(a + " is a result, not an option: give --returnparameterfile FILE and read '" + p.name +
+                               " = value' there");
             }
           }
         }
@@ -521,8 +523,8 @@ Module::Parse(int argc, char * argv[])
           double d = 0;
           if (!ParseDouble(v, d) || (p.tag == "integer" && d != std::floor(d)))
           {
-            throw UsageError(flagName + " needs " + (p.tag == "integer" ? "a whole number" : "a number") +
-                             ", not '" + v + "'");
+            throw UsageError(flagName + " needs " + (p.tag == "integer" ? "a whole number" : "a number") + ", not '" +
+                             v + "'");
           }
           double lim = 0;
           if (!p.minimum.empty() && ParseDouble(p.minimum, lim) && d < lim)
@@ -746,12 +748,17 @@ Progress::Update(double fraction)
   const double eta = fraction > 1e-6 ? elapsed * (1.0 - fraction) / fraction : -1.0;
   if (m_Tty)
   {
-    const int  width = 30;
-    const int  filled = static_cast<int>(fraction * width);
+    const int   width = 30;
+    const int   filled = static_cast<int>(fraction * width);
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "\r%s [%s] %5.1f%%  elapsed %s  ETA %s ", m_Name.c_str(), bar.c_str(), 100 * fraction,
-                 FormatSeconds(elapsed).c_str(), FormatSeconds(eta).c_str());
+    std::fprintf(stderr,
+                 "\r%s [%s] %5.1f%%  elapsed %s  ETA %s ",
+                 m_Name.c_str(),
+                 bar.c_str(),
+                 100 * fraction,
+                 FormatSeconds(elapsed).c_str(),
+                 FormatSeconds(eta).c_str());
     std::fflush(stderr);
   }
   else
@@ -760,8 +767,12 @@ Progress::Update(double fraction)
     if (decile > m_LastDecile)
     {
       m_LastDecile = decile;
-      std::fprintf(stderr, "%s: %3d%%  elapsed %s  ETA %s\n", m_Name.c_str(), decile * 10,
-                   FormatSeconds(elapsed).c_str(), FormatSeconds(eta).c_str());
+      std::fprintf(stderr,
+                   "%s: %3d%%  elapsed %s  ETA %s\n",
+                   m_Name.c_str(),
+                   decile * 10,
+                   FormatSeconds(elapsed).c_str(),
+                   FormatSeconds(eta).c_str());
     }
   }
 }
@@ -775,8 +786,7 @@ Progress::End()
   }
   Update(1.0);
   m_Ended = true;
-  const double elapsed =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - m_Start).count();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_Start).count();
   if (m_Tty)
   {
     std::fprintf(stderr, "\n");
@@ -792,9 +802,8 @@ void
 Progress::Observe(itk::ProcessObject * filter, double start, double span)
 {
   auto cmd = itk::FunctionCommand::New();
-  cmd->SetCallback([this, filter, start, span](const itk::EventObject &) {
-    Update(start + span * filter->GetProgress());
-  });
+  cmd->SetCallback(
+    [this, filter, start, span](const itk::EventObject &) { Update(start + span * filter->GetProgress()); });
   filter->AddObserver(itk::ProgressEvent(), cmd);
 }
 
@@ -905,7 +914,8 @@ CheckResumedArchitecture(const Module & module, const std::string & checkpoint,
     given.erase(std::remove(given.begin(), given.end(), ' '), given.end());
     if (module.IsSet(name) && given != value)
       throw std::invalid_argument("--" + name + " " + module.Get(name) + " differs from the checkpoint " + checkpoint +
-                                  " (" + value + "): a resumed run keeps its network; resume with the checkpoint's "
+                                  " (" + value +
+                                  "): a resumed run keeps its network; resume with the checkpoint's "
                                   "setting, or start anew without --resume");
   }
 }

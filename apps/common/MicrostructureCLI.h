@@ -76,27 +76,17 @@ public:
   Group(const std::string & label, const std::string & description = "");
   /** Add a parameter to the current group; returns it for further settings. */
   Parameter &
-  Add(const std::string & tag,
-      const std::string & name,
-      const std::string & longflag,
-      const std::string & defaultValue,
-      const std::string & label,
-      const std::string & description);
+  Add(const std::string & tag, const std::string & name, const std::string & longflag, const std::string & defaultValue,
+      const std::string & label, const std::string & description);
   /** Add a positional input or output. */
   Parameter &
-  AddPositional(const std::string & tag,
-                const std::string & name,
-                int                 index,
-                const std::string & channel,
-                const std::string & label,
-                const std::string & description);
+  AddPositional(const std::string & tag, const std::string & name, int index, const std::string & channel,
+                const std::string & label, const std::string & description);
 
   /** A random seed: a string in the XML (Slicer sends it exactly), checked to be a whole number
    * from 0 to 2^64-1; read it with GetSeed. */
   Parameter &
-  AddSeed(const std::string & name,
-          const std::string & defaultValue,
-          const std::string & label,
+  AddSeed(const std::string & name, const std::string & defaultValue, const std::string & label,
           const std::string & description);
 
   /** The Slicer Execution Model description. */
@@ -198,9 +188,9 @@ typename TImage::Pointer
 SelectSlices(const TImage * stack, const std::vector<std::size_t> & keep)
 {
   static_assert(TImage::ImageDimension == 3, "SelectSlices takes a 3D stack");
-  const auto                     size = stack->GetLargestPossibleRegion().GetSize();
-  auto                           out = TImage::New();
-  typename TImage::RegionType    region;
+  const auto                  size = stack->GetLargestPossibleRegion().GetSize();
+  auto                        out = TImage::New();
+  typename TImage::RegionType region;
   region.SetSize({ { size[0], size[1], keep.size() } });
   out->SetRegions(region);
   out->SetSpacing(stack->GetSpacing());

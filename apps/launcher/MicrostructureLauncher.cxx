@@ -44,13 +44,14 @@ main(int argc, char * argv[])
     std::fputs(kModuleDescriptionXml, stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
-  const std::string module = OwnFolder(argv[0]) + "/" SM_MODULE_FROM_CLI "/" SM_CLI_NAME;
+  const std::string   module = OwnFolder(argv[0]) + "/" SM_MODULE_FROM_CLI "/" SM_CLI_NAME;
   std::vector<char *> args(argv, argv + argc);
   args.push_back(nullptr);
   execv(module.c_str(), args.data());
   std::fprintf(stderr,
                SM_CLI_NAME ": cannot run the module %s (%s): the build or installation is incomplete; "
                            "rebuild (bash scripts/setup.sh) or reinstall\n",
-               module.c_str(), std::strerror(errno));
+               module.c_str(),
+               std::strerror(errno));
   return 127;
 }

@@ -108,8 +108,10 @@ Compare(const std::vector<double> & refVf, const std::vector<double> & refDf, co
   json j;
   if (refVf.empty() || vf.empty())
     return j;
-  const auto rv = MicrostructureSummary::SummarizeValues("vf", refVf), cv = MicrostructureSummary::SummarizeValues("vf", vf);
-  const auto rd = MicrostructureSummary::SummarizeValues("df", refDf), cd = MicrostructureSummary::SummarizeValues("df", df);
+  const auto rv = MicrostructureSummary::SummarizeValues("vf", refVf),
+             cv = MicrostructureSummary::SummarizeValues("vf", vf);
+  const auto rd = MicrostructureSummary::SummarizeValues("df", refDf),
+             cd = MicrostructureSummary::SummarizeValues("df", df);
   j["vf_mean_difference_pp"] = cv.mean - rv.mean;
   j["df_mean_difference_percent"] = 100.0 * (cd.mean / rd.mean - 1.0);
   j["vf_variance_ratio"] = rv.variance > 0 ? cv.variance / rv.variance : NaN;
@@ -263,11 +265,11 @@ S2Band(const std::string & path, const std::set<size_t> & rows)
   std::array<std::vector<double>, 4> out;
   if (!fs::exists(path))
     return out;
-  const auto                                 t = MicrostructureTable::Read(path);
-  std::map<double, std::vector<double>>      byR;
-  const auto                                 rowCol = t.GetNumericColumn("row");
-  const auto                                 rCol = t.GetNumericColumn("r_um");
-  const auto                                 sCol = t.GetNumericColumn("s2_radial");
+  const auto                            t = MicrostructureTable::Read(path);
+  std::map<double, std::vector<double>> byR;
+  const auto                            rowCol = t.GetNumericColumn("row");
+  const auto                            rCol = t.GetNumericColumn("r_um");
+  const auto                            sCol = t.GetNumericColumn("s2_radial");
   for (size_t i = 0; i < rowCol.size(); ++i)
     if (rows.empty() || rows.count(static_cast<size_t>(rowCol[i])))
       byR[rCol[i]].push_back(sCol[i]);
@@ -334,7 +336,7 @@ ReadStack(const std::string & path)
 std::vector<Condition>
 DistinctConditions(const MicrostructureTable & table, const std::vector<std::string> & columns)
 {
-  std::set<std::vector<std::string>> seen;
+  std::set<std::vector<std::string>>    seen;
   std::vector<std::vector<std::string>> order;
   for (size_t r = 0; r < table.GetNumberOfRows(); ++r)
   {
@@ -358,8 +360,7 @@ DistinctConditions(const MicrostructureTable & table, const std::vector<std::str
     {
       c.Values[columns[i]] = v[i];
       c.Key += (i ? ";" : "") + columns[i] + "=" + v[i];
-      c.Label += (i ? ", " : "") +
-                 (columns[i] == "cooling_rate_C_per_s" ? v[i] + " °C/s" : columns[i] + " " + v[i]);
+      c.Label += (i ? ", " : "") + (columns[i] == "cooling_rate_C_per_s" ? v[i] + " °C/s" : columns[i] + " " + v[i]);
     }
     c.Slug = SlugOf(c.Key);
     out.push_back(c);
@@ -495,17 +496,31 @@ void
 Analyse(const std::string & out, const json & config, const std::vector<Condition> & conditions,
         const std::vector<std::string> & excluded, const std::vector<std::pair<std::string, double>> & timings)
 {
-  const auto real = MicrostructureTable::Read(out + "/measure_real.csv");
-  const auto reconstructed = MicrostructureTable::Read(out + "/measure_reconstructed.csv");
+  const auto        real = MicrostructureTable::Read(out + "/measure_real.csv");
+  const auto        reconstructed = MicrostructureTable::Read(out + "/measure_reconstructed.csv");
   const std::string holdoutKey = config["holdout"].empty() ? "" : config["holdout"][0].get<std::string>();
   const std::string vfCol = "volume_fraction", dfCol = "mean_free_path_um";
 
   json results;
   results["conditions"] = json::array();
   MicrostructureTable comparison;
-  for (const char * c : { "condition", "role", "set", "n", "vf_mean_percent", "vf_variance", "df_mean_um",
-                          "df_variance", "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio",
-                          "vf_ks", "df_ks", "vf_wasserstein_pp", "df_wasserstein_um", "df_variance_ratio", "s2_rms",
+  for (const char * c : { "condition",
+                          "role",
+                          "set",
+                          "n",
+                          "vf_mean_percent",
+                          "vf_variance",
+                          "df_mean_um",
+                          "df_variance",
+                          "vf_mean_difference_pp",
+                          "df_mean_difference_percent",
+                          "vf_variance_ratio",
+                          "vf_ks",
+                          "df_ks",
+                          "vf_wasserstein_pp",
+                          "df_wasserstein_um",
+                          "df_variance_ratio",
+                          "s2_rms",
                           "chord_survival_max_difference" })
     comparison.AddColumn(c);
 
@@ -526,8 +541,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     std::vector<double> pooled;
     for (size_t i = 0; i < realChords.GetNumberOfRows(); ++i)
       if (realChords.Get(i, "phase") == "foreground")
-        pooled.insert(pooled.end(), static_cast<size_t>(realChords.GetNumber(i, "count")),
-                      realChords.GetNumber(i, "length_um"));
+        pooled.insert(
+          pooled.end(), static_cast<size_t>(realChords.GetNumber(i, "count")), realChords.GetNumber(i, "length_um"));
     if (!pooled.empty())
     {
       const double top = Quantile(pooled, 0.99);
@@ -538,8 +553,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
 
   for (const auto & c : conditions)
   {
-    const bool        isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
-    const std::string role = c.Key == holdoutKey ? "held out" : isExcluded ? "unseen" : "training";
+    const bool          isExcluded = std::find(excluded.begin(), excluded.end(), c.Key) != excluded.end();
+    const std::string   role = c.Key == holdoutKey ? "held out" : isExcluded ? "unseen" : "training";
     std::vector<size_t> rows, train, test;
     for (size_t r = 0; r < real.GetNumberOfRows(); ++r)
     {
@@ -603,15 +618,26 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     for (const char * set : { "real", "reconstructed", "generated" })
     {
       const json & d = jc["sets"][set];
-      const json   cmp = std::string(set) == "real" ? json::object()
+      const json   cmp = std::string(set) == "real"            ? json::object()
                          : std::string(set) == "reconstructed" ? jc["reconstructed_vs_real"]
                                                                : jc["generated_vs_real"];
-      comparison.AddRow({ c.Key, role, set, std::to_string(d.value("n", 0)), Fmt(Get(d, "vf_mean"), 6),
-                          Fmt(Get(d, "vf_variance"), 6), Fmt(Get(d, "df_mean"), 6), Fmt(Get(d, "df_variance"), 6),
-                          Fmt(Get(cmp, "vf_mean_difference_pp"), 6), Fmt(Get(cmp, "df_mean_difference_percent"), 6),
-                          Fmt(Get(cmp, "vf_variance_ratio"), 6), Fmt(Get(cmp, "vf_ks"), 6), Fmt(Get(cmp, "df_ks"), 6),
-                          Fmt(Get(cmp, "vf_wasserstein_pp"), 6), Fmt(Get(cmp, "df_wasserstein_um"), 6),
-                          Fmt(Get(cmp, "df_variance_ratio"), 6), Fmt(Get(cmp, "s2_rms"), 6),
+      comparison.AddRow({ c.Key,
+                          role,
+                          set,
+                          std::to_string(d.value("n", 0)),
+                          Fmt(Get(d, "vf_mean"), 6),
+                          Fmt(Get(d, "vf_variance"), 6),
+                          Fmt(Get(d, "df_mean"), 6),
+                          Fmt(Get(d, "df_variance"), 6),
+                          Fmt(Get(cmp, "vf_mean_difference_pp"), 6),
+                          Fmt(Get(cmp, "df_mean_difference_percent"), 6),
+                          Fmt(Get(cmp, "vf_variance_ratio"), 6),
+                          Fmt(Get(cmp, "vf_ks"), 6),
+                          Fmt(Get(cmp, "df_ks"), 6),
+                          Fmt(Get(cmp, "vf_wasserstein_pp"), 6),
+                          Fmt(Get(cmp, "df_wasserstein_um"), 6),
+                          Fmt(Get(cmp, "df_variance_ratio"), 6),
+                          Fmt(Get(cmp, "s2_rms"), 6),
                           Fmt(Get(cmp, "chord_survival_max_difference"), 6) });
     }
   }
@@ -694,48 +720,48 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       // basis 1, x, .. (one function per node), at the held-out x, against the truth there: weights
       // w with sum_i w_i f(x_i) = f(x) for every basis function f (for powers, Lagrange's weights).
       using Basis = std::vector<std::function<double(double)>>;
-      auto entry = [&](const char * method, const std::vector<std::pair<double, const json *>> & nodes,
-                       const Basis & basis) {
-        const size_t                     n = nodes.size();
-        std::vector<std::vector<double>> a(n, std::vector<double>(n + 1));
-        for (size_t r = 0; r < n; ++r)
-        {
-          for (size_t i = 0; i < n; ++i)
-            a[r][i] = basis[r](nodes[i].first);
-          a[r][n] = basis[r](x);
-        }
-        for (size_t c = 0; c < n; ++c) // Gauss-Jordan with partial pivoting
-        {
-          size_t pivot = c;
-          for (size_t r = c + 1; r < n; ++r)
-            if (std::abs(a[r][c]) > std::abs(a[pivot][c]))
-              pivot = r;
-          std::swap(a[c], a[pivot]);
+      auto entry =
+        [&](const char * method, const std::vector<std::pair<double, const json *>> & nodes, const Basis & basis) {
+          const size_t                     n = nodes.size();
+          std::vector<std::vector<double>> a(n, std::vector<double>(n + 1));
           for (size_t r = 0; r < n; ++r)
-            if (r != c && a[c][c] != 0.0)
-            {
-              const double f = a[r][c] / a[c][c];
-              for (size_t k = c; k <= n; ++k)
-                a[r][k] -= f * a[c][k];
-            }
-        }
-        auto value = [&](const char * key) {
-          double sum = 0.0;
-          for (size_t i = 0; i < n; ++i)
-            sum += a[i][n] / a[i][i] * Get((*nodes[i].second)["sets"]["real"], key);
-          return sum;
+          {
+            for (size_t i = 0; i < n; ++i)
+              a[r][i] = basis[r](nodes[i].first);
+            a[r][n] = basis[r](x);
+          }
+          for (size_t c = 0; c < n; ++c) // Gauss-Jordan with partial pivoting
+          {
+            size_t pivot = c;
+            for (size_t r = c + 1; r < n; ++r)
+              if (std::abs(a[r][c]) > std::abs(a[pivot][c]))
+                pivot = r;
+            std::swap(a[c], a[pivot]);
+            for (size_t r = 0; r < n; ++r)
+              if (r != c && a[c][c] != 0.0)
+              {
+                const double f = a[r][c] / a[c][c];
+                for (size_t k = c; k <= n; ++k)
+                  a[r][k] -= f * a[c][k];
+              }
+          }
+          auto value = [&](const char * key) {
+            double sum = 0.0;
+            for (size_t i = 0; i < n; ++i)
+              sum += a[i][n] / a[i][i] * Get((*nodes[i].second)["sets"]["real"], key);
+            return sum;
+          };
+          json between = json::array();
+          for (const auto & n : nodes)
+            between.push_back((*n.second)["condition"]);
+          return json{ { "parameter", (isLog ? "ln " : "") + parameter },
+                       { "method", method },
+                       { "between", between },
+                       { "vf_mean_difference_pp", value("vf_mean") - Get(truth, "vf_mean") },
+                       { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
+                       { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") },
+                       { "df_variance_ratio", value("df_variance") / Get(truth, "df_variance") } };
         };
-        json between = json::array();
-        for (const auto & n : nodes)
-          between.push_back((*n.second)["condition"]);
-        return json{ { "parameter", (isLog ? "ln " : "") + parameter },
-                     { "method", method },
-                     { "between", between },
-                     { "vf_mean_difference_pp", value("vf_mean") - Get(truth, "vf_mean") },
-                     { "df_mean_difference_percent", 100.0 * (value("df_mean") / Get(truth, "df_mean") - 1.0) },
-                     { "vf_variance_ratio", value("vf_variance") / Get(truth, "vf_variance") },
-                     { "df_variance_ratio", value("df_variance") / Get(truth, "df_variance") } };
-      };
       const Basis line = { [](double) { return 1.0; }, [](double v) { return v; } };
       baselines.push_back(entry("linear", { *below, *above }, line));
       // With three or more training values: the parabola through the three nearest (what a model that
@@ -777,7 +803,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       for (size_t r = 0; r < real.GetNumberOfRows() && realRows.size() < static_cast<size_t>(m); ++r)
         if (RowHasCondition(real, r, c) && (isExcluded || real.Get(r, "split") == "test"))
           realRows.push_back(r);
-      for (size_t k = 0; k < gen->GetLargestPossibleRegion().GetSize()[2] && genRows.size() < static_cast<size_t>(m); ++k)
+      for (size_t k = 0; k < gen->GetLargestPossibleRegion().GetSize()[2] && genRows.size() < static_cast<size_t>(m);
+           ++k)
         genRows.push_back(k);
       if (realRows.empty())
         continue;
@@ -801,8 +828,9 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   for (const auto & [name, seconds] : timings)
     t[name] = seconds;
   results["timings_s"] = t;
-  results["paper"] = { { "note", "Noguchi & Inoue (2021), Tables I and II: generated mean free paths 16-24 % larger "
-                                  "than the training data's; interpolation to unseen rates not checked against truth" },
+  results["paper"] = { { "note",
+                         "Noguchi & Inoue (2021), Tables I and II: generated mean free paths 16-24 % larger "
+                         "than the training data's; interpolation to unseen rates not checked against truth" },
                        { "df_mean_difference_percent_range", { 16.0, 24.0 } } };
 
   fs::create_directories(out + "/report");
@@ -810,10 +838,10 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   comparison.Write(out + "/report/comparison.csv");
   if (!targets.empty())
   {
-    std::cerr << "[study] held-out " << holdoutKey << ": volume fraction " << Fmt(Get(targets, "vf_mean_difference_pp"), 2)
-              << " pp, mean free path " << Fmt(Get(targets, "df_mean_difference_percent"), 1)
-              << " %, variance ratio " << Fmt(Get(targets, "vf_variance_ratio"), 2) << ", KS "
-              << Fmt(Get(targets, "vf_ks"), 3) << "\n";
+    std::cerr << "[study] held-out " << holdoutKey << ": volume fraction "
+              << Fmt(Get(targets, "vf_mean_difference_pp"), 2) << " pp, mean free path "
+              << Fmt(Get(targets, "df_mean_difference_percent"), 1) << " %, variance ratio "
+              << Fmt(Get(targets, "vf_variance_ratio"), 2) << ", KS " << Fmt(Get(targets, "vf_ks"), 3) << "\n";
   }
   WriteReport(out, config, conditions, results, comparison);
 }

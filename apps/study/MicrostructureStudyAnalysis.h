@@ -97,8 +97,8 @@ WriteReport(const std::string & out, const nlohmann::json & config, const std::v
 /** A target of the cross-validation: a key of results.json's holdout_targets and when it is met. */
 struct CrossValidationTarget
 {
-  const char *                 Key;
-  const char *                 Label;
+  const char *                Key;
+  const char *                Label;
   std::function<bool(double)> Met;
 };
 /** |dV_f| <= 1 pp, |dd_f| <= 5 %, V_f variance ratio 0.8-1.25, V_f KS <= 0.1, d_f variance ratio

@@ -89,13 +89,16 @@ RemovedKeys()
       "the prior no longer trains on mirrored patches since session 23 (measured: a better likelihood, but "
       "the generated phase fraction about 1.7 pp higher at every rate and less varied, docs/cross_validation.md, "
       "session 21, \"1200 steps, mirrors\")" },
-    { "prior.schedule", "the prior trains at a constant learning rate since session 23 (a cosine decay measured no "
-                        "better: CHANGELOG.md, \"Prior variants at equal cost\")" },
-    { "prior.dilations", "the prior's layers are not dilated since session 23 (dilations 1, 2, 4, 8 raised the "
-                         "generated phase fraction in session 5 and, with the composition budget, met fewer "
-                         "cross-validation targets: docs/cross_validation.md, session 23)" },
-    { "prior.embedding_dimension", "the index embedding has prior.hidden_channels channels since session 23 (as in "
-                                   "the paper and the demo: 64 and 32)" },
+    { "prior.schedule",
+      "the prior trains at a constant learning rate since session 23 (a cosine decay measured no "
+      "better: CHANGELOG.md, \"Prior variants at equal cost\")" },
+    { "prior.dilations",
+      "the prior's layers are not dilated since session 23 (dilations 1, 2, 4, 8 raised the "
+      "generated phase fraction in session 5 and, with the composition budget, met fewer "
+      "cross-validation targets: docs/cross_validation.md, session 23)" },
+    { "prior.embedding_dimension",
+      "the index embedding has prior.hidden_channels channels since session 23 (as in "
+      "the paper and the demo: 64 and 32)" },
     { "prior.first_kernel_size", "the first layer's kernel is the paper's 7 x 7 in every prior since session 23" },
     { "prior.kernel_size", "the kernels after the first layer are the paper's 3 x 3 in every prior since session 23" },
   };
@@ -109,8 +112,14 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   static const std::map<std::string, std::set<std::string>> optional = {
     { "", { "slow_cpu" } },
     { "prior.", { "composition_level" } },
-    { "vqvae.", { "schedule", "gradient_loss_weight", "phase_loss_weight", "phase_loss_softness",
-                  "histogram_loss_weight", "interface_loss_weight", "precision" } },
+    { "vqvae.",
+      { "schedule",
+        "gradient_loss_weight",
+        "phase_loss_weight",
+        "phase_loss_softness",
+        "histogram_loss_weight",
+        "interface_loss_weight",
+        "precision" } },
     { "generate.", { "unseen" } },
     { "data.", { "categorical" } },
   };
@@ -118,16 +127,19 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
   {
     const std::string name = path + key;
     const auto        extra = optional.find(path);
-    const bool known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
-    if (!known && path == "prior." && (key.rfind("calibration_", 0) == 0 || key == "condition_exponentials_calibration_only"))
+    const bool        known = preset.contains(key) || (extra != optional.end() && extra->second.count(key) > 0);
+    if (!known && path == "prior." &&
+        (key.rfind("calibration_", 0) == 0 || key == "condition_exponentials_calibration_only"))
       throw std::invalid_argument("the config file " + file + " has the key \"" + name +
                                   "\": the prior's post-hoc calibrations were removed in session 22 (they fitted the "
                                   "scored statistics; the network with its composition level carries the variation "
                                   "now, see docs/cross_validation.md): remove the key");
     const auto removed = RemovedKeys().find(name);
     if (!known && removed != RemovedKeys().end())
-      throw std::invalid_argument("the config file " + file + " has the key \"" + name + "\", which the study no longer "
-                                  "reads: " + removed->second + "; remove the key");
+      throw std::invalid_argument("the config file " + file + " has the key \"" + name +
+                                  "\", which the study no longer "
+                                  "reads: " +
+                                  removed->second + "; remove the key");
     if (!known)
     {
       std::string keys;
@@ -182,8 +194,9 @@ CheckInverseConfig(const json & inverse)
   const auto integer = [&](const char * key, int minimum) {
     if (!inverse.contains(key) || !inverse[key].is_number_integer() || inverse[key].get<double>() < minimum ||
         inverse[key].get<double>() > 1e6)
-      throw std::invalid_argument(std::string("inverse.") + key + " must be an integer from " + std::to_string(minimum) +
-                                  " to 1000000 (it is " + (inverse.contains(key) ? inverse[key].dump() : "missing") + ")");
+      throw std::invalid_argument(std::string("inverse.") + key + " must be an integer from " +
+                                  std::to_string(minimum) + " to 1000000 (it is " +
+                                  (inverse.contains(key) ? inverse[key].dump() : "missing") + ")");
   };
   integer("images", 0);
   integer("patches", 0);
@@ -196,8 +209,9 @@ CheckInverseConfig(const json & inverse)
 }
 
 json
-ComposeConfig(json preset, json user, const std::string & device, const std::function<bool(const std::string &)> & slowCPU,
-              const std::function<void(const json &)> & onSlowCPU)
+ComposeConfig(json preset, json user, const std::string & device,
+              const std::function<bool(const std::string &)> & slowCPU,
+              const std::function<void(const json &)> &        onSlowCPU)
 {
   if (!device.empty())
     user["device"] = device;
@@ -216,12 +230,14 @@ ComposeConfig(json preset, json user, const std::string & device, const std::fun
   Merge(preset, user);
   preset["slow_cpu"] = slow; // the settings for a slow CPU in force, whether applied or not
   CheckInverseConfig(preset["inverse"]);
-  if (preset.contains("generate") && preset["generate"].is_object() && preset["generate"].contains("composition_candidates"))
+  if (preset.contains("generate") && preset["generate"].is_object() &&
+      preset["generate"].contains("composition_candidates"))
   {
     const auto & c = preset["generate"]["composition_candidates"];
     if (!c.is_number_integer() || c.get<double>() < 1 || c.get<double>() > 64)
       throw std::invalid_argument("generate.composition_candidates must be an integer from 1 to 64 (maps drawn per "
-                                  "map kept; 1 = the network's own draw); it is " + c.dump());
+                                  "map kept; 1 = the network's own draw); it is " +
+                                  c.dump());
   }
   return preset;
 }

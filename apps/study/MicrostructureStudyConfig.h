@@ -57,7 +57,7 @@ CheckInverseConfig(const nlohmann::json & inverse);
  * for a slow_cpu that is not an object or a device that is not a string. */
 nlohmann::json
 ComposeConfig(nlohmann::json preset, nlohmann::json user, const std::string & device,
-              const std::function<bool(const std::string &)> & slowCPU,
+              const std::function<bool(const std::string &)> &    slowCPU,
               const std::function<void(const nlohmann::json &)> & onSlowCPU = {});
 
 } // namespace study

@@ -80,7 +80,8 @@ CrossValidationRow(const json & results, const std::string & fold, int seed, boo
   // training neighbours on both sides); none for an extrapolated fold.
   const json & b = t.contains("baseline_interpolation") ? t["baseline_interpolation"] : json::object();
   row["baseline_parameter"] = b.value("parameter", "");
-  for (const char * key : { "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio", "df_variance_ratio" })
+  for (const char * key :
+       { "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio", "df_variance_ratio" })
     row[std::string("baseline_") + key] = Number(b, key);
   // The inverse at the held-out condition: each micrograph's posterior mean against the truth.
   if (results.contains("inverse") && results["inverse"].contains("micrographs"))
@@ -115,7 +116,7 @@ SummariseCrossValidation(const std::vector<json> & rows)
         of.push_back(&r);
     if (of.empty())
       continue;
-    json s = { { "fold_seeds", of.size() } };
+    json         s = { { "fold_seeds", of.size() } };
     unsigned int all = 0;
     for (const auto * r : of)
       all += (*r)["all_targets_met"].get<bool>();
@@ -190,7 +191,7 @@ void
 WriteCrossValidation(const std::string & out, const json & cv)
 {
   itk::WriteTextFileAtomically(out + "/cross_validation.json", cv.dump(2) + "\n");
-  MicrostructureTable table;
+  MicrostructureTable                            table;
   const std::vector<std::pair<std::string, int>> columns = {
     { "fold", -1 },
     { "seed", 0 },
@@ -244,10 +245,12 @@ WriteCrossValidation(const std::string & out, const json & cv)
     if (s.contains("inverse"))
     {
       const json & v = s["inverse"];
-      text << ". Inverse: " << v["micrographs"] << " held-out micrographs, the 95 % interval without a model error holds "
-           << "the truth for " << v["covered_without_model_error"] << "; RMS error " << Text(Number(v, "root_mean_square_error"), 3)
-           << " against RMS posterior sd " << Text(Number(v, "root_mean_square_sd"), 3) << ": model error "
-           << Text(Number(v, "model_error"), 3) << " (MicrostructureInferCondition --modelError)";
+      text << ". Inverse: " << v["micrographs"]
+           << " held-out micrographs, the 95 % interval without a model error holds "
+           << "the truth for " << v["covered_without_model_error"] << "; RMS error "
+           << Text(Number(v, "root_mean_square_error"), 3) << " against RMS posterior sd "
+           << Text(Number(v, "root_mean_square_sd"), 3) << ": model error " << Text(Number(v, "model_error"), 3)
+           << " (MicrostructureInferCondition --modelError)";
     }
     text << ".\n";
   }

@@ -143,8 +143,7 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
       if (RowHasCondition(real, r, c))
         rows.insert(r);
     std::vector<report::Curve> curves;
-    for (const auto & [path, label, subset, dashed] :
-         std::vector<std::tuple<std::string, std::string, bool, bool>>{
+    for (const auto & [path, label, subset, dashed] : std::vector<std::tuple<std::string, std::string, bool, bool>>{
            { out + "/s2_real.csv", "real", true, true },
            { out + "/generated/" + c.Slug + "_s2.csv", "generated", false, false } })
     {
@@ -163,8 +162,9 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     {
       const std::string file = "s2_" + c.Slug + ".png";
       report::WriteCurves(dir + file, "two-point correlation S2 of ferrite, " + c.Label, "r (um)", "S2(r)", curves);
-      drawn[file] = "S2(r) of the ferrite phase at " + c.Label + ", radially averaged: real (dashed) and generated "
-                                                                  "(solid) patches, mean with a 5-95 % band.";
+      drawn[file] = "S2(r) of the ferrite phase at " + c.Label +
+                    ", radially averaged: real (dashed) and generated "
+                    "(solid) patches, mean with a 5-95 % band.";
     }
   }
 
@@ -177,7 +177,8 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
       if (jc["condition"] != c.Key || !jc.contains("chord_survival"))
         continue;
       const json & cs = jc["chord_survival"];
-      for (const auto & [set, dashed] : std::vector<std::pair<std::string, bool>>{ { "real", true }, { "generated", false } })
+      for (const auto & [set, dashed] :
+           std::vector<std::pair<std::string, bool>>{ { "real", true }, { "generated", false } })
       {
         if (!cs.contains(set))
           continue;
@@ -194,8 +195,11 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     if (curves.size() == 2)
     {
       const std::string file = "chords_" + c.Slug + ".png";
-      report::WriteCurves(dir + file, "ferrite chord lengths, " + c.Label, "chord length L (um)",
-                          "fraction of chords longer than L", curves);
+      report::WriteCurves(dir + file,
+                          "ferrite chord lengths, " + c.Label,
+                          "chord length L (um)",
+                          "fraction of chords longer than L",
+                          curves);
       drawn[file] = "Chord lengths of the ferrite phase at " + c.Label +
                     " (horizontal and vertical test lines, chords cut by the patch edge left out): per patch the "
                     "fraction of its chords longer than L; real (dashed) and generated (solid) patches, mean with a "
@@ -241,9 +245,9 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     auto model = itk::VQVAEModel::New();
     model->SetDevice(config["device"].get<std::string>());
     model->Read(out + "/vqvae.model");
-    const auto         size = patches->GetLargestPossibleRegion().GetSize();
-    const unsigned int w = static_cast<unsigned int>(size[0]), h = static_cast<unsigned int>(size[1]);
-    const unsigned int D = model->GetHyperparameters().CodeDimension;
+    const auto          size = patches->GetLargestPossibleRegion().GetSize();
+    const unsigned int  w = static_cast<unsigned int>(size[0]), h = static_cast<unsigned int>(size[1]);
+    const unsigned int  D = model->GetHyperparameters().CodeDimension;
     report::ScatterData scatter;
     std::vector<float>  features;
     size_t              n = 0;
@@ -253,8 +257,8 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
       std::vector<float> x(rows.size() * w * h);
       for (size_t i = 0; i < rows.size(); ++i)
         for (size_t p = 0; p < static_cast<size_t>(w) * h; ++p)
-          x[i * w * h + p] = static_cast<float>(
-            model->NormalizeIntensity(patches->GetBufferPointer()[rows[i] * w * h + p]));
+          x[i * w * h + p] =
+            static_cast<float>(model->NormalizeIntensity(patches->GetBufferPointer()[rows[i] * w * h + p]));
       if (rows.empty())
         continue;
       const auto   z = model->EncodeToLatents(x.data(), static_cast<unsigned int>(rows.size()), h, w);
@@ -284,13 +288,13 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     axis2.precision(1);
     axis1 << std::fixed << "PC1 (" << 100 * explained[0] << " %)";
     axis2 << std::fixed << "PC2 (" << 100 * explained[1] << " %)";
-    report::WriteScatter(dir + "pca_encoder.png", "encoder outputs (patch means) by condition", axis1.str(),
-                         axis2.str(), scatter);
+    report::WriteScatter(
+      dir + "pca_encoder.png", "encoder outputs (patch means) by condition", axis1.str(), axis2.str(), scatter);
     drawn["pca_encoder.png"] = "Principal components of the encoder outputs z_e (averaged over each patch), coloured "
                                "by condition (paper Fig. 15).";
 
-    const auto     codebook = model->GetCodebook();
-    const unsigned K = model->GetHyperparameters().CodebookSize;
+    const auto          codebook = model->GetCodebook();
+    const unsigned      K = model->GetHyperparameters().CodebookSize;
     std::vector<double> usage(K, 0.0);
     if (fs::exists(out + "/maps_real.nrrd"))
     {
@@ -314,19 +318,29 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
                                 "them (paper Fig. 16).";
   }
 
-  TrainingFigure(out + "/vqvae_log.csv", dir + "training_vqvae.png", "VQ-VAE training",
-                 { { "train_mse", "train MSE" }, { "val_mse", "validation MSE" } }, "MSE (images in [-1, 1])");
-  TrainingFigure(out + "/vqvae_log.csv", dir + "training_vqvae_bias.png", "VQ-VAE: bias of the reconstructions",
+  TrainingFigure(out + "/vqvae_log.csv",
+                 dir + "training_vqvae.png",
+                 "VQ-VAE training",
+                 { { "train_mse", "train MSE" }, { "val_mse", "validation MSE" } },
+                 "MSE (images in [-1, 1])");
+  TrainingFigure(out + "/vqvae_log.csv",
+                 dir + "training_vqvae_bias.png",
+                 "VQ-VAE: bias of the reconstructions",
                  { { "vf_bias_pp", "volume fraction bias (pp)" }, { "df_bias_percent", "mean free path bias (%)" } },
                  "bias");
-  TrainingFigure(out + "/prior_log.csv", dir + "training_prior.png", "prior training",
-                 { { "train_bits_per_index", "train" }, { "val_bits_per_index", "validation" } }, "bits per index");
+  TrainingFigure(out + "/prior_log.csv",
+                 dir + "training_prior.png",
+                 "prior training",
+                 { { "train_bits_per_index", "train" }, { "val_bits_per_index", "validation" } },
+                 "bits per index");
   for (const auto & [file, caption] : std::vector<std::pair<std::string, std::string>>{
          { "training_vqvae.png", "VQ-VAE training: reconstruction MSE per epoch." },
-         { "training_vqvae_bias.png", "VQ-VAE validation: bias of the reconstructions' volume fraction (pp) and mean "
-                                      "free path (%) against the originals, per epoch." },
-         { "training_prior.png", "Prior training: negative log-likelihood in bits per index, training and validation "
-                                 "(validation by sample)." } })
+         { "training_vqvae_bias.png",
+           "VQ-VAE validation: bias of the reconstructions' volume fraction (pp) and mean "
+           "free path (%) against the originals, per epoch." },
+         { "training_prior.png",
+           "Prior training: negative log-likelihood in bits per index, training and validation "
+           "(validation by sample)." } })
     if (fs::exists(dir + file))
       drawn[file] = caption;
   return drawn;
@@ -355,7 +369,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     std::cerr << "[study] no figures: " << why << " (run the study under xvfb-run -a)\n";
 
   report::HtmlReport page;
-  const bool synthetic = config["data"]["source"] == "synthetic";
+  const bool         synthetic = config["data"]["source"] == "synthetic";
   page.SetTitle("Microstructure study");
   page.AddHeading("Microstructure study", 1);
   page.AddParagraph(
@@ -372,7 +386,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
   {
     page.AddHeading("Held-out condition: " + t["condition"].get<std::string>(), 2);
     MicrostructureTable targets;
-    const json baselines = t.value("baseline_interpolations", json::array());
+    const json          baselines = t.value("baseline_interpolations", json::array());
     for (const char * c : { "figure", "ours", "target", "met", "paper (training conditions only)" })
       targets.AddColumn(c);
     for (const auto & b : baselines)
@@ -387,15 +401,27 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
         cells.push_back(key ? Fmt(b, key, digits) : std::string("–"));
       targets.AddRow(cells);
     };
-    row({ "volume fraction, generated - true mean (pp)", Fmt(t, "vf_mean_difference_pp"), "|.| <= 1",
-          yes("vf_mean_ok"), "not checked at an unseen condition" },
-        "vf_mean_difference_pp", 2);
-    row({ "mean free path, generated vs true mean (%)", Fmt(t, "df_mean_difference_percent", 1), "|.| <= 5",
-          yes("df_mean_ok"), "+16 to +24 % (its Table II)" },
-        "df_mean_difference_percent", 1);
-    row({ "volume fraction variance ratio, generated / true", Fmt(t, "vf_variance_ratio"), "0.8 .. 1.25",
-          yes("vf_variance_ok"), "–" },
-        "vf_variance_ratio", 2);
+    row({ "volume fraction, generated - true mean (pp)",
+          Fmt(t, "vf_mean_difference_pp"),
+          "|.| <= 1",
+          yes("vf_mean_ok"),
+          "not checked at an unseen condition" },
+        "vf_mean_difference_pp",
+        2);
+    row({ "mean free path, generated vs true mean (%)",
+          Fmt(t, "df_mean_difference_percent", 1),
+          "|.| <= 5",
+          yes("df_mean_ok"),
+          "+16 to +24 % (its Table II)" },
+        "df_mean_difference_percent",
+        1);
+    row({ "volume fraction variance ratio, generated / true",
+          Fmt(t, "vf_variance_ratio"),
+          "0.8 .. 1.25",
+          yes("vf_variance_ok"),
+          "–" },
+        "vf_variance_ratio",
+        2);
     row({ "volume fraction KS statistic", Fmt(t, "vf_ks", 3), "<= 0.1", yes("vf_ks_ok"), "–" }, nullptr, 0);
     std::string caption = std::to_string(t.value("generated", 0)) + " generated vs " +
                           std::to_string(t.value("true", 0)) + " true patches at the held-out condition.";
@@ -403,7 +429,8 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     {
       if (b.value("method", "linear") == "parabola")
       {
-        caption += " A parabola in " + b["parameter"].get<std::string>() + " through the true means (and variances) of ";
+        caption +=
+          " A parabola in " + b["parameter"].get<std::string>() + " through the true means (and variances) of ";
         for (size_t i = 0; i < b["between"].size(); ++i)
           caption += (i ? (i + 1 == b["between"].size() ? " and " : ", ") : "") + b["between"][i].get<std::string>();
         caption += ": what a model would give that knew them exactly and bent between them.";
@@ -421,26 +448,36 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
   {
     page.AddHeading("The inverse: which rate made a held-out micrograph?", 2);
     MicrostructureTable table;
-    for (const char * c : { "micrograph", "MAP (degC/s)", "95 % interval (degC/s)", "true (degC/s)", "inside",
-                            "sandwich adjustment", "model error (ln)" })
+    for (const char * c : { "micrograph",
+                            "MAP (degC/s)",
+                            "95 % interval (degC/s)",
+                            "true (degC/s)",
+                            "inside",
+                            "sandwich adjustment",
+                            "model error (ln)" })
       table.AddColumn(c);
     const double truth = inverse["truth"].get<double>();
     for (const auto & m : inverse["micrographs"])
-      table.AddRow({ std::to_string(m["micrograph"].get<int>()), FormatFixed(std::exp(m["maximum_a_posteriori"].get<double>()), 2, ""),
+      table.AddRow({ std::to_string(m["micrograph"].get<int>()),
+                     FormatFixed(std::exp(m["maximum_a_posteriori"].get<double>()), 2, ""),
                      FormatFixed(std::exp(m["lower95"].get<double>()), 2, "") + " .. " +
                        FormatFixed(std::exp(m["upper95"].get<double>()), 2, ""),
-                     FormatFixed(std::exp(truth), 2, ""), m["covered"].get<bool>() ? "yes" : "NO",
-                     FormatFixed(m["adjustment"].get<double>(), 2, ""), FormatFixed(m["model_error"].get<double>(), 3, "") });
-    page.AddTable(table, "MicrostructureInferCondition on whole held-out micrographs (inverse/): the posterior of ln "
-                         "cooling rate from the exact likelihood of their patches, pooled with the sandwich adjustment "
-                         "(how much more the patches disagree than the model says) and widened by the model error "
-                         "(config inverse.model_error; cross-validation measures it).");
+                     FormatFixed(std::exp(truth), 2, ""),
+                     m["covered"].get<bool>() ? "yes" : "NO",
+                     FormatFixed(m["adjustment"].get<double>(), 2, ""),
+                     FormatFixed(m["model_error"].get<double>(), 3, "") });
+    page.AddTable(table,
+                  "MicrostructureInferCondition on whole held-out micrographs (inverse/): the posterior of ln "
+                  "cooling rate from the exact likelihood of their patches, pooled with the sandwich adjustment "
+                  "(how much more the patches disagree than the model says) and widened by the model error "
+                  "(config inverse.model_error; cross-validation measures it).");
   }
   page.AddHeading("Per condition: real, reconstructed, generated", 2);
   page.AddTable(comparison,
                 "Means, variances and distances per condition and set (volume fraction in %, d_f in um). Differences, "
                 "ratios, KS and Wasserstein: reconstructed and generated against the real patches of the condition.",
-                0, "comparison.csv");
+                0,
+                "comparison.csv");
   for (const char * f : { "box_volume_fraction.png", "box_mean_free_path.png" })
     if (figures.count(f))
       page.AddFigure(f, figures[f]);
@@ -466,15 +503,19 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
 
   page.AddHeading("Memorisation", 2);
   MicrostructureTable memo;
-  for (const char * c : { "condition", "generated: median max correlation", "real unseen: median max correlation",
+  for (const char * c : { "condition",
+                          "generated: median max correlation",
+                          "real unseen: median max correlation",
                           "generated above real 99th percentile" })
     memo.AddColumn(c);
   for (const auto & m : results["memorisation"])
-    memo.AddRow({ m["condition"].get<std::string>(), Fmt(m, "generated_median_max_correlation", 3),
+    memo.AddRow({ m["condition"].get<std::string>(),
+                  Fmt(m, "generated_median_max_correlation", 3),
                   Fmt(m, "real_unseen_median_max_correlation", 3),
                   Fmt(m, "generated_fraction_above_real_99th_percentile", 3) });
-  page.AddTable(memo, "Largest normalised cross-correlation of each patch with any training patch: a generated "
-                      "patch that copies a training patch scores near 1, far above real patches the networks never saw.");
+  page.AddTable(memo,
+                "Largest normalised cross-correlation of each patch with any training patch: a generated "
+                "patch that copies a training patch scores near 1, far above real patches the networks never saw.");
 
   page.AddHeading("Training", 2);
   for (const char * f : { "training_vqvae.png", "training_vqvae_bias.png", "training_prior.png" })

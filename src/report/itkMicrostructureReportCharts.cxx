@@ -221,12 +221,8 @@ PaddedRange(const std::vector<double> & values, double & lo, double & hi, bool l
 
 // ---------------------------------------------------------------- box plot
 void
-WriteBoxPlot(const std::string & png,
-             const std::string & title,
-             const std::string & yLabel,
-             const BoxPlotData & data,
-             unsigned            width,
-             unsigned            height)
+WriteBoxPlot(const std::string & png, const std::string & title, const std::string & yLabel, const BoxPlotData & data,
+             unsigned width, unsigned height)
 {
   const std::size_t G = data.Groups.size();
   const std::size_t S = data.SeriesNames.size();
@@ -261,19 +257,19 @@ WriteBoxPlot(const std::string & png,
   CheckPngPath(png, "box plot");
   RequireDisplay("the box plot '" + png + "'");
 
-  ChartCanvas canvas(width, height, title, data.GroupLabel, yLabel);
+  ChartCanvas  canvas(width, height, title, data.GroupLabel, yLabel);
   vtkChartXY * chart = canvas.Chart;
 
-  const double band = 0.8;                          // of the unit group spacing
-  const double slot = band / static_cast<double>(S); // per series
-  const double boxW = 0.75 * slot;
+  const double        band = 0.8;                           // of the unit group spacing
+  const double        slot = band / static_cast<double>(S); // per series
+  const double        boxW = 0.75 * slot;
   std::vector<double> allY;
   for (std::size_t s = 0; s < S; ++s)
   {
-    std::vector<double> segX, segY;     // whiskers and caps (pairs of points)
-    std::vector<double> outX, outY;     // Tukey outliers
-    std::vector<double> medX, medY;     // medians (pairs)
-    std::vector<double> edgeX, edgeY;   // box outlines (pairs)
+    std::vector<double> segX, segY;   // whiskers and caps (pairs of points)
+    std::vector<double> outX, outY;   // Tukey outliers
+    std::vector<double> medX, medY;   // medians (pairs)
+    std::vector<double> edgeX, edgeY; // box outlines (pairs)
     bool                labelled = false;
     for (std::size_t g = 0; g < G; ++g)
     {
@@ -334,8 +330,12 @@ WriteBoxPlot(const std::string & png,
       medX.insert(medX.end(), { l, r });
       medY.insert(medY.end(), { q[1], q[1] });
     }
-    auto addSegments = [&](const std::vector<double> & x, const std::vector<double> & y, unsigned char r,
-                           unsigned char gc, unsigned char b, float w) {
+    auto addSegments = [&](const std::vector<double> & x,
+                           const std::vector<double> & y,
+                           unsigned char               r,
+                           unsigned char               gc,
+                           unsigned char               b,
+                           float                       w) {
       if (x.empty())
       {
         return;
@@ -409,15 +409,8 @@ WriteBoxPlot(const std::string & png,
 
 // ---------------------------------------------------------------- curves
 void
-WriteCurves(const std::string &        png,
-            const std::string &        title,
-            const std::string &        xLabel,
-            const std::string &        yLabel,
-            const std::vector<Curve> & curves,
-            bool                       logX,
-            unsigned                   width,
-            unsigned                   height,
-            bool                       logY)
+WriteCurves(const std::string & png, const std::string & title, const std::string & xLabel, const std::string & yLabel,
+            const std::vector<Curve> & curves, bool logX, unsigned width, unsigned height, bool logY)
 {
   if (curves.empty())
   {
@@ -443,8 +436,8 @@ WriteCurves(const std::string &        png,
       if ((logX && c.X[i] <= 0.0) || (logY && c.Mean[i] <= 0.0) ||
           (logY && band && (c.Lower[i] <= 0.0 || c.Upper[i] <= 0.0)))
       {
-        itkGenericExceptionMacro(<< "Curve '" << c.Label << "' in '" << title << "' has a value <= 0 at point "
-                                 << i << " on a logarithmic axis: drop such points or use a linear axis.");
+        itkGenericExceptionMacro(<< "Curve '" << c.Label << "' in '" << title << "' has a value <= 0 at point " << i
+                                 << " on a logarithmic axis: drop such points or use a linear axis.");
       }
       ++finite;
       allX.push_back(c.X[i]);
@@ -464,7 +457,7 @@ WriteCurves(const std::string &        png,
   CheckPngPath(png, "curve chart");
   RequireDisplay("the curve chart '" + png + "'");
 
-  ChartCanvas canvas(width, height, title, xLabel, yLabel);
+  ChartCanvas  canvas(width, height, title, xLabel, yLabel);
   vtkChartXY * chart = canvas.Chart;
   bool         labels = false;
   // Bands first, so that every line is drawn over every band.
@@ -550,23 +543,16 @@ WriteCurves(const std::string &        png,
 
 // ---------------------------------------------------------------- scatter
 void
-WriteScatter(const std::string & png,
-             const std::string & title,
-             const std::string & xLabel,
-             const std::string & yLabel,
-             const ScatterData & data,
-             unsigned            width,
-             unsigned            height,
-             float               markerSize)
+WriteScatter(const std::string & png, const std::string & title, const std::string & xLabel, const std::string & yLabel,
+             const ScatterData & data, unsigned width, unsigned height, float markerSize)
 {
   if (data.X.size() != data.Y.size() || (!data.Group.empty() && data.Group.size() != data.X.size()))
   {
-    itkGenericExceptionMacro(<< "Scatter '" << title << "': X has " << data.X.size() << " values, Y "
-                             << data.Y.size() << ", Group " << data.Group.size()
-                             << "; give one Y (and one Group, or none) per X.");
+    itkGenericExceptionMacro(<< "Scatter '" << title << "': X has " << data.X.size() << " values, Y " << data.Y.size()
+                             << ", Group " << data.Group.size() << "; give one Y (and one Group, or none) per X.");
   }
-  std::vector<std::string>                           order;
-  std::map<std::string, std::vector<std::size_t>>    members;
+  std::vector<std::string>                        order;
+  std::map<std::string, std::vector<std::size_t>> members;
   for (std::size_t i = 0; i < data.X.size(); ++i)
   {
     if (!std::isfinite(data.X[i]) || !std::isfinite(data.Y[i]))
@@ -594,7 +580,7 @@ WriteScatter(const std::string & png,
   CheckPngPath(png, "scatter plot");
   RequireDisplay("the scatter plot '" + png + "'");
 
-  ChartCanvas canvas(width, height, title, xLabel, yLabel);
+  ChartCanvas         canvas(width, height, title, xLabel, yLabel);
   std::vector<double> allX, allY;
   for (std::size_t k = 0; k < order.size(); ++k)
   {
@@ -713,7 +699,7 @@ public:
         {
           continue;
         }
-        auto * px = static_cast<unsigned char *>(m_Image->GetScalarPointer(ix, iy, 0));
+        auto *       px = static_cast<unsigned char *>(m_Image->GetScalarPointer(ix, iy, 0));
         const double alpha = nc == 4 ? px[3] / 255.0 : 1.0;
         if (alpha > 0.0)
         {
@@ -731,11 +717,9 @@ private:
 } // namespace
 
 void
-WriteMontage(const std::string &                                               png,
-             const std::vector<std::string> &                                  rowLabels,
+WriteMontage(const std::string & png, const std::vector<std::string> & rowLabels,
              const std::vector<std::vector<MontageImageType::ConstPointer>> & rows,
-             const std::vector<std::string> &                                  columnHeaders,
-             unsigned                                                          gutter)
+             const std::vector<std::string> & columnHeaders, unsigned gutter)
 {
   if (!rowLabels.empty() && rowLabels.size() != rows.size())
   {
@@ -767,9 +751,9 @@ WriteMontage(const std::string &                                               p
   }
   CheckPngPath(png, "montage");
 
-  const int                  fontSize = 14;
+  const int                               fontSize = 14;
   std::vector<std::unique_ptr<TextStamp>> labels, headers;
-  int                        labelW = 0, headerH = 0;
+  int                                     labelW = 0, headerH = 0;
   for (const auto & s : rowLabels)
   {
     labels.emplace_back(new TextStamp(s, fontSize, true));
@@ -815,8 +799,8 @@ WriteMontage(const std::string &                                               p
         {
           MontageImageType::IndexType idx = { { index[0] + static_cast<itk::IndexValueType>(i),
                                                 index[1] + static_cast<itk::IndexValueType>(j) } };
-          const unsigned char v = im->GetPixel(idx);
-          unsigned char *     p =
+          const unsigned char         v = im->GetPixel(idx);
+          unsigned char *             p =
             &canvas.Pixels[3 * (static_cast<std::size_t>(ys + static_cast<int>(j)) * W + (x0 + static_cast<int>(i)))];
           p[0] = p[1] = p[2] = v;
         }
@@ -830,8 +814,8 @@ WriteMontage(const std::string &                                               p
   }
   for (std::size_t c = 0; c < headers.size(); ++c)
   {
-    const int x = left + static_cast<int>(c) * (static_cast<int>(cellW) + g) +
-                  (static_cast<int>(cellW) - headers[c]->Width()) / 2;
+    const int x =
+      left + static_cast<int>(c) * (static_cast<int>(cellW) + g) + (static_cast<int>(cellW) - headers[c]->Width()) / 2;
     headers[c]->Draw(canvas, std::max(0, x), g + (headerH - headers[c]->Height()));
   }
 
@@ -842,7 +826,8 @@ WriteMontage(const std::string &                                               p
   auto * dst = static_cast<unsigned char *>(image->GetScalarPointer());
   for (int y = 0; y < H; ++y)
   {
-    std::copy_n(&canvas.Pixels[3 * static_cast<std::size_t>(y) * W], 3 * static_cast<std::size_t>(W),
+    std::copy_n(&canvas.Pixels[3 * static_cast<std::size_t>(y) * W],
+                3 * static_cast<std::size_t>(W),
                 dst + 3 * static_cast<std::size_t>(H - 1 - y) * W);
   }
   itk::AtomicOutputFile out(png);

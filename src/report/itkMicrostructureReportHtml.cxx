@@ -129,11 +129,10 @@ RequireDisplay(const std::string & what)
 std::vector<unsigned char>
 PaletteColor(std::size_t index)
 {
-  static const unsigned char tab10[10][3] = { { 31, 119, 180 }, { 255, 127, 14 }, { 44, 160, 44 },
-                                              { 214, 39, 40 },  { 148, 103, 189 }, { 140, 86, 75 },
-                                              { 227, 119, 194 }, { 127, 127, 127 }, { 188, 189, 34 },
-                                              { 23, 190, 207 } };
-  const auto &              c = tab10[index % 10];
+  static const unsigned char tab10[10][3] = { { 31, 119, 180 },  { 255, 127, 14 }, { 44, 160, 44 },   { 214, 39, 40 },
+                                              { 148, 103, 189 }, { 140, 86, 75 },  { 227, 119, 194 }, { 127, 127, 127 },
+                                              { 188, 189, 34 },  { 23, 190, 207 } };
+  const auto &               c = tab10[index % 10];
   return { c[0], c[1], c[2] };
 }
 
@@ -141,8 +140,7 @@ PaletteColor(std::size_t index)
 std::vector<double>
 Quartiles(std::vector<double> values)
 {
-  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }),
-               values.end());
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
   if (values.empty())
   {
     itkGenericExceptionMacro(<< "Quartiles of no finite value: give at least one number.");
@@ -245,21 +243,18 @@ MultiplyTransposed(const std::vector<double> & x, std::size_t rows, std::size_t 
 } // namespace
 
 std::vector<double>
-PrincipalComponents(const std::vector<float> & data,
-                    std::size_t                rows,
-                    std::size_t                cols,
-                    unsigned                   components,
-                    std::vector<double> *      explainedVarianceRatio)
+PrincipalComponents(const std::vector<float> & data, std::size_t rows, std::size_t cols, unsigned components,
+                    std::vector<double> * explainedVarianceRatio)
 {
   if (rows < 2 || cols < 1)
   {
-    itkGenericExceptionMacro(<< "PCA needs at least 2 observations (rows) of at least 1 variable; got " << rows
-                             << " x " << cols << ".");
+    itkGenericExceptionMacro(<< "PCA needs at least 2 observations (rows) of at least 1 variable; got " << rows << " x "
+                             << cols << ".");
   }
   if (data.size() != rows * cols)
   {
-    itkGenericExceptionMacro(<< "PCA data has " << data.size() << " values, but rows x cols = " << rows << " x "
-                             << cols << " = " << rows * cols << ": pass the matrix row-major.");
+    itkGenericExceptionMacro(<< "PCA data has " << data.size() << " values, but rows x cols = " << rows << " x " << cols
+                             << " = " << rows * cols << ": pass the matrix row-major.");
   }
   if (components == 0 || components > std::min(rows, cols))
   {
@@ -299,9 +294,9 @@ PrincipalComponents(const std::vector<float> & data,
   const double n1 = static_cast<double>(rows - 1);
   total /= n1;
 
-  const unsigned     k = components;
-  vnl_matrix<double> loadings(static_cast<unsigned>(cols), k, 0.0); // unit axes, one per column
-  std::vector<double> eig(k, 0.0);                                  // covariance eigenvalues
+  const unsigned      k = components;
+  vnl_matrix<double>  loadings(static_cast<unsigned>(cols), k, 0.0); // unit axes, one per column
+  std::vector<double> eig(k, 0.0);                                   // covariance eigenvalues
   const std::size_t   small = std::min(rows, cols);
   if (small <= 400)
   {
@@ -377,9 +372,9 @@ PrincipalComponents(const std::vector<float> & data,
   {
     // Randomized SVD (Halko, Martinsson & Tropp 2011), fixed seed; the data
     // are streamed row by row, never transposed or copied.
-    const unsigned     l = std::min<unsigned>(k + 10, static_cast<unsigned>(small));
-    vnl_matrix<double> omega(static_cast<unsigned>(cols), l);
-    std::mt19937_64    rng(20210825u);
+    const unsigned                   l = std::min<unsigned>(k + 10, static_cast<unsigned>(small));
+    vnl_matrix<double>               omega(static_cast<unsigned>(cols), l);
+    std::mt19937_64                  rng(20210825u);
     std::normal_distribution<double> normal(0.0, 1.0);
     for (unsigned i = 0; i < omega.rows(); ++i)
     {
@@ -398,7 +393,7 @@ PrincipalComponents(const std::vector<float> & data,
       Multiply(x, rows, cols, z, y);
       Orthonormalize(y);
     }
-    MultiplyTransposed(x, rows, cols, y, z); // B^T = X^T Q, cols x l
+    MultiplyTransposed(x, rows, cols, y, z);                       // B^T = X^T Q, cols x l
     const vnl_symmetric_eigensystem<double> es(z.transpose() * z); // B B^T, l x l
     for (unsigned j = 0; j < k; ++j)
     {
@@ -565,7 +560,7 @@ TableToJson(const itk::MicrostructureTable & table)
     {
       const std::string & cell = table.Get(r, c);
       os << (c ? ", " : "") << ToJsonString(names[c]) << ": ";
-      double v = 0.0;
+      double      v = 0.0;
       std::string lower = cell;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
       if (cell.empty() || lower == "nan")
@@ -630,10 +625,8 @@ HtmlReport::AddHtml(const std::string & html)
 }
 
 void
-HtmlReport::AddTable(const itk::MicrostructureTable & table,
-                     const std::string &              caption,
-                     std::size_t                      maxRows,
-                     const std::string &              csvRelativePath)
+HtmlReport::AddTable(const itk::MicrostructureTable & table, const std::string & caption, std::size_t maxRows,
+                     const std::string & csvRelativePath)
 {
   if (!csvRelativePath.empty())
   {
@@ -669,8 +662,7 @@ HtmlReport::AddTable(const itk::MicrostructureTable & table,
     }
     if (!csvRelativePath.empty())
     {
-      os << "Full table: <a href=\"" << EncodePath(csvRelativePath) << "\">" << EscapeXml(csvRelativePath)
-         << "</a>";
+      os << "Full table: <a href=\"" << EncodePath(csvRelativePath) << "\">" << EscapeXml(csvRelativePath) << "</a>";
     }
     os << "</p>";
   }
@@ -753,15 +745,15 @@ HtmlReport::ToHtml(const std::string & baseDirectory) const
       case Block::Raw:
         os << b.Text << "\n";
         break;
-      case Block::Figure:
-      {
-        const fs::path file = fs::path(baseDirectory) / b.Path;
+      case Block::Figure: {
+        const fs::path  file = fs::path(baseDirectory) / b.Path;
         std::error_code ec;
         if (!fs::is_regular_file(file, ec))
         {
           itkGenericExceptionMacro(<< "The report's figure '" << b.Path << "' does not exist (looked for '"
-                                   << file.string() << "'): write the figures before the page, or leave the "
-                                                       "figure out.");
+                                   << file.string()
+                                   << "'): write the figures before the page, or leave the "
+                                      "figure out.");
         }
         unsigned w = 0, h = 0;
         os << "<figure><img src=\"" << EncodePath(b.Path) << "\" alt=\"" << EscapeXml(b.Alt) << "\"";

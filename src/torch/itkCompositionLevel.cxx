@@ -67,8 +67,7 @@ LinearAt(const std::vector<float> & t, const std::vector<float> & c, size_t row 
 /** The L lines of coefficients t (L x (1 + D)) at each of n maps' condition features (n x D): n x L
  * values. */
 std::vector<double>
-Lines(const std::vector<float> & t, const std::vector<float> & features, unsigned int n, unsigned int D,
-      unsigned int L)
+Lines(const std::vector<float> & t, const std::vector<float> & features, unsigned int n, unsigned int D, unsigned int L)
 {
   std::vector<double> out(static_cast<size_t>(n) * L);
   for (unsigned int i = 0; i < n; ++i)
@@ -288,8 +287,8 @@ Level::Prior(const std::vector<float> & feature, unsigned int D) const
 }
 
 void
-Level::AddLogDensity(const std::vector<double> & u, const std::vector<float> & features, unsigned int n,
-                     unsigned int D, std::vector<double> & logLikelihood) const
+Level::AddLogDensity(const std::vector<double> & u, const std::vector<float> & features, unsigned int n, unsigned int D,
+                     std::vector<double> & logLikelihood) const
 {
   // The log density of each map's u under N(m(c), S(c) R S(c)), S(c) = diag(s(c)).
   const unsigned int L = m_Count;

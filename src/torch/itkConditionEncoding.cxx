@@ -66,7 +66,8 @@ Validate(const Schema & schema)
         Fail("the continuous parameter \"" + s.Name + "\" needs a finite Mean and a finite StdDev > 0 (StdDev is " +
              Exact(s.StdDev) + ")");
       if (!(s.Minimum <= s.Maximum) || !std::isfinite(s.Minimum) || !std::isfinite(s.Maximum))
-        Fail("the continuous parameter \"" + s.Name + "\" needs a finite Minimum <= Maximum (the range it was trained on)");
+        Fail("the continuous parameter \"" + s.Name +
+             "\" needs a finite Minimum <= Maximum (the range it was trained on)");
     }
   }
 }
@@ -167,8 +168,7 @@ Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigne
     const std::string which = conditions.size() > 1 ? " (condition of map " + std::to_string(i) + ")" : "";
     for (const auto & kv : cond)
     {
-      const bool known =
-        std::any_of(schema.begin(), schema.end(), [&](const Spec & s) { return s.Name == kv.first; });
+      const bool known = std::any_of(schema.begin(), schema.end(), [&](const Spec & s) { return s.Name == kv.first; });
       if (!known)
       {
         std::string names;
@@ -197,8 +197,8 @@ Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigne
           std::string names;
           for (const auto & cat : s.Categories)
             names += (names.empty() ? "" : ", ") + cat;
-          message << "unknown category \"" << it->second << "\" of the parameter \"" << s.Name << "\""
-                  << which << ": the prior was trained on " << names;
+          message << "unknown category \"" << it->second << "\" of the parameter \"" << s.Name << "\"" << which
+                  << ": the prior was trained on " << names;
           Refuse(message);
         }
         o[c - s.Categories.begin()] = 1.0f;
@@ -221,9 +221,9 @@ Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigne
         if (!(std::abs(z) <= MaximumStandardisedValue))
         {
           message << "the value " << Trim(it->second) << " of the parameter \"" << s.Name << "\"" << which
-                  << " lies too far outside the values the prior was trained on (" << Exact(s.Minimum)
-                  << " .. " << Exact(s.Maximum) << ", mean " << Exact(s.Mean) << ", sd " << Exact(s.StdDev)
-                  << "): more than " << MaximumStandardisedValue
+                  << " lies too far outside the values the prior was trained on (" << Exact(s.Minimum) << " .. "
+                  << Exact(s.Maximum) << ", mean " << Exact(s.Mean) << ", sd " << Exact(s.StdDev) << "): more than "
+                  << MaximumStandardisedValue
                   << " standard deviations, where the network's output is meaningless; give a value nearer "
                      "the trained range";
           Refuse(message);
@@ -315,8 +315,8 @@ Print(std::ostream & os, Indent indent, const Schema & schema)
     }
     else
     {
-      os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. "
-         << s.Maximum << '\n';
+      os << "continuous, mean " << s.Mean << ", sd " << s.StdDev << ", trained on " << s.Minimum << " .. " << s.Maximum
+         << '\n';
     }
   }
 }

@@ -28,7 +28,8 @@ using Spec = PixelCNNPriorModel::ConditionSpec;
 using Schema = PixelCNNPriorModel::ConditionSchema;
 using Condition = PixelCNNPriorModel::Condition;
 
-/** The largest |standardised value| of a continuous condition that Encode accepts: further out the biases overflow and the logits become NaN. */
+/** The largest |standardised value| of a continuous condition that Encode accepts: further out the biases overflow and
+ * the logits become NaN. */
 constexpr double MaximumStandardisedValue = 100.0;
 
 /** Throws itk::ExceptionObject ("PixelCNNPriorModel: " and the first problem) unless the names are
@@ -61,13 +62,15 @@ std::vector<float>
 Encode(const Schema & schema, const std::vector<Condition> & conditions, unsigned int n, std::string & outsideRange);
 
 /** The value of the parameter's condition_<i> header line: "name,categorical,category,..." or
- * "name,continuous,mean,sd,min,max"; names and categories field-escaped (modelfile::EscapeField), numbers exact (modelfile::Exact). */
+ * "name,continuous,mean,sd,min,max"; names and categories field-escaped (modelfile::EscapeField), numbers exact
+ * (modelfile::Exact). */
 std::string
 HeaderValue(const Spec & spec);
 
 /** HeaderValue's inverse. Throws itk::ExceptionObject naming path and key for a line that is not of
  * that form (the file is damaged), and for a continuous line with a degree or exponential terms after
- * its range (written before session 24, when they were deleted: retrain). Not validated: call Validate on the whole schema. */
+ * its range (written before session 24, when they were deleted: retrain). Not validated: call Validate on the whole
+ * schema. */
 Spec
 ParseHeaderValue(const std::string & value, const std::string & path, const std::string & key);
 

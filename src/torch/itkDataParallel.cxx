@@ -55,7 +55,8 @@ Unsigned(const char * name, const char * text, unsigned long maximum)
   const unsigned long v = std::strtoul(text, &end, 10);
   if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > maximum)
   {
-    throw ExceptionObject(__FILE__, __LINE__,
+    throw ExceptionObject(__FILE__,
+                          __LINE__,
                           std::string("the environment variable ") + name + "='" + text +
                             "' is not a whole number in 0.." + std::to_string(maximum) +
                             ": set it as torchrun does, or unset it to train in one process",
@@ -74,7 +75,7 @@ Fail(const std::string & message)
 DataParallel::Settings
 DataParallel::SettingsFromEnvironment()
 {
-  Settings s;
+  Settings     s;
   const char * world = Variable("WORLD_SIZE", "SLURM_NTASKS");
   if (!world)
     return s;
@@ -85,8 +86,10 @@ DataParallel::SettingsFromEnvironment()
     return s;
   const char * rank = Variable("RANK", "SLURM_PROCID");
   if (!rank)
-    Fail("WORLD_SIZE=" + std::to_string(s.WorldSize) + " but no RANK: start the processes with torchrun or srun, or "
-                                                       "set RANK (0.." + std::to_string(s.WorldSize - 1) + ") in each");
+    Fail("WORLD_SIZE=" + std::to_string(s.WorldSize) +
+         " but no RANK: start the processes with torchrun or srun, or "
+         "set RANK (0.." +
+         std::to_string(s.WorldSize - 1) + ") in each");
   s.Rank = static_cast<unsigned int>(Unsigned("RANK", rank, 65535));
   if (s.Rank >= s.WorldSize)
     Fail("RANK=" + std::to_string(s.Rank) + " is not below WORLD_SIZE=" + std::to_string(s.WorldSize));
@@ -141,8 +144,8 @@ DataParallel::Join(const Settings & settings)
       gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
     else
       gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    g.group = c10::make_intrusive<c10d::ProcessGroupGloo>(g.store, static_cast<int>(settings.Rank),
-                                                          static_cast<int>(settings.WorldSize), gloo);
+    g.group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+      g.store, static_cast<int>(settings.Rank), static_cast<int>(settings.WorldSize), gloo);
   }
   catch (const std::exception & e)
   {
@@ -155,8 +158,8 @@ DataParallel::Join(const Settings & settings)
   g.settings = settings;
   g.active = true;
 #else
-  Fail("this build has no c10d Gloo backend, so it cannot train with WORLD_SIZE=" +
-       std::to_string(settings.WorldSize) + ": install libgloo-dev (Debian) and rebuild, or run one process");
+  Fail("this build has no c10d Gloo backend, so it cannot train with WORLD_SIZE=" + std::to_string(settings.WorldSize) +
+       ": install libgloo-dev (Debian) and rebuild, or run one process");
 #endif
 }
 
@@ -323,7 +326,7 @@ GradientAverager::Average()
 {
   if (!DataParallel::IsActive() || m_Parameters.empty())
     return;
-  const double           processes = DataParallel::GetWorldSize();
+  const double            processes = DataParallel::GetWorldSize();
   std::vector<at::Tensor> grads;
   for (auto & p : m_Parameters)
   {

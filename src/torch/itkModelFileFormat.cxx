@@ -396,12 +396,14 @@ Parse(const std::string & data, const std::string & path, const Kind & kind, con
     sizes.emplace_back(name, size);
   }
   if (left != 0)
-    Fail(path + " holds " + std::to_string(left) + " bytes more after its header than the header announces: the file "
+    Fail(path + " holds " + std::to_string(left) +
+         " bytes more after its header than the header announces: the file "
          "is damaged; write it again");
   for (const auto & [name, size] : sizes)
   {
     if (Hex(MicrostructureHash(std::string_view(data.data() + pos, size))) != c.Get(name + "_fnv1a64"))
-      Fail(path + ": the " + name + " section's checksum does not match the header: the file is damaged; write it again");
+      Fail(path + ": the " + name +
+           " section's checksum does not match the header: the file is damaged; write it again");
     c.Sections[name] = data.substr(pos, size);
     pos += size;
   }

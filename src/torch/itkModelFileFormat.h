@@ -81,11 +81,11 @@ SplitOn(const std::string & text, char separator);
 /** What a model file is, for messages. */
 struct Kind
 {
-  std::string Magic;       ///< first word, e.g. ITKSMVQVAE
+  std::string  Magic; ///< first word, e.g. ITKSMVQVAE
   unsigned int Version{ 1 };
-  std::string Name;        ///< e.g. "VQ-VAE model file"
-  std::string WrittenBy;   ///< e.g. "VQVAEModel::Write (MicrostructureTrainVQVAE)"
-  std::string Retrain;     ///< what to do with a newer version, e.g. "retrain the model"
+  std::string  Name;      ///< e.g. "VQ-VAE model file"
+  std::string  WrittenBy; ///< e.g. "VQVAEModel::Write (MicrostructureTrainVQVAE)"
+  std::string  Retrain;   ///< what to do with a newer version, e.g. "retrain the model"
 };
 
 /** The header and sections of a file that was read. */

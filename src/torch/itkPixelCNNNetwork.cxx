@@ -33,8 +33,8 @@ GatedLayerImpl::GatedLayerImpl(int64_t inChannels, int64_t outChannels, int64_t 
   , first(isFirst)
 {
   const int64_t c2 = 2 * channels;
-  vertical = register_module(
-    "vertical", nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { pad + 1, kernelSize }).dilation(dilation)));
+  vertical = register_module("vertical",
+                             nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { pad + 1, kernelSize }).dilation(dilation)));
   horizontal = register_module("horizontal", nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { 1, pad + 1 })));
   verticalToHorizontal = register_module("vertical_to_horizontal", nn::Conv2d(nn::Conv2dOptions(c2, c2, 1)));
   horizontalOut = register_module("horizontal_out", nn::Conv2d(nn::Conv2dOptions(channels, channels, 1)));
@@ -69,10 +69,11 @@ GatedLayerImpl::forward(const torch::Tensor & v, const torch::Tensor & h, const 
   // Vertical stack: rows r-pd..r, columns c-pd..c+pd, step d (zero padding outside the map).
   const int64_t reach = pad * dilation;
   auto          V = vertical(F::pad(v, F::PadFuncOptions({ reach, reach, reach, 0 })));
-  auto vOut = Gate(bias.defined() ? V + bias.unsqueeze(2).unsqueeze(3) : V, channels, 1);
+  auto          vOut = Gate(bias.defined() ? V + bias.unsqueeze(2).unsqueeze(3) : V, channels, 1);
   // Down-shift: the horizontal stack at row r gets the vertical features of row r - 1.
   auto down = F::pad(V, F::PadFuncOptions({ 0, 0, 1, 0 })).narrow(2, 0, height);
-  auto H = F::conv2d(F::pad(h, F::PadFuncOptions({ reach, 0, 0, 0 })), this->MaskedHorizontalWeight(),
+  auto H = F::conv2d(F::pad(h, F::PadFuncOptions({ reach, 0, 0, 0 })),
+                     this->MaskedHorizontalWeight(),
                      F::Conv2dFuncOptions().bias(horizontal->bias).dilation({ 1, dilation }));
   auto G = H + verticalToHorizontal(down);
   if (bias.defined())
@@ -100,14 +101,20 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
   for (int64_t l = 0; l < options.layers; ++l)
   {
     const bool first = (l == 0);
-    GatedLayer layer(first ? options.embeddingDimension : options.hiddenChannels, options.hiddenChannels,
-                     first ? options.firstKernelSize : options.kernelSize, first, options.conditionDimension,
-                     options.Dilation(l), options.budgetCount > 0 ? 2 * options.budgetCount + 1 : 0);
+    GatedLayer layer(first ? options.embeddingDimension : options.hiddenChannels,
+                     options.hiddenChannels,
+                     first ? options.firstKernelSize : options.kernelSize,
+                     first,
+                     options.conditionDimension,
+                     options.Dilation(l),
+                     options.budgetCount > 0 ? 2 * options.budgetCount + 1 : 0);
     layerList->push_back(layer);
     layers.push_back(layer);
   }
-  head1 = register_module("head1", nn::Conv2d(nn::Conv2dOptions(options.hiddenChannels, options.outputHiddenChannels, 1)));
-  head2 = register_module("head2", nn::Conv2d(nn::Conv2dOptions(options.outputHiddenChannels, options.codebookSize, 1)));
+  head1 =
+    register_module("head1", nn::Conv2d(nn::Conv2dOptions(options.hiddenChannels, options.outputHiddenChannels, 1)));
+  head2 =
+    register_module("head2", nn::Conv2d(nn::Conv2dOptions(options.outputHiddenChannels, options.codebookSize, 1)));
 }
 
 std::vector<torch::Tensor>
@@ -165,7 +172,7 @@ NetworkImpl::BudgetFeatures(const torch::Tensor & sums, const torch::Tensor & po
 {
   const auto P = static_cast<double>(totalPositions);
   const auto U = (u.to(torch::kCPU, torch::kDouble) * budgetStdDev + budgetMean).unsqueeze(1); // N x 1 x L
-  const auto i = positions.to(torch::kDouble).view({ 1, -1, 1 });                                 // 1 x P' x 1
+  const auto i = positions.to(torch::kDouble).view({ 1, -1, 1 });                              // 1 x P' x 1
   const auto need = (U * P - sums) / (P - i);
   const auto d = ((need - U) / budgetStdDev).clamp(-8.0, 8.0);
   const auto t = (i / P).expand({ sums.size(0), sums.size(1), 1 });
@@ -175,16 +182,16 @@ NetworkImpl::BudgetFeatures(const torch::Tensor & sums, const torch::Tensor & po
 torch::Tensor
 NetworkImpl::forward(const torch::Tensor & indices, const torch::Tensor & conditions)
 {
-  auto x = embedding(indices).permute({ 0, 3, 1, 2 }).contiguous();
-  const auto biases = this->ConditionBiases(conditions);
+  auto          x = embedding(indices).permute({ 0, 3, 1, 2 }).contiguous();
+  const auto    biases = this->ConditionBiases(conditions);
   torch::Tensor features; // N x H x W x (2L + 1), on the indices' device
   if (options.budgetCount > 0)
   {
     const int64_t N = indices.size(0), H = indices.size(1), W = indices.size(2), L = options.budgetCount;
     const auto    values = this->BudgetValues(indices).view({ N, H * W, L });
     // Exclusive sums in raster order: position i gets the values of positions 0..i-1 (accumulated in double).
-    const auto sums = torch::cat({ torch::zeros({ N, 1, L }, values.options()), values.narrow(1, 0, H * W - 1).cumsum(1) },
-                                 1);
+    const auto sums =
+      torch::cat({ torch::zeros({ N, 1, L }, values.options()), values.narrow(1, 0, H * W - 1).cumsum(1) }, 1);
     features = this->BudgetFeatures(sums, torch::arange(H * W), conditions.narrow(1, conditions.size(1) - L, L), H * W)
                  .view({ N, H, W, 2 * L + 1 })
                  .to(indices.device());
@@ -349,8 +356,8 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
       else
       {
         const int64_t q = r - 1, reach = layer->pad * layer->dilation, lo = std::max<int64_t>(0, q - reach);
-        auto          window = F::pad(vertical[l].narrow(2, lo, q - lo + 1),
-                                      F::PadFuncOptions({ reach, reach, reach - (q - lo), 0 }));
+        auto          window =
+          F::pad(vertical[l].narrow(2, lo, q - lo + 1), F::PadFuncOptions({ reach, reach, reach - (q - lo), 0 }));
         V = layer->vertical(window); // N x 2C x 1 x W
         if (l + 1 < L)
         {
@@ -373,7 +380,7 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
         auto &        layer = network->layers[l];
         const int64_t d = layer->dilation, reach = layer->pad * d;
         auto          window = rows[l].narrow(1, P + c - reach, reach + 1).slice(1, 0, reach + 1, d).reshape({ N, -1 });
-        auto G = torch::addmm(layer->horizontal->bias, window, horizontalT[l]) + toHorizontal[l].select(1, c);
+        auto          G = torch::addmm(layer->horizontal->bias, window, horizontalT[l]) + toHorizontal[l].select(1, c);
         if (biases[l].defined())
           G = G + biases[l];
         if (features.defined())
@@ -415,8 +422,8 @@ ConditionsToTensor(const std::vector<float> & encoded, unsigned int first, unsig
   {
     return torch::Tensor();
   }
-  return torch::from_blob(const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D },
-                          torch::kFloat)
+  return torch::from_blob(
+           const_cast<float *>(encoded.data()) + static_cast<size_t>(first) * D, { count, D }, torch::kFloat)
     .clone()
     .to(device);
 }
@@ -430,7 +437,8 @@ ConditionInput(const std::vector<float> & encoded, unsigned int first, unsigned 
   if (L > 0)
   {
     const auto u = torch::from_blob(const_cast<double *>(composition.data()) + static_cast<size_t>(first) * L,
-                                    { count, L }, torch::kDouble)
+                                    { count, L },
+                                    torch::kDouble)
                      .to(torch::kFloat);
     c = c.defined() ? torch::cat({ c, u }, 1) : u;
   }

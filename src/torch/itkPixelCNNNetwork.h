@@ -49,16 +49,16 @@ namespace pixelcnn
 /** Architecture (a copy of itk::PixelCNNPriorModel::Hyperparameters without ITK). */
 struct NetworkOptions
 {
-  int64_t codebookSize{ 512 };     ///< K
-  int64_t embeddingDimension{ 64 };
-  int64_t hiddenChannels{ 64 };
-  int64_t layers{ 15 };
-  int64_t firstKernelSize{ 7 };    ///< layer 1, mask A, no residual
-  int64_t kernelSize{ 3 };         ///< layers 2..L, mask B, residual
-  int64_t outputHiddenChannels{ 512 };
-  int64_t conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
-  std::vector<int64_t> dilations;  ///< layers 2..L cycle through these (empty: all 1)
-  int64_t budgetCount{ 0 };        ///< L > 0: the composition budget over the conditions' last L columns
+  int64_t              codebookSize{ 512 }; ///< K
+  int64_t              embeddingDimension{ 64 };
+  int64_t              hiddenChannels{ 64 };
+  int64_t              layers{ 15 };
+  int64_t              firstKernelSize{ 7 }; ///< layer 1, mask A, no residual
+  int64_t              kernelSize{ 3 };      ///< layers 2..L, mask B, residual
+  int64_t              outputHiddenChannels{ 512 };
+  int64_t              conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
+  std::vector<int64_t> dilations;               ///< layers 2..L cycle through these (empty: all 1)
+  int64_t              budgetCount{ 0 };        ///< L > 0: the composition budget over the conditions' last L columns
 
   /** The dilation of layer l (0-based; layer 0 has 1). */
   int64_t
@@ -84,9 +84,10 @@ struct GatedLayerImpl : torch::nn::Module
   torch::Tensor
   MaskedHorizontalWeight() const;
 
-  int64_t          channels, pad, dilation;
-  bool             first;
-  torch::nn::Conv2d vertical{ nullptr }, horizontal{ nullptr }, verticalToHorizontal{ nullptr }, horizontalOut{ nullptr };
+  int64_t           channels, pad, dilation;
+  bool              first;
+  torch::nn::Conv2d vertical{ nullptr }, horizontal{ nullptr }, verticalToHorizontal{ nullptr },
+    horizontalOut{ nullptr };
   torch::nn::Linear condition{ nullptr }, budget{ nullptr };
   torch::Tensor     horizontalMask;
 };
@@ -128,12 +129,12 @@ struct NetworkImpl : torch::nn::Module
   torch::Tensor
   BudgetValues(const torch::Tensor & indices) const;
 
-  NetworkOptions           options;
-  torch::nn::Embedding     embedding{ nullptr };
-  torch::nn::ModuleList    layerList;
-  std::vector<GatedLayer>  layers;
-  torch::nn::Conv2d        head1{ nullptr }, head2{ nullptr };
-  torch::Tensor            budgetValues, budgetMean, budgetStdDev; ///< double, CPU (SetBudget)
+  NetworkOptions          options;
+  torch::nn::Embedding    embedding{ nullptr };
+  torch::nn::ModuleList   layerList;
+  std::vector<GatedLayer> layers;
+  torch::nn::Conv2d       head1{ nullptr }, head2{ nullptr };
+  torch::Tensor           budgetValues, budgetMean, budgetStdDev; ///< double, CPU (SetBudget)
 };
 TORCH_MODULE(Network);
 

@@ -64,7 +64,8 @@ MakeNetwork(const PixelCNNPriorModel::Hyperparameters & h, unsigned int D, const
   pixelcnn::Network network(o);
   if (L > 0)
     network->SetBudget(std::vector<double>(level.GetCodeValues().begin(), level.GetCodeValues().end()),
-                       level.GetMean(), level.GetStdDev());
+                       level.GetMean(),
+                       level.GetStdDev());
   return network;
 }
 
@@ -268,9 +269,10 @@ PixelCNNPriorModel::SetSampler(const std::string & sampler)
 {
   if (sampler != "incremental" && sampler != "naive")
   {
-    itkExceptionMacro(<< "unknown sampler \"" << sampler
-                      << "\": use \"incremental\" (cached activations, fast) or \"naive\" (the paper's full forward pass "
-                         "per position)");
+    itkExceptionMacro(
+      << "unknown sampler \"" << sampler
+      << "\": use \"incremental\" (cached activations, fast) or \"naive\" (the paper's full forward pass "
+         "per position)");
   }
   m_Sampler = sampler;
   this->Modified();
@@ -302,7 +304,8 @@ PixelCNNPriorModel::CheckIndices(const int32_t * indices, unsigned int n, unsign
   }
   if (n == 0 || h == 0 || w == 0)
   {
-    itkExceptionMacro(<< "index maps of " << n << " x " << h << " x " << w << " are empty: give at least one map of 1 x 1");
+    itkExceptionMacro(<< "index maps of " << n << " x " << h << " x " << w
+                      << " are empty: give at least one map of 1 x 1");
   }
   if (indices != nullptr)
   {
@@ -329,10 +332,10 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
                               const std::vector<Condition> & conditions)
 {
   this->CheckIndices(indices, n, h, w);
-  const auto   encoded = this->EncodeConditions(conditions, n);
-  const auto   D = this->GetEncodedConditionLength();
-  auto &       net = m_Impl->network;
-  auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
+  const auto encoded = this->EncodeConditions(conditions, n);
+  const auto D = this->GetEncodedConditionLength();
+  auto &     net = m_Impl->network;
+  auto &     adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
   net->train();
   if (DataParallel::IsActive() && !m_Impl->averager)
     m_Impl->averager = std::make_unique<dataparallel::GradientAverager>(*net);
@@ -340,8 +343,8 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   torch::Tensor logits;
   {
     torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
-    const unsigned int L = this->GetCompositionCount();
-    const auto         composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
+    const unsigned int             L = this->GetCompositionCount();
+    const auto                     composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
     logits = net->forward(x, pixelcnn::ConditionInput(encoded, 0, n, D, m_Impl->device, composition, L));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
@@ -375,8 +378,9 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   auto &             net = m_Impl->network;
   net->eval();
   torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = net->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device),
-                               pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L))
+    auto logits = net
+                    ->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device),
+                              pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L))
                     .to(torch::kCPU, torch::kFloat)
                     .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
@@ -401,8 +405,11 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
     auto       x = pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device);
     const auto logits =
       net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L));
-    const auto sums =
-      torch::log_softmax(logits.to(torch::kDouble), 1).gather(1, x.unsqueeze(1)).sum({ 1, 2, 3 }).to(torch::kCPU).contiguous();
+    const auto sums = torch::log_softmax(logits.to(torch::kDouble), 1)
+                        .gather(1, x.unsqueeze(1))
+                        .sum({ 1, 2, 3 })
+                        .to(torch::kCPU)
+                        .contiguous();
     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
   });
   if (L > 0) // the top level: log p(u(x) | c)
@@ -411,11 +418,12 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
 }
 
 std::vector<double>
-PixelCNNPriorModel::ConditionPosterior(const int32_t * indices, unsigned int h, unsigned int w, const Condition & others,
-                                       const std::string & parameter, const std::vector<double> & values) const
+PixelCNNPriorModel::ConditionPosterior(const int32_t * indices, unsigned int h, unsigned int w,
+                                       const Condition & others, const std::string & parameter,
+                                       const std::vector<double> & values) const
 {
-  const auto spec = std::find_if(m_ConditionSchema.begin(), m_ConditionSchema.end(),
-                                 [&](const ConditionSpec & s) { return s.Name == parameter; });
+  const auto spec = std::find_if(
+    m_ConditionSchema.begin(), m_ConditionSchema.end(), [&](const ConditionSpec & s) { return s.Name == parameter; });
   if (spec == m_ConditionSchema.end() || spec->Categorical)
   {
     itkExceptionMacro(<< "\"" << parameter
@@ -474,27 +482,28 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
 
   std::vector<int32_t> drawn(total * per);
   const bool           naive = (m_Sampler == "naive");
-  torchsupport::ForBatches(static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first,
-                                                                                       unsigned int count) {
-    auto maps = torch::zeros({ count, h, w }, torch::kLong);
-    auto cond = pixelcnn::ConditionInput(encoded, first, count, D, torch::kCPU, composition, L);
-    std::function<void(double)> batchProgress;
-    if (progress)
-      batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
-    if (naive)
-      pixelcnn::SampleNaive(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device,
-                            batchProgress);
-    else
-      pixelcnn::SampleIncremental(m_Impl->network, maps, cond, uniforms.data() + first * per, temperature,
-                                  m_Impl->device, batchProgress);
-    const int64_t * m = maps.data_ptr<int64_t>();
-    std::transform(m, m + count * per, drawn.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
-  });
+  torchsupport::ForBatches(
+    static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+      auto maps = torch::zeros({ count, h, w }, torch::kLong);
+      auto cond = pixelcnn::ConditionInput(encoded, first, count, D, torch::kCPU, composition, L);
+      std::function<void(double)> batchProgress;
+      if (progress)
+        batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
+      if (naive)
+        pixelcnn::SampleNaive(
+          m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device, batchProgress);
+      else
+        pixelcnn::SampleIncremental(
+          m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device, batchProgress);
+      const int64_t * m = maps.data_ptr<int64_t>();
+      std::transform(
+        m, m + count * per, drawn.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
+    });
   if (C == 1)
     return drawn;
   // Of each map's candidates, the one whose own compositions lie nearest the drawn u.
-  const auto rows = m_Impl->level.Nearest(this->Compositions(drawn.data(), static_cast<unsigned int>(total), h, w),
-                                                composition, n, C);
+  const auto rows =
+    m_Impl->level.Nearest(this->Compositions(drawn.data(), static_cast<unsigned int>(total), h, w), composition, n, C);
   std::vector<int32_t> out(static_cast<size_t>(n) * per);
   for (unsigned int i = 0; i < n; ++i)
     std::copy_n(drawn.begin() + rows[i] * per, per, out.begin() + static_cast<size_t>(i) * per);
@@ -560,8 +569,8 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
     const auto features = this->EncodeConditions(conditions, n);
     try
     {
-      m_Impl->level.Fit(codeValues, count, indices, n, static_cast<size_t>(h) * w, features,
-                              this->GetEncodedConditionLength(), ridge);
+      m_Impl->level.Fit(
+        codeValues, count, indices, n, static_cast<size_t>(h) * w, features, this->GetEncodedConditionLength(), ridge);
     }
     catch (const ExceptionObject & e)
     {
@@ -579,8 +588,10 @@ namespace
 const modelfile::Kind &
 PriorFileKind()
 {
-  static const modelfile::Kind kind{ PixelCNNPriorModel::FileMagic, PixelCNNPriorModel::FileFormatVersion,
-                                     "prior model file", "PixelCNNPriorModel::Write (MicrostructureTrainPrior)",
+  static const modelfile::Kind kind{ PixelCNNPriorModel::FileMagic,
+                                     PixelCNNPriorModel::FileFormatVersion,
+                                     "prior model file",
+                                     "PixelCNNPriorModel::Write (MicrostructureTrainPrior)",
                                      "retrain the prior" };
   return kind;
 }
@@ -607,8 +618,9 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   }
   const auto &                                     h = m_Hyperparameters;
   std::vector<std::pair<std::string, std::string>> header = {
-    { "kind", "conditional gated PixelCNN prior over VQ-VAE index maps (Noguchi & Inoue, Phys. Rev. E 104, 025302, "
-              "2021)" },
+    { "kind",
+      "conditional gated PixelCNN prior over VQ-VAE index maps (Noguchi & Inoue, Phys. Rev. E 104, 025302, "
+      "2021)" },
     { "codebook_size", std::to_string(h.CodebookSize) },
     { "embedding_dimension", std::to_string(h.EmbeddingDimension) },
     { "hidden_channels", std::to_string(h.HiddenChannels) },
@@ -643,7 +655,7 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
 void
 PixelCNNPriorModel::Read(const std::string & path)
 {
-  const auto c = modelfile::Read(path, PriorFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
+  const auto      c = modelfile::Read(path, PriorFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
     return data.compare(0, 10, "ITKSMVQVAE") == 0 ? std::string("a VQ-VAE model file") : std::string();
   });
   Hyperparameters h;
@@ -685,8 +697,8 @@ PixelCNNPriorModel::Read(const std::string & path)
   const size_t       encodedLength = conditionencoding::EncodedLength(schema);
   // The post-hoc calibrations were removed (session 22): they fitted the scored statistics at the training
   // conditions and did not earn their place by cross-validation (docs/cross_validation.md).
-  for (const char * removed : { "temperature_calibration", "marginal_calibration", "variation_direction",
-                                "variation_calibration" })
+  for (const char * removed :
+       { "temperature_calibration", "marginal_calibration", "variation_direction", "variation_calibration" })
     if (c.Has(removed) && !c.Get(removed).empty())
       Fail(path + ": this prior carries a post-hoc calibration (header line " + removed +
            ") that this version no longer has, and its network was trained to be used with it: retrain the prior "

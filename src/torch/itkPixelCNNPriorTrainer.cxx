@@ -16,21 +16,22 @@ namespace itk
 
 namespace
 {
-constexpr const char * StateMagic = "prior-trainer 1";
+constexpr const char *  StateMagic = "prior-trainer 1";
 constexpr unsigned long MaximumValidations = 10;
 
 std::vector<int32_t>
 MapsToIndices(const Image<unsigned short, 3> * maps, unsigned int K)
 {
-  const auto   size = maps->GetLargestPossibleRegion().GetSize();
-  const size_t count = size[0] * size[1] * size[2];
-  const auto * p = maps->GetBufferPointer();
+  const auto           size = maps->GetLargestPossibleRegion().GetSize();
+  const size_t         count = size[0] * size[1] * size[2];
+  const auto *         p = maps->GetBufferPointer();
   std::vector<int32_t> out(count);
   for (size_t i = 0; i < count; ++i)
   {
     if (p[i] >= K)
     {
-      ExceptionObject e(__FILE__, __LINE__,
+      ExceptionObject e(__FILE__,
+                        __LINE__,
                         "index " + std::to_string(p[i]) + " in map " + std::to_string(i / (size[0] * size[1])) +
                           " is outside the prior's codebook (0.." + std::to_string(K - 1) +
                           "): encode the patches with the VQ-VAE whose codebook size the prior was built with",
@@ -87,8 +88,11 @@ PixelCNNPriorTrainer::GetLog() const
     table.AddColumn(c);
   for (const auto & r : m_EpochRecords)
   {
-    table.AddRow({ std::to_string(r.Epoch), std::to_string(r.Step), MicrostructureTable::FormatNumber(r.Seconds),
-                   MicrostructureTable::FormatNumber(r.TrainBitsPerIndex), std::to_string(r.ValidationMaps),
+    table.AddRow({ std::to_string(r.Epoch),
+                   std::to_string(r.Step),
+                   MicrostructureTable::FormatNumber(r.Seconds),
+                   MicrostructureTable::FormatNumber(r.TrainBitsPerIndex),
+                   std::to_string(r.ValidationMaps),
                    MicrostructureTable::FormatNumber(r.ValidationBitsPerIndex) });
   }
   return table;
@@ -166,9 +170,11 @@ PixelCNNPriorTrainer::ValidationBits() const
   {
     const std::vector<Condition> conditions(m_ValidationConditions.begin() + first,
                                             m_ValidationConditions.begin() + last);
-    for (const double v : m_Model->LogLikelihood(idx.data() + first * per, static_cast<unsigned int>(last - first),
+    for (const double v : m_Model->LogLikelihood(idx.data() + first * per,
+                                                 static_cast<unsigned int>(last - first),
                                                  static_cast<unsigned int>(size[1]),
-                                                 static_cast<unsigned int>(size[0]), conditions))
+                                                 static_cast<unsigned int>(size[0]),
+                                                 conditions))
       sum += v;
   }
   sum = DataParallel::AllReduceSum({ sum })[0];
@@ -232,7 +238,7 @@ PixelCNNPriorTrainer::GenerateData()
   // validationEvery epochs (at most about MaximumValidations times a run), and at the end.
   const unsigned long totalEpochs = (m_TotalSteps + batchesPerEpoch - 1) / batchesPerEpoch;
   const unsigned long validationEvery = std::max(1UL, (totalEpochs + MaximumValidations - 1) / MaximumValidations);
-  const auto indices = MapsToIndices(m_TrainingMaps, m_Model->GetCodebookSize());
+  const auto          indices = MapsToIndices(m_TrainingMaps, m_Model->GetCodebookSize());
   m_Model->EncodeConditions(m_TrainingConditions, static_cast<unsigned int>(n)); // bad conditions fail now
 
   if (m_Model->GetHasTrainingState())
@@ -270,7 +276,7 @@ PixelCNNPriorTrainer::GenerateData()
   };
 
   const training::ScopedLearningRate<PixelCNNPriorModel> restoreRate(m_Model); // the rate it came with, even on abort
-  const double                           baseRate = restoreRate.rate;
+  const double                                           baseRate = restoreRate.rate;
   this->UpdateProgress(0.0f);
   while (step < m_TotalSteps)
   {

@@ -62,7 +62,8 @@ SetAutocastEnabled(c10::DeviceType type, bool enabled)
 at::ScalarType
 AutocastType(c10::DeviceType type)
 {
-  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype()
+                                       : at::autocast::get_autocast_cpu_dtype();
 }
 void
 SetAutocastType(c10::DeviceType type, at::ScalarType scalarType)
@@ -113,8 +114,8 @@ ResolveDevice(const std::string & name, std::string & warning)
       return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
   }
-  ExceptionObject e(__FILE__, __LINE__, "unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)",
-                    ITK_LOCATION);
+  ExceptionObject e(
+    __FILE__, __LINE__, "unknown device \"" + name + "\": use auto, cpu or cuda:N (for example cuda:0)", ITK_LOCATION);
   throw e;
 }
 
@@ -126,7 +127,8 @@ ResolvePrecision(const std::string & name, const torch::Device & device)
     // oneDNN has no bfloat16 convolutions below AVX-512 (capped there it fails with "could not create
     // a primitive descriptor iterator"; on a real AVX2 CPU LibTorch would take its generic kernels
     // instead, not measured here, with nothing to gain over float32).
-    ExceptionObject e(__FILE__, __LINE__,
+    ExceptionObject e(__FILE__,
+                      __LINE__,
                       "precision bfloat16 needs a CPU with AVX-512 (this one runs " + itk::GetCPUInstructionSet() +
                         "): use float32, or auto (float32 here)",
                       ITK_LOCATION);
@@ -140,8 +142,10 @@ ResolvePrecision(const std::string & name, const torch::Device & device)
   {
     return device.is_cpu() && itk::CPUPrefersBFloat16() ? "bfloat16" : "float32";
   }
-  ExceptionObject e(__FILE__, __LINE__,
-                    "unknown precision \"" + name + "\": use float32, bfloat16 (mixed precision) or auto", ITK_LOCATION);
+  ExceptionObject e(__FILE__,
+                    __LINE__,
+                    "unknown precision \"" + name + "\": use float32, bfloat16 (mixed precision) or auto",
+                    ITK_LOCATION);
   throw e;
 }
 
@@ -253,8 +257,8 @@ AskCPUInstructionSet()
   const auto name = reinterpret_cast<ISAName>(dlsym(RTLD_DEFAULT, "dnnl_cpu_isa2str"));
   if (effective && name)
   {
-    const char * text = name(effective());
-    std::string isa = text ? text : "";
+    const char *      text = name(effective());
+    std::string       isa = text ? text : "";
     const std::string prefix = "cpu_isa_";
     if (isa.compare(0, prefix.size(), prefix) == 0)
       isa.erase(0, prefix.size());

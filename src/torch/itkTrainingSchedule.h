@@ -114,8 +114,8 @@ inline void
 CheckLearningRateSchedule(const std::string & schedule)
 {
   if (schedule != "constant" && schedule != "cosine")
-    throw ExceptionObject(__FILE__, __LINE__,
-                          "unknown learning-rate schedule \"" + schedule + "\": use constant or cosine", ITK_LOCATION);
+    throw ExceptionObject(
+      __FILE__, __LINE__, "unknown learning-rate schedule \"" + schedule + "\": use constant or cosine", ITK_LOCATION);
 }
 
 /** Gives the model back the learning rate it had when made, also when training throws or aborts. */
@@ -129,7 +129,7 @@ struct ScopedLearningRate
   ~ScopedLearningRate() { model->SetLearningRate(rate); }
   ScopedLearningRate(const ScopedLearningRate &) = delete;
   ScopedLearningRate &
-  operator=(const ScopedLearningRate &) = delete;
+               operator=(const ScopedLearningRate &) = delete;
   TModel *     model;
   const double rate;
 };

@@ -225,8 +225,8 @@ std::vector<int32_t>
 VQVAEModel::Encode(const float * images, unsigned int n, unsigned int height, unsigned int width) const
 {
   this->CheckInput(n, height, width);
-  const unsigned int f = this->GetDownsamplingFactor();
-  const size_t       per = static_cast<size_t>(height / f) * (width / f);
+  const unsigned int   f = this->GetDownsamplingFactor();
+  const size_t         per = static_cast<size_t>(height / f) * (width / f);
   std::vector<int32_t> out(n * per);
   torch::NoGradGuard   noGrad;
   auto &               net = m_Impl->network;
@@ -261,7 +261,7 @@ VQVAEModel::Decode(const int32_t * indices, unsigned int n, unsigned int h, unsi
 {
   const unsigned int f = this->GetDownsamplingFactor();
   this->CheckInput(n, h * f, w * f);
-  const size_t perIn = static_cast<size_t>(h) * w;
+  const size_t  perIn = static_cast<size_t>(h) * w;
   const int64_t K = m_Hyperparameters.CodebookSize;
   for (size_t i = 0; i < n * perIn; ++i)
   {
@@ -330,7 +330,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     reconstruction = net->Decode(q.quantized);
   }
   reconstruction = reconstruction.to(torch::kFloat);
-  auto mse = torch::mse_loss(reconstruction, x);
+  auto   mse = torch::mse_loss(reconstruction, x);
   auto   total = mse + q.codebookLoss + q.commitmentLoss;
   double gradientLoss = 0.0;
   if (m_Hyperparameters.GradientLossWeight > 0.0)
@@ -341,7 +341,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     total = total + m_Hyperparameters.GradientLossWeight * gradient;
     gradientLoss = gradient.item<double>();
   }
-  const auto s = m_Hyperparameters.PhaseLossSoftness;
+  const auto    s = m_Hyperparameters.PhaseLossSoftness;
   torch::Tensor thresholds;
   if (m_Hyperparameters.PhaseLossWeight > 0.0 || m_Hyperparameters.InterfaceLossWeight > 0.0)
   {
@@ -351,7 +351,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   if (m_Hyperparameters.PhaseLossWeight > 0.0)
   {
     const auto t = thresholds.view({ -1, 1, 1, 1 });
-    auto phase = torch::mse_loss(torch::sigmoid((reconstruction - t) / s), torch::sigmoid((x - t) / s));
+    auto       phase = torch::mse_loss(torch::sigmoid((reconstruction - t) / s), torch::sigmoid((x - t) / s));
     total = total + m_Hyperparameters.PhaseLossWeight * phase;
     phaseLoss = phase.item<double>();
   }
@@ -374,8 +374,7 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
     histogramLoss = histogram.item<double>();
   }
   adam.zero_grad();
-  dataparallel::Collective("the VQ-VAE's backward pass (synchronised batch normalisation)",
-                           [&] { total.backward(); });
+  dataparallel::Collective("the VQ-VAE's backward pass (synchronised batch normalisation)", [&] { total.backward(); });
   if (m_Impl->averager)
     dataparallel::Collective("the VQ-VAE's gradient all-reduce", [&] { m_Impl->averager->Average(); });
   adam.step();
@@ -412,8 +411,11 @@ namespace
 const modelfile::Kind &
 VQVAEFileKind()
 {
-  static const modelfile::Kind kind{ VQVAEModel::FileMagic, VQVAEModel::FileFormatVersion, "VQ-VAE model file",
-                                     "VQVAEModel::Write (MicrostructureTrainVQVAE)", "retrain the model" };
+  static const modelfile::Kind kind{ VQVAEModel::FileMagic,
+                                     VQVAEModel::FileFormatVersion,
+                                     "VQ-VAE model file",
+                                     "VQVAEModel::Write (MicrostructureTrainVQVAE)",
+                                     "retrain the model" };
   return kind;
 }
 
@@ -467,7 +469,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
 void
 VQVAEModel::Read(const std::string & path)
 {
-  const auto c = modelfile::Read(path, VQVAEFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
+  const auto      c = modelfile::Read(path, VQVAEFileKind(), { "weights", "optimizer" }, [](const std::string & data) {
     return data.compare(0, 10, "ITKSMPRIOR") == 0 ? std::string("a prior model file") : std::string();
   });
   Hyperparameters h;
@@ -496,9 +498,9 @@ VQVAEModel::Read(const std::string & path)
   {
     itkExceptionMacro(<< path << ": intensity_maximum must exceed intensity_minimum: the file is damaged");
   }
-  const uint64_t seed = c.Unsigned64("seed");
-  const auto     steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
-  const bool     isCheckpoint = c.Sections.count("optimizer") > 0;
+  const uint64_t   seed = c.Unsigned64("seed");
+  const auto       steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
+  const bool       isCheckpoint = c.Sections.count("optimizer") > 0;
   torch::Generator generator = at::detail::createCPUGenerator(seed ^ 0x9E3779B97F4A7C15ull ^ steps);
   if (isCheckpoint)
   {

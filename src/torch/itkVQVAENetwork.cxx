@@ -36,13 +36,21 @@ SyncBatchNorm2dImpl::forward(const torch::Tensor & x)
     num_batches_tracked.add_(1);
   }
   if (!is_training() || !DataParallel::IsActive())
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), Momentum, Epsilon,
+    return torch::batch_norm(x,
+                             weight,
+                             bias,
+                             running_mean,
+                             running_var,
+                             is_training(),
+                             Momentum,
+                             Epsilon,
                              at::globalContext().userEnabledCuDNN());
   // The whole batch's per-channel mean and (biased) variance from the summed sums; the running
   // statistics follow them as BatchNorm2d's do (momentum, unbiased variance).
   const auto C = x.size(1);
   const auto xf = x.to(torch::kFloat);
-  const auto local = torch::cat({ xf.sum({ 0, 2, 3 }), xf.pow(2).sum({ 0, 2, 3 }),
+  const auto local = torch::cat({ xf.sum({ 0, 2, 3 }),
+                                  xf.pow(2).sum({ 0, 2, 3 }),
                                   torch::full({ 1 }, static_cast<double>(x.numel() / C), xf.options()) });
   const auto total = dataparallel::AllReduceSumWithGradient(local);
   const auto count = total[2 * C].item<double>();
@@ -78,8 +86,8 @@ PhaseView(const torch::Tensor & y, int64_t outChannels)
 {
   const auto s = y.strides();
   const auto n = y.size(0), h = y.size(2) - 1, w = y.size(3) - 1;
-  return y.as_strided({ n, outChannels, h, 2, w, 2 }, { s[0], 4 * s[1], s[2], s[2] + 2 * s[1], s[3], s[3] + s[1] },
-                      y.storage_offset());
+  return y.as_strided(
+    { n, outChannels, h, 2, w, 2 }, { s[0], 4 * s[1], s[2], s[2] + 2 * s[1], s[3], s[3] + s[1] }, y.storage_offset());
 }
 
 /** y (see PhaseView) -> N x Co x 2H x 2W, channels-last; backward scatters the gradient back into
@@ -102,10 +110,10 @@ public:
   static torch::autograd::variable_list
   backward(torch::autograd::AutogradContext * ctx, torch::autograd::variable_list grads)
   {
-    const auto sizes = ctx->saved_data["sizes"].toIntVector();
-    const auto outChannels = ctx->saved_data["outChannels"].toInt();
+    const auto   sizes = ctx->saved_data["sizes"].toIntVector();
+    const auto   outChannels = ctx->saved_data["outChannels"].toInt();
     const auto & g = grads[0]; // N x Co x 2H x 2W
-    auto gy = torch::zeros(sizes, g.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    auto         gy = torch::zeros(sizes, g.options().memory_format(torch::MemoryFormat::ChannelsLast));
     PhaseView(gy, outChannels).copy_(g.reshape({ sizes[0], outChannels, sizes[2] - 1, 2, sizes[3] - 1, 2 }));
     return { gy, torch::Tensor() };
   }
@@ -133,7 +141,7 @@ TransposedConvolution2xImpl::ConvolutionWeight() const
   // a = 0 is its row p = m with kernel rows (3, 1), phase a = 1 its row p = m + 1 with (2, 0).
   // Columns likewise.
   const auto index = torch::tensor({ 3, 1, 2, 0 }, torch::TensorOptions().dtype(torch::kLong).device(weight.device()));
-  auto taps = weight.index_select(2, index).index_select(3, index); // Ci x Co x (a u) x (b v)
+  auto       taps = weight.index_select(2, index).index_select(3, index); // Ci x Co x (a u) x (b v)
   return taps.view({ inChannels, outChannels, 2, 2, 2, 2 })
     .permute({ 1, 2, 4, 0, 3, 5 }) // Co x a x b x Ci x u x v
     .reshape({ 4 * outChannels, inChannels, 2, 2 });
@@ -212,8 +220,10 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
       // From the whole batch's encoder outputs (in rank order, as one process holds them), with the
       // generator every process advances alike: the same restarts everywhere.
       flat = dataparallel::AllGather(flat);
-      auto pick = generator ? torch::randint(flat.size(0), { deadIdx.size(0) }, *generator, torch::TensorOptions().dtype(torch::kLong))
-                            : torch::randint(flat.size(0), { deadIdx.size(0) }, torch::TensorOptions().dtype(torch::kLong));
+      auto pick =
+        generator
+          ? torch::randint(flat.size(0), { deadIdx.size(0) }, *generator, torch::TensorOptions().dtype(torch::kLong))
+          : torch::randint(flat.size(0), { deadIdx.size(0) }, torch::TensorOptions().dtype(torch::kLong));
       auto fresh = flat.index_select(0, pick.to(flat.device()));
       emaSum.index_copy_(0, deadIdx, fresh);
       emaCount.index_fill_(0, deadIdx, 1.0);
@@ -227,7 +237,7 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
   out.quantized = z + (e - z).detach(); // straight-through estimator
   out.indices = indices;
   {
-    torch::NoGradGuard noGrad;
+    torch::NoGradGuard         noGrad;
     std::vector<torch::Tensor> counts{ torch::bincount(flatIndices.cpu(), {}, K).to(torch::kDouble) };
     if (is_training())
       dataparallel::AllReduceSum(counts); // the whole batch's perplexity and codes in use
@@ -310,13 +320,13 @@ OtsuThresholds(const torch::Tensor & images, int64_t bins)
   counts.scatter_add_(1, index, torch::ones_like(index, counts.options()));
   const auto p = counts / counts.sum(1, /*keepdim=*/true);
   const auto centres = torch::arange(bins, p.options()).add_(0.5).unsqueeze(0);
-  const auto w0 = p.cumsum(1);               // weight of the dark class, bins 0..b
-  const auto m0 = (p * centres).cumsum(1);   // its first moment
+  const auto w0 = p.cumsum(1);             // weight of the dark class, bins 0..b
+  const auto m0 = (p * centres).cumsum(1); // its first moment
   const auto mT = m0.select(1, bins - 1).unsqueeze(1);
   // Between-class variance (mT w0 - m0)^2 / (w0 (1 - w0)); 0 where a class is empty.
   const auto denominator = w0 * (1.0 - w0);
-  const auto between = torch::where(denominator > 1e-12, (mT * w0 - m0).pow(2) / denominator.clamp_min(1e-12),
-                                    torch::zeros_like(denominator));
+  const auto between = torch::where(
+    denominator > 1e-12, (mT * w0 - m0).pow(2) / denominator.clamp_min(1e-12), torch::zeros_like(denominator));
   const auto best = between.argmax(1, /*keepdim=*/true).to(torch::kDouble);
   return (lo.to(torch::kDouble) + (best + 1.0) * width.to(torch::kDouble)).squeeze(1).to(images.scalar_type());
 }

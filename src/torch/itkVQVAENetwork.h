@@ -60,8 +60,8 @@ struct ResidualBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
-  torch::nn::Conv2d      conv1{ nullptr }, conv2{ nullptr };
-  SyncBatchNorm2d        bn1{ nullptr }, bn2{ nullptr };
+  torch::nn::Conv2d conv1{ nullptr }, conv2{ nullptr };
+  SyncBatchNorm2d   bn1{ nullptr }, bn2{ nullptr };
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -108,10 +108,10 @@ TORCH_MODULE(TransposedConvolution2x);
 /** What the quantizer returns for one batch. */
 struct QuantizerOutput
 {
-  torch::Tensor quantized;     ///< N x D x h x w, straight-through (gradient flows to the encoder)
-  torch::Tensor indices;       ///< N x h x w, int64, nearest codebook vector
-  torch::Tensor codebookLoss;  ///< || sg[z] - e ||^2 (zero in EMA mode: the codebook follows the EMA)
-  torch::Tensor commitmentLoss;///< beta || z - sg[e] ||^2
+  torch::Tensor quantized;      ///< N x D x h x w, straight-through (gradient flows to the encoder)
+  torch::Tensor indices;        ///< N x h x w, int64, nearest codebook vector
+  torch::Tensor codebookLoss;   ///< || sg[z] - e ||^2 (zero in EMA mode: the codebook follows the EMA)
+  torch::Tensor commitmentLoss; ///< beta || z - sg[e] ||^2
   double        perplexity{ 0.0 };
   int64_t       codesInUse{ 0 };
 };
@@ -138,9 +138,9 @@ struct VectorQuantizerImpl : torch::nn::Module
   Lookup(const torch::Tensor & indices) const;
 
   NetworkOptions options;
-  torch::Tensor  codebook;  // K x D
-  torch::Tensor  emaCount;  // K
-  torch::Tensor  emaSum;    // K x D
+  torch::Tensor  codebook; // K x D
+  torch::Tensor  emaCount; // K
+  torch::Tensor  emaSum;   // K x D
 };
 TORCH_MODULE(VectorQuantizer);
 
@@ -158,10 +158,10 @@ struct NetworkImpl : torch::nn::Module
   torch::Tensor
   Decode(const torch::Tensor & zq);
 
-  NetworkOptions          options;
-  torch::nn::Sequential   encoder{ nullptr };
-  VectorQuantizer         quantizer{ nullptr };
-  torch::nn::Sequential   decoder{ nullptr };
+  NetworkOptions        options;
+  torch::nn::Sequential encoder{ nullptr };
+  VectorQuantizer       quantizer{ nullptr };
+  torch::nn::Sequential decoder{ nullptr };
 };
 TORCH_MODULE(Network);
 

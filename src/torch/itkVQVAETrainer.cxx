@@ -28,8 +28,8 @@ ByteStack::Pointer
 ToByteStack(const float * values, size_t n, unsigned int width, unsigned int height, const VQVAEModel & model,
             bool normalized)
 {
-  auto                 image = ByteStack::New();
-  ByteStack::SizeType  size{ { width, height, n } };
+  auto                  image = ByteStack::New();
+  ByteStack::SizeType   size{ { width, height, n } };
   ByteStack::RegionType region;
   region.SetSize(size);
   image->SetRegions(region);
@@ -100,9 +100,11 @@ VQVAETrainer::GetValidationImages() const
 std::vector<std::string>
 VQVAETrainer::LogColumns()
 {
-  return { "epoch",          "step",           "seconds",         "train_mse",        "train_perplexity",
-           "train_codes_in_use", "val_patches", "val_mse",         "val_perplexity",   "val_codes_in_use",
-           "vf_bias_pp",     "vf_mae_pp",      "df_bias_percent", "df_mape_percent" };
+  return {
+    "epoch",           "step",           "seconds",        "train_mse",        "train_perplexity", "train_codes_in_use",
+    "val_patches",     "val_mse",        "val_perplexity", "val_codes_in_use", "vf_bias_pp",       "vf_mae_pp",
+    "df_bias_percent", "df_mape_percent"
+  };
 }
 
 MicrostructureTable
@@ -113,11 +115,19 @@ VQVAETrainer::GetLog() const
     table.AddColumn(c);
   for (const auto & r : m_EpochRecords)
   {
-    table.AddRow({ std::to_string(r.Epoch), std::to_string(r.Step), Num(r.Seconds), Num(r.TrainReconstructionLoss),
-                   Num(r.TrainPerplexity), Num(r.TrainCodesInUse), std::to_string(r.ValidationPatches),
-                   Num(r.ValidationReconstructionLoss), Num(r.ValidationPerplexity),
-                   std::to_string(r.ValidationCodesInUse), Num(r.VolumeFractionBias),
-                   Num(r.VolumeFractionMeanAbsoluteError), Num(r.MeanFreePathBias),
+    table.AddRow({ std::to_string(r.Epoch),
+                   std::to_string(r.Step),
+                   Num(r.Seconds),
+                   Num(r.TrainReconstructionLoss),
+                   Num(r.TrainPerplexity),
+                   Num(r.TrainCodesInUse),
+                   std::to_string(r.ValidationPatches),
+                   Num(r.ValidationReconstructionLoss),
+                   Num(r.ValidationPerplexity),
+                   std::to_string(r.ValidationCodesInUse),
+                   Num(r.VolumeFractionBias),
+                   Num(r.VolumeFractionMeanAbsoluteError),
+                   Num(r.MeanFreePathBias),
                    Num(r.MeanFreePathMeanAbsoluteError) });
   }
   return table;
@@ -433,7 +443,7 @@ VQVAETrainer::GenerateData()
 
   this->UpdateProgress(static_cast<float>(step) / m_TotalSteps);
   const training::ScopedLearningRate<VQVAEModel> restoreRate(m_Model); // the rate it came with, even on abort
-  const double                           baseRate = restoreRate.rate;
+  const double                                   baseRate = restoreRate.rate;
   while (step < m_TotalSteps)
   {
     if (m_LearningRateSchedule != "constant")
@@ -454,7 +464,8 @@ VQVAETrainer::GenerateData()
         const float * row = src + static_cast<size_t>(fy ? h - 1 - y : y) * w;
         for (unsigned int x = 0; x < w; ++x)
         {
-          dst[static_cast<size_t>(y) * w + x] = static_cast<float>(m_Model->NormalizeIntensity(row[fx ? w - 1 - x : x]));
+          dst[static_cast<size_t>(y) * w + x] =
+            static_cast<float>(m_Model->NormalizeIntensity(row[fx ? w - 1 - x : x]));
         }
       }
     }
