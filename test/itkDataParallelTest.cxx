@@ -5,6 +5,7 @@
 #include "itkDataParallel.h"
 #include "itkPixelCNNPriorTrainer.h"
 #include "itkSyntheticMicrostructureImageSource.h"
+#include "itkTinyModelsTestHelper.h"
 #include "itkVQVAETrainer.h"
 
 #include <gtest/gtest.h>
@@ -45,54 +46,13 @@ TempDir()
   return dir;
 }
 
-/** n maps of 6 x 6 codes in 0..3 whose statistics depend on the condition (as the trainer's test). */
-MapType::Pointer
-Maps(unsigned int n, unsigned int seed, std::vector<Prior::Condition> & conditions)
-{
-  auto                maps = MapType::New();
-  MapType::RegionType region;
-  region.SetSize({ { 6, 6, n } });
-  maps->SetRegions(region);
-  maps->Allocate();
-  std::mt19937                           rng(seed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  conditions.clear();
-  unsigned short * p = maps->GetBufferPointer();
-  for (unsigned int k = 0; k < n; ++k)
-  {
-    const bool high = k % 2 == 0;
-    conditions.push_back({ { "rate", high ? "1" : "-1" } });
-    for (unsigned int y = 0; y < 6; ++y)
-    {
-      unsigned short run = 0;
-      for (unsigned int x = 0; x < 6; ++x)
-      {
-        if (x == 0 || u(rng) < 0.3)
-          run = (u(rng) < 0.8) ? (high ? 1 : 2) : static_cast<unsigned short>(u(rng) < 0.5 ? 0 : 3);
-        *p++ = run;
-      }
-    }
-  }
-  return maps;
-}
+using tinymodels::Maps;
 
 Prior::Pointer
 TinyPrior()
 {
-  auto                   m = Prior::New();
-  Prior::Hyperparameters h;
-  h.CodebookSize = 4;
-  h.EmbeddingDimension = 8;
-  h.HiddenChannels = 16;
-  h.NumberOfLayers = 3;
-  h.OutputHiddenChannels = 32;
-  m->SetHyperparameters(h);
-  m->SetConditionSchema({ Prior::LearnContinuousCondition("rate", { -1.0, 1.0 }) });
-  m->SetSeed(11);
-  m->SetDevice("cpu");
+  auto m = tinymodels::TinyPrior(11);
   m->SetPrecision("float32"); // the comparison is of the averaging, not of the CPU's arithmetic
-  m->SetLearningRate(3e-3);
-  m->Initialize();
   return m;
 }
 
@@ -164,18 +124,8 @@ struct VQData
   static itk::VQVAEModel::Pointer
   Model()
   {
-    auto                             m = itk::VQVAEModel::New();
-    itk::VQVAEModel::Hyperparameters h;
-    h.EncoderChannels = { 8, 16 };
-    h.NumberOfResidualBlocks = 1;
-    h.CodebookSize = 16;
-    h.CodeDimension = 8;
-    m->SetHyperparameters(h);
-    m->SetSeed(7);
-    m->SetDevice("cpu");
+    auto m = tinymodels::TinyVQVAE(7);
     m->SetPrecision("float32");
-    m->SetLearningRate(3e-3);
-    m->Initialize();
     return m;
   }
   itk::VQVAETrainer::Pointer
@@ -397,6 +347,24 @@ Scores(const std::string & text)
   return v;
 }
 
+/** Waits for the ranks of a job that should succeed; their values, or none with a failure recorded. */
+std::vector<std::vector<double>>
+FinishJob(const std::vector<Rank> & ranks)
+{
+  std::vector<std::vector<double>> values;
+  for (const auto & r : ranks)
+  {
+    const std::string text = Finish(r, std::chrono::seconds(120));
+    if (text.rfind("ok", 0) != 0)
+    {
+      ADD_FAILURE() << "a rank failed: " << text;
+      return {};
+    }
+    values.push_back(Scores(text));
+  }
+  return values;
+}
+
 double
 MaxDifference(const std::vector<double> & a, const std::vector<double> & b)
 {
@@ -459,11 +427,10 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheSameGlobalBatch)
   MakeTrainer(local, d, BatchSize / 2)->Train();
   const auto half = d.Score(local);
 
-  const std::string r0 = Finish(ranks[0], std::chrono::seconds(120));
-  const std::string r1 = Finish(ranks[1], std::chrono::seconds(120));
-  ASSERT_EQ(r0.rfind("ok", 0), 0u) << r0;
-  ASSERT_EQ(r1.rfind("ok", 0), 0u) << r1;
-  const auto a = Scores(r0), b = Scores(r1);
+  const auto job = FinishJob(ranks);
+  ASSERT_EQ(job.size(), 2u);
+  const auto & a = job[0];
+  const auto & b = job[1];
   EXPECT_EQ(MaxDifference(a, b), 0.0) << "the ranks' weights differ";
   // Float sums in another order: the per-map log-likelihoods (about -30 nats) agree to 1e-4.
   EXPECT_LT(MaxDifference(a, truth), 1e-4);
@@ -492,14 +459,12 @@ TEST(DataParallel, AKilledProcessEndsTheJobAndItResumes)
   ASSERT_TRUE(fs::exists(checkpoint));
 
   ranks = StartJob("AKilledProcessEndsTheJobAndItResumes", 2, { "SM_DP_CHECKPOINT=" + checkpoint, "SM_DP_RESUME=1" });
-  const std::string a = Finish(ranks[0], std::chrono::seconds(120));
-  const std::string b = Finish(ranks[1], std::chrono::seconds(120));
-  ASSERT_EQ(a.rfind("ok", 0), 0u) << a;
-  ASSERT_EQ(b.rfind("ok", 0), 0u) << b;
+  const auto resumed = FinishJob(ranks);
+  ASSERT_EQ(resumed.size(), 2u);
   const Data d;
   auto       one = TinyPrior();
   MakeTrainer(one, d, BatchSize)->Train();
-  EXPECT_LT(MaxDifference(Scores(a), d.Score(one)), 1e-4);
+  EXPECT_LT(MaxDifference(resumed[0], d.Score(one)), 1e-4);
 }
 
 TEST(DataParallel, TwoProcessesTrainTheVQVAEAsOne)
@@ -518,11 +483,10 @@ TEST(DataParallel, TwoProcessesTrainTheVQVAEAsOne)
   d.Trainer(local, BatchSize / 2)->Train();
   const auto half = d.Score(local);
 
-  const std::string r0 = Finish(ranks[0], std::chrono::seconds(120));
-  const std::string r1 = Finish(ranks[1], std::chrono::seconds(120));
-  ASSERT_EQ(r0.rfind("ok", 0), 0u) << r0;
-  ASSERT_EQ(r1.rfind("ok", 0), 0u) << r1;
-  const auto a = Scores(r0), b = Scores(r1);
+  const auto job = FinishJob(ranks);
+  ASSERT_EQ(job.size(), 2u);
+  const auto & a = job[0];
+  const auto & b = job[1];
   ASSERT_EQ(a.size(), truth.size());
   EXPECT_EQ(MaxDifference(a, b), 0.0) << "the ranks' codebooks or weights differ";
   // Synchronised batch normalisation, EMA sums and dead-code restarts as one process's, up to the

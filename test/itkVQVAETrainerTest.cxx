@@ -1,3 +1,4 @@
+#include "itkTinyModelsTestHelper.h"
 #include "itkVQVAETrainer.h"
 #include "itkSyntheticMicrostructureImageSource.h"
 
@@ -56,18 +57,7 @@ SyntheticPatches(unsigned int count, unsigned int size, double coolingRate, uint
 itk::VQVAEModel::Pointer
 TinyModel(uint64_t seed)
 {
-  auto                             m = itk::VQVAEModel::New();
-  itk::VQVAEModel::Hyperparameters h;
-  h.EncoderChannels = { 8, 16 };
-  h.NumberOfResidualBlocks = 1;
-  h.CodebookSize = 16;
-  h.CodeDimension = 8;
-  m->SetHyperparameters(h);
-  m->SetSeed(seed);
-  m->SetDevice("cpu");
-  m->SetLearningRate(3e-3);
-  m->Initialize();
-  return m;
+  return tinymodels::TinyVQVAE(seed);
 }
 
 itk::VQVAETrainer::Pointer
