@@ -13,6 +13,7 @@
  *  from its checkpoint.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "itkDataParallel.h"
 #include "MicrostructureStudyAnalysis.h"
 #include "MicrostructureStudyConfig.h"
 #include "MicrostructureStudyPresets.h"
@@ -984,6 +985,13 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
 int
 Body(Module & m)
 {
+  // Not a data-parallel job (yet): under torchrun every process would run the whole study into one folder,
+  // and its training steps would join one another's job.
+  if (itk::DataParallel::SettingsFromEnvironment().WorldSize > 1)
+    throw std::invalid_argument(
+      "MicrostructureStudy runs as one process, not as one of WORLD_SIZE=" + std::string(std::getenv("WORLD_SIZE")) +
+      " (torchrun, srun): start it alone; MicrostructureTrainVQVAE and MicrostructureTrainPrior train as data-parallel "
+      "jobs (docs/data_parallel.md)");
   json config = LoadConfig(m);
   // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
   // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps

@@ -21,11 +21,11 @@ namespace itk
  * during the backward pass, as PyTorch's DistributedDataParallel), and the trainers give each
  * process its share of every global batch; rank 0 writes the logs, checkpoints and models.
  *
- * The settings come from the environment that torchrun, Slurm (through srun, with MASTER_ADDR
- * and MASTER_PORT exported) and Kubernetes' PyTorchJob set: RANK, WORLD_SIZE, LOCAL_RANK,
- * MASTER_ADDR, MASTER_PORT; without WORLD_SIZE (or with WORLD_SIZE=1) the job is one process
- * and nothing here is used. Slurm's own SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID stand in
- * for RANK / WORLD_SIZE / LOCAL_RANK when those are not set.
+ * The settings come from the environment that torchrun and Kubernetes' PyTorchJob set, as
+ * PyTorch's env:// initialisation reads it: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+ * MASTER_PORT; without WORLD_SIZE (or with WORLD_SIZE=1) the job is one process and nothing here
+ * is used. Slurm's SLURM_* variables are not read (they are set in every step of a multi-task
+ * allocation, also where one process runs): under srun, export RANK=$SLURM_PROCID and so on.
  *
  * A process that fails or is killed ends every other process of the job with an
  * itk::ExceptionObject (the peer's closed connection, or the Timeout of a collective that

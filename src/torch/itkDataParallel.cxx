@@ -39,11 +39,9 @@ TheGroup()
 }
 
 const char *
-Variable(const char * name, const char * fallback = nullptr)
+Variable(const char * name)
 {
   const char * v = std::getenv(name);
-  if ((!v || !*v) && fallback)
-    v = std::getenv(fallback);
   return v && *v ? v : nullptr;
 }
 
@@ -76,7 +74,7 @@ DataParallel::Settings
 DataParallel::SettingsFromEnvironment()
 {
   Settings     s;
-  const char * world = Variable("WORLD_SIZE", "SLURM_NTASKS");
+  const char * world = Variable("WORLD_SIZE");
   if (!world)
     return s;
   s.WorldSize = static_cast<unsigned int>(Unsigned("WORLD_SIZE", world, 65536));
@@ -84,7 +82,7 @@ DataParallel::SettingsFromEnvironment()
     Fail("WORLD_SIZE=0: a job has at least one process");
   if (s.WorldSize == 1)
     return s;
-  const char * rank = Variable("RANK", "SLURM_PROCID");
+  const char * rank = Variable("RANK");
   if (!rank)
     Fail("WORLD_SIZE=" + std::to_string(s.WorldSize) +
          " but no RANK: start the processes with torchrun or srun, or "
@@ -93,7 +91,7 @@ DataParallel::SettingsFromEnvironment()
   s.Rank = static_cast<unsigned int>(Unsigned("RANK", rank, 65535));
   if (s.Rank >= s.WorldSize)
     Fail("RANK=" + std::to_string(s.Rank) + " is not below WORLD_SIZE=" + std::to_string(s.WorldSize));
-  if (const char * local = Variable("LOCAL_RANK", "SLURM_LOCALID"))
+  if (const char * local = Variable("LOCAL_RANK"))
     s.LocalRank = static_cast<unsigned int>(Unsigned("LOCAL_RANK", local, 65535));
   const char * address = Variable("MASTER_ADDR");
   const char * port = Variable("MASTER_PORT");

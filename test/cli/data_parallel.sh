@@ -73,6 +73,9 @@ PY
 export MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 WORLD_SIZE=2
 RANK=2 "$bin/MicrostructureTrainPrior" patches.nrrd bad.model "${prior[@]}" >bad.txt 2>&1 && { echo "FAIL: RANK=2 of 2"; exit 1; }
 grep -q "RANK=2 is not below WORLD_SIZE=2" bad.txt || { echo "FAIL: message"; cat bad.txt; exit 1; }
+RANK=0 "$bin/MicrostructureStudy" study --preset tiny >bad.txt 2>&1 && { echo "FAIL: a study as one of 2 processes"; exit 1; }
+grep -q "MicrostructureStudy runs as one process" bad.txt || { echo "FAIL: study message"; cat bad.txt; exit 1; }
+[ ! -e study/config.json ] || { echo "FAIL: the refused study wrote its config"; exit 1; }
 unset MASTER_PORT
 RANK=0 "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.model "${vq[@]}" >bad.txt 2>&1 && { echo "FAIL: no port"; exit 1; }
 grep -q "MASTER_PORT" bad.txt || { echo "FAIL: message"; cat bad.txt; exit 1; }
