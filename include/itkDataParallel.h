@@ -40,7 +40,7 @@ public:
   {
     unsigned int   Rank{ 0 };
     unsigned int   WorldSize{ 1 };
-    unsigned int   LocalRank{ 0 };
+    unsigned int   LocalRank{ 0 }; ///< read and checked; for a device per process on a multi-GPU machine (not used yet)
     std::string    MasterAddress{ "127.0.0.1" };
     unsigned short MasterPort{ 29500 };
     /** How long the rendezvous and every collective wait for the other processes. */
@@ -80,10 +80,6 @@ public:
   /** Waits until every process has reached this point (or throws after the Timeout). */
   static void
   Barrier();
-
-  /** Leaves the job (tests; a process leaves at exit anyway). */
-  static void
-  Leave();
 };
 } // end namespace itk
 

@@ -149,8 +149,10 @@ DataParallel::Join(const Settings & settings)
   {
     g.group.reset();
     g.store.reset();
+    const auto * c10 = dynamic_cast<const c10::Error *>(&e);
     Fail(who + " could not join the job at " + settings.MasterAddress + ":" + std::to_string(settings.MasterPort) +
-         " within " + std::to_string(settings.Timeout.count() / 1000) + " s (" + e.what() +
+         " within " + std::to_string(settings.Timeout.count() / 1000) + " s (" +
+         (c10 ? c10->what_without_backtrace() : e.what()) +
          "): start all WORLD_SIZE processes with the same MASTER_ADDR and a free MASTER_PORT");
   }
   g.settings = settings;
@@ -203,18 +205,6 @@ DataParallel::Barrier()
   if (IsActive())
     dataparallel::Collective("a barrier", [] { TheGroup().group->barrier()->wait(); });
 #endif
-}
-
-void
-DataParallel::Leave()
-{
-  auto & g = TheGroup();
-#ifdef SM_HAVE_GLOO
-  g.group.reset();
-  g.store.reset();
-#endif
-  g.active = false;
-  g.settings = Settings();
 }
 
 namespace dataparallel
