@@ -219,21 +219,30 @@ LostProcessMessage(const std::string & where, const std::string & what)
          "(--resume continues from the last checkpoint)";
 }
 
+namespace
+{
+/** Sums tensors over the processes in place, as one flat buffer (Gloo all-reduces one tensor per
+ * process; several would be several devices'). The callers name the step in their Collective. */
 void
-AllReduceSum(std::vector<torch::Tensor> & tensors)
+SumInPlace(std::vector<torch::Tensor> & tensors)
 {
 #ifdef SM_HAVE_GLOO
-  if (!DataParallel::IsActive())
-    return;
-  // Gloo all-reduces one tensor per process (several would be several devices'): one flat buffer.
   std::vector<torch::Tensor> flat{ torch::utils::flatten_dense_tensors(tensors) };
-  Collective("an all-reduce", [&] { TheGroup().group->allreduce(flat)->wait(); });
+  TheGroup().group->allreduce(flat)->wait();
   const auto sums = torch::utils::unflatten_dense_tensors(flat[0], tensors);
   for (size_t i = 0; i < tensors.size(); ++i)
     tensors[i].copy_(sums[i]);
 #else
   (void)tensors;
 #endif
+}
+} // namespace
+
+void
+AllReduceSum(std::vector<torch::Tensor> & tensors)
+{
+  if (DataParallel::IsActive())
+    Collective("an all-reduce", [&] { SumInPlace(tensors); });
 }
 
 namespace
@@ -325,14 +334,9 @@ GradientAverager::Average()
   // Buckets of at most BucketBytes (DistributedDataParallel's default cap), one all-reduce each.
   for (auto & bucket : torch::utils::take_tensors(grads, BucketBytes))
   {
-    std::vector<torch::Tensor> flat{ torch::utils::flatten_dense_tensors(bucket.tensors) };
-#ifdef SM_HAVE_GLOO
-    TheGroup().group->allreduce(flat)->wait(); // the caller names the step in its Collective
-#endif
-    flat[0].div_(processes);
-    const auto averaged = torch::utils::unflatten_dense_tensors(flat[0], bucket.tensors);
-    for (size_t i = 0; i < averaged.size(); ++i)
-      bucket.tensors[i].copy_(averaged[i]);
+    SumInPlace(bucket.tensors);
+    for (auto & g : bucket.tensors)
+      g.div_(processes);
   }
 }
 

@@ -296,9 +296,8 @@ PixelCNNPriorTrainer::GenerateData()
     auto result = m_Model->TrainStep(batch.data(), localBatch, h, w, batchConditions);
     if (processes > 1)
     {
-      const auto sums = DataParallel::AllReduceSum({ result.Loss, result.BitsPerIndex });
-      result.Loss = sums[0] / processes;
-      result.BitsPerIndex = sums[1] / processes;
+      result.Loss = DataParallel::AllReduceSum({ result.Loss })[0] / processes;
+      result.BitsPerIndex = result.Loss / std::log(2.0);
     }
     if (!std::isfinite(result.Loss))
     {

@@ -198,7 +198,8 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
     torch::NoGradGuard noGrad;
     indices = NearestCodes(z.detach());
   }
-  const auto flatIndices = indices.reshape({ -1 });
+  const auto    flatIndices = indices.reshape({ -1 });
+  torch::Tensor batchCounts; // the batch's code counts, where the EMA update made them
 
   if (options.ema && is_training())
   {
@@ -210,6 +211,7 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
     // the same codebook.
     std::vector<torch::Tensor> batchStatistics{ oneHot.sum(0), torch::matmul(oneHot.t(), flat) };
     dataparallel::AllReduceSum(batchStatistics);
+    batchCounts = batchStatistics[0];
     emaCount.mul_(decay).add_(batchStatistics[0], 1.0 - decay);
     emaSum.mul_(decay).add_(batchStatistics[1], 1.0 - decay);
     // Dead codes (EMA count below threshold) restart from random encoder outputs of this batch.
@@ -237,10 +239,14 @@ VectorQuantizerImpl::forward(const torch::Tensor & z, torch::Generator * generat
   out.quantized = z + (e - z).detach(); // straight-through estimator
   out.indices = indices;
   {
-    torch::NoGradGuard         noGrad;
-    std::vector<torch::Tensor> counts{ torch::bincount(flatIndices.cpu(), {}, K).to(torch::kDouble) };
-    if (is_training())
-      dataparallel::AllReduceSum(counts); // the whole batch's perplexity and codes in use
+    torch::NoGradGuard noGrad;
+    // The whole batch's counts in training: the EMA update's (already summed over a job's
+    // processes), else counted and summed here.
+    std::vector<torch::Tensor> counts{ batchCounts.defined()
+                                         ? batchCounts.cpu().to(torch::kDouble)
+                                         : torch::bincount(flatIndices.cpu(), {}, K).to(torch::kDouble) };
+    if (is_training() && !batchCounts.defined())
+      dataparallel::AllReduceSum(counts);
     const auto total = counts[0].sum().item<double>();
     auto       p = counts[0] / std::max(total, 1.0);
     out.perplexity = torch::exp(-(p * torch::log(p + 1e-10)).sum()).item<double>();
