@@ -68,3 +68,6 @@ fi
 
 echo "== S2 by route: FFTW directly, ITK's FFT factory, VNL's FFT (an ITK without FFTW)"
 "$bench" s2routes "$patches" 200 "$repeats"
+
+echo "== Particle labelling by route: OpenCV against ITK"
+"$bench" particles "$patches" "$count" "$repeats"

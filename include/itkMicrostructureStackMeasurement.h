@@ -9,6 +9,7 @@
 #include "itkImage.h"
 #include "itkImageSink.h"
 #include "itkMicrostructureDescriptorsImageFilter.h"
+#include "itkMicrostructureParticlesImageFilter.h"
 #include "itkMicrostructureTable.h"
 #include "itkOtsuPhaseSegmentationImageFilter.h"
 #include "itkTwoPointCorrelationImageFilter.h"
@@ -58,6 +59,17 @@ struct StochasticMicrostructure_EXPORT MicrostructureSliceMeasurement
 
   double GrainSizeNumber{ NaN };
 
+  /** Particles (connected regions of the measured phase, 4-connected;
+   * MicrostructureParticlesImageFilter): the number counted by the counting-frame rule, that
+   * number per square micrometre, and the Miles-Lantuejoul-weighted mean equivalent-circle
+   * diameter of the particles wholly inside the slice (pixels, micrometres; NaN without one). */
+  double ParticlesCounted{ NaN };
+  double ParticleDensityPhysical{ NaN };
+  double MeanParticleDiameter{ NaN };
+  double MeanParticleDiameterPhysical{ NaN };
+  /** Every particle of the slice (KeepParticles On; empty otherwise). Not part of ToRow(). */
+  std::vector<MicrostructureParticle> Particles;
+
   /** Two-point correlation S2 of the measured phase (ComputeCorrelation On; empty otherwise),
    * r = 0..R pixels: along x, along y, and radially averaged (TwoPointCorrelationImageFilter).
    * Curves are not part of ToRow(): they go to a table of their own. */
@@ -99,6 +111,9 @@ MicrostructureMeasurementsToTable(const std::vector<MicrostructureSliceMeasureme
  *    binary input: pixels equal to ForegroundValue (default 1) are the foreground;
  *  - MicrostructureDescriptorsImageFilter with LineSpacing, LineOffset, EdgeRule,
  *    IncludeEdgeChords (see that class for the definitions);
+ *  - MicrostructureParticlesImageFilter on the phase map (4-connected particles of the measured
+ *    phase: counted number, number per area, weighted mean equivalent diameter; every particle
+ *    with KeepParticles On);
  *  - with ComputeCorrelation On: TwoPointCorrelationImageFilter on the phase map, up to
  *    CorrelationMaximumDistance pixels (0: half the smaller side) -> S2 curves per slice.
  * The results are the same as running those filters on each slice on its own (tested).
@@ -140,6 +155,7 @@ public:
   using OtsuFilterType = OtsuPhaseSegmentationImageFilter<GraySliceType, LabelSliceType>;
   using DescriptorsFilterType = MicrostructureDescriptorsImageFilter<LabelSliceType>;
   using CorrelationFilterType = TwoPointCorrelationImageFilter<LabelSliceType>;
+  using ParticlesFilterType = MicrostructureParticlesImageFilter<LabelSliceType>;
   using ForegroundPhaseEnum = OtsuPhaseSegmentationImageFilterEnums::ForegroundPhase;
   using EdgeRuleEnum = MicrostructureDescriptorsEnums::EdgeRule;
   using MeasurementType = MicrostructureSliceMeasurement;
@@ -181,6 +197,11 @@ public:
   itkSetMacro(ChordHistograms, bool);
   itkGetConstMacro(ChordHistograms, bool);
   itkBooleanMacro(ChordHistograms);
+
+  /** Also keep every slice's particles (MicrostructureSliceMeasurement::Particles). Default Off. */
+  itkSetMacro(KeepParticles, bool);
+  itkGetConstMacro(KeepParticles, bool);
+  itkBooleanMacro(KeepParticles);
 
   /** Keep the 0/1 phase maps (GetSegmentation()). Default Off. */
   itkSetMacro(KeepSegmentation, bool);
@@ -235,6 +256,7 @@ private:
   bool                m_KeepSegmentation{ false };
   bool                m_ComputeCorrelation{ false };
   bool                m_ChordHistograms{ false };
+  bool                m_KeepParticles{ false };
   unsigned int        m_CorrelationMaximumDistance{ 0 };
 
   std::vector<MeasurementType>            m_Measurements;

@@ -189,6 +189,19 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
     m.ChordHistograms[3] = descriptors->GetChordLengthHistogram(Phase::Background, Direction::Vertical);
   }
 
+  auto particles = ParticlesFilterType::New();
+  particles->SetInput(labels);
+  particles->SetForegroundValue(1);
+  particles->Update();
+  m.ParticlesCounted = static_cast<double>(particles->GetNumberOfCountedParticles());
+  m.ParticleDensityPhysical = particles->GetParticleDensity();
+  m.MeanParticleDiameter = particles->GetMeanEquivalentDiameter();
+  m.MeanParticleDiameterPhysical = particles->GetMeanEquivalentDiameterPhysical();
+  if (m_KeepParticles)
+  {
+    m.Particles = particles->GetParticles();
+  }
+
   if (m_ComputeCorrelation)
   {
     auto s2 = CorrelationFilterType::New();
@@ -220,6 +233,7 @@ MicrostructureStackMeasurement<TInputImage>::PrintSelf(std::ostream & os, Indent
   os << indent << "EdgeRule: " << m_EdgeRule << std::endl;
   os << indent << "IncludeEdgeChords: " << (m_IncludeEdgeChords ? "On" : "Off") << std::endl;
   os << indent << "ChordHistograms: " << (m_ChordHistograms ? "On" : "Off") << std::endl;
+  os << indent << "KeepParticles: " << (m_KeepParticles ? "On" : "Off") << std::endl;
   os << indent << "ComputeCorrelation: " << (m_ComputeCorrelation ? "On" : "Off") << std::endl;
   os << indent << "CorrelationMaximumDistance: " << m_CorrelationMaximumDistance << std::endl;
   os << indent << "KeepSegmentation: " << (m_KeepSegmentation ? "On" : "Off") << std::endl;

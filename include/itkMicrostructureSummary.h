@@ -67,6 +67,13 @@ public:
    * itk::ExceptionObject when either sample is empty. */
   static double
   KolmogorovSmirnovStatistic(std::vector<double> a, std::vector<double> b);
+  /** The same between weighted samples (value a[i] with weight wa[i]): the largest distance between
+   * the weighted empirical distribution functions. Values that are NaN or whose weight is not
+   * positive are left out; throws itk::ExceptionObject when a sample has none left or a weight
+   * list's length differs from its values'. Unit weights give KolmogorovSmirnovStatistic. */
+  static double
+  WeightedKolmogorovSmirnovStatistic(const std::vector<double> & a, const std::vector<double> & wa,
+                                     const std::vector<double> & b, const std::vector<double> & wb);
   /** Asymptotic p-value of a two-sample KS statistic d for samples of n and m
    * values (Kolmogorov distribution with Stephens' correction). */
   static double

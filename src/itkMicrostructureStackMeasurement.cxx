@@ -28,7 +28,11 @@ MicrostructureSliceMeasurement::ColumnNames()
            "mean_chord_foreground_v_px",
            "mean_chord_background_h_px",
            "mean_chord_background_v_px",
-           "grain_size_number" };
+           "grain_size_number",
+           "particles_counted",
+           "particle_density_per_um2",
+           "particle_mean_diameter_px",
+           "particle_mean_diameter_um" };
 }
 
 std::vector<std::string>
@@ -54,7 +58,11 @@ MicrostructureSliceMeasurement::ToRow() const
            f(MeanChordLengthForegroundVertical),
            f(MeanChordLengthBackgroundHorizontal),
            f(MeanChordLengthBackgroundVertical),
-           f(GrainSizeNumber) };
+           f(GrainSizeNumber),
+           f(ParticlesCounted),
+           f(ParticleDensityPhysical),
+           f(MeanParticleDiameter),
+           f(MeanParticleDiameterPhysical) };
 }
 
 MicrostructureTable

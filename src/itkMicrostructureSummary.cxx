@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 namespace itk
 {
@@ -208,19 +209,53 @@ SortedFinite(std::vector<double> v, const char * what)
 double
 MicrostructureSummary::KolmogorovSmirnovStatistic(std::vector<double> a, std::vector<double> b)
 {
-  a = SortedFinite(std::move(a), "first");
-  b = SortedFinite(std::move(b), "second");
-  const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
-  size_t       i = 0, j = 0;
-  double       d = 0.0;
-  while (i < a.size() && j < b.size())
+  const std::vector<double> wa(a.size(), 1.0), wb(b.size(), 1.0);
+  return WeightedKolmogorovSmirnovStatistic(a, wa, b, wb);
+}
+
+double
+MicrostructureSummary::WeightedKolmogorovSmirnovStatistic(const std::vector<double> & a, const std::vector<double> & wa,
+                                                          const std::vector<double> & b, const std::vector<double> & wb)
+{
+  if (wa.size() != a.size() || wb.size() != b.size())
   {
-    const double x = std::min(a[i], b[j]);
-    while (i < a.size() && a[i] <= x)
-      ++i;
-    while (j < b.size() && b[j] <= x)
-      ++j;
-    d = std::max(d, std::abs(i / na - j / nb));
+    ExceptionObject e(__FILE__,
+                      __LINE__,
+                      "MicrostructureSummary: a weighted KS statistic needs one weight per value (" +
+                        std::to_string(a.size()) + " values, " + std::to_string(wa.size()) + " weights; " +
+                        std::to_string(b.size()) + " values, " + std::to_string(wb.size()) + " weights)",
+                      ITK_LOCATION);
+    throw e;
+  }
+  // (value, weight) sorted by value; NaN values and weights <= 0 left out.
+  const auto sorted = [](const std::vector<double> & v, const std::vector<double> & w, const char * what) {
+    std::vector<std::pair<double, double>> s;
+    s.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isnan(v[i]) && w[i] > 0)
+        s.emplace_back(v[i], w[i]);
+    std::vector<double> values(s.size());
+    for (size_t i = 0; i < s.size(); ++i)
+      values[i] = s[i].first;
+    SortedFinite(values, what); // throws for an empty sample
+    std::sort(s.begin(), s.end());
+    double total = 0.0;
+    for (const auto & x : s)
+      total += x.second;
+    return std::pair{ s, total };
+  };
+  const auto [sa, ta] = sorted(a, wa, "first");
+  const auto [sb, tb] = sorted(b, wb, "second");
+  size_t i = 0, j = 0;
+  double ca = 0.0, cb = 0.0, d = 0.0;
+  while (i < sa.size() && j < sb.size())
+  {
+    const double x = std::min(sa[i].first, sb[j].first);
+    for (; i < sa.size() && sa[i].first <= x; ++i)
+      ca += sa[i].second;
+    for (; j < sb.size() && sb[j].first <= x; ++j)
+      cb += sb[j].second;
+    d = std::max(d, std::abs(ca / ta - cb / tb));
   }
   return d;
 }

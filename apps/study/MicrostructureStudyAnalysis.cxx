@@ -286,6 +286,42 @@ S2Band(const std::string & path, const std::set<size_t> & rows)
   return out;
 }
 
+/** The equivalent diameters (um) and Miles-Lantuejoul weights of the particles wholly inside the
+ * patches `rows` (every patch when empty) of a particle table (MicrostructureMeasure --outputParticles). */
+std::pair<std::vector<double>, std::vector<double>>
+ParticleDiameters(const MicrostructureTable & t, const std::set<size_t> & rows)
+{
+  std::pair<std::vector<double>, std::vector<double>> out;
+  for (size_t i = 0; i < t.GetNumberOfRows(); ++i)
+  {
+    const double weight = t.GetNumber(i, "weight");
+    if (weight > 0 && (rows.empty() || rows.count(static_cast<size_t>(t.GetNumber(i, "row")))))
+    {
+      out.first.push_back(t.GetNumber(i, "diameter_um"));
+      out.second.push_back(weight);
+    }
+  }
+  return out;
+}
+
+/** Particle density ratio (mean over patches, candidate / reference) and the weighted KS statistic of
+ * the particles' equivalent diameters, into `comparison` (nothing where a side has no particle). */
+void
+CompareParticles(json & comparison, const std::vector<double> & refDensity,
+                 const std::pair<std::vector<double>, std::vector<double>> & refDiameters,
+                 const std::vector<double> &                                 density,
+                 const std::pair<std::vector<double>, std::vector<double>> & diameters)
+{
+  if (!comparison.is_object() || refDensity.empty() || density.empty())
+    return;
+  const double r = MicrostructureSummary::SummarizeValues("density", refDensity).mean;
+  const double c = MicrostructureSummary::SummarizeValues("density", density).mean;
+  comparison["particle_density_ratio"] = r > 0 ? c / r : NaN;
+  if (!refDiameters.first.empty() && !diameters.first.empty())
+    comparison["particle_diameter_ks"] = MicrostructureSummary::WeightedKolmogorovSmirnovStatistic(
+      diameters.first, diameters.second, refDiameters.first, refDiameters.second);
+}
+
 std::array<std::vector<double>, 3>
 ChordSurvivalBand(const MicrostructureTable & t, const std::set<size_t> & rows, const std::vector<double> & lengths)
 {
@@ -521,7 +557,9 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                           "df_wasserstein_um",
                           "df_variance_ratio",
                           "s2_rms",
-                          "chord_survival_max_difference" })
+                          "chord_survival_max_difference",
+                          "particle_density_ratio",
+                          "particle_diameter_ks" })
     comparison.AddColumn(c);
 
   struct Sets
@@ -550,6 +588,16 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         chordLengths.push_back(top * k / 40.0);
     }
   }
+
+  // Particles (grains of the measured phase): per-patch densities from the measurement tables, the
+  // interior particles' diameters from the particle tables (studies measured before these existed have none).
+  const std::string         densityCol = "particle_density_per_um2";
+  const MicrostructureTable realParticles = fs::exists(out + "/particles_real.csv")
+                                              ? MicrostructureTable::Read(out + "/particles_real.csv")
+                                              : MicrostructureTable();
+  const MicrostructureTable reconstructedParticles = fs::exists(out + "/particles_reconstructed.csv")
+                                                       ? MicrostructureTable::Read(out + "/particles_reconstructed.csv")
+                                                       : MicrostructureTable();
 
   for (const auto & c : conditions)
   {
@@ -591,6 +639,32 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       Compare(sets["real"].vf, sets["real"].df, sets["reconstructed"].vf, sets["reconstructed"].df);
     jc["generated_vs_reconstructed"] =
       Compare(sets["reconstructed"].vf, sets["reconstructed"].df, sets["generated"].vf, sets["generated"].df);
+    if (real.HasColumn(densityCol) && realParticles.GetNumberOfRows() > 0)
+    {
+      const std::set<size_t> rowSet(rows.begin(), rows.end());
+      const auto             realDiameters = ParticleDiameters(realParticles, rowSet);
+      const auto             realDensity = Column(real, densityCol, rows);
+      if (reconstructed.HasColumn(densityCol) && reconstructedParticles.GetNumberOfRows() > 0)
+        CompareParticles(jc["reconstructed_vs_real"],
+                         realDensity,
+                         realDiameters,
+                         Column(reconstructed, densityCol, rows),
+                         ParticleDiameters(reconstructedParticles, rowSet));
+      const std::string particlePath = out + "/generated/" + c.Slug + "_particles.csv";
+      if (fs::exists(genPath) && fs::exists(particlePath))
+      {
+        const auto          g = MicrostructureTable::Read(genPath);
+        std::vector<size_t> gr(g.GetNumberOfRows());
+        for (size_t i = 0; i < gr.size(); ++i)
+          gr[i] = i;
+        if (g.HasColumn(densityCol))
+          CompareParticles(jc["generated_vs_real"],
+                           realDensity,
+                           realDiameters,
+                           Column(g, densityCol, gr),
+                           ParticleDiameters(MicrostructureTable::Read(particlePath), {}));
+      }
+    }
     if (!chordLengths.empty())
     {
       json       curves = { { "length_um", chordLengths } };
@@ -638,7 +712,9 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                           Fmt(Get(cmp, "df_wasserstein_um"), 6),
                           Fmt(Get(cmp, "df_variance_ratio"), 6),
                           Fmt(Get(cmp, "s2_rms"), 6),
-                          Fmt(Get(cmp, "chord_survival_max_difference"), 6) });
+                          Fmt(Get(cmp, "chord_survival_max_difference"), 6),
+                          Fmt(Get(cmp, "particle_density_ratio"), 6),
+                          Fmt(Get(cmp, "particle_diameter_ks"), 6) });
     }
   }
 
@@ -671,6 +747,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     targets["s2_rms"] = s2;
     targets["s2_ok"] = s2 <= 0.01;
     targets["chord_survival_max_difference"] = Get(g, "chord_survival_max_difference");
+    targets["particle_density_ratio"] = Get(g, "particle_density_ratio");
+    targets["particle_diameter_ks"] = Get(g, "particle_diameter_ks");
   }
   // Baselines for those figures: the training conditions' true means and variance interpolated
   // linearly, for each continuous parameter that alone separates the held-out condition from its

@@ -74,6 +74,8 @@ CrossValidationRow(const json & results, const std::string & fold, int seed, boo
   }
   row["df_ks"] = Number(t, "df_ks");
   row["chord_survival_max_difference"] = Number(t, "chord_survival_max_difference");
+  row["particle_density_ratio"] = Number(t, "particle_density_ratio");
+  row["particle_diameter_ks"] = Number(t, "particle_diameter_ks");
   row["targets_met"] = met;
   row["all_targets_met"] = met == CrossValidationTargets().size();
   // The straight line through the training conditions' own statistics (first parameter with
@@ -208,6 +210,8 @@ WriteCrossValidation(const std::string & out, const json & cv)
     { "df_ks", 3 },
     { "s2_rms", 4 },
     { "chord_survival_max_difference", 3 },
+    { "particle_density_ratio", 2 },
+    { "particle_diameter_ks", 3 },
     { "targets_met", 0 },
     { "inverse_mean_error", 3 },
     { "inverse_covered", 0 },

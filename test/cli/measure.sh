@@ -95,6 +95,39 @@ assert got == {("foreground", "h", "10"): 400, ("background", "h", "10"): 400}, 
 assert all(x["length_um"] == "5" for x in r)
 PY
 
+# Particles: bright discs of radius 6 on a dark 100 x 100 image, three inside, one cut by the left edge
+# (counted) and one by the right edge (not counted). The particle table must match scikit-image's
+# labelling (areas, boxes), and the density is 4 counted / (99 x 99 px of 0.5 um).
+$py - <<'PY'
+import numpy as np, skimage.io as io
+y, x = np.mgrid[0:100, 0:100]
+a = np.full((100, 100), 40, np.uint8)
+for cx, cy in [(30, 30), (70, 30), (50, 70), (0, 50), (99, 80)]:
+    a[(x - cx) ** 2 + (y - cy) ** 2 <= 36] = 220
+io.imsave("discs.png", a, check_contrast=False)
+PY
+"$bin/MicrostructureMeasure" discs.png --pixelSize 0.5 --outputTable discs.csv --outputParticles particles.csv >/dev/null 2>&1
+$py - <<'PY'
+import csv, math
+import numpy as np, skimage.io as io, skimage.measure as measure
+m = io.imread("discs.png") > 128
+props = measure.regionprops(measure.label(m, connectivity=1))
+truth = sorted((p.bbox[0], p.bbox[1], p.bbox[3] - p.bbox[1], p.bbox[2] - p.bbox[0], int(p.area)) for p in props)
+r = list(csv.DictReader(open("particles.csv")))
+got = sorted((int(x["top"]), int(x["left"]), int(x["width"]), int(x["height"]), int(x["area_px"])) for x in r)
+assert got == truth, (got, truth)
+assert sum(int(x["counted"]) for x in r) == 4, r
+assert sum(int(x["edge"]) for x in r) == 2, r
+for x in r:
+    assert abs(float(x["diameter_um"]) - 0.5 * 2 * math.sqrt(int(x["area_px"]) / math.pi)) < 1e-9, x
+    assert (float(x["weight"]) > 0) == (x["edge"] == "0"), x
+t = list(csv.DictReader(open("discs.csv")))[0]
+assert abs(float(t["particle_density_per_um2"]) - 4 / (99 * 99 * 0.25)) < 1e-12, t["particle_density_per_um2"]
+assert t["particles_counted"] == "4", t["particles_counted"]
+inner = [float(x["diameter_um"]) for x in r if x["edge"] == "0"]
+assert abs(float(t["particle_mean_diameter_um"]) - sum(inner) / 3) < 1e-9  # equal boxes: equal weights
+PY
+
 "$bin/MicrostructureMeasure" list.csv --groupBy cooling_rate --outputSummary list.json >/dev/null 2>&1
 $py - <<'PY'
 import json

@@ -76,6 +76,28 @@ for s in ("real", "generated"):
     m = np.array(cs[s]["mean"])
     assert m[0] == 1 and np.all(np.diff(m) <= 1e-12) and m[-1] < 0.2, (s, m)
     assert np.all(np.array(cs[s]["q05"]) <= m + 1e-12) and np.all(m <= np.array(cs[s]["q95"]) + 1e-12)
+# Particles at the held-out rate: the density ratio and the weighted KS statistic of the interior
+# particles' diameters, recomputed from the tables MicrostructureMeasure wrote.
+def diameters(path, rows):
+    d, w = [], []
+    for p in csv.DictReader(open(path)):
+        if float(p["weight"]) > 0 and (rows is None or int(p["row"]) in rows):
+            d.append(float(p["diameter_um"]))
+            w.append(float(p["weight"]))
+    return np.array(d), np.array(w)
+def weighted_ks(a, wa, b, wb):
+    xs = np.union1d(a, b)
+    return max(abs(wa[a <= x].sum() / wa.sum() - wb[b <= x].sum() / wb.sum()) for x in xs)
+def density(path, rows):
+    return np.mean([float(m["particle_density_per_um2"]) for i, m in enumerate(csv.DictReader(open(path)))
+                    if rows is None or i in rows])
+g = held["generated_vs_real"]
+ra, rw = diameters("st/particles_real.csv", rows3)
+ga, gw = diameters("st/generated/cooling_rate_C_per_s_3_particles.csv", None)
+assert len(ra) > 10 and len(ga) > 10, (len(ra), len(ga))
+assert abs(g["particle_diameter_ks"] - weighted_ks(ga, gw, ra, rw)) < 1e-12, g["particle_diameter_ks"]
+expected = density("st/generated/cooling_rate_C_per_s_3_measure.csv", None) / density("st/measure_real.csv", rows3)
+assert abs(g["particle_density_ratio"] - expected) < 1e-9, (g["particle_density_ratio"], expected)
 # The preset's prior has the composition level, and no calibration: no calibration log.
 assert not os.path.exists("st/prior_calibration.csv")
 head = open("st/prior.model", "rb").read().split(b"end_header")[0].decode(errors="replace")
