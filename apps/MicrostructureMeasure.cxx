@@ -79,6 +79,14 @@ Declare(Module & m)
         "counts it (it reaches neither the last column nor the last row) and its size-distribution weight "
         "(Miles-Lantuejoul; 0 for a particle cut by the edge).")
     .channel = "output";
+  m.Add("image",
+        "outputPhaseMap",
+        "outputPhaseMap",
+        "",
+        "Phase map",
+        "Optional: the 0/1 phase map that was measured (1 = the measured phase), of the input's size: to check the "
+        "segmentation by eye. Not for a CSV list of micrographs.")
+    .channel = "output";
   m.Add("directory",
         "confineReads",
         "confineReads",
@@ -107,6 +115,17 @@ Declare(Module & m)
         "1",
         "Foreground value",
         "With --binary: the label of the measured phase.");
+  auto & smoothing = m.Add("double",
+                           "smoothing",
+                           "smoothing",
+                           "0",
+                           "Smoothing before Otsu (px)",
+                           "Standard deviation in pixels of a Gaussian applied to each image or patch before Otsu; 0 = "
+                           "none. For noisy micrographs such as SEM images, where raw Otsu turns noise into particles "
+                           "(0.5 px: bench/sem_segmentation.py). Not used with --binary.");
+  smoothing.minimum = "0";
+  smoothing.maximum = "20";
+  smoothing.step = "0.1";
   auto & rule = m.Add("string-enumeration",
                       "edgeRule",
                       "edgeRule",
@@ -183,8 +202,14 @@ MeasureFile(const Module & m, const std::string & path, double pixelSize, sm::cl
   measure->SetChordHistograms(!m.Get("outputChords").empty());
   measure->SetKeepParticles(!m.Get("outputParticles").empty());
   measure->SetCorrelationMaximumDistance(static_cast<unsigned int>(m.GetInt("correlationDistance")));
+  measure->SetSmoothingSigma(m.GetDouble("smoothing"));
+  measure->SetKeepSegmentation(!m.Get("outputPhaseMap").empty());
   progress.Observe(measure, start, span);
   measure->Update();
+  if (!m.Get("outputPhaseMap").empty())
+  {
+    itk::WriteImageAtomically(measure->GetSegmentation(), m.Get("outputPhaseMap"));
+  }
   return measure->GetMeasurements();
 }
 
@@ -379,12 +404,19 @@ Body(Module & m)
   const std::string outCorrelation = m.Get("outputCorrelation");
   const std::string outChords = m.Get("outputChords");
   const std::string outParticles = m.Get("outputParticles");
-  if (outTable.empty() && outSummary.empty() && outCorrelation.empty() && outChords.empty() && outParticles.empty())
+  const std::string outPhaseMap = m.Get("outputPhaseMap");
+  if (outTable.empty() && outSummary.empty() && outCorrelation.empty() && outChords.empty() && outParticles.empty() &&
+      outPhaseMap.empty())
   {
     throw std::invalid_argument("nothing to write: give --outputTable, --outputSummary, --outputCorrelation, "
-                                "--outputChords and/or --outputParticles");
+                                "--outputChords, --outputParticles and/or --outputPhaseMap");
   }
-  for (const auto & p : { outTable, outSummary, outCorrelation, outChords, outParticles })
+  const double smoothing = m.GetDouble("smoothing");
+  if (!(smoothing >= 0) || !std::isfinite(smoothing) || smoothing > 20)
+  {
+    throw std::invalid_argument("--smoothing must be a standard deviation from 0 to 20 pixels (0 = none)");
+  }
+  for (const auto & p : { outTable, outSummary, outCorrelation, outChords, outParticles, outPhaseMap })
   {
     if (!p.empty())
     {
@@ -402,6 +434,11 @@ Body(Module & m)
   itk::MicrostructureTable meta;
   std::vector<itk::MicrostructureSliceMeasurement> results;
   const bool                                       isList = fs::path(input).extension() == ".csv";
+  if (isList && !outPhaseMap.empty())
+  {
+    throw std::invalid_argument("--outputPhaseMap writes one image or stack; '" + input +
+                                "' is a list of micrographs (of any sizes): measure one micrograph or a patch stack");
+  }
   if (isList)
   {
     meta = itk::MicrostructureTable::Read(input);

@@ -437,6 +437,21 @@ ConditionColumns(const json & data)
   return columns;
 }
 
+/** A MicrostructureMeasure step's arguments with the config's smoothing before Otsu (measure.smoothing_px),
+ * the same for the real, reconstructed and generated patches; none when it is 0 (the arguments, and so
+ * the steps' stamps, of a study without it stay as they were). */
+std::vector<std::string>
+WithSmoothing(const json & config, std::vector<std::string> args)
+{
+  const double sigma = config["measure"]["smoothing_px"].get<double>();
+  if (!(sigma >= 0) || sigma > 20)
+    throw std::invalid_argument("measure.smoothing_px must be a standard deviation from 0 to 20 pixels (it is " +
+                                config["measure"]["smoothing_px"].dump() + ")");
+  if (sigma > 0)
+    args.insert(args.end(), { "--smoothing", config["measure"]["smoothing_px"].dump() });
+  return args;
+}
+
 /** The micrograph table (the synthetic default made first) and the patches step's arguments. */
 std::vector<std::string>
 PrepareData(Runner & run, const json & config, const std::string & out)
@@ -536,19 +551,20 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
 
   run.Step("measure-real",
            "MicrostructureMeasure",
-           { out + "/patches.nrrd",
-             "--table",
-             out + "/patches.csv",
-             "--outputTable",
-             out + "/measure_real.csv",
-             "--outputCorrelation",
-             out + "/s2_real.csv",
-             "--correlationDistance",
-             "40",
-             "--outputChords",
-             out + "/chords_real.csv",
-             "--outputParticles",
-             out + "/particles_real.csv" },
+           WithSmoothing(config,
+                         { out + "/patches.nrrd",
+                           "--table",
+                           out + "/patches.csv",
+                           "--outputTable",
+                           out + "/measure_real.csv",
+                           "--outputCorrelation",
+                           out + "/s2_real.csv",
+                           "--correlationDistance",
+                           "40",
+                           "--outputChords",
+                           out + "/chords_real.csv",
+                           "--outputParticles",
+                           out + "/particles_real.csv" }),
            { out + "/measure_real.csv", out + "/s2_real.csv", out + "/chords_real.csv", out + "/particles_real.csv" },
            0.08,
            0.01,
@@ -638,17 +654,18 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
            { "encode" });
   run.Step("measure-reconstructed",
            "MicrostructureMeasure",
-           { out + "/reconstructed.nrrd",
-             "--table",
-             out + "/patches.csv",
-             "--outputTable",
-             out + "/measure_reconstructed.csv",
-             "--outputCorrelation",
-             out + "/s2_reconstructed.csv",
-             "--correlationDistance",
-             "40",
-             "--outputParticles",
-             out + "/particles_reconstructed.csv" },
+           WithSmoothing(config,
+                         { out + "/reconstructed.nrrd",
+                           "--table",
+                           out + "/patches.csv",
+                           "--outputTable",
+                           out + "/measure_reconstructed.csv",
+                           "--outputCorrelation",
+                           out + "/s2_reconstructed.csv",
+                           "--correlationDistance",
+                           "40",
+                           "--outputParticles",
+                           out + "/particles_reconstructed.csv" }),
            { out + "/measure_reconstructed.csv", out + "/particles_reconstructed.csv" },
            0.49,
            0.01,
@@ -747,19 +764,20 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     run.Step(
       "measure-generated-" + c.Slug,
       "MicrostructureMeasure",
-      { out + "/" + name + ".nrrd",
-        "--table",
-        out + "/" + name + ".csv",
-        "--outputTable",
-        out + "/" + name + "_measure.csv",
-        "--outputCorrelation",
-        out + "/" + name + "_s2.csv",
-        "--correlationDistance",
-        "40",
-        "--outputChords",
-        out + "/" + name + "_chords.csv",
-        "--outputParticles",
-        out + "/" + name + "_particles.csv" },
+      WithSmoothing(config,
+                    { out + "/" + name + ".nrrd",
+                      "--table",
+                      out + "/" + name + ".csv",
+                      "--outputTable",
+                      out + "/" + name + "_measure.csv",
+                      "--outputCorrelation",
+                      out + "/" + name + "_s2.csv",
+                      "--correlationDistance",
+                      "40",
+                      "--outputChords",
+                      out + "/" + name + "_chords.csv",
+                      "--outputParticles",
+                      out + "/" + name + "_particles.csv" }),
       { out + "/" + name + "_measure.csv", out + "/" + name + "_chords.csv", out + "/" + name + "_particles.csv" },
       0.75 + (k + 0.8) * span,
       span * 0.2,

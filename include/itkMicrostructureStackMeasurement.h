@@ -106,7 +106,8 @@ MicrostructureMeasurementsToTable(const std::vector<MicrostructureSliceMeasureme
  * ParallelizeArray; NumberOfWorkUnits bounds how many at once; the threader is a
  * PlatformMultiThreader, not ITK's pool, because ITK's histogram of a float slice sends work
  * to the pool whatever its work-unit setting and pool threads waiting on the pool deadlock):
- *  - gray input: OtsuPhaseSegmentationImageFilter (2D) with ForegroundPhase (default Bright:
+ *  - gray input: with SmoothingSigma > 0 first DiscreteGaussianImageFilter (variance sigma^2 in
+ *    pixels), then OtsuPhaseSegmentationImageFilter (2D) with ForegroundPhase (default Bright:
  *    bright = ferrite = 1) and NumberOfHistogramBins -> 0/1 phase map;
  *    binary input: pixels equal to ForegroundValue (default 1) are the foreground;
  *  - MicrostructureDescriptorsImageFilter with LineSpacing, LineOffset, EdgeRule,
@@ -153,6 +154,7 @@ public:
   using GraySliceType = Image<InputPixelType, 2>;
   using LabelSliceType = Image<LabelPixelType, 2>;
   using OtsuFilterType = OtsuPhaseSegmentationImageFilter<GraySliceType, LabelSliceType>;
+  using SmoothSliceType = Image<float, 2>;
   using DescriptorsFilterType = MicrostructureDescriptorsImageFilter<LabelSliceType>;
   using CorrelationFilterType = TwoPointCorrelationImageFilter<LabelSliceType>;
   using ParticlesFilterType = MicrostructureParticlesImageFilter<LabelSliceType>;
@@ -173,6 +175,13 @@ public:
   itkGetConstMacro(ForegroundPhase, ForegroundPhaseEnum);
   itkSetMacro(NumberOfHistogramBins, unsigned int);
   itkGetConstMacro(NumberOfHistogramBins, unsigned int);
+
+  /** Standard deviation (pixels) of a Gaussian smoothing of every gray slice before Otsu; 0 (default)
+   * = none. For noisy micrographs (SEM): on a synthetic SEM analogue (bench/sem_segmentation.py) raw
+   * Otsu turned the noise into particles (4.1 times the true number), while 0.5 pixel gave 0.97 times.
+   * Ignored for binary input. */
+  itkSetMacro(SmoothingSigma, double);
+  itkGetConstMacro(SmoothingSigma, double);
 
   /** Descriptor settings. */
   itkSetMacro(LineSpacing, SizeValueType);
@@ -244,11 +253,16 @@ private:
    * when kept. */
   MeasurementType
   MeasureSlice(SizeValueType k) const;
+  /** Otsu's 0/1 phase map of one gray slice (single-threaded); its threshold into `threshold`. */
+  template <typename TSlice>
+  typename LabelSliceType::Pointer
+  Otsu(TSlice * slice, double & threshold) const;
 
   bool                m_InputIsBinary{ false };
   InputPixelType      m_ForegroundValue{ NumericTraits<InputPixelType>::OneValue() };
   ForegroundPhaseEnum m_ForegroundPhase{ ForegroundPhaseEnum::Bright };
   unsigned int        m_NumberOfHistogramBins{ 256 };
+  double              m_SmoothingSigma{ 0.0 };
   SizeValueType       m_LineSpacing{ 1 };
   SizeValueType       m_LineOffset{ 0 };
   EdgeRuleEnum        m_EdgeRule{ EdgeRuleEnum::ASTMHalfCount };

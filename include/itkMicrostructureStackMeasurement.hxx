@@ -6,11 +6,13 @@
 #define itkMicrostructureStackMeasurement_hxx
 
 #include "itkMicrostructureStackMeasurement.h"
+#include "itkDiscreteGaussianImageFilter.h"
 #include "itkMicrostructureIO.h"
 #include "itkMultiThreaderBase.h"
 #include "itkPlatformMultiThreader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace itk
@@ -32,6 +34,11 @@ MicrostructureStackMeasurement<TInputImage>::VerifyPreconditions() ITKv5_CONST
   if (m_LineSpacing == 0)
   {
     itkExceptionMacro(<< "LineSpacing is 0; it is the number of pixels between test lines and must be at least 1.");
+  }
+  if (!(m_SmoothingSigma >= 0.0) || !std::isfinite(m_SmoothingSigma))
+  {
+    itkExceptionMacro(<< "SmoothingSigma is " << m_SmoothingSigma
+                      << "; give the Gaussian's standard deviation in pixels (0 = no smoothing).");
   }
   if (!m_InputIsBinary && m_NumberOfHistogramBins < 2)
   {
@@ -89,6 +96,24 @@ MicrostructureStackMeasurement<TInputImage>::StreamedGenerateData(unsigned int)
 }
 
 template <typename TInputImage>
+template <typename TSlice>
+auto
+MicrostructureStackMeasurement<TInputImage>::Otsu(TSlice * slice, double & threshold) const ->
+  typename LabelSliceType::Pointer
+{
+  auto otsu = OtsuPhaseSegmentationImageFilter<TSlice, LabelSliceType>::New();
+  otsu->SetInput(slice);
+  otsu->SetForegroundPhase(m_ForegroundPhase);
+  otsu->SetNumberOfHistogramBins(m_NumberOfHistogramBins);
+  otsu->SetNumberOfWorkUnits(1);
+  otsu->Update();
+  typename LabelSliceType::Pointer labels = otsu->GetOutput();
+  labels->DisconnectPipeline();
+  threshold = static_cast<double>(otsu->GetThresholds().front());
+  return labels;
+}
+
+template <typename TInputImage>
 auto
 MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const -> MeasurementType
 {
@@ -130,16 +155,22 @@ MicrostructureStackMeasurement<TInputImage>::MeasureSlice(SizeValueType k) const
     gray->SetSpacing(spacing);
     gray->Allocate();
     std::copy(source, source + sliceSize, gray->GetBufferPointer());
-
-    auto otsu = OtsuFilterType::New();
-    otsu->SetInput(gray);
-    otsu->SetForegroundPhase(m_ForegroundPhase);
-    otsu->SetNumberOfHistogramBins(m_NumberOfHistogramBins);
-    otsu->SetNumberOfWorkUnits(1);
-    otsu->Update();
-    labels = otsu->GetOutput();
-    labels->DisconnectPipeline();
-    m.OtsuThreshold = otsu->GetThresholds().front();
+    if (m_SmoothingSigma > 0)
+    {
+      // Smoothed in float, whatever the input type (an 8-bit slice would be rounded back to its levels).
+      auto smooth = DiscreteGaussianImageFilter<GraySliceType, SmoothSliceType>::New();
+      smooth->SetInput(gray);
+      smooth->SetUseImageSpacing(false);
+      smooth->SetVariance(m_SmoothingSigma * m_SmoothingSigma);
+      smooth->SetMaximumError(0.001);
+      smooth->SetMaximumKernelWidth(64);
+      smooth->SetNumberOfWorkUnits(1);
+      labels = Otsu<SmoothSliceType>(smooth->GetOutput(), m.OtsuThreshold);
+    }
+    else
+    {
+      labels = Otsu<GraySliceType>(gray, m.OtsuThreshold);
+    }
   }
 
   if (m_Segmentation)
@@ -233,6 +264,7 @@ MicrostructureStackMeasurement<TInputImage>::PrintSelf(std::ostream & os, Indent
   os << indent << "EdgeRule: " << m_EdgeRule << std::endl;
   os << indent << "IncludeEdgeChords: " << (m_IncludeEdgeChords ? "On" : "Off") << std::endl;
   os << indent << "ChordHistograms: " << (m_ChordHistograms ? "On" : "Off") << std::endl;
+  os << indent << "SmoothingSigma: " << m_SmoothingSigma << std::endl;
   os << indent << "KeepParticles: " << (m_KeepParticles ? "On" : "Off") << std::endl;
   os << indent << "ComputeCorrelation: " << (m_ComputeCorrelation ? "On" : "Off") << std::endl;
   os << indent << "CorrelationMaximumDistance: " << m_CorrelationMaximumDistance << std::endl;
