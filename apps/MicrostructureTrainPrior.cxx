@@ -253,15 +253,26 @@ Body(Module & m)
                                  static_cast<unsigned int>(size[1]),
                                  static_cast<unsigned int>(size[0]),
                                  trainConditions);
-      const auto & s = prior->GetConditionSchema();
+      // Its line at the ends of the first continuous parameter's range, the others at their training
+      // mean (continuous) or first category.
+      const auto &                 s = prior->GetConditionSchema();
+      Prior::Condition             at;
+      const Prior::ConditionSpec * first = nullptr;
+      for (const auto & spec : s)
+      {
+        at[spec.Name] = spec.Categorical ? spec.Categories.front() : itk::MicrostructureTable::FormatNumber(spec.Mean);
+        if (!spec.Categorical && !first)
+          first = &spec;
+      }
       std::cerr << "composition level: the share of the bright phase per map (standardised)";
-      if (!s.empty() && !s[0].Categorical)
-        for (const double z : { s[0].Minimum, s[0].Maximum })
+      if (first)
+        for (const double z : { first->Minimum, first->Maximum })
         {
-          const auto top = prior->GetCompositionPrior({ { s[0].Name, itk::MicrostructureTable::FormatNumber(z) } });
-          std::cerr << "; at " << s[0].Name << " = " << z << ": mean " << top.Mean[0] << ", sd " << top.StdDev[0];
+          at[first->Name] = itk::MicrostructureTable::FormatNumber(z);
+          const auto top = prior->GetCompositionPrior(at);
+          std::cerr << "; at " << first->Name << " = " << z << ": mean " << top.Mean[0] << ", sd " << top.StdDev[0];
         }
-      std::cerr << "\n";
+      std::cerr << (s.size() > 1 && first ? " (the other parameters at their mean or first category)\n" : "\n");
     }
     prior->SetSeed(std::stoull(m.Get("seed")));
     prior->Initialize();

@@ -56,8 +56,11 @@ with open("patches_method.csv", "w", newline="") as f:
 PY
 "$bin/MicrostructureTrainPrior" patches.nrrd prior_m.model --vqvae vq.model --table patches_method.csv \
   --logConditions cooling_rate_C_per_s --categorical method --layers 2 --hiddenChannels 8 \
-  --outputHiddenChannels 16 --batchSize 8 --steps 2 >out.txt 2>&1 || { cat out.txt; exit 1; }
+  --outputHiddenChannels 16 --batchSize 8 --steps 2 --compositionLevel phase >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "condition_1 = method,categorical,air,water" prior_m.model || { echo "FAIL: categories"; exit 1; }
+# (With two parameters the composition level's report gives the others a value: it used to ask the
+# level at the first parameter alone and fail, as examples/uhcs_study.json did.)
+grep -q "the other parameters at their mean or first category" out.txt || { echo "FAIL: composition report"; cat out.txt; exit 1; }
 "$bin/MicrostructureGenerate" gm.nrrd --vqvae vq.model --prior prior_m.model --samples 2 \
   --condition ln_cooling_rate_C_per_s=1,method=air >/dev/null 2>&1 || { echo "FAIL: generating a test-only category"; exit 1; }
 
