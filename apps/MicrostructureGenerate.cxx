@@ -3,11 +3,14 @@
  *  condition, sampled from a trained prior and decoded by its VQ-VAE.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "MicrostructureDataParallelCLI.h"
 #include "itkConditionalMicrostructureImageSource.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -61,6 +64,76 @@ SchemaText(const itk::PixelCNNPriorModel & prior)
   return text.empty() ? "  (none: the prior is unconditional)\n" : text;
 }
 
+/** Generation shared by the processes of a data-parallel job: process r of W draws the samples of
+ * batches [B r / W, B (r + 1) / W) of the B batches (a sample depends on the seed, the batch size and
+ * its index only, so the result is that of one process), and every process then receives the whole
+ * stack and its index maps. */
+std::pair<ImageType::Pointer, IndexType::Pointer>
+GenerateShared(SourceType * source, itk::SizeValueType samples, itk::SizeValueType batchSize)
+{
+  const itk::SizeValueType world = itk::DataParallel::GetWorldSize(), rank = itk::DataParallel::GetRank();
+  const itk::SizeValueType batches = (samples + batchSize - 1) / batchSize;
+  const auto first = [&](itk::SizeValueType r) { return std::min(samples, batches * r / world * batchSize); };
+  source->UpdateOutputInformation();
+  ImageType * images = source->GetOutput();
+  IndexType * maps = source->GetIndexMaps();
+  const auto  imageRegion = images->GetLargestPossibleRegion();
+  const auto  mapRegion = maps->GetLargestPossibleRegion();
+  const auto  imageSlice = imageRegion.GetSize(0) * imageRegion.GetSize(1);
+  const auto  mapSlice = mapRegion.GetSize(0) * mapRegion.GetSize(1);
+
+  // This process's samples: their pixels, then their index maps.
+  std::vector<unsigned char> mine;
+  const itk::SizeValueType   z0 = first(rank), z1 = first(rank + 1);
+  if (z1 > z0)
+  {
+    auto region = imageRegion;
+    region.SetIndex(2, static_cast<itk::IndexValueType>(z0));
+    region.SetSize(2, z1 - z0);
+    images->SetRequestedRegion(region);
+    images->Update();
+    const auto at = [](const auto * image, itk::SizeValueType z) {
+      auto index = image->GetBufferedRegion().GetIndex();
+      index[2] = static_cast<itk::IndexValueType>(z);
+      return image->GetBufferPointer() + image->ComputeOffset(index);
+    };
+    const auto * pixels = at(images, z0);
+    const auto * indices = at(maps, z0);
+    const size_t imageBytes = (z1 - z0) * imageSlice * sizeof(ImageType::PixelType);
+    const size_t mapBytes = (z1 - z0) * mapSlice * sizeof(IndexType::PixelType);
+    mine.resize(imageBytes + mapBytes);
+    std::memcpy(mine.data(), pixels, imageBytes);
+    std::memcpy(mine.data() + imageBytes, indices, mapBytes);
+  }
+  const auto pieces = itk::DataParallel::AllGatherBytes(mine);
+
+  auto all = ImageType::New();
+  all->CopyInformation(images);
+  all->SetRegions(imageRegion);
+  all->Allocate();
+  auto allMaps = IndexType::New();
+  allMaps->CopyInformation(maps);
+  allMaps->SetRegions(mapRegion);
+  allMaps->Allocate();
+  for (itk::SizeValueType r = 0; r < world; ++r)
+  {
+    const itk::SizeValueType n = first(r + 1) - first(r);
+    const size_t             imageBytes = n * imageSlice * sizeof(ImageType::PixelType);
+    if (pieces[r].size() != imageBytes + n * mapSlice * sizeof(IndexType::PixelType))
+      throw std::runtime_error("process " + std::to_string(r) + " of the data-parallel job sent " +
+                               std::to_string(pieces[r].size()) + " bytes of samples, not " +
+                               std::to_string(imageBytes + n * mapSlice * sizeof(IndexType::PixelType)) +
+                               ": start every process with the same arguments");
+    if (n == 0)
+      continue;
+    std::memcpy(all->GetBufferPointer() + first(r) * imageSlice, pieces[r].data(), imageBytes);
+    std::memcpy(allMaps->GetBufferPointer() + first(r) * mapSlice,
+                pieces[r].data() + imageBytes,
+                n * mapSlice * sizeof(IndexType::PixelType));
+  }
+  return { all, allMaps };
+}
+
 int
 Body(Module & m)
 {
@@ -70,10 +143,13 @@ Body(Module & m)
   const std::string output = m.Get("output"), folder = m.Get("outputFolder");
   if (output.empty() && folder.empty())
     throw std::invalid_argument("give an output stack (e.g. generated.nrrd) or --outputFolder");
-  if (!output.empty())
+  // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): the processes share the batches, and
+  // rank 0 writes.
+  const bool writes = sm::cli::JoinDataParallelJob("the outputs");
+  if (writes && !output.empty())
     itk::CheckOutputPathWritable(output);
   for (const char * key : { "outputIndexMaps", "outputTable" })
-    if (!m.Get(key).empty())
+    if (writes && !m.Get(key).empty())
       itk::CheckOutputPathWritable(m.Get(key));
 
   sm::cli::Progress progress("MicrostructureGenerate", "sampling the prior and decoding");
@@ -114,14 +190,30 @@ Body(Module & m)
   source->SetSeed(m.GetSeed("seed"));
   source->SetBatchSize(static_cast<itk::SizeValueType>(m.GetInt("batchSize")));
   progress.Observe(source, 0.02, 0.93);
-  source->Update();
-
-  ImageType * images = source->GetOutput();
-  const auto  size = images->GetLargestPossibleRegion().GetSize();
+  ImageType::Pointer images;
+  IndexType::Pointer maps;
+  if (itk::DataParallel::IsActive())
+  {
+    std::tie(images, maps) = GenerateShared(source,
+                                            static_cast<itk::SizeValueType>(m.GetInt("samples")),
+                                            static_cast<itk::SizeValueType>(m.GetInt("batchSize")));
+  }
+  else
+  {
+    source->Update();
+    images = source->GetOutput();
+    maps = source->GetIndexMaps();
+  }
+  if (!writes)
+  {
+    progress.End();
+    return 0;
+  }
+  const auto size = images->GetLargestPossibleRegion().GetSize();
   if (!output.empty())
-    itk::WriteImageAtomically(images, output);
+    itk::WriteImageAtomically(images.GetPointer(), output);
   if (!m.Get("outputIndexMaps").empty())
-    itk::WriteImageAtomically(source->GetIndexMaps(), m.Get("outputIndexMaps"));
+    itk::WriteImageAtomically(maps.GetPointer(), m.Get("outputIndexMaps"));
   if (!folder.empty())
   {
     std::filesystem::create_directories(folder);
@@ -129,7 +221,7 @@ Body(Module & m)
     {
       char name[32];
       std::snprintf(name, sizeof(name), "sample_%05lu.png", static_cast<unsigned long>(k));
-      itk::WriteImageAtomically(sm::cli::ExtractSlice(images, k).GetPointer(),
+      itk::WriteImageAtomically(sm::cli::ExtractSlice(images.GetPointer(), k).GetPointer(),
                                 (std::filesystem::path(folder) / name).string());
     }
   }

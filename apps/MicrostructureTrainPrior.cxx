@@ -8,7 +8,7 @@
 #include "MicrostructureCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCodeForegroundShare.h"
-#include "itkDataParallel.h"
+#include "MicrostructureDataParallelCLI.h"
 #include "itkMicrostructureHash.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -105,11 +105,7 @@ Body(Module & m)
   const std::string cache = output + ".maps.nrrd";
 
   // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): a data-parallel job, in which rank 0 writes.
-  itk::DataParallel::Join(itk::DataParallel::SettingsFromEnvironment());
-  const bool writes = itk::DataParallel::IsMainProcess();
-  if (itk::DataParallel::IsActive())
-    std::cerr << "process " << itk::DataParallel::GetRank() << " of " << itk::DataParallel::GetWorldSize()
-              << " of a data-parallel job" << (writes ? " (writes the log, checkpoints and model)" : "") << "\n";
+  const bool writes = sm::cli::JoinDataParallelJob("the log, checkpoints and model");
 
   sm::cli::Progress progress("MicrostructureTrainPrior", "PixelCNN prior training");
   const auto        table = itk::MicrostructureTable::Read(m.Get("table"));

@@ -7,7 +7,7 @@
 #include "MicrostructureCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCastImageFilter.h"
-#include "itkDataParallel.h"
+#include "MicrostructureDataParallelCLI.h"
 #include "itkExtractImageFilter.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructureTable.h"
@@ -53,11 +53,7 @@ Body(Module & m)
     itk::CheckOutputPathWritable(m.Get("log"));
 
   // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): a data-parallel job, in which rank 0 writes.
-  itk::DataParallel::Join(itk::DataParallel::SettingsFromEnvironment());
-  const bool writes = itk::DataParallel::IsMainProcess();
-  if (itk::DataParallel::IsActive())
-    std::cerr << "process " << itk::DataParallel::GetRank() << " of " << itk::DataParallel::GetWorldSize()
-              << " of a data-parallel job" << (writes ? " (writes the log, checkpoints and model)" : "") << "\n";
+  const bool writes = sm::cli::JoinDataParallelJob("the log, checkpoints and model");
 
   sm::cli::Progress progress("MicrostructureTrainVQVAE", "VQ-VAE training");
   // Patches: 8-bit stacks (MicrostructurePatches) or any scalar stack, as float.

@@ -17,8 +17,9 @@ namespace itk
  *
  * A job is WorldSize processes, each with its Rank (0..WorldSize-1). They meet at a rendezvous,
  * c10d's TCPStore served by rank 0 at MasterAddress:MasterPort. After Join(), the models'
- * TrainStep average their gradients over the processes (c10d's Reducer: bucketed all-reduce
- * during the backward pass, as PyTorch's DistributedDataParallel), and the trainers give each
+ * TrainStep average their gradients over the processes (c10d all-reduce in buckets of at most
+ * 25 MiB after the backward pass; c10d's Reducer, which PyTorch's DistributedDataParallel uses,
+ * needs distributed-autograd headers Debian's LibTorch lacks), and the trainers give each
  * process its share of every global batch; rank 0 writes the logs, checkpoints and models.
  *
  * The settings come from the environment that torchrun and Kubernetes' PyTorchJob set, as
@@ -77,6 +78,10 @@ public:
   static std::vector<double>
   AllReduceSum(const std::vector<double> & values);
 
+  /** Every process's bytes, in rank order, on every process (c10d all-gather; the pieces may differ
+   * in length); { mine } when not in a job. */
+  static std::vector<std::vector<unsigned char>>
+  AllGatherBytes(const std::vector<unsigned char> & mine);
   /** Waits until every process has reached this point (or throws after the Timeout). */
   static void
   Barrier();

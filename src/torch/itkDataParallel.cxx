@@ -1,6 +1,6 @@
 /*=========================================================================
  * itk::DataParallel (include/itkDataParallel.h) and the models' gradient averaging
- * (itkDataParallelSupport.h) on c10d: TCPStore rendezvous, ProcessGroupGloo, Reducer.
+ * (itkDataParallelSupport.h) on c10d: TCPStore rendezvous, ProcessGroupGloo, bucketed all-reduce.
  *=========================================================================*/
 #include "itkDataParallel.h"
 #include "itkDataParallelSupport.h"
@@ -12,8 +12,10 @@
 #endif
 #include <torch/csrc/utils/tensor_flatten.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 namespace itk
@@ -196,6 +198,31 @@ DataParallel::AllReduceSum(const std::vector<double> & values)
   dataparallel::AllReduceSum(t);
   const auto c = t[0].contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+std::vector<std::vector<unsigned char>>
+DataParallel::AllGatherBytes(const std::vector<unsigned char> & mine)
+{
+  if (!IsActive())
+    return { mine };
+  // The lengths first (exact in double up to 2^53), then every piece padded to the longest.
+  const unsigned int  world = GetWorldSize();
+  std::vector<double> lengths(world, 0.0);
+  lengths[GetRank()] = static_cast<double>(mine.size());
+  lengths = AllReduceSum(lengths);
+  const auto longest = static_cast<int64_t>(*std::max_element(lengths.begin(), lengths.end()));
+  auto       padded = torch::zeros({ std::max<int64_t>(longest, 1) }, torch::kUInt8);
+  if (!mine.empty())
+    std::memcpy(padded.data_ptr<uint8_t>(), mine.data(), mine.size());
+  const auto                              all = dataparallel::AllGather(padded).contiguous();
+  const auto *                            bytes = all.data_ptr<uint8_t>();
+  std::vector<std::vector<unsigned char>> pieces(world);
+  for (unsigned int r = 0; r < world; ++r)
+  {
+    const auto * first = bytes + static_cast<size_t>(r) * static_cast<size_t>(padded.numel());
+    pieces[r].assign(first, first + static_cast<size_t>(lengths[r]));
+  }
+  return pieces;
 }
 
 void

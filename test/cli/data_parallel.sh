@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MicrostructureTrainVQVAE and MicrostructureTrainPrior as data-parallel jobs, started the way torchrun
+# MicrostructureTrainVQVAE, MicrostructureTrainPrior and MicrostructureGenerate as data-parallel jobs, started the way torchrun
 # starts one (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): two processes on loopback train
 # with the global batch split between them and end where one process does (validation figures to
 # 1e-4); only rank 0 writes the model, log and return values. A bad environment gets a message
@@ -12,23 +12,23 @@ source "$(dirname "$0")/common.sh" || exit 1
 "$bin/MicrostructurePatches" ds/micrographs.csv --conditions cooling_rate_C_per_s --patchSize 32,32 \
   --testFraction 0.25 --seed 1 --outputStack patches.nrrd --outputTable patches.csv >/dev/null 2>&1
 
-# Two processes, as torchrun starts them on one machine: job NAME PROGRAM ARGS... (rank r's stderr
-# in NAMEr.txt, its return values in NAME_retr.txt); returns the last failing exit status.
+# WORLD (default 2) processes, as torchrun starts them on one machine: job NAME PROGRAM ARGS... (rank
+# r's stderr in NAMEr.txt, its return values in NAME_retr.txt); returns the last failing exit status.
 job() {
-  local name=$1 program=$2 port status=0 r
+  local name=$1 program=$2 port status=0 r world=${WORLD:-2}
   shift 2
   port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  for r in 0 1; do
-    MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
+  for ((r = 0; r < world; ++r)); do
+    MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=$world RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
       "$bin/$program" "$@" --returnparameterfile "${name}_ret$r.txt" >"$name$r.txt" 2>&1 &
     pids[r]=$!
   done
-  for r in 0 1; do wait "${pids[r]}" || status=$?; done
+  for ((r = 0; r < world; ++r)); do wait "${pids[r]}" || status=$?; done
   if grep -q "no c10d Gloo backend" "${name}0.txt"; then
     echo "skipped: built without c10d Gloo (libgloo-dev)"; exit 77
   fi
-  grep -q "process 0 of 2 of a data-parallel job (writes" "${name}0.txt" || { echo "FAIL: $name rank 0 line"; cat "${name}0.txt"; exit 1; }
-  grep -q "process 1 of 2 of a data-parallel job" "${name}1.txt" || { echo "FAIL: $name rank 1 line"; cat "${name}1.txt"; exit 1; }
+  grep -q "process 0 of $world of a data-parallel job (writes" "${name}0.txt" || { echo "FAIL: $name rank 0 line"; cat "${name}0.txt"; exit 1; }
+  grep -q "process 1 of $world of a data-parallel job" "${name}1.txt" || { echo "FAIL: $name rank 1 line"; cat "${name}1.txt"; exit 1; }
   return $status
 }
 ret() { $py -c 'import sys; print(dict(l.strip().split(" = ") for l in open(sys.argv[1]) if " = " in l).get(sys.argv[2], ""))' "$@"; }
@@ -68,6 +68,37 @@ assert [r["step"] for r in a] == [r["step"] for r in b], (a, b)
 for x, y in zip(a, b):  # the logged training loss is the whole batch's
     assert abs(float(x["train_bits_per_index"]) - float(y["train_bits_per_index"])) < 1e-4, (x, y)
 PY
+
+# Generation shared by the processes: the same stack and index maps as one process, written by rank 0
+# alone; 2 processes with 3 batches (2 + 2 + 1 samples), 3 processes with 2 batches (rank 0 has none).
+gen=(--vqvae vq.model --prior one.model --condition ln_cooling_rate_C_per_s=1 --seed 4)
+"$bin/MicrostructureGenerate" g_one.nrrd "${gen[@]}" --samples 5 --batchSize 2 --outputIndexMaps g_one_maps.nrrd \
+  --outputTable g_one.csv >g_one.txt 2>&1 || { cat g_one.txt; exit 1; }
+job g_two MicrostructureGenerate g_two.nrrd "${gen[@]}" --samples 5 --batchSize 2 --outputIndexMaps g_two_maps.nrrd \
+  --outputTable g_two.csv || { echo "FAIL: the generation job"; tail -n 5 g_two0.txt g_two1.txt; exit 1; }
+"$bin/MicrostructureGenerate" g3_one.nrrd "${gen[@]}" --samples 3 --batchSize 2 >g3.txt 2>&1 || { cat g3.txt; exit 1; }
+WORLD=3 job g_three MicrostructureGenerate g_three.nrrd "${gen[@]}" --samples 3 --batchSize 2 ||
+  { echo "FAIL: the 3-process generation job"; tail -n 5 g_three0.txt g_three1.txt g_three2.txt; exit 1; }
+$py - <<'PY'
+import numpy as np
+def read(path):  # an attached NRRD: header, blank line, raw (possibly gzip) data
+    import gzip
+    raw = open(path, "rb").read()
+    head, data = raw.split(b"\n\n", 1)
+    fields = dict(l.split(": ", 1) for l in head.decode().splitlines()[1:] if ": " in l)
+    if fields.get("encoding") == "gzip":
+        data = gzip.decompress(data)
+    dtype = {"unsigned char": np.uint8, "uchar": np.uint8, "unsigned short": np.uint16, "ushort": np.uint16}[fields["type"]]
+    return np.frombuffer(data, dtype).reshape([int(x) for x in fields["sizes"].split()][::-1])
+for a, b in (("g_one.nrrd", "g_two.nrrd"), ("g_one_maps.nrrd", "g_two_maps.nrrd"), ("g3_one.nrrd", "g_three.nrrd")):
+    x, y = read(a), read(b)
+    assert x.shape == y.shape and np.array_equal(x, y), (a, b, x.shape, y.shape)
+assert read("g_one.nrrd").shape[0] == 5 and read("g3_one.nrrd").shape[0] == 3
+assert len(set(read("g_one.nrrd").reshape(5, -1).sum(axis=1))) == 5  # five different samples
+assert open("g_one.csv").read() == open("g_two.csv").read()
+PY
+grep -q "generated 5 micrographs" g_two0.txt || { echo "FAIL: rank 0 did not write"; cat g_two0.txt; exit 1; }
+! grep -q "generated" g_two1.txt || { echo "FAIL: rank 1 wrote"; exit 1; }
 
 # Bad environments name the variable; nothing is written.
 export MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 WORLD_SIZE=2
