@@ -6,6 +6,7 @@
 #include "MicrostructureCLI.h"
 #include "itkImage.h"
 #include "itkMicrostructureIO.h"
+#include "itkMicrostructureStackMeasurement.h"
 #include "itkVQVAEModel.h"
 #ifdef SM_HAVE_REPORT
 #  include "itkMicrostructureReport.h"
@@ -207,10 +208,26 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     }
   }
 
-  // Montages: real, reconstructed and generated patches per condition (paper Fig. 7).
-  const int  count = config["report"]["montage_patches"].get<int>();
-  const auto patches = ReadStack(out + "/patches.nrrd");
-  const auto reconstructed = ReadStack(out + "/reconstructed.nrrd");
+  // Montages: real, reconstructed and generated patches per condition (paper Fig. 7), each row followed
+  // by the phase the study measured on those patches (its own ruler: Otsu per patch after
+  // measure.smoothing_px), to check the segmentation by eye.
+  const int    count = config["report"]["montage_patches"].get<int>();
+  const double smoothing = config["measure"]["smoothing_px"].get<double>();
+  const auto   patches = ReadStack(out + "/patches.nrrd");
+  const auto   reconstructed = ReadStack(out + "/reconstructed.nrrd");
+  const auto   phaseOf = [smoothing](const report::MontageImageType * patch) {
+    auto measure = itk::MicrostructureStackMeasurement<report::MontageImageType>::New();
+    measure->SetInput(patch);
+    measure->SetSmoothingSigma(smoothing);
+    measure->SetKeepSegmentation(true);
+    measure->SetNumberOfWorkUnits(1);
+    measure->Update();
+    report::MontageImageType::Pointer phase = measure->GetSegmentation();
+    const auto                        n = phase->GetLargestPossibleRegion().GetNumberOfPixels();
+    for (itk::SizeValueType i = 0; i < n; ++i)
+      phase->GetBufferPointer()[i] = phase->GetBufferPointer()[i] ? 255 : 0;
+    return report::MontageImageType::ConstPointer(phase);
+  };
   for (const auto & c : conditions)
   {
     const auto gen = ReadStack(out + "/generated/" + c.Slug + ".nrrd");
@@ -228,15 +245,30 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
     }
     for (int k = 0; k < count && k < static_cast<int>(gen->GetLargestPossibleRegion().GetSize()[2]); ++k)
       rows[2].push_back(sm::cli::ExtractSlice(gen.GetPointer(), k).GetPointer());
+    std::vector<std::string> labels{ "real", "reconstructed", "generated" };
     if (!reconstructed)
+    {
       rows.erase(rows.begin() + 1);
+      labels.erase(labels.begin() + 1);
+    }
+    std::vector<std::vector<report::MontageImageType::ConstPointer>> withPhases;
+    std::vector<std::string>                                         withPhaseLabels;
+    for (size_t i = 0; i < rows.size(); ++i)
+    {
+      withPhases.push_back(rows[i]);
+      withPhaseLabels.push_back(labels[i]);
+      withPhases.emplace_back();
+      for (const auto & patch : rows[i])
+        withPhases.back().push_back(phaseOf(patch.GetPointer()));
+      withPhaseLabels.push_back(labels[i] + ", measured phase");
+    }
     const std::string file = "montage_" + c.Slug + ".png";
-    report::WriteMontage(dir + file,
-                         reconstructed ? std::vector<std::string>{ "real", "reconstructed", "generated" }
-                                       : std::vector<std::string>{ "real", "generated" },
-                         rows);
-    drawn[file] = c.Label + ": real patches (top), their VQ-VAE reconstructions (middle) and generated patches "
-                            "(bottom).";
+    report::WriteMontage(dir + file, withPhaseLabels, withPhases);
+    drawn[file] = c.Label +
+                  ": real patches, their VQ-VAE reconstructions and generated patches, each row above "
+                  "the phase the study measured on it (white; Otsu per patch" +
+                  (smoothing > 0 ? " after a Gaussian of " + FormatFixed(smoothing, 1, "") + " px" : std::string()) +
+                  ").";
   }
 
   // PCA of the encoder outputs (patch means of z_e) coloured by condition (Fig. 15), and of the codebook (Fig. 16).
