@@ -191,7 +191,7 @@ TEST(MicrostructureStackMeasurement, SmoothingIsAGaussianBeforeOtsu)
   const auto truth = measure(clean, 0.0);
   for (unsigned k = 0; k < 3; ++k)
   {
-    auto gauss = itk::DiscreteGaussianImageFilter<GrayImage, itk::Image<float, 2>>::New();
+    auto       gauss = itk::DiscreteGaussianImageFilter<GrayImage, itk::Image<float, 2>>::New();
     const auto extract = ExtractSlice(noisy, k);
     gauss->SetInput(extract->GetOutput());
     gauss->SetUseImageSpacing(false);
