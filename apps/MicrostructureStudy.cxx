@@ -91,12 +91,29 @@ JoinStrings(const json & array)
  * leaves no training running). Returns the wait status. */
 int
 RunChild(const std::string & program, const std::vector<std::string> & args, const std::string & log,
-         const std::function<void(const std::string &)> & onLine)
+         const std::function<void(const std::string &)> & onLine,
+         const std::map<std::string, std::string> &       environment = {})
 {
   std::vector<char *> argv{ const_cast<char *>(program.c_str()) };
   for (const auto & a : args)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
+  // The child's environment: the study's, with `environment`'s variables set (an empty value unsets
+  // one). Made here, before fork: the child of a threaded process may only exec.
+  std::vector<std::string> variables;
+  for (char ** e = environ; e && *e; ++e)
+  {
+    const std::string entry(*e);
+    if (!environment.count(entry.substr(0, entry.find('='))))
+      variables.push_back(entry);
+  }
+  for (const auto & [name, value] : environment)
+    if (!value.empty())
+      variables.push_back(name + "=" + value);
+  std::vector<char *> envp;
+  for (auto & v : variables)
+    envp.push_back(v.data());
+  envp.push_back(nullptr);
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0)
     throw std::runtime_error("cannot start " + program + ": " + std::strerror(errno));
@@ -116,7 +133,7 @@ RunChild(const std::string & program, const std::vector<std::string> & args, con
       _exit(127);
     dup2(out[1], STDOUT_FILENO);
     dup2(logFd, STDERR_FILENO);
-    execv(program.c_str(), argv.data());
+    execve(program.c_str(), argv.data(), envp.data());
     dprintf(STDERR_FILENO, "cannot run %s: %s\n", program.c_str(), std::strerror(errno));
     _exit(127);
   }
@@ -140,6 +157,109 @@ RunChild(const std::string & program, const std::vector<std::string> & args, con
   {}
   return status;
 }
+
+/** The study as a data-parallel job (started by torchrun, srun or a PyTorchJob: WORLD_SIZE > 1).
+ * Rank 0 runs the study; every other rank is a worker that runs its share of each step whose CLI
+ * trains or generates as a data-parallel job (MicrostructureTrainVQVAE, MicrostructureTrainPrior,
+ * MicrostructureGenerate), as the process of that rank, and waits otherwise. The study's own
+ * processes talk over their c10d group (MASTER_PORT); the k-th such step's CLIs meet at
+ * MASTER_PORT + 1 + k. The workers read and write the study folder through its path on rank 0, so
+ * on several machines it must be on a shared file system. */
+namespace job
+{
+/** The study's processes wait for one another through whole steps: a day, not the CLIs' 5 minutes. */
+constexpr auto Patience = std::chrono::hours(24);
+
+bool
+Distributed(const std::string & program)
+{
+  return itk::DataParallel::IsActive() &&
+         (program == "MicrostructureTrainVQVAE" || program == "MicrostructureTrainPrior" ||
+          program == "MicrostructureGenerate");
+}
+
+/** The environment of a step's CLI: the k-th distributed step's job, or none (a CLI of one process,
+ * whatever the study was started with). */
+std::map<std::string, std::string>
+Environment(bool distributed, unsigned int k)
+{
+  if (!distributed)
+    return { { "RANK", "" }, { "WORLD_SIZE", "" }, { "LOCAL_RANK", "" }, { "MASTER_ADDR", "" }, { "MASTER_PORT", "" } };
+  const auto s = itk::DataParallel::SettingsFromEnvironment();
+  return { { "RANK", std::to_string(s.Rank) },
+           { "WORLD_SIZE", std::to_string(s.WorldSize) },
+           { "LOCAL_RANK", std::to_string(s.LocalRank) },
+           { "MASTER_ADDR", s.MasterAddress },
+           { "MASTER_PORT", std::to_string(s.MasterPort + 1 + k) } };
+}
+
+/** A command from rank 0 to the workers: program, step number, log, arguments (NUL-separated); empty:
+ * the study is over. */
+std::vector<unsigned char>
+Command(const std::string & program, unsigned int k, const std::string & log, const std::vector<std::string> & args)
+{
+  std::string text = program + '\0' + std::to_string(k) + '\0' + log;
+  for (const auto & a : args)
+    text += '\0' + a;
+  return std::vector<unsigned char>(text.begin(), text.end());
+}
+
+/** Rank 0's command, on every process (the workers send nothing). */
+std::vector<unsigned char>
+Broadcast(const std::vector<unsigned char> & command)
+{
+  return itk::DataParallel::AllGatherBytes(command)[0];
+}
+
+/** Every process's exit status of the step, on every process. */
+std::vector<int>
+Statuses(int status)
+{
+  const std::string mine = std::to_string(status);
+  std::vector<int>  all;
+  for (const auto & piece : itk::DataParallel::AllGatherBytes(std::vector<unsigned char>(mine.begin(), mine.end())))
+    all.push_back(std::stoi(std::string(piece.begin(), piece.end())));
+  return all;
+}
+
+/** A worker: runs its share of rank 0's distributed steps until rank 0 says the study is over;
+ * returns rank 0's exit status then. */
+int
+Work(const std::string & binDir)
+{
+  for (;;)
+  {
+    const auto               command = Broadcast({});
+    std::vector<std::string> fields(1);
+    for (const unsigned char c : command)
+      if (c == '\0')
+        fields.emplace_back();
+      else
+        fields.back() += static_cast<char>(c);
+    if (fields.size() == 2 && fields[0] == "over")
+      return std::stoi(fields[1]);
+    if (fields.size() < 3)
+      throw std::runtime_error("a malformed command from the study's rank 0: start every process of the job alike");
+    const std::string              program = fields[0];
+    const unsigned int             k = static_cast<unsigned int>(std::stoul(fields[1]));
+    const std::string              log = fields[2] + ".rank" + std::to_string(itk::DataParallel::GetRank());
+    const std::vector<std::string> args(fields.begin() + 3, fields.end());
+    const int                      status = RunChild(
+      binDir + "/" + program, args, log, [](const std::string &) {}, Environment(true, k));
+    Statuses(status);
+  }
+}
+
+/** Rank 0: the workers are told the study is over (status 0: done, else failed). */
+void
+End(int status)
+{
+  if (!itk::DataParallel::IsActive() || !itk::DataParallel::IsMainProcess())
+    return;
+  const std::string text = "over" + std::string(1, '\0') + std::to_string(status);
+  Broadcast(std::vector<unsigned char>(text.begin(), text.end()));
+}
+} // namespace job
 
 /** Runs the module's CLIs as steps: progress of each child mapped into the study's bar, logs kept,
  * unchanged steps skipped. */
@@ -215,19 +335,42 @@ public:
     const std::string log = m_Out + "/logs/" + name + ".log";
     const auto        t0 = std::chrono::steady_clock::now();
     const std::string tag = "<filter-progress>";
-    const int         status = RunChild(m_Bin + "/" + program, args, log, [&](const std::string & l) {
-      const size_t p = l.find(tag);
-      if (p != std::string::npos)
-      {
-        const double f = std::atof(l.c_str() + p + tag.size());
-        Update(start + span * std::min(1.0, std::max(0.0, f)));
-      }
-    });
+    // In a data-parallel study the workers run their ranks of this step beside rank 0's.
+    const bool          distributed = job::Distributed(program);
+    static unsigned int distributedSteps = 0;
+    const unsigned int  k = distributed ? distributedSteps++ : 0;
+    if (distributed)
+      job::Broadcast(job::Command(program, k, log, args));
+    int status = RunChild(
+      m_Bin + "/" + program,
+      args,
+      log,
+      [&](const std::string & l) {
+        const size_t p = l.find(tag);
+        if (p != std::string::npos)
+        {
+          const double f = std::atof(l.c_str() + p + tag.size());
+          Update(start + span * std::min(1.0, std::max(0.0, f)));
+        }
+      },
+      job::Environment(distributed, k));
+    std::string failedLog = log;
+    if (distributed)
+    {
+      const auto statuses = job::Statuses(status);
+      for (size_t r = 1; r < statuses.size() && status == 0; ++r)
+        if (statuses[r] != 0)
+        {
+          status = statuses[r];
+          failedLog = log + ".rank" + std::to_string(r);
+        }
+    }
     if (status != 0)
     {
-      std::ifstream f(log);
-      std::string   text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      const size_t  keep = 1500;
+      const std::string log = failedLog;
+      std::ifstream     f(log);
+      std::string       text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const size_t      keep = 1500;
       throw std::runtime_error("step " + name + " failed (" + program + ", exit " +
                                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); its log " + log +
                                " ends with:\n" + (text.size() > keep ? text.substr(text.size() - keep) : text));
@@ -1008,15 +1151,50 @@ CrossValidate(json config, const std::string & out, const std::string & preset, 
 }
 
 int
+RunWhole(Module & m);
+
+int
 Body(Module & m)
 {
-  // Not a data-parallel job (yet): under torchrun every process would run the whole study into one folder,
-  // and its training steps would join one another's job.
-  if (itk::DataParallel::SettingsFromEnvironment().WorldSize > 1)
-    throw std::invalid_argument(
-      "MicrostructureStudy runs as one process, not as one of WORLD_SIZE=" + std::string(std::getenv("WORLD_SIZE")) +
-      " (torchrun, srun): start it alone; MicrostructureTrainVQVAE and MicrostructureTrainPrior train as data-parallel "
-      "jobs (docs/data_parallel.md)");
+  // Started by torchrun, srun or a PyTorchJob (WORLD_SIZE > 1): rank 0 runs the study, the others run
+  // their ranks of its training and generation steps (job::Work).
+  auto settings = itk::DataParallel::SettingsFromEnvironment();
+  settings.Timeout = job::Patience;
+  itk::DataParallel::Join(settings);
+  if (itk::DataParallel::IsActive())
+    std::cerr << "process " << settings.Rank << " of " << settings.WorldSize << " of a data-parallel job"
+              << (settings.Rank == 0 ? " (writes the study; the other processes train and generate beside it)"
+                                     : " (the study's worker: its share of the training and generation steps)")
+              << "\n";
+  if (itk::DataParallel::IsActive() && !itk::DataParallel::IsMainProcess())
+  {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    const int status = job::Work(BinDir());
+    if (status != 0)
+      throw std::runtime_error("the study (rank 0) failed: see its messages");
+    return 0;
+  }
+  try
+  {
+    const int status = RunWhole(m);
+    job::End(status);
+    return status;
+  }
+  catch (...)
+  {
+    try
+    {
+      job::End(1);
+    }
+    catch (...)
+    {} // a worker already gone: rank 0's own error is the one to report
+    throw;
+  }
+}
+
+int
+RunWhole(Module & m)
+{
   json config = LoadConfig(m);
   // The steps' LibTorch runs many small operations (the samplers above all); OpenMP threads that spin
   // while they wait slow them down (200 maps: 11.6 s spinning, 7.4 s passive, measured). The steps
