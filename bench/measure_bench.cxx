@@ -234,12 +234,9 @@ Measure(const std::string & input, const std::string & output, unsigned int thre
   return EXIT_SUCCESS;
 }
 
-// S2 of the first `count` phase maps of the stack (Otsu per patch), one thread, best of `repeats`,
-// by each route TwoPointCorrelationImageFilter has: FFTW called directly (where ITK has FFTW), ITK's
-// FFT factory (UseFFTW Off: ITK's FFTW filters here), and VNL's FFT (what an ITK without FFTW, such as
-// 3D Slicer's, uses), with the ratios to the direct route. The counts agree exactly (tested).
-int
-S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
+/** The stack's phase maps (Otsu per patch), kept by the measurement that made them. */
+MeasurementType::Pointer
+PhaseMaps(const std::string & input)
 {
   auto reader = itk::ImageFileReader<StackType>::New();
   reader->SetFileName(input);
@@ -247,6 +244,17 @@ S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
   measurement->SetInput(reader->GetOutput());
   measurement->SetKeepSegmentation(true);
   measurement->Update();
+  return measurement;
+}
+
+// S2 of the first `count` phase maps of the stack (Otsu per patch), one thread, best of `repeats`,
+// by each route TwoPointCorrelationImageFilter has: FFTW called directly (where ITK has FFTW), ITK's
+// FFT factory (UseFFTW Off: ITK's FFTW filters here), and VNL's FFT (what an ITK without FFTW, such as
+// 3D Slicer's, uses), with the ratios to the direct route. The counts agree exactly (tested).
+int
+S2Routes(const std::string & input, unsigned int count, unsigned int repeats)
+{
+  const auto   measurement = PhaseMaps(input);
   const auto * segmentation = measurement->GetSegmentation();
   const auto   size = segmentation->GetLargestPossibleRegion().GetSize();
   count = std::min<unsigned int>(count, static_cast<unsigned int>(size[2]));
@@ -322,12 +330,7 @@ ParticleRoutes(const std::string & input, unsigned int count, unsigned int repea
     std::cout << "particles: this build has no OpenCV; only the ITK labelling exists, nothing to compare\n";
     return EXIT_SUCCESS;
   }
-  auto reader = itk::ImageFileReader<StackType>::New();
-  reader->SetFileName(input);
-  auto measurement = MeasurementType::New();
-  measurement->SetInput(reader->GetOutput());
-  measurement->SetKeepSegmentation(true);
-  measurement->Update();
+  const auto   measurement = PhaseMaps(input);
   const auto * segmentation = measurement->GetSegmentation();
   const auto   size = segmentation->GetLargestPossibleRegion().GetSize();
   count = std::min<unsigned int>(count, static_cast<unsigned int>(size[2]));

@@ -5,7 +5,7 @@
 #ifndef itkMicrostructureDescriptorsImageFilter_h
 #define itkMicrostructureDescriptorsImageFilter_h
 
-#include "itkImageToImageFilter.h"
+#include "itkWholeImageMeasurementFilter.h"
 #include "itkSimpleDataObjectDecorator.h"
 
 #include <array>
@@ -154,18 +154,18 @@ struct MicrostructureLineInterceptStatistics
  * \ingroup StochasticMicrostructure
  */
 template <typename TInputImage>
-class ITK_TEMPLATE_EXPORT MicrostructureDescriptorsImageFilter : public ImageToImageFilter<TInputImage, TInputImage>
+class ITK_TEMPLATE_EXPORT MicrostructureDescriptorsImageFilter : public WholeImageMeasurementFilter<TInputImage>
 {
 public:
   ITK_DISALLOW_COPY_AND_MOVE(MicrostructureDescriptorsImageFilter);
 
   using Self = MicrostructureDescriptorsImageFilter;
-  using Superclass = ImageToImageFilter<TInputImage, TInputImage>;
+  using Superclass = WholeImageMeasurementFilter<TInputImage>;
   using Pointer = SmartPointer<Self>;
   using ConstPointer = SmartPointer<const Self>;
 
   itkNewMacro(Self);
-  itkTypeMacro(MicrostructureDescriptorsImageFilter, ImageToImageFilter);
+  itkTypeMacro(MicrostructureDescriptorsImageFilter, WholeImageMeasurementFilter);
 
   static constexpr unsigned int ImageDimension = TInputImage::ImageDimension;
   static_assert(ImageDimension == 2,
@@ -260,17 +260,6 @@ protected:
 
   void
   VerifyPreconditions() ITKv5_CONST override;
-  /** Also checks that the input is not empty (known only once the pipeline has run its
-   * information pass, so not in VerifyPreconditions). */
-  void
-  GenerateOutputInformation() override;
-  void
-  GenerateInputRequestedRegion() override;
-  void
-  EnlargeOutputRequestedRegion(DataObject * output) override;
-  /** Passes the input through as output 0 (nothing is allocated). */
-  void
-  AllocateOutputs() override;
   void
   BeforeThreadedGenerateData() override;
   void

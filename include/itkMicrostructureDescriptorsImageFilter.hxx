@@ -15,7 +15,6 @@ namespace itk
 template <typename TInputImage>
 MicrostructureDescriptorsImageFilter<TInputImage>::MicrostructureDescriptorsImageFilter()
 {
-  this->SetNumberOfRequiredInputs(1);
   const RealType nan = std::numeric_limits<RealType>::quiet_NaN();
   // Creates the decorated outputs (itkSetDecoratedOutputMacro makes them on first use).
   Self::SetVolumeFraction(nan);
@@ -54,55 +53,11 @@ MicrostructureDescriptorsImageFilter<TInputImage>::VerifyPreconditions() ITKv5_C
 
 template <typename TInputImage>
 void
-MicrostructureDescriptorsImageFilter<TInputImage>::GenerateOutputInformation()
-{
-  Superclass::GenerateOutputInformation();
-  const InputImageType * input = this->GetInput();
-  if (input->GetLargestPossibleRegion().GetNumberOfPixels() == 0)
-  {
-    itkExceptionMacro(<< "The input image is empty (size " << input->GetLargestPossibleRegion().GetSize()
-                      << "); give a 2D label image with at least one pixel.");
-  }
-}
-
-template <typename TInputImage>
-void
-MicrostructureDescriptorsImageFilter<TInputImage>::GenerateInputRequestedRegion()
-{
-  Superclass::GenerateInputRequestedRegion();
-  if (auto * input = const_cast<InputImageType *>(this->GetInput()))
-  {
-    input->SetRequestedRegionToLargestPossibleRegion();
-  }
-}
-
-template <typename TInputImage>
-void
-MicrostructureDescriptorsImageFilter<TInputImage>::EnlargeOutputRequestedRegion(DataObject * output)
-{
-  Superclass::EnlargeOutputRequestedRegion(output);
-  output->SetRequestedRegionToLargestPossibleRegion();
-}
-
-template <typename TInputImage>
-void
-MicrostructureDescriptorsImageFilter<TInputImage>::AllocateOutputs()
-{
-  // The image passes through: output 0 is the input's data.
-  this->GraftOutput(const_cast<InputImageType *>(this->GetInput()));
-}
-
-template <typename TInputImage>
-void
 MicrostructureDescriptorsImageFilter<TInputImage>::BeforeThreadedGenerateData()
 {
+  this->CheckWholeInputBuffered();
   const InputImageType * input = this->GetInput();
-  if (input->GetBufferedRegion() != input->GetLargestPossibleRegion())
-  {
-    itkExceptionMacro(<< "The input's buffered region " << input->GetBufferedRegion()
-                      << " is not its whole image; update the input with its largest possible region.");
-  }
-  const auto size = input->GetLargestPossibleRegion().GetSize();
+  const auto             size = input->GetLargestPossibleRegion().GetSize();
   m_Total = Accumulator{};
   for (unsigned p = 0; p < 2; ++p)
   {

@@ -5,9 +5,9 @@
 #ifndef itkMicrostructureParticlesImageFilter_h
 #define itkMicrostructureParticlesImageFilter_h
 
-#include "itkImageToImageFilter.h"
 #include "itkMicrostructureParticles.h"
 #include "itkSimpleDataObjectDecorator.h"
+#include "itkWholeImageMeasurementFilter.h"
 
 #include <vector>
 
@@ -61,18 +61,18 @@ namespace itk
  * \ingroup StochasticMicrostructure
  */
 template <typename TInputImage>
-class ITK_TEMPLATE_EXPORT MicrostructureParticlesImageFilter : public ImageToImageFilter<TInputImage, TInputImage>
+class ITK_TEMPLATE_EXPORT MicrostructureParticlesImageFilter : public WholeImageMeasurementFilter<TInputImage>
 {
 public:
   ITK_DISALLOW_COPY_AND_MOVE(MicrostructureParticlesImageFilter);
 
   using Self = MicrostructureParticlesImageFilter;
-  using Superclass = ImageToImageFilter<TInputImage, TInputImage>;
+  using Superclass = WholeImageMeasurementFilter<TInputImage>;
   using Pointer = SmartPointer<Self>;
   using ConstPointer = SmartPointer<const Self>;
 
   itkNewMacro(Self);
-  itkTypeMacro(MicrostructureParticlesImageFilter, ImageToImageFilter);
+  itkTypeMacro(MicrostructureParticlesImageFilter, WholeImageMeasurementFilter);
 
   static constexpr unsigned int ImageDimension = TInputImage::ImageDimension;
   static_assert(ImageDimension == 2,
@@ -124,15 +124,6 @@ protected:
   MicrostructureParticlesImageFilter();
   ~MicrostructureParticlesImageFilter() override = default;
 
-  void
-  GenerateOutputInformation() override;
-  void
-  GenerateInputRequestedRegion() override;
-  void
-  EnlargeOutputRequestedRegion(DataObject * output) override;
-  /** Passes the input through as output 0 (nothing is allocated). */
-  void
-  AllocateOutputs() override;
   void
   GenerateData() override;
   void

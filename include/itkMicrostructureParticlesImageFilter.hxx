@@ -15,7 +15,6 @@ namespace itk
 template <typename TInputImage>
 MicrostructureParticlesImageFilter<TInputImage>::MicrostructureParticlesImageFilter()
 {
-  this->SetNumberOfRequiredInputs(1);
   const RealType nan = std::numeric_limits<RealType>::quiet_NaN();
   // Creates the decorated outputs (itkSetDecoratedOutputMacro makes them on first use).
   Self::SetParticleDensity(nan);
@@ -36,54 +35,11 @@ MicrostructureParticlesImageFilter<TInputImage>::MakeOutput(const DataObjectIden
 
 template <typename TInputImage>
 void
-MicrostructureParticlesImageFilter<TInputImage>::GenerateOutputInformation()
-{
-  Superclass::GenerateOutputInformation();
-  const InputImageType * input = this->GetInput();
-  if (input->GetLargestPossibleRegion().GetNumberOfPixels() == 0)
-  {
-    itkExceptionMacro(<< "The input image is empty (size " << input->GetLargestPossibleRegion().GetSize()
-                      << "); give a 2D label image with at least one pixel.");
-  }
-}
-
-template <typename TInputImage>
-void
-MicrostructureParticlesImageFilter<TInputImage>::GenerateInputRequestedRegion()
-{
-  Superclass::GenerateInputRequestedRegion();
-  if (auto * input = const_cast<InputImageType *>(this->GetInput()))
-  {
-    input->SetRequestedRegionToLargestPossibleRegion();
-  }
-}
-
-template <typename TInputImage>
-void
-MicrostructureParticlesImageFilter<TInputImage>::EnlargeOutputRequestedRegion(DataObject * output)
-{
-  Superclass::EnlargeOutputRequestedRegion(output);
-  output->SetRequestedRegionToLargestPossibleRegion();
-}
-
-template <typename TInputImage>
-void
-MicrostructureParticlesImageFilter<TInputImage>::AllocateOutputs()
-{
-  this->GraftOutput(const_cast<InputImageType *>(this->GetInput()));
-}
-
-template <typename TInputImage>
-void
 MicrostructureParticlesImageFilter<TInputImage>::GenerateData()
 {
   this->AllocateOutputs();
-  const InputImageType * input = this->GetInput();
-  if (input->GetBufferedRegion() != input->GetLargestPossibleRegion())
-  {
-    itkExceptionMacro(<< "The input's buffered region " << input->GetBufferedRegion()
-                      << " is not its whole image; update the input with its largest possible region.");
-  }
+  this->CheckWholeInputBuffered();
+  const InputImageType *     input = this->GetInput();
   const auto                 size = input->GetLargestPossibleRegion().GetSize();
   const SizeValueType        n = size[0] * size[1];
   const PixelType *          pixels = input->GetBufferPointer();

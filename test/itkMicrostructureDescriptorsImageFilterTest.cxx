@@ -2,6 +2,7 @@
 // checkerboards, discs, square grain grids (ASTM E112 table rows), and a brute-force
 // reference on random images.
 #include "itkMicrostructureDescriptorsImageFilter.h"
+#include "itkLabelImageTestHelper.h"
 #include "itkTestingMacros.h"
 
 #include <gtest/gtest.h>
@@ -22,24 +23,7 @@ using Direction = itk::MicrostructureDescriptorsEnums::Direction;
 LabelImage::Pointer
 Make(unsigned w, unsigned h, const std::function<bool(int, int)> & fg, double sx = 1.0, double sy = 1.0)
 {
-  auto                   image = LabelImage::New();
-  LabelImage::RegionType region;
-  region.SetSize(0, w);
-  region.SetSize(1, h);
-  image->SetRegions(region);
-  image->Allocate();
-  LabelImage::SpacingType spacing;
-  spacing[0] = sx;
-  spacing[1] = sy;
-  image->SetSpacing(spacing);
-  for (unsigned y = 0; y < h; ++y)
-  {
-    for (unsigned x = 0; x < w; ++x)
-    {
-      image->GetBufferPointer()[y * w + x] = fg(x, y) ? 1 : 0;
-    }
-  }
-  return image;
+  return sm_test::MakeLabelImage(w, h, fg, sx, sy);
 }
 
 Filter::Pointer
@@ -61,7 +45,7 @@ int
 ExerciseBasics()
 {
   auto filter = Filter::New();
-  ITK_EXERCISE_BASIC_OBJECT_METHODS(filter, MicrostructureDescriptorsImageFilter, ImageToImageFilter);
+  ITK_EXERCISE_BASIC_OBJECT_METHODS(filter, MicrostructureDescriptorsImageFilter, WholeImageMeasurementFilter);
   ITK_TEST_SET_GET_VALUE(1, filter->GetForegroundValue());
   ITK_TEST_SET_GET_VALUE(1u, filter->GetLineSpacing());
   ITK_TEST_SET_GET_BOOLEAN(filter, IncludeEdgeChords, true);

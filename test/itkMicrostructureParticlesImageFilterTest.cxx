@@ -6,6 +6,7 @@
 #include "itkMicrostructureParticlesImageFilter.h"
 #include "itkMicrostructureStackMeasurement.h"
 #include "itkMicrostructureSummary.h"
+#include "itkLabelImageTestHelper.h"
 #include "itkTestingMacros.h"
 
 #include <gtest/gtest.h>
@@ -26,20 +27,7 @@ using Labeling = itk::MicrostructureParticlesEnums::Labeling;
 LabelImage::Pointer
 Make(unsigned w, unsigned h, const std::function<bool(int, int)> & fg, double sx = 1.0, double sy = 1.0)
 {
-  auto                   image = LabelImage::New();
-  LabelImage::RegionType region;
-  region.SetSize(0, w);
-  region.SetSize(1, h);
-  image->SetRegions(region);
-  image->Allocate();
-  LabelImage::SpacingType spacing;
-  spacing[0] = sx;
-  spacing[1] = sy;
-  image->SetSpacing(spacing);
-  for (unsigned y = 0; y < h; ++y)
-    for (unsigned x = 0; x < w; ++x)
-      image->GetBufferPointer()[y * w + x] = fg(static_cast<int>(x), static_cast<int>(y)) ? 1 : 0;
-  return image;
+  return sm_test::MakeLabelImage(w, h, fg, sx, sy);
 }
 
 struct Disc
@@ -67,7 +55,7 @@ int
 ExerciseBasics()
 {
   auto filter = Filter::New();
-  ITK_EXERCISE_BASIC_OBJECT_METHODS(filter, MicrostructureParticlesImageFilter, ImageToImageFilter);
+  ITK_EXERCISE_BASIC_OBJECT_METHODS(filter, MicrostructureParticlesImageFilter, WholeImageMeasurementFilter);
   ITK_TEST_SET_GET_VALUE(1, filter->GetForegroundValue());
   ITK_TEST_SET_GET_BOOLEAN(filter, FullyConnected, true);
   return EXIT_SUCCESS;
