@@ -411,11 +411,6 @@ Body(Module & m)
     throw std::invalid_argument("nothing to write: give --outputTable, --outputSummary, --outputCorrelation, "
                                 "--outputChords, --outputParticles and/or --outputPhaseMap");
   }
-  const double smoothing = m.GetDouble("smoothing");
-  if (!(smoothing >= 0) || !std::isfinite(smoothing) || smoothing > 20)
-  {
-    throw std::invalid_argument("--smoothing must be a standard deviation from 0 to 20 pixels (0 = none)");
-  }
   for (const auto & p : { outTable, outSummary, outCorrelation, outChords, outParticles, outPhaseMap })
   {
     if (!p.empty())

@@ -354,7 +354,7 @@ public:
         }
       },
       job::Environment(distributed, k));
-    std::string failedLog = log;
+    std::string failedLog = log; // the log of the process that failed first (rank order)
     if (distributed)
     {
       const auto statuses = job::Statuses(status);
@@ -367,13 +367,13 @@ public:
     }
     if (status != 0)
     {
-      const std::string log = failedLog;
-      std::ifstream     f(log);
-      std::string       text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      const size_t      keep = 1500;
+      std::ifstream f(failedLog);
+      std::string   text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const size_t  keep = 1500;
       throw std::runtime_error("step " + name + " failed (" + program + ", exit " +
-                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); its log " + log +
-                               " ends with:\n" + (text.size() > keep ? text.substr(text.size() - keep) : text));
+                               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); its log " +
+                               failedLog + " ends with:\n" +
+                               (text.size() > keep ? text.substr(text.size() - keep) : text));
     }
     itk::WriteTextFileAtomically(m_Out + "/.stamps/" + name, stamp + "\n");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -526,12 +526,13 @@ Module::Parse(int argc, char * argv[])
             throw UsageError(flagName + " needs " + (p.tag == "integer" ? "a whole number" : "a number") + ", not '" +
                              v + "'");
           }
+          // Written so that NaN fails a bound too (every comparison with NaN is false).
           double lim = 0;
-          if (!p.minimum.empty() && ParseDouble(p.minimum, lim) && d < lim)
+          if (!p.minimum.empty() && ParseDouble(p.minimum, lim) && !(d >= lim))
           {
             throw UsageError(flagName + " must be at least " + p.minimum + ", not " + v);
           }
-          if (!Maximum(p).empty() && ParseDouble(Maximum(p), lim) && d > lim)
+          if (!Maximum(p).empty() && ParseDouble(Maximum(p), lim) && !(d <= lim))
           {
             throw UsageError(flagName + " must be at most " + Maximum(p) + ", not " + v);
           }

@@ -564,7 +564,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
 
   struct Sets
   {
-    std::vector<double> vf, df;
+    std::vector<double> vf, df, density; // density: particles per um^2, empty where not measured
   };
   std::map<std::string, std::map<std::string, Sets>> all; // condition -> set -> values
   std::vector<size_t>                                trainRows;
@@ -591,7 +591,10 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
 
   // Particles (grains of the measured phase): per-patch densities from the measurement tables, the
   // interior particles' diameters from the particle tables (studies measured before these existed have none).
-  const std::string         densityCol = "particle_density_per_um2";
+  const std::string densityCol = "particle_density_per_um2";
+  const auto        densities = [&](const MicrostructureTable & t, const std::vector<size_t> & rows) {
+    return t.HasColumn(densityCol) ? Column(t, densityCol, rows) : std::vector<double>();
+  };
   const MicrostructureTable realParticles = fs::exists(out + "/particles_real.csv")
                                               ? MicrostructureTable::Read(out + "/particles_real.csv")
                                               : MicrostructureTable();
@@ -614,8 +617,10 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     if (!isExcluded)
       trainRows.insert(trainRows.end(), train.begin(), train.end());
     auto & sets = all[c.Key];
-    sets["real"] = { Column(real, vfCol, rows, 100.0), Column(real, dfCol, rows) };
-    sets["reconstructed"] = { Column(reconstructed, vfCol, rows, 100.0), Column(reconstructed, dfCol, rows) };
+    sets["real"] = { Column(real, vfCol, rows, 100.0), Column(real, dfCol, rows), densities(real, rows) };
+    sets["reconstructed"] = { Column(reconstructed, vfCol, rows, 100.0),
+                              Column(reconstructed, dfCol, rows),
+                              densities(reconstructed, rows) };
     const std::string genPath = out + "/generated/" + c.Slug + "_measure.csv";
     if (fs::exists(genPath))
     {
@@ -623,7 +628,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       std::vector<size_t> gr(g.GetNumberOfRows());
       for (size_t i = 0; i < gr.size(); ++i)
         gr[i] = i;
-      sets["generated"] = { Column(g, vfCol, gr, 100.0), Column(g, dfCol, gr) };
+      sets["generated"] = { Column(g, vfCol, gr, 100.0), Column(g, dfCol, gr), densities(g, gr) };
     }
     json jc;
     jc["condition"] = c.Key;
@@ -639,31 +644,23 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       Compare(sets["real"].vf, sets["real"].df, sets["reconstructed"].vf, sets["reconstructed"].df);
     jc["generated_vs_reconstructed"] =
       Compare(sets["reconstructed"].vf, sets["reconstructed"].df, sets["generated"].vf, sets["generated"].df);
-    if (real.HasColumn(densityCol) && realParticles.GetNumberOfRows() > 0)
+    if (!sets["real"].density.empty() && realParticles.GetNumberOfRows() > 0)
     {
       const std::set<size_t> rowSet(rows.begin(), rows.end());
       const auto             realDiameters = ParticleDiameters(realParticles, rowSet);
-      const auto             realDensity = Column(real, densityCol, rows);
-      if (reconstructed.HasColumn(densityCol) && reconstructedParticles.GetNumberOfRows() > 0)
+      if (!sets["reconstructed"].density.empty() && reconstructedParticles.GetNumberOfRows() > 0)
         CompareParticles(jc["reconstructed_vs_real"],
-                         realDensity,
+                         sets["real"].density,
                          realDiameters,
-                         Column(reconstructed, densityCol, rows),
+                         sets["reconstructed"].density,
                          ParticleDiameters(reconstructedParticles, rowSet));
       const std::string particlePath = out + "/generated/" + c.Slug + "_particles.csv";
-      if (fs::exists(genPath) && fs::exists(particlePath))
-      {
-        const auto          g = MicrostructureTable::Read(genPath);
-        std::vector<size_t> gr(g.GetNumberOfRows());
-        for (size_t i = 0; i < gr.size(); ++i)
-          gr[i] = i;
-        if (g.HasColumn(densityCol))
-          CompareParticles(jc["generated_vs_real"],
-                           realDensity,
-                           realDiameters,
-                           Column(g, densityCol, gr),
-                           ParticleDiameters(MicrostructureTable::Read(particlePath), {}));
-      }
+      if (!sets["generated"].density.empty() && fs::exists(particlePath))
+        CompareParticles(jc["generated_vs_real"],
+                         sets["real"].density,
+                         realDiameters,
+                         sets["generated"].density,
+                         ParticleDiameters(MicrostructureTable::Read(particlePath), {}));
     }
     if (!chordLengths.empty())
     {

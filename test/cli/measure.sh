@@ -166,7 +166,7 @@ PY
 
 # Bad input: an RGB image, a missing file, a stack with a table of the wrong length.
 for args in "rgb.png" "missing.png" "stack.mhd --table three.csv" "stripes.png --edgeRule sideways" \
-  "stripes.png --smoothing -1" "list.csv --outputPhaseMap bad.png"; do
+  "stripes.png --smoothing -1" "stripes.png --smoothing nan" "list.csv --outputPhaseMap bad.png"; do
   if "$bin/MicrostructureMeasure" $args --outputTable bad.csv --outputSummary bad.json >out.txt 2>err.txt; then
     echo "FAIL: '$args' should have failed"; exit 1
   fi
