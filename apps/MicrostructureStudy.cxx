@@ -747,6 +747,8 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                       std::to_string(vq.value("phase_loss_weight", 0.0)),
                                       "--phaseLossSoftness",
                                       std::to_string(vq.value("phase_loss_softness", 0.05)),
+                                      "--phaseLossThreshold",
+                                      vq.value("phase_loss_threshold", std::string("original")),
                                       "--histogramLossWeight",
                                       std::to_string(vq.value("histogram_loss_weight", 0.0)),
                                       "--interfaceLossWeight",

@@ -155,6 +155,7 @@ Body(Module & m)
     h.GradientLossWeight = m.GetDouble("gradientLossWeight");
     h.PhaseLossWeight = m.GetDouble("phaseLossWeight");
     h.PhaseLossSoftness = m.GetDouble("phaseLossSoftness");
+    h.PhaseLossThreshold = m.Get("phaseLossThreshold");
     h.HistogramLossWeight = m.GetDouble("histogramLossWeight");
     h.InterfaceLossWeight = m.GetDouble("interfaceLossWeight");
     model->SetHyperparameters(h);
@@ -360,6 +361,15 @@ main(int argc, char * argv[])
         "0.05",
         "Phase loss softness",
         "Width of the soft threshold in [-1, 1] intensity units.");
+  auto & phaseThreshold = m.Add("string-enumeration",
+                                "phaseLossThreshold",
+                                "phaseLossThreshold",
+                                "original",
+                                "Phase loss threshold",
+                                "Where the reconstruction's soft phase map is taken: original (at the original's Otsu "
+                                "threshold) or own (at the reconstruction's own Otsu threshold, as the measurement "
+                                "binarizes a decoded image).");
+  phaseThreshold.elements = { "original", "own" };
   m.Add("double",
         "histogramLossWeight",
         "histogramLossWeight",

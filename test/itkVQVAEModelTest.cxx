@@ -276,6 +276,17 @@ TEST(VQVAEModel, PhaseLossTermAddsToTheTotalAndIsStored)
   const auto back = WrittenAndRead(m, "phase.vqvae");
   EXPECT_DOUBLE_EQ(back.PhaseLossWeight, 2.0);
   EXPECT_DOUBLE_EQ(back.PhaseLossSoftness, 0.1);
+  EXPECT_EQ(back.PhaseLossThreshold, "original");
+  // At the reconstruction's own threshold: a different term, stored.
+  h.PhaseLossThreshold = "own";
+  auto       own = ModelWith(h);
+  const auto rOwn = own->TrainStep(images.data(), 8, 32, 32);
+  EXPECT_NEAR(rOwn.ReconstructionLoss, r0.ReconstructionLoss, 1e-6);
+  EXPECT_GT(std::abs(rOwn.PhaseLoss - r.PhaseLoss), 1e-6);
+  EXPECT_EQ(WrittenAndRead(own, "phase-own.vqvae").PhaseLossThreshold, "own");
+  h.PhaseLossThreshold = "median";
+  EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
+  h.PhaseLossThreshold = "original";
   h.PhaseLossWeight = -1.0;
   EXPECT_THROW(m->SetHyperparameters(h), itk::ExceptionObject);
   h.PhaseLossWeight = 1.0;

@@ -266,6 +266,34 @@ TEST(VQVAENetworkTorch, OtsuThresholdsAgreeWithITK)
   }
 }
 
+// The phase-map term: a reconstruction with half the contrast and an offset (x' = 0.5 x + 0.7) has
+// the same phases at its own Otsu threshold, so the term at "own" is near 0, while at the original's
+// threshold (in the gap between -0.5 and 0.5) every dark pixel of x' (0.45) reads as bright: the term
+// is about the dark share.
+// The term is differentiable with respect to the reconstruction.
+TEST(VQVAENetworkTorch, SoftPhaseMapDistanceTakesTheReconstructionsOwnThreshold)
+{
+  torch::manual_seed(5);
+  const int64_t n = 3, h = 32, w = 40;
+  const auto    bright = torch::rand({ n, 1, h, w }) < 0.6;
+  const auto    x = torch::where(bright, torch::full({ n, 1, h, w }, 0.5), torch::full({ n, 1, h, w }, -0.5)) +
+                 0.05 * torch::randn({ n, 1, h, w });
+  const auto   t = itk::vqvae::OtsuThresholds(x);
+  const double darkShare = 1.0 - bright.to(torch::kDouble).mean().item<double>();
+  auto         r = (0.5 * x + 0.7).set_requires_grad(true);
+  const auto   atOriginal = itk::vqvae::SoftPhaseMapDistance(r, x, t, 0.02, false);
+  const auto   atOwn = itk::vqvae::SoftPhaseMapDistance(r, x, t, 0.02, true);
+  ASSERT_LT(t.max().item<double>(), 0.4); // Otsu in the gap between the noisy originals' levels
+  EXPECT_NEAR(atOriginal.item<double>(), darkShare, 0.02);
+  EXPECT_LT(atOwn.item<double>(), 0.025 * darkShare);
+  // Identical images: 0 at both.
+  EXPECT_LT(itk::vqvae::SoftPhaseMapDistance(x, x, t, 0.02, true).item<double>(), 1e-12);
+  EXPECT_LT(itk::vqvae::SoftPhaseMapDistance(x, x, t, 0.02, false).item<double>(), 1e-12);
+  atOwn.backward();
+  ASSERT_TRUE(r.grad().defined());
+  EXPECT_GT(r.grad().abs().sum().item<double>(), 0.0);
+}
+
 // The interface loss's densities: on sharp two-level images (softness far below the contrast) they
 // are the phase changes per pixel step, counted here by brute force over rows and columns; vertical
 // stripes have no vertical changes; the result is differentiable, and a blurred copy of an image at

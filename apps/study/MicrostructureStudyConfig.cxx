@@ -117,6 +117,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
         "gradient_loss_weight",
         "phase_loss_weight",
         "phase_loss_softness",
+        "phase_loss_threshold",
         "histogram_loss_weight",
         "interface_loss_weight",
         "precision" } },

@@ -91,6 +91,8 @@ VQVAEModel::Hyperparameters::Validate() const
     fail("InterfaceLossWeight must be >= 0");
   if (!(PhaseLossSoftness > 0.0))
     fail("PhaseLossSoftness must be > 0 (the width of the soft threshold in [-1, 1] units; 0.05 is a good start)");
+  if (PhaseLossThreshold != "original" && PhaseLossThreshold != "own")
+    fail("PhaseLossThreshold must be \"original\" or \"own\", it is \"" + PhaseLossThreshold + "\"");
 }
 
 
@@ -350,8 +352,8 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   double phaseLoss = 0.0;
   if (m_Hyperparameters.PhaseLossWeight > 0.0)
   {
-    const auto t = thresholds.view({ -1, 1, 1, 1 });
-    auto       phase = torch::mse_loss(torch::sigmoid((reconstruction - t) / s), torch::sigmoid((x - t) / s));
+    auto phase =
+      vqvae::SoftPhaseMapDistance(reconstruction, x, thresholds, s, m_Hyperparameters.PhaseLossThreshold == "own");
     total = total + m_Hyperparameters.PhaseLossWeight * phase;
     phaseLoss = phase.item<double>();
   }
@@ -444,6 +446,7 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "gradient_loss_weight", Exact(h.GradientLossWeight) },
     { "phase_loss_weight", Exact(h.PhaseLossWeight) },
     { "phase_loss_softness", Exact(h.PhaseLossSoftness) },
+    { "phase_loss_threshold", h.PhaseLossThreshold },
     { "histogram_loss_weight", Exact(h.HistogramLossWeight) },
     { "interface_loss_weight", Exact(h.InterfaceLossWeight) },
     { "intensity_minimum", Exact(m_IntensityMinimum) },
@@ -489,6 +492,7 @@ VQVAEModel::Read(const std::string & path)
   h.GradientLossWeight = c.Has("gradient_loss_weight") ? c.Number("gradient_loss_weight") : 0.0;
   h.PhaseLossWeight = c.Has("phase_loss_weight") ? c.Number("phase_loss_weight") : 0.0;
   h.PhaseLossSoftness = c.Has("phase_loss_softness") ? c.Number("phase_loss_softness") : 0.05;
+  h.PhaseLossThreshold = c.Has("phase_loss_threshold") ? c.Get("phase_loss_threshold") : std::string("original");
   h.HistogramLossWeight = c.Has("histogram_loss_weight") ? c.Number("histogram_loss_weight") : 0.0;
   h.InterfaceLossWeight = c.Has("interface_loss_weight") ? c.Number("interface_loss_weight") : 0.0;
   h.Validate();
@@ -553,7 +557,8 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << indent << "EMADecay: " << h.EMADecay << '\n'
      << indent << "DeadCodeThreshold: " << h.DeadCodeThreshold << '\n'
      << indent << "GradientLossWeight: " << h.GradientLossWeight << '\n'
-     << indent << "PhaseLossWeight: " << h.PhaseLossWeight << " (softness " << h.PhaseLossSoftness << ")\n"
+     << indent << "PhaseLossWeight: " << h.PhaseLossWeight << " (softness " << h.PhaseLossSoftness << ", threshold "
+     << h.PhaseLossThreshold << ")\n"
      << indent << "HistogramLossWeight: " << h.HistogramLossWeight << '\n'
      << indent << "InterfaceLossWeight: " << h.InterfaceLossWeight << '\n'
      << indent << "Seed: " << m_Seed << '\n'

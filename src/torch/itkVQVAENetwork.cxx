@@ -338,6 +338,16 @@ OtsuThresholds(const torch::Tensor & images, int64_t bins)
 }
 
 torch::Tensor
+SoftPhaseMapDistance(const torch::Tensor & reconstructions, const torch::Tensor & originals,
+                     const torch::Tensor & originalThresholds, double softness, bool ownThreshold)
+{
+  const auto t = originalThresholds.view({ -1, 1, 1, 1 });
+  const auto own = ownThreshold ? OtsuThresholds(reconstructions).view({ -1, 1, 1, 1 }) : t;
+  return torch::mse_loss(torch::sigmoid((reconstructions - own) / softness),
+                         torch::sigmoid((originals - t) / softness));
+}
+
+torch::Tensor
 SortedIntensityDistance(const torch::Tensor & a, const torch::Tensor & b)
 {
   const auto n = a.size(0);

@@ -172,6 +172,15 @@ TORCH_MODULE(Network);
 torch::Tensor
 OtsuThresholds(const torch::Tensor & images, int64_t bins = 256);
 
+/** The phase-map term of the VQ-VAE's loss: the mean squared difference of the soft phase maps
+ * sigmoid((r - t_r) / s) and sigmoid((x - t) / s) of reconstructions r and originals x (N x C x H x W),
+ * t = originalThresholds (N values, the originals' Otsu thresholds), s the softness; t_r = t, or with
+ * ownThreshold the reconstructions' own Otsu thresholds (OtsuThresholds(r)), as the measurement
+ * binarizes a decoded image. Differentiable with respect to r (the thresholds carry no gradient). */
+torch::Tensor
+SoftPhaseMapDistance(const torch::Tensor & reconstructions, const torch::Tensor & originals,
+                     const torch::Tensor & originalThresholds, double softness, bool ownThreshold);
+
 /** Squared 1-D Wasserstein-2 distance between the intensity distributions of corresponding images
  * of two batches N x C x H x W (all channels of an image together), averaged over the batch: the
  * mean squared difference of their sorted pixel values. 0 for a permutation of the pixels;

@@ -72,10 +72,11 @@ if ! cpu_has_avx512; then
   [ ! -e bf.vq ] || { echo "FAIL: output written on error"; exit 1; }
 fi
 "$bin/MicrostructureTrainVQVAE" patches.nrrd lossy.vq --table patches.csv "${tiny[@]}" --steps 3 \
-  --phaseLossWeight 2.5 --phaseLossSoftness 0.0625 --histogramLossWeight 1.5 --interfaceLossWeight 0.75 \
-  --precision $precision --checkpointInterval 0 >out.txt 2>&1 || { cat out.txt; exit 1; }
+  --phaseLossWeight 2.5 --phaseLossSoftness 0.0625 --phaseLossThreshold own --histogramLossWeight 1.5 \
+  --interfaceLossWeight 0.75 --precision $precision --checkpointInterval 0 >out.txt 2>&1 || { cat out.txt; exit 1; }
 grep -q "phase_loss_weight = 2.5" lossy.vq && grep -q "histogram_loss_weight = 1.5" lossy.vq &&
-  grep -q "phase_loss_softness = 0.0625" lossy.vq && grep -q "interface_loss_weight = 0.75" lossy.vq ||
+  grep -q "phase_loss_softness = 0.0625" lossy.vq && grep -q "interface_loss_weight = 0.75" lossy.vq &&
+  grep -q "phase_loss_threshold = own" lossy.vq ||
   { echo "FAIL: loss weights not in the model file"; exit 1; }
 grep -qE "\($precision[,)]" out.txt || { echo "FAIL: precision not reported"; cat out.txt; exit 1; }
 if "$bin/MicrostructureTrainVQVAE" patches.nrrd bad.vq --table patches.csv "${tiny[@]}" --steps 2 \
