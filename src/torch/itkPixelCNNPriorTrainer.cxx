@@ -220,13 +220,9 @@ PixelCNNPriorTrainer::GenerateData()
   // A data-parallel job (itk::DataParallel) splits every batch of BatchSize maps evenly between its
   // processes: the same global batch, order and schedule as one process.
   const unsigned int processes = DataParallel::GetWorldSize();
-  if (m_BatchSize % processes != 0)
-  {
-    itkExceptionMacro(<< "a batch of " << m_BatchSize << " maps cannot be split evenly between the job's " << processes
-                      << " processes: give a batch size that is a multiple of " << processes);
-  }
-  const unsigned int localBatch = m_BatchSize / processes;
-  const unsigned int firstInBatch = localBatch * DataParallel::GetRank();
+  const auto         share = training::ShareOfBatch(m_BatchSize, processes, DataParallel::GetRank(), "maps");
+  const unsigned int localBatch = share.count;
+  const unsigned int firstInBatch = share.first;
   const bool         writes = DataParallel::IsMainProcess();
   const unsigned int batchesPerEpoch = static_cast<unsigned int>(n / m_BatchSize);
   m_TotalSteps = m_NumberOfSteps > 0 ? m_NumberOfSteps : static_cast<unsigned long>(m_NumberOfEpochs) * batchesPerEpoch;

@@ -61,6 +61,28 @@ EpochOrder(uint64_t seed, unsigned int epoch, size_t n, bool flips, std::vector<
   }
 }
 
+/** One process's share of every batch of a data-parallel job (itk::DataParallel): the batch of
+ * batchSize items is split evenly between the job's `processes` processes, process `rank` taking
+ * `count` items from `first` on, so that the job sees the same global batch as one process. Throws
+ * itk::ExceptionObject when batchSize is not a multiple of processes (`items` names them in the
+ * message, e.g. "patches"). */
+struct BatchShare
+{
+  unsigned int count;
+  unsigned int first;
+};
+inline BatchShare
+ShareOfBatch(unsigned int batchSize, unsigned int processes, unsigned int rank, const char * items)
+{
+  if (processes == 0 || batchSize % processes != 0)
+  {
+    itkGenericExceptionMacro(<< "a batch of " << batchSize << " " << items
+                             << " cannot be split evenly between the job's " << processes
+                             << " processes: give a batch size that is a multiple of " << processes);
+  }
+  return { batchSize / processes, batchSize / processes * rank };
+}
+
 /** A trainer's state in a checkpoint: a magic line, "key value" lines, then
  * "log" and the epoch log as CSV. */
 struct TrainerStateText

@@ -360,13 +360,9 @@ VQVAETrainer::GenerateData()
   // its processes: the same global batch, order, flips and schedule as one process (the batch
   // normalisation and the codebook's statistics are the whole batch's, itkVQVAENetwork.h).
   const unsigned int processes = DataParallel::GetWorldSize();
-  if (m_BatchSize % processes != 0)
-  {
-    itkExceptionMacro(<< "a batch of " << m_BatchSize << " patches cannot be split evenly between the job's "
-                      << processes << " processes: give a batch size that is a multiple of " << processes);
-  }
-  const unsigned int localBatch = m_BatchSize / processes;
-  const unsigned int firstInBatch = localBatch * DataParallel::GetRank();
+  const auto         share = training::ShareOfBatch(m_BatchSize, processes, DataParallel::GetRank(), "patches");
+  const unsigned int localBatch = share.count;
+  const unsigned int firstInBatch = share.first;
   if (const auto * val = this->GetValidationImages())
   {
     const auto vs = val->GetLargestPossibleRegion().GetSize();
