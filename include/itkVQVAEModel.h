@@ -52,10 +52,12 @@ namespace itk
  * threshold t' = Otsu(x') instead, as the measurement binarizes a decoded
  * image: a decoder that blurs boundaries puts pixels between the two phases'
  * grey levels, where each image's own threshold moves with its composition
- * (measured on the demo's reconstructions at AVX2's 320 steps: V_f variance
- * ratio 0.65-0.82 under Otsu per patch, 1.00-1.01 under one global
- * threshold, V_f -0.4 to -1.1 pp; at their own threshold the bias goes, see
- * docs/cross_validation.md).
+ * (measured on the demo's reconstructions on AVX2: V_f variance ratio
+ * 0.59-0.86 under Otsu per patch, 0.99-1.02 under one threshold per
+ * condition, V_f -0.2 to -1.3 pp; with "own" and batch 8 x 640 steps
+ * 0.78-0.91 and +0.1 to -0.5 pp). The UHCS example uses it (its
+ * reconstructions' V_f error halves); the demo does not (its generated grains
+ * then scatter more: docs/cross_validation.md, docs/real_data.md).
  * HistogramLossWeight adds the squared 1-D Wasserstein-2 distance between each
  * original's and its reconstruction's intensity distributions (mean squared
  * difference of their sorted pixel values): a decoder trained on MSE alone
