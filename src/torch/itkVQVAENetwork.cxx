@@ -337,14 +337,23 @@ OtsuThresholds(const torch::Tensor & images, int64_t bins)
   return (lo.to(torch::kDouble) + (best + 1.0) * width.to(torch::kDouble)).squeeze(1).to(images.scalar_type());
 }
 
+namespace
+{
+/** The soft phase maps sigmoid((x - t) / s) of a batch N x C x H x W, t one threshold per image. */
+torch::Tensor
+SoftPhaseMap(const torch::Tensor & images, const torch::Tensor & thresholds, double softness)
+{
+  return torch::sigmoid((images - thresholds.view({ -1, 1, 1, 1 })) / softness);
+}
+} // namespace
+
 torch::Tensor
 SoftPhaseMapDistance(const torch::Tensor & reconstructions, const torch::Tensor & originals,
                      const torch::Tensor & originalThresholds, double softness, bool ownThreshold)
 {
-  const auto t = originalThresholds.view({ -1, 1, 1, 1 });
-  const auto own = ownThreshold ? OtsuThresholds(reconstructions).view({ -1, 1, 1, 1 }) : t;
-  return torch::mse_loss(torch::sigmoid((reconstructions - own) / softness),
-                         torch::sigmoid((originals - t) / softness));
+  const auto own = ownThreshold ? OtsuThresholds(reconstructions) : originalThresholds;
+  return torch::mse_loss(SoftPhaseMap(reconstructions, own, softness),
+                         SoftPhaseMap(originals, originalThresholds, softness));
 }
 
 torch::Tensor
@@ -360,7 +369,7 @@ torch::Tensor
 SoftInterfaceDensity(const torch::Tensor & images, const torch::Tensor & thresholds, double softness)
 {
   const auto n = images.size(0);
-  const auto p = torch::sigmoid((images - thresholds.view({ n, 1, 1, 1 })) / softness);
+  const auto p = SoftPhaseMap(images, thresholds, softness);
   const auto h = torch::diff(p, 1, -1).abs().reshape({ n, -1 }).mean(1);
   const auto v = torch::diff(p, 1, -2).abs().reshape({ n, -1 }).mean(1);
   return torch::stack({ h, v }, 1);
