@@ -6,7 +6,7 @@
 #ifndef itkPixelCNNPriorModel_h
 #define itkPixelCNNPriorModel_h
 
-#include "itkObject.h"
+#include "itkNetworkModelBase.h"
 #include "itkObjectFactory.h"
 
 #include <cstdint>
@@ -99,18 +99,18 @@ namespace itk
  *
  * \ingroup StochasticMicrostructure
  */
-class PixelCNNPriorModel : public Object
+class PixelCNNPriorModel : public NetworkModelBase
 {
 public:
   ITK_DISALLOW_COPY_AND_MOVE(PixelCNNPriorModel);
 
   using Self = PixelCNNPriorModel;
-  using Superclass = Object;
+  using Superclass = NetworkModelBase;
   using Pointer = SmartPointer<Self>;
   using ConstPointer = SmartPointer<const Self>;
 
   itkNewMacro(Self);
-  itkTypeMacro(PixelCNNPriorModel, Object);
+  itkTypeMacro(PixelCNNPriorModel, NetworkModelBase);
 
   /** The file's first word, and the format version this build writes and reads. */
   static constexpr const char * FileMagic = "ITKSMPRIOR";
@@ -223,60 +223,23 @@ public:
   std::vector<float>
   EncodeConditions(const std::vector<Condition> & conditions, unsigned int n) const;
 
-  /** Seed of the weight initialisation (Initialize). */
-  itkSetMacro(Seed, uint64_t);
-  itkGetConstMacro(Seed, uint64_t);
-
-  /** "auto" (CUDA when LibTorch has it), "cpu" or "cuda:N". An unavailable
-   * CUDA device falls back to the CPU with a warning; a malformed string throws. */
-  void
-  SetDevice(const std::string & device);
-  itkGetStringMacro(Device);
-  /** The device the network is on: "cpu" or "cuda:N". */
-  std::string
-  GetDeviceInUse() const;
-
-  /** Arithmetic of TrainStep's convolutions, as VQVAEModel::SetPrecision: "float32" (default),
-   * "bfloat16" (mixed precision through LibTorch's autocast; the loss, weights and Adam in
-   * float32) or "auto" (itk::CPUPrefersBFloat16). Sampling and likelihoods always run in
-   * float32. An unknown name, or bfloat16 on a CPU without AVX-512, throws. */
-  void
-  SetPrecision(const std::string & precision);
-  itkGetStringMacro(Precision);
-  /** "float32" or "bfloat16": what TrainStep uses on the device in use. */
-  std::string
-  GetPrecisionInUse() const;
-
-  /** Adam's learning rate for TrainStep. */
-  void
-  SetLearningRate(double rate);
-  itkGetConstMacro(LearningRate, double);
-
-  /** Maps per forward pass in LogLikelihood, Logits and Sample. */
-  itkSetMacro(InferenceBatchSize, unsigned int);
-  itkGetConstMacro(InferenceBatchSize, unsigned int);
-
   /** Metadata stored in the model file: the index-map size trained at (set by TrainStep). */
   itkSetMacro(LatentHeight, unsigned int);
   itkGetConstMacro(LatentHeight, unsigned int);
   itkSetMacro(LatentWidth, unsigned int);
   itkGetConstMacro(LatentWidth, unsigned int);
-  itkSetStringMacro(TrainingSummary);
-  itkGetStringMacro(TrainingSummary);
 
   /** Build a new network from the hyperparameters and the condition schema, weights drawn from the seed. */
   void
-  Initialize();
+  Initialize() override;
   bool
-  IsInitialized() const;
+  IsInitialized() const override;
 
   /** One optimisation step (Adam, owned by the model) of the cross-entropy of
    * n maps (N x h x w) under their conditions (1 for all, or n). */
   TrainingStepResult
   TrainStep(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
             const std::vector<Condition> & conditions);
-  /** Number of TrainStep calls since Initialize/Read. */
-  itkGetConstMacro(NumberOfTrainingSteps, unsigned long);
 
   /** Exact log-likelihood of each map, sum over positions of log p (nats),
    * from one forward pass per batch. */
@@ -300,9 +263,8 @@ public:
 
   /** The composition level (not in the paper): a two-level hierarchy whose top level is a few numbers
    * per map, its compositions u_l = the mean over positions of per-code values v_kl, l = 1..L (for a
-   * two-phase microstructure: the share of the code's block of pixels in the measured phase, so that
-   * u_1 is about the map's phase fraction, and the density of phase boundaries in the block, so that
-   * u_2 follows the number of intercepts, which with the fraction gives the mean free path),
+   * two-phase microstructure, as MicrostructureTrainPrior gives it: L = 1, the share of the code's
+   * block of pixels in the measured phase, so that u_1 is about the map's phase fraction),
    * standardised over the training maps. The network sees u as L more inputs of every layer's bias,
    * beside the encoded condition: it models p(map | condition, u). The top level is p(u | condition)
    * = N(m(c), S(c) R S(c)), S = diag(s): each m_l and log s_l linear in the encoded condition c (the
@@ -383,26 +345,23 @@ public:
 
   /** Write the model file atomically (see the class description). */
   void
-  Write(const std::string & path) const;
+  Write(const std::string & path) const override;
   /** Write a checkpoint: the model file plus Adam's state and TrainerState,
    * so that training goes on exactly as if never stopped. A checkpoint is
    * also a valid model file. */
   void
-  WriteCheckpoint(const std::string & path) const;
-  /** True after Read() of a checkpoint, until Initialize(). */
-  itkGetConstMacro(HasTrainingState, bool);
-  /** Free text the trainer stores in checkpoints (PixelCNNPriorTrainer). */
-  itkSetStringMacro(TrainerState);
-  itkGetStringMacro(TrainerState);
+  WriteCheckpoint(const std::string & path) const override;
   /** Read a model file; replaces hyperparameters, schema, metadata and weights. */
   void
-  Read(const std::string & path);
+  Read(const std::string & path) override;
 
 protected:
   PixelCNNPriorModel();
   ~PixelCNNPriorModel() override;
   void
   PrintSelf(std::ostream & os, Indent indent) const override;
+  void
+  MoveNetworkToDevice() override;
 
 private:
   void
@@ -418,19 +377,10 @@ private:
 
   Hyperparameters m_Hyperparameters;
   ConditionSchema m_ConditionSchema;
-  uint64_t        m_Seed{ 0 };
-  std::string     m_Device{ "auto" };
-  std::string     m_Precision{ "float32" };
-  double          m_LearningRate{ 3e-4 };
-  unsigned int    m_InferenceBatchSize{ 256 };
   std::string     m_Sampler{ "incremental" };
   unsigned int    m_CompositionCandidates{ 1 };
   unsigned int    m_LatentHeight{ 0 };
   unsigned int    m_LatentWidth{ 0 };
-  std::string     m_TrainingSummary;
-  unsigned long   m_NumberOfTrainingSteps{ 0 };
-  bool            m_HasTrainingState{ false };
-  std::string     m_TrainerState;
   std::string     m_VQVAEFingerprint;
 };
 

@@ -9,7 +9,7 @@
 #include "itkImage.h"
 #include "itkMicrostructureTable.h"
 #include "itkPixelCNNPriorModel.h"
-#include "itkProcessObject.h"
+#include "itkNetworkTrainerBase.h"
 
 #include <limits>
 #include <string>
@@ -30,12 +30,8 @@ namespace itk
  * Optional ValidationMaps + ValidationConditions: maps of other samples (split
  * by sample, never by patch).
  *
- * Data order, length, checkpoints, progress and abort behave as in
- * VQVAETrainer: epoch e visits the maps in a permutation drawn from (Seed, e),
- * the last partial batch is dropped, NumberOfSteps (> 0) or NumberOfEpochs
- * count from the start of training, a checkpoint every CheckpointInterval
- * steps (PixelCNNPriorModel::WriteCheckpoint) lets Train() on a model read
- * from it continue with the weights an uninterrupted run would have.
+ * Data order, length, schedule, checkpoints, resume, progress and abort are
+ * itk::NetworkTrainerBase's (the maps are its items; no flips).
  *
  * After every epoch an EpochRecord: the training loss in bits per index
  * (mean over the epoch's steps) and the validation NLL in bits per index
@@ -50,18 +46,18 @@ namespace itk
  *
  * \ingroup StochasticMicrostructure
  */
-class PixelCNNPriorTrainer : public ProcessObject
+class PixelCNNPriorTrainer : public NetworkTrainerBase
 {
 public:
   ITK_DISALLOW_COPY_AND_MOVE(PixelCNNPriorTrainer);
 
   using Self = PixelCNNPriorTrainer;
-  using Superclass = ProcessObject;
+  using Superclass = NetworkTrainerBase;
   using Pointer = SmartPointer<Self>;
   using ConstPointer = SmartPointer<const Self>;
 
   itkNewMacro(Self);
-  itkTypeMacro(PixelCNNPriorTrainer, ProcessObject);
+  itkTypeMacro(PixelCNNPriorTrainer, NetworkTrainerBase);
 
   using MapImageType = Image<unsigned short, 3>;
   using Condition = PixelCNNPriorModel::Condition;
@@ -84,55 +80,63 @@ public:
   void
   SetValidationMaps(const MapImageType * maps, const std::vector<Condition> & conditions);
 
-  itkSetMacro(NumberOfEpochs, unsigned int);
-  itkGetConstMacro(NumberOfEpochs, unsigned int);
-  itkSetMacro(NumberOfSteps, unsigned long);
-  itkGetConstMacro(NumberOfSteps, unsigned long);
-  itkSetMacro(BatchSize, unsigned int);
-  itkGetConstMacro(BatchSize, unsigned int);
-  itkSetMacro(Seed, uint64_t);
-  itkGetConstMacro(Seed, uint64_t);
-  /** "constant" (default) or "cosine": as VQVAETrainer::SetLearningRateSchedule, the model's
-   * learning rate decays to 5 % of its value at the start along half a cosine over the run's
-   * steps (a function of the step: a resumed run follows the same schedule). An unknown name
-   * throws. */
-  void
-  SetLearningRateSchedule(const std::string & schedule);
-  itkGetStringMacro(LearningRateSchedule);
-  itkSetStringMacro(CheckpointPath);
-  itkGetStringMacro(CheckpointPath);
-  itkSetMacro(CheckpointInterval, unsigned long);
-  itkGetConstMacro(CheckpointInterval, unsigned long);
-  itkSetStringMacro(LogPath);
-  itkGetStringMacro(LogPath);
-
-  void
-  Train();
-
-  itkGetConstMacro(TotalSteps, unsigned long);
   const std::vector<EpochRecord> &
   GetEpochRecords() const
   {
     return m_EpochRecords;
   }
   MicrostructureTable
-  GetLog() const;
+  GetLog() const override;
   static std::vector<std::string>
   LogColumns();
 
 protected:
-  PixelCNNPriorTrainer();
+  PixelCNNPriorTrainer() = default;
   ~PixelCNNPriorTrainer() override = default;
   void
   PrintSelf(std::ostream & os, Indent indent) const override;
+
+  NetworkModelBase *
+  GetCheckedModel() const override;
+  size_t
+  PrepareTraining() override;
+  const char *
+  GetItemName() const override
+  {
+    return "maps";
+  }
+  const char *
+  GetModelName() const override
+  {
+    return "prior";
+  }
+  const char *
+  GetStateMagic() const override
+  {
+    return "prior-trainer 1";
+  }
+  unsigned long
+  GetMaximumValidations() const override
+  {
+    return 10; // one validation costs up to half an epoch's steps
+  }
+  double
+  TrainBatch(const uint32_t * items, const uint8_t * flips, unsigned int count) override;
   void
-  GenerateData() override;
+  RecordEpoch(unsigned int epoch, unsigned long step, double seconds, unsigned int batches, bool validate) override;
+  void
+  ClearEpochSums() override
+  {
+    m_EpochBitsSum = 0.0;
+  }
+  StateLines
+  SaveEpochState() const override;
+  void
+  RestoreEpochState(const StateValue & value) override;
+  void
+  RestoreRecords(const MicrostructureTable & log) override;
 
 private:
-  std::string
-  SaveState() const;
-  void
-  RestoreState(const std::string & state);
   double
   ValidationBits() const;
 
@@ -141,21 +145,12 @@ private:
   MapImageType::ConstPointer  m_ValidationMaps;
   std::vector<Condition>      m_TrainingConditions;
   std::vector<Condition>      m_ValidationConditions;
-  unsigned int                m_NumberOfEpochs{ 10 };
-  unsigned long               m_NumberOfSteps{ 0 };
-  unsigned int                m_BatchSize{ 64 };
-  uint64_t                    m_Seed{ 0 };
-  std::string                 m_LearningRateSchedule{ "constant" };
-  std::string                 m_CheckpointPath;
-  unsigned long               m_CheckpointInterval{ 0 };
-  std::string                 m_LogPath;
 
-  unsigned int             m_Epoch{ 0 };
-  unsigned int             m_BatchInEpoch{ 0 };
+  std::vector<int32_t>     m_TrainingIndices; ///< the training maps' indices, checked (PrepareTraining)
+  unsigned int             m_MapWidth{ 0 };
+  unsigned int             m_MapHeight{ 0 };
   double                   m_EpochBitsSum{ 0 };
-  double                   m_Seconds{ 0 };
   std::vector<EpochRecord> m_EpochRecords;
-  unsigned long            m_TotalSteps{ 0 };
 };
 
 } // end namespace itk

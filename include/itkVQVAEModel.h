@@ -6,7 +6,7 @@
 #ifndef itkVQVAEModel_h
 #define itkVQVAEModel_h
 
-#include "itkObject.h"
+#include "itkNetworkModelBase.h"
 #include "itkObjectFactory.h"
 
 #include <cstdint>
@@ -105,18 +105,18 @@ namespace itk
  *
  * \ingroup StochasticMicrostructure
  */
-class VQVAEModel : public Object
+class VQVAEModel : public NetworkModelBase
 {
 public:
   ITK_DISALLOW_COPY_AND_MOVE(VQVAEModel);
 
   using Self = VQVAEModel;
-  using Superclass = Object;
+  using Superclass = NetworkModelBase;
   using Pointer = SmartPointer<Self>;
   using ConstPointer = SmartPointer<const Self>;
 
   itkNewMacro(Self);
-  itkTypeMacro(VQVAEModel, Object);
+  itkTypeMacro(VQVAEModel, NetworkModelBase);
 
   /** The file's first word, and the format version this build writes and reads. */
   static constexpr const char * FileMagic = "ITKSMVQVAE";
@@ -188,42 +188,6 @@ public:
     return m_Hyperparameters;
   }
 
-  /** Seed of the weight initialisation (Initialize) and of the dead-code restarts. */
-  itkSetMacro(Seed, uint64_t);
-  itkGetConstMacro(Seed, uint64_t);
-
-  /** "auto" (CUDA when LibTorch has it), "cpu" or "cuda:N". An unavailable
-   * CUDA device falls back to the CPU with a warning; a malformed string throws.
-   * Takes effect at once when the network exists. */
-  void
-  SetDevice(const std::string & device);
-  itkGetStringMacro(Device);
-  /** The device the network is on: "cpu" or "cuda:N". */
-  std::string
-  GetDeviceInUse() const;
-
-  /** Arithmetic of TrainStep's convolutions: "float32" (default, the paper), "bfloat16" (mixed
-   * precision: convolutions and matrix products in bfloat16 through LibTorch's autocast; the
-   * quantizer, the losses, the weights and Adam in float32) or "auto" (bfloat16 where it was measured
-   * faster, itk::CPUPrefersBFloat16 in itkCPUInstructionSet.h; float32 otherwise and on CUDA). On an
-   * AMD Zen 4: about twice the training throughput, the same reconstruction quality. Inference
-   * (Encode, Decode) always runs in float32. An unknown name, or bfloat16 on a CPU without AVX-512,
-   * throws. */
-  void
-  SetPrecision(const std::string & precision);
-  itkGetStringMacro(Precision);
-  /** "float32" or "bfloat16": what TrainStep uses on the device in use. */
-  std::string
-  GetPrecisionInUse() const;
-
-  /** Adam's learning rate for TrainStep. */
-  void
-  SetLearningRate(double rate);
-  itkGetConstMacro(LearningRate, double);
-
-  itkSetMacro(InferenceBatchSize, unsigned int);
-  itkGetConstMacro(InferenceBatchSize, unsigned int);
-
   /** Intensity range mapped to [-1, 1] (default 0..255). */
   itkSetMacro(IntensityMinimum, double);
   itkGetConstMacro(IntensityMinimum, double);
@@ -245,14 +209,12 @@ public:
   itkGetConstMacro(PixelSizeMicrometres, double);
   itkSetMacro(PatchSize, unsigned int);
   itkGetConstMacro(PatchSize, unsigned int);
-  itkSetStringMacro(TrainingSummary);
-  itkGetStringMacro(TrainingSummary);
 
   /** Build a new network from the hyperparameters, weights drawn from the seed. */
   void
-  Initialize();
+  Initialize() override;
   bool
-  IsInitialized() const;
+  IsInitialized() const override;
 
   /** Factor between image and index-map sizes: 2^(number of downsamplings). */
   unsigned int
@@ -280,27 +242,20 @@ public:
   /** One optimisation step (Adam, owned by the model) on a batch of N images in [-1, 1]. */
   TrainingStepResult
   TrainStep(const float * images, unsigned int n, unsigned int height, unsigned int width);
-  /** Number of TrainStep calls since Initialize/Read. */
-  itkGetConstMacro(NumberOfTrainingSteps, unsigned long);
 
   /** Write the model file atomically (see the class description). */
   void
-  Write(const std::string & path) const;
+  Write(const std::string & path) const override;
   /** Write a checkpoint: the model file plus everything training needs to go on
    * exactly as if never stopped (Adam's moments and step counts, the dead-code
    * restart generator, the step count and TrainerState). A checkpoint is also a
    * valid model file. */
   void
-  WriteCheckpoint(const std::string & path) const;
+  WriteCheckpoint(const std::string & path) const override;
   /** Read a model file or checkpoint; replaces hyperparameters, metadata and
    * weights, and, for a checkpoint, the training state (HasTrainingState()). */
   void
-  Read(const std::string & path);
-  /** True after Read() of a checkpoint, until Initialize(). */
-  itkGetConstMacro(HasTrainingState, bool);
-  /** Free text the trainer stores in checkpoints (VQVAETrainer: epoch, position, log). */
-  itkSetStringMacro(TrainerState);
-  itkGetStringMacro(TrainerState);
+  Read(const std::string & path) override;
   /** The checksum of the weights of the file last read ("" before any Read): a prior records the
    * one of the VQ-VAE it was trained on (PixelCNNPriorModel::CheckCompatibleVQVAE). */
   itkGetStringMacro(WeightsFingerprint);
@@ -310,6 +265,8 @@ protected:
   ~VQVAEModel() override;
   void
   PrintSelf(std::ostream & os, Indent indent) const override;
+  void
+  MoveNetworkToDevice() override;
 
 private:
   void
@@ -321,19 +278,10 @@ private:
   std::unique_ptr<Impl> m_Impl;
 
   Hyperparameters m_Hyperparameters;
-  uint64_t        m_Seed{ 0 };
-  std::string     m_Device{ "auto" };
-  std::string     m_Precision{ "float32" };
-  double          m_LearningRate{ 2e-4 };
-  unsigned int    m_InferenceBatchSize{ 64 };
   double          m_IntensityMinimum{ 0.0 };
   double          m_IntensityMaximum{ 255.0 };
   double          m_PixelSizeMicrometres{ 0.0 };
   unsigned int    m_PatchSize{ 0 };
-  std::string     m_TrainingSummary;
-  unsigned long   m_NumberOfTrainingSteps{ 0 };
-  bool            m_HasTrainingState{ false };
-  std::string     m_TrainerState;
   std::string     m_WeightsFingerprint;
 };
 

@@ -9,6 +9,7 @@
 #include "itkConditionEncoding.h"
 #include "itkDataParallelSupport.h"
 #include "itkModelFile.h"
+#include "itkNetworkModelState.h"
 #include "itkPixelCNNNetwork.h"
 #include "itkTorchSupport.h"
 #include "itkMicrostructurePosterior.h"
@@ -23,13 +24,8 @@ namespace itk
 
 struct PixelCNNPriorModel::Impl
 {
-  pixelcnn::Network       network{ nullptr };
-  torchsupport::Optimizer optimizer;
-  torch::Device           device{ torch::kCPU };
-  composition::Level      level;
-  /** While in a data-parallel job (itk::DataParallel): averages TrainStep's gradients over the
-   * processes. Made at the first TrainStep, dropped with the network it was made for. */
-  std::unique_ptr<dataparallel::GradientAverager> averager;
+  pixelcnn::Network  network{ nullptr };
+  composition::Level level;
 };
 
 namespace
@@ -114,8 +110,15 @@ PixelCNNPriorModel::LearnCondition(const std::string & name, const std::vector<s
 }
 
 PixelCNNPriorModel::PixelCNNPriorModel()
-  : m_Impl(std::make_unique<Impl>())
+  : NetworkModelBase(3e-4, 256)
+  , m_Impl(std::make_unique<Impl>())
 {}
+
+void
+PixelCNNPriorModel::MoveNetworkToDevice()
+{
+  m_Impl->network->to(this->GetTorchState().device);
+}
 
 PixelCNNPriorModel::~PixelCNNPriorModel() = default;
 
@@ -159,8 +162,7 @@ PixelCNNPriorModel::SetConditionSchema(const ConditionSchema & schema)
   conditionencoding::Validate(schema);
   m_ConditionSchema = schema;
   m_Impl->network = nullptr;
-  m_Impl->optimizer.Reset();
-  m_Impl->averager.reset();
+  this->GetTorchState().Reset();
   this->Modified();
 }
 
@@ -197,61 +199,6 @@ PixelCNNPriorModel::IsInitialized() const
 }
 
 void
-PixelCNNPriorModel::SetDevice(const std::string & device)
-{
-  std::string         warning;
-  const torch::Device resolved = torchsupport::ResolveDevice(device, warning);
-  if (!warning.empty())
-  {
-    itkWarningMacro(<< warning);
-  }
-  m_Device = device;
-  m_Impl->device = resolved;
-  if (this->IsInitialized())
-  {
-    m_Impl->optimizer.Park(); // Adam's moments follow to the new device
-    m_Impl->network->to(resolved);
-    m_Impl->averager.reset(); // its buckets live on the old device
-  }
-  this->Modified();
-}
-
-std::string
-PixelCNNPriorModel::GetDeviceInUse() const
-{
-  return m_Impl->device.str();
-}
-
-void
-PixelCNNPriorModel::SetPrecision(const std::string & precision)
-{
-  torchsupport::ResolvePrecision(precision, m_Impl->device); // throws for an unknown name or one this device cannot run
-  if (precision != m_Precision)
-  {
-    m_Precision = precision;
-    this->Modified();
-  }
-}
-
-std::string
-PixelCNNPriorModel::GetPrecisionInUse() const
-{
-  return torchsupport::ResolvePrecision(m_Precision, m_Impl->device);
-}
-
-void
-PixelCNNPriorModel::SetLearningRate(double rate)
-{
-  if (!(rate > 0.0) || !std::isfinite(rate))
-  {
-    itkExceptionMacro(<< "learning rate must be a finite number > 0, it is " << rate);
-  }
-  m_LearningRate = rate;
-  m_Impl->optimizer.SetLearningRate(rate);
-  this->Modified();
-}
-
-void
 PixelCNNPriorModel::SetCompositionCandidates(unsigned int candidates)
 {
   if (candidates < 1 || candidates > 64)
@@ -284,14 +231,10 @@ PixelCNNPriorModel::Initialize()
   m_Hyperparameters.Validate();
   conditionencoding::Validate(m_ConditionSchema);
   torchsupport::SetTorchThreads();
-  torch::manual_seed(m_Seed);
+  torch::manual_seed(this->GetSeed());
   m_Impl->network = MakeNetwork(m_Hyperparameters, this->GetEncodedConditionLength(), m_Impl->level);
-  m_Impl->network->to(m_Impl->device);
-  m_Impl->optimizer.Reset();
-  m_Impl->averager.reset();
-  m_NumberOfTrainingSteps = 0;
-  m_HasTrainingState = false;
-  m_TrainerState.clear();
+  m_Impl->network->to(this->GetTorchState().device);
+  this->ResetTraining();
   this->Modified();
 }
 
@@ -335,25 +278,25 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   const auto encoded = this->EncodeConditions(conditions, n);
   const auto D = this->GetEncodedConditionLength();
   auto &     net = m_Impl->network;
-  auto &     adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
+  auto &     adam = this->GetTorchState().optimizer.Get(*net, this->GetLearningRate(), this->GetTorchState().device);
   net->train();
-  if (DataParallel::IsActive() && !m_Impl->averager)
-    m_Impl->averager = std::make_unique<dataparallel::GradientAverager>(*net);
-  auto          x = pixelcnn::IndexMapsInput(indices, 0, n, h, w, m_Impl->device);
+  if (DataParallel::IsActive() && !this->GetTorchState().averager)
+    this->GetTorchState().averager = std::make_unique<dataparallel::GradientAverager>(*net);
+  auto          x = pixelcnn::IndexMapsInput(indices, 0, n, h, w, this->GetTorchState().device);
   torch::Tensor logits;
   {
-    torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", m_Impl->device);
+    torchsupport::BFloat16Autocast autocast(this->GetPrecisionInUse() == "bfloat16", this->GetTorchState().device);
     const unsigned int             L = this->GetCompositionCount();
     const auto                     composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
-    logits = net->forward(x, pixelcnn::ConditionInput(encoded, 0, n, D, m_Impl->device, composition, L));
+    logits = net->forward(x, pixelcnn::ConditionInput(encoded, 0, n, D, this->GetTorchState().device, composition, L));
   }
   auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), x);
   adam.zero_grad();
   loss.backward();
-  if (m_Impl->averager)
-    dataparallel::Collective("the prior's gradient all-reduce", [&] { m_Impl->averager->Average(); });
+  if (this->GetTorchState().averager)
+    dataparallel::Collective("the prior's gradient all-reduce", [&] { this->GetTorchState().averager->Average(); });
   adam.step();
-  ++m_NumberOfTrainingSteps;
+  this->CountTrainingStep();
   m_LatentHeight = h;
   m_LatentWidth = w;
 
@@ -377,12 +320,13 @@ PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto logits = net
-                    ->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device),
-                              pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L))
-                    .to(torch::kCPU, torch::kFloat)
-                    .contiguous();
+  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
+    auto logits =
+      net
+        ->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, this->GetTorchState().device),
+                  pixelcnn::ConditionInput(encoded, first, count, D, this->GetTorchState().device, composition, L))
+        .to(torch::kCPU, torch::kFloat)
+        .contiguous();
     std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
   });
   return out;
@@ -401,10 +345,10 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   torch::NoGradGuard  noGrad;
   auto &              net = m_Impl->network;
   net->eval();
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto       x = pixelcnn::IndexMapsInput(indices, first, count, h, w, m_Impl->device);
+  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
+    auto       x = pixelcnn::IndexMapsInput(indices, first, count, h, w, this->GetTorchState().device);
     const auto logits =
-      net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, m_Impl->device, composition, L));
+      net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, this->GetTorchState().device, composition, L));
     const auto sums = torch::log_softmax(logits.to(torch::kDouble), 1)
                         .gather(1, x.unsqueeze(1))
                         .sum({ 1, 2, 3 })
@@ -483,18 +427,20 @@ PixelCNNPriorModel::Sample(unsigned int n, unsigned int h, unsigned int w, const
   std::vector<int32_t> drawn(total * per);
   const bool           naive = (m_Sampler == "naive");
   torchsupport::ForBatches(
-    static_cast<unsigned int>(total), m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+    static_cast<unsigned int>(total), this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
       auto maps = torch::zeros({ count, h, w }, torch::kLong);
       auto cond = pixelcnn::ConditionInput(encoded, first, count, D, torch::kCPU, composition, L);
       std::function<void(double)> batchProgress;
       if (progress)
         batchProgress = [&](double f) { progress((first + f * count) / static_cast<double>(total)); };
-      if (naive)
-        pixelcnn::SampleNaive(
-          m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device, batchProgress);
-      else
-        pixelcnn::SampleIncremental(
-          m_Impl->network, maps, cond, uniforms.data() + first * per, temperature, m_Impl->device, batchProgress);
+      const auto sample = naive ? pixelcnn::SampleNaive : pixelcnn::SampleIncremental;
+      sample(m_Impl->network,
+             maps,
+             cond,
+             uniforms.data() + first * per,
+             temperature,
+             this->GetTorchState().device,
+             batchProgress);
       const int64_t * m = maps.data_ptr<int64_t>();
       std::transform(
         m, m + count * per, drawn.begin() + first * per, [](int64_t v) { return static_cast<int32_t>(v); });
@@ -578,8 +524,7 @@ PixelCNNPriorModel::SetCompositionLevel(const std::vector<float> & codeValues, u
     }
   }
   m_Impl->network = nullptr; // the network's input changes
-  m_Impl->optimizer.Reset();
-  m_Impl->averager.reset();
+  this->GetTorchState().Reset();
   this->Modified();
 }
 
@@ -638,17 +583,8 @@ PixelCNNPriorModel::WriteFile(const std::string & path, bool checkpoint) const
   m_Impl->level.AppendHeader(header);
   if (!m_VQVAEFingerprint.empty())
     header.push_back({ "vqvae_weights_fnv1a64", m_VQVAEFingerprint });
-  header.push_back({ "seed", std::to_string(m_Seed) });
-  header.push_back({ "training_steps", std::to_string(m_NumberOfTrainingSteps) });
-  header.push_back({ "training_summary", m_TrainingSummary });
-  std::vector<std::pair<std::string, std::string>> sections = { { "weights",
-                                                                  modelfile::SaveModule(*m_Impl->network) } };
-  if (checkpoint)
-  {
-    header.push_back({ "learning_rate", Exact(m_LearningRate) });
-    header.push_back({ "trainer_state", m_TrainerState });
-    sections.push_back({ "optimizer", m_Impl->optimizer.Save() });
-  }
+  HeaderLines sections = { { "weights", modelfile::SaveModule(*m_Impl->network) } };
+  this->AppendTrainingHeader(header, sections, checkpoint);
   modelfile::Write(path, PriorFileKind(), header, sections);
 }
 
@@ -693,7 +629,6 @@ PixelCNNPriorModel::Read(const std::string & path)
   const unsigned int latentHeight = c.Count("latent_height");
   const unsigned int latentWidth = c.Count("latent_width");
   const auto         steps = static_cast<unsigned long>(c.Unsigned64("training_steps"));
-  const bool         isCheckpoint = c.Sections.count("optimizer") > 0;
   const size_t       encodedLength = conditionencoding::EncodedLength(schema);
   // The post-hoc calibrations were removed (session 22): they fitted the scored statistics at the training
   // conditions and did not earn their place by cross-validation (docs/cross_validation.md).
@@ -707,23 +642,17 @@ PixelCNNPriorModel::Read(const std::string & path)
 
   torchsupport::SetTorchThreads();
   pixelcnn::Network network = MakeNetwork(h, static_cast<unsigned int>(encodedLength), level);
-  modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
-  network->to(m_Impl->device);
+  modelfile::LoadModule(*network, c.Section("weights"), this->GetTorchState().device, path);
+  network->to(this->GetTorchState().device);
 
   // Everything read: commit.
   m_Hyperparameters = h;
   m_ConditionSchema = schema;
   m_LatentHeight = latentHeight;
   m_LatentWidth = latentWidth;
-  m_NumberOfTrainingSteps = steps;
-  m_TrainingSummary = c.Get("training_summary");
-  m_Seed = seed;
   m_Impl->network = network;
-  m_Impl->averager.reset();
   m_Impl->level = level;
-  m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
-  m_HasTrainingState = isCheckpoint;
-  m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
+  this->CommitRead(c, seed, steps);
   m_VQVAEFingerprint = c.Has("vqvae_weights_fnv1a64") ? c.Get("vqvae_weights_fnv1a64") : std::string();
   this->Modified();
 }
@@ -743,21 +672,14 @@ PixelCNNPriorModel::PrintSelf(std::ostream & os, Indent indent) const
      << '\n'
      << indent << "OutputHiddenChannels: " << h.OutputHiddenChannels << '\n';
   conditionencoding::Print(os, indent, m_ConditionSchema);
-  os << indent << "Seed: " << m_Seed << '\n'
-     << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
-     << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"
-     << indent << "LearningRate: " << m_LearningRate << '\n'
-     << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
-     << indent << "Sampler: " << m_Sampler << '\n'
+  os << indent << "Sampler: " << m_Sampler << '\n'
      << indent << "CompositionCandidates: " << m_CompositionCandidates << '\n'
      << indent << "LatentSize: " << m_LatentHeight << " x " << m_LatentWidth << '\n'
-     << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
      << indent << "CompositionLevel: "
      << (this->HasCompositionLevel() ? std::to_string(this->GetCompositionCount()) + " value(s) per map"
                                      : std::string("none"))
      << '\n'
-     << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
-     << indent << "TrainingSummary: " << m_TrainingSummary << '\n';
+     << indent << "VQVAEFingerprint: " << m_VQVAEFingerprint << '\n';
 }
 
 } // end namespace itk

@@ -5,6 +5,7 @@
 #include "itkVQVAEModel.h"
 #include "itkVQVAENetwork.h"
 #include "itkModelFile.h"
+#include "itkNetworkModelState.h"
 #include "itkTorchSupport.h"
 #include "itkDataParallelSupport.h"
 #include "itkMicrostructureIO.h"
@@ -23,13 +24,8 @@ namespace itk
 
 struct VQVAEModel::Impl
 {
-  vqvae::Network          network{ nullptr };
-  torchsupport::Optimizer optimizer;
-  torch::Device           device{ torch::kCPU };
-  torch::Generator        generator{ at::detail::createCPUGenerator(0) };
-  /** While in a data-parallel job (itk::DataParallel): averages TrainStep's gradients over the
-   * processes. Made at the first TrainStep, dropped with the network it was made for. */
-  std::unique_ptr<dataparallel::GradientAverager> averager;
+  vqvae::Network   network{ nullptr };
+  torch::Generator generator{ at::detail::createCPUGenerator(0) }; // the dead-code restarts' draws
 };
 
 namespace
@@ -97,8 +93,15 @@ VQVAEModel::Hyperparameters::Validate() const
 
 
 VQVAEModel::VQVAEModel()
-  : m_Impl(std::make_unique<Impl>())
+  : NetworkModelBase(2e-4, 64)
+  , m_Impl(std::make_unique<Impl>())
 {}
+
+void
+VQVAEModel::MoveNetworkToDevice()
+{
+  m_Impl->network->to(this->GetTorchState().device);
+}
 
 VQVAEModel::~VQVAEModel() = default;
 
@@ -117,74 +120,15 @@ VQVAEModel::IsInitialized() const
 }
 
 void
-VQVAEModel::SetDevice(const std::string & device)
-{
-  std::string         warning;
-  const torch::Device resolved = torchsupport::ResolveDevice(device, warning);
-  if (!warning.empty())
-  {
-    itkWarningMacro(<< warning);
-  }
-  m_Device = device;
-  m_Impl->device = resolved;
-  if (this->IsInitialized())
-  {
-    m_Impl->optimizer.Park(); // Adam's moments follow to the new device
-    m_Impl->network->to(resolved);
-    m_Impl->averager.reset(); // its parameters' grads live on the old device
-  }
-  this->Modified();
-}
-
-std::string
-VQVAEModel::GetDeviceInUse() const
-{
-  return m_Impl->device.str();
-}
-
-void
-VQVAEModel::SetPrecision(const std::string & precision)
-{
-  torchsupport::ResolvePrecision(precision, m_Impl->device); // throws for an unknown name or one this device cannot run
-  if (precision != m_Precision)
-  {
-    m_Precision = precision;
-    this->Modified();
-  }
-}
-
-std::string
-VQVAEModel::GetPrecisionInUse() const
-{
-  return torchsupport::ResolvePrecision(m_Precision, m_Impl->device);
-}
-
-void
-VQVAEModel::SetLearningRate(double rate)
-{
-  if (!(rate > 0.0))
-  {
-    itkExceptionMacro(<< "learning rate must be > 0, it is " << rate);
-  }
-  m_LearningRate = rate;
-  m_Impl->optimizer.SetLearningRate(rate);
-  this->Modified();
-}
-
-void
 VQVAEModel::Initialize()
 {
   m_Hyperparameters.Validate();
   torchsupport::SetTorchThreads();
-  torch::manual_seed(m_Seed);
+  torch::manual_seed(this->GetSeed());
   m_Impl->network = vqvae::Network(ToOptions(m_Hyperparameters));
-  m_Impl->network->to(m_Impl->device);
-  m_Impl->optimizer.Reset();
-  m_Impl->averager.reset();
-  m_Impl->generator = at::detail::createCPUGenerator(m_Seed ^ 0x9E3779B97F4A7C15ull);
-  m_NumberOfTrainingSteps = 0;
-  m_HasTrainingState = false;
-  m_TrainerState.clear();
+  m_Impl->network->to(this->GetTorchState().device);
+  this->ResetTraining();
+  m_Impl->generator = at::detail::createCPUGenerator(this->GetSeed() ^ 0x9E3779B97F4A7C15ull);
   this->Modified();
 }
 
@@ -233,8 +177,9 @@ VQVAEModel::Encode(const float * images, unsigned int n, unsigned int height, un
   torch::NoGradGuard   noGrad;
   auto &               net = m_Impl->network;
   net->eval();
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto x = ImagesToTensor(images, first, count, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
+  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
+    auto x = ImagesToTensor(
+      images, first, count, m_Hyperparameters.InputChannels, height, width, this->GetTorchState().device);
     auto idx = net->quantizer->NearestCodes(net->Encode(x)).to(torch::kCPU, torch::kInt).contiguous();
     std::memcpy(out.data() + first * per, idx.data_ptr<int32_t>(), idx.numel() * sizeof(int32_t));
   });
@@ -251,8 +196,9 @@ VQVAEModel::EncodeToLatents(const float * images, unsigned int n, unsigned int h
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
-    auto x = ImagesToTensor(images, first, count, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
+  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
+    auto x = ImagesToTensor(
+      images, first, count, m_Hyperparameters.InputChannels, height, width, this->GetTorchState().device);
     TensorToFloats(net->Encode(x), out, first * per);
   });
   return out;
@@ -278,9 +224,9 @@ VQVAEModel::Decode(const int32_t * indices, unsigned int n, unsigned int h, unsi
   torch::NoGradGuard noGrad;
   auto &             net = m_Impl->network;
   net->eval();
-  torchsupport::ForBatches(n, m_InferenceBatchSize, [&](unsigned int first, unsigned int count) {
+  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
     auto idx = torch::from_blob(const_cast<int32_t *>(indices) + first * perIn, { count, h, w }, torch::kInt)
-                 .to(m_Impl->device, torch::kLong);
+                 .to(this->GetTorchState().device, torch::kLong);
     TensorToFloats(net->Decode(net->quantizer->Lookup(idx)), out, first * perOut);
   });
   return out;
@@ -313,22 +259,22 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
 {
   this->CheckInput(n, height, width);
   auto & net = m_Impl->network;
-  auto & adam = m_Impl->optimizer.Get(*net, m_LearningRate, m_Impl->device);
+  auto & adam = this->GetTorchState().optimizer.Get(*net, this->GetLearningRate(), this->GetTorchState().device);
   net->train();
-  if (DataParallel::IsActive() && !m_Impl->averager)
-    m_Impl->averager = std::make_unique<dataparallel::GradientAverager>(*net);
-  auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, m_Impl->device);
+  if (DataParallel::IsActive() && !this->GetTorchState().averager)
+    this->GetTorchState().averager = std::make_unique<dataparallel::GradientAverager>(*net);
+  auto x = ImagesToTensor(images, 0, n, m_Hyperparameters.InputChannels, height, width, this->GetTorchState().device);
   // Mixed precision: encoder and decoder under autocast; the quantizer (nearest codes, EMA) and
   // every loss in float32.
   const bool    bf16 = this->GetPrecisionInUse() == "bfloat16";
   torch::Tensor z, reconstruction;
   {
-    torchsupport::BFloat16Autocast autocast(bf16, m_Impl->device);
+    torchsupport::BFloat16Autocast autocast(bf16, this->GetTorchState().device);
     z = net->Encode(x);
   }
   auto q = net->quantizer->forward(z.to(torch::kFloat), &m_Impl->generator);
   {
-    torchsupport::BFloat16Autocast autocast(bf16, m_Impl->device);
+    torchsupport::BFloat16Autocast autocast(bf16, this->GetTorchState().device);
     reconstruction = net->Decode(q.quantized);
   }
   reconstruction = reconstruction.to(torch::kFloat);
@@ -377,10 +323,10 @@ VQVAEModel::TrainStep(const float * images, unsigned int n, unsigned int height,
   }
   adam.zero_grad();
   dataparallel::Collective("the VQ-VAE's backward pass (synchronised batch normalisation)", [&] { total.backward(); });
-  if (m_Impl->averager)
-    dataparallel::Collective("the VQ-VAE's gradient all-reduce", [&] { m_Impl->averager->Average(); });
+  if (this->GetTorchState().averager)
+    dataparallel::Collective("the VQ-VAE's gradient all-reduce", [&] { this->GetTorchState().averager->Average(); });
   adam.step();
-  ++m_NumberOfTrainingSteps;
+  this->CountTrainingStep();
 
   TrainingStepResult r;
   r.ReconstructionLoss = mse.item<double>();
@@ -452,20 +398,12 @@ VQVAEModel::WriteFile(const std::string & path, bool checkpoint) const
     { "intensity_minimum", Exact(m_IntensityMinimum) },
     { "intensity_maximum", Exact(m_IntensityMaximum) },
     { "pixel_size_um", Exact(m_PixelSizeMicrometres) },
-    { "patch_size", std::to_string(m_PatchSize) },
-    { "seed", std::to_string(m_Seed) },
-    { "training_steps", std::to_string(m_NumberOfTrainingSteps) },
-    { "training_summary", m_TrainingSummary }
+    { "patch_size", std::to_string(m_PatchSize) }
   };
-  std::vector<std::pair<std::string, std::string>> sections = { { "weights",
-                                                                  modelfile::SaveModule(*m_Impl->network) } };
+  HeaderLines sections = { { "weights", modelfile::SaveModule(*m_Impl->network) } };
+  this->AppendTrainingHeader(header, sections, checkpoint);
   if (checkpoint)
-  {
-    header.push_back({ "learning_rate", Exact(m_LearningRate) });
     header.push_back({ "generator_state", modelfile::GeneratorStateToHex(m_Impl->generator) });
-    header.push_back({ "trainer_state", m_TrainerState });
-    sections.push_back({ "optimizer", m_Impl->optimizer.Save() });
-  }
   modelfile::Write(path, VQVAEFileKind(), header, sections);
 }
 
@@ -520,8 +458,8 @@ VQVAEModel::Read(const std::string & path)
 
   torchsupport::SetTorchThreads();
   vqvae::Network network(ToOptions(h));
-  modelfile::LoadModule(*network, c.Section("weights"), m_Impl->device, path);
-  network->to(m_Impl->device);
+  modelfile::LoadModule(*network, c.Section("weights"), this->GetTorchState().device, path);
+  network->to(this->GetTorchState().device);
 
   // Everything read: commit.
   m_Hyperparameters = h;
@@ -529,15 +467,9 @@ VQVAEModel::Read(const std::string & path)
   m_IntensityMaximum = iMax;
   m_PixelSizeMicrometres = c.Number("pixel_size_um");
   m_PatchSize = c.Count("patch_size");
-  m_NumberOfTrainingSteps = steps;
-  m_TrainingSummary = c.Get("training_summary");
-  m_Seed = seed;
   m_Impl->network = network;
-  m_Impl->averager.reset();
   m_Impl->generator = generator;
-  m_Impl->optimizer.SetPending(isCheckpoint ? c.Section("optimizer") : std::string());
-  m_HasTrainingState = isCheckpoint;
-  m_TrainerState = isCheckpoint ? c.Get("trainer_state") : std::string();
+  this->CommitRead(c, seed, steps);
   m_WeightsFingerprint = c.Has("weights_fnv1a64") ? c.Get("weights_fnv1a64") : std::string();
   this->Modified();
 }
@@ -561,18 +493,10 @@ VQVAEModel::PrintSelf(std::ostream & os, Indent indent) const
      << h.PhaseLossThreshold << ")\n"
      << indent << "HistogramLossWeight: " << h.HistogramLossWeight << '\n'
      << indent << "InterfaceLossWeight: " << h.InterfaceLossWeight << '\n'
-     << indent << "Seed: " << m_Seed << '\n'
-     << indent << "Device: " << m_Device << " (in use: " << this->GetDeviceInUse() << ")\n"
-     << indent << "Precision: " << m_Precision << " (in use: " << this->GetPrecisionInUse() << ")\n"
-     << indent << "LearningRate: " << m_LearningRate << '\n'
-     << indent << "InferenceBatchSize: " << m_InferenceBatchSize << '\n'
      << indent << "IntensityRange: " << m_IntensityMinimum << " .. " << m_IntensityMaximum << '\n'
      << indent << "PixelSizeMicrometres: " << m_PixelSizeMicrometres << '\n'
      << indent << "PatchSize: " << m_PatchSize << '\n'
-     << indent << "NumberOfTrainingSteps: " << m_NumberOfTrainingSteps << '\n'
-     << indent << "Initialized: " << (this->IsInitialized() ? "yes" : "no") << '\n'
-     << indent << "HasTrainingState: " << (m_HasTrainingState ? "yes" : "no") << '\n'
-     << indent << "TrainingSummary: " << m_TrainingSummary << '\n';
+     << indent << "WeightsFingerprint: " << m_WeightsFingerprint << '\n';
 }
 
 } // end namespace itk

@@ -6,10 +6,8 @@
 #include "itkDataParallel.h"
 #include "itkMicrostructureStackMeasurement.h"
 #include "itkModelFileFormat.h"
-#include "itkTrainingSchedule.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <random>
@@ -20,8 +18,6 @@ namespace itk
 
 namespace
 {
-constexpr const char * StateMagic = "vqvae-trainer 1";
-
 using ByteStack = Image<unsigned char, 3>;
 
 ByteStack::Pointer
@@ -133,58 +129,31 @@ VQVAETrainer::GetLog() const
   return table;
 }
 
-std::string
-VQVAETrainer::SaveState() const
+NetworkTrainerBase::StateLines
+VQVAETrainer::SaveEpochState() const
 {
   using modelfile::Exact;
-  return training::FormatTrainerState(
-    StateMagic,
-    { { "patches", std::to_string(this->GetTrainingImages()->GetLargestPossibleRegion().GetSize()[2]) },
-      { "batch_size", std::to_string(m_BatchSize) },
-      { "seed", std::to_string(m_Seed) },
-      { "flips", std::to_string(m_RandomFlips) },
-      { "epoch", std::to_string(m_Epoch) },
-      { "batch_in_epoch", std::to_string(m_BatchInEpoch) },
-      { "epoch_sums", Exact(m_EpochLossSum) + " " + Exact(m_EpochPerplexitySum) + " " + Exact(m_EpochCodesSum) },
-      { "seconds", Exact(m_Seconds) } },
-    this->GetLog().ToCSV());
+  return { { "flips", std::to_string(m_RandomFlips) },
+           { "epoch_sums", Exact(m_EpochLossSum) + " " + Exact(m_EpochPerplexitySum) + " " + Exact(m_EpochCodesSum) } };
 }
 
 void
-VQVAETrainer::RestoreState(const std::string & text)
+VQVAETrainer::RestoreEpochState(const StateValue & value)
 {
-  training::TrainerStateText state;
-  try
+  if ((std::stoi(value("flips")) != 0) != m_RandomFlips)
   {
-    state = training::ParseTrainerState(text, StateMagic);
-    const auto * train = this->GetTrainingImages();
-    const auto   patches = std::stoull(state.Get("patches"));
-    if (patches != train->GetLargestPossibleRegion().GetSize()[2] ||
-        std::stoul(state.Get("batch_size")) != m_BatchSize || std::stoull(state.Get("seed")) != m_Seed ||
-        (std::stoi(state.Get("flips")) != 0) != m_RandomFlips)
-    {
-      itkExceptionMacro(<< "the checkpoint was made with " << patches << " training patches, batch size "
-                        << state.Get("batch_size") << ", data seed " << state.Get("seed") << " and flips "
-                        << state.Get("flips") << "; this run has " << train->GetLargestPossibleRegion().GetSize()[2]
-                        << ", " << m_BatchSize << ", " << m_Seed << " and " << m_RandomFlips
-                        << ": resume with the same training data and settings, or start a new run");
-    }
-    m_Epoch = static_cast<unsigned int>(std::stoul(state.Get("epoch")));
-    m_BatchInEpoch = static_cast<unsigned int>(std::stoul(state.Get("batch_in_epoch")));
-    std::istringstream sums(state.Get("epoch_sums"));
-    sums >> m_EpochLossSum >> m_EpochPerplexitySum >> m_EpochCodesSum;
-    m_Seconds = std::stod(state.Get("seconds"));
+    itkExceptionMacro(<< "the checkpoint was made with random flips " << (m_RandomFlips ? "off" : "on")
+                      << ", this run has them " << (m_RandomFlips ? "on" : "off")
+                      << ": resume with the same settings, or start a new run");
   }
-  catch (const std::logic_error & e) // stoul & co.
-  {
-    itkExceptionMacro(<< "the checkpoint's trainer state is damaged (" << e.what() << ")");
-  }
-  catch (const std::runtime_error & e)
-  {
-    itkExceptionMacro(<< e.what());
-  }
+  std::istringstream sums(value("epoch_sums"));
+  sums >> m_EpochLossSum >> m_EpochPerplexitySum >> m_EpochCodesSum;
+}
+
+void
+VQVAETrainer::RestoreRecords(const MicrostructureTable & log)
+{
   m_EpochRecords.clear();
-  const auto log = MicrostructureTable::Parse(state.log, "checkpoint log");
   for (size_t i = 0; i < log.GetNumberOfRows(); ++i)
   {
     EpochRecord r;
@@ -203,24 +172,6 @@ VQVAETrainer::RestoreState(const std::string & text)
     r.MeanFreePathBias = log.GetNumber(i, "df_bias_percent");
     r.MeanFreePathMeanAbsoluteError = log.GetNumber(i, "df_mape_percent");
     m_EpochRecords.push_back(r);
-  }
-}
-
-void
-VQVAETrainer::WriteCheckpoint()
-{
-  if (m_CheckpointPath.empty() || !DataParallel::IsMainProcess())
-    return;
-  m_Model->SetTrainerState(this->SaveState());
-  m_Model->WriteCheckpoint(m_CheckpointPath);
-}
-
-void
-VQVAETrainer::WriteLog() const
-{
-  if (!m_LogPath.empty() && DataParallel::IsMainProcess())
-  {
-    this->GetLog().Write(m_LogPath);
   }
 }
 
@@ -310,205 +261,104 @@ VQVAETrainer::Validate(EpochRecord & record)
   }
 }
 
-void
-VQVAETrainer::SetLearningRateSchedule(const std::string & schedule)
-{
-  training::CheckLearningRateSchedule(schedule);
-  m_LearningRateSchedule = schedule;
-  this->Modified();
-}
-
-void
-VQVAETrainer::Train()
-{
-  this->GenerateData();
-}
-
-void
-VQVAETrainer::GenerateData()
+NetworkModelBase *
+VQVAETrainer::GetCheckedModel() const
 {
   if (!m_Model || !m_Model->IsInitialized())
   {
     itkExceptionMacro(<< "no model to train: SetModel() with a VQVAEModel that was Initialize()d or Read() from a "
                          "checkpoint");
   }
+  return m_Model.GetPointer();
+}
+
+size_t
+VQVAETrainer::PrepareTraining()
+{
   const auto * train = this->GetTrainingImages();
   if (!train)
   {
     itkExceptionMacro(<< "no training images: SetTrainingImages() with a 3D stack of patches");
   }
   const auto         size = train->GetLargestPossibleRegion().GetSize();
-  const auto         w = static_cast<unsigned int>(size[0]);
-  const auto         h = static_cast<unsigned int>(size[1]);
-  const size_t       n = size[2];
   const unsigned int f = m_Model->GetDownsamplingFactor();
-  if (w % f != 0 || h % f != 0)
+  if (size[0] % f != 0 || size[1] % f != 0)
   {
-    itkExceptionMacro(<< "patches of " << w << " x " << h << " px cannot be encoded by this model: the sides must be "
-                      << "multiples of " << f << " (2^number of downsamplings); cut patches of e.g. 128 x 128");
+    itkExceptionMacro(<< "patches of " << size[0] << " x " << size[1]
+                      << " px cannot be encoded by this model: the sides must be multiples of " << f
+                      << " (2^number of downsamplings); cut patches of e.g. 128 x 128");
   }
-  if (m_BatchSize < 2)
+  if (this->GetBatchSize() < 2)
   {
-    itkExceptionMacro(<< "batch size " << m_BatchSize << " is too small: batch normalisation needs at least 2");
+    itkExceptionMacro(<< "batch size " << this->GetBatchSize()
+                      << " is too small: batch normalisation needs at least 2");
   }
-  if (n < m_BatchSize)
-  {
-    itkExceptionMacro(<< "only " << n << " training patches for a batch of " << m_BatchSize
-                      << ": give more patches or a smaller batch size");
-  }
-  // A data-parallel job (itk::DataParallel) splits every batch of BatchSize patches evenly between
-  // its processes: the same global batch, order, flips and schedule as one process (the batch
-  // normalisation and the codebook's statistics are the whole batch's, itkVQVAENetwork.h).
-  const unsigned int processes = DataParallel::GetWorldSize();
-  const auto         share = training::ShareOfBatch(m_BatchSize, processes, DataParallel::GetRank(), "patches");
-  const unsigned int localBatch = share.count;
-  const unsigned int firstInBatch = share.first;
   if (const auto * val = this->GetValidationImages())
   {
     const auto vs = val->GetLargestPossibleRegion().GetSize();
-    if (vs[0] != w || vs[1] != h)
+    if (vs[0] != size[0] || vs[1] != size[1])
     {
-      itkExceptionMacro(<< "validation patches are " << vs[0] << " x " << vs[1] << " px, training patches " << w
-                        << " x " << h << ": give both from one dataset");
+      itkExceptionMacro(<< "validation patches are " << vs[0] << " x " << vs[1] << " px, training patches " << size[0]
+                        << " x " << size[1] << ": give both from one dataset");
     }
   }
-  const unsigned int batchesPerEpoch = static_cast<unsigned int>(n / m_BatchSize);
-  m_TotalSteps = m_NumberOfSteps > 0 ? m_NumberOfSteps : static_cast<unsigned long>(m_NumberOfEpochs) * batchesPerEpoch;
-  if (m_TotalSteps == 0)
-  {
-    itkExceptionMacro(<< "nothing to train: set NumberOfSteps or NumberOfEpochs above 0");
-  }
-
   m_OriginalVolumeFraction.clear();
   m_OriginalMeanFreePath.clear();
-  if (m_Model->GetHasTrainingState())
-  {
-    this->RestoreState(m_Model->GetTrainerState());
-    if (static_cast<unsigned long>(m_Epoch) * batchesPerEpoch + m_BatchInEpoch != m_Model->GetNumberOfTrainingSteps())
-    {
-      itkExceptionMacro(<< "the checkpoint is at step " << m_Model->GetNumberOfTrainingSteps()
-                        << " but its trainer state at epoch " << m_Epoch << ", batch " << m_BatchInEpoch
-                        << ": it is inconsistent; start a new run");
-    }
-  }
-  else
-  {
-    if (m_Model->GetNumberOfTrainingSteps() != 0)
-    {
-      itkExceptionMacro(<< "the model has been trained " << m_Model->GetNumberOfTrainingSteps()
-                        << " steps but carries no training state: resume from a checkpoint file, or Initialize() "
-                           "a new model");
-    }
-    m_Epoch = 0;
-    m_BatchInEpoch = 0;
-    m_EpochLossSum = m_EpochPerplexitySum = m_EpochCodesSum = 0.0;
-    m_Seconds = 0.0;
-    m_EpochRecords.clear();
-  }
+  return size[2];
+}
 
-  const size_t          perImage = static_cast<size_t>(w) * h;
-  const float *         raw = train->GetBufferPointer();
-  std::vector<float>    batch(localBatch * perImage);
-  std::vector<uint32_t> order;
-  std::vector<uint8_t>  flips;
-  unsigned int          orderEpoch = ~0u;
-  unsigned long         step = m_Model->GetNumberOfTrainingSteps();
-  const unsigned long   firstStep = step;
-  auto                  last = std::chrono::steady_clock::now();
-  auto                  tick = [&]() {
-    const auto now = std::chrono::steady_clock::now();
-    m_Seconds += std::chrono::duration<double>(now - last).count();
-    last = now;
-  };
-  auto endEpoch = [&](unsigned int batches) {
-    tick();
-    EpochRecord r;
-    r.Epoch = m_Epoch + 1;
-    r.Step = step;
-    const double b = std::max(1u, batches);
-    r.TrainReconstructionLoss = m_EpochLossSum / b;
-    r.TrainPerplexity = m_EpochPerplexitySum / b;
-    r.TrainCodesInUse = m_EpochCodesSum / b;
+double
+VQVAETrainer::TrainBatch(const uint32_t * items, const uint8_t * flips, unsigned int count)
+{
+  // (The batch normalisation and the codebook's statistics are the whole batch's, over all processes
+  // of a data-parallel job: itkVQVAENetwork.h.)
+  const auto *       train = this->GetTrainingImages();
+  const auto         size = train->GetLargestPossibleRegion().GetSize();
+  const auto         w = static_cast<unsigned int>(size[0]), h = static_cast<unsigned int>(size[1]);
+  const size_t       perImage = static_cast<size_t>(w) * h;
+  std::vector<float> batch(count * perImage);
+  for (unsigned int j = 0; j < count; ++j)
+  {
+    const float * src = train->GetBufferPointer() + static_cast<size_t>(items[j]) * perImage;
+    float *       dst = batch.data() + j * perImage;
+    const bool    fx = flips && (flips[j] & 1u), fy = flips && (flips[j] & 2u);
+    for (unsigned int y = 0; y < h; ++y)
+    {
+      const float * row = src + static_cast<size_t>(fy ? h - 1 - y : y) * w;
+      for (unsigned int x = 0; x < w; ++x)
+      {
+        dst[static_cast<size_t>(y) * w + x] = static_cast<float>(m_Model->NormalizeIntensity(row[fx ? w - 1 - x : x]));
+      }
+    }
+  }
+  auto               result = m_Model->TrainStep(batch.data(), count, h, w);
+  const unsigned int processes = DataParallel::GetWorldSize();
+  if (processes > 1) // the whole batch's losses (perplexity and codes in use are already)
+  {
+    const auto sums = DataParallel::AllReduceSum({ result.ReconstructionLoss, result.TotalLoss });
+    result.ReconstructionLoss = sums[0] / processes;
+    result.TotalLoss = sums[1] / processes;
+  }
+  m_EpochLossSum += result.ReconstructionLoss;
+  m_EpochPerplexitySum += result.Perplexity;
+  m_EpochCodesSum += result.CodesInUse;
+  return result.TotalLoss;
+}
+
+void
+VQVAETrainer::RecordEpoch(unsigned int epoch, unsigned long step, double seconds, unsigned int batches, bool validate)
+{
+  EpochRecord r;
+  r.Epoch = epoch;
+  r.Step = step;
+  r.Seconds = seconds;
+  const double b = std::max(1u, batches);
+  r.TrainReconstructionLoss = m_EpochLossSum / b;
+  r.TrainPerplexity = m_EpochPerplexitySum / b;
+  r.TrainCodesInUse = m_EpochCodesSum / b;
+  if (validate)
     this->Validate(r);
-    last = std::chrono::steady_clock::now(); // validation time is not training time
-    r.Seconds = m_Seconds;
-    m_EpochRecords.push_back(r);
-    this->WriteLog();
-    this->InvokeEvent(IterationEvent());
-  };
-
-  this->UpdateProgress(static_cast<float>(step) / m_TotalSteps);
-  const training::ScopedLearningRate<VQVAEModel> restoreRate(m_Model); // the rate it came with, even on abort
-  const double                                   baseRate = restoreRate.rate;
-  while (step < m_TotalSteps)
-  {
-    if (m_LearningRateSchedule != "constant")
-      m_Model->SetLearningRate(training::ScheduledLearningRate(m_LearningRateSchedule, baseRate, step, m_TotalSteps));
-    if (orderEpoch != m_Epoch)
-    {
-      training::EpochOrder(m_Seed, m_Epoch, n, m_RandomFlips, order, flips);
-      orderEpoch = m_Epoch;
-    }
-    for (unsigned int j = 0; j < localBatch; ++j)
-    {
-      const size_t  k = static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + firstInBatch + j;
-      const float * src = raw + static_cast<size_t>(order[k]) * perImage;
-      float *       dst = batch.data() + j * perImage;
-      const bool    fx = flips[k] & 1u, fy = flips[k] & 2u;
-      for (unsigned int y = 0; y < h; ++y)
-      {
-        const float * row = src + static_cast<size_t>(fy ? h - 1 - y : y) * w;
-        for (unsigned int x = 0; x < w; ++x)
-        {
-          dst[static_cast<size_t>(y) * w + x] =
-            static_cast<float>(m_Model->NormalizeIntensity(row[fx ? w - 1 - x : x]));
-        }
-      }
-    }
-    auto result = m_Model->TrainStep(batch.data(), localBatch, h, w);
-    if (processes > 1) // the whole batch's losses (perplexity and codes in use are already)
-    {
-      const auto sums = DataParallel::AllReduceSum({ result.ReconstructionLoss, result.TotalLoss });
-      result.ReconstructionLoss = sums[0] / processes;
-      result.TotalLoss = sums[1] / processes;
-    }
-    ++step;
-    ++m_BatchInEpoch;
-    m_EpochLossSum += result.ReconstructionLoss;
-    m_EpochPerplexitySum += result.Perplexity;
-    m_EpochCodesSum += result.CodesInUse;
-    if (!std::isfinite(result.TotalLoss))
-    {
-      itkExceptionMacro(<< "the training loss became " << result.TotalLoss << " at step " << step
-                        << ": lower the learning rate (now " << m_Model->GetLearningRate() << ")");
-    }
-    const bool epochDone = m_BatchInEpoch == batchesPerEpoch;
-    if (epochDone || step == m_TotalSteps)
-    {
-      endEpoch(m_BatchInEpoch);
-      if (epochDone)
-      {
-        ++m_Epoch;
-        m_BatchInEpoch = 0;
-        m_EpochLossSum = m_EpochPerplexitySum = m_EpochCodesSum = 0.0;
-      }
-    }
-    this->UpdateProgress(static_cast<float>(step - firstStep) / static_cast<float>(m_TotalSteps - firstStep));
-    const bool abort = this->GetAbortGenerateData();
-    if (m_CheckpointInterval > 0 && (step % m_CheckpointInterval == 0 || step == m_TotalSteps || abort))
-    {
-      tick();
-      this->WriteCheckpoint();
-    }
-    if (abort)
-    {
-      ProcessAborted e(__FILE__, __LINE__);
-      e.SetDescription("VQ-VAE training aborted at step " + std::to_string(step) +
-                       (m_CheckpointInterval > 0 ? " (checkpoint written)" : ""));
-      throw e;
-    }
-  }
-  tick();
+  m_EpochRecords.push_back(r);
 }
 
 void
@@ -516,18 +366,9 @@ VQVAETrainer::PrintSelf(std::ostream & os, Indent indent) const
 {
   Superclass::PrintSelf(os, indent);
   os << indent << "Model: " << m_Model.GetPointer() << '\n'
-     << indent << "NumberOfEpochs: " << m_NumberOfEpochs << '\n'
-     << indent << "NumberOfSteps: " << m_NumberOfSteps << '\n'
-     << indent << "BatchSize: " << m_BatchSize << '\n'
      << indent << "RandomFlips: " << m_RandomFlips << '\n'
-     << indent << "Seed: " << m_Seed << '\n'
      << indent << "MaximumValidationPatches: " << m_MaximumValidationPatches << '\n'
      << indent << "MeasureDescriptors: " << m_MeasureDescriptors << '\n'
-     << indent << "CheckpointPath: " << m_CheckpointPath << '\n'
-     << indent << "CheckpointInterval: " << m_CheckpointInterval << '\n'
-     << indent << "LogPath: " << m_LogPath << '\n'
-     << indent << "LearningRateSchedule: " << m_LearningRateSchedule << '\n'
-     << indent << "Epoch: " << m_Epoch << ", batch " << m_BatchInEpoch << '\n'
      << indent << "EpochRecords: " << m_EpochRecords.size() << '\n';
 }
 
