@@ -111,9 +111,9 @@ protected:
   /** A value of the state read from a checkpoint by its key (throws when absent). */
   using StateValue = std::function<std::string(const std::string &)>;
 
-  /** The model being trained, checked: throws unless it is set and initialised. */
+  /** The model to train (null when none is set). */
   virtual NetworkModelBase *
-  GetCheckedModel() const = 0;
+  GetTrainedModel() const = 0;
   /** Checks the data against the model and the settings (the batch size too, where the model needs
    * more than one item); the number of training items. */
   virtual size_t

@@ -127,7 +127,10 @@ protected:
   PrintSelf(std::ostream & os, Indent indent) const override;
 
   NetworkModelBase *
-  GetCheckedModel() const override;
+  GetTrainedModel() const override
+  {
+    return m_Model.GetPointer();
+  }
   size_t
   PrepareTraining() override;
   const char *

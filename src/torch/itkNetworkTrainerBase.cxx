@@ -83,9 +83,14 @@ NetworkTrainerBase::RestoreState(const std::string & text, size_t items)
 void
 NetworkTrainerBase::GenerateData()
 {
-  NetworkModelBase * model = this->GetCheckedModel();
-  const size_t       n = this->PrepareTraining();
-  const std::string  items = this->GetItemName();
+  NetworkModelBase * model = this->GetTrainedModel();
+  if (!model || !model->IsInitialized())
+  {
+    itkExceptionMacro(<< "no model to train: SetModel() with a " << this->GetModelName()
+                      << " that was Initialize()d or Read() from a checkpoint");
+  }
+  const size_t      n = this->PrepareTraining();
+  const std::string items = this->GetItemName();
   if (m_BatchSize < 1 || n < m_BatchSize)
   {
     itkExceptionMacro(<< "only " << n << " training " << items << " for a batch of " << m_BatchSize << ": give more "

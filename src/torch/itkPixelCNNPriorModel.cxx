@@ -306,29 +306,48 @@ PixelCNNPriorModel::TrainStep(const int32_t * indices, unsigned int n, unsigned 
   return r;
 }
 
+namespace
+{
+/** One forward pass of the network per batch of the n maps (eval mode, no gradients): use(first, count,
+ * the batch's index input, its logits). */
+template <typename TUse>
+void
+ForwardInBatches(pixelcnn::Network & net, const torch::Device & device, unsigned int batch, const int32_t * indices,
+                 unsigned int n, unsigned int h, unsigned int w, const std::vector<float> & encoded, unsigned int D,
+                 const std::vector<double> & composition, unsigned int L, TUse use)
+{
+  torch::NoGradGuard noGrad;
+  net->eval();
+  torchsupport::ForBatches(n, batch, [&](unsigned int first, unsigned int count) {
+    const auto x = pixelcnn::IndexMapsInput(indices, first, count, h, w, device);
+    use(first, count, x, net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, device, composition, L)));
+  });
+}
+} // namespace
+
 std::vector<float>
 PixelCNNPriorModel::Logits(const int32_t * indices, unsigned int n, unsigned int h, unsigned int w,
                            const std::vector<Condition> & conditions) const
 {
   this->CheckIndices(indices, n, h, w);
-  const auto         encoded = this->EncodeConditions(conditions, n);
-  const auto         D = this->GetEncodedConditionLength();
+  const unsigned int L = this->GetCompositionCount();
   const size_t       per = static_cast<size_t>(m_Hyperparameters.CodebookSize) * h * w;
   std::vector<float> out(n * per);
-  const unsigned int L = this->GetCompositionCount();
-  const auto         composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
-  torch::NoGradGuard noGrad;
-  auto &             net = m_Impl->network;
-  net->eval();
-  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
-    auto logits =
-      net
-        ->forward(pixelcnn::IndexMapsInput(indices, first, count, h, w, this->GetTorchState().device),
-                  pixelcnn::ConditionInput(encoded, first, count, D, this->GetTorchState().device, composition, L))
-        .to(torch::kCPU, torch::kFloat)
-        .contiguous();
-    std::memcpy(out.data() + first * per, logits.data_ptr<float>(), logits.numel() * sizeof(float));
-  });
+  ForwardInBatches(m_Impl->network,
+                   this->GetTorchState().device,
+                   this->GetInferenceBatchSize(),
+                   indices,
+                   n,
+                   h,
+                   w,
+                   this->EncodeConditions(conditions, n),
+                   this->GetEncodedConditionLength(),
+                   L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>(),
+                   L,
+                   [&](unsigned int first, unsigned int, const torch::Tensor &, const torch::Tensor & logits) {
+                     const auto cpu = logits.to(torch::kCPU, torch::kFloat).contiguous();
+                     std::memcpy(out.data() + first * per, cpu.data_ptr<float>(), cpu.numel() * sizeof(float));
+                   });
   return out;
 }
 
@@ -339,23 +358,28 @@ PixelCNNPriorModel::LogLikelihood(const int32_t * indices, unsigned int n, unsig
   this->CheckIndices(indices, n, h, w);
   const auto          encoded = this->EncodeConditions(conditions, n);
   const auto          D = this->GetEncodedConditionLength();
-  std::vector<double> out(n);
   const unsigned int  L = this->GetCompositionCount();
   const auto          composition = L > 0 ? this->Compositions(indices, n, h, w) : std::vector<double>();
-  torch::NoGradGuard  noGrad;
-  auto &              net = m_Impl->network;
-  net->eval();
-  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
-    auto       x = pixelcnn::IndexMapsInput(indices, first, count, h, w, this->GetTorchState().device);
-    const auto logits =
-      net->forward(x, pixelcnn::ConditionInput(encoded, first, count, D, this->GetTorchState().device, composition, L));
-    const auto sums = torch::log_softmax(logits.to(torch::kDouble), 1)
-                        .gather(1, x.unsqueeze(1))
-                        .sum({ 1, 2, 3 })
-                        .to(torch::kCPU)
-                        .contiguous();
-    std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
-  });
+  std::vector<double> out(n);
+  ForwardInBatches(m_Impl->network,
+                   this->GetTorchState().device,
+                   this->GetInferenceBatchSize(),
+                   indices,
+                   n,
+                   h,
+                   w,
+                   encoded,
+                   D,
+                   composition,
+                   L,
+                   [&](unsigned int first, unsigned int count, const torch::Tensor & x, const torch::Tensor & logits) {
+                     const auto sums = torch::log_softmax(logits.to(torch::kDouble), 1)
+                                         .gather(1, x.unsqueeze(1))
+                                         .sum({ 1, 2, 3 })
+                                         .to(torch::kCPU)
+                                         .contiguous();
+                     std::memcpy(out.data() + first, sums.data_ptr<double>(), count * sizeof(double));
+                   });
   if (L > 0) // the top level: log p(u(x) | c)
     m_Impl->level.AddLogDensity(composition, encoded, n, D, out);
   return out;

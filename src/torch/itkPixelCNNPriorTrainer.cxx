@@ -133,17 +133,6 @@ PixelCNNPriorTrainer::ValidationBits() const
   return -sum / (static_cast<double>(per * n) * std::log(2.0));
 }
 
-NetworkModelBase *
-PixelCNNPriorTrainer::GetCheckedModel() const
-{
-  if (!m_Model || !m_Model->IsInitialized())
-  {
-    itkExceptionMacro(<< "no prior to train: SetModel() with a PixelCNNPriorModel that was Initialize()d or Read() "
-                         "from a checkpoint");
-  }
-  return m_Model.GetPointer();
-}
-
 size_t
 PixelCNNPriorTrainer::PrepareTraining()
 {

@@ -261,17 +261,6 @@ VQVAETrainer::Validate(EpochRecord & record)
   }
 }
 
-NetworkModelBase *
-VQVAETrainer::GetCheckedModel() const
-{
-  if (!m_Model || !m_Model->IsInitialized())
-  {
-    itkExceptionMacro(<< "no model to train: SetModel() with a VQVAEModel that was Initialize()d or Read() from a "
-                         "checkpoint");
-  }
-  return m_Model.GetPointer();
-}
-
 size_t
 VQVAETrainer::PrepareTraining()
 {
