@@ -910,6 +910,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
 
   fs::create_directories(out + "/report");
   itk::WriteTextFileAtomically(out + "/report/results.json", results.dump(2) + "\n");
+  itk::WriteTextFileAtomically(out + "/report/results.md", ResultsMarkdown(results, config));
   comparison.Write(out + "/report/comparison.csv");
   if (!targets.empty())
   {

@@ -83,11 +83,18 @@ IsInterior(const Condition & c, const std::vector<Condition> & pool, const nlohm
 std::string
 PriorCondition(const Condition & c, const nlohmann::json & data);
 
-/** Reads the study's tables and models in `out`, writes results.json, comparison.csv and the
+/** Reads the study's tables and models in `out`, writes results.json, results.md, comparison.csv and the
  * report folder (index.html, figures when an X display is there). */
 void
 Analyse(const std::string & out, const nlohmann::json & config, const std::vector<Condition> & conditions,
         const std::vector<std::string> & excluded, const std::vector<std::pair<std::string, double>> & timings);
+
+/** results.md: a short Markdown summary of results.json for users, made from the same object so its numbers
+ * are results.json's, rounded (V_f in % with 2 decimals, d_f in um with 3, ratios with 2, KS with 3): the
+ * settings from `config`, the main figures per condition and set, and the held-out targets (where the study
+ * has a held-out condition), met or not as CrossValidationTargets says. */
+std::string
+ResultsMarkdown(const nlohmann::json & results, const nlohmann::json & config);
 
 /** The report folder: index.html (offline), figures (VTK, when an X display is there). */
 void

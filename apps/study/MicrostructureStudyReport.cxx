@@ -28,25 +28,22 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using itk::MicrostructureTable;
 
+namespace
+{
+/** j[key] with `digits` decimals; "–" where it is missing or not a number (results.json writes NaN as null). */
+std::string
+Fmt(const json & j, const char * key, int digits = 2)
+{
+  return j.contains(key) && j[key].is_number() ? FormatFixed(j[key].get<double>(), digits, "–") : "–";
+}
+} // namespace
+
 #ifdef SM_HAVE_REPORT
 namespace
 {
 using StackType = itk::Image<unsigned char, 3>;
 using MapType = itk::Image<unsigned short, 3>;
 namespace report = itk::report;
-
-std::string
-Fmt(const json & j, const char * key, int digits = 2)
-{
-  if (!j.contains(key) || !j[key].is_number())
-    return "–";
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << j[key].get<double>();
-  return s.str();
-}
-
 
 /** The rows of the patch table with the condition (at most `limit`, test split first when asked). */
 std::vector<size_t>
@@ -380,6 +377,104 @@ Figures(const std::string & out, const json & config, const std::vector<Conditio
 } // namespace
 #endif
 
+std::string
+ResultsMarkdown(const json & results, const json & config)
+{
+  const auto cell = [](std::string text) { // a table cell: '|' would end it
+    for (size_t i = text.find('|'); i != std::string::npos; i = text.find('|', i + 2))
+      text.replace(i, 1, "\\|");
+    return text;
+  };
+  const auto list = [](const json & values) {
+    std::ostringstream text;
+    for (size_t i = 0; i < values.size(); ++i)
+    {
+      text << (i ? ", " : "");
+      if (values[i].is_string())
+        text << values[i].get<std::string>();
+      else if (values[i].is_number())
+        text << values[i].get<double>(); // 30, not 30.0
+      else
+        text << values[i].dump();
+    }
+    return values.empty() ? std::string("none") : text.str();
+  };
+  std::ostringstream md;
+  md << "# Microstructure study: results\n\n"
+     << "Written by MicrostructureStudy from its `report/results.json`, which holds every figure unrounded: the "
+        "numbers here are its own, rounded as shown. The study's report page is `report/index.html`.\n\n";
+
+  // The settings (the command line and the preset are not recorded; config.json holds every setting).
+  const json & data = config["data"];
+  const auto   training = [](const json & network) { // the precision where the config sets it
+    return network["steps"].dump() + " steps" +
+           (network.contains("precision") ? ", precision " + network["precision"].get<std::string>() : "");
+  };
+  md << "Settings (all of them in the study's `config.json`):\n\n";
+  if (data["source"] == "synthetic")
+    md << "- data: the embedded synthetic ferrite-pearlite source, training cooling rates "
+       << list(data["synthetic"]["train_rates"]) << " °C/s\n";
+  else
+    md << "- data: the micrographs of `" << data["csv"]["path"].get<std::string>() << "`\n";
+  md << "- held out: " << list(config["holdout"]) << "; unseen: " << list(config["unseen"]) << "\n"
+     << "- device: " << config["device"].get<std::string>() << "; VQ-VAE: " << training(config["vqvae"])
+     << "; prior: " << training(config["prior"]) << "\n"
+     << "- generated: " << config["generate"]["samples"].dump() << " patches per condition, "
+     << config["generate"]["holdout_samples"].dump() << " at the held-out one\n\n";
+
+  // The main figures per condition and set.
+  bool hasS2 = false;
+  for (const auto & jc : results["conditions"])
+    hasS2 = hasS2 || (jc.contains("generated_vs_real") && jc["generated_vs_real"].contains("s2_rms"));
+  md << "## Per condition\n\n"
+     << "| condition | role | set | patches | V_f mean (%) | d_f mean (um) | V_f variance ratio | V_f KS | "
+        "d_f variance ratio |"
+     << (hasS2 ? " S2 RMS |" : "") << "\n"
+     << "|---|---|---|--:|--:|--:|--:|--:|--:|" << (hasS2 ? "--:|" : "") << "\n";
+  for (const auto & jc : results["conditions"])
+    for (const std::string set : { "real", "reconstructed", "generated" })
+    {
+      const json & d = jc["sets"][set];
+      const json & cmp = set == "real" ? json::object() : jc[set + "_vs_real"];
+      md << "| " << cell(jc.value("label", jc["condition"].get<std::string>())) << " | "
+         << cell(jc["role"].get<std::string>()) << " | " << set << " | " << d.value("n", 0) << " | "
+         << Fmt(d, "vf_mean") << " | " << Fmt(d, "df_mean", 3) << " | " << Fmt(cmp, "vf_variance_ratio") << " | "
+         << Fmt(cmp, "vf_ks", 3) << " | " << Fmt(cmp, "df_variance_ratio") << " |"
+         << (hasS2 ? " " + Fmt(cmp, "s2_rms", 4) + " |" : "") << "\n";
+    }
+  md << "\nV_f: volume fraction, d_f: mean free path of the measured phase, per patch (means over the set's "
+        "patches). Ratios (variance of the set / variance of the real patches) and KS statistics: the reconstructed "
+        "and generated patches against the real ones of their condition"
+     << (hasS2 ? "; S2 RMS: the generated patches' mean S2 curve against the real ones'" : "") << ".\n";
+
+  // The targets at the held-out condition.
+  const json & t = results.value("holdout_targets", json::object());
+  if (t.contains("condition"))
+  {
+    std::string label = t["condition"].get<std::string>();
+    for (const auto & jc : results["conditions"])
+      if (jc["condition"] == t["condition"] && jc.contains("label"))
+        label = jc["label"].get<std::string>() + " (" + t["condition"].get<std::string>() + ")";
+    md << "\n## Held-out condition: " << label << "\n\n"
+       << t.value("generated", 0) << " generated patches against " << t.value("true", 0)
+       << " true ones (the real patches of the condition, which neither network saw).\n\n"
+       << "| target | value | met |\n|---|--:|---|\n";
+    unsigned int met = 0;
+    for (const auto & target : CrossValidationTargets())
+    {
+      const std::string key = target.Key;
+      const int         digits = key == "vf_ks" ? 3 : key == "s2_rms" ? 4 : 2;
+      const bool        known = t.contains(key) && t[key].is_number();
+      const bool        ok = known && target.Met(t[key].get<double>());
+      met += ok;
+      md << "| " << cell(target.Label) << " | " << Fmt(t, target.Key, digits) << " | "
+         << (known ? (ok ? "yes" : "no") : "–") << " |\n";
+    }
+    md << "\n" << met << " of " << CrossValidationTargets().size() << " targets met.\n";
+  }
+  return md.str();
+}
+
 void
 WriteReport(const std::string & out, const json & config, const std::vector<Condition> & conditions,
             const json & results, const MicrostructureTable & comparison)
@@ -388,7 +483,8 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
   fs::create_directories(dir);
   itk::WriteTextFileAtomically(dir + "config.json", config.dump(2) + "\n");
 #ifndef SM_HAVE_REPORT
-  std::cerr << "[study] this build has no VTK: the report is results.json and comparison.csv in " << dir << "\n";
+  std::cerr << "[study] this build has no VTK: the report is results.json, results.md and comparison.csv in " << dir
+            << "\n";
   (void)conditions;
   (void)results;
   (void)comparison;
@@ -563,6 +659,7 @@ WriteReport(const std::string & out, const json & config, const std::vector<Cond
     page.AddParagraph("No figures: " + why + ". Run the study under xvfb-run -a to draw them.");
   page.AddHeading("Files", 3);
   page.AddLink("results.json", "results.json (every figure of this page)");
+  page.AddLink("results.md", "results.md (a summary of results.json)");
   page.AddLink("comparison.csv", "comparison.csv");
   page.AddLink("config.json", "config.json (the settings of this run)");
   if (!synthetic)

@@ -105,6 +105,53 @@ assert "\ncomposition_count = 1\n" in head and "calibration" not in head, head[:
 for f in ("vqvae.model", "prior.model", "patches.nrrd", "measure_real.csv", "config.json"):
     assert os.path.getsize("st/" + f) > 0, f
 PY
+# results.md, the users' summary of results.json: its numbers are results.json's, rounded as printed
+# (V_f % 2 decimals, d_f um 3, ratios 2, KS 3, S2 RMS 4), and a target is met as results.json says.
+$py - <<'PY'
+import json, re
+r = json.load(open("st/report/results.json"))
+lines = open("st/report/results.md", encoding="utf-8").read().splitlines()
+assert lines[0] == "# Microstructure study: results" and len(lines) <= 80, (lines[:1], len(lines))
+def table(header):  # the body of the table whose header row starts with `header`, as lists of cells
+    start = next(i for i, line in enumerate(lines) if line.startswith(header)) + 2
+    body = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        body.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return body
+def fixed(v, digits):
+    return "–" if v is None else "%.*f" % (digits, v)
+rows = {(c[0], c[2]): c for c in table("| condition |")}
+assert len(rows) == 3 * len(r["conditions"]), sorted(rows)
+for c in r["conditions"]:
+    for s in ("real", "reconstructed", "generated"):
+        d, cmp = c["sets"][s], c.get(s + "_vs_real") or {}
+        want = [c["label"], c["role"], s, str(d["n"]), fixed(d.get("vf_mean"), 2), fixed(d.get("df_mean"), 3)]
+        want += ["–"] * 4 if s == "real" else [fixed(cmp.get("vf_variance_ratio"), 2), fixed(cmp.get("vf_ks"), 3),
+                                                fixed(cmp.get("df_variance_ratio"), 2), fixed(cmp.get("s2_rms"), 4)]
+        assert rows[(c["label"], s)] == want, (rows[(c["label"], s)], want)
+# the held-out generated V_f mean and variance ratio, spelled out
+held = [c for c in r["conditions"] if c["role"] == "held out"][0]
+row = rows[(held["label"], "generated")]
+assert row[4] == "%.2f" % held["sets"]["generated"]["vf_mean"] and row[6] == "%.2f" % held["generated_vs_real"]["vf_variance_ratio"], row
+t = r["holdout_targets"]
+targets = {c[0]: c[1:] for c in table("| target |")}
+met = 0
+for label, key, digits, ok in (("|dV_f| <= 1 pp", "vf_mean_difference_pp", 2, "vf_mean_ok"),
+                               ("|dd_f| <= 5 %", "df_mean_difference_percent", 2, "df_mean_ok"),
+                               ("V_f variance ratio 0.8-1.25", "vf_variance_ratio", 2, "vf_variance_ok"),
+                               ("V_f KS <= 0.1", "vf_ks", 3, "vf_ks_ok"),
+                               ("d_f variance ratio 0.67-1.5", "df_variance_ratio", 2, "df_variance_ok"),
+                               ("S2 RMS <= 0.01", "s2_rms", 4, "s2_ok")):
+    v = t.get(key)
+    want = [fixed(v, digits), "–" if v is None else "yes" if t[ok] else "no"]
+    assert targets[label] == want, (label, targets[label], want)
+    met += v is not None and t[ok]
+assert len(targets) == 6 and "%d of 6 targets met." % met in lines, (targets, met)
+PY
+cp st/report/results.md first.md
+
 # The report page and its figures need VTK: a build without it writes results.json and
 # comparison.csv only (and says so).
 if grep -q "this build has no VTK" out.txt; then
@@ -132,6 +179,7 @@ assert "interpolating the training conditions" in html and "in ln cooling_rate_C
 inv = json.load(open("st/report/results.json"))["inverse"]["micrographs"][0]
 import math
 assert "The inverse: which rate made a held-out micrograph?" in html
+assert 'href="results.json"' in html and 'href="results.md"' in html
 assert "%.2f .. %.2f" % (math.exp(inv["lower95"]), math.exp(inv["upper95"])) in html, "the inverse's interval is not on the page"
 PY
 fi
@@ -153,12 +201,15 @@ assert len(np.unique(shot.reshape(-1, shot.shape[-1]), axis=0)) > 50, "blank scr
 PY
 fi
 
-# Second run, of the study moved to another folder (named with a trailing slash): nothing retrained.
+# Second run, of the study moved to another folder (named with a trailing slash): nothing retrained,
+# and the report is written again (a finished study without results.md gets it: the same one).
 mv st moved
+rm moved/report/results.md
 "${run[@]}" "$bin/MicrostructureStudy" moved/ --preset tiny >out2.txt 2>&1 || { tail -20 out2.txt; exit 1; }
 mv moved st
 grep -q "train-vqvae: up to date" out2.txt && grep -q "train-prior: up to date" out2.txt \
   || { echo "FAIL: a second run retrained"; cat out2.txt; exit 1; }
+cmp -s first.md st/report/results.md || { echo "FAIL: the second run's results.md differs or is missing"; exit 1; }
 
 # Third run with another prior: the prior retrains from scratch (its old checkpoint has other
 # settings and must not be resumed), the VQ-VAE is reused.

@@ -20,6 +20,8 @@ namespace itk
  * latent vectors, and an offline HTML page that ties them together.
  *
  * Library StochasticMicrostructureReport (src/report/); VTK stays inside it.
+ * It serves the study application (apps/study/) and is not part of the
+ * module's public API: this header is not installed.
  *
  * Display: the charts (WriteBoxPlot, WriteCurves, WriteScatter) render with
  * VTK's OpenGL context, which on Debian's VTK 9.1 needs an X display even when
