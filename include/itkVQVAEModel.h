@@ -52,19 +52,12 @@ namespace itk
  * threshold t' = Otsu(x') instead, as the measurement binarizes a decoded
  * image: a decoder that blurs boundaries puts pixels between the two phases'
  * grey levels, where each image's own threshold moves with its composition
- * (measured on the demo's reconstructions on AVX2: V_f variance ratio
- * 0.59-0.86 under Otsu per patch, 0.99-1.02 under one threshold per
- * condition, V_f -0.2 to -1.3 pp; with "own" and batch 8 x 640 steps
- * 0.78-0.91 and +0.1 to -0.5 pp). The UHCS example uses it (its
- * reconstructions' V_f error halves); the demo does not (its generated grains
- * then scatter more: docs/cross_validation.md, docs/real_data.md).
+ * and compresses the spread of the volume fraction.
  * HistogramLossWeight adds the squared 1-D Wasserstein-2 distance between each
  * original's and its reconstruction's intensity distributions (mean squared
  * difference of their sorted pixel values): a decoder trained on MSE alone
  * returns denoised images whose histogram, and with it the reconstruction's
- * own Otsu threshold and volume fraction, is shifted (measured: the
- * reconstructions' threshold 2-3 grey levels high, V_f -0.7 pp, while at the
- * original's threshold their V_f was within 0.1 pp).
+ * own Otsu threshold and volume fraction, is shifted.
  * InterfaceLossWeight adds a term on the number of phase boundaries, which
  * the mean free path divides by: per image and direction (rows, columns), the
  * mean |difference| of neighbouring pixels of the soft phase maps (the phase
@@ -72,12 +65,9 @@ namespace itk
  * the reconstruction and of the original, both at the original's threshold;
  * the term is the mean squared relative difference of the two densities. The
  * phase-map term compares the maps pixel by pixel and cannot tell a blurred
- * boundary from a shifted one; this term counts boundaries (measured: the
- * reconstructions of the demo without it cross 4-5 % fewer boundaries than
- * their originals, and their mean free path is 3-5 % too long). Measured on
- * the demo at weight 1: the d_f bias goes, but the decoder adds noise-like
- * texture to do it (validation MSE doubled, V_f -1.6 pp), so no preset uses it;
- * a sharper, heavier phase-map term does better there (see the README).
+ * boundary from a shifted one; this term counts boundaries.
+ * What each term was measured to do, and which presets use it:
+ * docs/tokenizer.md.
  *
  * Intensities: the network works on images in [-1, 1]. The model stores the
  * intensity range it was trained on (IntensityMinimum..IntensityMaximum, by
