@@ -2,7 +2,7 @@
  *  MicrostructureDecode (`decode`): VQ-VAE codebook index maps ->
  *  micrographs, with a trained model file.
  *=========================================================================*/
-#include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "itkMicrostructureIO.h"
 #include "itkVQDecodeImageFilter.h"
 
@@ -43,27 +43,15 @@ DecodeFile(Module & m, itk::VQVAEModel * model, sm::cli::Progress & progress)
 int
 Body(Module & m)
 {
-  const std::string input = m.Get("input");
-  if (m.Get("model").empty())
-  {
-    throw std::invalid_argument("give the model file with --model");
-  }
-  itk::CheckOutputPathWritable(m.Get("output"));
-  const bool        stack = sm::cli::IsImageStack(input);
-  sm::cli::Progress progress("MicrostructureDecode", "VQ-VAE decoding");
-  auto              model = itk::VQVAEModel::New();
-  model->SetDevice(m.Get("device"));
-  model->Read(m.Get("model"));
-  progress.Update(0.1);
-  if (stack)
-  {
-    DecodeFile<3>(m, model, progress);
-  }
-  else
-  {
-    DecodeFile<2>(m, model, progress);
-  }
-  progress.End();
+  sm::cli::RunWithVQVAEModel(m,
+                             "MicrostructureDecode",
+                             "VQ-VAE decoding",
+                             [&m](itk::VQVAEModel * model, sm::cli::Progress & progress, bool stack) {
+                               if (stack)
+                                 DecodeFile<3>(m, model, progress);
+                               else
+                                 DecodeFile<2>(m, model, progress);
+                             });
   std::cerr << "wrote " << m.Get("output") << "\n";
   return 0;
 }

@@ -2,7 +2,7 @@
  *  MicrostructureEncode (`encode`): micrographs or patch stacks -> VQ-VAE
  *  codebook index maps, with a trained model file.
  *=========================================================================*/
-#include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "itkMicrostructureIO.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -33,27 +33,15 @@ EncodeFile(Module & m, itk::VQVAEModel * model, sm::cli::Progress & progress)
 int
 Body(Module & m)
 {
-  const std::string input = m.Get("input");
-  if (m.Get("model").empty())
-  {
-    throw std::invalid_argument("give the model file with --model");
-  }
-  itk::CheckOutputPathWritable(m.Get("output"));
-  const bool        stack = sm::cli::IsImageStack(input);
-  sm::cli::Progress progress("MicrostructureEncode", "VQ-VAE encoding");
-  auto              model = itk::VQVAEModel::New();
-  model->SetDevice(m.Get("device"));
-  model->Read(m.Get("model"));
-  progress.Update(0.1);
-  if (stack)
-  {
-    EncodeFile<3>(m, model, progress);
-  }
-  else
-  {
-    EncodeFile<2>(m, model, progress);
-  }
-  progress.End();
+  sm::cli::RunWithVQVAEModel(m,
+                             "MicrostructureEncode",
+                             "VQ-VAE encoding",
+                             [&m](itk::VQVAEModel * model, sm::cli::Progress & progress, bool stack) {
+                               if (stack)
+                                 EncodeFile<3>(m, model, progress);
+                               else
+                                 EncodeFile<2>(m, model, progress);
+                             });
   return 0;
 }
 } // namespace

@@ -6,6 +6,7 @@
  *  split (by sample); per-epoch CSV log, checkpoints, --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCodeForegroundShare.h"
 #include "MicrostructureDataParallelCLI.h"
@@ -321,14 +322,8 @@ Body(Module & m)
   if (!records.empty())
     summary << "; last validation " << records.back().ValidationBitsPerIndex << " bits/index";
   prior->SetTrainingSummary(summary.str());
-  if (!writes)
-  {
-    progress.End();
+  if (!sm::cli::WriteTrainedModel(*prior, output, progress, writes))
     return 0;
-  }
-  prior->Write(output);
-  progress.End();
-  std::cerr << "wrote " << output << "\n";
   if (!records.empty())
     m.SetReturn("validationBitsPerIndex",
                 itk::MicrostructureTable::FormatNumber(records.back().ValidationBitsPerIndex));

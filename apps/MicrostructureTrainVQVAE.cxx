@@ -5,6 +5,7 @@
  *  checkpoints and --resume.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "itkCPUInstructionSet.h"
 #include "itkCastImageFilter.h"
 #include "MicrostructureDataParallelCLI.h"
@@ -207,14 +208,8 @@ Body(Module & m)
   if (!records.empty())
     summary << "; last epoch: " << Describe(records.back());
   model->SetTrainingSummary(summary.str());
-  if (!writes)
-  {
-    progress.End();
+  if (!sm::cli::WriteTrainedModel(*model, output, progress, writes))
     return 0;
-  }
-  model->Write(output);
-  progress.End();
-  std::cerr << "wrote " << output << "\n";
   if (!records.empty())
   {
     const auto & r = records.back();

@@ -167,6 +167,31 @@ TensorToFloats(const torch::Tensor & t, std::vector<float> & out, size_t offset)
 }
 } // namespace
 
+namespace
+{
+/** n images of channels x height x width pixels, one after the other. */
+struct Images
+{
+  const float * data;
+  unsigned int  n;
+  int64_t       channels;
+  unsigned int  height, width;
+};
+
+/** The encoder's outputs for the images, batch by batch (eval mode, no gradients): use(first image of
+ * the batch, its latents). */
+template <typename TUse>
+void
+EncodeInBatches(vqvae::Network & net, const torch::Device & device, unsigned int batch, const Images & x, TUse use)
+{
+  torch::NoGradGuard noGrad;
+  net->eval();
+  torchsupport::ForBatches(x.n, batch, [&](unsigned int first, unsigned int count) {
+    use(first, net->Encode(ImagesToTensor(x.data, first, count, x.channels, x.height, x.width, device)));
+  });
+}
+} // namespace
+
 std::vector<int32_t>
 VQVAEModel::Encode(const float * images, unsigned int n, unsigned int height, unsigned int width) const
 {
@@ -174,15 +199,16 @@ VQVAEModel::Encode(const float * images, unsigned int n, unsigned int height, un
   const unsigned int   f = this->GetDownsamplingFactor();
   const size_t         per = static_cast<size_t>(height / f) * (width / f);
   std::vector<int32_t> out(n * per);
-  torch::NoGradGuard   noGrad;
   auto &               net = m_Impl->network;
-  net->eval();
-  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
-    auto x = ImagesToTensor(
-      images, first, count, m_Hyperparameters.InputChannels, height, width, this->GetTorchState().device);
-    auto idx = net->quantizer->NearestCodes(net->Encode(x)).to(torch::kCPU, torch::kInt).contiguous();
-    std::memcpy(out.data() + first * per, idx.data_ptr<int32_t>(), idx.numel() * sizeof(int32_t));
-  });
+  const Images         x{ images, n, m_Hyperparameters.InputChannels, height, width };
+  EncodeInBatches(net,
+                  this->GetTorchState().device,
+                  this->GetInferenceBatchSize(),
+                  x,
+                  [&](unsigned int first, const torch::Tensor & z) {
+                    auto idx = net->quantizer->NearestCodes(z).to(torch::kCPU, torch::kInt).contiguous();
+                    std::memcpy(out.data() + first * per, idx.data_ptr<int32_t>(), idx.numel() * sizeof(int32_t));
+                  });
   return out;
 }
 
@@ -193,14 +219,12 @@ VQVAEModel::EncodeToLatents(const float * images, unsigned int n, unsigned int h
   const unsigned int f = this->GetDownsamplingFactor();
   const size_t       per = static_cast<size_t>(m_Hyperparameters.CodeDimension) * (height / f) * (width / f);
   std::vector<float> out(n * per);
-  torch::NoGradGuard noGrad;
-  auto &             net = m_Impl->network;
-  net->eval();
-  torchsupport::ForBatches(n, this->GetInferenceBatchSize(), [&](unsigned int first, unsigned int count) {
-    auto x = ImagesToTensor(
-      images, first, count, m_Hyperparameters.InputChannels, height, width, this->GetTorchState().device);
-    TensorToFloats(net->Encode(x), out, first * per);
-  });
+  const Images       x{ images, n, m_Hyperparameters.InputChannels, height, width };
+  EncodeInBatches(m_Impl->network,
+                  this->GetTorchState().device,
+                  this->GetInferenceBatchSize(),
+                  x,
+                  [&](unsigned int first, const torch::Tensor & z) { TensorToFloats(z, out, first * per); });
   return out;
 }
 
