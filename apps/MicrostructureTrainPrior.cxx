@@ -192,10 +192,7 @@ Body(Module & m)
   const bool resume = m.GetBool("resume") && std::filesystem::exists(checkpoint);
   if (resume)
   {
-    prior->Read(checkpoint);
-    if (!prior->GetHasTrainingState())
-      throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
-    std::cerr << "resuming " << checkpoint << " at step " << prior->GetNumberOfTrainingSteps() << "\n";
+    sm::cli::ReadCheckpointToResume(*prior, checkpoint);
     // The network of a checkpoint cannot change: an architecture option given now must be the checkpoint's.
     const auto &                                           hp = prior->GetHyperparameters();
     const std::vector<std::pair<std::string, std::string>> architecture = {
@@ -423,18 +420,7 @@ main(int argc, char * argv[])
         "Head channels",
         "Channels between the head's two 1x1 convolutions (the paper: 512; the demo: 96).")
     .minimum = "1";
-  m.Group("Compute");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  auto & precision =
-    m.Add("string-enumeration",
-          "precision",
-          "precision",
-          "float32",
-          "Precision",
-          "float32; bfloat16: mixed precision, convolutions in bfloat16 (loss, weights and Adam in "
-          "float32); needs AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with "
-          "AMX), float32 otherwise.");
-  precision.elements = { "float32", "bfloat16", "auto" };
+  sm::cli::AddTrainingComputeOptions(m);
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationBitsPerIndex", "validationBitsPerIndex", "", "Validation bits per index", "Last epoch.")
     .channel = "output";

@@ -114,10 +114,7 @@ Body(Module & m)
     std::cerr << "no checkpoint at " << checkpoint << " yet: starting a new run\n";
   if (resume)
   {
-    model->Read(checkpoint);
-    if (!model->GetHasTrainingState())
-      throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
-    std::cerr << "resuming " << checkpoint << " at step " << model->GetNumberOfTrainingSteps() << "\n";
+    sm::cli::ReadCheckpointToResume(*model, checkpoint);
     // The network of a checkpoint cannot change: an architecture option given now must be the checkpoint's.
     const auto & hp = model->GetHyperparameters();
     std::string  channels;
@@ -380,19 +377,7 @@ main(int argc, char * argv[])
         "Weight of an interface-count term added to the MSE (0 = the paper): the squared relative difference of the "
         "soft phase maps' phase changes per pixel along rows and columns, so reconstructions keep the originals' "
         "number of boundaries, which the mean free path divides by.");
-  m.Group("Compute");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
-  auto & precision =
-    m.Add("string-enumeration",
-          "precision",
-          "precision",
-          "float32",
-          "Precision",
-          "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (weights, "
-          "quantizer, losses and Adam in float32): about 2x faster on AMD CPUs with AVX512-BF16, needs "
-          "AVX-512; auto: bfloat16 where it was measured faster (AMD with AVX512-BF16, Intel with AMX), "
-          "float32 otherwise.");
-  precision.elements = { "float32", "bfloat16", "auto" };
+  sm::cli::AddTrainingComputeOptions(m);
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "validationMSE", "validationMSE", "", "Validation MSE", "Last epoch.").channel = "output";
   m.Add("double",

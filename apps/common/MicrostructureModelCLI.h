@@ -40,6 +40,34 @@ RunWithVQVAEModel(const Module & m, const std::string & name, const std::string 
   progress.End();
 }
 
+/** The "Compute" options of a training CLI: --device and --precision. */
+inline void
+AddTrainingComputeOptions(Module & m)
+{
+  m.Group("Compute");
+  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  auto & precision = m.Add("string-enumeration",
+                           "precision",
+                           "precision",
+                           "float32",
+                           "Precision",
+                           "float32 (the paper); bfloat16: mixed precision, convolutions in bfloat16 (the weights, "
+                           "the losses and Adam in float32), needs AVX-512; auto: bfloat16 where it was measured "
+                           "faster (AMD with AVX512-BF16, Intel with AMX), float32 otherwise.");
+  precision.elements = { "float32", "bfloat16", "auto" };
+}
+
+/** --resume of a training CLI: reads the checkpoint into the model; refuses a model file without training
+ * state (it cannot go on exactly) and says where it resumes. */
+inline void
+ReadCheckpointToResume(itk::NetworkModelBase & model, const std::string & checkpoint)
+{
+  model.Read(checkpoint);
+  if (!model.GetHasTrainingState())
+    throw std::invalid_argument(checkpoint + " is a model file without training state: it cannot be resumed");
+  std::cerr << "resuming " << checkpoint << " at step " << model.GetNumberOfTrainingSteps() << "\n";
+}
+
 /** The end of a training CLI: the process that writes (rank 0 of a data-parallel job, or the only one)
  * writes the trained model to output and says so; every process ends its progress. Returns whether
  * this process wrote it. */

@@ -11,14 +11,25 @@ namespace itk
 namespace modelfile
 {
 
+namespace
+{
+/** The bytes of LibTorch's archive of a module or an optimizer. */
+template <typename T>
 std::string
-SaveOptimizer(torch::optim::Optimizer & optimizer)
+SaveToBytes(T & saved)
 {
   std::ostringstream              stream;
   torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
+  saved.save(archive);
   archive.save_to(stream);
   return stream.str();
+}
+} // namespace
+
+std::string
+SaveOptimizer(torch::optim::Optimizer & optimizer)
+{
+  return SaveToBytes(optimizer);
 }
 
 void
@@ -33,11 +44,7 @@ LoadOptimizer(torch::optim::Optimizer & optimizer, const std::string & bytes, co
 std::string
 SaveModule(torch::nn::Module & module)
 {
-  std::ostringstream              stream;
-  torch::serialize::OutputArchive archive;
-  module.save(archive);
-  archive.save_to(stream);
-  return stream.str();
+  return SaveToBytes(module);
 }
 
 void
