@@ -45,7 +45,7 @@ namespace itk
  * After every epoch (and at the last step) the derived class appends an epoch
  * record, the log is written (LogPath, CSV, one row per record) and an
  * IterationEvent is invoked. AbortGenerateData stops after the current step
- * (checkpoint written) with itk::ProcessAborted.
+ * with itk::ProcessAborted, writing a checkpoint first when checkpoints are on.
  *
  * \ingroup StochasticMicrostructure
  */

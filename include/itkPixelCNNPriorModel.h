@@ -274,16 +274,15 @@ public:
    * level (from an engine of its own), then the map given it; LogLikelihood is log p(u(x) | c) + log
    * p(x | c, u(x)): u is a function of the map, so this is the joint density of the map and its
    * compositions. Why: the network alone sees 10-25 positions back, and its maps vary less in
-   * composition from one to the next than the real patches (decoded volume-fraction variance 0.1-0.7
-   * of the real at the demo's training rates); the top level carries that variation.
+   * composition from one to the next than the real patches (docs/cross_validation.md, session 21);
+   * the top level carries that variation.
    *
    * The level carries the composition budget (not in the paper): every layer of the network also
    * sees, at each position, the composition left to place: what the positions from there on must
    * average for the map to end at its u, against u (see itkPixelCNNNetwork.h). Why: given u, a
    * network that sees 10-25 positions back cannot count what it has placed, and without the budget
-   * its maps' own compositions strayed from u (the demo's decoded phase fraction by 3-5 pp,
-   * docs/cross_validation.md, sessions 21 and 22); the budget is the one global summary of the
-   * earlier positions it needs, and it stays autoregressive (a function of the positions before).
+   * its maps' own compositions strayed from u (docs/cross_validation.md, sessions 21 and 22); the budget is the one
+   * global summary of the earlier positions it needs, and it stays autoregressive (a function of the positions before).
    *
    * SetCompositionLevel: codeValues (K x count, row-major: a code's count values together, finite),
    * the training maps (n x h x w) and their conditions (1 or n; at least 2 maps of differing
