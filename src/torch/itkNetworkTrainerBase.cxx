@@ -14,6 +14,25 @@
 namespace itk
 {
 
+namespace
+{
+/** Gives the model back the learning rate it had when made, also when training throws or aborts (the
+ * schedule sets the rate step by step). */
+struct ScopedLearningRate
+{
+  explicit ScopedLearningRate(NetworkModelBase * m)
+    : model(m)
+    , rate(m->GetLearningRate())
+  {}
+  ~ScopedLearningRate() { model->SetLearningRate(rate); }
+  ScopedLearningRate(const ScopedLearningRate &) = delete;
+  ScopedLearningRate &
+                     operator=(const ScopedLearningRate &) = delete;
+  NetworkModelBase * model;
+  const double       rate;
+};
+} // namespace
+
 NetworkTrainerBase::NetworkTrainerBase()
 {
   this->SetNumberOfRequiredInputs(0);
@@ -151,8 +170,8 @@ NetworkTrainerBase::GenerateData()
     last = now;
   };
 
-  const training::ScopedLearningRate<NetworkModelBase> restoreRate(model); // the rate it came with, even on abort
-  const double                                         baseRate = restoreRate.rate;
+  const ScopedLearningRate restoreRate(model); // the rate it came with, even on abort
+  const double             baseRate = restoreRate.rate;
   this->UpdateProgress(0.0f);
   while (step < m_TotalSteps)
   {

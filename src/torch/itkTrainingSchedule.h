@@ -140,22 +140,6 @@ CheckLearningRateSchedule(const std::string & schedule)
       __FILE__, __LINE__, "unknown learning-rate schedule \"" + schedule + "\": use constant or cosine", ITK_LOCATION);
 }
 
-/** Gives the model back the learning rate it had when made, also when training throws or aborts. */
-template <typename TModel>
-struct ScopedLearningRate
-{
-  explicit ScopedLearningRate(TModel * m)
-    : model(m)
-    , rate(m->GetLearningRate())
-  {}
-  ~ScopedLearningRate() { model->SetLearningRate(rate); }
-  ScopedLearningRate(const ScopedLearningRate &) = delete;
-  ScopedLearningRate &
-               operator=(const ScopedLearningRate &) = delete;
-  TModel *     model;
-  const double rate;
-};
-
 /** The learning rate at step (0-based) of total: "constant" gives base; "cosine" decays from base
  * to 5 % of it along half a cosine (a function of the step alone, so a resumed run follows the
  * same schedule). */
