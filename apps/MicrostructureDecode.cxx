@@ -75,6 +75,6 @@ main(int argc, char * argv[])
         "false",
         "Float output",
         "Write float gray values (0..255 scale, unrounded) instead of 8-bit.");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  sm::cli::AddDeviceOption(m);
   return sm::cli::Run(m, argc, argv, Body);
 }

@@ -68,7 +68,7 @@ main(int argc, char * argv[])
                   "Index image (unsigned 16-bit), x and y divided by f, e.g. maps.nrrd.");
   m.Add("file", "model", "model", "", "VQ-VAE model", "Model file written by MicrostructureTrainVQVAE.");
   m.Group("Compute");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  sm::cli::AddDeviceOption(m);
   auto & tile = m.Add("integer",
                       "tileSize",
                       "tileSize",

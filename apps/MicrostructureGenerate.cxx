@@ -3,6 +3,7 @@
  *  condition, sampled from a trained prior and decoded by its VQ-VAE.
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "MicrostructureDataParallelCLI.h"
 #include "itkConditionalMicrostructureImageSource.h"
 #include "itkMicrostructureIO.h"
@@ -326,6 +327,6 @@ main(int argc, char * argv[])
   candidates.maximum = "64";
   m.Group("Compute");
   m.Add("integer", "batchSize", "batchSize", "64", "Batch size", "Samples drawn and decoded together.").minimum = "1";
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  sm::cli::AddDeviceOption(m);
   return sm::cli::Run(m, argc, argv, Body);
 }

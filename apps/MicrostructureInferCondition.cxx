@@ -8,6 +8,7 @@
  *  error where cross-validation measured it (--modelError).
  *=========================================================================*/
 #include "MicrostructureCLI.h"
+#include "MicrostructureModelCLI.h"
 #include "itkMicrostructureIO.h"
 #include "itkMicrostructurePosterior.h"
 #include "itkMicrostructureTable.h"
@@ -307,7 +308,7 @@ main(int argc, char * argv[])
         "with patches x grid values. 0: all.");
   m.Add("boolean", "pooledOnly", "pooledOnly", "false", "Pooled only", "Only the posterior pooled over all patches.");
   m.Group("Compute");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  sm::cli::AddDeviceOption(m);
   m.Group("Results", "Output scalars (for Slicer).");
   m.Add("double", "maximumAPosteriori", "maximumAPosteriori", "", "MAP value", "Pooled.").channel = "output";
   m.Add("double", "posteriorMean", "posteriorMean", "", "Posterior mean", "Pooled.").channel = "output";

@@ -281,8 +281,9 @@ public:
    * sees, at each position, the composition left to place: what the positions from there on must
    * average for the map to end at its u, against u (see itkPixelCNNNetwork.h). Why: given u, a
    * network that sees 10-25 positions back cannot count what it has placed, and without the budget
-   * its maps' own compositions strayed from u (docs/cross_validation.md, sessions 21 and 22); the budget is the one
-   * global summary of the earlier positions it needs, and it stays autoregressive (a function of the positions before).
+   * its maps' own compositions strayed from u (docs/cross_validation.md, sessions 21 and 22); the
+   * budget is the one global summary of the earlier positions it needs, and it stays autoregressive
+   * (a function of the positions before).
    *
    * SetCompositionLevel: codeValues (K x count, row-major: a code's count values together, finite),
    * the training maps (n x h x w) and their conditions (1 or n; at least 2 maps of differing

@@ -40,12 +40,19 @@ RunWithVQVAEModel(const Module & m, const std::string & name, const std::string 
   progress.End();
 }
 
+/** --device, the option of every CLI that runs a network: auto, cpu or cuda:N. */
+inline void
+AddDeviceOption(Module & m)
+{
+  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+}
+
 /** The "Compute" options of a training CLI: --device and --precision. */
 inline void
 AddTrainingComputeOptions(Module & m)
 {
   m.Group("Compute");
-  m.Add("string", "device", "device", "auto", "Device", "auto (CUDA when present), cpu or cuda:N.");
+  AddDeviceOption(m);
   auto & precision = m.Add("string-enumeration",
                            "precision",
                            "precision",

@@ -165,10 +165,7 @@ TensorToFloats(const torch::Tensor & t, std::vector<float> & out, size_t offset)
   auto cpu = t.to(torch::kCPU, torch::kFloat).contiguous();
   std::memcpy(out.data() + offset, cpu.data_ptr<float>(), cpu.numel() * sizeof(float));
 }
-} // namespace
 
-namespace
-{
 /** n images of channels x height x width pixels, one after the other. */
 struct Images
 {
