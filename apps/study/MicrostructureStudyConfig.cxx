@@ -122,7 +122,7 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
         "interface_loss_weight",
         "precision" } },
     { "generate.", { "unseen" } },
-    { "data.", { "categorical" } },
+    { "data.", { "categorical", "stride", "intensity_percentiles" } },
   };
   for (const auto & [key, value] : user.items())
   {

@@ -138,6 +138,17 @@ for bad in '{ "prior": { "steps": "ten" } }|"prior.steps" a text or a list' '{ "
   grep -qF "gives ${bad#*|}" out.txt || { echo "FAIL: unclear message for ${bad%%|*}"; cat out.txt; exit 1; }
   [ ! -e cvbad/logs ] || { echo "FAIL: a step ran for ${bad%%|*}"; exit 1; }
 done
+# The optional data keys: a bad value is refused before any step, naming its key.
+for bad in '{ "data": { "stride": -3 } }|data.stride' '{ "data": { "stride": 1.5 } }|data.stride' \
+           '{ "data": { "intensity_percentiles": [99, 1] } }|data.intensity_percentiles' \
+           '{ "data": { "intensity_percentiles": 5 } }|data.intensity_percentiles'; do
+  echo "${bad%%|*}" > bad.json; rm -rf cvbad
+  if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
+    echo "FAIL: accepted ${bad%%|*}"; exit 1
+  fi
+  grep -qF "${bad#*|} is" out.txt || { echo "FAIL: unclear message for ${bad%%|*}"; cat out.txt; exit 1; }
+  [ ! -e cvbad/data/micrographs.csv ] || { echo "FAIL: a step ran for ${bad%%|*}"; exit 1; }
+done
 if "$bin/MicrostructureStudy" cvbad --preset tiny --config /dev/zero >out.txt 2>&1; then echo "FAIL: /dev/zero accepted"; exit 1; fi
 grep -q "a device, not a regular file" out.txt || { echo "FAIL: unclear message for /dev/zero"; cat out.txt; exit 1; }
 # Every key of the UHCS example is one the study reads (its data folder is made missing here: the
