@@ -785,6 +785,8 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                       vq.value("precision", std::string("float32")),
                                       "--device",
                                       config["device"].get<std::string>() };
+  if (vq.value("rotations", false))
+    vqArgs.emplace_back("--rotations");
   if (!excludeArg.empty())
     vqArgs.insert(vqArgs.end(), { "--exclude", excludeArg });
   run.Step("train-vqvae",

@@ -157,7 +157,8 @@ NetworkTrainerBase::GenerateData()
     this->RestoreRecords(MicrostructureTable());
   }
 
-  const bool            flipsInOrder = this->GetRandomFlipsInOrder();
+  const unsigned int    symmetryBits = this->GetRandomSymmetryBits();
+  const bool            flipsInOrder = symmetryBits > 0;
   std::vector<uint32_t> order;
   std::vector<uint8_t>  flips;
   unsigned int          orderEpoch = ~0u;
@@ -179,7 +180,7 @@ NetworkTrainerBase::GenerateData()
       model->SetLearningRate(training::ScheduledLearningRate(m_LearningRateSchedule, baseRate, step, m_TotalSteps));
     if (orderEpoch != m_Epoch)
     {
-      training::EpochOrder(m_Seed, m_Epoch, n, flipsInOrder, order, flips);
+      training::EpochOrder(m_Seed, m_Epoch, n, symmetryBits, order, flips);
       orderEpoch = m_Epoch;
     }
     const size_t first = static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + share.first;

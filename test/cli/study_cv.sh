@@ -130,7 +130,9 @@ done
 # A value of another kind than the preset's is refused before any step, naming its key (before, a
 # type error named no key, after the steps before it had run); a config that is no regular file too.
 for bad in '{ "prior": { "steps": "ten" } }|"prior.steps" a text or a list' '{ "data": 5 }|"data" a number' \
-           '{ "prior": { "composition_level": 1 } }|"prior.composition_level" a number' '{ "holdout": {} }|"holdout" an object'; do
+           '{ "prior": { "composition_level": 1 } }|"prior.composition_level" a number' '{ "holdout": {} }|"holdout" an object' \
+           '{ "vqvae": { "rotations": 1 } }|"vqvae.rotations" a number' \
+           '{ "data": { "intensity_percentiles": 5 } }|"data.intensity_percentiles" a number'; do
   echo "${bad%%|*}" > bad.json; rm -rf cvbad
   if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
     echo "FAIL: accepted ${bad%%|*}"; exit 1
@@ -140,8 +142,7 @@ for bad in '{ "prior": { "steps": "ten" } }|"prior.steps" a text or a list' '{ "
 done
 # The optional data keys: a bad value is refused before any step, naming its key.
 for bad in '{ "data": { "stride": -3 } }|data.stride' '{ "data": { "stride": 1.5 } }|data.stride' \
-           '{ "data": { "intensity_percentiles": [99, 1] } }|data.intensity_percentiles' \
-           '{ "data": { "intensity_percentiles": 5 } }|data.intensity_percentiles'; do
+           '{ "data": { "intensity_percentiles": [99, 1] } }|data.intensity_percentiles'; do
   echo "${bad%%|*}" > bad.json; rm -rf cvbad
   if "$bin/MicrostructureStudy" cvbad --preset tiny --config bad.json >out.txt 2>&1; then
     echo "FAIL: accepted ${bad%%|*}"; exit 1
