@@ -13,7 +13,6 @@
 #include "itkMicrostructurePosterior.h"
 #include "itkMicrostructureTable.h"
 #include "itkPatchExtractionImageFilter.h"
-#include "itkStretchIntensityPercentiles.h"
 #include "itkPixelCNNPriorModel.h"
 #include "itkVQEncodeImageFilter.h"
 
@@ -32,14 +31,11 @@ using Prior = itk::PixelCNNPriorModel;
  * training patch (patch x patch pixels, 0 = unknown) is cut into such patches first (non-overlapping,
  * from the top left; the remainder at the right and bottom is left out), each encoded on its own as
  * the training patches were, so that every map is one of the kind the prior was trained and
- * calibrated on; a smaller one is one map. A micrograph is first contrast-stretched to its
- * `percentiles` (lower, upper; both 0 = as read), as the training micrographs were by
- * MicrostructurePatches --intensityPercentiles. n, h, w: the maps' count and size; tiles: whether
- * the micrograph was cut. */
+ * calibrated on; a smaller one is one map. n, h, w: the maps' count and size; tiles: whether the
+ * micrograph was cut. */
 std::vector<int32_t>
 EncodeInput(const std::string & path, itk::VQVAEModel * vqvae, unsigned int patchH, unsigned int patchW,
-            const std::array<double, 2> & percentiles, unsigned int & n, unsigned int & h, unsigned int & w,
-            bool & tiles, sm::cli::Progress & progress)
+            unsigned int & n, unsigned int & h, unsigned int & w, bool & tiles, sm::cli::Progress & progress)
 {
   auto run = [&](auto image, auto encode) {
     encode->SetInput(image);
@@ -56,18 +52,10 @@ EncodeInput(const std::string & path, itk::VQVAEModel * vqvae, unsigned int patc
   using StackType = itk::Image<unsigned char, 3>;
   using StackMapType = itk::Image<unsigned short, 3>;
   tiles = false;
-  const bool stretch = percentiles[0] != 0.0 || percentiles[1] != 0.0;
   if (sm::cli::IsImageStack(path))
-  {
-    if (stretch)
-      throw std::invalid_argument("--intensityPercentiles applies to a micrograph; " + path +
-                                  " is a stack of patches, stretched (or not) when it was cut: leave the option out");
     return run(itk::ReadScalarImage<StackType>(path), itk::VQEncodeImageFilter<StackType, StackMapType>::New());
-  }
   using ImageType = itk::Image<unsigned char, 2>;
-  auto image = itk::ReadScalarImage<ImageType>(path);
-  if (stretch)
-    image = itk::StretchIntensityPercentiles<ImageType>(image, percentiles[0], percentiles[1]);
+  auto       image = itk::ReadScalarImage<ImageType>(path);
   const auto size = image->GetLargestPossibleRegion().GetSize();
   if (patchH > 0 && patchW > 0 && size[0] >= patchW && size[1] >= patchH && (size[0] > patchW || size[1] > patchH))
   {
@@ -156,7 +144,6 @@ Body(Module & m)
     throw std::invalid_argument("--modelError " + m.Get("modelError") +
                                 " is not a standard deviation >= 0 (in the parameter's units; 0 = none)");
 
-  const auto   percentiles = sm::cli::GetIntensityPercentiles(m);
   unsigned int n = 0, h = 0, w = 0;
   bool         tiled = false;
   const auto   factor = vqvae->GetDownsamplingFactor();
@@ -164,7 +151,6 @@ Body(Module & m)
                           vqvae,
                           prior->GetLatentHeight() * factor,
                           prior->GetLatentWidth() * factor,
-                          percentiles,
                           n,
                           h,
                           w,
@@ -321,8 +307,6 @@ main(int argc, char * argv[])
         "At most this many patches (spread evenly over the micrograph or stack) enter the posterior: the time grows "
         "with patches x grid values. 0: all.");
   m.Add("boolean", "pooledOnly", "pooledOnly", "false", "Pooled only", "Only the posterior pooled over all patches.");
-  sm::cli::AddIntensityPercentilesOption(
-    m, "the micrograph as the training micrographs were (MicrostructurePatches --intensityPercentiles)");
   m.Group("Compute");
   sm::cli::AddDeviceOption(m);
   m.Group("Results", "Output scalars (for Slicer).");

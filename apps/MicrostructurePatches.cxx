@@ -118,8 +118,6 @@ Declare(Module & m)
   m.Add("integer-vector", "patchSize", "patchSize", "128,128", "Patch size (px)", "Width,height of a patch.");
   m.Add("integer-vector", "stride", "stride", "0,0", "Stride (px)", "Distance between patches; 0 = patch size.");
   m.Add("boolean", "flip", "flip", "false", "Horizontal flip", "Add a left-right mirrored copy of every patch.");
-  sm::cli::AddIntensityPercentilesOption(
-    m, "each micrograph (give the same values to MicrostructureInferCondition later)");
   auto & maxPatches = m.Add("integer",
                             "maxPatchesPerImage",
                             "maxPatchesPerImage",
@@ -264,9 +262,6 @@ Body(Module & m)
   o.Stride[0] = st[0];
   o.Stride[1] = st[1];
   o.HorizontalFlip = m.GetBool("flip");
-  const auto percentiles = sm::cli::GetIntensityPercentiles(m);
-  o.IntensityPercentiles[0] = percentiles[0];
-  o.IntensityPercentiles[1] = percentiles[1];
   o.TestFraction = m.GetDouble("testFraction");
   o.Seed = m.GetSeed("seed");
   o.MaxPatchesPerImage = static_cast<unsigned int>(m.GetInt("maxPatchesPerImage"));

@@ -601,8 +601,7 @@ PrepareData(Runner & run, const json & config, const std::string & out)
 {
   const json & data = config["data"];
   const bool   synthetic = data["source"] == "synthetic";
-  // Optional, checked before any step: overlapping patches (data.stride in px, 0 = the patch size)
-  // and the per-micrograph contrast stretch (data.intensity_percentiles, [lower, upper] in percent).
+  // Optional, checked before any step: overlapping patches (data.stride in px, 0 = the patch size).
   std::vector<std::string> optional;
   if (data.contains("stride"))
   {
@@ -614,15 +613,6 @@ PrepareData(Runner & run, const json & config, const std::string & out)
     if (s.get<int>() > 0)
       optional.insert(optional.end(),
                       { "--stride", std::to_string(s.get<int>()) + "," + std::to_string(s.get<int>()) });
-  }
-  if (data.contains("intensity_percentiles"))
-  {
-    const json & p = data["intensity_percentiles"];
-    if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number() ||
-        !(p[0].get<double>() >= 0 && p[0].get<double>() < p[1].get<double>() && p[1].get<double>() <= 100))
-      throw std::invalid_argument("data.intensity_percentiles is " + p.dump() +
-                                  ": give [lower, upper] in percent, lower < upper within 0-100, e.g. [1, 99]");
-    optional.insert(optional.end(), { "--intensityPercentiles", p[0].dump() + "," + p[1].dump() });
   }
   const std::string dataDir = out + "/data";
   fs::create_directories(dataDir);
@@ -976,33 +966,28 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
     const size_t count = std::min<size_t>(inverseImages, micrographs.GetNumberOfRows());
     for (size_t i = 0; i < count; ++i)
     {
-      const std::string        name = "inverse/holdout-" + std::to_string(i);
-      std::vector<std::string> args = { out + "/data/holdout/" + micrographs.Get(i, "file"),
-                                        out + "/" + name + ".csv",
-                                        "--outputSummary",
-                                        out + "/" + name + "_summary.csv",
-                                        "--vqvae",
-                                        out + "/vqvae.model",
-                                        "--prior",
-                                        out + "/prior.model",
-                                        "--parameter",
-                                        "ln_cooling_rate_C_per_s",
-                                        "--grid",
-                                        grid,
-                                        "--pooledOnly",
-                                        "--maximumPatches",
-                                        std::to_string(inverse["patches"].get<int>()),
-                                        "--modelError",
-                                        sm::study::FormatFixed(inverse["model_error"].get<double>(), 6, ""),
-                                        "--device",
-                                        config["device"].get<std::string>() };
-      if (data.contains("intensity_percentiles"))
-        args.insert(args.end(),
-                    { "--intensityPercentiles",
-                      data["intensity_percentiles"][0].dump() + "," + data["intensity_percentiles"][1].dump() });
+      const std::string name = "inverse/holdout-" + std::to_string(i);
       run.Step("infer-holdout-" + std::to_string(i),
                "MicrostructureInferCondition",
-               args,
+               { out + "/data/holdout/" + micrographs.Get(i, "file"),
+                 out + "/" + name + ".csv",
+                 "--outputSummary",
+                 out + "/" + name + "_summary.csv",
+                 "--vqvae",
+                 out + "/vqvae.model",
+                 "--prior",
+                 out + "/prior.model",
+                 "--parameter",
+                 "ln_cooling_rate_C_per_s",
+                 "--grid",
+                 grid,
+                 "--pooledOnly",
+                 "--maximumPatches",
+                 std::to_string(inverse["patches"].get<int>()),
+                 "--modelError",
+                 sm::study::FormatFixed(inverse["model_error"].get<double>(), 6, ""),
+                 "--device",
+                 config["device"].get<std::string>() },
                { out + "/" + name + "_summary.csv" },
                0.95,
                0.01,

@@ -28,11 +28,8 @@ namespace itk
  * [0.19, 0.20]; an empty cell fails a range, a non-numeric one is an error) is read as 8-bit
  * grayscale (itk::ReadScalarImage: RGB, 16-bit or float files are clear errors), given its
  * pixel size in micrometres (InputPixelSize when > 0, else column PixelSizeColumn when the table
- * has it, else the file's own spacing), optionally contrast-stretched per micrograph
- * (IntensityPercentiles: its lower and upper percentile are mapped to 0 and 255 by
- * IntensityWindowingImageFilter, so detector gain and brightness, which vary between SEM sessions
- * and specimens, are not learnt as effects of the condition), optionally resampled to TargetPixelSize (so micrographs
- * at different magnifications give patches of the same physical size), and cut into patches by
+ * has it, else the file's own spacing), optionally resampled to TargetPixelSize (so micrographs at different
+ * magnifications give patches of the same physical size), and cut into patches by
  * PatchExtractionImageFilter (PatchSize, Stride, HorizontalFlip; at most MaxPatchesPerImage
  * per micrograph, a seeded random subset, when > 0). Without TargetPixelSize all micrographs
  * must share one pixel size. A micrograph too small to give one patch (after resampling) is
@@ -78,12 +75,9 @@ public:
     unsigned int       PatchSize[2]{ 128, 128 };
     unsigned int       Stride[2]{ 0, 0 }; // 0 = patch size
     bool               HorizontalFlip{ false };
-    /** Percent; lower < upper in [0, 100] stretches each micrograph's intensities so that these
-     * percentiles become 0 and 255 (clipped outside). Both 0 = the intensities as read. */
-    double        IntensityPercentiles[2]{ 0.0, 0.0 };
-    double        TestFraction{ 0.2 };
-    std::uint64_t Seed{ 1 };
-    unsigned int  MaxPatchesPerImage{ 0 }; // 0 = all
+    double             TestFraction{ 0.2 };
+    std::uint64_t      Seed{ 1 };
+    unsigned int       MaxPatchesPerImage{ 0 }; // 0 = all
     /** When not empty, every selected micrograph (and the data file of a detached NRRD or
      * MetaImage header) must lie inside this folder, links and `..` resolved; a file column entry
      * like "../x.png" or "/etc/passwd" is refused before any image is read (CheckReadConfined). */

@@ -5,7 +5,6 @@
 #include "itkMicrostructureDataset.h"
 #include "itkMicrostructureIO.h"
 #include "itkPatchExtractionImageFilter.h"
-#include "itkStretchIntensityPercentiles.h"
 
 #include <algorithm>
 #include <cmath>
@@ -59,13 +58,6 @@ MicrostructureDataset::Build(const MicrostructureTable & micrographs, const std:
       itkGenericExceptionMacro(<< "Range filter on '" << range.Column << "': minimum " << range.Minimum
                                << " is above maximum " << range.Maximum << "; give min <= max.");
     }
-  }
-  const double * stretch = options.IntensityPercentiles;
-  const bool     stretchIntensities = stretch[0] != 0.0 || stretch[1] != 0.0;
-  if (stretchIntensities && !(stretch[0] >= 0.0 && stretch[0] < stretch[1] && stretch[1] <= 100.0))
-  {
-    itkGenericExceptionMacro(<< "Intensity percentiles " << stretch[0] << ", " << stretch[1]
-                             << ": give lower < upper within 0-100 (e.g. 1, 99), or 0, 0 to keep the intensities.");
   }
   if (!(options.TestFraction >= 0.0 && options.TestFraction < 1.0))
   {
@@ -176,11 +168,7 @@ MicrostructureDataset::Build(const MicrostructureTable & micrographs, const std:
     const std::string  file = micrographs.Get(r, options.FileColumn);
     const std::string  path = (fs::path(baseFolder) / file).string();
     ImageType::Pointer image = ReadScalarImage<ImageType>(path);
-    if (stretchIntensities)
-    {
-      image = StretchIntensityPercentiles<ImageType>(image, stretch[0], stretch[1]);
-    }
-    double pixelSize = image->GetSpacing()[0];
+    double             pixelSize = image->GetSpacing()[0];
     if (options.InputPixelSize > 0.0)
     {
       pixelSize = options.InputPixelSize;

@@ -4,7 +4,6 @@
 #include "itkImageFileWriter.h"
 #include "itkMicrostructureIO.h"
 #include "itkRGBPixel.h"
-#include "itkStretchIntensityPercentiles.h"
 
 #include <gtest/gtest.h>
 #include <filesystem>
@@ -417,85 +416,6 @@ TEST_F(DatasetTest, MaxPatchesPerImageIsASeededSubset)
     differs = corners(seed) != a;
   }
   EXPECT_TRUE(differs);
-}
-
-// Two micrographs of one structure, k = (x + 7 y) mod 101 spread evenly over 0..100: A bright and
-// contrasty (50 + 2 k), B dim and flat (20 + k). Stretched to their 1st and 99th percentiles (k = 1
-// and 99 in both), both become floor((k - 1) * 255 / 98), clipped: one intensity scale.
-TEST_F(DatasetTest, IntensityPercentilesPutEveryMicrographOnOneScale)
-{
-  auto write = [&](const std::string & name, int offset, int gain) {
-    auto               image = Image2::New();
-    Image2::RegionType region;
-    region.SetSize(0, 64);
-    region.SetSize(1, 64);
-    image->SetRegions(region);
-    image->Allocate();
-    for (unsigned y = 0; y < 64; ++y)
-      for (unsigned x = 0; x < 64; ++x)
-        image->SetPixel({ { x, y } }, static_cast<unsigned char>(offset + gain * int((x + 7 * y) % 101)));
-    itk::WriteImageAtomically(image.GetPointer(), (m_Dir / name).string());
-    return image;
-  };
-  const auto a = write("a.png", 50, 2);
-  write("b.png", 20, 1);
-  auto expected = [](unsigned x, unsigned y) {
-    const int k = int((x + 7 * y) % 101);
-    return std::min(255, std::max(0, (k - 1) * 255 / 98));
-  };
-  const auto stretched = itk::StretchIntensityPercentiles<Image2>(a, 1, 99);
-  for (unsigned y = 0; y < 64; y += 5)
-    for (unsigned x = 0; x < 64; x += 3)
-      EXPECT_NEAR(stretched->GetPixel({ { x, y } }), expected(x, y), 1) << x << "," << y;
-  EXPECT_EQ(stretched->GetSpacing(), a->GetSpacing());
-  // 0 and 100 are the lowest and highest intensity: a plain min-max stretch.
-  const auto full = itk::StretchIntensityPercentiles<Image2>(a, 0, 100);
-  EXPECT_EQ(full->GetPixel({ { 0, 0 } }), 0); // k = 0
-  EXPECT_NEAR(full->GetPixel({ { 2, 14 } }), 255, 1);
-  // A flat micrograph has no contrast to stretch; percentiles out of order are refused.
-  const auto flat = Image2::New();
-  flat->SetRegions(a->GetLargestPossibleRegion());
-  flat->Allocate();
-  flat->FillBuffer(77);
-  EXPECT_EQ(itk::StretchIntensityPercentiles<Image2>(flat, 1, 99)->GetPixel({ { 3, 3 } }), 77);
-  EXPECT_THROW(itk::StretchIntensityPercentiles<Image2>(a, 99, 1), itk::ExceptionObject);
-
-  itk::MicrostructureTable micrographs({ "file", "um_per_px" });
-  micrographs.AddRow({ "a.png", "1" });
-  micrographs.AddRow({ "b.png", "1" });
-  itk::MicrostructureDataset::Options o;
-  o.PatchSize[0] = o.PatchSize[1] = 32;
-  o.TestFraction = 0;
-  auto patches = [&](double lower, double upper) {
-    o.IntensityPercentiles[0] = lower;
-    o.IntensityPercentiles[1] = upper;
-    itk::MicrostructureDataset d;
-    d.Build(micrographs, m_Dir.string(), o);
-    const auto * p = d.GetPatches()->GetBufferPointer();
-    return std::vector<int>(p, p + 8 * 32 * 32); // a's 4 patches, then b's
-  };
-  const auto raw = patches(0, 0);
-  EXPECT_EQ(raw[0], 50); // as read
-  EXPECT_EQ(raw[4 * 1024], 20);
-  const auto one = patches(1, 99);
-  int        worst = 0;
-  for (size_t i = 0; i < 4 * 1024; ++i)
-    worst = std::max(worst, std::abs(one[i] - one[i + 4 * 1024]));
-  EXPECT_LE(worst, 1); // a and b alike, to the rounding
-  EXPECT_EQ(one[0], 0);
-  o.IntensityPercentiles[0] = 60;
-  o.IntensityPercentiles[1] = 40;
-  itk::MicrostructureDataset d;
-  try
-  {
-    d.Build(micrographs, m_Dir.string(), o);
-    ADD_FAILURE() << "percentiles out of order were accepted";
-  }
-  catch (const itk::ExceptionObject & e)
-  {
-    EXPECT_NE(std::string(e.GetDescription()).find("Intensity percentiles 60, 40"), std::string::npos)
-      << e.GetDescription();
-  }
 }
 
 TEST(MicrostructureDatasetUHCS, SpheroiditeAtOnePixelSize)

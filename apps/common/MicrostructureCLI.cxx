@@ -808,32 +808,6 @@ Progress::Observe(itk::ProcessObject * filter, double start, double span)
   filter->AddObserver(itk::ProgressEvent(), cmd);
 }
 
-void
-AddIntensityPercentilesOption(Module & m, const std::string & what)
-{
-  m.Add("float-vector",
-        "intensityPercentiles",
-        "intensityPercentiles",
-        "0,0",
-        "Intensity percentiles (%)",
-        "Stretch " + what +
-          " so that these two percentiles of its intensities become 0 and 255 (e.g. 1,99): for "
-          "micrographs whose brightness and contrast vary (SEM detector settings). 0,0 = keep the intensities.");
-}
-
-std::array<double, 2>
-GetIntensityPercentiles(const Module & m)
-{
-  const auto v = m.GetDoubleList("intensityPercentiles");
-  const bool off = v.size() == 2 && v[0] == 0.0 && v[1] == 0.0;
-  if (v.size() != 2 || (!off && !(v[0] >= 0.0 && v[0] < v[1] && v[1] <= 100.0)))
-  {
-    throw std::invalid_argument("--intensityPercentiles " + m.Get("intensityPercentiles") +
-                                ": give two percentages, lower < upper within 0-100 (e.g. 1,99), or 0,0 for none");
-  }
-  return { v[0], v[1] };
-}
-
 bool
 IsImageStack(const std::string & path)
 {

@@ -32,7 +32,6 @@
 #include "itkMicrostructureTable.h"
 #include "itkProcessObject.h"
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -176,16 +175,6 @@ private:
   bool                                  m_Tags{ true };
   bool                                  m_Ended{ false };
 };
-
-/** --intensityPercentiles: the per-micrograph contrast stretch (itk::StretchIntensityPercentiles),
- * with `what` saying what it does in this CLI. */
-void
-AddIntensityPercentilesOption(Module & m, const std::string & what);
-
-/** The value of --intensityPercentiles, {0, 0} when off; a clear error naming the option for
- * anything but two percentages with lower < upper within 0-100. */
-std::array<double, 2>
-GetIntensityPercentiles(const Module & m);
 
 /** True when the image file is a 3D stack of more than one slice, false for a 2D image (or a
  * single slice). Throws a clear error for a file ITK cannot read. Reads only the header. */

@@ -123,12 +123,10 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
         "precision",
         "rotations" } },
     { "generate.", { "unseen" } },
-    { "data.", { "categorical", "stride", "intensity_percentiles" } },
+    { "data.", { "categorical", "stride" } },
   };
   // The kind of the optional keys no preset gives, for the same check as the preset's keys.
-  static const std::map<std::string, json> optionalKind = { { "vqvae.rotations", false },
-                                                            { "data.stride", 64 },
-                                                            { "data.intensity_percentiles", json::array({ 1, 99 }) } };
+  static const std::map<std::string, json> optionalKind = { { "vqvae.rotations", false }, { "data.stride", 64 } };
   for (const auto & [key, value] : user.items())
   {
     const std::string name = path + key;
