@@ -150,15 +150,18 @@ for bad in '{ "data": { "stride": -3 } }|data.stride' '{ "data": { "stride": 1.5
 done
 if "$bin/MicrostructureStudy" cvbad --preset tiny --config /dev/zero >out.txt 2>&1; then echo "FAIL: /dev/zero accepted"; exit 1; fi
 grep -q "a device, not a regular file" out.txt || { echo "FAIL: unclear message for /dev/zero"; cat out.txt; exit 1; }
-# Every key of the UHCS example is one the study reads (its data folder is made missing here: the
-# error must be about the data, not a key).
-$py - "$(dirname "$0")/../../examples/uhcs_study.json" <<'PY'
+# Every key of the UHCS examples (2 CPU cores; paper scale on a GPU) is one the study reads (their
+# data folder is made missing here: the error must be about the data, not a key).
+for example in uhcs_study uhcs_study_gpu; do
+  $py - "$(dirname "$0")/../../examples/$example.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["data"]["csv"]["path"] = "no/such/micrographs.csv"
+c["device"] = "cpu"  # the GPU example names cuda:0; the keys are what is checked here
 json.dump(c, open("uhcs.json", "w"))
 PY
-if "$bin/MicrostructureStudy" cvuhcs --config uhcs.json >out.txt 2>&1; then echo "FAIL: ran without data"; exit 1; fi
-grep -q "does not read" out.txt && { echo "FAIL: the UHCS example has a key the study does not read"; cat out.txt; exit 1; }
-grep -q "no/such/micrographs.csv" out.txt || { echo "FAIL: unclear message for missing data"; cat out.txt; exit 1; }
+  if "$bin/MicrostructureStudy" cvuhcs --config uhcs.json >out.txt 2>&1; then echo "FAIL: ran without data"; exit 1; fi
+  grep -q "does not read" out.txt && { echo "FAIL: $example has a key the study does not read"; cat out.txt; exit 1; }
+  grep -q "no/such/micrographs.csv" out.txt || { echo "FAIL: unclear message for missing data"; cat out.txt; exit 1; }
+done
 echo "ok"
