@@ -599,21 +599,8 @@ WithSmoothing(const json & config, std::vector<std::string> args)
 std::vector<std::string>
 PrepareData(Runner & run, const json & config, const std::string & out)
 {
-  const json & data = config["data"];
-  const bool   synthetic = data["source"] == "synthetic";
-  // Optional, checked before any step: overlapping patches (data.stride in px, 0 = the patch size).
-  std::vector<std::string> optional;
-  if (data.contains("stride"))
-  {
-    const json & s = data["stride"];
-    if (!s.is_number_integer() || s.get<int>() < 0 || s.get<int>() > data["patch_size"].get<int>())
-      throw std::invalid_argument("data.stride is " + s.dump() +
-                                  ": give the distance between patches in pixels, 1 to data.patch_size (0 = the "
-                                  "patch size, no overlap)");
-    if (s.get<int>() > 0)
-      optional.insert(optional.end(),
-                      { "--stride", std::to_string(s.get<int>()) + "," + std::to_string(s.get<int>()) });
-  }
+  const json &      data = config["data"];
+  const bool        synthetic = data["source"] == "synthetic";
   const std::string dataDir = out + "/data";
   fs::create_directories(dataDir);
   std::string micrographs;
@@ -665,7 +652,6 @@ PrepareData(Runner & run, const json & config, const std::string & out)
   if (data["max_patches_per_image"].get<int>() > 0)
     patchArgs.insert(patchArgs.end(),
                      { "--maxPatchesPerImage", std::to_string(data["max_patches_per_image"].get<int>()) });
-  patchArgs.insert(patchArgs.end(), optional.begin(), optional.end());
   return patchArgs;
 }
 
@@ -775,8 +761,6 @@ RunStudy(const json & config, const std::string & out, const std::string & prese
                                       vq.value("precision", std::string("float32")),
                                       "--device",
                                       config["device"].get<std::string>() };
-  if (vq.value("rotations", false))
-    vqArgs.emplace_back("--rotations");
   if (!excludeArg.empty())
     vqArgs.insert(vqArgs.end(), { "--exclude", excludeArg });
   run.Step("train-vqvae",

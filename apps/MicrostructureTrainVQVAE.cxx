@@ -45,9 +45,6 @@ Describe(const itk::VQVAETrainer::EpochRecord & r)
 int
 Body(Module & m)
 {
-  if (m.GetBool("rotations") && m.GetBool("noFlips"))
-    throw std::invalid_argument(
-      "--rotations draws the flips too (the 8 symmetries of the square): leave out --noFlips");
   const std::string output = m.Get("output");
   itk::CheckOutputPathWritable(output);
   std::string checkpoint = m.Get("checkpoint");
@@ -176,7 +173,6 @@ Body(Module & m)
   trainer->SetNumberOfSteps(static_cast<unsigned long>(m.GetInt("steps")));
   trainer->SetBatchSize(static_cast<unsigned int>(m.GetInt("batchSize")));
   trainer->SetRandomFlips(!m.GetBool("noFlips"));
-  trainer->SetRandomRotations(m.GetBool("rotations"));
   trainer->SetSeed(m.GetSeed("seed"));
   trainer->SetLearningRateSchedule(m.Get("schedule"));
   trainer->SetMaximumValidationPatches(static_cast<unsigned int>(m.GetInt("validationPatches")));
@@ -299,13 +295,6 @@ main(int argc, char * argv[])
         "false",
         "No flips",
         "Do not flip patches at random (on by default: flips are free data for isotropic microstructures).");
-  m.Add("boolean",
-        "rotations",
-        "rotations",
-        "false",
-        "Rotations",
-        "Also rotate patches by 90 degrees at random (one of the square's 8 symmetries each; square patches): for "
-        "microstructures with no preferred direction.");
   m.Add("integer",
         "validationPatches",
         "validationPatches",

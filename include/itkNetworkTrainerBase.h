@@ -126,12 +126,11 @@ protected:
   /** The first line of the state in a checkpoint: which trainer and which version wrote it. */
   virtual const char *
   GetStateMagic() const = 0;
-  /** How many bits of random symmetry the data order draws per item: 0 none, 2 the flips in x and y,
-   * 3 the flips and a transposition (all 8 symmetries of the square). */
-  virtual unsigned int
-  GetRandomSymmetryBits() const
+  /** Whether the data order draws random flips. */
+  virtual bool
+  GetRandomFlipsInOrder() const
   {
-    return 0;
+    return false;
   }
   /** At most about this many validations a run (after the first epoch, every k-th epoch after it,
    * and at the end); 0 = after every epoch. */
@@ -141,7 +140,7 @@ protected:
     return 0;
   }
   /** One optimisation step on this process's share of the batch: count items (their numbers in the
-   * training data, with their symmetry codes when GetRandomSymmetryBits() > 0, else flips is null); adds its
+   * training data, with their flips when GetRandomFlipsInOrder(), else flips is null); adds its
    * losses to the epoch's sums and returns the total loss of the whole batch. */
   virtual double
   TrainBatch(const uint32_t * items, const uint8_t * flips, unsigned int count) = 0;

@@ -33,8 +33,7 @@ namespace itk
  * weights, Adam's state, the dead-code generator, the position in the data, the
  * log), resume, progress and abort are itk::NetworkTrainerBase's; the patches
  * are its items, each flipped horizontally and/or vertically with probability
- * 1/2 (RandomFlips), and transposed with probability 1/2 too with RandomRotations (so one of
- * the square's 8 symmetries), from the same draw as the order. Every batch has BatchSize
+ * 1/2 (RandomFlips) from the same draw as the order. Every batch has BatchSize
  * patches (batch normalisation needs full batches, at least 2). Nothing depends
  * on the time or on the thread count: same seed, same data, same CPU weights.
  *
@@ -102,12 +101,6 @@ public:
   itkSetMacro(RandomFlips, bool);
   itkGetConstMacro(RandomFlips, bool);
   itkBooleanMacro(RandomFlips);
-  /** With the flips, also 90-degree rotations: each patch is one of the 8 symmetries of the square,
-   * with probability 1/8 (square patches only; off by default). Only for microstructures with no
-   * preferred direction. */
-  itkSetMacro(RandomRotations, bool);
-  itkGetConstMacro(RandomRotations, bool);
-  itkBooleanMacro(RandomRotations);
   /** At most this many validation patches are measured per epoch (the first ones); 0 = all. */
   itkSetMacro(MaximumValidationPatches, unsigned int);
   itkGetConstMacro(MaximumValidationPatches, unsigned int);
@@ -155,10 +148,10 @@ protected:
   {
     return "vqvae-trainer 1";
   }
-  unsigned int
-  GetRandomSymmetryBits() const override
+  bool
+  GetRandomFlipsInOrder() const override
   {
-    return m_RandomRotations ? 3u : m_RandomFlips ? 2u : 0u;
+    return m_RandomFlips;
   }
   double
   TrainBatch(const uint32_t * items, const uint8_t * flips, unsigned int count) override;
@@ -182,7 +175,6 @@ private:
 
   VQVAEModel::Pointer m_Model;
   bool                m_RandomFlips{ true };
-  bool                m_RandomRotations{ false };
   unsigned int        m_MaximumValidationPatches{ 512 };
   bool                m_MeasureDescriptors{ true };
 

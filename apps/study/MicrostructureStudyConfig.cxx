@@ -120,13 +120,10 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
         "phase_loss_threshold",
         "histogram_loss_weight",
         "interface_loss_weight",
-        "precision",
-        "rotations" } },
+        "precision" } },
     { "generate.", { "unseen" } },
-    { "data.", { "categorical", "stride" } },
+    { "data.", { "categorical" } },
   };
-  // The kind of the optional keys no preset gives, for the same check as the preset's keys.
-  static const std::map<std::string, json> optionalKind = { { "vqvae.rotations", false }, { "data.stride", 64 } };
   for (const auto & [key, value] : user.items())
   {
     const std::string name = path + key;
@@ -158,11 +155,6 @@ CheckConfigKeys(const json & user, const json & preset, const std::string & file
       throw std::invalid_argument("the config file " + file + " gives \"" + name + "\" " + Kind(value) + " (" +
                                   value.dump().substr(0, 60) + "), where the study reads " + Kind(preset[key]) +
                                   " (the preset has " + preset[key].dump().substr(0, 60) + "): change its value");
-    const auto kind = optionalKind.find(name);
-    if (kind != optionalKind.end() && Kind(value) != Kind(kind->second))
-      throw std::invalid_argument("the config file " + file + " gives \"" + name + "\" " + Kind(value) + " (" +
-                                  value.dump().substr(0, 60) + "), where the study reads " + Kind(kind->second) +
-                                  " (e.g. " + kind->second.dump() + "): change its value");
     if (key == "slow_cpu" && path.empty() && value.is_object())
       CheckConfigKeys(value, preset, file, "");
     else if (value.is_object() && preset.contains(key) && preset[key].is_object() && !preset[key].empty())

@@ -157,8 +157,7 @@ NetworkTrainerBase::GenerateData()
     this->RestoreRecords(MicrostructureTable());
   }
 
-  const unsigned int    symmetryBits = this->GetRandomSymmetryBits();
-  const bool            flipsInOrder = symmetryBits > 0;
+  const bool            flipsInOrder = this->GetRandomFlipsInOrder();
   std::vector<uint32_t> order;
   std::vector<uint8_t>  flips;
   unsigned int          orderEpoch = ~0u;
@@ -180,7 +179,7 @@ NetworkTrainerBase::GenerateData()
       model->SetLearningRate(training::ScheduledLearningRate(m_LearningRateSchedule, baseRate, step, m_TotalSteps));
     if (orderEpoch != m_Epoch)
     {
-      training::EpochOrder(m_Seed, m_Epoch, n, symmetryBits, order, flips);
+      training::EpochOrder(m_Seed, m_Epoch, n, flipsInOrder, order, flips);
       orderEpoch = m_Epoch;
     }
     const size_t first = static_cast<size_t>(m_BatchInEpoch) * m_BatchSize + share.first;

@@ -35,15 +35,13 @@ Mix(uint64_t x)
   return x ^ (x >> 31);
 }
 
-/** Visit order of epoch `epoch` (0-based) over n items, and one random code of
- * `symmetryBits` bits per visit (flipCodes: bit 1 flips x, bit 2 flips y, bit 4
- * transposes; all 0 when symmetryBits is 0; 2 bits draw the same codes as before
- * the transposition existed). Fisher-Yates on a 64-bit
+/** Visit order of epoch `epoch` (0-based) over n items, and one random 2-bit
+ * code per visit (flipCodes; all 0 unless `flips`). Fisher-Yates on a 64-bit
  * Mersenne twister seeded from (seed, epoch): the same on every platform and
  * independent of anything but its arguments, so a resumed run sees the data in
  * the order the uninterrupted run would have. */
 inline void
-EpochOrder(uint64_t seed, unsigned int epoch, size_t n, unsigned int symmetryBits, std::vector<uint32_t> & order,
+EpochOrder(uint64_t seed, unsigned int epoch, size_t n, bool flips, std::vector<uint32_t> & order,
            std::vector<uint8_t> & flipCodes)
 {
   std::mt19937_64 rng(Mix(seed ^ Mix(epoch + 1)));
@@ -56,32 +54,10 @@ EpochOrder(uint64_t seed, unsigned int epoch, size_t n, unsigned int symmetryBit
     std::swap(order[i - 1], order[j]);
   }
   flipCodes.assign(n, 0);
-  if (symmetryBits > 0)
+  if (flips)
   {
-    const uint64_t mask = (uint64_t(1) << symmetryBits) - 1;
     for (auto & f : flipCodes)
-      f = static_cast<uint8_t>(rng() & mask);
-  }
-}
-
-/** Writes `src` (w x h, row-major) to `dst` under symmetry `code` (EpochOrder's codes): dst(x, y) =
- * src(sx, sy) with sx = w - 1 - x when bit 1 is set (else x), sy = h - 1 - y when bit 2 is set (else
- * y), and sx, sy swapped when bit 4 is set (square images only). The 8 codes are the 8 symmetries of
- * the square (the identity, 3 rotations by 90 degrees, 4 mirrors); `value` maps each pixel. */
-template <typename TIn, typename TOut, typename TValue>
-inline void
-ApplySymmetry(const TIn * src, TOut * dst, unsigned int w, unsigned int h, uint8_t code, TValue value)
-{
-  const bool fx = code & 1u, fy = code & 2u, t = code & 4u;
-  for (unsigned int y = 0; y < h; ++y)
-  {
-    for (unsigned int x = 0; x < w; ++x)
-    {
-      unsigned int sx = fx ? w - 1 - x : x, sy = fy ? h - 1 - y : y;
-      if (t)
-        std::swap(sx, sy);
-      dst[static_cast<size_t>(y) * w + x] = value(src[static_cast<size_t>(sy) * w + sx]);
-    }
+      f = static_cast<uint8_t>(rng() & 3u);
   }
 }
 

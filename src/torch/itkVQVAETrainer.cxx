@@ -6,7 +6,6 @@
 #include "itkDataParallel.h"
 #include "itkMicrostructureStackMeasurement.h"
 #include "itkModelFileFormat.h"
-#include "itkTrainingSchedule.h"
 
 #include <algorithm>
 #include <cmath>
@@ -135,26 +134,12 @@ VQVAETrainer::SaveEpochState() const
 {
   using modelfile::Exact;
   return { { "flips", std::to_string(m_RandomFlips) },
-           { "rotations", std::to_string(m_RandomRotations) },
            { "epoch_sums", Exact(m_EpochLossSum) + " " + Exact(m_EpochPerplexitySum) + " " + Exact(m_EpochCodesSum) } };
 }
 
 void
 VQVAETrainer::RestoreEpochState(const StateValue & value)
 {
-  std::string rotations = "0"; // checkpoints written before rotations existed have none
-  try
-  {
-    rotations = value("rotations");
-  }
-  catch (const std::runtime_error &)
-  {}
-  if ((std::stoi(rotations) != 0) != m_RandomRotations)
-  {
-    itkExceptionMacro(<< "the checkpoint was made with random rotations " << (m_RandomRotations ? "off" : "on")
-                      << ", this run has them " << (m_RandomRotations ? "on" : "off")
-                      << ": resume with the same settings, or start a new run");
-  }
   if ((std::stoi(value("flips")) != 0) != m_RandomFlips)
   {
     itkExceptionMacro(<< "the checkpoint was made with random flips " << (m_RandomFlips ? "off" : "on")
@@ -292,11 +277,6 @@ VQVAETrainer::PrepareTraining()
                       << " px cannot be encoded by this model: the sides must be multiples of " << f
                       << " (2^number of downsamplings); cut patches of e.g. 128 x 128");
   }
-  if (m_RandomRotations && size[0] != size[1])
-  {
-    itkExceptionMacro(<< "random rotations need square patches; these are " << size[0] << " x " << size[1]
-                      << " px: cut square patches or leave the rotations off");
-  }
   if (this->GetBatchSize() < 2)
   {
     itkExceptionMacro(<< "batch size " << this->GetBatchSize()
@@ -330,10 +310,15 @@ VQVAETrainer::TrainBatch(const uint32_t * items, const uint8_t * flips, unsigned
   {
     const float * src = train->GetBufferPointer() + static_cast<size_t>(items[j]) * perImage;
     float *       dst = batch.data() + j * perImage;
-    // Flips and, with rotations, the transposition (square patches: PrepareTraining).
-    training::ApplySymmetry(src, dst, w, h, flips ? flips[j] : uint8_t(0), [this](float v) {
-      return static_cast<float>(m_Model->NormalizeIntensity(v));
-    });
+    const bool    fx = flips && (flips[j] & 1u), fy = flips && (flips[j] & 2u);
+    for (unsigned int y = 0; y < h; ++y)
+    {
+      const float * row = src + static_cast<size_t>(fy ? h - 1 - y : y) * w;
+      for (unsigned int x = 0; x < w; ++x)
+      {
+        dst[static_cast<size_t>(y) * w + x] = static_cast<float>(m_Model->NormalizeIntensity(row[fx ? w - 1 - x : x]));
+      }
+    }
   }
   auto               result = m_Model->TrainStep(batch.data(), count, h, w);
   const unsigned int processes = DataParallel::GetWorldSize();
@@ -371,7 +356,6 @@ VQVAETrainer::PrintSelf(std::ostream & os, Indent indent) const
   Superclass::PrintSelf(os, indent);
   os << indent << "Model: " << m_Model.GetPointer() << '\n'
      << indent << "RandomFlips: " << m_RandomFlips << '\n'
-     << indent << "RandomRotations: " << m_RandomRotations << '\n'
      << indent << "MaximumValidationPatches: " << m_MaximumValidationPatches << '\n'
      << indent << "MeasureDescriptors: " << m_MeasureDescriptors << '\n'
      << indent << "EpochRecords: " << m_EpochRecords.size() << '\n';
