@@ -18,7 +18,23 @@ source "$(dirname "$0")/common.sh" || exit 1
 job() {
   local name=$1 program=$2 port status=0 r world=${WORLD:-2}
   shift 2
-  port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # A free port below the kernel's ephemeral range (as torchrun's 29500 is), with the 15 after it free
+  # too: the study's k-th distributed step meets at MASTER_PORT + 1 + k, and a port in the ephemeral
+  # range can be taken meanwhile by any client connection (a bind to port 0 gave such ports, and a
+  # study step once failed with "Address already in use").
+  port=$($py - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(20000, max(low - 16, 20100))
+    try:
+        for q in range(p, p + 16):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+    except OSError:
+        continue
+    print(p); break
+PY
+)
   for ((r = 0; r < world; ++r)); do
     MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=$world RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
       "$bin/$program" "$@" --returnparameterfile "${name}_ret$r.txt" >"$name$r.txt" 2>&1 &
