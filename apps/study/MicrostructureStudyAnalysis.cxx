@@ -749,8 +749,9 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
   }
   // Baselines for those figures: the training conditions' true means and variance interpolated
   // linearly, for each continuous parameter that alone separates the held-out condition from its
-  // nearest training conditions on either side (in ln for log_conditions: the coordinate the prior sees).
-  // What a model would get that knew the training rates exactly and interpolated them naively.
+  // nearest training conditions on either side (in ln for log_conditions: the coordinate the prior sees),
+  // and the nearest training condition's own (one parameter apart). What a model would get that knew
+  // the training conditions exactly and interpolated them naively, or copied the closest.
   if (!targets.empty())
   {
     // results["conditions"][i] describes conditions[i].
@@ -774,23 +775,37 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       const double x = std::stod(conditions[i].Values.at(differ[0]));
       neighbours[differ[0]].push_back({ IsLogCondition(data, differ[0]) ? std::log(x) : x, &described[i] });
     }
-    json baselines = json::array();
+    // Each parameter's span over the training conditions, in the same coordinate: the scale on which
+    // the nearest training condition is chosen across parameters.
+    std::map<std::string, std::pair<double, double>> span;
+    for (size_t i = 0; i < conditions.size(); ++i)
+      if (described[i]["role"] == "training")
+        for (const auto & [column, value] : conditions[i].Values)
+          if (IsContinuous(data, column))
+          {
+            const double v = IsLogCondition(data, column) ? std::log(std::stod(value)) : std::stod(value);
+            auto [it, added] = span.insert({ column, { v, v } });
+            it->second = { std::min(it->second.first, v), std::max(it->second.second, v) };
+          }
+    json   baselines = json::array();
+    json   nearestBaseline;
+    double nearestDistance = std::numeric_limits<double>::infinity();
     for (const auto & [parameter, points] : neighbours)
     {
       const json & truth = described[heldIndex]["sets"]["real"];
       const bool   isLog = IsLogCondition(data, parameter);
       double       x = std::stod(conditions[heldIndex].Values.at(parameter));
       x = isLog ? std::log(x) : x;
-      const std::pair<double, const json *> *below = nullptr, *above = nullptr;
+      const std::pair<double, const json *> *below = nullptr, *above = nullptr, *closest = nullptr;
       for (const auto & n : points)
       {
         if (n.first < x && (!below || n.first > below->first))
           below = &n;
         if (n.first > x && (!above || n.first < above->first))
           above = &n;
+        if (!closest || std::abs(n.first - x) < std::abs(closest->first - x))
+          closest = &n;
       }
-      if (!below || !above)
-        continue;
       // The curve through the true means (and variances) of the training conditions `nodes` in the
       // basis 1, x, .. (one function per node), at the held-out x, against the truth there: weights
       // w with sum_i w_i f(x_i) = f(x) for every basis function f (for powers, Lagrange's weights).
@@ -838,6 +853,14 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
                        { "df_variance_ratio", value("df_variance") / Get(truth, "df_variance") } };
         };
       const Basis line = { [](double) { return 1.0; }, [](double v) { return v; } };
+      // The nearest training condition's own statistics (a constant through one node), held out
+      // between training conditions or outside them: distance as a share of the parameter's span.
+      const auto & [low, high] = span.at(parameter);
+      const double distance = std::abs(closest->first - x) / std::max(high - low, 1e-12);
+      if (distance < nearestDistance)
+        nearestDistance = distance, nearestBaseline = entry("nearest", { *closest }, { line[0] });
+      if (!below || !above)
+        continue;
       baselines.push_back(entry("linear", { *below, *above }, line));
       // With three or more training values: the parabola through the three nearest (what a model that
       // knew them exactly and bent between them would give).
@@ -852,6 +875,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         baselines.push_back(entry("parabola", nearest, { line[0], line[1], [](double v) { return v * v; } }));
       }
     }
+    if (!nearestBaseline.is_null())
+      targets["baseline_nearest"] = nearestBaseline;
     if (!baselines.empty())
     {
       targets["baseline_interpolation"] = baselines[0];

@@ -82,9 +82,15 @@ CrossValidationRow(const json & results, const std::string & fold, int seed, boo
   // training neighbours on both sides); none for an extrapolated fold.
   const json & b = t.contains("baseline_interpolation") ? t["baseline_interpolation"] : json::object();
   row["baseline_parameter"] = b.value("parameter", "");
+  // The nearest training condition's own statistics (one parameter apart), for every fold.
+  const json & nb = t.contains("baseline_nearest") ? t["baseline_nearest"] : json::object();
+  row["nearest_condition"] = nb.contains("between") ? nb["between"][0] : json("");
   for (const char * key :
        { "vf_mean_difference_pp", "df_mean_difference_percent", "vf_variance_ratio", "df_variance_ratio" })
+  {
     row[std::string("baseline_") + key] = Number(b, key);
+    row[std::string("nearest_") + key] = Number(nb, key);
+  }
   // The inverse at the held-out condition: each micrograph's posterior mean against the truth.
   if (results.contains("inverse") && results["inverse"].contains("micrographs"))
   {
@@ -143,25 +149,32 @@ SummariseCrossValidation(const std::vector<json> & rows)
       }
       s[target.Key] = { { "mean", n ? sum / n : NaN }, { "worst", worst }, { "met", met }, { "of", n } };
     }
-    // The model against the straight line through the training statistics, over the folds that have one.
-    double       model[2] = { 0, 0 }, line[2] = { 0, 0 };
-    unsigned int n = 0;
-    for (const auto * r : of)
+    // The model against a baseline (the straight line through the training statistics, or the nearest
+    // training condition's), over the folds that have it.
+    for (const auto & [prefix, name] : { std::pair<const char *, const char *>{ "baseline_", "interpolation" },
+                                         std::pair<const char *, const char *>{ "nearest_", "nearest" } })
     {
-      const double bv = Number(*r, "baseline_vf_mean_difference_pp"), br = Number(*r, "baseline_vf_variance_ratio");
-      const double mv = Number(*r, "vf_mean_difference_pp"), mr = Number(*r, "vf_variance_ratio");
-      if (!std::isfinite(bv) || !std::isfinite(AbsLog(br)) || !std::isfinite(mv) || !std::isfinite(AbsLog(mr)))
-        continue;
-      model[0] += std::abs(mv), model[1] += AbsLog(mr), line[0] += std::abs(bv), line[1] += AbsLog(br);
-      ++n;
+      double       model[2] = { 0, 0 }, baseline[2] = { 0, 0 };
+      unsigned int n = 0;
+      for (const auto * r : of)
+      {
+        const double bv = Number(*r, (std::string(prefix) + "vf_mean_difference_pp").c_str());
+        const double br = Number(*r, (std::string(prefix) + "vf_variance_ratio").c_str());
+        const double mv = Number(*r, "vf_mean_difference_pp"), mr = Number(*r, "vf_variance_ratio");
+        if (!std::isfinite(bv) || !std::isfinite(AbsLog(br)) || !std::isfinite(mv) || !std::isfinite(AbsLog(mr)))
+          continue;
+        model[0] += std::abs(mv), model[1] += AbsLog(mr), baseline[0] += std::abs(bv), baseline[1] += AbsLog(br);
+        ++n;
+      }
+      const std::string b(name);
+      if (n)
+        s["against_" + b] = { { "fold_seeds", n },
+                              { "model_mean_abs_vf_difference_pp", model[0] / n },
+                              { b + "_mean_abs_vf_difference_pp", baseline[0] / n },
+                              { "model_mean_abs_log_vf_variance_ratio", model[1] / n },
+                              { b + "_mean_abs_log_vf_variance_ratio", baseline[1] / n },
+                              { "beats_" + b, model[0] < baseline[0] && model[1] < baseline[1] } };
     }
-    if (n)
-      s["against_interpolation"] = { { "fold_seeds", n },
-                                     { "model_mean_abs_vf_difference_pp", model[0] / n },
-                                     { "interpolation_mean_abs_vf_difference_pp", line[0] / n },
-                                     { "model_mean_abs_log_vf_variance_ratio", model[1] / n },
-                                     { "interpolation_mean_abs_log_vf_variance_ratio", line[1] / n },
-                                     { "beats_interpolation", model[0] < line[0] && model[1] < line[1] } };
     // The inverse's model error: what the posteriors' own widths do not account for of their errors
     // at held-out conditions, sqrt(max(0, mean(error^2) - mean(sd^2))), sd the interval's half width
     // / 1.96 (the fold studies run without a model error). MicrostructureInferCondition --modelError.
@@ -200,10 +213,13 @@ WriteCrossValidation(const std::string & out, const json & cv)
     { "kind", -1 },
     { "vf_mean_difference_pp", 2 },
     { "baseline_vf_mean_difference_pp", 2 },
+    { "nearest_condition", -1 },
+    { "nearest_vf_mean_difference_pp", 2 },
     { "df_mean_difference_percent", 1 },
     { "baseline_df_mean_difference_percent", 1 },
     { "vf_variance_ratio", 2 },
     { "baseline_vf_variance_ratio", 2 },
+    { "nearest_vf_variance_ratio", 2 },
     { "vf_ks", 3 },
     { "df_variance_ratio", 2 },
     { "baseline_df_variance_ratio", 2 },
@@ -246,6 +262,16 @@ WriteCrossValidation(const std::string & out, const json & cv)
            << Text(Number(a, "interpolation_mean_abs_log_vf_variance_ratio"), 3) << ": the model "
            << (a["beats_interpolation"].get<bool>() ? "beats" : "does not beat") << " the interpolation";
     }
+    if (s.contains("against_nearest"))
+    {
+      const json & a = s["against_nearest"];
+      text << ". Against the nearest training condition's own statistics: mean |dV_f| "
+           << Text(Number(a, "model_mean_abs_vf_difference_pp"), 2) << " pp against "
+           << Text(Number(a, "nearest_mean_abs_vf_difference_pp"), 2) << ", mean |log V_f variance ratio| "
+           << Text(Number(a, "model_mean_abs_log_vf_variance_ratio"), 3) << " against "
+           << Text(Number(a, "nearest_mean_abs_log_vf_variance_ratio"), 3) << ": the model "
+           << (a["beats_nearest"].get<bool>() ? "beats" : "does not beat") << " it";
+    }
     if (s.contains("inverse"))
     {
       const json & v = s["inverse"];
@@ -265,8 +291,10 @@ WriteCrossValidation(const std::string & out, const json & cv)
   page.AddHeading("Cross-validation: each condition held out in turn", 1);
   page.AddParagraph("Both networks are trained without the held-out condition and their generated patches are scored "
                     "against its real ones; every seed run is listed. Interpolation folds lie between training "
-                    "conditions in a parameter; extrapolation folds outside them. Baseline: the straight line through "
-                    "the training conditions' own statistics at the held-out condition. Each fold's full study is "
+                    "conditions in a parameter; extrapolation folds outside them. Baselines: the straight line through "
+                    "the training conditions' own statistics at the held-out condition, and the nearest training "
+                    "condition's own statistics (one parameter apart, the distance a share of that parameter's "
+                    "training span). Each fold's full study is "
                     "in its folder (report/index.html).");
   page.AddParagraph(text.str());
   page.AddTable(table, "Per fold and seed (cross_validation.csv).", 0, "cross_validation.csv");

@@ -60,6 +60,14 @@ for r in rows:
         assert t["baseline_interpolation"]["vf_mean_difference_pp"] == r["baseline_vf_mean_difference_pp"]
     else:
         assert r["baseline_vf_mean_difference_pp"] is None and "baseline_interpolation" not in t
+    # Every fold has the nearest training condition (in ln rate) as a baseline: its own real statistics.
+    nearest = {1: 3, 3: 1, 30: 3}[int(rate)]
+    assert r["nearest_condition"] == f"cooling_rate_C_per_s={nearest}", r["nearest_condition"]
+    real = {c["condition"]: c["sets"]["real"] for c in res["conditions"]}
+    near, held = real[r["nearest_condition"]], real[r["fold"]]
+    assert abs(r["nearest_vf_mean_difference_pp"] - (near["vf_mean"] - held["vf_mean"])) < 1e-9, r
+    assert abs(r["nearest_vf_variance_ratio"] - near["vf_variance"] / held["vf_variance"]) < 1e-9, r
+    assert abs(r["nearest_df_mean_difference_percent"] - 100 * (near["df_mean"] / held["df_mean"] - 1)) < 1e-9, r
 s = cv["summary"]
 assert s["interpolation"]["fold_seeds"] == 1 and s["extrapolation"]["fold_seeds"] == 2
 ex = [r for r in rows if r["kind"] == "extrapolation"]
@@ -71,6 +79,10 @@ i = rows[1]
 assert abs(a["model_mean_abs_vf_difference_pp"] - abs(i["vf_mean_difference_pp"])) < 1e-12
 assert abs(a["interpolation_mean_abs_log_vf_variance_ratio"] - abs(math.log(i["baseline_vf_variance_ratio"]))) < 1e-12
 assert "against_interpolation" not in s["extrapolation"]
+n = s["extrapolation"]["against_nearest"]
+assert n["fold_seeds"] == 2 and abs(n["nearest_mean_abs_vf_difference_pp"] - np.mean([abs(r["nearest_vf_mean_difference_pp"]) for r in ex])) < 1e-12, n
+assert n["beats_nearest"] == (n["model_mean_abs_vf_difference_pp"] < n["nearest_mean_abs_vf_difference_pp"]
+                              and n["model_mean_abs_log_vf_variance_ratio"] < n["nearest_mean_abs_log_vf_variance_ratio"])
 # The inverse's model error: over the interpolation fold's held-out micrograph(s), what the
 # posterior's width does not account for of its error.
 inv = [m for r in rows if r["kind"] == "interpolation" for m in r["inverse"]]
