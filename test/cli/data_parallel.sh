@@ -33,8 +33,10 @@ for _ in range(200):
     except OSError:
         continue
     print(p); break
+else:
+    raise SystemExit("no 16 consecutive free ports found below the ephemeral range in 200 tries")
 PY
-)
+) || { echo "FAIL: $name: no free port for MASTER_PORT"; return 1; }
   for ((r = 0; r < world; ++r)); do
     MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=$world RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
       "$bin/$program" "$@" --returnparameterfile "${name}_ret$r.txt" >"$name$r.txt" 2>&1 &

@@ -166,4 +166,12 @@ PY
   grep -q "does not read" out.txt && { echo "FAIL: $example has a key the study does not read"; cat out.txt; exit 1; }
   grep -q "no/such/micrographs.csv" out.txt || { echo "FAIL: unclear message for missing data"; cat out.txt; exit 1; }
 done
+# The GPU example is the 2-core one at paper scale: the same data, split and measurement.
+$py - "$(dirname "$0")/../../examples" <<'PY' || exit 1
+import json, sys
+a, b = (json.load(open(f"{sys.argv[1]}/{n}.json")) for n in ("uhcs_study", "uhcs_study_gpu"))
+drift = [k for k in ("data", "holdout", "unseen", "measure") if a.get(k) != b.get(k)]
+if drift:
+    sys.exit(f"FAIL: examples/uhcs_study_gpu.json's {', '.join(drift)} differ from uhcs_study.json's")
+PY
 echo "ok"
