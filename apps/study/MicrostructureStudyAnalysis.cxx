@@ -842,8 +842,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
             return sum;
           };
           json between = json::array();
-          for (const auto & n : nodes)
-            between.push_back((*n.second)["condition"]);
+          for (const auto & node : nodes)
+            between.push_back((*node.second)["condition"]);
           return json{ { "parameter", (isLog ? "ln " : "") + parameter },
                        { "method", method },
                        { "between", between },
@@ -912,8 +912,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
       const auto   cReal = NearestCorrelations(MakeThumbs(patches, realRows), trainThumbs);
       const double ceiling = Quantile(cReal, 0.99);
       size_t       above = 0;
-      for (const double c : cGen)
-        above += c > ceiling;
+      for (const double correlation : cGen)
+        above += correlation > ceiling;
       memo.push_back({ { "condition", c.Key },
                        { "generated_median_max_correlation", Quantile(cGen, 0.5) },
                        { "real_unseen_median_max_correlation", Quantile(cReal, 0.5) },
