@@ -424,6 +424,13 @@ IsLogCondition(const json & data, const std::string & column)
       return true;
   return false;
 }
+/** A continuous parameter's value in the coordinate the prior sees: ln of it for data.log_conditions. */
+double
+PriorCoordinate(const json & data, const std::string & column, const std::string & value)
+{
+  const double x = std::stod(value);
+  return IsLogCondition(data, column) ? std::log(x) : x;
+}
 /** True when the column is a continuous parameter (data.log_conditions or data.conditions). */
 bool
 IsContinuous(const json & data, const std::string & column)
@@ -772,8 +779,8 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
           differ.push_back(column);
       if (differ.size() != 1 || !IsContinuous(data, differ[0]))
         continue;
-      const double x = std::stod(conditions[i].Values.at(differ[0]));
-      neighbours[differ[0]].push_back({ IsLogCondition(data, differ[0]) ? std::log(x) : x, &described[i] });
+      neighbours[differ[0]].push_back(
+        { PriorCoordinate(data, differ[0], conditions[i].Values.at(differ[0])), &described[i] });
     }
     // Each parameter's span over the training conditions, in the same coordinate: the scale on which
     // the nearest training condition is chosen across parameters.
@@ -783,7 +790,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
         for (const auto & [column, value] : conditions[i].Values)
           if (IsContinuous(data, column))
           {
-            const double v = IsLogCondition(data, column) ? std::log(std::stod(value)) : std::stod(value);
+            const double v = PriorCoordinate(data, column, value);
             auto [it, added] = span.insert({ column, { v, v } });
             it->second = { std::min(it->second.first, v), std::max(it->second.second, v) };
           }
@@ -794,8 +801,7 @@ Analyse(const std::string & out, const json & config, const std::vector<Conditio
     {
       const json & truth = described[heldIndex]["sets"]["real"];
       const bool   isLog = IsLogCondition(data, parameter);
-      double       x = std::stod(conditions[heldIndex].Values.at(parameter));
-      x = isLog ? std::log(x) : x;
+      const double x = PriorCoordinate(data, parameter, conditions[heldIndex].Values.at(parameter));
       const std::pair<double, const json *> *below = nullptr, *above = nullptr, *closest = nullptr;
       for (const auto & n : points)
       {
