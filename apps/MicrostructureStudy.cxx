@@ -41,6 +41,8 @@
 #include <tuple>
 #include <unistd.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <csignal>
 #include <cstring>
 #include <cerrno>
@@ -162,9 +164,10 @@ RunChild(const std::string & program, const std::vector<std::string> & args, con
  * Rank 0 runs the study; every other rank is a worker that runs its share of each step whose CLI
  * trains or generates as a data-parallel job (MicrostructureTrainVQVAE, MicrostructureTrainPrior,
  * MicrostructureGenerate), as the process of that rank, and waits otherwise. The study's own
- * processes talk over their c10d group (MASTER_PORT); the k-th such step's CLIs meet at
- * MASTER_PORT + 1 + k. The workers read and write the study folder through its path on rank 0, so
- * on several machines it must be on a shared file system. */
+ * processes talk over their c10d group (MASTER_PORT). Each such step's CLIs meet at a port rank 0
+ * chooses and sends with the step (StepPort: MASTER_PORT + 1 + k for the k-th step when that port is
+ * free on rank 0's machine, else the next free one). The workers read and write the study folder
+ * through its path on rank 0, so on several machines it must be on a shared file system. */
 namespace job
 {
 /** The study's processes wait for one another through whole steps: a day, not the CLIs' 5 minutes. */
@@ -178,10 +181,10 @@ Distributed(const std::string & program)
           program == "MicrostructureGenerate");
 }
 
-/** The environment of a step's CLI: the k-th distributed step's job, or none (a CLI of one process,
- * whatever the study was started with). */
+/** The environment of a step's CLI: a distributed step's job meeting at `port`, or none (a CLI of one
+ * process, whatever the study was started with). */
 std::map<std::string, std::string>
-Environment(bool distributed, unsigned int k)
+Environment(bool distributed, unsigned int port)
 {
   if (!distributed)
     return { { "RANK", "" }, { "WORLD_SIZE", "" }, { "LOCAL_RANK", "" }, { "MASTER_ADDR", "" }, { "MASTER_PORT", "" } };
@@ -190,15 +193,46 @@ Environment(bool distributed, unsigned int k)
            { "WORLD_SIZE", std::to_string(s.WorldSize) },
            { "LOCAL_RANK", std::to_string(s.LocalRank) },
            { "MASTER_ADDR", s.MasterAddress },
-           { "MASTER_PORT", std::to_string(s.MasterPort + 1 + k) } };
+           { "MASTER_PORT", std::to_string(port) } };
 }
 
-/** A command from rank 0 to the workers: program, step number, log, arguments (NUL-separated); empty:
- * the study is over. */
-std::vector<unsigned char>
-Command(const std::string & program, unsigned int k, const std::string & log, const std::vector<std::string> & args)
+/** Whether a TCP port can be listened on here (rank 0's machine, where a step's store listens). */
+bool
+PortIsFree(unsigned int port)
 {
-  std::string text = program + '\0' + std::to_string(k) + '\0' + log;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  const bool free = bind(fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0;
+  close(fd);
+  return free;
+}
+
+/** Rank 0: the port the k-th distributed step meets at: MASTER_PORT + 1 + k when it is free here, else
+ * the next free port after it (never the study's own MASTER_PORT). */
+unsigned int
+StepPort(unsigned int k)
+{
+  const unsigned int master = itk::DataParallel::SettingsFromEnvironment().MasterPort;
+  for (unsigned int port = master + 1 + k; port <= 65535 && port < master + 1 + k + 1000; ++port)
+    if (port != master && PortIsFree(port))
+      return port;
+  throw std::runtime_error("no free port for the study's distributed step " + std::to_string(k) +
+                           " in the 1000 after " + std::to_string(master + 1 + k) +
+                           ": start the study with another MASTER_PORT");
+}
+
+/** A command from rank 0 to the workers: program, step number, port, log, arguments (NUL-separated);
+ * empty: the study is over. */
+std::vector<unsigned char>
+Command(const std::string & program, unsigned int k, unsigned int port, const std::string & log,
+        const std::vector<std::string> & args)
+{
+  std::string text = program + '\0' + std::to_string(k) + '\0' + std::to_string(port) + '\0' + log;
   for (const auto & a : args)
     text += '\0' + a;
   return std::vector<unsigned char>(text.begin(), text.end());
@@ -238,14 +272,14 @@ Work(const std::string & binDir)
         fields.back() += static_cast<char>(c);
     if (fields.size() == 2 && fields[0] == "over")
       return std::stoi(fields[1]);
-    if (fields.size() < 3)
+    if (fields.size() < 4)
       throw std::runtime_error("a malformed command from the study's rank 0: start every process of the job alike");
     const std::string              program = fields[0];
-    const unsigned int             k = static_cast<unsigned int>(std::stoul(fields[1]));
-    const std::string              log = fields[2] + ".rank" + std::to_string(itk::DataParallel::GetRank());
-    const std::vector<std::string> args(fields.begin() + 3, fields.end());
+    const unsigned int             port = static_cast<unsigned int>(std::stoul(fields[2]));
+    const std::string              log = fields[3] + ".rank" + std::to_string(itk::DataParallel::GetRank());
+    const std::vector<std::string> args(fields.begin() + 4, fields.end());
     const int                      status = RunChild(
-      binDir + "/" + program, args, log, [](const std::string &) {}, Environment(true, k));
+      binDir + "/" + program, args, log, [](const std::string &) {}, Environment(true, port));
     Statuses(status);
   }
 }
@@ -339,8 +373,9 @@ public:
     const bool          distributed = job::Distributed(program);
     static unsigned int distributedSteps = 0;
     const unsigned int  k = distributed ? distributedSteps++ : 0;
+    const unsigned int  port = distributed ? job::StepPort(k) : 0;
     if (distributed)
-      job::Broadcast(job::Command(program, k, log, args));
+      job::Broadcast(job::Command(program, k, port, log, args));
     int status = RunChild(
       m_Bin + "/" + program,
       args,
@@ -353,7 +388,7 @@ public:
           Update(start + span * std::min(1.0, std::max(0.0, f)));
         }
       },
-      job::Environment(distributed, k));
+      job::Environment(distributed, port));
     std::string failedLog = log; // the log of the process that failed first (rank order)
     if (distributed)
     {

@@ -19,7 +19,7 @@ job() {
   local name=$1 program=$2 port status=0 r world=${WORLD:-2}
   shift 2
   # A free port below the kernel's ephemeral range (as torchrun's 29500 is), with the 15 after it free
-  # too: the study's k-th distributed step meets at MASTER_PORT + 1 + k, and a port in the ephemeral
+  # too: the study's k-th distributed step meets at MASTER_PORT + 1 + k when free, and a port in the ephemeral
   # range can be taken meanwhile by any client connection (a bind to port 0 gave such ports, and a
   # study step once failed with "Address already in use").
   port=$($py - <<'PY'
@@ -37,12 +37,22 @@ else:
     raise SystemExit("no 16 consecutive free ports found below the ephemeral range in 200 tries")
 PY
 ) || { echo "FAIL: $name: no free port for MASTER_PORT"; return 1; }
+  # HOLD_NEXT_PORT=1: another program listens on MASTER_PORT + 1 meanwhile (the study's first step must
+  # meet elsewhere).
+  local holder=
+  if [[ -n ${HOLD_NEXT_PORT:-} ]]; then
+    $py -c 'import socket, sys, time; s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); time.sleep(3600)' \
+      $((port + 1)) &
+    holder=$!
+    sleep 1
+  fi
   for ((r = 0; r < world; ++r)); do
     MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=$world RANK=$r LOCAL_RANK=$r SM_DISTRIBUTED_TIMEOUT=60 \
       "$bin/$program" "$@" --returnparameterfile "${name}_ret$r.txt" >"$name$r.txt" 2>&1 &
     pids[r]=$!
   done
   for ((r = 0; r < world; ++r)); do wait "${pids[r]}" || status=$?; done
+  [[ -z $holder ]] || kill "$holder"
   if grep -q "no c10d Gloo backend" "${name}0.txt"; then
     echo "skipped: built without c10d Gloo (libgloo-dev)"; exit 77
   fi
@@ -120,8 +130,9 @@ grep -q "generated 5 micrographs" g_two0.txt || { echo "FAIL: rank 0 did not wri
 ! grep -q "generated" g_two1.txt || { echo "FAIL: rank 1 wrote"; exit 1; }
 
 # The study as a 2-process job: rank 0 runs it, rank 1 runs its rank of every training and generation
-# step (their logs .rank1), and the study ends complete on both.
-OMP_NUM_THREADS=1 job study MicrostructureStudy study --preset tiny ||
+# step (their logs .rank1), and the study ends complete on both, with its first step's usual port
+# (MASTER_PORT + 1) taken by another program.
+HOLD_NEXT_PORT=1 OMP_NUM_THREADS=1 job study MicrostructureStudy study --preset tiny ||
   { echo "FAIL: the 2-process study"; tail -n 5 study0.txt study1.txt; exit 1; }
 for step in train-vqvae train-prior generate-cooling_rate_C_per_s_3; do
   grep -q "process 1 of 2 of a data-parallel job" "study/logs/$step.log.rank1" ||
