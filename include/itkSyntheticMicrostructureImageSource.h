@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <ostream>
 #include <vector>
 
@@ -150,6 +151,9 @@ public:
 
   static constexpr unsigned int ImageDimension = TOutputImage::ImageDimension;
   static_assert(ImageDimension == 2, "SyntheticMicrostructureImageSource makes 2D micrographs");
+  static_assert(!std::numeric_limits<typename TOutputImage::PixelType>::is_integer ||
+                  std::numeric_limits<typename TOutputImage::PixelType>::max() >= 255,
+                "SyntheticMicrostructureImageSource writes gray levels 0..255: the pixel type must hold them");
 
   using OutputImageType = TOutputImage;
   using OutputImagePointer = typename TOutputImage::Pointer;
