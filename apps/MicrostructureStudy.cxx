@@ -226,13 +226,12 @@ StepPort(unsigned int k)
                            ": start the study with another MASTER_PORT");
 }
 
-/** A command from rank 0 to the workers: program, step number, port, log, arguments (NUL-separated);
- * empty: the study is over. */
+/** A command from rank 0 to the workers: program, port, log, arguments (NUL-separated); empty: the
+ * study is over. */
 std::vector<unsigned char>
-Command(const std::string & program, unsigned int k, unsigned int port, const std::string & log,
-        const std::vector<std::string> & args)
+Command(const std::string & program, unsigned int port, const std::string & log, const std::vector<std::string> & args)
 {
-  std::string text = program + '\0' + std::to_string(k) + '\0' + std::to_string(port) + '\0' + log;
+  std::string text = program + '\0' + std::to_string(port) + '\0' + log;
   for (const auto & a : args)
     text += '\0' + a;
   return std::vector<unsigned char>(text.begin(), text.end());
@@ -272,12 +271,12 @@ Work(const std::string & binDir)
         fields.back() += static_cast<char>(c);
     if (fields.size() == 2 && fields[0] == "over")
       return std::stoi(fields[1]);
-    if (fields.size() < 4)
+    if (fields.size() < 3)
       throw std::runtime_error("a malformed command from the study's rank 0: start every process of the job alike");
     const std::string              program = fields[0];
-    const unsigned int             port = static_cast<unsigned int>(std::stoul(fields[2]));
-    const std::string              log = fields[3] + ".rank" + std::to_string(itk::DataParallel::GetRank());
-    const std::vector<std::string> args(fields.begin() + 4, fields.end());
+    const unsigned int             port = static_cast<unsigned int>(std::stoul(fields[1]));
+    const std::string              log = fields[2] + ".rank" + std::to_string(itk::DataParallel::GetRank());
+    const std::vector<std::string> args(fields.begin() + 3, fields.end());
     const int                      status = RunChild(
       binDir + "/" + program, args, log, [](const std::string &) {}, Environment(true, port));
     Statuses(status);
@@ -375,7 +374,7 @@ public:
     const unsigned int  k = distributed ? distributedSteps++ : 0;
     const unsigned int  port = distributed ? job::StepPort(k) : 0;
     if (distributed)
-      job::Broadcast(job::Command(program, k, port, log, args));
+      job::Broadcast(job::Command(program, port, log, args));
     int status = RunChild(
       m_Bin + "/" + program,
       args,
