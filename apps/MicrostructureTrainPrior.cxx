@@ -39,10 +39,10 @@ constexpr unsigned long CheckpointInterval = 200;
 constexpr unsigned int EpochsWithoutSteps = 10;
 // The network: the index embedding has --hiddenChannels channels (the paper: 64 and 64; the demo:
 // 32 and 32), the kernels are the paper's (7 x 7 with mask A in layer 1, 3 x 3 with mask B after, the
-// defaults of PixelCNNPriorModel::Hyperparameters), without dilations (measured: raised the generated phase fraction,
-// CHANGELOG.md "Prior variants at equal cost"; with the composition budget, fewer cross-validation targets met,
-// docs/cross_validation.md session 23); the learning rate is constant (a cosine decay measured no
-// better, CHANGELOG.md).
+// defaults of PixelCNNPriorModel::Hyperparameters), without dilations (measured three times and removed in session
+// 33: raised the generated phase fraction, CHANGELOG.md "Prior variants at equal cost"; with the composition budget,
+// fewer cross-validation targets met, docs/cross_validation.md sessions 23 and 32); the learning rate is constant (a
+// cosine decay measured no better, CHANGELOG.md).
 
 uint64_t
 FileFingerprint(const std::string & path)

@@ -40,8 +40,7 @@ namespace itk
  * (7) kernel with mask A (the current position excluded) and no residual,
  * layers 2..L a KernelSize (3) kernel with mask B and a residual connection;
  * the head is ReLU, 1x1 convolution to OutputHiddenChannels (512), ReLU, 1x1
- * convolution to K logits. Optional Dilations of layers 2..L (not in the
- * paper) widen the receptive field at the same cost. The network is fully convolutional: maps of any
+ * convolution to K logits. The network is fully convolutional: maps of any
  * size h x w may be scored or sampled (e.g. 64 x 64 for 512 x 512 images with
  * a model trained on 16 x 16 maps).
  *
@@ -125,11 +124,6 @@ public:
     unsigned int FirstKernelSize{ 7 };        ///< odd, >= 3
     unsigned int KernelSize{ 3 };             ///< odd, >= 1
     unsigned int OutputHiddenChannels{ 512 }; ///< channels between the two 1x1 convolutions of the head
-    /** Dilations of layers 2..L, cycled (layer l >= 2 has Dilations[(l - 2) % size]); each 1..64.
-     * Empty (default, the paper): all 1. A dilation d spreads a layer's kernel over every d-th row
-     * and column: with {1, 2, 4, 8} the receptive field of 8 layers grows from 10 to 25 positions
-     * up and left at the same cost. */
-    std::vector<unsigned int> Dilations;
 
     /** Throws itk::ExceptionObject naming the first invalid value. */
     void

@@ -54,13 +54,10 @@ TwoParameterSchema()
 }
 
 Prior::Pointer
-TinyPrior(unsigned int K, unsigned int layers, uint64_t seed, const Prior::ConditionSchema & schema = {},
-          const std::vector<unsigned int> & dilations = {})
+TinyPrior(unsigned int K, unsigned int layers, uint64_t seed, const Prior::ConditionSchema & schema = {})
 {
   auto m = Prior::New();
-  auto h = TinyHyperparameters(K, layers);
-  h.Dilations = dilations;
-  m->SetHyperparameters(h);
+  m->SetHyperparameters(TinyHyperparameters(K, layers));
   m->SetConditionSchema(schema);
   m->SetSeed(seed);
   m->SetDevice("cpu");
@@ -239,13 +236,10 @@ TEST(PixelCNNPriorModel, FirstLayerMaskAReceptiveFieldIsExact)
 
 // Deep network (mask B layers with residuals): nothing at or before the perturbed position changes;
 // the next position, and the row below on both sides, do.
-class DeepLayers : public ::testing::TestWithParam<std::vector<unsigned int>>
-{};
-
-TEST_P(DeepLayers, AreCausalWithoutBlindSpot)
+TEST(PixelCNNPriorModel, DeepLayersAreCausalWithoutBlindSpot)
 {
   const unsigned int                  K = 6, H = 8, W = 9;
-  auto                                m = TinyPrior(K, 6, 5, TwoParameterSchema(), GetParam());
+  auto                                m = TinyPrior(K, 6, 5, TwoParameterSchema());
   auto                                maps = RandomMaps(1, H, W, K, 12);
   const std::vector<Prior::Condition> cond{ Cond(0.3, "air") };
   const auto                          base = m->Logits(maps.data(), 1, H, W, cond);
@@ -279,18 +273,13 @@ TEST_P(DeepLayers, AreCausalWithoutBlindSpot)
     }
   }
 }
-// Without dilations (the paper), and with dilations 1, 2, 3 cycled over layers 2..6.
-INSTANTIATE_TEST_SUITE_P(PixelCNNPriorModel, DeepLayers,
-                         ::testing::Values(std::vector<unsigned int>{}, std::vector<unsigned int>{ 1, 2, 3 }));
-
-// Dilations widen the receptive field as computed by hand: with 3 layers (first kernel 7, then kernel
-// 3 at dilation 8), the logits at (r, c) see, through the vertical stacks shifted down one row, the
-// rows r-20..r-17 among others; without dilations they reach no further up than r-6.
-TEST(PixelCNNPriorModel, DilationsWidenTheReceptiveField)
+// The receptive field as computed by hand: with 3 layers (first kernel 7, then kernel 3), the logits
+// at (r, c) see, through the vertical stacks shifted down one row, the rows up to r-6 (3 + 1 + 1 rows
+// of the kernels, 1 of the shift) and no further.
+TEST(PixelCNNPriorModel, ReceptiveFieldIsTheKernels)
 {
   const unsigned int K = 5, H = 24, W = 24;
   auto               plain = TinyPrior(K, 3, 4);
-  auto               dilated = TinyPrior(K, 3, 4, {}, { 8 });
   auto               maps = RandomMaps(1, H, W, K, 13);
   auto               changed = maps;
   changed[0 * W + 12] = (changed[0 * W + 12] + 1) % K; // position (0, 12)
@@ -305,9 +294,7 @@ TEST(PixelCNNPriorModel, DilationsWidenTheReceptiveField)
     }
     return d;
   };
-  EXPECT_GT(diff(dilated, 20, 12), 1e-5);
-  EXPECT_GT(diff(dilated, 17, 12), 1e-5);
-  EXPECT_LT(diff(dilated, 21, 12), 1e-7); // beyond the field: r-20 is the farthest row
+  EXPECT_GT(diff(plain, 1, 12), 1e-5);
   EXPECT_GT(diff(plain, 6, 12), 1e-5);
   EXPECT_LT(diff(plain, 7, 12), 1e-7);
   EXPECT_LT(diff(plain, 20, 12), 1e-7);
@@ -384,15 +371,6 @@ TEST(PixelCNNPriorModel, IncrementalSamplerEqualsNaive)
     const auto a = big->Sample(4, 8, 6, { cond[s] }, 1.0, s);
     big->SetSampler("incremental");
     EXPECT_EQ(big->Sample(4, 8, 6, { cond[s] }, 1.0, s), a) << "network " << s;
-  }
-  // Dilated layers (reaching past the map's edges, too): the incremental sampler's strided windows.
-  for (const auto & dilations : std::vector<std::vector<unsigned int>>{ { 2 }, { 1, 3, 5 } })
-  {
-    auto dilated = TinyPrior(32, 4, 200 + dilations.size(), TwoParameterSchema(), dilations);
-    dilated->SetSampler("naive");
-    const auto a = dilated->Sample(3, 9, 7, { cond[2] }, 1.0, 5);
-    dilated->SetSampler("incremental");
-    EXPECT_EQ(dilated->Sample(3, 9, 7, { cond[2] }, 1.0, 5), a) << "dilations " << dilations.size();
   }
   EXPECT_NE(m->Sample(n, H, W, cond, 1.0, 43), naive);
   std::set<int32_t> used(naive.begin(), naive.end());
@@ -606,7 +584,7 @@ TEST(PixelCNNPriorModel, WriteReadRoundTrip)
   const unsigned int K = 6, H = 4, W = 6;
   auto               schema = TwoParameterSchema();
   schema.push_back(Prior::LearnCategoricalCondition("odd, name\\x", { "a,b", "c\nd" }));
-  auto             m = TinyPrior(K, 3, 21, schema, { 2, 3 });
+  auto             m = TinyPrior(K, 3, 21, schema);
   auto             maps = RandomMaps(4, H, W, K, 2);
   Prior::Condition cond = Cond(0.25, "water");
   cond["odd, name\\x"] = "c\nd";
@@ -620,7 +598,6 @@ TEST(PixelCNNPriorModel, WriteReadRoundTrip)
   r->Read(path);
   EXPECT_EQ(r->GetCodebookSize(), K);
   EXPECT_EQ(r->GetHyperparameters().NumberOfLayers, 3u);
-  EXPECT_EQ(r->GetHyperparameters().Dilations, (std::vector<unsigned int>{ 2, 3 }));
   EXPECT_EQ(std::string(r->GetTrainingSummary()), std::string(m->GetTrainingSummary()));
   EXPECT_EQ(r->GetLatentHeight(), H);
   EXPECT_EQ(r->GetLatentWidth(), W);
@@ -756,9 +733,6 @@ TEST(PixelCNNPriorModel, BadConditionsAreClearErrorsOutOfRangeWarns)
   auto h = TinyHyperparameters(4, 2);
   h.KernelSize = 4;
   EXPECT_NE(ExceptionText([&] { h.Validate(); }).find("KernelSize must be odd"), std::string::npos);
-  h.KernelSize = 3;
-  h.Dilations = { 1, 0 };
-  EXPECT_NE(ExceptionText([&] { h.Validate(); }).find("every dilation must lie in 1..64"), std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetSampler("fast"); }).find("unknown sampler"), std::string::npos);
   EXPECT_NE(ExceptionText([&] { m->SetDevice("gpu"); }).find("unknown device"), std::string::npos);
 }
@@ -861,6 +835,19 @@ TEST(PixelCNNPriorModel, FileWithARemovedCalibrationIsRefused)
     EXPECT_NE(message.find("retrain"), std::string::npos) << message;
     EXPECT_FALSE(r->IsInitialized());
   }
+  // Dilated layers (removed in session 33): a file that lists any dilation other than 1 is refused; files
+  // of earlier versions without dilations ("dilations = " or all 1) are read.
+  for (const std::string dilations : { "2,3", "1,2,4,8" })
+  {
+    const auto dilated = withHeaderLine("dilations = " + dilations, "dilated.smprior");
+    const auto message = ExceptionText([&] { r->Read(dilated); });
+    EXPECT_NE(message.find(dilated), std::string::npos) << message;
+    EXPECT_NE(message.find("dilated layers"), std::string::npos) << message;
+    EXPECT_NE(message.find("retrain"), std::string::npos) << message;
+    EXPECT_FALSE(r->IsInitialized());
+  }
+  r->Read(withHeaderLine("dilations = 1,1", "undilated.smprior"));
+  r->Read(withHeaderLine("dilations = ", "nodilations.smprior"));
   r->Read(withHeaderLine("temperature_calibration = ", "empty.smprior"));
   const auto                          maps = RandomMaps(2, 2, 3, 3, 4);
   const std::vector<Prior::Condition> cond{ Cond(0.5, "air") };

@@ -95,7 +95,7 @@ RemovedKeys()
     { "prior.dilations",
       "the prior's layers are not dilated since session 23 (dilations 1, 2, 4, 8 raised the "
       "generated phase fraction in session 5 and, with the composition budget, met fewer "
-      "cross-validation targets: docs/cross_validation.md, session 23)" },
+      "cross-validation targets: docs/cross_validation.md, sessions 23 and 32; removed in session 33)" },
     { "prior.embedding_dimension",
       "the index embedding has prior.hidden_channels channels since session 23 (as in "
       "the paper and the demo: 64 and 32)" },

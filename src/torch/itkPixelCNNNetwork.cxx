@@ -26,15 +26,13 @@ Gate(const torch::Tensor & x, int64_t channels, int64_t dim)
 
 
 GatedLayerImpl::GatedLayerImpl(int64_t inChannels, int64_t outChannels, int64_t kernelSize, bool isFirst,
-                               int64_t conditionDimension, int64_t dilationFactor, int64_t budgetDimension)
+                               int64_t conditionDimension, int64_t budgetDimension)
   : channels(outChannels)
   , pad(kernelSize / 2)
-  , dilation(dilationFactor)
   , first(isFirst)
 {
   const int64_t c2 = 2 * channels;
-  vertical = register_module("vertical",
-                             nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { pad + 1, kernelSize }).dilation(dilation)));
+  vertical = register_module("vertical", nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { pad + 1, kernelSize })));
   horizontal = register_module("horizontal", nn::Conv2d(nn::Conv2dOptions(inChannels, c2, { 1, pad + 1 })));
   verticalToHorizontal = register_module("vertical_to_horizontal", nn::Conv2d(nn::Conv2dOptions(c2, c2, 1)));
   horizontalOut = register_module("horizontal_out", nn::Conv2d(nn::Conv2dOptions(channels, channels, 1)));
@@ -66,15 +64,14 @@ GatedLayerImpl::forward(const torch::Tensor & v, const torch::Tensor & h, const 
                         const torch::Tensor & budgetBias)
 {
   const int64_t height = v.size(2);
-  // Vertical stack: rows r-pd..r, columns c-pd..c+pd, step d (zero padding outside the map).
-  const int64_t reach = pad * dilation;
-  auto          V = vertical(F::pad(v, F::PadFuncOptions({ reach, reach, reach, 0 })));
-  auto          vOut = Gate(bias.defined() ? V + bias.unsqueeze(2).unsqueeze(3) : V, channels, 1);
+  // Vertical stack: rows r-p..r, columns c-p..c+p (zero padding outside the map).
+  auto V = vertical(F::pad(v, F::PadFuncOptions({ pad, pad, pad, 0 })));
+  auto vOut = Gate(bias.defined() ? V + bias.unsqueeze(2).unsqueeze(3) : V, channels, 1);
   // Down-shift: the horizontal stack at row r gets the vertical features of row r - 1.
   auto down = F::pad(V, F::PadFuncOptions({ 0, 0, 1, 0 })).narrow(2, 0, height);
-  auto H = F::conv2d(F::pad(h, F::PadFuncOptions({ reach, 0, 0, 0 })),
+  auto H = F::conv2d(F::pad(h, F::PadFuncOptions({ pad, 0, 0, 0 })),
                      this->MaskedHorizontalWeight(),
-                     F::Conv2dFuncOptions().bias(horizontal->bias).dilation({ 1, dilation }));
+                     F::Conv2dFuncOptions().bias(horizontal->bias));
   auto G = H + verticalToHorizontal(down);
   if (bias.defined())
   {
@@ -106,7 +103,6 @@ NetworkImpl::NetworkImpl(const NetworkOptions & opts)
                      first ? options.firstKernelSize : options.kernelSize,
                      first,
                      options.conditionDimension,
-                     options.Dilation(l),
                      options.budgetCount > 0 ? 2 * options.budgetCount + 1 : 0);
     layerList->push_back(layer);
     layers.push_back(layer);
@@ -302,9 +298,9 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
   const auto    cond = conditions.defined() ? conditions.to(device) : conditions;
   const auto    biases = network->ConditionBiases(cond);
 
-  int64_t P = 0; // left padding of the horizontal row buffers: the largest reach p d of all layers
+  int64_t P = 0; // left padding of the horizontal row buffers: the largest reach p of all layers
   for (const auto & layer : network->layers)
-    P = std::max(P, layer->pad * layer->dilation);
+    P = std::max(P, layer->pad);
 
   // Per layer: the horizontal kernel as a matrix over channels-last windows ((p+1) * C_in x 2C),
   // and the 1x1 output convolution as a matrix.
@@ -355,7 +351,7 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
       }
       else
       {
-        const int64_t q = r - 1, reach = layer->pad * layer->dilation, lo = std::max<int64_t>(0, q - reach);
+        const int64_t q = r - 1, reach = layer->pad, lo = std::max<int64_t>(0, q - reach);
         auto          window =
           F::pad(vertical[l].narrow(2, lo, q - lo + 1), F::PadFuncOptions({ reach, reach, reach - (q - lo), 0 }));
         V = layer->vertical(window); // N x 2C x 1 x W
@@ -378,8 +374,8 @@ SampleIncremental(Network & network, torch::Tensor & out, const torch::Tensor & 
       for (int64_t l = 0; l < L; ++l)
       {
         auto &        layer = network->layers[l];
-        const int64_t d = layer->dilation, reach = layer->pad * d;
-        auto          window = rows[l].narrow(1, P + c - reach, reach + 1).slice(1, 0, reach + 1, d).reshape({ N, -1 });
+        const int64_t reach = layer->pad;
+        auto          window = rows[l].narrow(1, P + c - reach, reach + 1).reshape({ N, -1 });
         auto          G = torch::addmm(layer->horizontal->bias, window, horizontalT[l]) + toHorizontal[l].select(1, c);
         if (biases[l].defined())
           G = G + biases[l];

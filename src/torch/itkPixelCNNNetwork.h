@@ -9,19 +9,17 @@
  * after (r, c') for c' < c. The network's logits at (r, c) depend only on
  * the indices at earlier positions (and on the condition vector).
  *
- * One gated layer l (k = kernel size, p = k / 2, dilation d), inputs v
+ * One gated layer l (k = kernel size, p = k / 2), inputs v
  * (vertical stack) and h (horizontal stack), condition bias b_l = Linear_l(condition):
  *
- *   V      = conv_{(p+1) x k}(v)            rows r-pd..r, columns c-pd..c+pd, step d
+ *   V      = conv_{(p+1) x k}(v)            rows r-p..r, columns c-p..c+p
  *   v'     = tanh(V_a + b_a) * sigmoid(V_b + b_b)         (vertical output)
- *   H      = conv_{1 x (p+1)}(h)            columns c-pd..c, step d (layer 1, d = 1, mask A: c-p..c-1)
+ *   H      = conv_{1 x (p+1)}(h)            columns c-p..c (layer 1, mask A: c-p..c-1)
  *   G      = H + conv_1x1(down(V)) + b_l    down(V)(r) = V(r-1), zero at r = 0
  *   h'     = conv_1x1(tanh(G_a) * sigmoid(G_b)) (+ h for layers > 1, mask B, residual)
  *
  * The down-shift keeps the vertical stack (which sees the whole current row)
- * from leaking into the horizontal stack: no blind spot, no leak. Dilations
- * d > 1 (layers 2..L; not in the paper) widen the receptive field at no cost:
- * with d = 1, 2, 4, 8, ... a few layers see the whole map. The head is
+ * from leaking into the horizontal stack: no blind spot, no leak. The head is
  * ReLU, 1x1 conv to OutputHidden channels, ReLU, 1x1 conv to K logits.
  *
  * The composition budget (budgetCount L > 0; not in the paper): the last L
@@ -49,30 +47,22 @@ namespace pixelcnn
 /** Architecture (a copy of itk::PixelCNNPriorModel::Hyperparameters without ITK). */
 struct NetworkOptions
 {
-  int64_t              codebookSize{ 512 }; ///< K
-  int64_t              embeddingDimension{ 64 };
-  int64_t              hiddenChannels{ 64 };
-  int64_t              layers{ 15 };
-  int64_t              firstKernelSize{ 7 }; ///< layer 1, mask A, no residual
-  int64_t              kernelSize{ 3 };      ///< layers 2..L, mask B, residual
-  int64_t              outputHiddenChannels{ 512 };
-  int64_t              conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
-  std::vector<int64_t> dilations;               ///< layers 2..L cycle through these (empty: all 1)
-  int64_t              budgetCount{ 0 };        ///< L > 0: the composition budget over the conditions' last L columns
-
-  /** The dilation of layer l (0-based; layer 0 has 1). */
-  int64_t
-  Dilation(int64_t l) const
-  {
-    return (l == 0 || dilations.empty()) ? 1 : dilations[static_cast<size_t>(l - 1) % dilations.size()];
-  }
+  int64_t codebookSize{ 512 }; ///< K
+  int64_t embeddingDimension{ 64 };
+  int64_t hiddenChannels{ 64 };
+  int64_t layers{ 15 };
+  int64_t firstKernelSize{ 7 }; ///< layer 1, mask A, no residual
+  int64_t kernelSize{ 3 };      ///< layers 2..L, mask B, residual
+  int64_t outputHiddenChannels{ 512 };
+  int64_t conditionDimension{ 0 }; ///< length of the encoded condition vector (0: unconditional)
+  int64_t budgetCount{ 0 };        ///< L > 0: the composition budget over the conditions' last L columns
 };
 
 /** One gated layer with vertical and horizontal stacks (see the file comment). */
 struct GatedLayerImpl : torch::nn::Module
 {
   GatedLayerImpl(int64_t inChannels, int64_t channels, int64_t kernelSize, bool first, int64_t conditionDimension,
-                 int64_t dilation = 1, int64_t budgetDimension = 0);
+                 int64_t budgetDimension = 0);
 
   /** v, h: N x C_in x H x W; bias: N x 2C (or undefined); budgetBias: the horizontal stack's
    * per-position bias N x 2C x H x W (or undefined) -> {v', h'}. */
@@ -84,7 +74,7 @@ struct GatedLayerImpl : torch::nn::Module
   torch::Tensor
   MaskedHorizontalWeight() const;
 
-  int64_t           channels, pad, dilation;
+  int64_t           channels, pad;
   bool              first;
   torch::nn::Conv2d vertical{ nullptr }, horizontal{ nullptr }, verticalToHorizontal{ nullptr },
     horizontalOut{ nullptr };

@@ -21,10 +21,12 @@ grep -q "<filter-progress>" out.txt || { echo "FAIL: no progress tags"; exit 1; 
 head -c 12 prior.model | grep -q "ITKSMPRIOR 1" || { echo "FAIL: prior file magic"; exit 1; }
 grep -q "condition_0 = ln_cooling_rate_C_per_s,continuous" prior.model || { echo "FAIL: schema not stored"; exit 1; }
 grep -q "codebook_size = 16" prior.model || { echo "FAIL: K not taken from the VQ-VAE"; exit 1; }
-# The architecture the CLI fixes: the embedding as wide as the stacks, the paper's kernels, no dilations.
-for line in "embedding_dimension = 8" "first_kernel_size = 7" "kernel_size = 3" "dilations = "; do
-  grep -aqx "$line" prior.model || { echo "FAIL: the prior file lacks \"$line\""; grep -a "_size\|dilations\|dimension" prior.model; exit 1; }
+# The architecture the CLI fixes: the embedding as wide as the stacks, the paper's kernels (no dilations:
+# removed in session 33, so the file has no such line).
+for line in "embedding_dimension = 8" "first_kernel_size = 7" "kernel_size = 3"; do
+  grep -aqx "$line" prior.model || { echo "FAIL: the prior file lacks \"$line\""; grep -a "_size\|dimension" prior.model; exit 1; }
 done
+! grep -aq "^dilations" prior.model || { echo "FAIL: the prior file still has a dilations line"; exit 1; }
 [ -s prior.model.maps.nrrd ] || { echo "FAIL: no index-map cache"; exit 1; }
 $py - <<'PY'
 import csv
