@@ -49,14 +49,14 @@ for wrap in sorted((root / "wrapping").glob("*.wrap")):
             sys.exit(f"FAIL: {wrap.name} wraps itk::{c}, which none of its headers {includes} declares")
 # Result structs: sm_wrap_fields must list every numeric or std::vector<double> field the struct declares.
 wrap_text = " ".join(re.sub(r"#[^\n]*", "", w.read_text()) for w in (root / "wrapping").glob("*.wrap"))
+headers = " ".join(p.read_text() for p in (root / "include").glob("*.h"))
 listed = {}
 for swig_class, fields in re.findall(r"sm_wrap_fields\(itk(\w+)\s+(?:\"[^\"]*\"|\S+)\s+([^)]*)\)", wrap_text):
     listed.setdefault(swig_class, set()).update(fields.split())
 for struct in re.findall(r'itk_wrap_simple_class\("itk::(\w+)"', wrap_text):
     if struct.endswith("Enums"):
         continue
-    text = " ".join(p.read_text() for p in (root / "include").glob("*.h"))
-    body = re.search(rf"struct\s+(?:StochasticMicrostructure_EXPORT\s+)?{struct}\s*\{{(.*?)\n\}};", text, re.S).group(1)
+    body = re.search(rf"struct\s+(?:StochasticMicrostructure_EXPORT\s+)?{struct}\s*\{{(.*?)\n\}};", headers, re.S).group(1)
     body = re.sub(r"/\*.*?\*/|//[^\n]*", "", body, flags=re.S)
     fields = set(re.findall(r"^\s*(?:double|unsigned|SizeValueType|std::vector<double>)\s+(\w+)\s*[{;]", body, re.M))
     if fields != listed.get(struct, set()):
