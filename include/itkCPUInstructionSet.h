@@ -28,7 +28,7 @@ CPUHasNativeBFloat16();
 /** What `auto` precision trains in on this CPU: true (bfloat16) where bfloat16 is native and was
  * measured faster than float32, false (float32) elsewhere. Measured with the VQ-VAE benchmark
  * (bench/run_vqvae_bench.sh), bfloat16 against float32 training: AMD Zen 4 (AVX512-BF16) about 2x
- * faster; Intel Xeon with AVX512-BF16 and no AMX 0.87x (54.2 against 62.6 images/s), so float32 there.
+ * faster, AMD Zen 5 (family 26, AVX512-BF16) 1.94x (202.6 against 104.7 images/s); Intel Xeon with AVX512-BF16 and no AMX 0.87x (54.2 against 62.6 images/s), so float32 there.
  * Intel CPUs with AMX tile units (avx512_core_amx) are expected to gain, as oneDNN's bfloat16 kernels
  * are built for them, but were not measured. */
 bool
