@@ -498,8 +498,8 @@ TEST(PixelCNNPriorModel, LearnsConditionDependence)
   EXPECT_NEAR(mean, 1.0, 0.5);
 }
 
-// bfloat16 mixed-precision training (SetPrecision; "auto" is resolved by the code the VQ-VAE test
-// checks against /proc/cpuinfo; refused without AVX-512): from the same weights its first loss is within 2 % of
+// bfloat16 mixed-precision training (SetPrecision; "auto" is float32, as the VQ-VAE test checks;
+// refused without AVX-512): from the same weights its first loss is within 2 % of
 // float32's, and it learns the conditional distribution as well (maps of Bernoulli(sigmoid(c)) indices).
 TEST(PixelCNNPriorModel, BFloat16MixedPrecisionLearnsLikeFloat32)
 {

@@ -323,8 +323,8 @@ OneDNNCap()
 } // namespace
 
 // The instruction set the networks run with: the CPU's own (its /proc/cpuinfo flags) unless
-// ONEDNN_MAX_CPU_ISA caps it (scripts/emulate_cpu.sh), and what `auto` precision and the study's
-// slow-CPU settings follow.
+// ONEDNN_MAX_CPU_ISA caps it (scripts/emulate_cpu.sh), and what the study's slow-CPU settings and
+// the refusal of bfloat16 follow.
 TEST(VQVAEModel, CPUInstructionSetFollowsTheFlagsAndTheCap)
 {
 #if defined(__x86_64__) && defined(__linux__)
@@ -339,34 +339,22 @@ TEST(VQVAEModel, CPUInstructionSetFollowsTheFlagsAndTheCap)
   }
   else if (cap == "AVX2")
     EXPECT_EQ(isa, CPUInfoFlag("avx2") ? "avx2" : isa) << "capped by ONEDNN_MAX_CPU_ISA=" << cap;
-  EXPECT_EQ(itk::CPUHasNativeBFloat16(), isa.find("bf16") != std::string::npos || isa.find("amx") != std::string::npos);
   EXPECT_EQ(itk::CPUHasAVX512(), isa.find("avx512") != std::string::npos);
-  // `auto` trains in bfloat16 where it is native, except on Intel without AMX (measured slower there).
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  bool          intel = false;
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("vendor_id", 0) == 0)
-    {
-      intel = line.find("GenuineIntel") != std::string::npos;
-      break;
-    }
-  EXPECT_EQ(itk::CPUPrefersBFloat16(), itk::CPUHasNativeBFloat16() && (!intel || isa.find("amx") != std::string::npos));
 #else
   GTEST_SKIP() << "the instruction set is checked against /proc/cpuinfo on x86-64 Linux only";
 #endif
 }
 
-// Mixed precision: "auto" follows CPUPrefersBFloat16 (the test above checks it against the CPU's
-// flags and vendor) and is refused without AVX-512; bfloat16 training starts from the same loss as float32 (same
-// weights, only the convolutions rounded) and learns as well over a few steps; unknown names throw.
+// Mixed precision: "auto" is float32 on every CPU (bfloat16 cost fidelity in the demo's
+// cross-validation, session 34); bfloat16 is refused without AVX-512; bfloat16 training starts from the same loss as
+// float32 (same weights, only the convolutions rounded) and learns as well over a few steps; unknown names throw.
 TEST(VQVAEModel, BFloat16MixedPrecisionTrainsLikeFloat32)
 {
-  const bool flag = itk::CPUPrefersBFloat16();
-  auto       m32 = TinyModel(6);
-  auto       m16 = TinyModel(6);
+  auto m32 = TinyModel(6);
+  auto m16 = TinyModel(6);
   EXPECT_EQ(m32->GetPrecisionInUse(), "float32");
   m16->SetPrecision("auto");
-  EXPECT_EQ(m16->GetPrecisionInUse(), flag ? "bfloat16" : "float32");
+  EXPECT_EQ(m16->GetPrecisionInUse(), "float32");
   if (!itk::CPUHasAVX512())
   {
     EXPECT_THROW(m16->SetPrecision("bfloat16"), itk::ExceptionObject);

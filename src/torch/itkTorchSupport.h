@@ -25,8 +25,8 @@ ResolveDevice(const std::string & name, std::string & warning);
 
 /** Arithmetic of the convolutions and matrix products in training: "float32", "bfloat16" (mixed
  * precision: LibTorch's autocast runs them in bfloat16, everything else, the weights and the
- * optimizer stay float32) or "auto" (bfloat16 on the CPUs where it was measured faster,
- * itk::CPUPrefersBFloat16 (itkCPUInstructionSet.h); float32 otherwise, and on CUDA). Returns "float32" or "bfloat16";
+ * optimizer stay float32) or "auto" (float32 on every device: bfloat16 training cost fidelity in
+ * the demo's cross-validation, docs/cross_validation.md, session 34). Returns "float32" or "bfloat16";
  * an unknown name, or "bfloat16" on a CPU without AVX-512, throws itk::ExceptionObject. */
 std::string
 ResolvePrecision(const std::string & name, const torch::Device & device);
