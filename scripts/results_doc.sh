@@ -22,7 +22,7 @@ tmp="$here/docs/results.md.tmp"
   echo "Made by \`bash scripts/run_default.sh\` and \`bash scripts/results_doc.sh\` (on its study folder), written"
   echo "at commit $(git -C "$here" rev-parse --short HEAD) on $(date -u +%Y-%m-%d), on $cores cores of $cpu ($kind)$(
     [ "$seconds" != 0 ] && echo ", the study's steps taking $seconds s in all")."
-  echo "Another CPU kind trains in other arithmetic (\`auto\` precision) and, without AVX-512, with the demo's"
+  echo "Another CPU kind rounds differently in its kernels and, without AVX-512, trains with the demo's"
   echo "\`slow_cpu\` steps: its figures differ (README, *Current results*)."
   tail -n +2 "$results" | sed 's/^## /### /'
 } > "$tmp"
