@@ -19,6 +19,6 @@ if [ -z "${DISPLAY:-}" ]; then
     echo "No X display and no xvfb-run: the report will have tables but no figures (apt install xvfb)." >&2
   fi
 fi
-echo "Main job: the study on the embedded synthetic default (about 8 minutes on 2 cores with AVX512-BF16, up to 15 without)."
+echo "Main job: the study on the embedded synthetic default (about 9 minutes on 2 cores, 8.5-9 measured on AMD EPYCs; at most 15)."
 echo "Output: $out (report: $out/report/index.html). Steps already done are reused on a re-run."
 "${run[@]}" "$bin/MicrostructureStudy" "$out" --preset demo "$@"
