@@ -36,8 +36,9 @@ class Contents; // a model file as read (private to the LibTorch library: itkMod
  * paper), "bfloat16" (mixed precision through LibTorch's autocast; the losses,
  * the weights and Adam stay in float32; up to 2x faster on CPUs with
  * AVX512-BF16, at a measured cost in fidelity) or "auto" (float32 on every
- * device: the demo's cross-validation met fewer targets in bfloat16, session 34). Inference always runs in float32. An
- * unknown name, or bfloat16 on a CPU without AVX-512, throws.
+ * device: the demo's cross-validation met fewer targets in bfloat16, session
+ * 34). Inference always runs in float32. An unknown name, or bfloat16 on a CPU
+ * without AVX-512, throws.
  *
  * Checkpoints: a derived class's WriteCheckpoint stores its file plus Adam's
  * state and TrainerState (free text of the trainer: epoch, position, log), so
