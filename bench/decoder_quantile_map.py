@@ -18,26 +18,16 @@ Usage: /usr/bin/python3 bench/decoder_quantile_map.py STUDY_DIR OUT_DIR MEASURE_
   e.g. /usr/bin/python3 bench/decoder_quantile_map.py out/cv/folds/cooling_rate_C_per_s_10/seed-1 /tmp/qm \
          build/bin/MicrostructureMeasure cooling_rate_C_per_s 1 3 30
 """
-import csv, gzip, os, subprocess, sys
+import csv, os, subprocess, sys
 import numpy as np
 from scipy.stats import ks_2samp
+from study_stack import read_nrrd
 
 if len(sys.argv) < 6:
     sys.exit(__doc__)
 study, outdir, measure, column = sys.argv[1:5]
 rates = sys.argv[5:]
 os.makedirs(outdir, exist_ok=True)
-
-def read_nrrd(path):
-    raw = open(path, 'rb').read()
-    end = raw.index(b'\n\n')
-    head = raw[:end].decode()
-    f = dict(l.split(': ', 1) for l in head.splitlines()[1:] if ': ' in l)
-    data = raw[end + 2:]
-    if f.get('encoding', 'raw') == 'gzip':
-        data = gzip.decompress(data)
-    sx, sy, n = [int(v) for v in f['sizes'].split()]
-    return head, np.frombuffer(data, np.uint8).reshape(n, sy, sx)
 
 def write_nrrd(path, head, arr):
     lines = [l for l in head.splitlines() if not l.startswith('encoding:')]
@@ -99,10 +89,7 @@ for v in rates:
     keep = lambda r: float(r[column]) == float(v)
     rvf = 100 * col(study + '/measure_real.csv', 'volume_fraction', keep)
     rdf = col(study + '/measure_real.csv', 'mean_free_path_um', keep)
-    slug = None
-    for name in os.listdir(study + '/generated'):
-        if name.endswith('_measure.csv') and float(name[len(column) + 1:-len('_measure.csv')].replace('p', '.').replace('_', '.')) == float(v):
-            slug = name[:-len('_measure.csv')]
+    slug = '%s_%s' % (column, v)  # the study's name for the condition, as bench/otsu_compression.py reads it
     gh, g = read_nrrd(study + '/generated/' + slug + '.nrrd')
     write_nrrd(outdir + '/' + slug + '_L.nrrd', gh, lut[g])
     run_measure(outdir + '/' + slug + '_L.nrrd', study + '/generated/' + slug + '.csv', outdir + '/' + slug + '_L_measure.csv')

@@ -15,20 +15,10 @@ Usage: /usr/bin/python3 bench/otsu_compression.py STUDY_DIR COLUMN VALUE [VALUE 
   e.g. /usr/bin/python3 bench/otsu_compression.py out/cv/folds/cooling_rate_C_per_s_10/seed-1 \
          cooling_rate_C_per_s 1 3 30
 """
-import csv, gzip, os, sys
+import csv, os, sys
 import numpy as np
 from skimage.filters import threshold_otsu
-
-
-def nrrd(path):
-    raw = open(path, 'rb').read()
-    end = raw.index(b'\n\n')
-    f = dict(l.split(': ', 1) for l in raw[:end].decode().splitlines()[1:] if ': ' in l)
-    data = raw[end + 2:]
-    if f.get('encoding', 'raw') == 'gzip':
-        data = gzip.decompress(data)
-    sx, sy, n = [int(v) for v in f['sizes'].split()]
-    return np.frombuffer(data, np.uint8).reshape(n, sy, sx)
+from study_stack import nrrd
 
 
 if len(sys.argv) < 4:
